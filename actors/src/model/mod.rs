@@ -1,0 +1,19 @@
+//! Normalised market data, the same whatever exchange or wire format it came from.
+
+mod candle;
+mod market;
+mod order_book;
+mod request;
+mod served;
+pub mod symbol;
+mod ticker;
+mod trade;
+
+pub use candle::{Candle, Timeframe};
+pub use market::Market;
+pub use order_book::OrderBook;
+pub use request::{DataKind, DataRequest, MarketData};
+pub use served::{now_ms, Served, Source};
+pub use symbol::{MarketIndex, SymbolLookup};
+pub use ticker::Ticker;
+pub use trade::{Trade, TradeSide};

@@ -1,0 +1,142 @@
+use super::{Candle, OrderBook, Ticker, Timeframe, Trade};
+
+/// Depths fetched from the exchange for a requested book or trade limit. Binance charges by
+/// these steps (depth 1-100 costs the same weight), so fetching the whole step and cutting it
+/// down lets every limit within it share one exchange call and one cache entry.
+const FETCH_STEPS: [u32; 3] = [100, 500, 1000];
+
+/// The kind of a cached value; also the `{kind}` of SPEC.md's Redis cache keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    Ticker,
+    Ohlcv,
+    OrderBook,
+    Trades,
+    Markets,
+}
+
+impl DataKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ticker => "ticker",
+            Self::Ohlcv => "ohlcv",
+            Self::OrderBook => "orderbook",
+            Self::Trades => "trades",
+            Self::Markets => "markets",
+        }
+    }
+}
+
+/// One symbol's market-data request, arguments already validated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DataRequest {
+    Ticker,
+    Ohlcv { timeframe: Timeframe, since: Option<i64>, limit: u32 },
+    OrderBook { limit: u32 },
+    Trades { limit: u32 },
+}
+
+impl DataRequest {
+    pub fn kind(&self) -> DataKind {
+        match self {
+            Self::Ticker => DataKind::Ticker,
+            Self::Ohlcv { .. } => DataKind::Ohlcv,
+            Self::OrderBook { .. } => DataKind::OrderBook,
+            Self::Trades { .. } => DataKind::Trades,
+        }
+    }
+
+    /// The request actually sent to the exchange (and cached) to answer this one.
+    pub fn upstream(&self) -> Self {
+        match self {
+            Self::OrderBook { limit } => Self::OrderBook { limit: fetch_step(*limit) },
+            Self::Trades { limit } => Self::Trades { limit: fetch_step(*limit) },
+            other => other.clone(),
+        }
+    }
+
+    /// The `[:{params}]` part of the cache key; empty for a ticker.
+    pub fn params(&self) -> String {
+        match self {
+            Self::Ticker => String::new(),
+            Self::Ohlcv { timeframe, since: None, limit } => format!("{timeframe}:{limit}"),
+            Self::Ohlcv { timeframe, since: Some(since), limit } => format!("{timeframe}:{limit}:{since}"),
+            Self::OrderBook { limit } | Self::Trades { limit } => limit.to_string(),
+        }
+    }
+}
+
+fn fetch_step(limit: u32) -> u32 {
+    FETCH_STEPS.into_iter().find(|step| limit <= *step).unwrap_or(limit)
+}
+
+/// A value fetched for one symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarketData {
+    Ticker(Ticker),
+    Ohlcv(Vec<Candle>),
+    OrderBook(OrderBook),
+    Trades(Vec<Trade>),
+}
+
+impl MarketData {
+    pub fn kind(&self) -> DataKind {
+        match self {
+            Self::Ticker(_) => DataKind::Ticker,
+            Self::Ohlcv(_) => DataKind::Ohlcv,
+            Self::OrderBook(_) => DataKind::OrderBook,
+            Self::Trades(_) => DataKind::Trades,
+        }
+    }
+
+    /// Cuts an upstream value down to what `request` asked for: the best levels of a book, the
+    /// most recent trades. `None` when nothing needs cutting (the value can be shared as is).
+    pub fn cut_to(&self, request: &DataRequest) -> Option<Self> {
+        match (self, request) {
+            (Self::OrderBook(book), DataRequest::OrderBook { limit })
+                if book.bids.len().max(book.asks.len()) > *limit as usize =>
+            {
+                Some(Self::OrderBook(book.truncated(*limit as usize)))
+            }
+            (Self::Trades(trades), DataRequest::Trades { limit }) if trades.len() > *limit as usize => {
+                Some(Self::Trades(trades[trades.len() - *limit as usize..].to_vec()))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TradeSide;
+
+    #[test]
+    fn limits_share_one_upstream_step() {
+        assert_eq!(DataRequest::OrderBook { limit: 20 }.upstream(), DataRequest::OrderBook { limit: 100 });
+        assert_eq!(DataRequest::OrderBook { limit: 100 }.upstream(), DataRequest::OrderBook { limit: 100 });
+        assert_eq!(DataRequest::OrderBook { limit: 101 }.upstream(), DataRequest::OrderBook { limit: 500 });
+        assert_eq!(DataRequest::Trades { limit: 1000 }.upstream(), DataRequest::Trades { limit: 1000 });
+        let tf = Timeframe::parse("1h", &["1h".to_owned()]).unwrap();
+        let ohlcv = DataRequest::Ohlcv { timeframe: tf, since: None, limit: 7 };
+        assert_eq!(ohlcv.upstream(), ohlcv);
+        assert_eq!(ohlcv.params(), "1h:7");
+    }
+
+    #[test]
+    fn trades_keep_the_most_recent() {
+        let trade = |id: i64| Trade {
+            id: Some(id.to_string()),
+            timestamp: Some(id),
+            side: Some(TradeSide::Buy),
+            price: 1.0,
+            amount: 1.0,
+        };
+        let all = MarketData::Trades((1..=5).map(trade).collect());
+        let Some(MarketData::Trades(cut)) = all.cut_to(&DataRequest::Trades { limit: 2 }) else {
+            panic!("expected trades")
+        };
+        assert_eq!(cut.iter().map(|t| t.timestamp.unwrap()).collect::<Vec<_>>(), vec![4, 5]);
+        assert!(all.cut_to(&DataRequest::Trades { limit: 5 }).is_none());
+    }
+}

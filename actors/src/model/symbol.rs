@@ -1,0 +1,178 @@
+//! Symbol normalisation: `BTC/USDT`, `BTCUSDT`, `btc-usdt`, `BTC_USDT` and `btc/usdt` all name
+//! the unified market `BTC/USDT`, resolved against the exchange's own market list.
+
+use std::collections::HashMap;
+
+use super::Market;
+
+/// Longest symbol accepted; anything longer is not a market name.
+const MAX_SYMBOL_LEN: usize = 64;
+const MAX_SUGGESTIONS: usize = 3;
+/// Jaro-Winkler similarity above which a market is offered as "did you mean".
+const SUGGESTION_THRESHOLD: f64 = 0.85;
+
+/// An exchange's markets, indexed for resolving user input.
+#[derive(Debug, Default)]
+pub struct MarketIndex {
+    markets: Vec<Market>,
+    by_symbol: HashMap<String, usize>,
+    /// Letters and digits only, upper case (`BTCUSDT`), from both the unified symbol and the
+    /// exchange id. Spot markets win a clash, as a bare `BTCUSDT` means spot to most users.
+    by_compact: HashMap<String, usize>,
+}
+
+/// Why a symbol did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SymbolLookup {
+    /// Not a plausible symbol at all (empty, too long, odd characters).
+    Malformed,
+    /// Well-formed but not listed; close matches, best first.
+    NotListed { suggestions: Vec<String> },
+}
+
+impl MarketIndex {
+    pub fn new(mut markets: Vec<Market>) -> Self {
+        markets.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        let mut by_symbol = HashMap::with_capacity(markets.len());
+        let mut by_compact = HashMap::with_capacity(markets.len() * 2);
+        // Spot first, so that the first compact form inserted (and kept) is the spot market.
+        let mut order: Vec<usize> = (0..markets.len()).collect();
+        order.sort_by_key(|&i| markets[i].market_type != "spot");
+        for i in order {
+            let market = &markets[i];
+            by_symbol.insert(market.symbol.clone(), i);
+            by_compact.entry(compact(&market.symbol)).or_insert(i);
+            by_compact.entry(compact(&market.id)).or_insert(i);
+        }
+        Self { markets, by_symbol, by_compact }
+    }
+
+    /// All markets, sorted by unified symbol.
+    pub fn markets(&self) -> &[Market] {
+        &self.markets
+    }
+
+    pub fn len(&self) -> usize {
+        self.markets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.markets.is_empty()
+    }
+
+    pub fn resolve(&self, input: &str) -> Result<&Market, SymbolLookup> {
+        let input = input.trim();
+        if input.is_empty()
+            || input.len() > MAX_SYMBOL_LEN
+            || !input.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':'))
+        {
+            return Err(SymbolLookup::Malformed);
+        }
+        let upper = input.to_ascii_uppercase();
+        let by_separator = upper
+            .split_once(['/', '-', '_'])
+            .map(|(base, quote)| format!("{base}/{quote}"));
+        let found = self
+            .by_symbol
+            .get(&upper)
+            .or_else(|| by_separator.as_ref().and_then(|s| self.by_symbol.get(s)))
+            .or_else(|| self.by_compact.get(&compact(&upper)));
+        match found {
+            Some(&i) => Ok(&self.markets[i]),
+            None => Err(SymbolLookup::NotListed { suggestions: self.suggest(&upper) }),
+        }
+    }
+
+    /// Listed markets closest to `input`, best first.
+    pub fn suggest(&self, input: &str) -> Vec<String> {
+        let wanted = compact(input);
+        let mut scored: Vec<(f64, &str)> = self
+            .markets
+            .iter()
+            .map(|m| (strsim::jaro_winkler(&wanted, &compact(&m.symbol)), m.symbol.as_str()))
+            .filter(|(score, _)| *score >= SUGGESTION_THRESHOLD)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        scored.into_iter().take(MAX_SUGGESTIONS).map(|(_, s)| s.to_owned()).collect()
+    }
+
+    /// Markets whose symbol contains `query` (case-insensitive) and whose quote is `quote`.
+    pub fn search<'a>(&'a self, query: Option<&str>, quote: Option<&str>) -> impl Iterator<Item = &'a Market> + 'a {
+        let query = query.map(|q| q.trim().to_ascii_uppercase()).filter(|q| !q.is_empty());
+        let quote = quote.map(|q| q.trim().to_ascii_uppercase()).filter(|q| !q.is_empty());
+        self.markets.iter().filter(move |m| {
+            let matches_query = query.as_deref().is_none_or(|q| {
+                m.symbol.contains(q) || m.id.to_ascii_uppercase().contains(q) || compact(&m.symbol).contains(&compact(q))
+            });
+            matches_query && quote.as_deref().is_none_or(|q| m.quote.eq_ignore_ascii_case(q))
+        })
+    }
+}
+
+fn compact(symbol: &str) -> String {
+    symbol.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn market(symbol: &str, id: &str, market_type: &str) -> Market {
+        let (base, quote) = symbol.split_once('/').unwrap();
+        Market {
+            symbol: symbol.to_owned(),
+            base: base.to_owned(),
+            quote: quote.split(':').next().unwrap().to_owned(),
+            market_type: market_type.to_owned(),
+            active: true,
+            id: id.to_owned(),
+        }
+    }
+
+    fn index() -> MarketIndex {
+        MarketIndex::new(vec![
+            market("BTC/USDT:USDT", "BTCUSDT", "swap"),
+            market("BTC/USDT", "BTCUSDT", "spot"),
+            market("ETH/USDT", "ETHUSDT", "spot"),
+            market("ETH/BTC", "ETHBTC", "spot"),
+        ])
+    }
+
+    #[test]
+    fn every_spelling_resolves_to_the_unified_spot_symbol() {
+        let index = index();
+        for input in ["BTC/USDT", "BTCUSDT", "btc-usdt", "BTC_USDT", "btc/usdt", " btcusdt "] {
+            assert_eq!(index.resolve(input).map(|m| m.symbol.as_str()), Ok("BTC/USDT"), "{input}");
+        }
+        assert_eq!(index.resolve("BTC/USDT:USDT").unwrap().market_type, "swap");
+        assert_eq!(index.resolve("eth-btc").unwrap().symbol, "ETH/BTC");
+    }
+
+    #[test]
+    fn unknown_symbols_get_close_suggestions() {
+        let index = index();
+        let Err(SymbolLookup::NotListed { suggestions }) = index.resolve("BTC/USDX") else {
+            panic!("BTC/USDX must not resolve")
+        };
+        assert_eq!(suggestions.first().map(String::as_str), Some("BTC/USDT"));
+        assert_eq!(index.resolve("FOO/BAR"), Err(SymbolLookup::NotListed { suggestions: vec![] }));
+    }
+
+    #[test]
+    fn malformed_input_is_rejected_before_lookup() {
+        let index = index();
+        for input in ["", "   ", "BTC USDT", "BTC$USDT", &"X".repeat(65)] {
+            assert_eq!(index.resolve(input), Err(SymbolLookup::Malformed), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn search_filters_by_substring_and_quote() {
+        let index = index();
+        let found: Vec<_> = index.search(Some("eth"), None).map(|m| m.symbol.as_str()).collect();
+        assert_eq!(found, vec!["ETH/BTC", "ETH/USDT"]);
+        let found: Vec<_> = index.search(None, Some("btc")).map(|m| m.symbol.as_str()).collect();
+        assert_eq!(found, vec!["ETH/BTC"]);
+        assert_eq!(index.search(Some("btcusdt"), Some("USDT")).count(), 2);
+    }
+}

@@ -1,0 +1,120 @@
+//! The request-weight budget of one exchange, shared by all its symbols in this process.
+//!
+//! Two mechanisms: a GCRA limiter (`governor`) that keeps the sustained weight under the
+//! exchange's per-minute limit, and a cool-down the exchange itself imposes with 429/418
+//! (`Retry-After`, "banned until"). During a cool-down calls fail at once with `RateLimited`
+//! instead of reaching the exchange: hammering it through a 429 is what earns the 418 ban.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::VenueError;
+
+/// Longest we queue a call for budget before answering `rate_limited` instead.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+pub struct WeightBudget {
+    limiter: Option<DefaultDirectRateLimiter>,
+    blocked_until: Mutex<Option<Instant>>,
+}
+
+impl WeightBudget {
+    /// `per_minute` weight sustained, with bursts up to `burst`; `enabled = false` keeps only the
+    /// exchange-imposed cool-downs.
+    pub fn new(enabled: bool, per_minute: u32, burst: u32) -> Self {
+        let limiter = enabled
+            .then(|| {
+                let per_minute = NonZeroU32::new(per_minute)?;
+                let burst = NonZeroU32::new(burst.min(per_minute.get()))?;
+                Some(RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst)))
+            })
+            .flatten();
+        Self { limiter, blocked_until: Mutex::new(None) }
+    }
+
+    /// Waits for `weight` units of budget, or fails when the exchange asked us to back off or
+    /// the wait would be too long.
+    pub async fn admit(&self, weight: u32) -> Result<(), VenueError> {
+        if let Some(left) = self.cool_down_left() {
+            return Err(VenueError::RateLimited {
+                message: format!("backing off for {} ms as the exchange asked", left.as_millis()),
+                retry_after: Some(left),
+            });
+        }
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        let Some(weight) = NonZeroU32::new(weight) else { return Ok(()) };
+        loop {
+            match limiter.check_n(weight) {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(not_until)) => {
+                    let wait = not_until.wait_time_from(DefaultClock::default().now());
+                    if wait > MAX_QUEUE_WAIT {
+                        return Err(VenueError::RateLimited {
+                            message: format!("request-weight budget exhausted for {} ms", wait.as_millis()),
+                            retry_after: Some(wait),
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(_) => {
+                    return Err(VenueError::RateLimited {
+                        message: format!("a call of weight {weight} exceeds the whole burst budget"),
+                        retry_after: None,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The exchange told us to stop for `duration` (429 / 418).
+    pub fn back_off(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        if let Ok(mut blocked) = self.blocked_until.lock() {
+            if blocked.is_none_or(|current| current < until) {
+                *blocked = Some(until);
+            }
+        }
+    }
+
+    fn cool_down_left(&self) -> Option<Duration> {
+        let mut blocked = self.blocked_until.lock().ok()?;
+        let until = (*blocked)?;
+        let left = until.checked_duration_since(Instant::now());
+        if left.is_none() {
+            *blocked = None;
+        }
+        left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cool_down_rejects_until_it_passes() {
+        let budget = WeightBudget::new(false, 6000, 1000);
+        budget.admit(5).await.unwrap();
+        budget.back_off(Duration::from_millis(80));
+        assert!(matches!(budget.admit(1).await, Err(VenueError::RateLimited { .. })));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        budget.admit(1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn exhausted_budget_is_rate_limited_not_queued_forever() {
+        // 60/min = one unit a second, burst 10: the 11th unit needs a 1 s wait (queued),
+        // a further 10 would need 10 s (refused).
+        let budget = WeightBudget::new(true, 60, 10);
+        budget.admit(10).await.unwrap();
+        assert!(matches!(budget.admit(10).await, Err(VenueError::RateLimited { .. })));
+        let disabled = WeightBudget::new(false, 60, 10);
+        for _ in 0..100 {
+            disabled.admit(10).await.unwrap();
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! ccxt's typed values and errors, turned into the normalised model and [`VenueError`].
+//! Exchange replies are validated here: non-finite numbers become unknown (`None`), rows that
+//! cannot be read are dropped and logged rather than served as zeros.
+
+use std::time::Duration;
+
+use crate::model::{Candle, Market, OrderBook, Ticker, Trade, TradeSide};
+use crate::venue::VenueError;
+
+/// Back-off after a 429 whose end we cannot read: ccxt does not expose `Retry-After`.
+pub const DEFAULT_RATE_LIMIT_BACK_OFF: Duration = Duration::from_secs(5);
+/// Longest ban we honour from a 418 message; a longer one is still reported, retried later.
+const MAX_BAN: Duration = Duration::from_secs(3600);
+
+fn finite(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite())
+}
+
+pub fn ticker(t: ccxt::types::Ticker) -> Ticker {
+    Ticker {
+        symbol: t.symbol,
+        timestamp: t.timestamp,
+        datetime: t.datetime,
+        high: finite(t.high),
+        low: finite(t.low),
+        bid: finite(t.bid),
+        bid_volume: finite(t.bid_volume),
+        ask: finite(t.ask),
+        ask_volume: finite(t.ask_volume),
+        vwap: finite(t.vwap),
+        open: finite(t.open),
+        close: finite(t.close),
+        last: finite(t.last),
+        previous_close: finite(t.previous_close),
+        change: finite(t.change),
+        percentage: finite(t.percentage),
+        average: finite(t.average),
+        base_volume: finite(t.base_volume),
+        quote_volume: finite(t.quote_volume),
+    }
+}
+
+pub fn market(m: &ccxt::types::Market) -> Option<Market> {
+    if m.symbol.is_empty() || m.base.is_empty() || m.quote.is_empty() {
+        return None;
+    }
+    Some(Market {
+        symbol: m.symbol.clone(),
+        base: m.base.clone(),
+        quote: m.quote.clone(),
+        market_type: m.market_type.clone(),
+        active: m.active,
+        id: m.id.clone(),
+    })
+}
+
+pub fn candles(rows: Vec<[f64; 6]>) -> Vec<Candle> {
+    let total = rows.len();
+    let mut candles: Vec<Candle> = rows
+        .into_iter()
+        .filter(|row| row.iter().all(|v| v.is_finite()) && row[0] > 0.0)
+        .map(|[ts, open, high, low, close, volume]| Candle { timestamp: ts as i64, open, high, low, close, volume })
+        .collect();
+    if candles.len() != total {
+        tracing::warn!(dropped = total - candles.len(), "dropped unreadable candles");
+    }
+    candles.sort_by_key(|c| c.timestamp);
+    candles
+}
+
+pub fn order_book(book: ccxt::types::OrderBook) -> OrderBook {
+    let level_ok = |level: &[f64; 2]| level[0].is_finite() && level[1].is_finite();
+    let mut book = OrderBook {
+        bids: book.bids.into_iter().filter(level_ok).collect(),
+        asks: book.asks.into_iter().filter(level_ok).collect(),
+        timestamp: book.timestamp,
+        nonce: book.nonce,
+    };
+    book.sort_best_first();
+    book
+}
+
+pub fn trades(raw: Vec<ccxt::types::Trade>) -> Vec<Trade> {
+    let total = raw.len();
+    let trades: Vec<Trade> = raw
+        .into_iter()
+        .filter_map(|t| {
+            Some(Trade {
+                id: t.id,
+                timestamp: t.timestamp,
+                side: match t.side.as_deref() {
+                    Some("buy") => Some(TradeSide::Buy),
+                    Some("sell") => Some(TradeSide::Sell),
+                    _ => None,
+                },
+                price: finite(t.price)?,
+                amount: finite(t.amount)?,
+            })
+        })
+        .collect();
+    if trades.len() != total {
+        tracing::warn!(dropped = total - trades.len(), "dropped unreadable trades");
+    }
+    trades
+}
+
+/// Maps ccxt's error classes (its class hierarchy, via `is`) onto [`VenueError`].
+pub fn error(e: ccxt::ExchangeError) -> VenueError {
+    let message = e.message.clone();
+    if e.is("BadSymbol") {
+        VenueError::BadSymbol(message)
+    } else if e.is("DDoSProtection") || e.is("RateLimitExceeded") {
+        VenueError::RateLimited { retry_after: Some(back_off_for(&message)), message }
+    } else if e.is("AuthenticationError") {
+        VenueError::Unauthorized(message)
+    } else if e.is("NotSupported") {
+        VenueError::Unsupported(message)
+    } else if e.is("BadResponse") || e.is("NullResponse") {
+        VenueError::Malformed(message)
+    } else if e.is("BadRequest") || e.is("ArgumentsRequired") {
+        VenueError::BadRequest(message)
+    } else if e.is("NetworkError") || e.is("ExchangeError") {
+        // Includes 5xx, 404, 504 (RequestTimeout), refused connections and the exchange's own
+        // "unknown error" codes: the exchange could not serve us right now.
+        VenueError::Unavailable(message)
+    } else {
+        VenueError::Other(format!("{}: {message}", e.kind))
+    }
+}
+
+/// How long to stay away after a 429/418. Binance's ban message says until when
+/// ("IP banned until 1710328245391"); a plain 429 gets the default back-off.
+fn back_off_for(message: &str) -> Duration {
+    let banned_until = message
+        .split("banned until ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|ms| ms.parse::<i64>().ok());
+    match banned_until {
+        Some(until_ms) => {
+            let left = until_ms - crate::model::now_ms();
+            Duration::from_millis(left.max(0) as u64).clamp(DEFAULT_RATE_LIMIT_BACK_OFF, MAX_BAN)
+        }
+        None => DEFAULT_RATE_LIMIT_BACK_OFF,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_follow_ccxt_class_hierarchy() {
+        let e = |kind: &str| error(ccxt::ExchangeError::new(kind, "binance {\"code\":-1}"));
+        assert!(matches!(e("BadSymbol"), VenueError::BadSymbol(_)));
+        assert!(matches!(e("DDoSProtection"), VenueError::RateLimited { .. }));
+        assert!(matches!(e("RateLimitExceeded"), VenueError::RateLimited { .. }));
+        assert!(matches!(e("ExchangeNotAvailable"), VenueError::Unavailable(_)));
+        assert!(matches!(e("RequestTimeout"), VenueError::Unavailable(_)));
+        assert!(matches!(e("NetworkError"), VenueError::Unavailable(_)));
+        assert!(matches!(e("PermissionDenied"), VenueError::Unauthorized(_)));
+        assert!(matches!(e("NotSupported"), VenueError::Unsupported(_)));
+        assert!(matches!(e("BadResponse"), VenueError::Malformed(_)));
+    }
+
+    #[test]
+    fn ban_message_sets_the_back_off() {
+        let until = crate::model::now_ms() + 60_000;
+        let wait = back_off_for(&format!("binance {{\"code\":-1003,\"msg\":\"Way too much request weight used; IP banned until {until}. Please use\"}}"));
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60), "{wait:?}");
+        assert_eq!(back_off_for("Too much request weight used"), DEFAULT_RATE_LIMIT_BACK_OFF);
+    }
+
+    #[test]
+    fn unreadable_rows_are_dropped_not_zeroed() {
+        let rows = vec![[2.0, 1.0, 2.0, 0.5, 1.5, 10.0], [1.0, f64::NAN, 2.0, 0.5, 1.5, 10.0], [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]];
+        let candles = candles(rows);
+        assert_eq!(candles.len(), 1);
+        assert_eq!(candles[0].timestamp, 2);
+    }
+}

@@ -1,0 +1,252 @@
+//! The ccxt-backed [`Exchange`]: every REST call of every exchange ccxt knows, behind one
+//! adapter. Calls run on a pool of ccxt instances sharing the loaded markets, under this
+//! process's request-weight budget for the exchange and a deadline of our own (ccxt reports
+//! its own client timeout as a plain network error).
+
+mod convert;
+mod pool;
+mod weights;
+
+use std::future::Future;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ccxt::{TypedExchange, TypedExchangeExt, Value};
+
+use super::{Exchange, VenueConfig, VenueError, WeightBudget};
+use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
+use pool::InstancePool;
+use weights::Weights;
+
+/// Exchange ids this build can serve (the ccxt crate is compiled with only these features).
+pub const SUPPORTED_EXCHANGES: &[&str] = &["binance"];
+
+/// Extra time ccxt's own HTTP client gets over our deadline, so that ours always fires first
+/// and is reported as `timeout` rather than as a network error.
+const CCXT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+
+type Instance = Box<dyn TypedExchange>;
+
+pub struct CcxtExchange {
+    id: String,
+    timeframes: Vec<String>,
+    /// Settings every new instance starts from (URLs, timeout, spot-only markets).
+    base_config: serde_json::Value,
+    /// Markets loaded once, handed to each new instance so none calls `exchangeInfo` again.
+    markets: RwLock<Option<Value>>,
+    pool: InstancePool<Instance>,
+    budget: WeightBudget,
+    weights: Weights,
+    timeout: Duration,
+}
+
+/// What a fresh instance tells us about its exchange.
+struct Describe {
+    timeframes: Vec<String>,
+    urls: serde_json::Value,
+}
+
+/// Makes a ccxt instance for `id`; `None` when this build does not include that exchange.
+fn build(id: &str, config: Option<Value>) -> Option<(Instance, Describe)> {
+    match id {
+        "binance" => {
+            let ex = ccxt::Binance::new(config);
+            let describe = Describe { timeframes: timeframe_names(&ex.timeframes), urls: ex.urls.to_json() };
+            Some((Box::new(ex), describe))
+        }
+        _ => None,
+    }
+}
+
+fn timeframe_names(timeframes: &Value) -> Vec<String> {
+    match timeframes.to_json() {
+        serde_json::Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl CcxtExchange {
+    pub fn new(config: &VenueConfig) -> Result<Self, VenueError> {
+        let (_, describe) = build(&config.id, None)
+            .ok_or_else(|| VenueError::Unsupported(format!("exchange {} (built with: {})", config.id, SUPPORTED_EXCHANGES.join(", "))))?;
+        let mut base_config = serde_json::json!({
+            // Our budget replaces ccxt's limiter, which allows ~50 calls/s per instance and
+            // stalls after heavy calls (see docs/notes on ccxt).
+            "enableRateLimit": false,
+            "timeout": (config.timeout + CCXT_TIMEOUT_MARGIN).as_millis() as u64,
+            "options": { "fetchMarkets": { "types": ["spot"] } },
+        });
+        if let Some(rest_url) = &config.rest_url {
+            let api = describe.urls.get("api").cloned().unwrap_or_default();
+            base_config["urls"] = serde_json::json!({ "api": rebase_urls(api, rest_url)? });
+        }
+        let weights = Weights::for_exchange(&config.id);
+        Ok(Self {
+            id: config.id.clone(),
+            timeframes: describe.timeframes,
+            base_config,
+            markets: RwLock::new(None),
+            pool: InstancePool::new(config.max_concurrent_calls),
+            budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
+            weights,
+            timeout: config.timeout,
+        })
+    }
+
+    fn new_instance(&self) -> Instance {
+        let mut config = Value::from(self.base_config.clone());
+        if let (Value::Dict(map), Ok(markets)) = (&mut config, self.markets.read()) {
+            if let Some(markets) = markets.as_ref() {
+                std::sync::Arc::make_mut(map).insert("markets".to_owned(), markets.clone());
+            }
+        }
+        // `build` succeeded for this id in `new`, so it succeeds again.
+        match build(&self.id, Some(config)) {
+            Some((instance, _)) => instance,
+            None => unreachable!("exchange {} was buildable at construction", self.id),
+        }
+    }
+
+    /// Runs one exchange call within the budget and the deadline. The deadline covers waiting
+    /// for budget and for a free instance too: the caller's patience does not care why.
+    async fn call<T>(&self, weight: u32, work: impl Future<Output = ccxt::Result<T>>) -> Result<T, VenueError> {
+        let attempt = async {
+            self.budget.admit(weight).await?;
+            let result = work.await.map_err(convert::error);
+            if let Err(VenueError::RateLimited { retry_after: Some(wait), .. }) = &result {
+                tracing::warn!(exchange = %self.id, wait_ms = wait.as_millis() as u64, "exchange rate-limited us; backing off");
+                self.budget.back_off(*wait);
+            }
+            result
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(VenueError::Timeout(self.timeout)),
+        }
+    }
+}
+
+/// Replaces scheme, host and port of every http(s) URL under `api`, keeping each path.
+fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
+    let base = url::Url::parse(base).map_err(|e| VenueError::BadRequest(format!("REST URL {base}: {e}")))?;
+    Ok(match api {
+        serde_json::Value::String(s) => match url::Url::parse(&s) {
+            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+                // Both are "special" schemes, so switching between them cannot fail.
+                let _ = u.set_scheme(base.scheme());
+                let _ = u.set_host(base.host_str());
+                let _ = u.set_port(base.port());
+                serde_json::Value::String(u.to_string().trim_end_matches('/').to_owned())
+            }
+            _ => serde_json::Value::String(s),
+        },
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .map(|(k, v)| Ok((k, rebase_urls(v, base.as_str())?)))
+                .collect::<Result<_, VenueError>>()?,
+        ),
+        other => other,
+    })
+}
+
+#[async_trait]
+impl Exchange for CcxtExchange {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn timeframes(&self) -> &[String] {
+        &self.timeframes
+    }
+
+    async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
+        let loaded = self
+            .call(self.weights.markets, async {
+                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                ex.call_raw("load_markets", vec![Value::Bool(true)]).await?;
+                Ok(ex.markets())
+            })
+            .await?;
+        if loaded.is_empty() {
+            return Err(VenueError::Malformed("the exchange listed no markets".to_owned()));
+        }
+        let raw = Value::Arr(std::sync::Arc::new(loaded.iter().map(|m| m.raw.clone()).collect()));
+        if let Ok(mut markets) = self.markets.write() {
+            *markets = Some(raw);
+        }
+        // Idle instances predate these markets; new ones are made with them.
+        self.pool.clear_idle();
+        Ok(loaded.iter().filter_map(convert::market).collect())
+    }
+
+    async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        let ticker = self
+            .call(self.weights.ticker, async {
+                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                ex.fetch_ticker(symbol, ()).await
+            })
+            .await?;
+        Ok(convert::ticker(ticker))
+    }
+
+    async fn fetch_ohlcv(&self, symbol: &str, timeframe: &Timeframe, since: Option<i64>, limit: u32) -> Result<Vec<Candle>, VenueError> {
+        let rows = self
+            .call(self.weights.ohlcv, async {
+                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                ex.fetch_ohlcv(symbol, Some(timeframe.as_str()), since, Some(i64::from(limit)), ()).await
+            })
+            .await?;
+        Ok(convert::candles(rows))
+    }
+
+    async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError> {
+        let book = self
+            .call(self.weights.order_book(limit), async {
+                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                ex.fetch_order_book(symbol, Some(i64::from(limit)), ()).await
+            })
+            .await?;
+        Ok(convert::order_book(book))
+    }
+
+    async fn fetch_trades(&self, symbol: &str, limit: u32) -> Result<Vec<Trade>, VenueError> {
+        let trades = self
+            .call(self.weights.trades, async {
+                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                ex.fetch_trades(symbol, None, Some(i64::from(limit)), ()).await
+            })
+            .await?;
+        Ok(convert::trades(trades))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebases_every_http_url_and_keeps_paths() {
+        let api = serde_json::json!({
+            "public": "https://api.binance.com/api/v3",
+            "sapi": "https://api.binance.com/sapi/v1",
+            "nested": { "fapi": "https://fapi.binance.com/fapi/v1" },
+            "ws": "wss://stream.binance.com:9443/ws",
+        });
+        let out = rebase_urls(api, "http://127.0.0.1:9000").unwrap();
+        assert_eq!(out["public"], "http://127.0.0.1:9000/api/v3");
+        assert_eq!(out["sapi"], "http://127.0.0.1:9000/sapi/v1");
+        assert_eq!(out["nested"]["fapi"], "http://127.0.0.1:9000/fapi/v1");
+        assert_eq!(out["ws"], "wss://stream.binance.com:9443/ws");
+    }
+
+    #[test]
+    fn binance_describes_its_timeframes() {
+        let ex = CcxtExchange::new(&VenueConfig::new("binance")).unwrap();
+        for tf in ["1m", "1h", "1d"] {
+            assert!(ex.timeframes().iter().any(|t| t == tf), "{tf} in {:?}", ex.timeframes());
+        }
+        assert!(!ex.timeframes().iter().any(|t| t == "7m"));
+        assert!(matches!(CcxtExchange::new(&VenueConfig::new("nosuchexchange")), Err(VenueError::Unsupported(_))));
+    }
+}

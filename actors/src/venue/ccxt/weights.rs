@@ -1,0 +1,47 @@
+//! Request weights of the market-data endpoints, per exchange. Binance's are documented
+//! (errors/NOTES.md of the fixtures: depth by limit, aggTrades 4, klines 2, ...); an exchange
+//! without a documented weight model counts one unit a call against a conservative budget.
+
+pub struct Weights {
+    pub per_minute: u32,
+    pub burst: u32,
+    pub markets: u32,
+    pub ticker: u32,
+    pub ohlcv: u32,
+    pub trades: u32,
+    depth_steps: &'static [(u32, u32)],
+}
+
+impl Weights {
+    pub fn for_exchange(id: &str) -> Self {
+        match id {
+            "binance" => Self {
+                // 6000 per minute per IP; bursts of a tenth of it keep a cold start (many
+                // symbols at once) fast without ever approaching the limit.
+                per_minute: 6000,
+                burst: 600,
+                markets: 20,
+                ticker: 2,
+                ohlcv: 2,
+                trades: 4, // ccxt's fetch_trades calls aggTrades
+                depth_steps: &[(100, 5), (500, 25), (1000, 50), (5000, 250)],
+            },
+            _ => Self { per_minute: 600, burst: 60, markets: 1, ticker: 1, ohlcv: 1, trades: 1, depth_steps: &[] },
+        }
+    }
+
+    pub fn order_book(&self, limit: u32) -> u32 {
+        self.depth_steps.iter().find(|(max, _)| limit <= *max).map_or(1, |(_, w)| *w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binance_depth_weight_follows_limit() {
+        let w = Weights::for_exchange("binance");
+        assert_eq!((w.order_book(20), w.order_book(100), w.order_book(101), w.order_book(1000)), (5, 5, 25, 50));
+    }
+}

@@ -1,0 +1,84 @@
+//! Exchange adapters. One trait, [`Exchange`]; one ccxt-backed implementation, [`CcxtExchange`].
+//! Adapters return the normalised [`crate::model`] types and know nothing of actors.
+
+mod budget;
+pub mod ccxt;
+mod error;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::model::{Candle, DataRequest, Market, MarketData, OrderBook, Ticker, Timeframe, Trade};
+
+pub use self::ccxt::CcxtExchange;
+pub use budget::WeightBudget;
+pub use error::VenueError;
+
+/// How to reach one exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VenueConfig {
+    /// ccxt id, e.g. `binance`.
+    pub id: String,
+    /// Replaces scheme, host and port of the REST API (paths kept), e.g. a simulator.
+    pub rest_url: Option<String>,
+    /// Same for the websocket endpoint (used by streaming feeds).
+    pub ws_url: Option<String>,
+    /// Deadline of one exchange call; past it the call fails with `timeout`.
+    pub timeout: Duration,
+    /// Respect the exchange's request-weight budget (shared by every symbol of the exchange).
+    pub enable_rate_limit: bool,
+    /// Exchange calls that may be in flight at once.
+    pub max_concurrent_calls: usize,
+}
+
+impl VenueConfig {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            rest_url: None,
+            ws_url: None,
+            timeout: Duration::from_secs(10),
+            enable_rate_limit: true,
+            max_concurrent_calls: 16,
+        }
+    }
+}
+
+/// One exchange's public market data, normalised.
+#[async_trait]
+pub trait Exchange: Send + Sync + 'static {
+    /// The exchange id, e.g. `binance`.
+    fn id(&self) -> &str;
+
+    /// Candle intervals the exchange serves, e.g. `["1m", "1h", ...]`.
+    fn timeframes(&self) -> &[String];
+
+    async fn load_markets(&self) -> Result<Vec<Market>, VenueError>;
+
+    async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError>;
+
+    async fn fetch_ohlcv(
+        &self,
+        symbol: &str,
+        timeframe: &Timeframe,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Candle>, VenueError>;
+
+    async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError>;
+
+    async fn fetch_trades(&self, symbol: &str, limit: u32) -> Result<Vec<Trade>, VenueError>;
+
+    /// Answers any [`DataRequest`] with the matching call.
+    async fn fetch(&self, symbol: &str, request: &DataRequest) -> Result<MarketData, VenueError> {
+        Ok(match request {
+            DataRequest::Ticker => MarketData::Ticker(self.fetch_ticker(symbol).await?),
+            DataRequest::Ohlcv { timeframe, since, limit } => {
+                MarketData::Ohlcv(self.fetch_ohlcv(symbol, timeframe, *since, *limit).await?)
+            }
+            DataRequest::OrderBook { limit } => MarketData::OrderBook(self.fetch_order_book(symbol, *limit).await?),
+            DataRequest::Trades { limit } => MarketData::Trades(self.fetch_trades(symbol, *limit).await?),
+        })
+    }
+}
