@@ -66,3 +66,24 @@ mod tests {
         assert!(Timeframe::parse("7m", &supported).is_none());
     }
 }
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Candle {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Candle".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "array",
+            "description": "[ts_ms, open, high, low, close, volume]",
+            "prefixItems": [
+                { "type": "integer" },
+                { "type": "number" }, { "type": "number" }, { "type": "number" },
+                { "type": "number" }, { "type": "number" }
+            ],
+            "minItems": 6,
+            "maxItems": 6
+        })
+    }
+}

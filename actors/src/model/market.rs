@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// A market listed on an exchange, as `list_markets` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Market {
     /// Unified symbol, e.g. `BTC/USDT`.
     pub symbol: String,

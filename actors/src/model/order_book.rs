@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// An order book snapshot: bids highest first, asks lowest first, `[price, amount]` levels.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct OrderBook {
     pub bids: Vec<[f64; 2]>,
     pub asks: Vec<[f64; 2]>,

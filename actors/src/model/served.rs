@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a served value came from (SPEC.md section 4, `source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Exchange,

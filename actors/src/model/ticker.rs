@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// CCXT's unified ticker. Unknown values are `None` (JSON `null`), never zero.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Ticker {
     pub symbol: String,

@@ -1,0 +1,201 @@
+//! Settings: `ServerConfig { exchange, cache, redis, pubsub, server, metrics }`, layered
+//! built-in defaults < `--config FILE` (TOML) < environment < command-line flags, validated
+//! before anything starts. A bad value is reported as one line naming the setting, its env
+//! variable and the accepted values (the binaries exit 2 with it).
+
+mod load;
+mod secret;
+mod settings;
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use crypto_market_actors::venue::VenueConfig;
+use crypto_market_actors::EngineConfig;
+use serde::Deserialize;
+
+pub use load::{load, CommonArgs};
+pub use secret::Secret;
+pub use settings::{Setting, SETTINGS};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub exchange: ExchangeSettings,
+    pub cache: CacheSettings,
+    pub redis: RedisSettings,
+    pub pubsub: PubSubSettings,
+    pub server: ServerSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeSettings {
+    /// Default exchange (ccxt id).
+    pub name: String,
+    /// Exchanges a request may name; empty means just `name`.
+    pub exchanges: Vec<String>,
+    pub enable_rate_limit: bool,
+    pub rest_url: Option<String>,
+    pub ws_url: Option<String>,
+    /// Seconds one exchange call may take.
+    pub timeout: f64,
+    pub max_concurrent_calls: usize,
+}
+
+impl Default for ExchangeSettings {
+    fn default() -> Self {
+        Self {
+            name: "binance".into(),
+            exchanges: Vec::new(),
+            enable_rate_limit: true,
+            rest_url: None,
+            ws_url: None,
+            timeout: 10.0,
+            max_concurrent_calls: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Seconds a cached value is fresh.
+    pub ttl: u64,
+    pub maxsize: usize,
+    /// Seconds past which a value is too old even to be served stale.
+    pub stale_ttl: u64,
+    pub use_redis: bool,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { ttl: 10, maxsize: 2048, stale_ttl: 300, use_redis: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: Option<Secret>,
+    pub host: String,
+    pub port: u16,
+    pub db: u32,
+    pub password: Option<Secret>,
+    pub key_prefix: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self { url: None, host: "localhost".into(), port: 6379, db: 0, password: None, key_prefix: "crypto_mcp".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PubSubSettings {
+    pub enabled: bool,
+    pub request_channel: String,
+    pub response_channel: String,
+    /// Seconds a pub/sub client waits for a reply.
+    pub request_timeout: u64,
+}
+
+impl Default for PubSubSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            request_channel: "crypto_mcp:requests".into(),
+            response_channel: "crypto_mcp:responses".into(),
+            request_timeout: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address for MCP over streamable HTTP (`--http`); stdio when unset.
+    pub http: Option<String>,
+    pub auth_token: Option<Secret>,
+    /// tracing filter (`RUST_LOG`).
+    pub log: String,
+    /// Seconds after which an unused symbol actor stops.
+    pub symbol_idle: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { http: None, auth_token: None, log: "info".into(), symbol_idle: 300 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub addr: Option<String>,
+}
+
+impl ServerConfig {
+    /// The exchanges requests may name, the default one first.
+    pub fn enabled_exchanges(&self) -> Vec<String> {
+        let mut list = vec![self.exchange.name.clone()];
+        for id in &self.exchange.exchanges {
+            if !list.contains(id) {
+                list.push(id.clone());
+            }
+        }
+        list
+    }
+
+    pub fn engine_config(&self) -> EngineConfig {
+        let venues = self
+            .enabled_exchanges()
+            .into_iter()
+            .map(|id| {
+                let is_default = id == self.exchange.name;
+                VenueConfig {
+                    // The URL overrides point the *default* exchange elsewhere (SPEC.md §3).
+                    rest_url: if is_default { self.exchange.rest_url.clone() } else { None },
+                    ws_url: if is_default { self.exchange.ws_url.clone() } else { None },
+                    timeout: Duration::from_secs_f64(self.exchange.timeout),
+                    enable_rate_limit: self.exchange.enable_rate_limit,
+                    max_concurrent_calls: self.exchange.max_concurrent_calls,
+                    id,
+                }
+            })
+            .collect();
+        EngineConfig {
+            default_exchange: self.exchange.name.clone(),
+            venues,
+            cache_ttl: Duration::from_secs(self.cache.ttl),
+            cache_stale_ttl: Duration::from_secs(self.cache.stale_ttl),
+            cache_capacity: NonZeroUsize::new(self.cache.maxsize).unwrap_or(NonZeroUsize::MIN),
+            symbol_idle_after: Duration::from_secs(self.server.symbol_idle),
+            io_threads: 2,
+        }
+    }
+}
+
+/// A setting with a value it does not accept.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid setting {key}{}: {problem}; accepted: {accepted}", env.map(|e| format!(" ({e})")).unwrap_or_default())]
+pub struct ConfigError {
+    pub key: String,
+    pub env: Option<&'static str>,
+    pub problem: String,
+    pub accepted: &'static str,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, problem: impl Into<String>) -> Self {
+        let setting = settings::find(key);
+        Self {
+            key: key.to_owned(),
+            env: setting.map(|s| s.env),
+            problem: problem.into(),
+            accepted: setting.map_or("see README.md, Settings", |s| s.accepted),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! crypto-market-mcp: fast, fresh, trustworthy cryptocurrency market data for AI assistants
+//! (MCP) and services. This crate wires the actor core (`crypto-market-actors`) to its front
+//! ends: settings, the MCP server, and (next) the Redis worker and clients.
+
+pub mod config;
+pub mod mcp;
+pub mod telemetry;
+pub mod tools;
+
+pub use config::ServerConfig;
+use crypto_market_actors::{Engine, EngineError};
+
+/// Builds and starts an engine from `config`: exchange adapters, cache, router. Call inside an
+/// actix System (the actors live there).
+pub fn configure_server(config: &ServerConfig) -> Result<Engine, EngineError> {
+    Engine::start(config.engine_config())
+}

@@ -1,0 +1,111 @@
+//! Tool results (SPEC.md section 4). Each carries freshness: where the data came from, how old
+//! it is, and whether it is served stale.
+
+use crypto_market_actors::model::{now_ms, Candle, Market, OrderBook, Served, Source, Ticker, Trade};
+use rmcp::schemars::{self, JsonSchema};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+pub struct Freshness {
+    /// exchange | cache | redis | stream
+    pub source: Source,
+    /// Milliseconds since the value was fetched from (or pushed by) the exchange.
+    pub age_ms: i64,
+    /// True when served past its TTL because the exchange is unavailable or rate-limited.
+    pub stale: bool,
+}
+
+impl Freshness {
+    /// A value this process holds since `fetched_at_ms` (e.g. an exchange's market list).
+    pub fn cached(fetched_at_ms: i64) -> Self {
+        Self { source: Source::Cache, age_ms: (now_ms() - fetched_at_ms).max(0), stale: false }
+    }
+}
+
+impl<T> From<&Served<T>> for Freshness {
+    fn from(served: &Served<T>) -> Self {
+        Self { source: served.source, age_ms: served.age_ms(), stale: served.stale }
+    }
+}
+
+/// CCXT's unified ticker plus `exchange`, `price` (= `last`) and freshness.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TickerResult<'a> {
+    #[serde(flatten)]
+    pub ticker: &'a Ticker,
+    pub exchange: &'a str,
+    pub price: Option<f64>,
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorBody {
+    /// One of SPEC.md's error codes, e.g. invalid_symbol.
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SymbolError {
+    pub symbol: String,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TickersResult<'a> {
+    pub tickers: Vec<TickerResult<'a>>,
+    /// Symbols that could not be served, each with its own error.
+    pub errors: Vec<SymbolError>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OhlcvResult<'a> {
+    pub exchange: &'a str,
+    pub symbol: &'a str,
+    pub timeframe: &'a str,
+    /// `[ts_ms, open, high, low, close, volume]`, oldest first.
+    pub candles: &'a [Candle],
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OrderBookResult<'a> {
+    pub exchange: &'a str,
+    pub symbol: &'a str,
+    /// `[price, amount]`, highest bid first.
+    pub bids: &'a [[f64; 2]],
+    /// `[price, amount]`, lowest ask first.
+    pub asks: &'a [[f64; 2]],
+    pub timestamp: Option<i64>,
+    pub nonce: Option<i64>,
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+impl<'a> OrderBookResult<'a> {
+    pub fn new(exchange: &'a str, symbol: &'a str, book: &'a OrderBook, freshness: Freshness) -> Self {
+        Self { exchange, symbol, bids: &book.bids, asks: &book.asks, timestamp: book.timestamp, nonce: book.nonce, freshness }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TradesResult<'a> {
+    pub exchange: &'a str,
+    pub symbol: &'a str,
+    /// Oldest first.
+    pub trades: &'a [Trade],
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MarketsResult<'a> {
+    pub exchange: &'a str,
+    /// Markets matching the filters (before `limit`).
+    pub total: usize,
+    pub markets: Vec<&'a Market>,
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
