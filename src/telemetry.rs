@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr subscriber with `filter` (a `RUST_LOG`-style directive).
 pub fn init_logging(filter: &str) -> Result<(), String> {
-    let filter = EnvFilter::try_new(filter).map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
+    let filter =
+        EnvFilter::try_new(filter).map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -27,7 +28,10 @@ pub fn install_panic_hook() {
             tracing::trace!(%message, "ccxt error signal");
             return;
         }
-        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         tracing::error!(%message, %location, "panic");
     }));
 }
@@ -43,9 +47,15 @@ fn payload_text(info: &PanicHookInfo<'_>) -> String {
 
 /// `[NetworkError] binance GET http://...`: a ccxt error class in brackets at the start.
 fn is_ccxt_error_signal(message: &str) -> bool {
-    let Some(rest) = message.strip_prefix('[') else { return false };
-    let Some((kind, _)) = rest.split_once(']') else { return false };
-    !kind.is_empty() && kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && kind.chars().all(|c| c.is_ascii_alphanumeric())
+    let Some(rest) = message.strip_prefix('[') else {
+        return false;
+    };
+    let Some((kind, _)) = rest.split_once(']') else {
+        return false;
+    };
+    !kind.is_empty()
+        && kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && kind.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
@@ -54,8 +64,12 @@ mod tests {
 
     #[test]
     fn recognises_ccxt_error_signals_only() {
-        assert!(is_ccxt_error_signal("[NetworkError] binance GET http://127.0.0.1:1/api/v3/ping"));
-        assert!(is_ccxt_error_signal("[BadSymbol] binance does not have market symbol FOO/BAR"));
+        assert!(is_ccxt_error_signal(
+            "[NetworkError] binance GET http://127.0.0.1:1/api/v3/ping"
+        ));
+        assert!(is_ccxt_error_signal(
+            "[BadSymbol] binance does not have market symbol FOO/BAR"
+        ));
         assert!(!is_ccxt_error_signal("index out of bounds: the len is 0"));
         assert!(!is_ccxt_error_signal("[not a kind] x"));
         assert!(!is_ccxt_error_signal("[] x"));

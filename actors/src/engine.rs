@@ -79,7 +79,10 @@ impl Engine {
     }
 
     /// Starts the actors over the given adapters (any [`Exchange`] implementation).
-    pub fn start_with_venues(config: EngineConfig, venues: Vec<Arc<dyn Exchange>>) -> Result<Self, EngineError> {
+    pub fn start_with_venues(
+        config: EngineConfig,
+        venues: Vec<Arc<dyn Exchange>>,
+    ) -> Result<Self, EngineError> {
         if !venues.iter().any(|v| v.id() == config.default_exchange) {
             return Err(EngineError::InvalidArgument(format!(
                 "default exchange {} is not among the enabled exchanges",
@@ -91,13 +94,28 @@ impl Engine {
             .thread_name("exchange-io")
             .enable_all()
             .build()
-            .map_err(|e| EngineError::Internal(format!("cannot start the exchange I/O runtime: {e}")))?;
-        let cache = Arc::new(MarketCache::new(config.cache_capacity, config.cache_ttl, config.cache_stale_ttl));
+            .map_err(|e| {
+                EngineError::Internal(format!("cannot start the exchange I/O runtime: {e}"))
+            })?;
+        let cache = Arc::new(MarketCache::new(
+            config.cache_capacity,
+            config.cache_ttl,
+            config.cache_stale_ttl,
+        ));
         let exchanges = venues
             .iter()
-            .map(|v| ExchangeInfo { id: Arc::from(v.id()), timeframes: v.timeframes().to_vec() })
+            .map(|v| ExchangeInfo {
+                id: Arc::from(v.id()),
+                timeframes: v.timeframes().to_vec(),
+            })
             .collect();
-        let router = Router::new(venues, cache.clone(), io.handle().clone(), config.symbol_idle_after).start();
+        let router = Router::new(
+            venues,
+            cache.clone(),
+            io.handle().clone(),
+            config.symbol_idle_after,
+        )
+        .start();
         Ok(Self {
             inner: Arc::new(Inner {
                 router,
@@ -111,11 +129,21 @@ impl Engine {
 
     /// The named exchange (or the default one) if it is enabled.
     pub fn exchange(&self, name: Option<&str>) -> Result<&ExchangeInfo, EngineError> {
-        let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(&self.inner.default_exchange);
-        self.inner.exchanges.iter().find(|e| e.id.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            let enabled: Vec<&str> = self.inner.exchanges.iter().map(|e| &*e.id).collect();
-            EngineError::InvalidArgument(format!("exchange: {name} is not enabled here (enabled: {})", enabled.join(", ")))
-        })
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.inner.default_exchange);
+        self.inner
+            .exchanges
+            .iter()
+            .find(|e| e.id.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                let enabled: Vec<&str> = self.inner.exchanges.iter().map(|e| &*e.id).collect();
+                EngineError::InvalidArgument(format!(
+                    "exchange: {name} is not enabled here (enabled: {})",
+                    enabled.join(", ")
+                ))
+            })
     }
 
     pub fn exchanges(&self) -> &[ExchangeInfo] {
@@ -123,16 +151,29 @@ impl Engine {
     }
 
     /// Serves one symbol's data: cache, else one shared exchange call.
-    pub async fn fetch(&self, exchange: &ExchangeInfo, symbol: &str, request: DataRequest) -> Reply {
+    pub async fn fetch(
+        &self,
+        exchange: &ExchangeInfo,
+        symbol: &str,
+        request: DataRequest,
+    ) -> Reply {
         let (reply, answer) = oneshot::channel();
-        self.inner.router.do_send(Route { exchange: exchange.id.clone(), symbol: symbol.to_owned(), request, reply });
+        self.inner.router.do_send(Route {
+            exchange: exchange.id.clone(),
+            symbol: symbol.to_owned(),
+            request,
+            reply,
+        });
         answer.await.unwrap_or_else(|_| Err(dropped()))
     }
 
     /// The exchange's markets, loaded once.
     pub async fn markets(&self, exchange: &ExchangeInfo) -> Result<MarketsAnswer, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.inner.router.do_send(GetMarkets { exchange: exchange.id.clone(), reply });
+        self.inner.router.do_send(GetMarkets {
+            exchange: exchange.id.clone(),
+            reply,
+        });
         answer.await.unwrap_or_else(|_| Err(dropped()))
     }
 
@@ -141,7 +182,11 @@ impl Engine {
     }
 
     pub async fn symbol_actor_count(&self) -> Result<usize, EngineError> {
-        self.inner.router.send(SymbolActorCount).await.map_err(|_| dropped())
+        self.inner
+            .router
+            .send(SymbolActorCount)
+            .await
+            .map_err(|_| dropped())
     }
 }
 

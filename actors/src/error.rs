@@ -43,7 +43,11 @@ impl std::fmt::Display for ErrorCode {
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum EngineError {
     #[error("{symbol} is not listed on {exchange}{}", suggestion_text(.suggestions))]
-    InvalidSymbol { exchange: String, symbol: String, suggestions: Vec<String> },
+    InvalidSymbol {
+        exchange: String,
+        symbol: String,
+        suggestions: Vec<String>,
+    },
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
@@ -85,7 +89,10 @@ impl EngineError {
     /// Failures of the exchange itself (not of the request): a stale cached value may be served
     /// instead, marked `stale: true`.
     pub fn allows_stale(&self) -> bool {
-        matches!(self, Self::ExchangeUnavailable(_) | Self::RateLimited(_) | Self::Timeout(_))
+        matches!(
+            self,
+            Self::ExchangeUnavailable(_) | Self::RateLimited(_) | Self::Timeout(_)
+        )
     }
 
     pub fn from_venue(exchange: &str, err: VenueError) -> Self {
@@ -95,19 +102,28 @@ impl EngineError {
                 symbol,
                 suggestions: Vec::new(),
             },
-            VenueError::BadRequest(m) => Self::InvalidArgument(format!("{exchange} rejected the request: {m}")),
-            VenueError::Unsupported(m) => Self::Unsupported(format!("{exchange} does not support {m}")),
-            VenueError::Unavailable(m) => Self::ExchangeUnavailable(format!("{exchange} is unavailable: {m}")),
+            VenueError::BadRequest(m) => {
+                Self::InvalidArgument(format!("{exchange} rejected the request: {m}"))
+            }
+            VenueError::Unsupported(m) => {
+                Self::Unsupported(format!("{exchange} does not support {m}"))
+            }
+            VenueError::Unavailable(m) => {
+                Self::ExchangeUnavailable(format!("{exchange} is unavailable: {m}"))
+            }
             VenueError::RateLimited { message, .. } => {
                 Self::RateLimited(format!("{exchange} rate limit: {message}"))
             }
-            VenueError::Timeout(after) => {
-                Self::Timeout(format!("{exchange} did not answer within {} ms", after.as_millis()))
+            VenueError::Timeout(after) => Self::Timeout(format!(
+                "{exchange} did not answer within {} ms",
+                after.as_millis()
+            )),
+            VenueError::Unauthorized(m) => {
+                Self::Unauthorized(format!("{exchange} refused access: {m}"))
             }
-            VenueError::Unauthorized(m) => Self::Unauthorized(format!("{exchange} refused access: {m}")),
-            VenueError::Malformed(m) => {
-                Self::ExchangeUnavailable(format!("{exchange} sent a reply that could not be read: {m}"))
-            }
+            VenueError::Malformed(m) => Self::ExchangeUnavailable(format!(
+                "{exchange} sent a reply that could not be read: {m}"
+            )),
             VenueError::Other(m) => Self::Internal(format!("{exchange}: {m}")),
         }
     }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crypto_market_actors::model::{Candle, DataRequest, Market, MarketData, OrderBook, Source, Ticker, Timeframe, Trade};
+use crypto_market_actors::model::{
+    Candle, DataRequest, Market, MarketData, OrderBook, Source, Ticker, Timeframe, Trade,
+};
 use crypto_market_actors::venue::{Exchange, VenueError};
 use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
 
@@ -28,7 +30,10 @@ struct ScriptedExchange {
 
 impl ScriptedExchange {
     fn new() -> Arc<Self> {
-        Arc::new(Self { timeframes: vec!["1m".into(), "1h".into()], ..Default::default() })
+        Arc::new(Self {
+            timeframes: vec!["1m".into(), "1h".into()],
+            ..Default::default()
+        })
     }
     fn calls(&self) -> usize {
         self.ticker_calls.load(Ordering::SeqCst)
@@ -40,7 +45,14 @@ impl ScriptedExchange {
 
 fn market(symbol: &str) -> Market {
     let (base, quote) = symbol.split_once('/').unwrap();
-    Market { symbol: symbol.into(), base: base.into(), quote: quote.into(), market_type: "spot".into(), active: true, id: format!("{base}{quote}") }
+    Market {
+        symbol: symbol.into(),
+        base: base.into(),
+        quote: quote.into(),
+        market_type: "spot".into(),
+        active: true,
+        id: format!("{base}{quote}"),
+    }
 }
 
 #[async_trait]
@@ -53,7 +65,10 @@ impl Exchange for ScriptedExchange {
     }
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         self.market_loads.fetch_add(1, Ordering::SeqCst);
-        Ok(["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"].into_iter().map(market).collect())
+        Ok(["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"]
+            .into_iter()
+            .map(market)
+            .collect())
     }
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
         self.ticker_calls.fetch_add(1, Ordering::SeqCst);
@@ -71,15 +86,46 @@ impl Exchange for ScriptedExchange {
         if let Some(error) = self.failure.lock().unwrap().clone() {
             return Err(error);
         }
-        let last = self.prices.lock().unwrap().get(symbol).copied().unwrap_or(100.0);
-        Ok(Ticker { symbol: symbol.into(), last: Some(last), ..Default::default() })
+        let last = self
+            .prices
+            .lock()
+            .unwrap()
+            .get(symbol)
+            .copied()
+            .unwrap_or(100.0);
+        Ok(Ticker {
+            symbol: symbol.into(),
+            last: Some(last),
+            ..Default::default()
+        })
     }
-    async fn fetch_ohlcv(&self, _: &str, _: &Timeframe, _: Option<i64>, limit: u32) -> Result<Vec<Candle>, VenueError> {
-        Ok((0..limit as i64).map(|i| Candle { timestamp: i, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 }).collect())
+    async fn fetch_ohlcv(
+        &self,
+        _: &str,
+        _: &Timeframe,
+        _: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Candle>, VenueError> {
+        Ok((0..limit as i64)
+            .map(|i| Candle {
+                timestamp: i,
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume: 1.0,
+            })
+            .collect())
     }
     async fn fetch_order_book(&self, _: &str, limit: u32) -> Result<OrderBook, VenueError> {
-        let levels = |start: f64, step: f64| (0..limit).map(|i| [start + step * i as f64, 1.0]).collect();
-        Ok(OrderBook { bids: levels(99.0, -1.0), asks: levels(101.0, 1.0), timestamp: None, nonce: Some(1) })
+        let levels =
+            |start: f64, step: f64| (0..limit).map(|i| [start + step * i as f64, 1.0]).collect();
+        Ok(OrderBook {
+            bids: levels(99.0, -1.0),
+            asks: levels(101.0, 1.0),
+            timestamp: None,
+            nonce: Some(1),
+        })
     }
     async fn fetch_trades(&self, _: &str, _: u32) -> Result<Vec<Trade>, VenueError> {
         Err(VenueError::Unsupported("trades".into()))
@@ -99,7 +145,11 @@ fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
 }
 
 fn start(exchange: &Arc<ScriptedExchange>, ttl_ms: u64, idle_ms: u64) -> Engine {
-    Engine::start_with_venues(config(ttl_ms, idle_ms), vec![exchange.clone() as Arc<dyn Exchange>]).unwrap()
+    Engine::start_with_venues(
+        config(ttl_ms, idle_ms),
+        vec![exchange.clone() as Arc<dyn Exchange>],
+    )
+    .unwrap()
 }
 
 async fn ticker_last(engine: &Engine, symbol: &str) -> Result<(f64, Source, bool), EngineError> {
@@ -123,17 +173,32 @@ async fn concurrent_cold_requests_share_one_exchange_call() {
         async move { ticker_last(&engine, symbol).await }
     }))
     .await;
-    assert!(results.iter().all(|r| matches!(r, Ok((100.0, Source::Exchange, false)))), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok((100.0, Source::Exchange, false)))),
+        "{results:?}"
+    );
     assert_eq!(exchange.calls(), 1);
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 1);
 
     // Within the TTL: from the cache, no call.
-    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap(), (100.0, Source::Cache, false));
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap(),
+        (100.0, Source::Cache, false)
+    );
     assert_eq!(exchange.calls(), 1);
     // After the TTL: a new call, with the new price.
-    exchange.prices.lock().unwrap().insert("BTC/USDT".into(), 101.0);
+    exchange
+        .prices
+        .lock()
+        .unwrap()
+        .insert("BTC/USDT".into(), 101.0);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap(), (101.0, Source::Exchange, false));
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap(),
+        (101.0, Source::Exchange, false)
+    );
     assert_eq!(exchange.calls(), 2);
     let stats = engine.cache_stats();
     assert_eq!(stats.hits, 1);
@@ -144,7 +209,10 @@ async fn failure_serves_stale_value_only_when_one_exists() {
     let exchange = ScriptedExchange::new();
     let engine = start(&exchange, 100, 60_000);
     ticker_last(&engine, "BTC/USDT").await.unwrap();
-    exchange.fail_with(Some(VenueError::RateLimited { message: "429".into(), retry_after: None }));
+    exchange.fail_with(Some(VenueError::RateLimited {
+        message: "429".into(),
+        retry_after: None,
+    }));
     tokio::time::sleep(Duration::from_millis(150)).await;
     let (last, source, stale) = ticker_last(&engine, "BTC/USDT").await.unwrap();
     assert_eq!((last, source, stale), (100.0, Source::Cache, true));
@@ -153,20 +221,33 @@ async fn failure_serves_stale_value_only_when_one_exists() {
     // Errors that are the request's fault are never papered over with stale data.
     exchange.fail_with(Some(VenueError::BadSymbol("BTC/USDT".into())));
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap_err().code(), ErrorCode::InvalidSymbol);
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap_err().code(),
+        ErrorCode::InvalidSymbol
+    );
 }
 
 #[actix::test]
 async fn a_panicking_symbol_actor_fails_its_callers_and_is_restarted() {
     let exchange = ScriptedExchange::new();
-    exchange.panic_once.lock().unwrap().push("PANIC/USDT".into());
+    exchange
+        .panic_once
+        .lock()
+        .unwrap()
+        .push("PANIC/USDT".into());
     exchange.delay_ms.store(20, Ordering::SeqCst);
     let engine = start(&exchange, 10_000, 60_000);
-    let (panicking, other) = futures::join!(ticker_last(&engine, "PANIC/USDT"), ticker_last(&engine, "ETH/USDT"));
+    let (panicking, other) = futures::join!(
+        ticker_last(&engine, "PANIC/USDT"),
+        ticker_last(&engine, "ETH/USDT")
+    );
     assert_eq!(panicking.unwrap_err().code(), ErrorCode::Internal);
     assert_eq!(other.unwrap().0, 100.0);
     // The restarted actor serves again.
-    assert_eq!(ticker_last(&engine, "PANIC/USDT").await.unwrap().1, Source::Exchange);
+    assert_eq!(
+        ticker_last(&engine, "PANIC/USDT").await.unwrap().1,
+        Source::Exchange
+    );
 }
 
 #[actix::test]
@@ -180,7 +261,10 @@ async fn idle_symbol_actors_stop_and_come_back_on_demand() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(engine.symbol_actor_count().await.unwrap(), 0);
     // The cache outlives the actor: served without a new call.
-    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap().1, Source::Cache);
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap().1,
+        Source::Cache
+    );
     assert_eq!(engine.symbol_actor_count().await.unwrap(), 1);
     assert_eq!(exchange.calls(), 3);
 }
@@ -192,8 +276,14 @@ async fn unknown_symbols_and_exchanges_are_rejected_with_help() {
     let err = ticker_last(&engine, "ETH/USDX").await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidSymbol);
     assert!(err.to_string().contains("did you mean ETH/USDT"), "{err}");
-    assert_eq!(ticker_last(&engine, "FOO/BAR").await.unwrap_err().code(), ErrorCode::InvalidSymbol);
-    assert_eq!(engine.exchange(Some("kraken")).unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(
+        ticker_last(&engine, "FOO/BAR").await.unwrap_err().code(),
+        ErrorCode::InvalidSymbol
+    );
+    assert_eq!(
+        engine.exchange(Some("kraken")).unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
     assert_eq!(exchange.calls(), 0);
 }
 
@@ -206,7 +296,10 @@ async fn book_limits_within_one_step_share_a_fetch_and_are_cut_best_first() {
         let engine = engine.clone();
         let info = info.clone();
         async move {
-            let answer = engine.fetch(&info, "BTC/USDT", DataRequest::OrderBook { limit }).await.unwrap();
+            let answer = engine
+                .fetch(&info, "BTC/USDT", DataRequest::OrderBook { limit })
+                .await
+                .unwrap();
             match &*answer.data.value {
                 MarketData::OrderBook(b) => (b.clone(), answer.data.source),
                 other => panic!("{other:?}"),
@@ -215,7 +308,10 @@ async fn book_limits_within_one_step_share_a_fetch_and_are_cut_best_first() {
     };
     let (b20, s20) = book(20).await;
     let (b5, s5) = book(5).await;
-    assert_eq!((b20.bids.len(), b20.asks.len(), s20), (20, 20, Source::Exchange));
+    assert_eq!(
+        (b20.bids.len(), b20.asks.len(), s20),
+        (20, 20, Source::Exchange)
+    );
     assert_eq!((b5.bids.len(), s5), (5, Source::Cache));
     assert_eq!(b5.bids[0], [99.0, 1.0]);
     assert_eq!(b5.asks[0], [101.0, 1.0]);

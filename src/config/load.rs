@@ -46,10 +46,14 @@ impl CommonArgs {
             ("cache.maxsize", &self.cache_maxsize),
             ("server.log", &self.log),
         ];
-        let mut out: Vec<(String, String)> =
-            named.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v))).collect();
+        let mut out: Vec<(String, String)> = named
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
+            .collect();
         for pair in &self.set {
-            let (key, value) = pair.split_once('=').ok_or_else(|| ConfigError::new(pair, "--set takes KEY=VALUE"))?;
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| ConfigError::new(pair, "--set takes KEY=VALUE"))?;
             if super::settings::find(key.trim()).is_none() {
                 return Err(ConfigError::new(key.trim(), "no such setting"));
             }
@@ -60,22 +64,42 @@ impl CommonArgs {
 }
 
 /// Builds the settings: defaults < `--config` file < environment (read through `env`) < flags.
-pub fn load(args: &CommonArgs, env: impl Fn(&str) -> Option<String>) -> Result<ServerConfig, ConfigError> {
+pub fn load(
+    args: &CommonArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ServerConfig, ConfigError> {
     let mut builder = Config::builder();
     if let Some(path) = &args.config {
         let path_text = path.display().to_string();
         if !path.is_file() {
-            return Err(ConfigError { key: "--config".into(), env: None, problem: format!("{path_text} is not a readable file"), accepted: "a TOML file" });
+            return Err(ConfigError {
+                key: "--config".into(),
+                env: None,
+                problem: format!("{path_text} is not a readable file"),
+                accepted: "a TOML file",
+            });
         }
         builder = builder.add_source(File::new(&path_text, FileFormat::Toml).required(true));
     }
     let from_env = SETTINGS
         .iter()
         // An empty variable counts as unset, as shells and compose files often export them so.
-        .filter_map(|s| env(s.env).filter(|v| !v.trim().is_empty()).map(|v| (s.key.to_owned(), v)));
-    for (key, value) in from_env.collect::<Vec<_>>().into_iter().chain(args.overrides()?) {
+        .filter_map(|s| {
+            env(s.env)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (s.key.to_owned(), v))
+        });
+    for (key, value) in from_env
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain(args.overrides()?)
+    {
         builder = if key == "exchange.exchanges" {
-            let list: Vec<String> = value.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            let list: Vec<String> = value
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
             builder.set_override(key.as_str(), list)
         } else {
             builder.set_override(key.as_str(), value)
@@ -91,10 +115,18 @@ pub fn load(args: &CommonArgs, env: impl Fn(&str) -> Option<String>) -> Result<S
 /// Names the setting a `config` crate error is about, when its message says.
 fn from_config_error(e: &config::ConfigError) -> ConfigError {
     let text = e.to_string();
-    let key = SETTINGS.iter().map(|s| s.key).find(|key| text.contains(&format!("`{key}`")) || text.contains(key));
+    let key = SETTINGS
+        .iter()
+        .map(|s| s.key)
+        .find(|key| text.contains(&format!("`{key}`")) || text.contains(key));
     match key {
         Some(key) => ConfigError::new(key, text),
-        None => ConfigError { key: "config".into(), env: None, problem: text, accepted: "the keys listed in README.md, Settings" },
+        None => ConfigError {
+            key: "config".into(),
+            env: None,
+            problem: text,
+            accepted: "the keys listed in README.md, Settings",
+        },
     }
 }
 
@@ -108,53 +140,108 @@ fn check(ok: bool, key: &str, problem: impl FnOnce() -> String) -> Result<(), Co
 
 fn check_url(key: &str, value: &Option<String>, schemes: &[&str]) -> Result<(), ConfigError> {
     let Some(value) = value else { return Ok(()) };
-    let parsed = url::Url::parse(value).map_err(|e| ConfigError::new(key, format!("{value:?} is not a URL ({e})")))?;
-    check(schemes.contains(&parsed.scheme()) && parsed.host_str().is_some(), key, || format!("{value:?} has the wrong scheme or no host"))
+    let parsed = url::Url::parse(value)
+        .map_err(|e| ConfigError::new(key, format!("{value:?} is not a URL ({e})")))?;
+    check(
+        schemes.contains(&parsed.scheme()) && parsed.host_str().is_some(),
+        key,
+        || format!("{value:?} has the wrong scheme or no host"),
+    )
 }
 
 fn check_addr(key: &str, value: &Option<String>) -> Result<(), ConfigError> {
     match value {
-        Some(v) => check(v.parse::<SocketAddr>().is_ok(), key, || format!("{v:?} is not host:port")),
+        Some(v) => check(v.parse::<SocketAddr>().is_ok(), key, || {
+            format!("{v:?} is not host:port")
+        }),
         None => Ok(()),
     }
 }
 
 fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
-    let ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:{}".contains(c));
-    check(ok, key, || format!("{value:?} is empty or has spaces or odd characters"))
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:{}".contains(c));
+    check(ok, key, || {
+        format!("{value:?} is empty or has spaces or odd characters")
+    })
 }
 
 fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
     for id in c.enabled_exchanges() {
-        let key = if id == c.exchange.name { "exchange.name" } else { "exchange.exchanges" };
-        check(SUPPORTED_EXCHANGES.contains(&id.as_str()), key, || format!("{id:?} is not an exchange this server was built with"))?;
+        let key = if id == c.exchange.name {
+            "exchange.name"
+        } else {
+            "exchange.exchanges"
+        };
+        check(SUPPORTED_EXCHANGES.contains(&id.as_str()), key, || {
+            format!("{id:?} is not an exchange this server was built with")
+        })?;
     }
-    check_url("exchange.rest_url", &c.exchange.rest_url, &["http", "https"])?;
+    check_url(
+        "exchange.rest_url",
+        &c.exchange.rest_url,
+        &["http", "https"],
+    )?;
     check_url("exchange.ws_url", &c.exchange.ws_url, &["ws", "wss"])?;
     let timeout = c.exchange.timeout;
-    check((0.05..=120.0).contains(&timeout), "exchange.timeout", || format!("{timeout} is out of range"))?;
+    check(
+        (0.05..=120.0).contains(&timeout),
+        "exchange.timeout",
+        || format!("{timeout} is out of range"),
+    )?;
     let calls = c.exchange.max_concurrent_calls;
-    check((1..=256).contains(&calls), "exchange.max_concurrent_calls", || format!("{calls} is out of range"))?;
-    check(c.cache.ttl <= 86_400, "cache.ttl", || format!("{} is out of range", c.cache.ttl))?;
-    check((1..=10_000_000).contains(&c.cache.maxsize), "cache.maxsize", || format!("{} is out of range", c.cache.maxsize))?;
+    check(
+        (1..=256).contains(&calls),
+        "exchange.max_concurrent_calls",
+        || format!("{calls} is out of range"),
+    )?;
+    check(c.cache.ttl <= 86_400, "cache.ttl", || {
+        format!("{} is out of range", c.cache.ttl)
+    })?;
+    check(
+        (1..=10_000_000).contains(&c.cache.maxsize),
+        "cache.maxsize",
+        || format!("{} is out of range", c.cache.maxsize),
+    )?;
     let stale = c.cache.stale_ttl;
-    check(stale >= c.cache.ttl && stale <= 86_400, "cache.stale_ttl", || format!("{stale} is out of range"))?;
+    check(
+        stale >= c.cache.ttl && stale <= 86_400,
+        "cache.stale_ttl",
+        || format!("{stale} is out of range"),
+    )?;
     if let Some(url) = &c.redis.url {
-        let ok = url::Url::parse(url.expose()).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss"));
+        let ok =
+            url::Url::parse(url.expose()).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss"));
         // The URL may hold a password: the message must not echo it.
-        check(ok, "redis.url", || "not a redis:// or rediss:// URL".to_owned())?;
+        check(ok, "redis.url", || {
+            "not a redis:// or rediss:// URL".to_owned()
+        })?;
     }
-    check(!c.redis.host.trim().is_empty(), "redis.host", || "empty".to_owned())?;
-    check(c.redis.port != 0, "redis.port", || "0 is not a port".to_owned())?;
-    check(c.redis.db <= 65_535, "redis.db", || format!("{} is out of range", c.redis.db))?;
+    check(!c.redis.host.trim().is_empty(), "redis.host", || {
+        "empty".to_owned()
+    })?;
+    check(c.redis.port != 0, "redis.port", || {
+        "0 is not a port".to_owned()
+    })?;
+    check(c.redis.db <= 65_535, "redis.db", || {
+        format!("{} is out of range", c.redis.db)
+    })?;
     check_name("redis.key_prefix", &c.redis.key_prefix)?;
     check_name("pubsub.request_channel", &c.pubsub.request_channel)?;
     check_name("pubsub.response_channel", &c.pubsub.response_channel)?;
     let wait = c.pubsub.request_timeout;
-    check((1..=3600).contains(&wait), "pubsub.request_timeout", || format!("{wait} is out of range"))?;
+    check((1..=3600).contains(&wait), "pubsub.request_timeout", || {
+        format!("{wait} is out of range")
+    })?;
     check_addr("metrics.addr", &c.metrics.addr)?;
     check_addr("server.http", &c.server.http)?;
-    check((1..=86_400).contains(&c.server.symbol_idle), "server.symbol_idle", || format!("{} is out of range", c.server.symbol_idle))?;
+    check(
+        (1..=86_400).contains(&c.server.symbol_idle),
+        "server.symbol_idle",
+        || format!("{} is out of range", c.server.symbol_idle),
+    )?;
     tracing_subscriber::EnvFilter::try_new(&c.server.log)
         .map(|_| ())
         .map_err(|e| ConfigError::new("server.log", format!("{:?}: {e}", c.server.log)))
@@ -166,18 +253,36 @@ mod tests {
     use std::collections::HashMap;
 
     fn load_with(args: CommonArgs, env: &[(&str, &str)]) -> Result<ServerConfig, ConfigError> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         load(&args, |name| env.get(name).cloned())
     }
 
     #[test]
     fn defaults_match_the_spec() {
         let c = load_with(CommonArgs::default(), &[]).unwrap();
-        assert_eq!((c.exchange.name.as_str(), c.exchange.enable_rate_limit), ("binance", true));
-        assert_eq!((c.cache.ttl, c.cache.maxsize, c.cache.use_redis), (10, 2048, false));
-        assert_eq!((c.redis.host.as_str(), c.redis.port, c.redis.db), ("localhost", 6379, 0));
+        assert_eq!(
+            (c.exchange.name.as_str(), c.exchange.enable_rate_limit),
+            ("binance", true)
+        );
+        assert_eq!(
+            (c.cache.ttl, c.cache.maxsize, c.cache.use_redis),
+            (10, 2048, false)
+        );
+        assert_eq!(
+            (c.redis.host.as_str(), c.redis.port, c.redis.db),
+            ("localhost", 6379, 0)
+        );
         assert_eq!(c.redis.key_prefix, "crypto_mcp");
-        assert_eq!((c.pubsub.request_channel.as_str(), c.pubsub.response_channel.as_str()), ("crypto_mcp:requests", "crypto_mcp:responses"));
+        assert_eq!(
+            (
+                c.pubsub.request_channel.as_str(),
+                c.pubsub.response_channel.as_str()
+            ),
+            ("crypto_mcp:requests", "crypto_mcp:responses")
+        );
         assert_eq!((c.pubsub.request_timeout, c.pubsub.enabled), (10, false));
         assert_eq!(c.server.log, "info");
         assert_eq!(c.enabled_exchanges(), vec!["binance".to_owned()]);
@@ -188,9 +293,25 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cmm-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("settings.toml");
-        std::fs::write(&file, "[cache]\nttl = 3\nmaxsize = 10\n[redis]\nkey_prefix = \"filep\"\n").unwrap();
-        let args = CommonArgs { config: Some(file.clone()), cache_ttl: Some("7".into()), ..Default::default() };
-        let c = load_with(args, &[("CACHE_TTL", "5"), ("CACHE_MAXSIZE", "20"), ("EXCHANGES", "binance, binance")]).unwrap();
+        std::fs::write(
+            &file,
+            "[cache]\nttl = 3\nmaxsize = 10\n[redis]\nkey_prefix = \"filep\"\n",
+        )
+        .unwrap();
+        let args = CommonArgs {
+            config: Some(file.clone()),
+            cache_ttl: Some("7".into()),
+            ..Default::default()
+        };
+        let c = load_with(
+            args,
+            &[
+                ("CACHE_TTL", "5"),
+                ("CACHE_MAXSIZE", "20"),
+                ("EXCHANGES", "binance, binance"),
+            ],
+        )
+        .unwrap();
         assert_eq!(c.cache.ttl, 7, "flag beats env");
         assert_eq!(c.cache.maxsize, 20, "env beats file");
         assert_eq!(c.redis.key_prefix, "filep", "file beats default");
@@ -224,17 +345,33 @@ mod tests {
 
     #[test]
     fn unknown_file_keys_and_set_keys_are_rejected() {
-        let args = CommonArgs { set: vec!["cache.ttll=3".into()], ..Default::default() };
+        let args = CommonArgs {
+            set: vec!["cache.ttll=3".into()],
+            ..Default::default()
+        };
         assert!(load_with(args, &[]).is_err());
-        let args = CommonArgs { set: vec!["exchange.timeout=0.5".into()], ..Default::default() };
+        let args = CommonArgs {
+            set: vec!["exchange.timeout=0.5".into()],
+            ..Default::default()
+        };
         assert_eq!(load_with(args, &[]).unwrap().exchange.timeout, 0.5);
     }
 
     #[test]
     fn secrets_do_not_show_in_debug() {
-        let c = load_with(CommonArgs::default(), &[("REDIS_PASSWORD", "hunter2"), ("MCP_AUTH_TOKEN", "tok-123")]).unwrap();
+        let c = load_with(
+            CommonArgs::default(),
+            &[("REDIS_PASSWORD", "hunter2"), ("MCP_AUTH_TOKEN", "tok-123")],
+        )
+        .unwrap();
         let debug = format!("{c:?}");
-        assert!(!debug.contains("hunter2") && !debug.contains("tok-123"), "{debug}");
-        assert_eq!(c.redis.password.as_ref().map(|s| s.expose()), Some("hunter2"));
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("tok-123"),
+            "{debug}"
+        );
+        assert_eq!(
+            c.redis.password.as_ref().map(|s| s.expose()),
+            Some("hunter2")
+        );
     }
 }

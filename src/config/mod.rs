@@ -71,7 +71,12 @@ pub struct CacheSettings {
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self { ttl: 10, maxsize: 2048, stale_ttl: 300, use_redis: false }
+        Self {
+            ttl: 10,
+            maxsize: 2048,
+            stale_ttl: 300,
+            use_redis: false,
+        }
     }
 }
 
@@ -88,7 +93,14 @@ pub struct RedisSettings {
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self { url: None, host: "localhost".into(), port: 6379, db: 0, password: None, key_prefix: "crypto_mcp".into() }
+        Self {
+            url: None,
+            host: "localhost".into(),
+            port: 6379,
+            db: 0,
+            password: None,
+            key_prefix: "crypto_mcp".into(),
+        }
     }
 }
 
@@ -127,7 +139,12 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { http: None, auth_token: None, log: "info".into(), symbol_idle: 300 }
+        Self {
+            http: None,
+            auth_token: None,
+            log: "info".into(),
+            symbol_idle: 300,
+        }
     }
 }
 
@@ -157,8 +174,16 @@ impl ServerConfig {
                 let is_default = id == self.exchange.name;
                 VenueConfig {
                     // The URL overrides point the *default* exchange elsewhere (SPEC.md §3).
-                    rest_url: if is_default { self.exchange.rest_url.clone() } else { None },
-                    ws_url: if is_default { self.exchange.ws_url.clone() } else { None },
+                    rest_url: if is_default {
+                        self.exchange.rest_url.clone()
+                    } else {
+                        None
+                    },
+                    ws_url: if is_default {
+                        self.exchange.ws_url.clone()
+                    } else {
+                        None
+                    },
                     timeout: Duration::from_secs_f64(self.exchange.timeout),
                     enable_rate_limit: self.exchange.enable_rate_limit,
                     max_concurrent_calls: self.exchange.max_concurrent_calls,

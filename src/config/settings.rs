@@ -12,32 +12,100 @@ const fn s(key: &'static str, env: &'static str, accepted: &'static str) -> Sett
 }
 
 pub const SETTINGS: &[Setting] = &[
-    s("exchange.name", "EXCHANGE_NAME", "a ccxt exchange id built into this server (binance)"),
-    s("exchange.exchanges", "EXCHANGES", "comma-separated exchange ids built into this server (binance)"),
-    s("exchange.enable_rate_limit", "ENABLE_RATE_LIMIT", "true or false"),
-    s("exchange.rest_url", "EXCHANGE_REST_URL", "an http:// or https:// URL such as http://127.0.0.1:9000"),
-    s("exchange.ws_url", "EXCHANGE_WS_URL", "a ws:// or wss:// URL such as ws://127.0.0.1:9000"),
-    s("exchange.timeout", "EXCHANGE_TIMEOUT", "seconds from 0.05 to 120"),
-    s("exchange.max_concurrent_calls", "EXCHANGE_MAX_CONCURRENT_CALLS", "a whole number from 1 to 256"),
+    s(
+        "exchange.name",
+        "EXCHANGE_NAME",
+        "a ccxt exchange id built into this server (binance)",
+    ),
+    s(
+        "exchange.exchanges",
+        "EXCHANGES",
+        "comma-separated exchange ids built into this server (binance)",
+    ),
+    s(
+        "exchange.enable_rate_limit",
+        "ENABLE_RATE_LIMIT",
+        "true or false",
+    ),
+    s(
+        "exchange.rest_url",
+        "EXCHANGE_REST_URL",
+        "an http:// or https:// URL such as http://127.0.0.1:9000",
+    ),
+    s(
+        "exchange.ws_url",
+        "EXCHANGE_WS_URL",
+        "a ws:// or wss:// URL such as ws://127.0.0.1:9000",
+    ),
+    s(
+        "exchange.timeout",
+        "EXCHANGE_TIMEOUT",
+        "seconds from 0.05 to 120",
+    ),
+    s(
+        "exchange.max_concurrent_calls",
+        "EXCHANGE_MAX_CONCURRENT_CALLS",
+        "a whole number from 1 to 256",
+    ),
     s("cache.ttl", "CACHE_TTL", "whole seconds from 0 to 86400"),
-    s("cache.maxsize", "CACHE_MAXSIZE", "a whole number of entries from 1 to 10000000"),
-    s("cache.stale_ttl", "CACHE_STALE_TTL", "whole seconds from cache.ttl to 86400"),
+    s(
+        "cache.maxsize",
+        "CACHE_MAXSIZE",
+        "a whole number of entries from 1 to 10000000",
+    ),
+    s(
+        "cache.stale_ttl",
+        "CACHE_STALE_TTL",
+        "whole seconds from cache.ttl to 86400",
+    ),
     s("cache.use_redis", "USE_REDIS_CACHE", "true or false"),
     s("redis.url", "REDIS_URL", "a redis:// or rediss:// URL"),
     s("redis.host", "REDIS_HOST", "a host name or IP address"),
     s("redis.port", "REDIS_PORT", "a port from 1 to 65535"),
     s("redis.db", "REDIS_DB", "a database number from 0 to 65535"),
     s("redis.password", "REDIS_PASSWORD", "any string"),
-    s("redis.key_prefix", "KEY_PREFIX", "letters, digits and _ - . : (no spaces)"),
+    s(
+        "redis.key_prefix",
+        "KEY_PREFIX",
+        "letters, digits and _ - . : (no spaces)",
+    ),
     s("pubsub.enabled", "PUBSUB_ENABLED", "true or false"),
-    s("pubsub.request_channel", "REQUEST_CHANNEL", "a Redis key without spaces"),
-    s("pubsub.response_channel", "RESPONSE_CHANNEL", "a Redis channel without spaces"),
-    s("pubsub.request_timeout", "REQUEST_TIMEOUT", "whole seconds from 1 to 3600"),
-    s("metrics.addr", "METRICS_ADDR", "host:port such as 127.0.0.1:9100"),
-    s("server.http", "MCP_HTTP_ADDR", "host:port such as 127.0.0.1:8080"),
+    s(
+        "pubsub.request_channel",
+        "REQUEST_CHANNEL",
+        "a Redis key without spaces",
+    ),
+    s(
+        "pubsub.response_channel",
+        "RESPONSE_CHANNEL",
+        "a Redis channel without spaces",
+    ),
+    s(
+        "pubsub.request_timeout",
+        "REQUEST_TIMEOUT",
+        "whole seconds from 1 to 3600",
+    ),
+    s(
+        "metrics.addr",
+        "METRICS_ADDR",
+        "host:port such as 127.0.0.1:9100",
+    ),
+    s(
+        "server.http",
+        "MCP_HTTP_ADDR",
+        "host:port such as 127.0.0.1:8080",
+    ),
     s("server.auth_token", "MCP_AUTH_TOKEN", "a bearer token"),
-    s("server.log", "RUST_LOG", "a tracing filter such as info or crypto_market_mcp=debug"),
-    s("server.symbol_idle", "SYMBOL_IDLE_TIMEOUT", "whole seconds from 1 to 86400"),
+    s(
+        "server.log",
+        "RUST_LOG",
+        "a tracing filter such as info or crypto_market_mcp=debug",
+    ),
+    s(
+        "server.symbol_idle",
+        "SYMBOL_IDLE_TIMEOUT",
+        "whole seconds from 1 to 86400",
+    ),
 ];
 
 pub fn find(key: &str) -> Option<&'static Setting> {

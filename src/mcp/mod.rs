@@ -9,7 +9,13 @@ use rmcp::ServiceExt;
 
 /// Serves MCP over stdin/stdout until the client closes stdin.
 pub async fn serve_stdio(server: McpServer) -> Result<(), String> {
-    let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| format!("MCP handshake failed: {e}"))?;
-    running.waiting().await.map_err(|e| format!("MCP session ended with an error: {e}"))?;
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP handshake failed: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| format!("MCP session ended with an error: {e}"))?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -23,7 +23,10 @@ pub struct McpServer {
 
 impl McpServer {
     pub fn new(tools: ToolService) -> Self {
-        Self { tools, catalog: Arc::new(catalog::tools()) }
+        Self {
+            tools,
+            catalog: Arc::new(catalog::tools()),
+        }
     }
 }
 
@@ -43,7 +46,10 @@ pub fn to_call_tool_result(outcome: Result<serde_json::Value, ToolError>) -> Cal
 impl ServerHandler for McpServer {
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("crypto-market-mcp", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "crypto-market-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(INSTRUCTIONS)
     }
 
@@ -52,7 +58,9 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.catalog.as_ref().clone()))
+        Ok(ListToolsResult::with_all_items(
+            self.catalog.as_ref().clone(),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

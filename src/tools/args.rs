@@ -15,7 +15,9 @@ pub const MAX_MARKETS: u32 = 500;
 
 /// Parses a tool's JSON arguments. Every failure (wrong type, unknown or missing argument)
 /// becomes `invalid_argument` with a message naming the argument.
-pub fn parse<T: DeserializeOwned>(arguments: Option<serde_json::Map<String, serde_json::Value>>) -> Result<T, ToolError> {
+pub fn parse<T: DeserializeOwned>(
+    arguments: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<T, ToolError> {
     let value = serde_json::Value::Object(arguments.unwrap_or_default());
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -34,7 +36,9 @@ pub fn bounded(name: &str, value: Option<u32>, default: u32, max: u32) -> Result
     if (1..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ToolError::invalid_argument(format!("{name}: must be between 1 and {max}, got {value}")))
+        Err(ToolError::invalid_argument(format!(
+            "{name}: must be between 1 and {max}, got {value}"
+        )))
     }
 }
 
@@ -135,7 +139,11 @@ pub enum Since {
 
 impl Since {
     pub fn to_millis(&self) -> Result<i64, ToolError> {
-        let bad = |detail: &str| ToolError::invalid_argument(format!("since: {detail}; use Unix milliseconds or ISO-8601 like 2024-01-31T00:00:00Z"));
+        let bad = |detail: &str| {
+            ToolError::invalid_argument(format!(
+                "since: {detail}; use Unix milliseconds or ISO-8601 like 2024-01-31T00:00:00Z"
+            ))
+        };
         let ms = match self {
             Self::Millis(ms) => *ms,
             Self::Text(text) => {
@@ -144,10 +152,14 @@ impl Since {
                     ms
                 } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
                     t.timestamp_millis()
-                } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S") {
+                } else if let Ok(t) =
+                    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+                {
                     t.and_utc().timestamp_millis()
                 } else if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                    d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).ok_or_else(|| bad("not a valid date"))?
+                    d.and_hms_opt(0, 0, 0)
+                        .map(|t| t.and_utc().timestamp_millis())
+                        .ok_or_else(|| bad("not a valid date"))?
                 } else {
                     return Err(bad(&format!("cannot read {text:?} as a time")));
                 }
@@ -191,9 +203,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_argument() {
-        assert!(message_of::<OrderBookArgs>(json!({"symbol": "BTC/USDT", "limit": "two"})).starts_with("limit:"));
-        assert!(message_of::<OrderBookArgs>(json!({"symbol": "BTC/USDT", "limit": -1})).starts_with("limit:"));
-        assert!(message_of::<TickerArgs>(json!({"symbol": "BTC/USDT", "foo": 1})).contains("unknown field `foo`"));
+        assert!(
+            message_of::<OrderBookArgs>(json!({"symbol": "BTC/USDT", "limit": "two"}))
+                .starts_with("limit:")
+        );
+        assert!(
+            message_of::<OrderBookArgs>(json!({"symbol": "BTC/USDT", "limit": -1}))
+                .starts_with("limit:")
+        );
+        assert!(
+            message_of::<TickerArgs>(json!({"symbol": "BTC/USDT", "foo": 1}))
+                .contains("unknown field `foo`")
+        );
         assert!(message_of::<TickerArgs>(json!({})).contains("missing field `symbol`"));
         assert!(message_of::<TickersArgs>(json!({"symbols": [1]})).starts_with("symbols[0]:"));
     }
@@ -202,16 +223,35 @@ mod tests {
     fn bounds_apply_defaults_and_limits() {
         assert_eq!(bounded("limit", None, 20, 1000).unwrap(), 20);
         assert_eq!(bounded("limit", Some(1000), 20, 1000).unwrap(), 1000);
-        assert!(bounded("limit", Some(0), 20, 1000).unwrap_err().message.contains("between 1 and 1000"));
+        assert!(bounded("limit", Some(0), 20, 1000)
+            .unwrap_err()
+            .message
+            .contains("between 1 and 1000"));
         assert!(bounded("limit", Some(100_000), 20, 1000).is_err());
     }
 
     #[test]
     fn since_accepts_millis_and_iso() {
-        assert_eq!(Since::Millis(1_706_659_200_000).to_millis().unwrap(), 1_706_659_200_000);
-        assert_eq!(Since::Text("2024-01-31T00:00:00Z".into()).to_millis().unwrap(), 1_706_659_200_000);
-        assert_eq!(Since::Text("2024-01-31".into()).to_millis().unwrap(), 1_706_659_200_000);
-        assert_eq!(Since::Text("2024-01-31T01:00:00+01:00".into()).to_millis().unwrap(), 1_706_659_200_000);
+        assert_eq!(
+            Since::Millis(1_706_659_200_000).to_millis().unwrap(),
+            1_706_659_200_000
+        );
+        assert_eq!(
+            Since::Text("2024-01-31T00:00:00Z".into())
+                .to_millis()
+                .unwrap(),
+            1_706_659_200_000
+        );
+        assert_eq!(
+            Since::Text("2024-01-31".into()).to_millis().unwrap(),
+            1_706_659_200_000
+        );
+        assert_eq!(
+            Since::Text("2024-01-31T01:00:00+01:00".into())
+                .to_millis()
+                .unwrap(),
+            1_706_659_200_000
+        );
         assert!(Since::Text("yesterday".into()).to_millis().is_err());
         assert!(Since::Millis(-5).to_millis().is_err());
     }

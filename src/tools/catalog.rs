@@ -12,7 +12,9 @@ use rmcp::schemars::JsonSchema;
 use serde_json::json;
 
 use super::args::{ListMarketsArgs, OhlcvArgs, OrderBookArgs, TickerArgs, TickersArgs, TradesArgs};
-use super::output::{MarketsResult, OhlcvResult, OrderBookResult, TickerResult, TickersResult, TradesResult};
+use super::output::{
+    MarketsResult, OhlcvResult, OrderBookResult, TickerResult, TickersResult, TradesResult,
+};
 
 pub fn tools() -> Vec<Tool> {
     vec![
@@ -41,10 +43,14 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(name: &'static str, description: &'static str) -> Tool {
+fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(
+    name: &'static str,
+    description: &'static str,
+) -> Tool {
     // Our argument types are all structs, so their schema is an object; fall back to an open
     // object rather than fail the whole tool list.
-    let input = schema_for_input::<A>().unwrap_or_else(|_| Arc::new(object(json!({ "type": "object" }))));
+    let input =
+        schema_for_input::<A>().unwrap_or_else(|_| Arc::new(object(json!({ "type": "object" }))));
     let mut annotations = ToolAnnotations::new();
     annotations.read_only_hint = Some(true);
     annotations.open_world_hint = Some(true);
@@ -76,7 +82,10 @@ pub fn with_error_envelope(schema: &JsonObject) -> Arc<JsonObject> {
             schema.insert("properties".into(), json!({ "error": error }));
         }
     }
-    schema.insert("anyOf".into(), json!([{ "required": required }, { "required": ["error"] }]));
+    schema.insert(
+        "anyOf".into(),
+        json!([{ "required": required }, { "required": ["error"] }]),
+    );
     Arc::new(schema)
 }
 

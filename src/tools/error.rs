@@ -11,7 +11,10 @@ pub struct ToolError {
 
 impl ToolError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -26,7 +29,10 @@ impl ToolError {
 
 impl From<EngineError> for ToolError {
     fn from(e: EngineError) -> Self {
-        Self { code: e.code(), message: e.to_string() }
+        Self {
+            code: e.code(),
+            message: e.to_string(),
+        }
     }
 }
 

@@ -14,9 +14,19 @@ use serde_json::{Map, Value};
 
 use args::{bounded, parse};
 pub use error::ToolError;
-use output::{ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, SymbolError, TickerResult, TickersResult, TradesResult};
+use output::{
+    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, SymbolError, TickerResult,
+    TickersResult, TradesResult,
+};
 
-pub const TOOL_NAMES: &[&str] = &["get_ticker", "get_tickers", "get_ohlcv", "get_order_book", "get_trades", "list_markets"];
+pub const TOOL_NAMES: &[&str] = &[
+    "get_ticker",
+    "get_tickers",
+    "get_ohlcv",
+    "get_order_book",
+    "get_trades",
+    "list_markets",
+];
 
 const DEFAULT_TIMEFRAME: &str = "1h";
 
@@ -47,14 +57,20 @@ impl ToolService {
             "list_markets" => self.list_markets(parse(arguments)?).await,
             _ => Err(ToolError::new(
                 ErrorCode::UnknownTool,
-                format!("unknown tool {name:?}; available: {}", TOOL_NAMES.join(", ")),
+                format!(
+                    "unknown tool {name:?}; available: {}",
+                    TOOL_NAMES.join(", ")
+                ),
             )),
         }
     }
 
     async fn get_ticker(&self, args: args::TickerArgs) -> Result<Value, ToolError> {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
-        let answer = self.engine.fetch(exchange, &args.symbol, DataRequest::Ticker).await?;
+        let answer = self
+            .engine
+            .fetch(exchange, &args.symbol, DataRequest::Ticker)
+            .await?;
         to_json(&ticker_result(&answer)?)
     }
 
@@ -73,17 +89,26 @@ impl ToolService {
         // Each symbol goes to its own actor: cached ones answer at once, cold ones fetch in
         // parallel, each with its own single flight.
         let answers = futures::future::join_all(
-            symbols.iter().map(|symbol| self.engine.fetch(exchange, symbol, DataRequest::Ticker)),
+            symbols
+                .iter()
+                .map(|symbol| self.engine.fetch(exchange, symbol, DataRequest::Ticker)),
         )
         .await;
         let mut tickers = Vec::with_capacity(answers.len());
         let mut errors = Vec::new();
         for (symbol, answer) in symbols.iter().zip(&answers) {
-            match answer.as_ref().map_err(|e| ToolError::from(e.clone())).and_then(ticker_result) {
+            match answer
+                .as_ref()
+                .map_err(|e| ToolError::from(e.clone()))
+                .and_then(ticker_result)
+            {
                 Ok(ticker) => tickers.push(ticker),
                 Err(error) => errors.push(SymbolError {
                     symbol: symbol.clone(),
-                    error: ErrorBody { code: error.code.as_str(), message: error.message },
+                    error: ErrorBody {
+                        code: error.code.as_str(),
+                        message: error.message,
+                    },
                 }),
             }
         }
@@ -92,7 +117,11 @@ impl ToolService {
 
     async fn get_ohlcv(&self, args: args::OhlcvArgs) -> Result<Value, ToolError> {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
-        let name = args.timeframe.as_deref().map(str::trim).unwrap_or(DEFAULT_TIMEFRAME);
+        let name = args
+            .timeframe
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(DEFAULT_TIMEFRAME);
         let timeframe = Timeframe::parse(name, &exchange.timeframes).ok_or_else(|| {
             ToolError::invalid_argument(format!(
                 "timeframe: {name:?} is not a {} timeframe; use one of {}",
@@ -101,9 +130,26 @@ impl ToolService {
             ))
         })?;
         let limit = bounded("limit", args.limit, 100, args::MAX_CANDLES)?;
-        let since = args.since.as_ref().map(args::Since::to_millis).transpose()?;
-        let answer = self.engine.fetch(exchange, &args.symbol, DataRequest::Ohlcv { timeframe: timeframe.clone(), since, limit }).await?;
-        let MarketData::Ohlcv(candles) = &*answer.data.value else { return Err(mismatch("candles")) };
+        let since = args
+            .since
+            .as_ref()
+            .map(args::Since::to_millis)
+            .transpose()?;
+        let answer = self
+            .engine
+            .fetch(
+                exchange,
+                &args.symbol,
+                DataRequest::Ohlcv {
+                    timeframe: timeframe.clone(),
+                    since,
+                    limit,
+                },
+            )
+            .await?;
+        let MarketData::Ohlcv(candles) = &*answer.data.value else {
+            return Err(mismatch("candles"));
+        };
         to_json(&OhlcvResult {
             exchange: &answer.exchange,
             symbol: &answer.symbol,
@@ -116,24 +162,47 @@ impl ToolService {
     async fn get_order_book(&self, args: args::OrderBookArgs) -> Result<Value, ToolError> {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let limit = bounded("limit", args.limit, 20, args::MAX_BOOK_DEPTH)?;
-        let answer = self.engine.fetch(exchange, &args.symbol, DataRequest::OrderBook { limit }).await?;
-        let MarketData::OrderBook(book) = &*answer.data.value else { return Err(mismatch("an order book")) };
-        to_json(&OrderBookResult::new(&answer.exchange, &answer.symbol, book, Freshness::from(&answer.data)))
+        let answer = self
+            .engine
+            .fetch(exchange, &args.symbol, DataRequest::OrderBook { limit })
+            .await?;
+        let MarketData::OrderBook(book) = &*answer.data.value else {
+            return Err(mismatch("an order book"));
+        };
+        to_json(&OrderBookResult::new(
+            &answer.exchange,
+            &answer.symbol,
+            book,
+            Freshness::from(&answer.data),
+        ))
     }
 
     async fn get_trades(&self, args: args::TradesArgs) -> Result<Value, ToolError> {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let limit = bounded("limit", args.limit, 50, args::MAX_TRADES)?;
-        let answer = self.engine.fetch(exchange, &args.symbol, DataRequest::Trades { limit }).await?;
-        let MarketData::Trades(trades) = &*answer.data.value else { return Err(mismatch("trades")) };
-        to_json(&TradesResult { exchange: &answer.exchange, symbol: &answer.symbol, trades, freshness: Freshness::from(&answer.data) })
+        let answer = self
+            .engine
+            .fetch(exchange, &args.symbol, DataRequest::Trades { limit })
+            .await?;
+        let MarketData::Trades(trades) = &*answer.data.value else {
+            return Err(mismatch("trades"));
+        };
+        to_json(&TradesResult {
+            exchange: &answer.exchange,
+            symbol: &answer.symbol,
+            trades,
+            freshness: Freshness::from(&answer.data),
+        })
     }
 
     async fn list_markets(&self, args: args::ListMarketsArgs) -> Result<Value, ToolError> {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let limit = bounded("limit", args.limit, 50, args::MAX_MARKETS)? as usize;
         let markets = self.engine.markets(exchange).await?;
-        let matching: Vec<_> = markets.index.search(args.query.as_deref(), args.quote.as_deref()).collect();
+        let matching: Vec<_> = markets
+            .index
+            .search(args.query.as_deref(), args.quote.as_deref())
+            .collect();
         to_json(&MarketsResult {
             exchange: &markets.exchange,
             total: matching.len(),
@@ -144,15 +213,30 @@ impl ToolService {
 }
 
 fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {
-    let MarketData::Ticker(ticker) = &*answer.data.value else { return Err(mismatch("a ticker")) };
-    Ok(TickerResult { ticker, exchange: &answer.exchange, price: ticker.last, freshness: Freshness::from(&answer.data) })
+    let MarketData::Ticker(ticker) = &*answer.data.value else {
+        return Err(mismatch("a ticker"));
+    };
+    Ok(TickerResult {
+        ticker,
+        exchange: &answer.exchange,
+        price: ticker.last,
+        freshness: Freshness::from(&answer.data),
+    })
 }
 
 fn to_json(result: &impl Serialize) -> Result<Value, ToolError> {
-    serde_json::to_value(result).map_err(|e| ToolError::new(ErrorCode::Internal, format!("cannot encode the result: {e}")))
+    serde_json::to_value(result).map_err(|e| {
+        ToolError::new(
+            ErrorCode::Internal,
+            format!("cannot encode the result: {e}"),
+        )
+    })
 }
 
 /// The engine answered with another kind of data than asked: a bug, reported rather than hidden.
 fn mismatch(expected: &str) -> ToolError {
-    ToolError::new(ErrorCode::Internal, format!("the engine answered without {expected}"))
+    ToolError::new(
+        ErrorCode::Internal,
+        format!("the engine answered without {expected}"),
+    )
 }

@@ -1,7 +1,9 @@
 //! Tool results (SPEC.md section 4). Each carries freshness: where the data came from, how old
 //! it is, and whether it is served stale.
 
-use crypto_market_actors::model::{now_ms, Candle, Market, OrderBook, Served, Source, Ticker, Trade};
+use crypto_market_actors::model::{
+    now_ms, Candle, Market, OrderBook, Served, Source, Ticker, Trade,
+};
 use rmcp::schemars::{self, JsonSchema};
 use serde::Serialize;
 
@@ -18,13 +20,21 @@ pub struct Freshness {
 impl Freshness {
     /// A value this process holds since `fetched_at_ms` (e.g. an exchange's market list).
     pub fn cached(fetched_at_ms: i64) -> Self {
-        Self { source: Source::Cache, age_ms: (now_ms() - fetched_at_ms).max(0), stale: false }
+        Self {
+            source: Source::Cache,
+            age_ms: (now_ms() - fetched_at_ms).max(0),
+            stale: false,
+        }
     }
 }
 
 impl<T> From<&Served<T>> for Freshness {
     fn from(served: &Served<T>) -> Self {
-        Self { source: served.source, age_ms: served.age_ms(), stale: served.stale }
+        Self {
+            source: served.source,
+            age_ms: served.age_ms(),
+            stale: served.stale,
+        }
     }
 }
 
@@ -85,8 +95,21 @@ pub struct OrderBookResult<'a> {
 }
 
 impl<'a> OrderBookResult<'a> {
-    pub fn new(exchange: &'a str, symbol: &'a str, book: &'a OrderBook, freshness: Freshness) -> Self {
-        Self { exchange, symbol, bids: &book.bids, asks: &book.asks, timestamp: book.timestamp, nonce: book.nonce, freshness }
+    pub fn new(
+        exchange: &'a str,
+        symbol: &'a str,
+        book: &'a OrderBook,
+        freshness: Freshness,
+    ) -> Self {
+        Self {
+            exchange,
+            symbol,
+            bids: &book.bids,
+            asks: &book.asks,
+            timestamp: book.timestamp,
+            nonce: book.nonce,
+            freshness,
+        }
     }
 }
 

@@ -14,7 +14,13 @@ pub struct CacheKey {
 
 impl std::fmt::Display for CacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.exchange, self.request.kind().as_str(), self.symbol)?;
+        write!(
+            f,
+            "{}:{}:{}",
+            self.exchange,
+            self.request.kind().as_str(),
+            self.symbol
+        )?;
         let params = self.request.params();
         if !params.is_empty() {
             write!(f, ":{params}")?;
@@ -29,8 +35,18 @@ mod tests {
 
     #[test]
     fn displays_as_spec_key() {
-        let key = |request| CacheKey { exchange: "binance".into(), symbol: "BTC/USDT".into(), request };
-        assert_eq!(key(DataRequest::Ticker).to_string(), "binance:ticker:BTC/USDT");
-        assert_eq!(key(DataRequest::OrderBook { limit: 100 }).to_string(), "binance:orderbook:BTC/USDT:100");
+        let key = |request| CacheKey {
+            exchange: "binance".into(),
+            symbol: "BTC/USDT".into(),
+            request,
+        };
+        assert_eq!(
+            key(DataRequest::Ticker).to_string(),
+            "binance:ticker:BTC/USDT"
+        );
+        assert_eq!(
+            key(DataRequest::OrderBook { limit: 100 }).to_string(),
+            "binance:orderbook:BTC/USDT:100"
+        );
     }
 }

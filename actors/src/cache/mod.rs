@@ -84,7 +84,11 @@ impl<K: Hash + Eq, V: Clone> TtlLru<K, V> {
     /// Looks `key` up and counts a hit (fresh) or a miss (stale or absent).
     pub fn lookup(&self, key: &K) -> Lookup<V> {
         let found = self.peek(key);
-        let counter = if matches!(found, Lookup::Fresh(_)) { &self.hits } else { &self.misses };
+        let counter = if matches!(found, Lookup::Fresh(_)) {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -95,7 +99,9 @@ impl<K: Hash + Eq, V: Clone> TtlLru<K, V> {
         // A poisoned lock only means another thread panicked mid-update of an LRU list of
         // plain values; the data is still consistent enough to keep serving.
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = entries.get(key) else { return Lookup::Miss };
+        let Some(entry) = entries.get(key) else {
+            return Lookup::Miss;
+        };
         if now < entry.expires {
             Lookup::Fresh(entry.clone())
         } else if now < entry.stale_until {
@@ -116,7 +122,10 @@ impl<K: Hash + Eq, V: Clone> TtlLru<K, V> {
             expires: now + self.ttl.saturating_sub(age),
             stale_until: now + self.stale_ttl.saturating_sub(age),
         };
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).put(key, entry);
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(key, entry);
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -146,9 +155,15 @@ mod tests {
     fn fresh_then_stale_then_gone() {
         let c = cache(4, 40, 120);
         c.insert("a", 1, now_ms());
-        assert!(matches!(c.lookup(&"a"), Lookup::Fresh(Entry { value: 1, .. })));
+        assert!(matches!(
+            c.lookup(&"a"),
+            Lookup::Fresh(Entry { value: 1, .. })
+        ));
         std::thread::sleep(Duration::from_millis(60));
-        assert!(matches!(c.lookup(&"a"), Lookup::Stale(Entry { value: 1, .. })));
+        assert!(matches!(
+            c.lookup(&"a"),
+            Lookup::Stale(Entry { value: 1, .. })
+        ));
         std::thread::sleep(Duration::from_millis(80));
         assert!(matches!(c.lookup(&"a"), Lookup::Miss));
         let stats = c.stats();

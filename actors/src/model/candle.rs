@@ -3,7 +3,10 @@ use serde::{Deserialize, Serialize};
 /// One OHLCV candle. Serialised as `[ts_ms, open, high, low, close, volume]`, the shape every
 /// client of CCXT already knows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(from = "(i64, f64, f64, f64, f64, f64)", into = "(i64, f64, f64, f64, f64, f64)")]
+#[serde(
+    from = "(i64, f64, f64, f64, f64, f64)",
+    into = "(i64, f64, f64, f64, f64, f64)"
+)]
 pub struct Candle {
     pub timestamp: i64,
     pub open: f64,
@@ -15,7 +18,14 @@ pub struct Candle {
 
 impl From<(i64, f64, f64, f64, f64, f64)> for Candle {
     fn from((timestamp, open, high, low, close, volume): (i64, f64, f64, f64, f64, f64)) -> Self {
-        Self { timestamp, open, high, low, close, volume }
+        Self {
+            timestamp,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        }
     }
 }
 
@@ -33,7 +43,10 @@ pub struct Timeframe(String);
 impl Timeframe {
     /// Accepts `name` when it is one of `supported`.
     pub fn parse(name: &str, supported: &[String]) -> Option<Self> {
-        supported.iter().any(|tf| tf == name).then(|| Self(name.to_owned()))
+        supported
+            .iter()
+            .any(|tf| tf == name)
+            .then(|| Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -53,8 +66,18 @@ mod tests {
 
     #[test]
     fn candle_serialises_as_six_element_array() {
-        let c = Candle { timestamp: 1, open: 2.0, high: 3.0, low: 1.5, close: 2.5, volume: 10.0 };
-        assert_eq!(serde_json::to_string(&c).unwrap(), "[1,2.0,3.0,1.5,2.5,10.0]");
+        let c = Candle {
+            timestamp: 1,
+            open: 2.0,
+            high: 3.0,
+            low: 1.5,
+            close: 2.5,
+            volume: 10.0,
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            "[1,2.0,3.0,1.5,2.5,10.0]"
+        );
         let back: Candle = serde_json::from_str("[1,2.0,3.0,1.5,2.5,10.0]").unwrap();
         assert_eq!(back, c);
     }

@@ -31,9 +31,17 @@ impl DataKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DataRequest {
     Ticker,
-    Ohlcv { timeframe: Timeframe, since: Option<i64>, limit: u32 },
-    OrderBook { limit: u32 },
-    Trades { limit: u32 },
+    Ohlcv {
+        timeframe: Timeframe,
+        since: Option<i64>,
+        limit: u32,
+    },
+    OrderBook {
+        limit: u32,
+    },
+    Trades {
+        limit: u32,
+    },
 }
 
 impl DataRequest {
@@ -49,8 +57,12 @@ impl DataRequest {
     /// The request actually sent to the exchange (and cached) to answer this one.
     pub fn upstream(&self) -> Self {
         match self {
-            Self::OrderBook { limit } => Self::OrderBook { limit: fetch_step(*limit) },
-            Self::Trades { limit } => Self::Trades { limit: fetch_step(*limit) },
+            Self::OrderBook { limit } => Self::OrderBook {
+                limit: fetch_step(*limit),
+            },
+            Self::Trades { limit } => Self::Trades {
+                limit: fetch_step(*limit),
+            },
             other => other.clone(),
         }
     }
@@ -59,15 +71,26 @@ impl DataRequest {
     pub fn params(&self) -> String {
         match self {
             Self::Ticker => String::new(),
-            Self::Ohlcv { timeframe, since: None, limit } => format!("{timeframe}:{limit}"),
-            Self::Ohlcv { timeframe, since: Some(since), limit } => format!("{timeframe}:{limit}:{since}"),
+            Self::Ohlcv {
+                timeframe,
+                since: None,
+                limit,
+            } => format!("{timeframe}:{limit}"),
+            Self::Ohlcv {
+                timeframe,
+                since: Some(since),
+                limit,
+            } => format!("{timeframe}:{limit}:{since}"),
             Self::OrderBook { limit } | Self::Trades { limit } => limit.to_string(),
         }
     }
 }
 
 fn fetch_step(limit: u32) -> u32 {
-    FETCH_STEPS.into_iter().find(|step| limit <= *step).unwrap_or(limit)
+    FETCH_STEPS
+        .into_iter()
+        .find(|step| limit <= *step)
+        .unwrap_or(limit)
 }
 
 /// A value fetched for one symbol.
@@ -98,8 +121,12 @@ impl MarketData {
             {
                 Some(Self::OrderBook(book.truncated(*limit as usize)))
             }
-            (Self::Trades(trades), DataRequest::Trades { limit }) if trades.len() > *limit as usize => {
-                Some(Self::Trades(trades[trades.len() - *limit as usize..].to_vec()))
+            (Self::Trades(trades), DataRequest::Trades { limit })
+                if trades.len() > *limit as usize =>
+            {
+                Some(Self::Trades(
+                    trades[trades.len() - *limit as usize..].to_vec(),
+                ))
             }
             _ => None,
         }
@@ -113,12 +140,28 @@ mod tests {
 
     #[test]
     fn limits_share_one_upstream_step() {
-        assert_eq!(DataRequest::OrderBook { limit: 20 }.upstream(), DataRequest::OrderBook { limit: 100 });
-        assert_eq!(DataRequest::OrderBook { limit: 100 }.upstream(), DataRequest::OrderBook { limit: 100 });
-        assert_eq!(DataRequest::OrderBook { limit: 101 }.upstream(), DataRequest::OrderBook { limit: 500 });
-        assert_eq!(DataRequest::Trades { limit: 1000 }.upstream(), DataRequest::Trades { limit: 1000 });
+        assert_eq!(
+            DataRequest::OrderBook { limit: 20 }.upstream(),
+            DataRequest::OrderBook { limit: 100 }
+        );
+        assert_eq!(
+            DataRequest::OrderBook { limit: 100 }.upstream(),
+            DataRequest::OrderBook { limit: 100 }
+        );
+        assert_eq!(
+            DataRequest::OrderBook { limit: 101 }.upstream(),
+            DataRequest::OrderBook { limit: 500 }
+        );
+        assert_eq!(
+            DataRequest::Trades { limit: 1000 }.upstream(),
+            DataRequest::Trades { limit: 1000 }
+        );
         let tf = Timeframe::parse("1h", &["1h".to_owned()]).unwrap();
-        let ohlcv = DataRequest::Ohlcv { timeframe: tf, since: None, limit: 7 };
+        let ohlcv = DataRequest::Ohlcv {
+            timeframe: tf,
+            since: None,
+            limit: 7,
+        };
         assert_eq!(ohlcv.upstream(), ohlcv);
         assert_eq!(ohlcv.params(), "1h:7");
     }
@@ -136,7 +179,10 @@ mod tests {
         let Some(MarketData::Trades(cut)) = all.cut_to(&DataRequest::Trades { limit: 2 }) else {
             panic!("expected trades")
         };
-        assert_eq!(cut.iter().map(|t| t.timestamp.unwrap()).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(
+            cut.iter().map(|t| t.timestamp.unwrap()).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
         assert!(all.cut_to(&DataRequest::Trades { limit: 5 }).is_none());
     }
 }

@@ -33,11 +33,19 @@ impl<T> Served<T> {
 
     pub fn map<U>(self, f: impl FnOnce(&T) -> Option<U>) -> Option<Served<U>> {
         let value = f(&self.value)?;
-        Some(Served { value: Arc::new(value), source: self.source, fetched_at_ms: self.fetched_at_ms, stale: self.stale })
+        Some(Served {
+            value: Arc::new(value),
+            source: self.source,
+            fetched_at_ms: self.fetched_at_ms,
+            stale: self.stale,
+        })
     }
 }
 
 /// Unix time in ms. A clock before 1970 reads as 0 rather than failing a request.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

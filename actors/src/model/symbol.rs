@@ -44,7 +44,11 @@ impl MarketIndex {
             by_compact.entry(compact(&market.symbol)).or_insert(i);
             by_compact.entry(compact(&market.id)).or_insert(i);
         }
-        Self { markets, by_symbol, by_compact }
+        Self {
+            markets,
+            by_symbol,
+            by_compact,
+        }
     }
 
     /// All markets, sorted by unified symbol.
@@ -64,7 +68,9 @@ impl MarketIndex {
         let input = input.trim();
         if input.is_empty()
             || input.len() > MAX_SYMBOL_LEN
-            || !input.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':'))
+            || !input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':'))
         {
             return Err(SymbolLookup::Malformed);
         }
@@ -79,7 +85,9 @@ impl MarketIndex {
             .or_else(|| self.by_compact.get(&compact(&upper)));
         match found {
             Some(&i) => Ok(&self.markets[i]),
-            None => Err(SymbolLookup::NotListed { suggestions: self.suggest(&upper) }),
+            None => Err(SymbolLookup::NotListed {
+                suggestions: self.suggest(&upper),
+            }),
         }
     }
 
@@ -89,28 +97,54 @@ impl MarketIndex {
         let mut scored: Vec<(f64, &str)> = self
             .markets
             .iter()
-            .map(|m| (strsim::jaro_winkler(&wanted, &compact(&m.symbol)), m.symbol.as_str()))
+            .map(|m| {
+                (
+                    strsim::jaro_winkler(&wanted, &compact(&m.symbol)),
+                    m.symbol.as_str(),
+                )
+            })
             .filter(|(score, _)| *score >= SUGGESTION_THRESHOLD)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.into_iter().take(MAX_SUGGESTIONS).map(|(_, s)| s.to_owned()).collect()
+        scored
+            .into_iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, s)| s.to_owned())
+            .collect()
     }
 
     /// Markets whose symbol contains `query` (case-insensitive) and whose quote is `quote`.
-    pub fn search<'a>(&'a self, query: Option<&str>, quote: Option<&str>) -> impl Iterator<Item = &'a Market> + 'a {
-        let query = query.map(|q| q.trim().to_ascii_uppercase()).filter(|q| !q.is_empty());
-        let quote = quote.map(|q| q.trim().to_ascii_uppercase()).filter(|q| !q.is_empty());
+    pub fn search<'a>(
+        &'a self,
+        query: Option<&str>,
+        quote: Option<&str>,
+    ) -> impl Iterator<Item = &'a Market> + 'a {
+        let query = query
+            .map(|q| q.trim().to_ascii_uppercase())
+            .filter(|q| !q.is_empty());
+        let quote = quote
+            .map(|q| q.trim().to_ascii_uppercase())
+            .filter(|q| !q.is_empty());
         self.markets.iter().filter(move |m| {
             let matches_query = query.as_deref().is_none_or(|q| {
-                m.symbol.contains(q) || m.id.to_ascii_uppercase().contains(q) || compact(&m.symbol).contains(&compact(q))
+                m.symbol.contains(q)
+                    || m.id.to_ascii_uppercase().contains(q)
+                    || compact(&m.symbol).contains(&compact(q))
             });
-            matches_query && quote.as_deref().is_none_or(|q| m.quote.eq_ignore_ascii_case(q))
+            matches_query
+                && quote
+                    .as_deref()
+                    .is_none_or(|q| m.quote.eq_ignore_ascii_case(q))
         })
     }
 }
 
 fn compact(symbol: &str) -> String {
-    symbol.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+    symbol
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 #[cfg(test)]
@@ -141,8 +175,19 @@ mod tests {
     #[test]
     fn every_spelling_resolves_to_the_unified_spot_symbol() {
         let index = index();
-        for input in ["BTC/USDT", "BTCUSDT", "btc-usdt", "BTC_USDT", "btc/usdt", " btcusdt "] {
-            assert_eq!(index.resolve(input).map(|m| m.symbol.as_str()), Ok("BTC/USDT"), "{input}");
+        for input in [
+            "BTC/USDT",
+            "BTCUSDT",
+            "btc-usdt",
+            "BTC_USDT",
+            "btc/usdt",
+            " btcusdt ",
+        ] {
+            assert_eq!(
+                index.resolve(input).map(|m| m.symbol.as_str()),
+                Ok("BTC/USDT"),
+                "{input}"
+            );
         }
         assert_eq!(index.resolve("BTC/USDT:USDT").unwrap().market_type, "swap");
         assert_eq!(index.resolve("eth-btc").unwrap().symbol, "ETH/BTC");
@@ -155,23 +200,38 @@ mod tests {
             panic!("BTC/USDX must not resolve")
         };
         assert_eq!(suggestions.first().map(String::as_str), Some("BTC/USDT"));
-        assert_eq!(index.resolve("FOO/BAR"), Err(SymbolLookup::NotListed { suggestions: vec![] }));
+        assert_eq!(
+            index.resolve("FOO/BAR"),
+            Err(SymbolLookup::NotListed {
+                suggestions: vec![]
+            })
+        );
     }
 
     #[test]
     fn malformed_input_is_rejected_before_lookup() {
         let index = index();
         for input in ["", "   ", "BTC USDT", "BTC$USDT", &"X".repeat(65)] {
-            assert_eq!(index.resolve(input), Err(SymbolLookup::Malformed), "{input:?}");
+            assert_eq!(
+                index.resolve(input),
+                Err(SymbolLookup::Malformed),
+                "{input:?}"
+            );
         }
     }
 
     #[test]
     fn search_filters_by_substring_and_quote() {
         let index = index();
-        let found: Vec<_> = index.search(Some("eth"), None).map(|m| m.symbol.as_str()).collect();
+        let found: Vec<_> = index
+            .search(Some("eth"), None)
+            .map(|m| m.symbol.as_str())
+            .collect();
         assert_eq!(found, vec!["ETH/BTC", "ETH/USDT"]);
-        let found: Vec<_> = index.search(None, Some("btc")).map(|m| m.symbol.as_str()).collect();
+        let found: Vec<_> = index
+            .search(None, Some("btc"))
+            .map(|m| m.symbol.as_str())
+            .collect();
         assert_eq!(found, vec!["ETH/BTC"]);
         assert_eq!(index.search(Some("btcusdt"), Some("USDT")).count(), 2);
     }

@@ -50,15 +50,29 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(venues: Vec<Arc<dyn Exchange>>, cache: Arc<MarketCache>, io: Handle, idle_after: Duration) -> Self {
+    pub fn new(
+        venues: Vec<Arc<dyn Exchange>>,
+        cache: Arc<MarketCache>,
+        io: Handle,
+        idle_after: Duration,
+    ) -> Self {
         let venues = venues
             .into_iter()
             .map(|venue| {
-                let slot = VenueSlot { venue: venue.clone(), markets: Markets::Unloaded, symbols: HashMap::new() };
+                let slot = VenueSlot {
+                    venue: venue.clone(),
+                    markets: Markets::Unloaded,
+                    symbols: HashMap::new(),
+                };
                 (Arc::from(venue.id()), slot)
             })
             .collect();
-        Self { venues, cache, io, idle_after }
+        Self {
+            venues,
+            cache,
+            io,
+            idle_after,
+        }
     }
 
     fn unknown_exchange(exchange: &str) -> EngineError {
@@ -67,21 +81,32 @@ impl Router {
 
     /// Starts loading `exchange`'s markets; requests queue in `Markets::Loading` meanwhile.
     fn load_markets(&mut self, exchange: Arc<str>, ctx: &mut Context<Self>) {
-        let Some(slot) = self.venues.get(&exchange) else { return };
+        let Some(slot) = self.venues.get(&exchange) else {
+            return;
+        };
         let venue = slot.venue.clone();
         let load = self.io.spawn(async move { venue.load_markets().await });
         ctx.spawn(load.into_actor(self).map(move |joined, router, ctx| {
             let loaded = match joined {
                 Ok(Ok(markets)) => Ok(markets),
                 Ok(Err(e)) => Err(EngineError::from_venue(&exchange, e)),
-                Err(e) => Err(EngineError::Internal(format!("loading {exchange} markets failed inside the engine ({e})"))),
+                Err(e) => Err(EngineError::Internal(format!(
+                    "loading {exchange} markets failed inside the engine ({e})"
+                ))),
             };
             router.markets_loaded(&exchange, loaded, ctx);
         }));
     }
 
-    fn markets_loaded(&mut self, exchange: &Arc<str>, loaded: Result<Vec<crate::model::Market>, EngineError>, ctx: &mut Context<Self>) {
-        let Some(slot) = self.venues.get_mut(exchange) else { return };
+    fn markets_loaded(
+        &mut self,
+        exchange: &Arc<str>,
+        loaded: Result<Vec<crate::model::Market>, EngineError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(slot) = self.venues.get_mut(exchange) else {
+            return;
+        };
         let pending = match std::mem::replace(&mut slot.markets, Markets::Unloaded) {
             Markets::Loading(pending) => pending,
             _ => Vec::new(),
@@ -123,12 +148,18 @@ impl Router {
                     SymbolLookup::NotListed { suggestions } => suggestions,
                     SymbolLookup::Malformed => Vec::new(),
                 };
-                let error = EngineError::InvalidSymbol { exchange: route.exchange.to_string(), symbol: route.symbol, suggestions };
+                let error = EngineError::InvalidSymbol {
+                    exchange: route.exchange.to_string(),
+                    symbol: route.symbol,
+                    suggestions,
+                };
                 let _ = route.reply.send(Err(error));
                 return;
             }
         };
-        let Some(slot) = self.venues.get_mut(&route.exchange) else { return };
+        let Some(slot) = self.venues.get_mut(&route.exchange) else {
+            return;
+        };
         let now = Instant::now();
         let symbol_slot = match slot.symbols.get_mut(market.symbol.as_str()) {
             // A symbol actor that died outside its supervisor (a panic in its own code) has a
@@ -136,9 +167,21 @@ impl Router {
             Some(existing) if existing.addr.connected() => existing,
             _ => {
                 let symbol: Arc<str> = Arc::from(market.symbol.as_str());
-                let actor = SymbolActor::new(route.exchange.clone(), symbol.clone(), slot.venue.clone(), self.io.clone(), self.cache.clone());
+                let actor = SymbolActor::new(
+                    route.exchange.clone(),
+                    symbol.clone(),
+                    slot.venue.clone(),
+                    self.io.clone(),
+                    self.cache.clone(),
+                );
                 let addr = Supervisor::start(move |_| actor);
-                slot.symbols.insert(symbol.clone(), SymbolSlot { addr, last_used: now });
+                slot.symbols.insert(
+                    symbol.clone(),
+                    SymbolSlot {
+                        addr,
+                        last_used: now,
+                    },
+                );
                 match slot.symbols.get_mut(&symbol) {
                     Some(inserted) => inserted,
                     None => return,
@@ -146,7 +189,10 @@ impl Router {
             }
         };
         symbol_slot.last_used = now;
-        symbol_slot.addr.do_send(Fetch { request: route.request, reply: route.reply });
+        symbol_slot.addr.do_send(Fetch {
+            request: route.request,
+            reply: route.reply,
+        });
     }
 
     fn stop_idle_symbols(&mut self) {
@@ -154,7 +200,8 @@ impl Router {
         for (exchange, slot) in &mut self.venues {
             let before = slot.symbols.len();
             // Dropping the last address stops the actor once its mailbox and calls are done.
-            slot.symbols.retain(|_, s| s.last_used.elapsed() < idle_after);
+            slot.symbols
+                .retain(|_, s| s.last_used.elapsed() < idle_after);
             let stopped = before - slot.symbols.len();
             if stopped > 0 {
                 tracing::debug!(%exchange, stopped, live = slot.symbols.len(), "stopped idle symbol actors");
@@ -177,7 +224,9 @@ impl Handler<Route> for Router {
 
     fn handle(&mut self, route: Route, ctx: &mut Context<Self>) {
         let Some(slot) = self.venues.get_mut(&route.exchange) else {
-            let _ = route.reply.send(Err(Self::unknown_exchange(&route.exchange)));
+            let _ = route
+                .reply
+                .send(Err(Self::unknown_exchange(&route.exchange)));
             return;
         };
         match &mut slot.markets {

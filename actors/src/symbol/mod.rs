@@ -6,7 +6,9 @@ mod messages;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Supervised, WrapFuture};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Supervised, WrapFuture,
+};
 use tokio::runtime::Handle;
 
 use crate::cache::{CacheKey, Entry, Lookup, MarketCache};
@@ -35,12 +37,29 @@ pub struct SymbolActor {
 }
 
 impl SymbolActor {
-    pub fn new(exchange: Arc<str>, symbol: Arc<str>, venue: Arc<dyn Exchange>, io: Handle, cache: Arc<MarketCache>) -> Self {
-        Self { exchange, symbol, venue, io, cache, in_flight: HashMap::new() }
+    pub fn new(
+        exchange: Arc<str>,
+        symbol: Arc<str>,
+        venue: Arc<dyn Exchange>,
+        io: Handle,
+        cache: Arc<MarketCache>,
+    ) -> Self {
+        Self {
+            exchange,
+            symbol,
+            venue,
+            io,
+            cache,
+            in_flight: HashMap::new(),
+        }
     }
 
     fn key(&self, request: DataRequest) -> CacheKey {
-        CacheKey { exchange: self.exchange.clone(), symbol: self.symbol.clone(), request }
+        CacheKey {
+            exchange: self.exchange.clone(),
+            symbol: self.symbol.clone(),
+            request,
+        }
     }
 
     fn answer(&self, served: &Served<MarketData>, request: &DataRequest) -> Answer {
@@ -48,18 +67,29 @@ impl SymbolActor {
         if let Some(cut) = served.value.cut_to(request) {
             data.value = Arc::new(cut);
         }
-        Answer { exchange: self.exchange.clone(), symbol: self.symbol.clone(), data }
+        Answer {
+            exchange: self.exchange.clone(),
+            symbol: self.symbol.clone(),
+            data,
+        }
     }
 
     fn served(entry: Entry<Arc<MarketData>>, source: Source, stale: bool) -> Served<MarketData> {
-        Served { value: entry.value, source, fetched_at_ms: entry.fetched_at_ms, stale }
+        Served {
+            value: entry.value,
+            source,
+            fetched_at_ms: entry.fetched_at_ms,
+            stale,
+        }
     }
 
     fn start_fetch(&mut self, upstream: DataRequest, ctx: &mut Context<Self>) {
         let venue = self.venue.clone();
         let symbol = self.symbol.clone();
         let request = upstream.clone();
-        let call = self.io.spawn(async move { venue.fetch(&symbol, &request).await });
+        let call = self
+            .io
+            .spawn(async move { venue.fetch(&symbol, &request).await });
         ctx.spawn(call.into_actor(self).map(move |joined, actor, ctx| {
             let panicked = matches!(&joined, Err(e) if e.is_panic());
             let outcome = match joined {
@@ -80,7 +110,12 @@ impl SymbolActor {
         }));
     }
 
-    fn complete(&mut self, upstream: DataRequest, outcome: Result<MarketData, EngineError>, _ctx: &mut Context<Self>) {
+    fn complete(
+        &mut self,
+        upstream: DataRequest,
+        outcome: Result<MarketData, EngineError>,
+        _ctx: &mut Context<Self>,
+    ) {
         let waiters = self.in_flight.remove(&upstream).unwrap_or_default();
         let key = self.key(upstream);
         let served = match outcome {
@@ -88,7 +123,12 @@ impl SymbolActor {
                 let fetched_at_ms = now_ms();
                 let value = Arc::new(data);
                 self.cache.insert(key, value.clone(), fetched_at_ms);
-                Ok(Served { value, source: Source::Exchange, fetched_at_ms, stale: false })
+                Ok(Served {
+                    value,
+                    source: Source::Exchange,
+                    fetched_at_ms,
+                    stale: false,
+                })
             }
             Err(error) if error.allows_stale() => match self.cache.peek(&key) {
                 Lookup::Fresh(entry) | Lookup::Stale(entry) => {
@@ -117,7 +157,11 @@ impl Actor for SymbolActor {
 impl Supervised for SymbolActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The restart cancelled every in-flight call; dropping the waiters tells their callers.
-        let dropped: usize = self.in_flight.drain().map(|(_, waiters)| waiters.len()).sum();
+        let dropped: usize = self
+            .in_flight
+            .drain()
+            .map(|(_, waiters)| waiters.len())
+            .sum();
         tracing::warn!(symbol = %self.symbol, dropped, "symbol actor restarted");
     }
 }
@@ -132,7 +176,10 @@ impl Handler<Fetch> for SymbolActor {
             let _ = msg.reply.send(Ok(self.answer(&served, &msg.request)));
             return;
         }
-        let waiter = Waiter { request: msg.request, reply: msg.reply };
+        let waiter = Waiter {
+            request: msg.request,
+            reply: msg.reply,
+        };
         if let Some(waiters) = self.in_flight.get_mut(&upstream) {
             waiters.push(waiter);
             return;

@@ -30,10 +30,15 @@ impl WeightBudget {
             .then(|| {
                 let per_minute = NonZeroU32::new(per_minute)?;
                 let burst = NonZeroU32::new(burst.min(per_minute.get()))?;
-                Some(RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst)))
+                Some(RateLimiter::direct(
+                    Quota::per_minute(per_minute).allow_burst(burst),
+                ))
             })
             .flatten();
-        Self { limiter, blocked_until: Mutex::new(None) }
+        Self {
+            limiter,
+            blocked_until: Mutex::new(None),
+        }
     }
 
     /// Waits for `weight` units of budget, or fails when the exchange asked us to back off or
@@ -41,12 +46,19 @@ impl WeightBudget {
     pub async fn admit(&self, weight: u32) -> Result<(), VenueError> {
         if let Some(left) = self.cool_down_left() {
             return Err(VenueError::RateLimited {
-                message: format!("backing off for {} ms as the exchange asked", left.as_millis()),
+                message: format!(
+                    "backing off for {} ms as the exchange asked",
+                    left.as_millis()
+                ),
                 retry_after: Some(left),
             });
         }
-        let Some(limiter) = &self.limiter else { return Ok(()) };
-        let Some(weight) = NonZeroU32::new(weight) else { return Ok(()) };
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        let Some(weight) = NonZeroU32::new(weight) else {
+            return Ok(());
+        };
         loop {
             match limiter.check_n(weight) {
                 Ok(Ok(())) => return Ok(()),
@@ -54,7 +66,10 @@ impl WeightBudget {
                     let wait = not_until.wait_time_from(DefaultClock::default().now());
                     if wait > MAX_QUEUE_WAIT {
                         return Err(VenueError::RateLimited {
-                            message: format!("request-weight budget exhausted for {} ms", wait.as_millis()),
+                            message: format!(
+                                "request-weight budget exhausted for {} ms",
+                                wait.as_millis()
+                            ),
                             retry_after: Some(wait),
                         });
                     }
@@ -62,7 +77,9 @@ impl WeightBudget {
                 }
                 Err(_) => {
                     return Err(VenueError::RateLimited {
-                        message: format!("a call of weight {weight} exceeds the whole burst budget"),
+                        message: format!(
+                            "a call of weight {weight} exceeds the whole burst budget"
+                        ),
                         retry_after: None,
                     })
                 }
@@ -100,7 +117,10 @@ mod tests {
         let budget = WeightBudget::new(false, 6000, 1000);
         budget.admit(5).await.unwrap();
         budget.back_off(Duration::from_millis(80));
-        assert!(matches!(budget.admit(1).await, Err(VenueError::RateLimited { .. })));
+        assert!(matches!(
+            budget.admit(1).await,
+            Err(VenueError::RateLimited { .. })
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         budget.admit(1).await.unwrap();
     }
@@ -111,7 +131,10 @@ mod tests {
         // a further 10 would need 10 s (refused).
         let budget = WeightBudget::new(true, 60, 10);
         budget.admit(10).await.unwrap();
-        assert!(matches!(budget.admit(10).await, Err(VenueError::RateLimited { .. })));
+        assert!(matches!(
+            budget.admit(10).await,
+            Err(VenueError::RateLimited { .. })
+        ));
         let disabled = WeightBudget::new(false, 60, 10);
         for _ in 0..100 {
             disabled.admit(10).await.unwrap();

@@ -12,7 +12,10 @@ pub enum VenueError {
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("rate limited: {message}")]
-    RateLimited { message: String, retry_after: Option<Duration> },
+    RateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     #[error("unauthorized: {0}")]

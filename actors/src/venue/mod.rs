@@ -74,11 +74,17 @@ pub trait Exchange: Send + Sync + 'static {
     async fn fetch(&self, symbol: &str, request: &DataRequest) -> Result<MarketData, VenueError> {
         Ok(match request {
             DataRequest::Ticker => MarketData::Ticker(self.fetch_ticker(symbol).await?),
-            DataRequest::Ohlcv { timeframe, since, limit } => {
-                MarketData::Ohlcv(self.fetch_ohlcv(symbol, timeframe, *since, *limit).await?)
+            DataRequest::Ohlcv {
+                timeframe,
+                since,
+                limit,
+            } => MarketData::Ohlcv(self.fetch_ohlcv(symbol, timeframe, *since, *limit).await?),
+            DataRequest::OrderBook { limit } => {
+                MarketData::OrderBook(self.fetch_order_book(symbol, *limit).await?)
             }
-            DataRequest::OrderBook { limit } => MarketData::OrderBook(self.fetch_order_book(symbol, *limit).await?),
-            DataRequest::Trades { limit } => MarketData::Trades(self.fetch_trades(symbol, *limit).await?),
+            DataRequest::Trades { limit } => {
+                MarketData::Trades(self.fetch_trades(symbol, *limit).await?)
+            }
         })
     }
 }

@@ -59,10 +59,20 @@ pub fn candles(rows: Vec<[f64; 6]>) -> Vec<Candle> {
     let mut candles: Vec<Candle> = rows
         .into_iter()
         .filter(|row| row.iter().all(|v| v.is_finite()) && row[0] > 0.0)
-        .map(|[ts, open, high, low, close, volume]| Candle { timestamp: ts as i64, open, high, low, close, volume })
+        .map(|[ts, open, high, low, close, volume]| Candle {
+            timestamp: ts as i64,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
         .collect();
     if candles.len() != total {
-        tracing::warn!(dropped = total - candles.len(), "dropped unreadable candles");
+        tracing::warn!(
+            dropped = total - candles.len(),
+            "dropped unreadable candles"
+        );
     }
     candles.sort_by_key(|c| c.timestamp);
     candles
@@ -110,7 +120,10 @@ pub fn error(e: ccxt::ExchangeError) -> VenueError {
     if e.is("BadSymbol") {
         VenueError::BadSymbol(message)
     } else if e.is("DDoSProtection") || e.is("RateLimitExceeded") {
-        VenueError::RateLimited { retry_after: Some(back_off_for(&message)), message }
+        VenueError::RateLimited {
+            retry_after: Some(back_off_for(&message)),
+            message,
+        }
     } else if e.is("AuthenticationError") {
         VenueError::Unauthorized(message)
     } else if e.is("NotSupported") {
@@ -119,9 +132,10 @@ pub fn error(e: ccxt::ExchangeError) -> VenueError {
         VenueError::Malformed(message)
     } else if e.is("BadRequest") || e.is("ArgumentsRequired") {
         VenueError::BadRequest(message)
-    } else if e.is("NetworkError") || e.is("ExchangeError") {
-        // Includes 5xx, 404, 504 (RequestTimeout), refused connections and the exchange's own
-        // "unknown error" codes: the exchange could not serve us right now.
+    } else if e.is("OperationFailed") || e.is("ExchangeError") {
+        // OperationFailed is ccxt's "may succeed on retry" class: 5xx, 404, 504
+        // (RequestTimeout), refused connections, and Binance's -1000 "unknown error" reply to a
+        // 5xx. The exchange could not serve us right now.
         VenueError::Unavailable(message)
     } else {
         VenueError::Other(format!("{}: {message}", e.kind))
@@ -153,11 +167,21 @@ mod tests {
     fn errors_follow_ccxt_class_hierarchy() {
         let e = |kind: &str| error(ccxt::ExchangeError::new(kind, "binance {\"code\":-1}"));
         assert!(matches!(e("BadSymbol"), VenueError::BadSymbol(_)));
-        assert!(matches!(e("DDoSProtection"), VenueError::RateLimited { .. }));
-        assert!(matches!(e("RateLimitExceeded"), VenueError::RateLimited { .. }));
-        assert!(matches!(e("ExchangeNotAvailable"), VenueError::Unavailable(_)));
+        assert!(matches!(
+            e("DDoSProtection"),
+            VenueError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            e("RateLimitExceeded"),
+            VenueError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            e("ExchangeNotAvailable"),
+            VenueError::Unavailable(_)
+        ));
         assert!(matches!(e("RequestTimeout"), VenueError::Unavailable(_)));
         assert!(matches!(e("NetworkError"), VenueError::Unavailable(_)));
+        assert!(matches!(e("OperationFailed"), VenueError::Unavailable(_)));
         assert!(matches!(e("PermissionDenied"), VenueError::Unauthorized(_)));
         assert!(matches!(e("NotSupported"), VenueError::Unsupported(_)));
         assert!(matches!(e("BadResponse"), VenueError::Malformed(_)));
@@ -167,13 +191,23 @@ mod tests {
     fn ban_message_sets_the_back_off() {
         let until = crate::model::now_ms() + 60_000;
         let wait = back_off_for(&format!("binance {{\"code\":-1003,\"msg\":\"Way too much request weight used; IP banned until {until}. Please use\"}}"));
-        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60), "{wait:?}");
-        assert_eq!(back_off_for("Too much request weight used"), DEFAULT_RATE_LIMIT_BACK_OFF);
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        assert_eq!(
+            back_off_for("Too much request weight used"),
+            DEFAULT_RATE_LIMIT_BACK_OFF
+        );
     }
 
     #[test]
     fn unreadable_rows_are_dropped_not_zeroed() {
-        let rows = vec![[2.0, 1.0, 2.0, 0.5, 1.5, 10.0], [1.0, f64::NAN, 2.0, 0.5, 1.5, 10.0], [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]];
+        let rows = vec![
+            [2.0, 1.0, 2.0, 0.5, 1.5, 10.0],
+            [1.0, f64::NAN, 2.0, 0.5, 1.5, 10.0],
+            [0.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        ];
         let candles = candles(rows);
         assert_eq!(candles.len(), 1);
         assert_eq!(candles[0].timestamp, 2);

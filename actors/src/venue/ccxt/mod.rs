@@ -52,7 +52,10 @@ fn build(id: &str, config: Option<Value>) -> Option<(Instance, Describe)> {
     match id {
         "binance" => {
             let ex = ccxt::Binance::new(config);
-            let describe = Describe { timeframes: timeframe_names(&ex.timeframes), urls: ex.urls.to_json() };
+            let describe = Describe {
+                timeframes: timeframe_names(&ex.timeframes),
+                urls: ex.urls.to_json(),
+            };
             Some((Box::new(ex), describe))
         }
         _ => None,
@@ -68,8 +71,13 @@ fn timeframe_names(timeframes: &Value) -> Vec<String> {
 
 impl CcxtExchange {
     pub fn new(config: &VenueConfig) -> Result<Self, VenueError> {
-        let (_, describe) = build(&config.id, None)
-            .ok_or_else(|| VenueError::Unsupported(format!("exchange {} (built with: {})", config.id, SUPPORTED_EXCHANGES.join(", "))))?;
+        let (_, describe) = build(&config.id, None).ok_or_else(|| {
+            VenueError::Unsupported(format!(
+                "exchange {} (built with: {})",
+                config.id,
+                SUPPORTED_EXCHANGES.join(", ")
+            ))
+        })?;
         let mut base_config = serde_json::json!({
             // Our budget replaces ccxt's limiter, which allows ~50 calls/s per instance and
             // stalls after heavy calls (see docs/notes on ccxt).
@@ -110,11 +118,19 @@ impl CcxtExchange {
 
     /// Runs one exchange call within the budget and the deadline. The deadline covers waiting
     /// for budget and for a free instance too: the caller's patience does not care why.
-    async fn call<T>(&self, weight: u32, work: impl Future<Output = ccxt::Result<T>>) -> Result<T, VenueError> {
+    async fn call<T>(
+        &self,
+        weight: u32,
+        work: impl Future<Output = ccxt::Result<T>>,
+    ) -> Result<T, VenueError> {
         let attempt = async {
             self.budget.admit(weight).await?;
             let result = work.await.map_err(convert::error);
-            if let Err(VenueError::RateLimited { retry_after: Some(wait), .. }) = &result {
+            if let Err(VenueError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            }) = &result
+            {
                 tracing::warn!(exchange = %self.id, wait_ms = wait.as_millis() as u64, "exchange rate-limited us; backing off");
                 self.budget.back_off(*wait);
             }
@@ -129,7 +145,8 @@ impl CcxtExchange {
 
 /// Replaces scheme, host and port of every http(s) URL under `api`, keeping each path.
 fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
-    let base = url::Url::parse(base).map_err(|e| VenueError::BadRequest(format!("REST URL {base}: {e}")))?;
+    let base = url::Url::parse(base)
+        .map_err(|e| VenueError::BadRequest(format!("REST URL {base}: {e}")))?;
     Ok(match api {
         serde_json::Value::String(s) => match url::Url::parse(&s) {
             Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
@@ -169,9 +186,13 @@ impl Exchange for CcxtExchange {
             })
             .await?;
         if loaded.is_empty() {
-            return Err(VenueError::Malformed("the exchange listed no markets".to_owned()));
+            return Err(VenueError::Malformed(
+                "the exchange listed no markets".to_owned(),
+            ));
         }
-        let raw = Value::Arr(std::sync::Arc::new(loaded.iter().map(|m| m.raw.clone()).collect()));
+        let raw = Value::Arr(std::sync::Arc::new(
+            loaded.iter().map(|m| m.raw.clone()).collect(),
+        ));
         if let Ok(mut markets) = self.markets.write() {
             *markets = Some(raw);
         }
@@ -190,11 +211,24 @@ impl Exchange for CcxtExchange {
         Ok(convert::ticker(ticker))
     }
 
-    async fn fetch_ohlcv(&self, symbol: &str, timeframe: &Timeframe, since: Option<i64>, limit: u32) -> Result<Vec<Candle>, VenueError> {
+    async fn fetch_ohlcv(
+        &self,
+        symbol: &str,
+        timeframe: &Timeframe,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Candle>, VenueError> {
         let rows = self
             .call(self.weights.ohlcv, async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
-                ex.fetch_ohlcv(symbol, Some(timeframe.as_str()), since, Some(i64::from(limit)), ()).await
+                ex.fetch_ohlcv(
+                    symbol,
+                    Some(timeframe.as_str()),
+                    since,
+                    Some(i64::from(limit)),
+                    (),
+                )
+                .await
             })
             .await?;
         Ok(convert::candles(rows))
@@ -204,7 +238,8 @@ impl Exchange for CcxtExchange {
         let book = self
             .call(self.weights.order_book(limit), async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
-                ex.fetch_order_book(symbol, Some(i64::from(limit)), ()).await
+                ex.fetch_order_book(symbol, Some(i64::from(limit)), ())
+                    .await
             })
             .await?;
         Ok(convert::order_book(book))
@@ -214,7 +249,8 @@ impl Exchange for CcxtExchange {
         let trades = self
             .call(self.weights.trades, async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
-                ex.fetch_trades(symbol, None, Some(i64::from(limit)), ()).await
+                ex.fetch_trades(symbol, None, Some(i64::from(limit)), ())
+                    .await
             })
             .await?;
         Ok(convert::trades(trades))
@@ -244,9 +280,16 @@ mod tests {
     fn binance_describes_its_timeframes() {
         let ex = CcxtExchange::new(&VenueConfig::new("binance")).unwrap();
         for tf in ["1m", "1h", "1d"] {
-            assert!(ex.timeframes().iter().any(|t| t == tf), "{tf} in {:?}", ex.timeframes());
+            assert!(
+                ex.timeframes().iter().any(|t| t == tf),
+                "{tf} in {:?}",
+                ex.timeframes()
+            );
         }
         assert!(!ex.timeframes().iter().any(|t| t == "7m"));
-        assert!(matches!(CcxtExchange::new(&VenueConfig::new("nosuchexchange")), Err(VenueError::Unsupported(_))));
+        assert!(matches!(
+            CcxtExchange::new(&VenueConfig::new("nosuchexchange")),
+            Err(VenueError::Unsupported(_))
+        ));
     }
 }

@@ -20,7 +20,10 @@ pub struct Pooled<'a, T> {
 
 impl<T> InstancePool<T> {
     pub fn new(size: usize) -> Self {
-        Self { free: Mutex::new(Vec::with_capacity(size)), permits: Semaphore::new(size.max(1)) }
+        Self {
+            free: Mutex::new(Vec::with_capacity(size)),
+            permits: Semaphore::new(size.max(1)),
+        }
     }
 
     /// Waits for a free slot, then reuses an idle instance or makes one with `make`.
@@ -33,7 +36,11 @@ impl<T> InstancePool<T> {
             }
         };
         let idle = self.free.lock().ok().and_then(|mut free| free.pop());
-        Pooled { instance: Some(idle.unwrap_or_else(make)), pool: self, _permit: permit }
+        Pooled {
+            instance: Some(idle.unwrap_or_else(make)),
+            pool: self,
+            _permit: permit,
+        }
     }
 
     /// Drops every idle instance (e.g. after markets were reloaded, so new ones get them).
@@ -47,13 +54,17 @@ impl<T> InstancePool<T> {
 impl<T> std::ops::Deref for Pooled<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.instance.as_ref().expect("a pooled instance is present until drop")
+        self.instance
+            .as_ref()
+            .expect("a pooled instance is present until drop")
     }
 }
 
 impl<T> std::ops::DerefMut for Pooled<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.instance.as_mut().expect("a pooled instance is present until drop")
+        self.instance
+            .as_mut()
+            .expect("a pooled instance is present until drop")
     }
 }
 
@@ -85,7 +96,9 @@ mod tests {
             let b = pool.acquire(make).await;
             assert_eq!((*a, *b), (0, 1));
             // A third borrower waits for a slot.
-            let third = tokio::time::timeout(std::time::Duration::from_millis(50), pool.acquire(make)).await;
+            let third =
+                tokio::time::timeout(std::time::Duration::from_millis(50), pool.acquire(make))
+                    .await;
             assert!(third.is_err());
         }
         let again = pool.acquire(make).await;

@@ -26,12 +26,23 @@ impl Weights {
                 trades: 4, // ccxt's fetch_trades calls aggTrades
                 depth_steps: &[(100, 5), (500, 25), (1000, 50), (5000, 250)],
             },
-            _ => Self { per_minute: 600, burst: 60, markets: 1, ticker: 1, ohlcv: 1, trades: 1, depth_steps: &[] },
+            _ => Self {
+                per_minute: 600,
+                burst: 60,
+                markets: 1,
+                ticker: 1,
+                ohlcv: 1,
+                trades: 1,
+                depth_steps: &[],
+            },
         }
     }
 
     pub fn order_book(&self, limit: u32) -> u32 {
-        self.depth_steps.iter().find(|(max, _)| limit <= *max).map_or(1, |(_, w)| *w)
+        self.depth_steps
+            .iter()
+            .find(|(max, _)| limit <= *max)
+            .map_or(1, |(_, w)| *w)
     }
 }
 
@@ -42,6 +53,14 @@ mod tests {
     #[test]
     fn binance_depth_weight_follows_limit() {
         let w = Weights::for_exchange("binance");
-        assert_eq!((w.order_book(20), w.order_book(100), w.order_book(101), w.order_book(1000)), (5, 5, 25, 50));
+        assert_eq!(
+            (
+                w.order_book(20),
+                w.order_book(100),
+                w.order_book(101),
+                w.order_book(1000)
+            ),
+            (5, 5, 25, 50)
+        );
     }
 }

@@ -1,0 +1,29 @@
+//! `crypto-market-sim`: an offline exchange simulator speaking Binance's spot REST format.
+//!
+//! ```no_run
+//! use crypto_market_sim::{Faults, SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default()).unwrap();
+//! let url = format!("{}/api/v3/ticker/price?symbol=BTCUSDT", sim.rest_url());
+//! sim.set_faults(Faults { latency_ms: 50, ..Faults::default() });
+//! # let _ = url;
+//! ```
+//!
+//! Layout:
+//! * `market`: symbols, the deterministic random walk and the data derived from it. Transport
+//!   agnostic, so a websocket layer (planned) can publish the same trades/book/candles.
+//! * `rest`: the `/api/v3` handlers in Binance's wire format plus `/__sim` controls.
+//! * `faults`, `counters`: fault injection, call counting, REQUEST_WEIGHT limiting.
+//! * `server`: the thread + runtime that hosts it, and [`SimHandle`].
+
+mod config;
+mod counters;
+mod faults;
+mod fixtures;
+mod market;
+mod rest;
+mod server;
+mod state;
+
+pub use config::{FileConfig, SimConfig};
+pub use faults::Faults;
+pub use server::{start_on, SimHandle, Simulator};

@@ -1,0 +1,168 @@
+//! `crypto-market-sim` binary: a thin CLI around the library.
+
+use clap::Parser;
+use crypto_market_sim::{start_on, Faults, FileConfig, SimConfig};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Offline Binance spot REST simulator with fault injection.
+#[derive(Parser, Debug)]
+#[command(name = "crypto-market-sim", version, about)]
+struct Cli {
+    /// Listen address [default: 127.0.0.1:9000]
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Random-walk seed [default: 42]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of generated SIMnnnnUSDT symbols [default: 0]
+    #[arg(long = "symbols")]
+    symbols: Option<usize>,
+    /// Serve the real 1248-symbol exchangeInfo instead of the 4-symbol one
+    #[arg(long)]
+    full_markets: bool,
+    /// Milliseconds per random-walk step [default: 100]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    tick_ms: Option<u64>,
+    /// Latency added to every /api/v3 response [default: 0]
+    #[arg(long)]
+    latency_ms: Option<u64>,
+    /// Uniform random extra latency 0..=N ms [default: 0]
+    #[arg(long)]
+    jitter_ms: Option<u64>,
+    /// Fraction (0..=1) of /api/v3 requests answered 500/503 [default: 0]
+    #[arg(long, value_parser = parse_rate)]
+    error_rate: Option<f64>,
+    /// REQUEST_WEIGHT per minute before 429/418 [default: 6000]
+    #[arg(long)]
+    weight_limit: Option<u32>,
+    /// TOML file with the same keys (addr, seed, symbols, full_markets, tick_ms, ...); flags win
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("'{s}' is not a fraction between 0 and 1")),
+    }
+}
+
+/// Bad usage: one line on stderr, exit status 2.
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!(
+        "crypto-market-sim: {}",
+        msg.lines()
+            .next()
+            .unwrap_or(msg)
+            .trim_start_matches("error: ")
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            // --help / --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let file = match &cli.config {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|t| FileConfig::parse(&t))
+        {
+            Ok(f) => f,
+            Err(e) => return usage_error(&e),
+        },
+        None => FileConfig::default(),
+    };
+    let defaults = SimConfig::default();
+    let config = SimConfig {
+        seed: cli.seed.or(file.seed).unwrap_or(defaults.seed),
+        extra_symbols: cli
+            .symbols
+            .or(file.extra_symbols)
+            .unwrap_or(defaults.extra_symbols),
+        full_markets: cli.full_markets || file.full_markets.unwrap_or(defaults.full_markets),
+        tick_ms: cli.tick_ms.or(file.tick_ms).unwrap_or(defaults.tick_ms),
+        weight_limit: cli
+            .weight_limit
+            .or(file.weight_limit)
+            .unwrap_or(defaults.weight_limit),
+    };
+    if config.tick_ms == 0 {
+        return usage_error("tick_ms must be at least 1");
+    }
+    let faults = Faults {
+        latency_ms: cli.latency_ms.or(file.latency_ms).unwrap_or(0),
+        jitter_ms: cli.jitter_ms.or(file.jitter_ms).unwrap_or(0),
+        error_rate: cli.error_rate.or(file.error_rate).unwrap_or(0.0),
+        ..Faults::default()
+    };
+    if let Err(e) = faults.validate() {
+        return usage_error(&e);
+    }
+    let addr = cli
+        .addr
+        .or(file.addr)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9000)));
+
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    let sim = match start_on(config, addr) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("crypto-market-sim: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    sim.set_faults(faults);
+    println!("crypto-market-sim listening on {}", sim.rest_url());
+
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match signals {
+        Ok(rt) => rt.block_on(wait_for_signal()),
+        Err(e) => {
+            eprintln!("crypto-market-sim: cannot wait for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    tracing::info!("shutting down");
+    sim.shutdown();
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,85 @@
+//! `/__sim/*`: runtime controls for tests and operators. Never counted, never faulted.
+
+use crate::faults::Faults;
+use crate::state::SimState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+type St = State<Arc<SimState>>;
+
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/__sim/faults", get(get_faults).post(set_faults))
+        .route("/__sim/reset", post(reset))
+        .route("/__sim/calls", get(calls))
+        .route("/__sim/calls/reset", post(reset_calls))
+        .route("/__sim/last", get(last))
+}
+
+async fn get_faults(State(st): St) -> Json<Faults> {
+    Json(st.faults.get())
+}
+
+/// Body is parsed by hand so a missing Content-Type or bad JSON gets a clear 400 message.
+async fn set_faults(State(st): St, body: Bytes) -> Response {
+    let parsed = serde_json::from_slice::<Faults>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f| f.validate().map(|_| f));
+    match parsed {
+        Ok(f) => {
+            tracing::info!(?f, "faults replaced");
+            st.faults.set(f);
+            Json(st.faults.get()).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+async fn reset(State(st): St) -> StatusCode {
+    st.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn calls(State(st): St) -> Json<serde_json::Value> {
+    Json(json!({ "total": st.calls.total(), "endpoints": st.calls.snapshot() }))
+}
+
+async fn reset_calls(State(st): St) -> StatusCode {
+    st.calls.reset();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct LastQuery {
+    endpoint: Option<String>,
+    symbol: Option<String>,
+}
+
+/// The exact bytes last served with 200 for (endpoint, symbol), or 404.
+async fn last(State(st): St, Query(q): Query<LastQuery>) -> Response {
+    let Some(endpoint) = q.endpoint else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "endpoint is required" })),
+        )
+            .into_response();
+    };
+    match st.last(&endpoint, q.symbol.as_deref()) {
+        Some(body) => {
+            let mut r = Response::new(Body::from(body));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

@@ -1,0 +1,184 @@
+//! Starting and stopping the simulator on its own thread and runtime.
+
+use crate::config::SimConfig;
+use crate::faults::Faults;
+use crate::rest::router;
+use crate::state::{now_ms, SimState};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How long in-flight requests may finish after shutdown is requested before connections are cut.
+const GRACE: Duration = Duration::from_millis(250);
+
+/// Entry point: `Simulator::start(SimConfig::default())`.
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds 127.0.0.1:0 and serves on a private thread; see [`start_on`].
+    pub fn start(config: SimConfig) -> io::Result<SimHandle> {
+        start_on(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+/// Binds `addr` and serves on a dedicated thread with its own 2-worker tokio runtime, so it
+/// works the same from a plain thread, a current-thread `#[tokio::test]` or an actix System.
+/// The socket is bound before this returns, so the handle's URL accepts connections at once.
+pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
+    let state =
+        Arc::new(SimState::new(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?);
+    let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("crypto-market-sim")
+        .enable_all()
+        .build()?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let app = router(state.clone());
+    let thread = std::thread::Builder::new()
+        .name("crypto-market-sim".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot register listener");
+                        return;
+                    }
+                };
+                let (grace_tx, grace_rx) = oneshot::channel::<()>();
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                    let _ = grace_tx.send(());
+                });
+                // Graceful shutdown waits for idle keep-alive connections to close, which a client
+                // pool may never do; cap the wait so Drop cannot hang.
+                let deadline = async move {
+                    let _ = grace_rx.await;
+                    tokio::time::sleep(GRACE).await;
+                };
+                tokio::select! {
+                    r = serve => if let Err(e) = r { tracing::error!(error = %e, "server error") },
+                    _ = deadline => tracing::debug!("grace period over, closing connections"),
+                }
+            });
+            // Cancels leftover connection tasks.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
+    tracing::info!(%addr, "crypto-market-sim started");
+    Ok(SimHandle {
+        addr,
+        state,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+/// A running simulator. Dropping it stops the server and joins its thread.
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: Arc<SimState>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash or path).
+    pub fn rest_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.state.config
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.faults.set(faults);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.state.faults.get()
+    }
+
+    /// Requests received by endpoint name ("klines", "ticker/24hr", ...), failed ones included.
+    pub fn calls(&self, endpoint: &str) -> u64 {
+        self.state.calls.get(endpoint)
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.state.calls.total()
+    }
+
+    pub fn reset_calls(&self) {
+        self.state.calls.reset();
+    }
+
+    /// Faults off, counters and used weight zero, recorded responses cleared.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
+    /// REQUEST_WEIGHT used in the current minute.
+    pub fn used_weight(&self) -> u64 {
+        self.state.weight.used(now_ms())
+    }
+
+    /// The JSON body last served with 200 for `endpoint` and `symbol` (the request's `symbol`
+    /// parameter; `None` for calls without one, including `symbols=[...]` calls).
+    pub fn last_response(&self, endpoint: &str, symbol: Option<&str>) -> Option<serde_json::Value> {
+        let body = self.state.last(endpoint, symbol)?;
+        serde_json::from_slice(&body).ok()
+    }
+
+    /// Like [`SimHandle::last_response`] but the exact bytes (key order preserved).
+    pub fn last_response_raw(&self, endpoint: &str, symbol: Option<&str>) -> Option<String> {
+        let body = self.state.last(endpoint, symbol)?;
+        String::from_utf8(body.to_vec()).ok()
+    }
+
+    /// The walk price of `symbol` now (what ticker/price would serve), or None if unknown.
+    pub fn current_price(&self, symbol: &str) -> Option<f64> {
+        let m = &self.state.market;
+        let s = m.symbol(symbol)?;
+        Some(crate::market::decimal::to_f64(m.price_at(s, now_ms())))
+    }
+
+    /// Stops the server and waits for its thread (what Drop does).
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("simulator thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}

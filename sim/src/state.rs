@@ -1,0 +1,78 @@
+//! State shared by the HTTP handlers and the [`crate::SimHandle`].
+
+use crate::config::SimConfig;
+use crate::counters::{Calls, WeightMeter};
+use crate::faults::FaultState;
+use crate::market::Market;
+use axum::body::Bytes;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+type LastKey = (String, Option<String>);
+
+pub struct SimState {
+    pub config: SimConfig,
+    pub market: Market,
+    pub faults: FaultState,
+    pub calls: Calls,
+    pub weight: WeightMeter,
+    /// Last 200 body per (endpoint, symbol param). Bytes, so storing is a refcount bump; parsed
+    /// only when a test asks.
+    last: Mutex<HashMap<LastKey, Bytes>>,
+}
+
+impl SimState {
+    pub fn new(config: SimConfig) -> Result<SimState, String> {
+        let market = Market::new(
+            config.seed,
+            config.extra_symbols,
+            config.full_markets,
+            config.tick_ms.max(1),
+        )?;
+        Ok(SimState {
+            faults: FaultState::new(config.seed),
+            weight: WeightMeter::new(config.weight_limit),
+            calls: Calls::default(),
+            last: Mutex::new(HashMap::new()),
+            market,
+            config,
+        })
+    }
+
+    pub fn record_last(&self, endpoint: &str, symbol: Option<&str>, body: Bytes) {
+        let key = (endpoint.to_string(), symbol.map(str::to_string));
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, body);
+    }
+
+    pub fn last(&self, endpoint: &str, symbol: Option<&str>) -> Option<Bytes> {
+        let key = (endpoint.to_string(), symbol.map(str::to_string));
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned()
+    }
+
+    /// Back to a fresh exchange: no faults, no counts, no weight used, nothing recorded.
+    pub fn reset(&self) {
+        self.faults.set(Default::default());
+        self.calls.reset();
+        self.weight.reset();
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Wall-clock milliseconds since the unix epoch (Binance's time base).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

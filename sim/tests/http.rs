@@ -1,0 +1,381 @@
+//! End-to-end tests over real HTTP (a minimal std-only client, so no extra dependencies).
+
+use crypto_market_sim::{Faults, SimConfig, Simulator};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Resp {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect::<HashMap<_, _>>();
+    assert!(
+        !headers.contains_key("transfer-encoding"),
+        "test client expects content-length"
+    );
+    Resp {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Resp {
+    request(addr, "GET", path, "")
+}
+
+/// Weight windows are calendar minutes; tests that assert exact used weight avoid the boundary.
+fn avoid_minute_boundary() {
+    let ms_into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        % 60_000;
+    if ms_into_minute > 58_000 {
+        std::thread::sleep(Duration::from_millis(60_500 - ms_into_minute));
+    }
+}
+
+#[test]
+fn serves_binance_shapes_with_weight_headers() {
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: 3,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let a = sim.addr();
+    assert_eq!(sim.rest_url(), format!("http://{a}"));
+    avoid_minute_boundary();
+
+    let r = get(a, "/api/v3/ping");
+    assert_eq!((r.status, r.body.as_str()), (200, "{}"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-mbx-used-weight-1m"), Some("1"));
+    assert_eq!(r.header("x-mbx-used-weight"), Some("1"));
+
+    let t = get(a, "/api/v3/time").json();
+    assert!(t["serverTime"].as_u64().unwrap() > 1_700_000_000_000);
+
+    let info = get(a, "/api/v3/exchangeInfo").json();
+    assert_eq!(info["symbols"].as_array().unwrap().len(), 7);
+    let one = get(a, "/api/v3/exchangeInfo?symbol=SIM0002USDT").json();
+    assert_eq!(one["symbols"][0]["baseAsset"], "SIM0002");
+
+    let k = get(a, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=3");
+    assert_eq!(k.status, 200);
+    let rows = k.json();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    assert_eq!(rows[0].as_array().unwrap().len(), 12);
+    // exchangeInfo 20 + ping 1 + time 1 + exchangeInfo 20 + klines 2
+    assert_eq!(k.header("x-mbx-used-weight-1m"), Some("44"));
+
+    let tick = get(
+        a,
+        "/api/v3/ticker/24hr?symbols=%5B%22BTCUSDT%22%2C%22ETHUSDT%22%5D",
+    )
+    .json();
+    assert_eq!(tick.as_array().unwrap().len(), 2);
+    let d = get(a, "/api/v3/depth?symbol=ETHUSDT&limit=5").json();
+    assert_eq!(d["bids"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        get(a, "/api/v3/aggTrades?symbol=SOLUSDT&limit=4")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        get(a, "/api/v3/trades?symbol=SOLUSDT&limit=4")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        get(a, "/api/v3/historicalTrades?symbol=SOLUSDT&limit=2")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(get(a, "/api/v3/avgPrice?symbol=SOLUSDT").json()["mins"], 5);
+    assert!(get(a, "/api/v3/ticker/bookTicker?symbol=BNBUSDT").json()["bidPrice"].is_string());
+
+    let p = get(a, "/api/v3/ticker/price?symbol=BTCUSDT").json();
+    let served: f64 = p["price"].as_str().unwrap().parse().unwrap();
+    let now = sim.current_price("BTCUSDT").unwrap();
+    assert!((served - now).abs() / now < 0.01);
+    assert_eq!(sim.current_price("NOPE"), None);
+}
+
+#[test]
+fn binance_errors() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+    let r = get(a, "/api/v3/ticker/24hr?symbol=FOOBAR");
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"code": -1121, "msg": "Invalid symbol."})
+    );
+    assert!(r.header("x-mbx-used-weight-1m").is_some());
+    let r = get(a, "/api/v3/depth");
+    assert_eq!((r.status, r.json()["code"].as_i64()), (400, Some(-1102)));
+    let r = get(a, "/api/v3/klines?symbol=BTCUSDT&interval=9x");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"code": -1120, "msg": "Invalid interval."})
+    );
+    let r = get(a, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=abc");
+    assert_eq!((r.status, r.json()["code"].as_i64()), (400, Some(-1100)));
+    assert_eq!(get(a, "/api/v3/noSuchThing").status, 404);
+    assert_eq!(get(a, "/elsewhere").status, 404);
+}
+
+#[test]
+fn counts_calls_and_records_last_responses() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+    for _ in 0..3 {
+        get(a, "/api/v3/klines?symbol=BTCUSDT&interval=1h&limit=2");
+    }
+    get(a, "/api/v3/klines?symbol=NOPE&interval=1h"); // failed calls count too
+    let body = get(a, "/api/v3/depth?symbol=ETHUSDT&limit=3").body;
+    get(a, "/api/v3/ping");
+    assert_eq!(sim.calls("klines"), 4);
+    assert_eq!(sim.calls("depth"), 1);
+    assert_eq!(sim.total_calls(), 6);
+
+    assert_eq!(
+        sim.last_response_raw("depth", Some("ETHUSDT")).as_deref(),
+        Some(body.as_str())
+    );
+    assert_eq!(
+        sim.last_response("depth", Some("ETHUSDT")),
+        serde_json::from_str(&body).ok()
+    );
+    assert_eq!(sim.last_response("ping", None), Some(serde_json::json!({})));
+    assert!(sim.last_response("klines", Some("NOPE")).is_none());
+    assert!(sim.last_response("depth", None).is_none());
+
+    // Control routes are not counted.
+    let c = get(a, "/__sim/calls").json();
+    assert_eq!(c["total"], 6);
+    assert_eq!(c["endpoints"]["klines"], 4);
+    let last = get(a, "/__sim/last?endpoint=depth&symbol=ETHUSDT");
+    assert_eq!((last.status, last.body.as_str()), (200, body.as_str()));
+    assert_eq!(
+        get(a, "/__sim/last?endpoint=trades&symbol=ETHUSDT").status,
+        404
+    );
+    assert_eq!(request(a, "POST", "/__sim/calls/reset", "").status, 204);
+    assert_eq!(sim.total_calls(), 0);
+    get(a, "/api/v3/time");
+    sim.reset_calls();
+    assert_eq!(sim.calls("time"), 0);
+}
+
+#[test]
+fn fault_injection() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+
+    sim.set_faults(Faults {
+        force_status: Some(429),
+        retry_after_s: 7,
+        ..Faults::default()
+    });
+    let r = get(a, "/api/v3/ping");
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("7")));
+    assert_eq!(r.json()["code"], -1003);
+    assert!(r.header("x-mbx-used-weight-1m").is_some());
+
+    sim.set_faults(Faults {
+        force_status: Some(418),
+        ..Faults::default()
+    });
+    let r = get(a, "/api/v3/ping");
+    assert_eq!((r.status, r.header("retry-after")), (418, Some("1")));
+    assert!(r.json()["msg"]
+        .as_str()
+        .unwrap()
+        .contains("IP banned until"));
+
+    sim.set_faults(Faults {
+        force_status: Some(503),
+        endpoints: Some(vec!["klines".into()]),
+        ..Faults::default()
+    });
+    let r = get(a, "/api/v3/klines?symbol=BTCUSDT&interval=1m");
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"code": -1000, "msg": "An unknown error occurred while processing the request."})
+    );
+    assert!(r.header("retry-after").is_none());
+    assert_eq!(
+        get(a, "/api/v3/ping").status,
+        200,
+        "filter spares other endpoints"
+    );
+
+    sim.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    for _ in 0..5 {
+        assert!(matches!(get(a, "/api/v3/time").status, 500 | 503));
+    }
+    assert!(
+        get(a, "/__sim/calls").status == 200,
+        "control routes are never faulted"
+    );
+
+    sim.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    let t0 = Instant::now();
+    assert_eq!(get(a, "/api/v3/ping").status, 200);
+    assert!(t0.elapsed() >= Duration::from_millis(150));
+
+    // Runtime control over HTTP.
+    let r = request(a, "POST", "/__sim/faults", r#"{"force_status": 502}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(sim.faults().force_status, Some(502));
+    assert_eq!(get(a, "/api/v3/ping").status, 502);
+    assert_eq!(get(a, "/__sim/faults").json()["force_status"], 502);
+    assert_eq!(
+        request(a, "POST", "/__sim/faults", r#"{"error_rate": 3}"#).status,
+        400
+    );
+    assert_eq!(request(a, "POST", "/__sim/faults", "nope").status, 400);
+    assert_eq!(request(a, "POST", "/__sim/reset", "").status, 204);
+    assert_eq!(sim.faults(), Faults::default());
+    assert_eq!(get(a, "/api/v3/ping").status, 200);
+}
+
+#[test]
+fn weight_limit_gives_429_then_418() {
+    let sim = Simulator::start(SimConfig {
+        weight_limit: 4,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let a = sim.addr();
+    avoid_minute_boundary();
+    for i in 1..=4 {
+        let r = get(a, "/api/v3/ping");
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("x-mbx-used-weight-1m"),
+            Some(i.to_string().as_str())
+        );
+    }
+    let r = get(a, "/api/v3/ping");
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(r.json()["msg"]
+        .as_str()
+        .unwrap()
+        .contains("current limit is 4 request weight"));
+    let r = get(a, "/api/v3/ping");
+    assert_eq!(r.status, 418);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(sim.calls("ping"), 6);
+    request(a, "POST", "/__sim/reset", "");
+    assert_eq!(get(a, "/api/v3/ping").status, 200);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn works_inside_a_current_thread_runtime_and_drops_cleanly() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let addr = sim.addr();
+    let r = tokio::task::spawn_blocking(move || get(addr, "/api/v3/ping"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    drop(sim); // must not panic inside a runtime
+}
+
+#[test]
+fn drop_does_not_hang_on_keep_alive_connections() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let mut s = TcpStream::connect(sim.addr()).unwrap();
+    write!(s, "GET /api/v3/ping HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 512];
+    assert!(s.read(&mut buf).unwrap() > 0);
+    let t0 = Instant::now();
+    drop(sim);
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    // The port is released.
+    assert!(
+        TcpStream::connect_timeout(&s.peer_addr().unwrap(), Duration::from_millis(200)).is_err()
+    );
+}
+
+#[test]
+fn same_seed_same_prices_across_instances() {
+    let a = Simulator::start(SimConfig {
+        seed: 9,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let b = Simulator::start(SimConfig {
+        seed: 9,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    // A window of closed candles: identical in every instance with the same seed.
+    let q = "/api/v3/klines?symbol=ETHUSDT&interval=1h&limit=5&endTime=1725817008719";
+    let ka = get(a.addr(), q).json();
+    assert_eq!(ka.as_array().unwrap().len(), 5);
+    assert_eq!(ka, get(b.addr(), q).json());
+    let c = Simulator::start(SimConfig {
+        seed: 10,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    assert_ne!(ka, get(c.addr(), q).json());
+}

@@ -1,0 +1,145 @@
+//! Shared integration-test helpers: an in-process exchange simulator, the real
+//! `crypto-market-mcp` binary as a child process, and an rmcp client speaking MCP to it over
+//! its stdio, as an AI assistant would.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use crypto_market_sim::{SimConfig, SimHandle, Simulator};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+pub const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
+
+pub fn simulator() -> SimHandle {
+    Simulator::start(SimConfig::default()).expect("simulator starts")
+}
+
+/// The MCP server binary, pointed at `sim`, with the test's extra settings.
+pub fn server_command(sim: &SimHandle, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(MCP_BINARY);
+    cmd.env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("RUST_LOG", "info")
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+pub struct McpServer {
+    pub client: RunningService<RoleClient, ()>,
+    /// Everything the server wrote to stderr so far (its logs).
+    pub stderr: Arc<Mutex<String>>,
+}
+
+/// Starts the server binary and completes the MCP handshake with it.
+pub async fn start_server(sim: &SimHandle, env: &[(&str, &str)]) -> McpServer {
+    let (transport, stderr) = TokioChildProcess::builder(server_command(sim, env))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let log = Arc::new(Mutex::new(String::new()));
+    if let Some(mut stderr) = stderr {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                log.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+    }
+    let client = ().serve(transport).await.expect("MCP handshake");
+    McpServer {
+        client,
+        stderr: log,
+    }
+}
+
+impl McpServer {
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        call(&self.client, tool, args).await
+    }
+}
+
+pub async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(tool.to_owned());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client
+        .call_tool(params)
+        .await
+        .expect("a tool result, not a protocol error")
+}
+
+/// The structured result of a successful call (panics with the error otherwise).
+pub fn ok(result: &CallToolResult) -> &Value {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "expected success, got {:?}",
+        result.structured_content
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structuredContent")
+}
+
+/// The error code of a failed call, after checking the envelope's shape.
+pub fn error_code(result: &CallToolResult) -> String {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected an error, got {:?}",
+        result.structured_content
+    );
+    let error = &result
+        .structured_content
+        .as_ref()
+        .expect("structuredContent on errors")["error"];
+    let message = error["message"].as_str().expect("error.message");
+    let text = result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.as_str());
+    assert_eq!(text, Some(message), "the message is the text content");
+    error["code"].as_str().expect("error.code").to_owned()
+}
+
+pub fn error_message(result: &CallToolResult) -> String {
+    result
+        .structured_content
+        .as_ref()
+        .and_then(|s| s["error"]["message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Binance decimal string → f64.
+pub fn num(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => s.parse().expect("decimal string"),
+        Value::Number(n) => n.as_f64().expect("number"),
+        other => panic!("not a number: {other}"),
+    }
+}

@@ -1,0 +1,149 @@
+//! Exchange failures become SPEC error codes, a stale value is served when the exchange
+//! rate-limits us, and one slow or failing call never stops the server answering others.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{error_code, error_message, ok, simulator, start_server};
+use crypto_market_sim::Faults;
+use serde_json::json;
+
+fn only(endpoint: &str, faults: Faults) -> Faults {
+    Faults {
+        endpoints: Some(vec![endpoint.to_owned()]),
+        ..faults
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_exchange_unavailable_and_other_calls_keep_working() {
+    let sim = simulator();
+    let server = start_server(&sim, &[]).await;
+    sim.set_faults(only(
+        "ticker/24hr",
+        Faults {
+            force_status: Some(503),
+            ..Default::default()
+        },
+    ));
+    let r = server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
+    assert_eq!(
+        error_code(&r),
+        "exchange_unavailable",
+        "{}",
+        error_message(&r)
+    );
+    let book = server
+        .call("get_order_book", json!({"symbol": "BTC/USDT", "limit": 5}))
+        .await;
+    assert_eq!(ok(&book)["bids"].as_array().unwrap().len(), 5);
+    // A random half of 5xx: every answer is either a ticker or exchange_unavailable.
+    sim.set_faults(only(
+        "ticker/24hr",
+        Faults {
+            error_rate: 1.0,
+            ..Default::default()
+        },
+    ));
+    let r = server
+        .call("get_ticker", json!({"symbol": "SOL/USDT"}))
+        .await;
+    assert_eq!(error_code(&r), "exchange_unavailable");
+    // Healthy again: served (failures are not cached).
+    sim.set_faults(Faults::default());
+    let r = server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
+    assert_eq!(ok(&r)["source"], "exchange");
+}
+
+#[tokio::test]
+async fn a_slow_exchange_times_out_while_other_calls_are_answered() {
+    let sim = simulator();
+    let server = start_server(&sim, &[("EXCHANGE_TIMEOUT", "1")]).await;
+    // Warm the markets so the slow endpoint is the only slow thing.
+    ok(&server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await);
+    sim.set_faults(only(
+        "klines",
+        Faults {
+            latency_ms: 3000,
+            ..Default::default()
+        },
+    ));
+    let started = Instant::now();
+    let slow = common::call(
+        &server.client,
+        "get_ohlcv",
+        json!({"symbol": "BTC/USDT", "timeframe": "1m", "limit": 5}),
+    );
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = server
+            .call("get_order_book", json!({"symbol": "ETH/USDT", "limit": 5}))
+            .await;
+        (r, started.elapsed())
+    };
+    let (slow, (fast, fast_done)) = futures::join!(slow, fast);
+    assert_eq!(error_code(&slow), "timeout", "{}", error_message(&slow));
+    let timed_out_after = started.elapsed();
+    assert!(
+        timed_out_after >= Duration::from_millis(900)
+            && timed_out_after < Duration::from_millis(2500),
+        "{timed_out_after:?}"
+    );
+    assert_eq!(ok(&fast)["bids"].as_array().unwrap().len(), 5);
+    assert!(
+        fast_done < Duration::from_millis(900),
+        "answered while the slow call was pending: {fast_done:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_exchange_serves_a_fresh_enough_value_stale() {
+    let sim = simulator();
+    let server = start_server(&sim, &[("CACHE_TTL", "1")]).await;
+    let fresh = server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
+    let fresh_last = ok(&fresh)["last"].clone();
+    sim.set_faults(Faults {
+        force_status: Some(429),
+        retry_after_s: 30,
+        ..Default::default()
+    });
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let stale = server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
+    let stale = ok(&stale);
+    assert_eq!(
+        (stale["stale"].as_bool(), stale["source"].as_str()),
+        (Some(true), Some("cache"))
+    );
+    assert_eq!(stale["last"], fresh_last);
+    assert!(
+        stale["age_ms"].as_i64().unwrap() >= 1000,
+        "age reports the value's real age"
+    );
+
+    // Nothing stale to serve: rate_limited.
+    let cold = server
+        .call("get_ticker", json!({"symbol": "ETH/USDT"}))
+        .await;
+    assert_eq!(error_code(&cold), "rate_limited");
+    // While backing off, the server does not hammer the exchange (that earns a 418 ban).
+    let calls = sim.total_calls();
+    for symbol in ["SOL/USDT", "BNB/USDT", "ETH/USDT"] {
+        assert_eq!(
+            error_code(&server.call("get_ticker", json!({"symbol": symbol})).await),
+            "rate_limited"
+        );
+    }
+    assert_eq!(sim.total_calls(), calls);
+}
