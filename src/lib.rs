@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod mcp;
+pub mod metrics;
 pub mod telemetry;
 pub mod tools;
 

@@ -237,6 +237,18 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
     })?;
     check_addr("metrics.addr", &c.metrics.addr)?;
     check_addr("server.http", &c.server.http)?;
+    if let Some(addr) = c
+        .server
+        .http
+        .as_deref()
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+    {
+        check(
+            addr.ip().is_loopback() || c.server.auth_token.is_some(),
+            "server.http",
+            || format!("{addr} is not a loopback address, which requires MCP_AUTH_TOKEN"),
+        )?;
+    }
     check(
         (1..=86_400).contains(&c.server.symbol_idle),
         "server.symbol_idle",

@@ -1,8 +1,10 @@
 //! The MCP front end: translates MCP tool calls into [`crate::tools`] calls and their results
 //! (or errors) into MCP tool results. Transport-agnostic; `serve_stdio` is the default wiring.
 
+mod http;
 mod server;
 
+pub use http::serve_http;
 pub use server::McpServer;
 
 use rmcp::ServiceExt;

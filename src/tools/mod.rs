@@ -9,6 +9,8 @@ pub mod output;
 use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
 use crypto_market_actors::symbol::Answer;
 use crypto_market_actors::{Engine, ErrorCode};
+use std::time::Instant;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -46,8 +48,31 @@ impl ToolService {
         &self.engine
     }
 
-    /// Runs tool `name`; the result is the tool's JSON result.
+    /// Runs tool `name`; the result is the tool's JSON result. Counted and timed in the
+    /// `cmm_requests_total`, `cmm_request_duration_seconds` and `cmm_errors_total` metrics.
     pub async fn call(&self, name: &str, arguments: Arguments) -> Result<Value, ToolError> {
+        let started = Instant::now();
+        // Label values must come from a closed set: an unknown tool name is not a label.
+        let tool = TOOL_NAMES
+            .iter()
+            .find(|t| **t == name)
+            .copied()
+            .unwrap_or("unknown");
+        let outcome = self.dispatch(name, arguments).await;
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(error) => {
+                metrics::counter!("cmm_errors_total", "code" => error.code.as_str()).increment(1);
+                error.code.as_str()
+            }
+        };
+        metrics::counter!("cmm_requests_total", "tool" => tool, "outcome" => label).increment(1);
+        metrics::histogram!("cmm_request_duration_seconds", "tool" => tool)
+            .record(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    async fn dispatch(&self, name: &str, arguments: Arguments) -> Result<Value, ToolError> {
         match name {
             "get_ticker" => self.get_ticker(parse(arguments)?).await,
             "get_tickers" => self.get_tickers(parse(arguments)?).await,

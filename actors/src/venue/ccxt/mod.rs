@@ -118,11 +118,15 @@ impl CcxtExchange {
 
     /// Runs one exchange call within the budget and the deadline. The deadline covers waiting
     /// for budget and for a free instance too: the caller's patience does not care why.
+    /// Counted in `cmm_exchange_calls_total{exchange,endpoint,outcome}` and timed in
+    /// `cmm_exchange_call_duration_seconds`.
     async fn call<T>(
         &self,
+        endpoint: &'static str,
         weight: u32,
         work: impl Future<Output = ccxt::Result<T>>,
     ) -> Result<T, VenueError> {
+        let started = std::time::Instant::now();
         let attempt = async {
             self.budget.admit(weight).await?;
             let result = work.await.map_err(convert::error);
@@ -136,10 +140,31 @@ impl CcxtExchange {
             }
             result
         };
-        match tokio::time::timeout(self.timeout, attempt).await {
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result,
             Err(_) => Err(VenueError::Timeout(self.timeout)),
-        }
+        };
+        let exchange = self.id.clone();
+        metrics::counter!("cmm_exchange_calls_total", "exchange" => exchange.clone(), "endpoint" => endpoint, "outcome" => outcome_label(&result))
+            .increment(1);
+        metrics::histogram!("cmm_exchange_call_duration_seconds", "exchange" => exchange, "endpoint" => endpoint)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+fn outcome_label<T>(result: &Result<T, VenueError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(VenueError::BadSymbol(_)) => "bad_symbol",
+        Err(VenueError::BadRequest(_)) => "bad_request",
+        Err(VenueError::Unsupported(_)) => "unsupported",
+        Err(VenueError::Unavailable(_)) => "unavailable",
+        Err(VenueError::RateLimited { .. }) => "rate_limited",
+        Err(VenueError::Timeout(_)) => "timeout",
+        Err(VenueError::Unauthorized(_)) => "unauthorized",
+        Err(VenueError::Malformed(_)) => "malformed",
+        Err(VenueError::Other(_)) => "error",
     }
 }
 
@@ -179,7 +204,7 @@ impl Exchange for CcxtExchange {
 
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         let loaded = self
-            .call(self.weights.markets, async {
+            .call("markets", self.weights.markets, async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
                 ex.call_raw("load_markets", vec![Value::Bool(true)]).await?;
                 Ok(ex.markets())
@@ -203,7 +228,7 @@ impl Exchange for CcxtExchange {
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
         let ticker = self
-            .call(self.weights.ticker, async {
+            .call("ticker", self.weights.ticker, async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
                 ex.fetch_ticker(symbol, ()).await
             })
@@ -219,7 +244,7 @@ impl Exchange for CcxtExchange {
         limit: u32,
     ) -> Result<Vec<Candle>, VenueError> {
         let rows = self
-            .call(self.weights.ohlcv, async {
+            .call("ohlcv", self.weights.ohlcv, async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
                 ex.fetch_ohlcv(
                     symbol,
@@ -236,7 +261,7 @@ impl Exchange for CcxtExchange {
 
     async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError> {
         let book = self
-            .call(self.weights.order_book(limit), async {
+            .call("orderbook", self.weights.order_book(limit), async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
                 ex.fetch_order_book(symbol, Some(i64::from(limit)), ())
                     .await
@@ -247,7 +272,7 @@ impl Exchange for CcxtExchange {
 
     async fn fetch_trades(&self, symbol: &str, limit: u32) -> Result<Vec<Trade>, VenueError> {
         let trades = self
-            .call(self.weights.trades, async {
+            .call("trades", self.weights.trades, async {
                 let mut ex = self.pool.acquire(|| self.new_instance()).await;
                 ex.fetch_trades(symbol, None, Some(i64::from(limit)), ())
                     .await

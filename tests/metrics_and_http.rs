@@ -1,0 +1,131 @@
+//! Prometheus metrics on METRICS_ADDR, and MCP over streamable HTTP behind a bearer token.
+
+mod common;
+
+use common::{error_code, free_port, http_get, ok, simulator, start_server, wait_for_port};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use serde_json::json;
+
+/// The value of the sample `name{labels}` in Prometheus text, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)
+            .and_then(|rest| rest.trim().parse().ok())
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_requests_exchange_calls_cache_and_errors() {
+    let sim = simulator();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let server = start_server(&sim, &[("METRICS_ADDR", addr.as_str())]).await;
+    ok(&server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await);
+    ok(&server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await);
+    assert_eq!(
+        error_code(
+            &server
+                .call("get_ticker", json!({"symbol": "FOO/BAR"}))
+                .await
+        ),
+        "invalid_symbol"
+    );
+    wait_for_port(&addr).await;
+
+    let (status, text) = http_get(&addr, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let expect = |series: &str, value: f64| {
+        assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}")
+    };
+    expect(r#"cmm_requests_total{tool="get_ticker",outcome="ok"}"#, 2.0);
+    expect(
+        r#"cmm_requests_total{tool="get_ticker",outcome="invalid_symbol"}"#,
+        1.0,
+    );
+    expect(r#"cmm_errors_total{code="invalid_symbol"}"#, 1.0);
+    expect(
+        r#"cmm_exchange_calls_total{exchange="binance",endpoint="ticker",outcome="ok"}"#,
+        1.0,
+    );
+    expect(
+        r#"cmm_exchange_calls_total{exchange="binance",endpoint="markets",outcome="ok"}"#,
+        1.0,
+    );
+    expect(r#"cmm_cache_hits_total{layer="memory"}"#, 1.0);
+    expect(r#"cmm_cache_misses_total{layer="memory"}"#, 1.0);
+    expect("cmm_symbol_actors", 1.0);
+    expect(
+        r#"cmm_request_duration_seconds_count{tool="get_ticker"}"#,
+        3.0,
+    );
+    assert!(text.contains(r#"cmm_exchange_call_duration_seconds_bucket{exchange="binance",endpoint="ticker",le="0.05"}"#), "{text}");
+
+    let (status, body) = http_get(&addr, "/healthz").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn mcp_over_streamable_http_requires_the_bearer_token() {
+    let sim = simulator();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = common::server_command(&sim, &[("MCP_AUTH_TOKEN", "s3cret")])
+        .arg("--http")
+        .arg(&addr)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(&addr).await;
+    let url = format!("http://{addr}/mcp");
+
+    let denied = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header("wrong"),
+    );
+    assert!(
+        ().serve(denied).await.is_err(),
+        "a wrong token cannot even initialize"
+    );
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header("s3cret"),
+    );
+    let client = ().serve(transport).await.expect("initialize over HTTP");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 6);
+    let result = common::call(&client, "get_ticker", json!({"symbol": "eth-usdt"})).await;
+    let served = sim.last_response("ticker/24hr", Some("ETHUSDT")).unwrap();
+    assert_eq!(
+        ok(&result)["last"].as_f64().unwrap(),
+        common::num(&served["lastPrice"])
+    );
+    let bad = common::call(
+        &client,
+        "get_order_book",
+        json!({"symbol": "ETH/USDT", "limit": 0}),
+    )
+    .await;
+    assert_eq!(error_code(&bad), "invalid_argument");
+    drop(client);
+    child.kill().await.ok();
+}
+
+#[tokio::test]
+async fn a_public_http_address_without_a_token_is_refused() {
+    let out = tokio::process::Command::new(common::MCP_BINARY)
+        .args(["--http", "0.0.0.0:0"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MCP_AUTH_TOKEN"));
+}
