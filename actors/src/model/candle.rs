@@ -60,6 +60,27 @@ impl std::fmt::Display for Timeframe {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Candle {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Candle".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "array",
+            "description": "[ts_ms, open, high, low, close, volume]",
+            "prefixItems": [
+                { "type": "integer" },
+                { "type": "number" }, { "type": "number" }, { "type": "number" },
+                { "type": "number" }, { "type": "number" }
+            ],
+            "minItems": 6,
+            "maxItems": 6
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,26 +108,5 @@ mod tests {
         let supported = vec!["1m".to_owned(), "1h".to_owned()];
         assert_eq!(Timeframe::parse("1h", &supported).unwrap().as_str(), "1h");
         assert!(Timeframe::parse("7m", &supported).is_none());
-    }
-}
-
-#[cfg(feature = "schemars")]
-impl schemars::JsonSchema for Candle {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Candle".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "array",
-            "description": "[ts_ms, open, high, low, close, volume]",
-            "prefixItems": [
-                { "type": "integer" },
-                { "type": "number" }, { "type": "number" }, { "type": "number" },
-                { "type": "number" }, { "type": "number" }
-            ],
-            "minItems": 6,
-            "maxItems": 6
-        })
     }
 }

@@ -93,7 +93,9 @@ fn fetch_step(limit: u32) -> u32 {
         .unwrap_or(limit)
 }
 
-/// A value fetched for one symbol.
+/// A value fetched for one symbol. Always held behind an `Arc`, so the variants' sizes differ
+/// harmlessly.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum MarketData {
     Ticker(Ticker),
