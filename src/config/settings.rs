@@ -111,3 +111,20 @@ pub const SETTINGS: &[Setting] = &[
 pub fn find(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.key == key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SETTINGS;
+
+    #[test]
+    fn readme_documents_every_setting_and_ci_runs_its_test_command() {
+        let readme = include_str!("../../README.md");
+        for setting in SETTINGS {
+            assert!(readme.contains(&format!("`{}`", setting.env)), "README.md lacks {}", setting.env);
+            let first_key_part = setting.key.split('.').next().unwrap_or_default();
+            assert!(readme.contains(first_key_part), "README.md lacks {}", setting.key);
+        }
+        let ci = include_str!("../../.ci/run");
+        assert!(readme.contains("cargo test --workspace") && ci.contains("\ncargo test --workspace"));
+    }
+}
