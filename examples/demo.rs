@@ -21,29 +21,84 @@ type Client = RunningService<RoleClient, ()>;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_binary = build_server_binary()?;
     let sim = Simulator::start(SimConfig::default())?;
-    println!("exchange simulator (Binance REST format) at {}", sim.rest_url());
+    println!(
+        "exchange simulator (Binance REST format) at {}",
+        sim.rest_url()
+    );
 
     let mut command = tokio::process::Command::new(&server_binary);
-    command.env("EXCHANGE_REST_URL", sim.rest_url()).env("RUST_LOG", "warn").env("CACHE_TTL", "10");
-    let (transport, _) = TokioChildProcess::builder(command).stderr(Stdio::inherit()).spawn()?;
+    command
+        .env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("RUST_LOG", "warn")
+        .env("CACHE_TTL", "10");
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(Stdio::inherit())
+        .spawn()?;
     let client: Client = ().serve(transport).await?;
-    let server = client.peer_info().and_then(|i| i.server_info.as_ref().map(|s| format!("{} {}", s.name, s.version)));
-    println!("connected to {} over stdio\n", server.unwrap_or_else(|| "the server".to_owned()));
+    let server = client.peer_info().and_then(|i| {
+        i.server_info
+            .as_ref()
+            .map(|s| format!("{} {}", s.name, s.version))
+    });
+    println!(
+        "connected to {} over stdio\n",
+        server.unwrap_or_else(|| "the server".to_owned())
+    );
 
     let tools = client.list_all_tools().await?;
-    println!("tools: {}\n", tools.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>().join(", "));
+    println!(
+        "tools: {}\n",
+        tools
+            .iter()
+            .map(|t| t.name.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     show(&client, "get_ticker", json!({"symbol": "BTC/USDT"})).await?;
     show(&client, "get_ticker", json!({"symbol": "btc-usdt"})).await?; // same market, from the cache
-    show(&client, "get_tickers", json!({"symbols": ["ETHUSDT", "sol/usdt", "DOGE/USDT"]})).await?;
-    show(&client, "get_ohlcv", json!({"symbol": "ETH/USDT", "timeframe": "1h", "limit": 3})).await?;
-    show(&client, "get_order_book", json!({"symbol": "BTC/USDT", "limit": 3})).await?;
-    show(&client, "get_trades", json!({"symbol": "SOL/USDT", "limit": 3})).await?;
-    show(&client, "list_markets", json!({"quote": "USDT", "limit": 10})).await?;
+    show(
+        &client,
+        "get_tickers",
+        json!({"symbols": ["ETHUSDT", "sol/usdt", "DOGE/USDT"]}),
+    )
+    .await?;
+    show(
+        &client,
+        "get_ohlcv",
+        json!({"symbol": "ETH/USDT", "timeframe": "1h", "limit": 3}),
+    )
+    .await?;
+    show(
+        &client,
+        "get_order_book",
+        json!({"symbol": "BTC/USDT", "limit": 3}),
+    )
+    .await?;
+    show(
+        &client,
+        "get_trades",
+        json!({"symbol": "SOL/USDT", "limit": 3}),
+    )
+    .await?;
+    show(
+        &client,
+        "list_markets",
+        json!({"quote": "USDT", "limit": 10}),
+    )
+    .await?;
     show(&client, "get_ticker", json!({"symbol": "BTC/USDX"})).await?; // invalid_symbol, with a suggestion
-    show(&client, "get_ohlcv", json!({"symbol": "BTC/USDT", "timeframe": "7m"})).await?; // invalid_argument
+    show(
+        &client,
+        "get_ohlcv",
+        json!({"symbol": "BTC/USDT", "timeframe": "7m"}),
+    )
+    .await?; // invalid_argument
 
-    println!("exchange calls the simulator received: {}", sim.total_calls());
+    println!(
+        "exchange calls the simulator received: {}",
+        sim.total_calls()
+    );
     client.cancel().await?;
     Ok(())
 }
@@ -56,8 +111,15 @@ async fn show(client: &Client, tool: &str, args: Value) -> Result<(), Box<dyn st
     let started = Instant::now();
     let result = client.call_tool(params).await?;
     let elapsed = started.elapsed();
-    let outcome = if result.is_error == Some(true) { "error" } else { "ok" };
-    println!("→ {tool} {args}  [{outcome}, {:.2} ms]", elapsed.as_secs_f64() * 1000.0);
+    let outcome = if result.is_error == Some(true) {
+        "error"
+    } else {
+        "ok"
+    };
+    println!(
+        "→ {tool} {args}  [{outcome}, {:.2} ms]",
+        elapsed.as_secs_f64() * 1000.0
+    );
     let body = serde_json::to_string(&result.structured_content.unwrap_or(Value::Null))?;
     // Long results (candles, books) are cut for the terminal; the client got them whole.
     let shown: String = body.chars().take(700).collect();
@@ -71,7 +133,10 @@ async fn show(client: &Client, tool: &str, args: Value) -> Result<(), Box<dyn st
 fn build_server_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
     // target/<profile>/examples/demo → target/<profile>
-    let profile_dir = exe.parent().and_then(|p| p.parent()).ok_or("cannot locate the target directory")?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .ok_or("cannot locate the target directory")?;
     if let Ok(cargo) = std::env::var("CARGO") {
         let mut build = std::process::Command::new(cargo);
         build.args(["build", "--quiet", "--bin", "crypto-market-mcp"]);
@@ -84,7 +149,11 @@ fn build_server_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
     }
     let binary = profile_dir.join("crypto-market-mcp");
     if !binary.is_file() {
-        return Err(format!("{} not found: run `cargo build --bin crypto-market-mcp` first", binary.display()).into());
+        return Err(format!(
+            "{} not found: run `cargo build --bin crypto-market-mcp` first",
+            binary.display()
+        )
+        .into());
     }
     Ok(binary)
 }

@@ -120,11 +120,21 @@ mod tests {
     fn readme_documents_every_setting_and_ci_runs_its_test_command() {
         let readme = include_str!("../../README.md");
         for setting in SETTINGS {
-            assert!(readme.contains(&format!("`{}`", setting.env)), "README.md lacks {}", setting.env);
+            assert!(
+                readme.contains(&format!("`{}`", setting.env)),
+                "README.md lacks {}",
+                setting.env
+            );
             let first_key_part = setting.key.split('.').next().unwrap_or_default();
-            assert!(readme.contains(first_key_part), "README.md lacks {}", setting.key);
+            assert!(
+                readme.contains(first_key_part),
+                "README.md lacks {}",
+                setting.key
+            );
         }
         let ci = include_str!("../../.ci/run");
-        assert!(readme.contains("cargo test --workspace") && ci.contains("\ncargo test --workspace"));
+        assert!(
+            readme.contains("cargo test --workspace") && ci.contains("\ncargo test --workspace")
+        );
     }
 }

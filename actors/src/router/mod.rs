@@ -29,6 +29,23 @@ enum Pending {
     Markets(GetMarkets),
 }
 
+impl Pending {
+    fn exchange(&self) -> &Arc<str> {
+        match self {
+            Self::Route(route) => &route.exchange,
+            Self::Markets(get) => &get.exchange,
+        }
+    }
+
+    fn fail(self, error: EngineError) {
+        // A caller that gave up has dropped its receiver: nothing to tell it.
+        let _ = match self {
+            Self::Route(route) => route.reply.send(Err(error)).is_ok(),
+            Self::Markets(get) => get.reply.send(Err(error)).is_ok(),
+        };
+    }
+}
+
 enum Markets {
     Unloaded,
     Loading(Vec<Pending>),
@@ -86,7 +103,7 @@ impl Router {
         };
         let venue = slot.venue.clone();
         let load = self.io.spawn(async move { venue.load_markets().await });
-        ctx.spawn(load.into_actor(self).map(move |joined, router, ctx| {
+        ctx.spawn(load.into_actor(self).map(move |joined, router, _| {
             let loaded = match joined {
                 Ok(Ok(markets)) => Ok(markets),
                 Ok(Err(e)) => Err(EngineError::from_venue(&exchange, e)),
@@ -94,7 +111,7 @@ impl Router {
                     "loading {exchange} markets failed inside the engine ({e})"
                 ))),
             };
-            router.markets_loaded(&exchange, loaded, ctx);
+            router.markets_loaded(&exchange, loaded);
         }));
     }
 
@@ -102,7 +119,6 @@ impl Router {
         &mut self,
         exchange: &Arc<str>,
         loaded: Result<Vec<crate::model::Market>, EngineError>,
-        ctx: &mut Context<Self>,
     ) {
         let Some(slot) = self.venues.get_mut(exchange) else {
             return;
@@ -114,26 +130,21 @@ impl Router {
         match loaded {
             Ok(markets) => {
                 tracing::info!(%exchange, markets = markets.len(), "markets loaded");
-                slot.markets = Markets::Loaded(MarketsAnswer {
+                let markets = MarketsAnswer {
                     exchange: exchange.clone(),
                     index: Arc::new(MarketIndex::new(markets)),
                     fetched_at_ms: now_ms(),
-                });
+                };
+                slot.markets = Markets::Loaded(markets.clone());
                 for request in pending {
-                    match request {
-                        Pending::Route(route) => self.handle(route, ctx),
-                        Pending::Markets(get) => self.handle(get, ctx),
-                    }
+                    self.run(request, &markets);
                 }
             }
             Err(error) => {
                 // Not cached: the next request tries again.
                 tracing::warn!(%exchange, %error, "loading markets failed");
                 for request in pending {
-                    let _ = match request {
-                        Pending::Route(route) => route.reply.send(Err(error.clone())).is_ok(),
-                        Pending::Markets(get) => get.reply.send(Err(error.clone())).is_ok(),
-                    };
+                    request.fail(error.clone());
                 }
             }
         }
@@ -195,6 +206,36 @@ impl Router {
         });
     }
 
+    /// Runs `request` once its exchange's markets are loaded: now, or after the load it
+    /// starts or joins.
+    fn with_markets(&mut self, request: Pending, ctx: &mut Context<Self>) {
+        let exchange = request.exchange().clone();
+        let Some(slot) = self.venues.get_mut(&exchange) else {
+            request.fail(Self::unknown_exchange(&exchange));
+            return;
+        };
+        match &mut slot.markets {
+            Markets::Loaded(answer) => {
+                let answer = answer.clone();
+                self.run(request, &answer);
+            }
+            Markets::Loading(pending) => pending.push(request),
+            Markets::Unloaded => {
+                slot.markets = Markets::Loading(vec![request]);
+                self.load_markets(exchange, ctx);
+            }
+        }
+    }
+
+    fn run(&mut self, request: Pending, markets: &MarketsAnswer) {
+        match request {
+            Pending::Route(route) => self.dispatch(&markets.index, route),
+            Pending::Markets(get) => {
+                let _ = get.reply.send(Ok(markets.clone()));
+            }
+        }
+    }
+
     fn stop_idle_symbols(&mut self) {
         let idle_after = self.idle_after;
         for (exchange, slot) in &mut self.venues {
@@ -223,24 +264,7 @@ impl Handler<Route> for Router {
     type Result = ();
 
     fn handle(&mut self, route: Route, ctx: &mut Context<Self>) {
-        let Some(slot) = self.venues.get_mut(&route.exchange) else {
-            let _ = route
-                .reply
-                .send(Err(Self::unknown_exchange(&route.exchange)));
-            return;
-        };
-        match &mut slot.markets {
-            Markets::Loaded(answer) => {
-                let index = answer.index.clone();
-                self.dispatch(&index, route);
-            }
-            Markets::Loading(pending) => pending.push(Pending::Route(route)),
-            Markets::Unloaded => {
-                let exchange = route.exchange.clone();
-                slot.markets = Markets::Loading(vec![Pending::Route(route)]);
-                self.load_markets(exchange, ctx);
-            }
-        }
+        self.with_markets(Pending::Route(route), ctx);
     }
 }
 
@@ -248,21 +272,7 @@ impl Handler<GetMarkets> for Router {
     type Result = ();
 
     fn handle(&mut self, get: GetMarkets, ctx: &mut Context<Self>) {
-        let Some(slot) = self.venues.get_mut(&get.exchange) else {
-            let _ = get.reply.send(Err(Self::unknown_exchange(&get.exchange)));
-            return;
-        };
-        match &mut slot.markets {
-            Markets::Loaded(answer) => {
-                let _ = get.reply.send(Ok(answer.clone()));
-            }
-            Markets::Loading(pending) => pending.push(Pending::Markets(get)),
-            Markets::Unloaded => {
-                let exchange = get.exchange.clone();
-                slot.markets = Markets::Loading(vec![Pending::Markets(get)]);
-                self.load_markets(exchange, ctx);
-            }
-        }
+        self.with_markets(Pending::Markets(get), ctx);
     }
 }
 
