@@ -15,6 +15,9 @@ use crypto_market_actors::model::{
 use crypto_market_actors::venue::{Exchange, VenueError};
 use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
 
+/// Extra markets `C0000/USDT`.. for scale tests.
+const GENERATED_MARKETS: usize = 3000;
+
 /// An exchange whose answers the test scripts: a price per symbol, an optional failure, a delay.
 #[derive(Default)]
 struct ScriptedExchange {
@@ -65,10 +68,11 @@ impl Exchange for ScriptedExchange {
     }
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         self.market_loads.fetch_add(1, Ordering::SeqCst);
-        Ok(["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"]
+        let named = ["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"]
             .into_iter()
-            .map(market)
-            .collect())
+            .map(market);
+        let generated = (0..GENERATED_MARKETS).map(|i| market(&format!("C{i:04}/USDT")));
+        Ok(named.chain(generated).collect())
     }
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
         self.ticker_calls.fetch_add(1, Ordering::SeqCst);
@@ -315,4 +319,42 @@ async fn book_limits_within_one_step_share_a_fetch_and_are_cut_best_first() {
     assert_eq!((b5.bids.len(), s5), (5, Source::Cache));
     assert_eq!(b5.bids[0], [99.0, 1.0]);
     assert_eq!(b5.asks[0], [101.0, 1.0]);
+}
+
+#[actix::test]
+async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 500);
+    let info = engine.exchange(None).unwrap().clone();
+    let symbols: Vec<String> = (0..GENERATED_MARKETS)
+        .map(|i| format!("c{i:04}usdt"))
+        .collect();
+    let answers = futures::future::join_all(
+        symbols
+            .iter()
+            .map(|s| engine.fetch(&info, s, DataRequest::Ticker)),
+    )
+    .await;
+    let failed: Vec<_> = answers
+        .iter()
+        .filter_map(|a| a.as_ref().err())
+        .take(3)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(exchange.calls(), GENERATED_MARKETS);
+    assert_eq!(
+        engine.symbol_actor_count().await.unwrap(),
+        GENERATED_MARKETS
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        engine.symbol_actor_count().await.unwrap(),
+        0,
+        "idle actors are let go"
+    );
+    assert_eq!(
+        engine.cache_stats().entries,
+        GENERATED_MARKETS,
+        "their data stays cached (bounded by the LRU)"
+    );
 }
