@@ -147,3 +147,42 @@ async fn rate_limited_exchange_serves_a_fresh_enough_value_stale() {
     }
     assert_eq!(sim.total_calls(), calls);
 }
+
+#[tokio::test]
+async fn a_run_of_failures_opens_the_circuit_so_calls_fail_fast() {
+    let sim = simulator();
+    let server = start_server(&sim, &[]).await;
+    ok(&server.call("list_markets", json!({})).await);
+    sim.set_faults(only(
+        "ticker/24hr",
+        Faults {
+            force_status: Some(502),
+            ..Default::default()
+        },
+    ));
+    for _ in 0..5 {
+        assert_eq!(
+            error_code(
+                &server
+                    .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+                    .await
+            ),
+            "exchange_unavailable"
+        );
+    }
+    assert_eq!(sim.calls("ticker/24hr"), 5);
+    let open = server
+        .call("get_ticker", json!({"symbol": "ETH/USDT"}))
+        .await;
+    assert_eq!(error_code(&open), "exchange_unavailable");
+    assert!(
+        error_message(&open).contains("circuit open"),
+        "{}",
+        error_message(&open)
+    );
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        5,
+        "an open circuit does not call the exchange"
+    );
+}

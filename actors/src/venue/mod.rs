@@ -3,6 +3,7 @@
 
 mod budget;
 pub mod ccxt;
+mod circuit;
 mod error;
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::model::{Candle, DataRequest, Market, MarketData, OrderBook, Ticker, T
 
 pub use self::ccxt::CcxtExchange;
 pub use budget::WeightBudget;
+pub use circuit::CircuitBreaker;
 pub use error::VenueError;
 
 /// How to reach one exchange.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ccxt::{TypedExchange, TypedExchangeExt, Value};
 
-use super::{Exchange, VenueConfig, VenueError, WeightBudget};
+use super::{CircuitBreaker, Exchange, VenueConfig, VenueError, WeightBudget};
 use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
 use pool::InstancePool;
 use weights::Weights;
@@ -25,6 +25,10 @@ pub const SUPPORTED_EXCHANGES: &[&str] = &["binance"];
 /// Extra time ccxt's own HTTP client gets over our deadline, so that ours always fires first
 /// and is reported as `timeout` rather than as a network error.
 const CCXT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+/// Failures in a row (5xx, unreachable, timeouts) that open the exchange's circuit, and how
+/// long it then stays open.
+const CIRCUIT_THRESHOLD: u32 = 5;
+const CIRCUIT_OPEN_FOR: Duration = Duration::from_secs(5);
 
 type Instance = Box<dyn TypedExchange>;
 
@@ -37,6 +41,7 @@ pub struct CcxtExchange {
     markets: RwLock<Option<Value>>,
     pool: InstancePool<Instance>,
     budget: WeightBudget,
+    breaker: CircuitBreaker,
     weights: Weights,
     timeout: Duration,
 }
@@ -97,6 +102,7 @@ impl CcxtExchange {
             markets: RwLock::new(None),
             pool: InstancePool::new(config.max_concurrent_calls),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
+            breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
             weights,
             timeout: config.timeout,
         })
@@ -127,6 +133,8 @@ impl CcxtExchange {
         work: impl Future<Output = ccxt::Result<T>>,
     ) -> Result<T, VenueError> {
         let started = std::time::Instant::now();
+        // Refused by an open circuit: not an exchange call, so neither counted nor recorded.
+        self.breaker.check()?;
         let attempt = async {
             self.budget.admit(weight).await?;
             let result = work.await.map_err(convert::error);
@@ -144,6 +152,7 @@ impl CcxtExchange {
             Ok(result) => result,
             Err(_) => Err(VenueError::Timeout(self.timeout)),
         };
+        self.breaker.record(&result);
         let exchange = self.id.clone();
         metrics::counter!("cmm_exchange_calls_total", "exchange" => exchange.clone(), "endpoint" => endpoint, "outcome" => outcome_label(&result))
             .increment(1);
