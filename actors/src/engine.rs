@@ -27,6 +27,8 @@ pub struct EngineConfig {
     pub cache_capacity: NonZeroUsize,
     /// A symbol actor unused for this long stops (memory stays bounded with many symbols).
     pub symbol_idle_after: Duration,
+    /// Age after which an exchange's market list is reloaded in the background.
+    pub markets_refresh: Duration,
     /// Threads running exchange I/O and reply parsing.
     pub io_threads: usize,
 }
@@ -114,6 +116,7 @@ impl Engine {
             cache.clone(),
             io.handle().clone(),
             config.symbol_idle_after,
+            config.markets_refresh,
         )
         .start();
         Ok(Self {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ const GENERATED_MARKETS: usize = 3000;
 struct ScriptedExchange {
     ticker_calls: AtomicUsize,
     market_loads: AtomicUsize,
+    fail_markets: AtomicBool,
     delay_ms: AtomicUsize,
     failure: Mutex<Option<VenueError>>,
     /// Symbols whose next ticker call panics (once).
@@ -68,6 +69,9 @@ impl Exchange for ScriptedExchange {
     }
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         self.market_loads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_markets.load(Ordering::SeqCst) {
+            return Err(VenueError::Unavailable("exchangeInfo down".into()));
+        }
         let named = ["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"]
             .into_iter()
             .map(market);
@@ -144,6 +148,7 @@ fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
         cache_stale_ttl: Duration::from_secs(60),
         cache_capacity: NonZeroUsize::new(1024).unwrap(),
         symbol_idle_after: Duration::from_millis(idle_ms),
+        markets_refresh: Duration::from_secs(3600),
         io_threads: 2,
     }
 }
@@ -358,4 +363,28 @@ async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
         "the cache keeps the most recent values, bounded"
     );
     assert!(stats.capacity < GENERATED_MARKETS);
+}
+
+#[actix::test]
+async fn markets_are_reloaded_in_the_background_and_kept_when_a_reload_fails() {
+    let exchange = ScriptedExchange::new();
+    let mut config = config(10_000, 60_000);
+    config.markets_refresh = Duration::from_millis(100);
+    let engine =
+        Engine::start_with_venues(config, vec![exchange.clone() as Arc<dyn Exchange>]).unwrap();
+    ticker_last(&engine, "BTC/USDT").await.unwrap();
+    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // This request is served from the loaded markets and starts a reload.
+    ticker_last(&engine, "ETH/USDT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 2);
+
+    exchange.fail_markets.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    ticker_last(&engine, "SOL/USDT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 3);
+    // The failed reload kept the old list: symbols still resolve.
+    assert_eq!(ticker_last(&engine, "btcusdt").await.unwrap().0, 100.0);
 }

@@ -198,6 +198,7 @@ impl ServerConfig {
             cache_stale_ttl: Duration::from_secs(self.cache.stale_ttl),
             cache_capacity: NonZeroUsize::new(self.cache.maxsize).unwrap_or(NonZeroUsize::MIN),
             symbol_idle_after: Duration::from_secs(self.server.symbol_idle),
+            markets_refresh: Duration::from_secs(3600),
             io_threads: 2,
         }
     }

@@ -55,6 +55,8 @@ enum Markets {
 struct VenueSlot {
     venue: Arc<dyn Exchange>,
     markets: Markets,
+    /// A reload of loaded markets is under way (requests keep using the loaded ones).
+    refreshing: bool,
     symbols: HashMap<Arc<str>, SymbolSlot>,
 }
 
@@ -64,6 +66,8 @@ pub struct Router {
     io: Handle,
     /// A symbol actor unused for this long is stopped (its cached values stay in the cache).
     idle_after: Duration,
+    /// Age after which an exchange's market list is reloaded (the old one keeps serving).
+    markets_refresh: Duration,
 }
 
 impl Router {
@@ -72,11 +76,13 @@ impl Router {
         cache: Arc<MarketCache>,
         io: Handle,
         idle_after: Duration,
+        markets_refresh: Duration,
     ) -> Self {
         let venues = venues
             .into_iter()
             .map(|venue| {
                 let slot = VenueSlot {
+                    refreshing: false,
                     venue: venue.clone(),
                     markets: Markets::Unloaded,
                     symbols: HashMap::new(),
@@ -89,6 +95,7 @@ impl Router {
             cache,
             io,
             idle_after,
+            markets_refresh,
         }
     }
 
@@ -123,9 +130,11 @@ impl Router {
         let Some(slot) = self.venues.get_mut(exchange) else {
             return;
         };
-        let pending = match std::mem::replace(&mut slot.markets, Markets::Unloaded) {
-            Markets::Loading(pending) => pending,
-            _ => Vec::new(),
+        slot.refreshing = false;
+        let (pending, previous) = match std::mem::replace(&mut slot.markets, Markets::Unloaded) {
+            Markets::Loading(pending) => (pending, None),
+            Markets::Loaded(previous) => (Vec::new(), Some(previous)),
+            Markets::Unloaded => (Vec::new(), None),
         };
         match loaded {
             Ok(markets) => {
@@ -139,6 +148,10 @@ impl Router {
                 for request in pending {
                     self.run(request, &markets);
                 }
+            }
+            Err(error) if previous.is_some() => {
+                tracing::warn!(%exchange, %error, "refreshing markets failed; keeping the loaded ones");
+                slot.markets = previous.map_or(Markets::Unloaded, Markets::Loaded);
             }
             Err(error) => {
                 // Not cached: the next request tries again.
@@ -217,6 +230,13 @@ impl Router {
         match &mut slot.markets {
             Markets::Loaded(answer) => {
                 let answer = answer.clone();
+                // Exchanges list and delist markets: reload now and then, in the background.
+                if !slot.refreshing
+                    && now_ms() - answer.fetched_at_ms > self.markets_refresh.as_millis() as i64
+                {
+                    slot.refreshing = true;
+                    self.load_markets(exchange, ctx);
+                }
                 self.run(request, &answer);
             }
             Markets::Loading(pending) => pending.push(request),
