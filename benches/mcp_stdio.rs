@@ -349,6 +349,11 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
     call_once(&server, "BTC/USDT").await;
     let ticker = call_once(&server, "BTC/USDT").await;
     assert_eq!(ticker["source"], "cache", "warmed ticker comes from cache");
+    println!(
+        "cache hits: the ticker result is {} bytes of JSON (sent twice per answer: \
+         structuredContent and text)",
+        ticker.to_string().len()
+    );
     let echo = start_echo_server(&ticker).await;
     let exchange_calls = sim.calls("ticker/24hr");
 
@@ -399,10 +404,14 @@ async fn cold_misses() -> Vec<Row> {
     // ENABLE_RATE_LIMIT=false: with the budget on, Binance's weights (ticker 2 of 6000/min,
     // burst 600) cap misses at 50/s after the first 300, so the last level would measure the
     // budget and depend on how much burst earlier levels used. Off, this measures the miss path
-    // itself: at most EXCHANGE_MAX_CONCURRENT_CALLS (default 16) exchange calls at once.
+    // itself: at most EXCHANGE_MAX_CONCURRENT_CALLS (default 8) exchange calls at once.
     let server = start_mcp_server(&sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
     // Loads the market list (exchangeInfo) before any latency is injected.
     call_once(&server, "BTC/USDT").await;
+    // After loading markets the server makes its pool of ccxt instances in the background
+    // (~0.3 s of CPU each with 3000 markets). Measure a server that has been up a few seconds,
+    // as a deployed one has, not its first second.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     sim.set_faults(Faults {
         latency_ms: COLD_LATENCY_MS,
         endpoints: Some(vec!["ticker/24hr".into()]),

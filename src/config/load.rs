@@ -205,12 +205,13 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         "cache.maxsize",
         || format!("{} is out of range", c.cache.maxsize),
     )?;
-    let stale = c.cache.stale_ttl;
-    check(
-        stale >= c.cache.ttl && stale <= 86_400,
-        "cache.stale_ttl",
-        || format!("{stale} is out of range"),
-    )?;
+    if let Some(stale) = c.cache.stale_ttl {
+        check(
+            stale >= c.cache.ttl && stale <= 86_400,
+            "cache.stale_ttl",
+            || format!("{stale} is out of range"),
+        )?;
+    }
     if let Some(url) = &c.redis.url {
         let ok =
             url::Url::parse(url.expose()).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss"));
@@ -298,6 +299,19 @@ mod tests {
         assert_eq!((c.pubsub.request_timeout, c.pubsub.enabled), (10, false));
         assert_eq!(c.server.log, "info");
         assert_eq!(c.enabled_exchanges(), vec!["binance".to_owned()]);
+        assert_eq!(c.cache.effective_stale_ttl(), 300);
+    }
+
+    #[test]
+    fn a_long_ttl_stretches_the_default_stale_window_but_not_an_explicit_one() {
+        let c = load_with(CommonArgs::default(), &[("CACHE_TTL", "3600")]).unwrap();
+        assert_eq!(c.cache.effective_stale_ttl(), 3600);
+        let err = load_with(
+            CommonArgs::default(),
+            &[("CACHE_TTL", "3600"), ("CACHE_STALE_TTL", "60")],
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "cache.stale_ttl");
     }
 
     #[test]

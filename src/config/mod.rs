@@ -53,7 +53,7 @@ impl Default for ExchangeSettings {
             rest_url: None,
             ws_url: None,
             timeout: 10.0,
-            max_concurrent_calls: 16,
+            max_concurrent_calls: 8,
         }
     }
 }
@@ -64,9 +64,19 @@ pub struct CacheSettings {
     /// Seconds a cached value is fresh.
     pub ttl: u64,
     pub maxsize: usize,
-    /// Seconds past which a value is too old even to be served stale.
-    pub stale_ttl: u64,
+    /// Seconds past which a value is too old even to be served stale; unset means
+    /// [`DEFAULT_STALE_TTL`] or the TTL, whichever is longer.
+    pub stale_ttl: Option<u64>,
     pub use_redis: bool,
+}
+
+/// Seconds a value may be served stale when `cache.stale_ttl` is not set.
+pub const DEFAULT_STALE_TTL: u64 = 300;
+
+impl CacheSettings {
+    pub fn effective_stale_ttl(&self) -> u64 {
+        self.stale_ttl.unwrap_or(DEFAULT_STALE_TTL.max(self.ttl))
+    }
 }
 
 impl Default for CacheSettings {
@@ -74,7 +84,7 @@ impl Default for CacheSettings {
         Self {
             ttl: 10,
             maxsize: 2048,
-            stale_ttl: 300,
+            stale_ttl: None,
             use_redis: false,
         }
     }
@@ -195,7 +205,7 @@ impl ServerConfig {
             default_exchange: self.exchange.name.clone(),
             venues,
             cache_ttl: Duration::from_secs(self.cache.ttl),
-            cache_stale_ttl: Duration::from_secs(self.cache.stale_ttl),
+            cache_stale_ttl: Duration::from_secs(self.cache.effective_stale_ttl()),
             cache_capacity: NonZeroUsize::new(self.cache.maxsize).unwrap_or(NonZeroUsize::MIN),
             symbol_idle_after: Duration::from_secs(self.server.symbol_idle),
             markets_refresh: Duration::from_secs(3600),

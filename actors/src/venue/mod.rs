@@ -42,7 +42,7 @@ impl VenueConfig {
             ws_url: None,
             timeout: Duration::from_secs(10),
             enable_rate_limit: true,
-            max_concurrent_calls: 16,
+            max_concurrent_calls: 8,
         }
     }
 }

@@ -8,7 +8,7 @@ mod pool;
 mod weights;
 
 use std::future::Future;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,15 +35,44 @@ type Instance = Box<dyn TypedExchange>;
 pub struct CcxtExchange {
     id: String,
     timeframes: Vec<String>,
-    /// Settings every new instance starts from (URLs, timeout, spot-only markets).
-    base_config: serde_json::Value,
-    /// Markets loaded once, handed to each new instance so none calls `exchangeInfo` again.
-    markets: RwLock<Option<Value>>,
-    pool: InstancePool<Instance>,
+    /// How to make an instance; holds the loaded markets once there are some.
+    factory: RwLock<InstanceFactory>,
+    pool: Arc<InstancePool<Instance>>,
     budget: WeightBudget,
     breaker: CircuitBreaker,
     weights: Weights,
     timeout: Duration,
+}
+
+/// Everything needed to make a ready instance, cheap to clone (ccxt values share their data),
+/// so instances can be made on a blocking thread.
+#[derive(Clone)]
+struct InstanceFactory {
+    id: String,
+    /// URLs, timeout, spot-only markets, and (once loaded) the markets, so that no instance
+    /// calls `exchangeInfo` again.
+    config: Value,
+}
+
+impl InstanceFactory {
+    fn make(&self) -> Instance {
+        // `build` succeeded for this id when the adapter was made, so it succeeds again.
+        match build(&self.id, Some(self.config.clone())) {
+            Some((instance, _)) => instance,
+            None => unreachable!("exchange {} was buildable at construction", self.id),
+        }
+    }
+
+    fn with_markets(&self, markets: Value) -> Self {
+        let mut config = self.config.clone();
+        if let Value::Dict(map) = &mut config {
+            Arc::make_mut(map).insert("markets".to_owned(), markets);
+        }
+        Self {
+            id: self.id.clone(),
+            config,
+        }
+    }
 }
 
 /// What a fresh instance tells us about its exchange.
@@ -98,9 +127,11 @@ impl CcxtExchange {
         Ok(Self {
             id: config.id.clone(),
             timeframes: describe.timeframes,
-            base_config,
-            markets: RwLock::new(None),
-            pool: InstancePool::new(config.max_concurrent_calls),
+            factory: RwLock::new(InstanceFactory {
+                id: config.id.clone(),
+                config: Value::from(base_config),
+            }),
+            pool: Arc::new(InstancePool::new(config.max_concurrent_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
             weights,
@@ -108,18 +139,20 @@ impl CcxtExchange {
         })
     }
 
-    fn new_instance(&self) -> Instance {
-        let mut config = Value::from(self.base_config.clone());
-        if let (Value::Dict(map), Ok(markets)) = (&mut config, self.markets.read()) {
-            if let Some(markets) = markets.as_ref() {
-                std::sync::Arc::make_mut(map).insert("markets".to_owned(), markets.clone());
-            }
+    fn factory(&self) -> InstanceFactory {
+        match self.factory.read() {
+            Ok(factory) => factory.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
-        // `build` succeeded for this id in `new`, so it succeeds again.
-        match build(&self.id, Some(config)) {
-            Some((instance, _)) => instance,
-            None => unreachable!("exchange {} was buildable at construction", self.id),
-        }
+    }
+
+    /// Borrows an instance (made on a blocking thread if none is idle).
+    async fn instance(&self) -> ccxt::Result<pool::Pooled<'_, Instance>> {
+        let factory = self.factory();
+        self.pool
+            .acquire(move || factory.make())
+            .await
+            .map_err(|e| ccxt::ExchangeError::new("BaseError", e))
     }
 
     /// Runs one exchange call within the budget and the deadline. The deadline covers waiting
@@ -214,7 +247,7 @@ impl Exchange for CcxtExchange {
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         let loaded = self
             .call("markets", self.weights.markets, async {
-                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                let mut ex = self.instance().await?;
                 ex.call_raw("load_markets", vec![Value::Bool(true)]).await?;
                 Ok(ex.markets())
             })
@@ -224,21 +257,22 @@ impl Exchange for CcxtExchange {
                 "the exchange listed no markets".to_owned(),
             ));
         }
-        let raw = Value::Arr(std::sync::Arc::new(
-            loaded.iter().map(|m| m.raw.clone()).collect(),
-        ));
-        if let Ok(mut markets) = self.markets.write() {
-            *markets = Some(raw);
+        let raw = Value::Arr(Arc::new(loaded.iter().map(|m| m.raw.clone()).collect()));
+        let factory = self.factory().with_markets(raw);
+        if let Ok(mut current) = self.factory.write() {
+            *current = factory.clone();
         }
-        // Idle instances predate these markets; new ones are made with them.
+        // Idle instances predate these markets; make fresh ones ahead of the first calls.
         self.pool.clear_idle();
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.warm(move || factory.make()).await });
         Ok(loaded.iter().filter_map(convert::market).collect())
     }
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
         let ticker = self
             .call("ticker", self.weights.ticker, async {
-                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                let mut ex = self.instance().await?;
                 ex.fetch_ticker(symbol, ()).await
             })
             .await?;
@@ -254,7 +288,7 @@ impl Exchange for CcxtExchange {
     ) -> Result<Vec<Candle>, VenueError> {
         let rows = self
             .call("ohlcv", self.weights.ohlcv, async {
-                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                let mut ex = self.instance().await?;
                 ex.fetch_ohlcv(
                     symbol,
                     Some(timeframe.as_str()),
@@ -271,7 +305,7 @@ impl Exchange for CcxtExchange {
     async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError> {
         let book = self
             .call("orderbook", self.weights.order_book(limit), async {
-                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                let mut ex = self.instance().await?;
                 ex.fetch_order_book(symbol, Some(i64::from(limit)), ())
                     .await
             })
@@ -282,7 +316,7 @@ impl Exchange for CcxtExchange {
     async fn fetch_trades(&self, symbol: &str, limit: u32) -> Result<Vec<Trade>, VenueError> {
         let trades = self
             .call("trades", self.weights.trades, async {
-                let mut ex = self.pool.acquire(|| self.new_instance()).await;
+                let mut ex = self.instance().await?;
                 ex.fetch_trades(symbol, None, Some(i64::from(limit)), ())
                     .await
             })
