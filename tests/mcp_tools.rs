@@ -348,7 +348,7 @@ async fn get_trades_returns_the_most_recent_trades() {
 }
 
 #[tokio::test]
-async fn get_tickers_serves_each_symbol_and_lists_failures() {
+async fn get_tickers_batches_cold_symbols_into_one_exchange_call_and_lists_failures() {
     let sim = simulator();
     let server = start_server(&sim, &[]).await;
     let r = server
@@ -358,21 +358,27 @@ async fn get_tickers_serves_each_symbol_and_lists_failures() {
         )
         .await;
     let r = ok(&r);
-    let symbols: Vec<&str> = r["tickers"]
-        .as_array()
-        .unwrap()
+    let tickers = r["tickers"].as_array().unwrap();
+    let symbols: Vec<&str> = tickers
         .iter()
         .map(|t| t["symbol"].as_str().unwrap())
         .collect();
     assert_eq!(symbols, ["BTC/USDT", "ETH/USDT", "SOL/USDT"]);
-    for t in r["tickers"].as_array().unwrap() {
+    // Three cold symbols, one exchange call: ticker/24hr?symbols=[...] (Binance weight 2).
+    assert_eq!(sim.calls("ticker/24hr"), 1);
+    let served = sim
+        .last_response("ticker/24hr", None)
+        .expect("a batched ticker reply");
+    for t in tickers {
         let id = t["symbol"].as_str().unwrap().replace('/', "");
-        let served = sim.last_response("ticker/24hr", Some(&id)).unwrap();
-        assert_eq!(
-            t["last"].as_f64().unwrap(),
-            num(&served["lastPrice"]),
-            "{id}"
-        );
+        let row = served
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["symbol"] == id.as_str())
+            .unwrap();
+        assert_eq!(t["last"].as_f64().unwrap(), num(&row["lastPrice"]), "{id}");
+        assert_eq!(t["source"], "exchange");
     }
     let errors = r["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1);
@@ -383,6 +389,12 @@ async fn get_tickers_serves_each_symbol_and_lists_failures() {
         ),
         (Some("NOPE/USDT"), Some("invalid_symbol"))
     );
+    // Cached now: a single get_ticker needs no call.
+    let one = server
+        .call("get_ticker", json!({"symbol": "ETH/USDT"}))
+        .await;
+    assert_eq!(ok(&one)["source"], "cache");
+    assert_eq!(sim.calls("ticker/24hr"), 1);
 }
 
 #[tokio::test]

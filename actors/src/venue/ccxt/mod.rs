@@ -3,10 +3,12 @@
 //! process's request-weight budget for the exchange and a deadline of our own (ccxt reports
 //! its own client timeout as a plain network error).
 
+mod batch;
 mod convert;
 mod pool;
 mod weights;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -16,6 +18,7 @@ use ccxt::{TypedExchange, TypedExchangeExt, Value};
 
 use super::{CircuitBreaker, Exchange, VenueConfig, VenueError, WeightBudget};
 use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
+use batch::Batcher;
 use pool::InstancePool;
 use weights::Weights;
 
@@ -29,6 +32,9 @@ const CCXT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// long it then stays open.
 const CIRCUIT_THRESHOLD: u32 = 5;
 const CIRCUIT_OPEN_FOR: Duration = Duration::from_secs(5);
+/// How long the first ticker request of a batch waits for others to join it. Small next to any
+/// exchange round trip, long enough to catch a fan-out of many symbols.
+const TICKER_BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 type Instance = Box<dyn TypedExchange>;
 
@@ -40,6 +46,7 @@ pub struct CcxtExchange {
     pool: Arc<InstancePool<Instance>>,
     budget: WeightBudget,
     breaker: CircuitBreaker,
+    tickers: Batcher<Ticker>,
     weights: Weights,
     timeout: Duration,
 }
@@ -134,6 +141,7 @@ impl CcxtExchange {
             pool: Arc::new(InstancePool::new(config.max_concurrent_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
+            tickers: Batcher::new(TICKER_BATCH_WINDOW),
             weights,
             timeout: config.timeout,
         })
@@ -153,6 +161,57 @@ impl CcxtExchange {
             .acquire(move || factory.make())
             .await
             .map_err(|e| ccxt::ExchangeError::new("BaseError", e))
+    }
+
+    async fn fetch_one_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        let ticker = self
+            .call("ticker", self.weights.ticker, async {
+                let mut ex = self.instance().await?;
+                ex.fetch_ticker(symbol, ()).await
+            })
+            .await?;
+        Ok(convert::ticker(ticker))
+    }
+
+    /// Tickers of `symbols`: one call for a single symbol, else batched calls of up to
+    /// `ticker_batch` symbols each, in parallel.
+    async fn fetch_ticker_batch(
+        &self,
+        symbols: Vec<String>,
+    ) -> HashMap<String, Result<Ticker, VenueError>> {
+        if let [symbol] = symbols.as_slice() {
+            return HashMap::from([(symbol.clone(), self.fetch_one_ticker(symbol).await)]);
+        }
+        let chunks = symbols
+            .chunks(self.weights.ticker_batch)
+            .map(|chunk| async move {
+                let reply = self
+                    .call("tickers", self.weights.tickers(chunk.len()), async {
+                        let mut ex = self.instance().await?;
+                        ex.fetch_tickers(Some(chunk.to_vec()), ()).await
+                    })
+                    .await;
+                (chunk, reply)
+            });
+        let mut answers = HashMap::with_capacity(symbols.len());
+        for (chunk, reply) in futures::future::join_all(chunks).await {
+            for symbol in chunk {
+                let answer = match &reply {
+                    Ok(tickers) => tickers
+                        .get(symbol)
+                        .cloned()
+                        .map(convert::ticker)
+                        .ok_or_else(|| {
+                            VenueError::Malformed(format!(
+                                "no {symbol} in the exchange's tickers reply"
+                            ))
+                        }),
+                    Err(error) => Err(error.clone()),
+                };
+                answers.insert(symbol.clone(), answer);
+            }
+        }
+        answers
     }
 
     /// Runs one exchange call within the budget and the deadline. The deadline covers waiting
@@ -270,13 +329,12 @@ impl Exchange for CcxtExchange {
     }
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
-        let ticker = self
-            .call("ticker", self.weights.ticker, async {
-                let mut ex = self.instance().await?;
-                ex.fetch_ticker(symbol, ()).await
-            })
-            .await?;
-        Ok(convert::ticker(ticker))
+        if self.weights.ticker_batch <= 1 {
+            return self.fetch_one_ticker(symbol).await;
+        }
+        self.tickers
+            .get(symbol, |symbols| self.fetch_ticker_batch(symbols))
+            .await
     }
 
     async fn fetch_ohlcv(

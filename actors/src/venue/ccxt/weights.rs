@@ -9,6 +9,8 @@ pub struct Weights {
     pub ticker: u32,
     pub ohlcv: u32,
     pub trades: u32,
+    /// Most symbols one batched ticker call asks for (1: the exchange gets no batched calls).
+    pub ticker_batch: usize,
     depth_steps: &'static [(u32, u32)],
 }
 
@@ -24,6 +26,8 @@ impl Weights {
                 ticker: 2,
                 ohlcv: 2,
                 trades: 4, // ccxt's fetch_trades calls aggTrades
+                // ticker/24hr?symbols=[..] costs 2 for up to 20 symbols, 40 up to 100.
+                ticker_batch: 20,
                 depth_steps: &[(100, 5), (500, 25), (1000, 50), (5000, 250)],
             },
             _ => Self {
@@ -33,8 +37,18 @@ impl Weights {
                 ticker: 1,
                 ohlcv: 1,
                 trades: 1,
+                ticker_batch: 1,
                 depth_steps: &[],
             },
+        }
+    }
+
+    /// Weight of one batched ticker call for `symbols` symbols (Binance's `symbols` tiers).
+    pub fn tickers(&self, symbols: usize) -> u32 {
+        match symbols {
+            0..=20 => self.ticker,
+            21..=100 => 20 * self.ticker,
+            _ => 40 * self.ticker,
         }
     }
 
