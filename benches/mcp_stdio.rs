@@ -10,8 +10,9 @@
 //!    same machine state. It is the ceiling of client + transport + rmcp: the ratio server/echo
 //!    says how much of the cost is the server's own work;
 //! 3. cold misses: every call asks a symbol never asked before while the simulated exchange
-//!    answers `ticker/24hr` after 50 ms, a fixed number of calls per level, checked against the
-//!    simulator's call counter.
+//!    answers `ticker/24hr` after 50 ms, a fixed number of calls per level; each answer must come
+//!    from the exchange, and the simulator's request counter is reported (concurrent misses are
+//!    batched, so it may be below the number of calls).
 //!
 //! Prints the machine, date, commit and a Markdown table to stdout.
 
@@ -434,15 +435,17 @@ async fn cold_misses() -> Vec<Row> {
         .await;
         result.report_failures("cold misses");
         first_symbol += calls;
-        let exchange_calls = sim.calls("ticker/24hr") - before;
-        let verdict = if exchange_calls == calls {
+        // Every call was a miss (its `source` was checked to be "exchange"); concurrent misses
+        // are batched into ticker/24hr?symbols=[..] requests, so there may be fewer requests.
+        let requests = sim.calls("ticker/24hr") - before;
+        let verdict = if requests >= 1 && requests <= calls {
             "ok"
         } else {
-            "MISMATCH"
+            "UNEXPECTED"
         };
         println!(
-            "cold misses, {in_flight} in flight: {calls} calls, simulator ticker/24hr grew by \
-             {exchange_calls} ({verdict})"
+            "cold misses, {in_flight} in flight: {calls} calls, {requests} ticker/24hr requests \
+             at the simulator ({verdict})"
         );
         rows.push(Row {
             scenario: "get_ticker cold miss (50 ms exchange)",
