@@ -29,7 +29,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt};
+use rmcp::{ErrorData as McpError, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{json, Value};
 use tokio::process::Command;
 use tokio::task::JoinSet;
@@ -105,9 +105,17 @@ struct LoadResult {
     failure_samples: Vec<String>,
     /// From the start of the recorded window until the last recorded call ended.
     wall: Duration,
+    /// CPU time the server process used during the recorded window.
+    server_cpu: Option<Duration>,
 }
 
 impl LoadResult {
+    /// Server CPU µs per recorded call.
+    fn cpu_us_per_call(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (self.calls() > 0).then(|| cpu.as_secs_f64() * 1e6 / self.calls() as f64)
+    }
+
     fn calls(&self) -> usize {
         self.latencies_ms.len()
     }
@@ -163,7 +171,7 @@ struct WorkerLog {
 /// `check` accepts or rejects a result. Shared by the real server and the echo server so both
 /// pay for the same client work.
 async fn run_closed_loop<A, C>(
-    peer: &Peer<RoleClient>,
+    server: &Child,
     in_flight: usize,
     load: Load,
     make_args: A,
@@ -182,6 +190,14 @@ where
         Load::Calls(n) => (start, None, Some(n)),
     };
 
+    // The server's CPU time over the recorded window: its own cost per call, whatever the
+    // client's speed.
+    let pid = server.pid;
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(record_from.into()).await;
+        process_cpu(pid)
+    });
+    let peer = server.peer();
     let mut workers = JoinSet::new();
     for _ in 0..in_flight {
         let (peer, make_args, check, next) =
@@ -229,6 +245,7 @@ where
         failures: 0,
         failure_samples: Vec::new(),
         wall: Duration::ZERO,
+        server_cpu: None,
     };
     let mut last_end = record_from;
     while let Some(joined) = workers.join_next().await {
@@ -243,7 +260,20 @@ where
     }
     result.latencies_ms.sort_by(f64::total_cmp);
     result.wall = last_end - record_from;
+    if let (Ok(Some(start)), Some(end)) = (cpu_at_start.await, process_cpu(pid)) {
+        result.server_cpu = end.checked_sub(start);
+    }
     result
+}
+
+/// User + system CPU time of process `pid` so far (Linux /proc; `None` elsewhere).
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux for every architecture this runs on.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn ticker_args(symbol: &str) -> JsonObject {
@@ -271,22 +301,41 @@ fn expect_source(expected: &'static str) -> impl Fn(&CallToolResult) -> Result<(
 
 type Client = RunningService<RoleClient, ()>;
 
+/// A server child process and our MCP session with it.
+struct Child {
+    client: Client,
+    /// For reading the server's CPU time from /proc.
+    pid: u32,
+}
+
+impl std::ops::Deref for Child {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
 /// Starts `cmd` as an MCP server over its stdio and completes the handshake. Its stderr is
 /// inherited, so warnings and errors show up next to the results.
-async fn connect(mut cmd: Command, what: &str) -> Client {
+async fn connect(mut cmd: Command, what: &str) -> Child {
     // Ends the child even if this process panics before the orderly shutdown.
     cmd.kill_on_drop(true);
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    ().serve(transport)
+    let pid = transport
+        .id()
+        .unwrap_or_else(|| panic!("{what} has no pid"));
+    let client = ()
+        .serve(transport)
         .await
-        .unwrap_or_else(|e| panic!("MCP handshake with {what} failed: {e}"))
+        .unwrap_or_else(|e| panic!("MCP handshake with {what} failed: {e}"));
+    Child { client, pid }
 }
 
 /// The real server pointed at `sim`. RUST_LOG=warn: per-call logging would distort the figures.
-async fn start_mcp_server(sim: &SimHandle, env: &[(&str, &str)]) -> Client {
+async fn start_mcp_server(sim: &SimHandle, env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(MCP_BINARY);
     cmd.env("EXCHANGE_REST_URL", sim.rest_url())
         .env("RUST_LOG", "warn")
@@ -298,7 +347,7 @@ async fn start_mcp_server(sim: &SimHandle, env: &[(&str, &str)]) -> Client {
 }
 
 /// This bench binary again, as an echo server answering every `get_ticker` with `ticker`.
-async fn start_echo_server(ticker: &Value) -> Client {
+async fn start_echo_server(ticker: &Value) -> Child {
     let exe = std::env::current_exe().expect("path of the bench binary");
     let mut cmd = Command::new(exe);
     cmd.arg(ECHO_FLAG)
@@ -307,14 +356,14 @@ async fn start_echo_server(ticker: &Value) -> Client {
     connect(cmd, "echo server").await
 }
 
-async fn stop(client: Client, what: &str) {
-    if let Err(e) = client.cancel().await {
+async fn stop(child: Child, what: &str) {
+    if let Err(e) = child.client.cancel().await {
         eprintln!("stopping {what}: {e}");
     }
 }
 
 /// One call that must succeed; returns its structured content.
-async fn call_once(client: &Client, symbol: &str) -> Value {
+async fn call_once(client: &Child, symbol: &str) -> Value {
     let params = CallToolRequestParams::new("get_ticker").with_arguments(ticker_args(symbol));
     let result = client
         .call_tool(params)
@@ -366,11 +415,9 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
     let mut echo_rows = Vec::new();
     for in_flight in LEVELS {
         let args = |_| ticker_args("BTC/USDT");
-        let hits =
-            run_closed_loop(server.peer(), in_flight, load, args, expect_source("cache")).await;
+        let hits = run_closed_loop(&server, in_flight, load, args, expect_source("cache")).await;
         hits.report_failures("cache hits");
-        let baseline =
-            run_closed_loop(echo.peer(), in_flight, load, args, expect_source("cache")).await;
+        let baseline = run_closed_loop(&echo, in_flight, load, args, expect_source("cache")).await;
         baseline.report_failures("echo");
         rows.push(Row {
             scenario: "get_ticker cache hit",
@@ -426,7 +473,7 @@ async fn cold_misses() -> Vec<Row> {
         let base = first_symbol;
         let args = move |i: u64| ticker_args(&format!("SIM{:04}/USDT", base + i));
         let result = run_closed_loop(
-            server.peer(),
+            &server,
             in_flight,
             Load::Calls(calls),
             args,
@@ -513,9 +560,9 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| scenario | in flight | calls | failed | calls/s | p50 ms | p99 ms | vs echo (calls/s) | vs echo (p50) |"
+        "| scenario | in flight | calls | failed | calls/s | p50 ms | p99 ms | server CPU µs/call | vs echo (calls/s) | vs echo (p50) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let r = &row.result;
         let (ratio_rate, ratio_p50) = match row.echo {
@@ -525,8 +572,12 @@ fn print_table(rows: &[Row]) {
             ),
             None => ("".into(), "".into()),
         };
+        let cpu = r
+            .cpu_us_per_call()
+            .map(|us| format!("{us:.0}"))
+            .unwrap_or_default();
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} |",
             row.scenario,
             r.in_flight,
             r.calls(),
@@ -534,6 +585,7 @@ fn print_table(rows: &[Row]) {
             r.calls_per_s(),
             r.p50(),
             r.p99(),
+            cpu,
             ratio_rate,
             ratio_p50
         );
