@@ -44,10 +44,6 @@ impl ToolService {
         Self { engine }
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Runs tool `name`; the result is the tool's JSON result. Counted and timed in the
     /// `cmm_requests_total`, `cmm_request_duration_seconds` and `cmm_errors_total` metrics.
     pub async fn call(&self, name: &str, arguments: Arguments) -> Result<Value, ToolError> {

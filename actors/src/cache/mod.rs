@@ -77,10 +77,6 @@ impl<K: Hash + Eq, V: Clone> TtlLru<K, V> {
         }
     }
 
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// Looks `key` up and counts a hit (fresh) or a miss (stale or absent).
     pub fn lookup(&self, key: &K) -> Lookup<V> {
         let found = self.peek(key);

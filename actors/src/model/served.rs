@@ -30,16 +30,6 @@ impl<T> Served<T> {
     pub fn age_ms(&self) -> i64 {
         (now_ms() - self.fetched_at_ms).max(0)
     }
-
-    pub fn map<U>(self, f: impl FnOnce(&T) -> Option<U>) -> Option<Served<U>> {
-        let value = f(&self.value)?;
-        Some(Served {
-            value: Arc::new(value),
-            source: self.source,
-            fetched_at_ms: self.fetched_at_ms,
-            stale: self.stale,
-        })
-    }
 }
 
 /// Unix time in ms. A clock before 1970 reads as 0 rather than failing a request.
