@@ -329,7 +329,9 @@ async fn book_limits_within_one_step_share_a_fetch_and_are_cut_best_first() {
 #[actix::test]
 async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
     let exchange = ScriptedExchange::new();
-    let engine = start(&exchange, 10_000, 500);
+    // Idle after 3 s: longer than serving 3000 cold symbols takes on a slow machine, so none is
+    // let go before it is counted.
+    let engine = start(&exchange, 10_000, 3000);
     let info = engine.exchange(None).unwrap().clone();
     let symbols: Vec<String> = (0..GENERATED_MARKETS)
         .map(|i| format!("c{i:04}usdt"))
@@ -351,7 +353,7 @@ async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
         engine.symbol_actor_count().await.unwrap(),
         GENERATED_MARKETS
     );
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(5000)).await;
     assert_eq!(
         engine.symbol_actor_count().await.unwrap(),
         0,
@@ -377,13 +379,13 @@ async fn markets_are_reloaded_in_the_background_and_kept_when_a_reload_fails() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     // This request is served from the loaded markets and starts a reload.
     ticker_last(&engine, "ETH/USDT").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 2);
 
     exchange.fail_markets.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(150)).await;
     ticker_last(&engine, "SOL/USDT").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 3);
     // The failed reload kept the old list: symbols still resolve.
     assert_eq!(ticker_last(&engine, "btcusdt").await.unwrap().0, 100.0);
