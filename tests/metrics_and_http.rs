@@ -116,7 +116,17 @@ async fn mcp_over_streamable_http_requires_the_bearer_token() {
     .await;
     assert_eq!(error_code(&bad), "invalid_argument");
     drop(client);
-    child.kill().await.ok();
+    // SIGTERM: a graceful stop, exit status 0.
+    let pid = child.id().expect("running");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test]

@@ -45,8 +45,37 @@ pub async fn serve_http(
         .map_err(|e| format!("MCP HTTP address {addr}: {e}"))?;
     tracing::info!(%addr, "serving MCP over streamable HTTP at /mcp");
     axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("MCP HTTP server: {e}"))
+}
+
+/// SIGINT or SIGTERM: stop accepting, let requests in flight finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot handle SIGTERM ({e}); it will end the process at once");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }
 
 async fn bearer_check(expected: &str, request: Request, next: Next) -> Response {
