@@ -107,13 +107,23 @@ struct LoadResult {
     wall: Duration,
     /// CPU time the server process used during the recorded window.
     server_cpu: Option<Duration>,
+    /// CPU time this bench process (the client) used during the recorded window.
+    client_cpu: Option<Duration>,
+}
+
+fn per_call_us(cpu: Duration, calls: usize) -> Option<f64> {
+    (calls > 0).then(|| cpu.as_secs_f64() * 1e6 / calls as f64)
 }
 
 impl LoadResult {
     /// Server CPU µs per recorded call.
     fn cpu_us_per_call(&self) -> Option<f64> {
-        let cpu = self.server_cpu?;
-        (self.calls() > 0).then(|| cpu.as_secs_f64() * 1e6 / self.calls() as f64)
+        per_call_us(self.server_cpu?, self.calls())
+    }
+
+    /// Client CPU µs per recorded call.
+    fn client_cpu_us_per_call(&self) -> Option<f64> {
+        per_call_us(self.client_cpu?, self.calls())
     }
 
     fn calls(&self) -> usize {
@@ -195,7 +205,7 @@ where
     let pid = server.pid;
     let cpu_at_start = tokio::spawn(async move {
         tokio::time::sleep_until(record_from.into()).await;
-        process_cpu(pid)
+        (process_cpu(pid), process_cpu(std::process::id()))
     });
     let peer = server.peer();
     let mut workers = JoinSet::new();
@@ -246,6 +256,7 @@ where
         failure_samples: Vec::new(),
         wall: Duration::ZERO,
         server_cpu: None,
+        client_cpu: None,
     };
     let mut last_end = record_from;
     while let Some(joined) = workers.join_next().await {
@@ -260,8 +271,10 @@ where
     }
     result.latencies_ms.sort_by(f64::total_cmp);
     result.wall = last_end - record_from;
-    if let (Ok(Some(start)), Some(end)) = (cpu_at_start.await, process_cpu(pid)) {
-        result.server_cpu = end.checked_sub(start);
+    if let Ok((server_start, client_start)) = cpu_at_start.await {
+        let since = |start: Option<Duration>, end: Option<Duration>| end?.checked_sub(start?);
+        result.server_cpu = since(server_start, process_cpu(pid));
+        result.client_cpu = since(client_start, process_cpu(std::process::id()));
     }
     result
 }
@@ -560,9 +573,9 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| scenario | in flight | calls | failed | calls/s | p50 ms | p99 ms | server CPU µs/call | vs echo (calls/s) | vs echo (p50) |"
+        "| scenario | in flight | calls | failed | calls/s | p50 ms | p99 ms | server CPU µs/call | client CPU µs/call | vs echo (calls/s) | vs echo (p50) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let r = &row.result;
         let (ratio_rate, ratio_p50) = match row.echo {
@@ -572,12 +585,10 @@ fn print_table(rows: &[Row]) {
             ),
             None => ("".into(), "".into()),
         };
-        let cpu = r
-            .cpu_us_per_call()
-            .map(|us| format!("{us:.0}"))
-            .unwrap_or_default();
+        let show = |us: Option<f64>| us.map(|us| format!("{us:.0}")).unwrap_or_default();
+        let (cpu, client_cpu) = (show(r.cpu_us_per_call()), show(r.client_cpu_us_per_call()));
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} | {} |",
             row.scenario,
             r.in_flight,
             r.calls(),
@@ -586,6 +597,7 @@ fn print_table(rows: &[Row]) {
             r.p50(),
             r.p99(),
             cpu,
+            client_cpu,
             ratio_rate,
             ratio_p50
         );
