@@ -1,0 +1,298 @@
+//! Load generator for the real `crypto-market-mcp` binary over stdio (not criterion).
+//!
+//! Run with `cargo bench --bench mcp_stdio`. One rmcp client on a tokio current-thread runtime
+//! keeps 1, 8 or 64 `get_ticker` calls in flight (closed loop) and records each call's latency:
+//!
+//! 1. cache hits (CACHE_TTL=3600, BTC/USDT warmed first), for `BENCH_SECONDS` (default 5) per
+//!    level after a 1 s warm-up;
+//! 2. an rmcp echo server (this binary re-executed with `--echo-server`) answering a ticker of
+//!    the same JSON, driven by the same client code, levels interleaved with (1) so both see the
+//!    same machine state. It is the ceiling of client + transport + rmcp: the ratio server/echo
+//!    says how much of the cost is the server's own work;
+//! 3. cold misses: every call asks a symbol never asked before while the simulated exchange
+//!    answers `ticker/24hr` after 50 ms, a fixed number of calls per level; each answer must come
+//!    from the exchange, and the simulator's request counter is reported (concurrent misses are
+//!    batched, so it may be below the number of calls).
+//!
+//! Prints the machine, date, commit and a Markdown table to stdout.
+
+use std::borrow::Cow;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crypto_market_sim::{Faults, SimConfig, SimHandle, Simulator};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ErrorData as McpError, RoleClient, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
+/// The argument that turns this binary into the echo server (anywhere in argv: cargo adds
+/// `--bench` and maybe a filter, which are ignored).
+const ECHO_FLAG: &str = "--echo-server";
+/// The ticker the echo server answers with, as JSON (captured from the real server).
+const ECHO_TICKER_ENV: &str = "BENCH_ECHO_TICKER";
+
+const LEVELS: [usize; 3] = [1, 8, 64];
+const WARMUP: Duration = Duration::from_secs(1);
+/// Cold calls per level: together 1240, within the simulator's 3000 generated markets.
+const COLD_CALLS: [u64; 3] = [40, 200, 1000];
+const COLD_EXTRA_SYMBOLS: usize = 3000;
+const COLD_LATENCY_MS: u64 = 50;
+/// A call slower than this counts as failed, so a stuck server ends the bench instead of hanging it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Failure messages printed per level (all are counted).
+const MAX_FAILURE_SAMPLES: usize = 5;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == ECHO_FLAG) {
+        // Echo mode: serve and nothing else (stdout belongs to the MCP transport).
+        echo::serve();
+        return;
+    }
+    let seconds: f64 = match std::env::var("BENCH_SECONDS") {
+        Ok(s) => s
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0)
+            .expect("BENCH_SECONDS must be a positive number of seconds"),
+        Err(_) => 5.0,
+    };
+    // The client side on one thread, as in the baseline figures of shared/notes/rmcp.md.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio current-thread runtime")
+        .block_on(run(Duration::from_secs_f64(seconds)));
+}
+
+async fn run(measure: Duration) {
+    print_machine();
+    let mut rows = Vec::new();
+    rows.extend(cache_hits_and_echo(measure).await);
+    rows.extend(cold_misses().await);
+    print_table(&rows);
+}
+
+mod echo;
+mod load;
+mod report;
+
+use load::{expect_source, run_closed_loop, ticker_args, Load, LoadResult};
+use report::{print_machine, print_table};
+
+// ---------------------------------------------------------------------------------------------
+// Children
+
+type Client = RunningService<RoleClient, ()>;
+
+/// A server child process and our MCP session with it.
+struct Child {
+    client: Client,
+    /// For reading the server's CPU time from /proc.
+    pid: u32,
+}
+
+impl std::ops::Deref for Child {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Starts `cmd` as an MCP server over its stdio and completes the handshake. Its stderr is
+/// inherited, so warnings and errors show up next to the results.
+async fn connect(mut cmd: Command, what: &str) -> Child {
+    // Ends the child even if this process panics before the orderly shutdown.
+    cmd.kill_on_drop(true);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let pid = transport
+        .id()
+        .unwrap_or_else(|| panic!("{what} has no pid"));
+    let client = ()
+        .serve(transport)
+        .await
+        .unwrap_or_else(|e| panic!("MCP handshake with {what} failed: {e}"));
+    Child { client, pid }
+}
+
+/// The real server pointed at `sim`. RUST_LOG=warn: per-call logging would distort the figures.
+async fn start_mcp_server(sim: &SimHandle, env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(MCP_BINARY);
+    cmd.env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    connect(cmd, "crypto-market-mcp").await
+}
+
+/// This bench binary again, as an echo server answering every `get_ticker` with `ticker`.
+async fn start_echo_server(ticker: &Value) -> Child {
+    let exe = std::env::current_exe().expect("path of the bench binary");
+    let mut cmd = Command::new(exe);
+    cmd.arg(ECHO_FLAG)
+        .env(ECHO_TICKER_ENV, ticker.to_string())
+        .env_remove("RUST_BACKTRACE");
+    connect(cmd, "echo server").await
+}
+
+async fn stop(child: Child, what: &str) {
+    if let Err(e) = child.client.cancel().await {
+        eprintln!("stopping {what}: {e}");
+    }
+}
+
+/// One call that must succeed; returns its structured content.
+async fn call_once(client: &Child, symbol: &str) -> Value {
+    let params = CallToolRequestParams::new("get_ticker").with_arguments(ticker_args(symbol));
+    let result = client
+        .call_tool(params)
+        .await
+        .unwrap_or_else(|e| panic!("get_ticker {symbol}: protocol error {e}"));
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "get_ticker {symbol} failed: {:?}",
+        result.structured_content
+    );
+    result
+        .structured_content
+        .unwrap_or_else(|| panic!("get_ticker {symbol}: no structuredContent"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+struct Row {
+    scenario: &'static str,
+    result: LoadResult,
+    /// The echo server's figures at the same level, for the ratio columns.
+    echo: Option<(f64, f64)>,
+}
+
+/// Scenario 1 and the echo baseline, levels interleaved (server 1, echo 1, server 8, ...).
+async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
+    let sim = Simulator::start(SimConfig::default()).expect("simulator starts");
+    let server = start_mcp_server(&sim, &[("CACHE_TTL", "3600")]).await;
+    // Warm: markets and BTC/USDT into the cache; the second answer is a cache hit, the exact
+    // JSON the echo server will send back.
+    call_once(&server, "BTC/USDT").await;
+    let ticker = call_once(&server, "BTC/USDT").await;
+    assert_eq!(ticker["source"], "cache", "warmed ticker comes from cache");
+    println!(
+        "cache hits: the ticker result is {} bytes of JSON (sent twice per answer: \
+         structuredContent and text)",
+        ticker.to_string().len()
+    );
+    let echo = start_echo_server(&ticker).await;
+    let exchange_calls = sim.calls("ticker/24hr");
+
+    let load = Load::For {
+        warmup: WARMUP,
+        measure,
+    };
+    let mut rows = Vec::new();
+    let mut echo_rows = Vec::new();
+    for in_flight in LEVELS {
+        let args = |_| ticker_args("BTC/USDT");
+        let hits = run_closed_loop(&server, in_flight, load, args, expect_source("cache")).await;
+        hits.report_failures("cache hits");
+        let baseline = run_closed_loop(&echo, in_flight, load, args, expect_source("cache")).await;
+        baseline.report_failures("echo");
+        rows.push(Row {
+            scenario: "get_ticker cache hit",
+            echo: Some((baseline.calls_per_s(), baseline.p50())),
+            result: hits,
+        });
+        echo_rows.push(Row {
+            scenario: "rmcp echo (baseline)",
+            echo: None,
+            result: baseline,
+        });
+    }
+    let extra = sim.calls("ticker/24hr") - exchange_calls;
+    if extra != 0 {
+        eprintln!("!! cache-hit scenario made {extra} exchange calls (expected 0)");
+    }
+    stop(server, "crypto-market-mcp").await;
+    stop(echo, "echo server").await;
+    rows.extend(echo_rows);
+    rows
+}
+
+/// Scenario 2: every call a miss on a symbol never asked before, the exchange 50 ms away.
+async fn cold_misses() -> Vec<Row> {
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: COLD_EXTRA_SYMBOLS,
+        // The exchange's own weight limit is not what this measures.
+        weight_limit: 1_000_000,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    // ENABLE_RATE_LIMIT=false: with the budget on, Binance's weights (ticker 2 of 6000/min,
+    // burst 600) cap misses at 50/s after the first 300, so the last level would measure the
+    // budget and depend on how much burst earlier levels used. Off, this measures the miss path
+    // itself: at most EXCHANGE_MAX_CONCURRENT_CALLS (default 8) exchange calls at once.
+    let server = start_mcp_server(&sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
+    // Loads the market list (exchangeInfo) before any latency is injected.
+    call_once(&server, "BTC/USDT").await;
+    // After loading markets the server makes its pool of ccxt instances in the background
+    // (~0.3 s of CPU each with 3000 markets). Measure a server that has been up a few seconds,
+    // as a deployed one has, not its first second.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    sim.set_faults(Faults {
+        latency_ms: COLD_LATENCY_MS,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Faults::default()
+    });
+
+    let mut rows = Vec::new();
+    let mut first_symbol = 1; // SIM0001
+    for (in_flight, calls) in LEVELS.into_iter().zip(COLD_CALLS) {
+        let before = sim.calls("ticker/24hr");
+        let base = first_symbol;
+        let args = move |i: u64| ticker_args(&format!("SIM{:04}/USDT", base + i));
+        let result = run_closed_loop(
+            &server,
+            in_flight,
+            Load::Calls(calls),
+            args,
+            expect_source("exchange"),
+        )
+        .await;
+        result.report_failures("cold misses");
+        first_symbol += calls;
+        // Every call was a miss (its `source` was checked to be "exchange"); concurrent misses
+        // are batched into ticker/24hr?symbols=[..] requests, so there may be fewer requests.
+        let requests = sim.calls("ticker/24hr") - before;
+        let verdict = if requests >= 1 && requests <= calls {
+            "ok"
+        } else {
+            "UNEXPECTED"
+        };
+        println!(
+            "cold misses, {in_flight} in flight: {calls} calls, {requests} ticker/24hr requests \
+             at the simulator ({verdict})"
+        );
+        rows.push(Row {
+            scenario: "get_ticker cold miss (50 ms exchange)",
+            echo: None,
+            result,
+        });
+    }
+    stop(server, "crypto-market-mcp").await;
+    rows
+}
