@@ -186,3 +186,36 @@ async fn a_run_of_failures_opens_the_circuit_so_calls_fail_fast() {
         "an open circuit does not call the exchange"
     );
 }
+
+#[tokio::test]
+async fn a_symbol_delisted_since_markets_loaded_does_not_fail_the_rest_of_its_batch() {
+    let sim = simulator();
+    let server = start_server(&sim, &[]).await;
+    ok(&server.call("list_markets", json!({})).await);
+    sim.set_faults(Faults {
+        delisted: vec!["SOLUSDT".into()],
+        ..Default::default()
+    });
+    let r = server
+        .call(
+            "get_tickers",
+            json!({"symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"]}),
+        )
+        .await;
+    let r = ok(&r);
+    let served: Vec<&str> = r["tickers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(served, ["BTC/USDT", "ETH/USDT"]);
+    assert_eq!(r["errors"][0]["symbol"], "SOL/USDT");
+    assert_eq!(r["errors"][0]["error"]["code"], "invalid_symbol");
+    assert_eq!(
+        r["errors"][0]["error"]["message"],
+        "SOL/USDT is not listed on binance"
+    );
+    // The batch failed as a whole (-1121), then each symbol was asked on its own.
+    assert_eq!(sim.calls("ticker/24hr"), 4);
+}

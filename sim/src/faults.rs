@@ -23,6 +23,10 @@ pub struct Faults {
     pub retry_after_s: u64,
     /// If set, faults apply only to these endpoint names ("klines", "ticker/24hr", ...).
     pub endpoints: Option<Vec<String>>,
+    /// Symbols (Binance ids, e.g. "SOLUSDT") still listed by exchangeInfo but rejected by every
+    /// other endpoint with 400 -1121, as after a delisting the client has not reloaded yet. A
+    /// request naming one (`symbol` or within `symbols`) fails as a whole, as Binance's does.
+    pub delisted: Vec<String>,
 }
 
 impl Faults {
@@ -46,6 +50,17 @@ impl Faults {
             }
         }
         Ok(())
+    }
+
+    /// Whether a request with these `symbol` / `symbols` parameter values names a delisted one.
+    pub fn names_delisted(&self, symbol: Option<&str>, symbols: Option<&str>) -> bool {
+        !self.delisted.is_empty()
+            && (symbol.is_some_and(|s| self.delisted.iter().any(|d| d == s))
+                || symbols.is_some_and(|list| {
+                    self.delisted
+                        .iter()
+                        .any(|d| list.contains(&format!("\"{d}\"")))
+                }))
     }
 
     pub fn retry_after(&self) -> u64 {
@@ -129,6 +144,18 @@ impl FaultState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delisted_symbols_are_found_in_symbol_and_symbols() {
+        let f = Faults {
+            delisted: vec!["SOLUSDT".into()],
+            ..Default::default()
+        };
+        assert!(f.names_delisted(Some("SOLUSDT"), None));
+        assert!(f.names_delisted(None, Some(r#"["BTCUSDT","SOLUSDT"]"#)));
+        assert!(!f.names_delisted(Some("BTCUSDT"), Some(r#"["BTCUSDT","SOLUSDTX"]"#)));
+        assert!(!Faults::default().names_delisted(Some("SOLUSDT"), None));
+    }
 
     #[test]
     fn healthy_by_default() {

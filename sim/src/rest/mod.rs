@@ -177,6 +177,15 @@ async fn api(
             _,
         ) => error_response(ApiError::Banned(until_ms), None, Some(retry_after_s)),
         (Verdict::Ok, Some(status), _) => forced(status, plan.retry_after_s, st.weight.limit()),
+        (Verdict::Ok, None, Some(e))
+            if e.name() != "exchangeInfo"
+                && st
+                    .faults
+                    .get()
+                    .names_delisted(params.get("symbol"), params.get("symbols")) =>
+        {
+            error_response(ApiError::InvalidSymbol, None, None)
+        }
         (Verdict::Ok, None, None) => StatusCode::NOT_FOUND.into_response(),
         (Verdict::Ok, None, Some(e)) => {
             let now = now_ms();

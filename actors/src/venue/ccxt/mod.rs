@@ -195,6 +195,18 @@ impl CcxtExchange {
             });
         let mut answers = HashMap::with_capacity(symbols.len());
         for (chunk, reply) in futures::future::join_all(chunks).await {
+            // One symbol the exchange rejects (delisted since the markets were loaded) fails the
+            // whole request: ask for each symbol on its own so the others are still served.
+            if matches!(
+                reply,
+                Err(VenueError::BadSymbol(_) | VenueError::BadRequest(_))
+            ) {
+                let singles = chunk.iter().map(|symbol| async move {
+                    (symbol.clone(), self.fetch_one_ticker(symbol).await)
+                });
+                answers.extend(futures::future::join_all(singles).await);
+                continue;
+            }
             for symbol in chunk {
                 let answer = match &reply {
                     Ok(tickers) => tickers
