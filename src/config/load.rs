@@ -191,6 +191,10 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         "exchange.timeout",
         || format!("{timeout} is out of range"),
     )?;
+    let window = c.exchange.ticker_batch_ms;
+    check(window <= 1000, "exchange.ticker_batch_ms", || {
+        format!("{window} is out of range")
+    })?;
     let calls = c.exchange.max_concurrent_calls;
     check(
         (1..=256).contains(&calls),

@@ -42,6 +42,9 @@ pub struct ExchangeSettings {
     /// Seconds one exchange call may take.
     pub timeout: f64,
     pub max_concurrent_calls: usize,
+    /// Milliseconds the first ticker miss waits for others to share one batched exchange call:
+    /// small next to any exchange round trip, long enough to catch a fan-out of many symbols.
+    pub ticker_batch_ms: u64,
 }
 
 impl Default for ExchangeSettings {
@@ -54,6 +57,7 @@ impl Default for ExchangeSettings {
             ws_url: None,
             timeout: 10.0,
             max_concurrent_calls: 8,
+            ticker_batch_ms: 2,
         }
     }
 }
@@ -197,6 +201,7 @@ impl ServerConfig {
                     timeout: Duration::from_secs_f64(self.exchange.timeout),
                     enable_rate_limit: self.exchange.enable_rate_limit,
                     max_concurrent_calls: self.exchange.max_concurrent_calls,
+                    ticker_batch_window: Duration::from_millis(self.exchange.ticker_batch_ms),
                     id,
                 }
             })

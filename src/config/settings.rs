@@ -47,6 +47,11 @@ pub const SETTINGS: &[Setting] = &[
         "EXCHANGE_MAX_CONCURRENT_CALLS",
         "a whole number from 1 to 256",
     ),
+    s(
+        "exchange.ticker_batch_ms",
+        "EXCHANGE_TICKER_BATCH_MS",
+        "whole milliseconds from 0 to 1000",
+    ),
     s("cache.ttl", "CACHE_TTL", "whole seconds from 0 to 86400"),
     s(
         "cache.maxsize",

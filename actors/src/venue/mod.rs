@@ -32,6 +32,8 @@ pub struct VenueConfig {
     pub enable_rate_limit: bool,
     /// Exchange calls that may be in flight at once.
     pub max_concurrent_calls: usize,
+    /// How long the first ticker miss waits for others to share one batched call.
+    pub ticker_batch_window: Duration,
 }
 
 impl VenueConfig {
@@ -43,6 +45,7 @@ impl VenueConfig {
             timeout: Duration::from_secs(10),
             enable_rate_limit: true,
             max_concurrent_calls: 8,
+            ticker_batch_window: Duration::from_millis(2),
         }
     }
 }

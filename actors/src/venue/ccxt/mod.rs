@@ -32,9 +32,6 @@ const CCXT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// long it then stays open.
 const CIRCUIT_THRESHOLD: u32 = 5;
 const CIRCUIT_OPEN_FOR: Duration = Duration::from_secs(5);
-/// How long the first ticker request of a batch waits for others to join it. Small next to any
-/// exchange round trip, long enough to catch a fan-out of many symbols.
-const TICKER_BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 type Instance = Box<dyn TypedExchange>;
 
@@ -141,7 +138,7 @@ impl CcxtExchange {
             pool: Arc::new(InstancePool::new(config.max_concurrent_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
-            tickers: Batcher::new(TICKER_BATCH_WINDOW),
+            tickers: Batcher::new(config.ticker_batch_window),
             weights,
             timeout: config.timeout,
         })
