@@ -74,7 +74,7 @@ impl Engine {
             .map(|venue| {
                 CcxtExchange::new(venue)
                     .map(|exchange| Arc::new(exchange) as Arc<dyn Exchange>)
-                    .map_err(|e| EngineError::from_venue(&venue.id, e))
+                    .map_err(|e| EngineError::from_venue(&venue.id, None, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Self::start_with_venues(config, venues)

@@ -95,11 +95,13 @@ impl EngineError {
         )
     }
 
-    pub fn from_venue(exchange: &str, err: VenueError) -> Self {
+    /// `symbol`: the unified symbol the call was for, if any. An exchange that rejects it
+    /// (delisted since the markets loaded) is reported under that name, not its raw reply.
+    pub fn from_venue(exchange: &str, symbol: Option<&str>, err: VenueError) -> Self {
         match err {
-            VenueError::BadSymbol(symbol) => Self::InvalidSymbol {
+            VenueError::BadSymbol(reply) => Self::InvalidSymbol {
                 exchange: exchange.to_owned(),
-                symbol,
+                symbol: symbol.map_or(reply, str::to_owned),
                 suggestions: Vec::new(),
             },
             VenueError::BadRequest(m) => {

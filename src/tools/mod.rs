@@ -107,8 +107,8 @@ impl ToolService {
         let mut symbols = args.symbols;
         let mut seen = std::collections::HashSet::new();
         symbols.retain(|s| seen.insert(s.trim().to_ascii_uppercase()));
-        // Each symbol goes to its own actor: cached ones answer at once, cold ones fetch in
-        // parallel, each with its own single flight.
+        // Each symbol goes to its own actor: cached ones answer at once; the cold ones' fetches
+        // meet in the exchange adapter, which batches them into few `symbols=[..]` calls.
         let answers = futures::future::join_all(
             symbols
                 .iter()

@@ -113,7 +113,7 @@ impl Router {
         ctx.spawn(load.into_actor(self).map(move |joined, router, _| {
             let loaded = match joined {
                 Ok(Ok(markets)) => Ok(markets),
-                Ok(Err(e)) => Err(EngineError::from_venue(&exchange, e)),
+                Ok(Err(e)) => Err(EngineError::from_venue(&exchange, None, e)),
                 Err(e) => Err(EngineError::Internal(format!(
                     "loading {exchange} markets failed inside the engine ({e})"
                 ))),

@@ -14,7 +14,7 @@ use tokio::runtime::Handle;
 use crate::cache::{CacheKey, Entry, Lookup, MarketCache};
 use crate::error::EngineError;
 use crate::model::{now_ms, DataRequest, MarketData, Served, Source};
-use crate::venue::{Exchange, VenueError};
+use crate::venue::Exchange;
 pub use messages::{Answer, Fetch, Reply, Responder};
 
 /// A caller waiting for an in-flight exchange call.
@@ -94,14 +94,11 @@ impl SymbolActor {
             let panicked = matches!(&joined, Err(e) if e.is_panic());
             let outcome = match joined {
                 Ok(Ok(data)) => Ok(data),
-                // The exchange no longer knows this symbol (delisted since the markets loaded):
-                // name the symbol, not the exchange's raw reply.
-                Ok(Err(VenueError::BadSymbol(_))) => Err(EngineError::InvalidSymbol {
-                    exchange: actor.exchange.to_string(),
-                    symbol: actor.symbol.to_string(),
-                    suggestions: Vec::new(),
-                }),
-                Ok(Err(venue_error)) => Err(EngineError::from_venue(&actor.exchange, venue_error)),
+                Ok(Err(venue_error)) => Err(EngineError::from_venue(
+                    &actor.exchange,
+                    Some(&actor.symbol),
+                    venue_error,
+                )),
                 Err(join_error) => Err(EngineError::Internal(format!(
                     "fetching {} for {} failed inside the engine ({join_error})",
                     upstream.kind().as_str(),
