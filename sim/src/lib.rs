@@ -5,14 +5,17 @@
 //! let sim = Simulator::start(SimConfig::default()).unwrap();
 //! let url = format!("{}/api/v3/ticker/price?symbol=BTCUSDT", sim.rest_url());
 //! sim.set_faults(Faults { latency_ms: 50, ..Faults::default() });
-//! # let _ = url;
+//! // ... run the client, then look at what it asked for:
+//! let batched = sim.requests().iter().filter(|r| r.symbols.len() > 1).count();
+//! # let _ = (url, batched);
 //! ```
 //!
 //! Layout:
 //! * `market`: symbols, the deterministic random walk and the data derived from it. Transport
 //!   agnostic, so a websocket layer (planned) can publish the same trades/book/candles.
 //! * `rest`: the `/api/v3` handlers in Binance's wire format plus `/__sim` controls.
-//! * `faults`, `counters`: fault injection, call counting, REQUEST_WEIGHT limiting.
+//! * `faults`, `counters`, `requests`: fault injection, call counting, REQUEST_WEIGHT limiting,
+//!   the request log.
 //! * `server`: the thread + runtime that hosts it, and [`SimHandle`].
 
 mod config;
@@ -20,10 +23,12 @@ mod counters;
 mod faults;
 mod fixtures;
 mod market;
+mod requests;
 mod rest;
 mod server;
 mod state;
 
 pub use config::{FileConfig, SimConfig};
 pub use faults::Faults;
+pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{start_on, SimHandle, Simulator};

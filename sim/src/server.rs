@@ -2,6 +2,7 @@
 
 use crate::config::SimConfig;
 use crate::faults::Faults;
+use crate::requests::RequestRecord;
 use crate::rest::router;
 use crate::state::{now_ms, SimState};
 use std::io;
@@ -122,7 +123,19 @@ impl SimHandle {
         self.state.calls.reset();
     }
 
-    /// Faults off, counters and used weight zero, recorded responses cleared.
+    /// The request log: every /api/v3 request since start or the last reset, oldest first (at
+    /// most [`crate::MAX_REQUESTS`], the most recent). Requests still in flight have
+    /// `answered_us` and `status` None.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.requests.snapshot(None)
+    }
+
+    /// Empties the request log; `seq` starts again at 0.
+    pub fn reset_requests(&self) {
+        self.state.requests.reset();
+    }
+
+    /// Faults off, counters and used weight zero, recorded responses and request log cleared.
     pub fn reset(&self) {
         self.state.reset();
     }

@@ -4,6 +4,7 @@ use crate::config::SimConfig;
 use crate::counters::{Calls, WeightMeter};
 use crate::faults::FaultState;
 use crate::market::Market;
+use crate::requests::{RequestLog, MAX_REQUESTS};
 use axum::body::Bytes;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -17,6 +18,7 @@ pub struct SimState {
     pub faults: FaultState,
     pub calls: Calls,
     pub weight: WeightMeter,
+    pub requests: RequestLog,
     /// Last 200 body per (endpoint, symbol param). Bytes, so storing is a refcount bump; parsed
     /// only when a test asks.
     last: Mutex<HashMap<LastKey, Bytes>>,
@@ -34,6 +36,7 @@ impl SimState {
             faults: FaultState::new(config.seed),
             weight: WeightMeter::new(config.weight_limit),
             calls: Calls::default(),
+            requests: RequestLog::new(MAX_REQUESTS),
             last: Mutex::new(HashMap::new()),
             market,
             config,
@@ -61,6 +64,7 @@ impl SimState {
     pub fn reset(&self) {
         self.faults.set(Default::default());
         self.calls.reset();
+        self.requests.reset();
         self.weight.reset();
         self.last
             .lock()

@@ -1,6 +1,6 @@
 //! End-to-end tests over real HTTP (a minimal std-only client, so no extra dependencies).
 
-use crypto_market_sim::{Faults, SimConfig, Simulator};
+use crypto_market_sim::{Faults, RequestRecord, SimConfig, Simulator};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -62,13 +62,20 @@ fn get(addr: SocketAddr, path: &str) -> Resp {
     request(addr, "GET", path, "")
 }
 
-/// Weight windows are calendar minutes; tests that assert exact used weight avoid the boundary.
-fn avoid_minute_boundary() {
-    let ms_into_minute = std::time::SystemTime::now()
+fn post(addr: SocketAddr, path: &str, body: &str) -> Resp {
+    request(addr, "POST", path, body)
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-        % 60_000;
+}
+
+/// Weight windows are calendar minutes; tests that assert exact used weight avoid the boundary.
+fn avoid_minute_boundary() {
+    let ms_into_minute = unix_ms() % 60_000;
     if ms_into_minute > 58_000 {
         std::thread::sleep(Duration::from_millis(60_500 - ms_into_minute));
     }
@@ -378,4 +385,136 @@ fn same_seed_same_prices_across_instances() {
     })
     .unwrap();
     assert_ne!(ka, get(c.addr(), q).json());
+}
+
+#[test]
+fn request_log_records_every_api_request_in_order() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+    get(
+        a,
+        "/api/v3/ticker/24hr?symbols=%5B%22BTCUSDT%22%2C%22ETHUSDT%22%5D",
+    );
+    get(a, "/api/v3/depth?symbol=ETHUSDT&limit=5");
+    get(a, "/api/v3/ping");
+    get(a, "/api/v3/klines?symbol=NOPE&interval=1m"); // 400
+    get(a, "/api/v3/noSuchThing"); // 404
+    get(a, "/__sim/calls"); // control routes are not logged
+
+    let v = get(a, "/__sim/requests").json();
+    let log: Vec<RequestRecord> = serde_json::from_value(v["requests"].clone()).unwrap();
+    assert_eq!(log, sim.requests(), "HTTP and library views agree");
+    // (seq, endpoint, query, symbols, status)
+    type Row<'a> = (u64, &'a str, &'a str, Vec<&'a str>, Option<u16>);
+    let summary: Vec<Row> = log
+        .iter()
+        .map(|r| {
+            (
+                r.seq,
+                r.endpoint.as_str(),
+                r.query.as_str(),
+                r.symbols.iter().map(String::as_str).collect(),
+                r.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                0,
+                "ticker/24hr",
+                r#"symbols=["BTCUSDT","ETHUSDT"]"#,
+                vec!["BTCUSDT", "ETHUSDT"],
+                Some(200)
+            ),
+            (
+                1,
+                "depth",
+                "symbol=ETHUSDT&limit=5",
+                vec!["ETHUSDT"],
+                Some(200)
+            ),
+            (2, "ping", "", vec![], Some(200)),
+            (
+                3,
+                "klines",
+                "symbol=NOPE&interval=1m",
+                vec!["NOPE"],
+                Some(400)
+            ),
+            (4, "noSuchThing", "", vec![], Some(404)),
+        ]
+    );
+    // One client, one request at a time: each is answered before the next arrives.
+    for r in &log {
+        assert!(r.answered_us.unwrap() >= r.received_us);
+    }
+    for w in log.windows(2) {
+        assert!(w[0].answered_us.unwrap() <= w[1].received_us);
+    }
+
+    let only = get(a, "/__sim/requests?endpoint=ticker/24hr").json();
+    assert_eq!(only["requests"].as_array().unwrap().len(), 1);
+    assert_eq!(only["requests"][0]["seq"], 0);
+    let encoded = get(a, "/__sim/requests?endpoint=ticker%2F24hr").json();
+    assert_eq!(encoded, only);
+    let none = get(a, "/__sim/requests?endpoint=trades").json();
+    assert_eq!(none, serde_json::json!({"requests": []}));
+
+    // Resets: the log's own, the library's and the global one; seq starts again at 0.
+    assert_eq!(post(a, "/__sim/requests/reset", "").status, 204);
+    assert!(sim.requests().is_empty());
+    assert_eq!(sim.calls("depth"), 1, "the call counters are separate");
+    get(a, "/api/v3/time");
+    let after = sim.requests();
+    assert_eq!((after.len(), after[0].seq), (1, 0));
+    assert_eq!(after[0].endpoint, "time");
+    sim.reset_requests();
+    assert!(sim.requests().is_empty());
+    get(a, "/api/v3/time");
+    assert_eq!(post(a, "/__sim/reset", "").status, 204);
+    assert_eq!(
+        get(a, "/__sim/requests").json(),
+        serde_json::json!({"requests": []})
+    );
+}
+
+#[test]
+fn request_log_times_answers_and_shows_requests_in_flight() {
+    let t0 = Instant::now();
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+    sim.set_faults(Faults {
+        latency_ms: 500,
+        endpoints: Some(vec!["klines".into()]),
+        ..Faults::default()
+    });
+    let slow =
+        std::thread::spawn(move || get(a, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.requests().is_empty() {
+        assert!(Instant::now() < deadline, "klines request never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let open = get(a, "/__sim/requests").json();
+    assert_eq!(open["requests"][0]["endpoint"], "klines");
+    assert!(open["requests"][0]["answered_us"].is_null());
+    assert!(open["requests"][0]["status"].is_null());
+    assert_eq!(get(a, "/api/v3/ping").status, 200);
+    assert_eq!(slow.join().unwrap().status, 200);
+
+    let log = sim.requests();
+    let (k, p) = (&log[0], &log[1]);
+    assert_eq!(
+        (k.endpoint.as_str(), p.endpoint.as_str()),
+        ("klines", "ping")
+    );
+    assert_eq!((k.status, p.status), (Some(200), Some(200)));
+    // Microseconds since start: within the test's own elapsed time.
+    assert!(k.received_us <= t0.elapsed().as_micros() as u64);
+    assert!(k.answered_us.unwrap() - k.received_us >= 500_000);
+    // The ping arrived and was answered while klines was in flight.
+    assert!(p.received_us > k.received_us);
+    assert!(p.answered_us.unwrap() < k.answered_us.unwrap());
 }

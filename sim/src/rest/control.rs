@@ -1,6 +1,7 @@
 //! `/__sim/*`: runtime controls for tests and operators. Never counted, never faulted.
 
 use crate::faults::Faults;
+use crate::requests::RequestRecord;
 use crate::state::SimState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -8,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/calls", get(calls))
         .route("/__sim/calls/reset", post(reset_calls))
         .route("/__sim/last", get(last))
+        .route("/__sim/requests", get(requests))
+        .route("/__sim/requests/reset", post(reset_requests))
 }
 
 async fn get_faults(State(st): St) -> Json<Faults> {
@@ -82,4 +85,27 @@ async fn last(State(st): St, Query(q): Query<LastQuery>) -> Response {
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct RequestsQuery {
+    endpoint: Option<String>,
+}
+
+/// A struct rather than `json!`, so records keep their field order on the wire.
+#[derive(Serialize)]
+struct Requests {
+    requests: Vec<RequestRecord>,
+}
+
+/// The request log, oldest first: `{"requests": [...]}`, optionally one endpoint's.
+async fn requests(State(st): St, Query(q): Query<RequestsQuery>) -> Json<Requests> {
+    Json(Requests {
+        requests: st.requests.snapshot(q.endpoint.as_deref()),
+    })
+}
+
+async fn reset_requests(State(st): St) -> StatusCode {
+    st.requests.reset();
+    StatusCode::NO_CONTENT
 }

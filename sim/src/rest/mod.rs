@@ -1,7 +1,7 @@
 //! Binance spot REST surface (`/api/v3/*`) and the simulator's control routes (`/__sim/*`).
 //!
-//! Every /api/v3 request goes through [`api`]: count → charge weight → injected latency →
-//! rate-limit / injected status → endpoint handler. Handlers are synchronous functions from
+//! Every /api/v3 request goes through [`api`]: count and log → charge weight → injected latency →
+//! rate-limit / injected status → endpoint handler → log the answer. Handlers are synchronous functions from
 //! (market, params, now) to a JSON body, so they are unit-testable without HTTP and the
 //! cross-cutting behaviour lives in one place.
 
@@ -151,9 +151,15 @@ async fn api(
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    // Counted on arrival, before any latency, so tests can relate engine calls to exchange calls.
+    // Counted and logged on arrival, before any latency, so tests can relate engine calls to
+    // exchange calls.
     st.calls.incr(&path);
     let params = Params::parse(query.as_deref());
+    let ticket = st.requests.record(
+        &path,
+        query.as_deref().map(params::decode).unwrap_or_default(),
+        params.symbol_names(),
+    );
     let endpoint = Endpoint::from_name(&path);
     let charge = st
         .weight
@@ -207,6 +213,7 @@ async fn api(
         used.clone(),
     );
     h.insert(HeaderName::from_static("x-mbx-used-weight"), used);
+    st.requests.answer(ticket, resp.status().as_u16());
     resp
 }
 

@@ -50,16 +50,7 @@ impl Params {
             param: "symbols",
             range: SYMBOL_RANGE,
         };
-        let inner = raw
-            .trim()
-            .strip_prefix('[')
-            .and_then(|r| r.strip_suffix(']'))
-            .ok_or(illegal.clone())?;
-        let names: Vec<&str> = inner
-            .split(',')
-            .map(|n| n.trim().trim_matches('"'))
-            .filter(|n| !n.is_empty())
-            .collect();
+        let names = list_items(raw).ok_or(illegal.clone())?;
         if names.is_empty() {
             return Err(ApiError::Mandatory("symbols"));
         }
@@ -80,6 +71,16 @@ impl Params {
             (Some(s), None) => Ok(Some(vec![s])),
             (None, list) => Ok(list),
         }
+    }
+
+    /// The ids named by `symbol` and `symbols`, unvalidated (for the request log): what the
+    /// client asked for, whether or not the exchange knows them.
+    pub fn symbol_names(&self) -> Vec<String> {
+        let one = self.get("symbol").map(str::to_string);
+        let many = self.get("symbols").and_then(list_items).unwrap_or_default();
+        one.into_iter()
+            .chain(many.into_iter().map(str::to_string))
+            .collect()
     }
 
     pub fn u64(&self, key: &'static str) -> Result<Option<u64>, ApiError> {
@@ -115,7 +116,20 @@ fn lookup<'m>(market: &'m Market, name: &str, param: &'static str) -> Result<&'m
     market.symbol(name).ok_or(ApiError::InvalidSymbol)
 }
 
-fn decode(s: &str) -> String {
+/// Items of a `["A","B"]` list (unquoted items tolerated), or None if it is not bracketed.
+fn list_items(raw: &str) -> Option<Vec<&str>> {
+    let inner = raw.trim().strip_prefix('[')?.strip_suffix(']')?;
+    Some(
+        inner
+            .split(',')
+            .map(|n| n.trim().trim_matches('"'))
+            .filter(|n| !n.is_empty())
+            .collect(),
+    )
+}
+
+/// Percent-decodes a query string or one of its parts (`+` is a space, as in forms).
+pub fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -204,6 +218,24 @@ mod tests {
                 .symbol_filter(&m)
                 .unwrap_err(),
             ApiError::BadCombination
+        );
+    }
+
+    #[test]
+    fn symbol_names_are_listed_unvalidated() {
+        let p = Params::parse(Some("symbols=%5B%22BTCUSDT%22%2C%22nope%22%5D"));
+        assert_eq!(p.symbol_names(), ["BTCUSDT", "nope"]);
+        assert_eq!(
+            Params::parse(Some("symbol=ETHUSDT&interval=1m")).symbol_names(),
+            ["ETHUSDT"]
+        );
+        assert!(Params::parse(Some("symbols=BTCUSDT"))
+            .symbol_names()
+            .is_empty());
+        assert!(Params::parse(None).symbol_names().is_empty());
+        assert_eq!(
+            decode("symbols=%5B%22BTCUSDT%22%2C%22ETHUSDT%22%5D"),
+            r#"symbols=["BTCUSDT","ETHUSDT"]"#
         );
     }
 
