@@ -5,6 +5,8 @@
 //! let sim = Simulator::start(SimConfig::default()).unwrap();
 //! let url = format!("{}/api/v3/ticker/price?symbol=BTCUSDT", sim.rest_url());
 //! sim.set_faults(Faults { latency_ms: 50, ..Faults::default() });
+//! sim.list_market("NEWUSDT", "NEW", "USDT", 1.5).unwrap();
+//! sim.delist_market("SOLUSDT").unwrap();
 //! // ... run the client, then look at what it asked for:
 //! let batched = sim.requests().iter().filter(|r| r.symbols.len() > 1).count();
 //! # let _ = (url, batched);
@@ -13,6 +15,7 @@
 //! Layout:
 //! * `market`: symbols, the deterministic random walk and the data derived from it. Transport
 //!   agnostic, so a websocket layer (planned) can publish the same trades/book/candles.
+//! * `markets`: markets listed and delisted at runtime (each change is a new `Market` version).
 //! * `rest`: the `/api/v3` handlers in Binance's wire format plus `/__sim` controls.
 //! * `faults`, `counters`, `requests`: fault injection, call counting, REQUEST_WEIGHT limiting,
 //!   the request log.
@@ -23,6 +26,7 @@ mod counters;
 mod faults;
 mod fixtures;
 mod market;
+mod markets;
 mod requests;
 mod rest;
 mod server;
@@ -30,5 +34,6 @@ mod state;
 
 pub use config::{FileConfig, SimConfig};
 pub use faults::Faults;
+pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{start_on, SimHandle, Simulator};

@@ -2,6 +2,7 @@
 
 use crate::config::SimConfig;
 use crate::faults::Faults;
+use crate::markets::{MarketChange, NewMarket, RuntimeMarkets};
 use crate::requests::RequestRecord;
 use crate::rest::router;
 use crate::state::{now_ms, SimState};
@@ -135,7 +136,46 @@ impl SimHandle {
         self.state.requests.reset();
     }
 
-    /// Faults off, counters and used weight zero, recorded responses and request log cleared.
+    /// Lists and delists markets (delistings first, all or nothing); see [`MarketChange`].
+    /// Listed markets are served by exchangeInfo and every market-data endpoint, with a price
+    /// that starts at their `price` now; delisted ones leave exchangeInfo and answer -1121.
+    /// `Err` says why nothing changed (bad id, base + quote ≠ symbol, price out of range, id
+    /// already listed / not listed). [`SimHandle::reset`] restores the configured markets.
+    pub fn change_markets(&self, change: MarketChange) -> Result<RuntimeMarkets, String> {
+        self.state.markets.change(&change, now_ms())
+    }
+
+    /// Lists one market at `price`: `list_market("NEWUSDT", "NEW", "USDT", 1.5)`.
+    pub fn list_market(
+        &self,
+        symbol: &str,
+        base: &str,
+        quote: &str,
+        price: f64,
+    ) -> Result<(), String> {
+        self.change_markets(MarketChange {
+            list: vec![NewMarket::new(symbol, base, quote, price)],
+            delist: Vec::new(),
+        })
+        .map(|_| ())
+    }
+
+    /// Delists one market (configured or listed at runtime) by its Binance id.
+    pub fn delist_market(&self, symbol: &str) -> Result<(), String> {
+        self.change_markets(MarketChange {
+            list: Vec::new(),
+            delist: vec![symbol.to_string()],
+        })
+        .map(|_| ())
+    }
+
+    /// Markets listed / delisted at runtime (what GET /__sim/markets answers).
+    pub fn runtime_markets(&self) -> RuntimeMarkets {
+        self.state.markets.changes()
+    }
+
+    /// Configured markets back, faults off, counters and used weight zero, recorded responses
+    /// and request log cleared.
     pub fn reset(&self) {
         self.state.reset();
     }
@@ -160,7 +200,7 @@ impl SimHandle {
 
     /// The walk price of `symbol` now (what ticker/price would serve), or None if unknown.
     pub fn current_price(&self, symbol: &str) -> Option<f64> {
-        let m = &self.state.market;
+        let m = self.state.market();
         let s = m.symbol(symbol)?;
         Some(crate::market::decimal::to_f64(m.price_at(s, now_ms())))
     }

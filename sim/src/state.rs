@@ -4,17 +4,19 @@ use crate::config::SimConfig;
 use crate::counters::{Calls, WeightMeter};
 use crate::faults::FaultState;
 use crate::market::Market;
+use crate::markets::Markets;
 use crate::requests::{RequestLog, MAX_REQUESTS};
 use axum::body::Bytes;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 type LastKey = (String, Option<String>);
 
 pub struct SimState {
     pub config: SimConfig,
-    pub market: Market,
+    /// The markets served now; see [`SimState::market`].
+    pub markets: Markets,
     pub faults: FaultState,
     pub calls: Calls,
     pub weight: WeightMeter,
@@ -38,9 +40,15 @@ impl SimState {
             calls: Calls::default(),
             requests: RequestLog::new(MAX_REQUESTS),
             last: Mutex::new(HashMap::new()),
-            market,
+            markets: Markets::new(market),
             config,
         })
+    }
+
+    /// The current market version. A request uses one version throughout, so a concurrent
+    /// listing change cannot make it see a symbol half-removed.
+    pub fn market(&self) -> Arc<Market> {
+        self.markets.get()
     }
 
     pub fn record_last(&self, endpoint: &str, symbol: Option<&str>, body: Bytes) {
@@ -60,8 +68,10 @@ impl SimState {
             .cloned()
     }
 
-    /// Back to a fresh exchange: no faults, no counts, no weight used, nothing recorded.
+    /// Back to a fresh exchange: configured markets, no faults, no counts, no weight used,
+    /// nothing recorded.
     pub fn reset(&self) {
+        self.markets.reset();
         self.faults.set(Default::default());
         self.calls.reset();
         self.requests.reset();

@@ -1,6 +1,8 @@
 //! End-to-end tests over real HTTP (a minimal std-only client, so no extra dependencies).
 
-use crypto_market_sim::{Faults, RequestRecord, SimConfig, Simulator};
+use crypto_market_sim::{
+    Faults, MarketChange, NewMarket, RequestRecord, RuntimeMarkets, SimConfig, Simulator,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -517,4 +519,224 @@ fn request_log_times_answers_and_shows_requests_in_flight() {
     // The ping arrived and was answered while klines was in flight.
     assert!(p.received_us > k.received_us);
     assert!(p.answered_us.unwrap() < k.answered_us.unwrap());
+}
+
+#[test]
+fn markets_listed_and_delisted_at_runtime() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+    let r = post(
+        a,
+        "/__sim/markets",
+        r#"{"list": [{"symbol": "NEWUSDT", "base": "NEW", "quote": "USDT", "price": 1.5}],
+            "delist": ["SOLUSDT"]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let expected = serde_json::json!({"listed": ["NEWUSDT"], "delisted": ["SOLUSDT"]});
+    assert_eq!(r.json(), expected);
+    assert_eq!(get(a, "/__sim/markets").json(), expected);
+    assert_eq!(
+        sim.runtime_markets(),
+        RuntimeMarkets {
+            listed: vec!["NEWUSDT".into()],
+            delisted: vec!["SOLUSDT".into()]
+        }
+    );
+
+    // exchangeInfo: SOLUSDT gone, NEWUSDT appended with the other entries' shape.
+    let info = get(a, "/api/v3/exchangeInfo").json();
+    let syms = info["symbols"].as_array().unwrap();
+    let names: Vec<&str> = syms.iter().filter_map(|s| s["symbol"].as_str()).collect();
+    assert_eq!(names, ["BTCUSDT", "ETHUSDT", "BNBUSDT", "NEWUSDT"]);
+    let (btc, new) = (&syms[0], &syms[3]);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(new), keys(btc));
+    assert_eq!(new["status"], "TRADING");
+    assert_eq!(
+        (&new["baseAsset"], &new["quoteAsset"]),
+        (&"NEW".into(), &"USDT".into())
+    );
+    assert_eq!(new["permissionSets"], btc["permissionSets"]);
+    let filter_types = |v: &Value| {
+        v["filters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["filterType"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(filter_types(new), filter_types(btc));
+    assert_eq!(new["filters"][0]["tickSize"], "0.00010000");
+    let one = get(a, "/api/v3/exchangeInfo?symbol=NEWUSDT").json();
+    assert_eq!(&one["symbols"][0], new);
+
+    // Every market-data endpoint serves the new market, priced around 1.5.
+    for path in [
+        "ticker/24hr?symbol=NEWUSDT",
+        "ticker/bookTicker?symbol=NEWUSDT",
+        "ticker/price?symbol=NEWUSDT",
+        "klines?symbol=NEWUSDT&interval=1m&limit=60",
+        "depth?symbol=NEWUSDT&limit=5",
+        "trades?symbol=NEWUSDT&limit=5",
+        "historicalTrades?symbol=NEWUSDT&limit=5",
+        "aggTrades?symbol=NEWUSDT&limit=5",
+        "avgPrice?symbol=NEWUSDT",
+        "ticker/price?symbols=%5B%22NEWUSDT%22%2C%22BTCUSDT%22%5D",
+    ] {
+        let r = get(a, &format!("/api/v3/{path}"));
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    let price = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    let p = price(&get(a, "/api/v3/ticker/price?symbol=NEWUSDT").json()["price"]);
+    assert!((p - 1.5).abs() < 0.015, "{p}");
+    let t = get(a, "/api/v3/ticker/24hr?symbol=NEWUSDT").json();
+    assert!((price(&t["lastPrice"]) - 1.5).abs() < 0.015);
+    let d = get(a, "/api/v3/depth?symbol=NEWUSDT&limit=5").json();
+    assert!(price(&d["bids"][0][0]) < price(&d["asks"][0][0]));
+    // The price moves: the last hour of 1m candles is not flat.
+    let k = get(a, "/api/v3/klines?symbol=NEWUSDT&interval=1m&limit=60").json();
+    let closes: Vec<f64> = k.as_array().unwrap().iter().map(|c| price(&c[4])).collect();
+    assert!(closes.windows(2).any(|w| w[0] != w[1]), "{closes:?}");
+    assert!(sim.current_price("NEWUSDT").is_some());
+    assert_eq!(sim.current_price("SOLUSDT"), None);
+    let all = get(a, "/api/v3/ticker/price").json();
+    let all: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["symbol"].as_str())
+        .collect();
+    assert_eq!(all, ["BTCUSDT", "ETHUSDT", "BNBUSDT", "NEWUSDT"]);
+
+    // Every endpoint naming the delisted market answers -1121, lists naming it too.
+    let invalid = serde_json::json!({"code": -1121, "msg": "Invalid symbol."});
+    for path in [
+        "exchangeInfo?symbol=SOLUSDT",
+        "ticker/24hr?symbol=SOLUSDT",
+        "ticker/bookTicker?symbol=SOLUSDT",
+        "ticker/price?symbol=SOLUSDT",
+        "klines?symbol=SOLUSDT&interval=1m",
+        "depth?symbol=SOLUSDT",
+        "trades?symbol=SOLUSDT",
+        "historicalTrades?symbol=SOLUSDT",
+        "aggTrades?symbol=SOLUSDT",
+        "avgPrice?symbol=SOLUSDT",
+        "ticker/24hr?symbols=%5B%22BTCUSDT%22%2C%22SOLUSDT%22%5D",
+    ] {
+        let r = get(a, &format!("/api/v3/{path}"));
+        assert_eq!((r.status, r.json()), (400, invalid.clone()), "{path}");
+    }
+
+    // Validation: 400 with the reason, nothing changed.
+    for (body, reason) in [
+        (
+            r#"{"list": [{"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT"}]}"#,
+            "cannot list BTCUSDT: it is already listed",
+        ),
+        (
+            r#"{"list": [{"symbol": "NEWUSDT", "base": "NEW", "quote": "USDT"}]}"#,
+            "already listed",
+        ),
+        (
+            r#"{"list": [{"symbol": "new2usdt", "base": "new2", "quote": "usdt"}]}"#,
+            "uppercase letters or digits",
+        ),
+        (
+            r#"{"list": [{"symbol": "ABCDEFGHIJKLMNOPQUSDT", "base": "ABCDEFGHIJKLMNOPQ", "quote": "USDT"}]}"#,
+            "1 to 20",
+        ),
+        (
+            r#"{"list": [{"symbol": "XYZUSDT", "base": "XY", "quote": "USDT"}]}"#,
+            "base + quote must equal symbol",
+        ),
+        (
+            r#"{"list": [{"symbol": "XYZUSDT", "base": "XYZ", "quote": "USDT", "price": 0}]}"#,
+            "finite number > 0",
+        ),
+        (
+            r#"{"list": [{"symbol": "XYZUSDT", "base": "XYZ", "quote": "USDT", "price": -2}]}"#,
+            "finite number > 0",
+        ),
+        (
+            r#"{"delist": ["SOLUSDT"]}"#,
+            "cannot delist SOLUSDT: it is not listed",
+        ),
+        (r#"{"delisted": ["BTCUSDT"]}"#, "unknown field `delisted`"),
+        ("nope", "expected"),
+    ] {
+        let r = post(a, "/__sim/markets", body);
+        assert_eq!(r.status, 400, "{body}");
+        let msg = r.json()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains(reason), "{body}: {msg}");
+    }
+    assert_eq!(get(a, "/__sim/markets").json(), expected);
+    // An empty change is a no-op that reports the state.
+    assert_eq!(post(a, "/__sim/markets", "{}").json(), expected);
+
+    // Reset restores the configured markets.
+    assert_eq!(post(a, "/__sim/reset", "").status, 204);
+    assert_eq!(
+        get(a, "/__sim/markets").json(),
+        serde_json::json!({"listed": [], "delisted": []})
+    );
+    let info = get(a, "/api/v3/exchangeInfo").json();
+    let names: Vec<&str> = info["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["symbol"].as_str())
+        .collect();
+    assert_eq!(names, ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]);
+    assert_eq!(get(a, "/api/v3/ticker/price?symbol=SOLUSDT").status, 200);
+    assert_eq!(get(a, "/api/v3/ticker/price?symbol=NEWUSDT").status, 400);
+}
+
+#[test]
+fn markets_change_from_the_library() {
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: 2,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let a = sim.addr();
+    sim.list_market("PEPEUSDT", "PEPE", "USDT", 0.00001234)
+        .unwrap();
+    sim.delist_market("SIM0001USDT").unwrap();
+    let p = get(a, "/api/v3/ticker/price?symbol=PEPEUSDT").json();
+    let p: f64 = p["price"].as_str().unwrap().parse().unwrap();
+    assert!((p - 0.00001234).abs() < 0.0000002, "{p}");
+    assert_eq!(
+        get(a, "/api/v3/depth?symbol=SIM0001USDT").json()["code"],
+        -1121
+    );
+    assert!(sim
+        .list_market("PEPEUSDT", "PEPE", "USDT", 1.0)
+        .unwrap_err()
+        .contains("already listed"));
+    assert!(sim.delist_market("SIM0001USDT").is_err());
+    let r = sim
+        .change_markets(MarketChange {
+            list: vec![NewMarket::new("SIM0001USDT", "SIM0001", "USDT", 3.0)],
+            delist: vec!["PEPEUSDT".into()],
+        })
+        .unwrap();
+    assert_eq!(
+        r,
+        RuntimeMarkets {
+            listed: vec!["SIM0001USDT".into()],
+            delisted: vec!["PEPEUSDT".into()]
+        }
+    );
+    assert_eq!(sim.runtime_markets(), r);
+    let price = sim.current_price("SIM0001USDT").unwrap();
+    assert!((price - 3.0).abs() < 0.03, "{price}");
+    sim.reset();
+    assert_eq!(sim.runtime_markets(), RuntimeMarkets::default());
+    assert_eq!(
+        get(a, "/api/v3/exchangeInfo").json()["symbols"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
 }

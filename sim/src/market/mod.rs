@@ -9,6 +9,7 @@ pub mod book;
 pub mod candles;
 pub mod decimal;
 pub mod interval;
+pub mod listing;
 pub mod stats;
 pub mod symbols;
 pub mod trades;
@@ -19,10 +20,14 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 pub use symbols::Symbol;
-use symbols::{build_symbol, extra_name, extra_raw, info_doc, InfoDoc, SymbolMeta};
+use symbols::{build_symbol, extra_name, extra_raw, info_doc, template, InfoDoc, SymbolMeta};
 use walk::Walk;
 
+/// One version of the market. Immutable: markets listed or delisted at runtime produce a new
+/// `Market` ([`Market::with_symbols`]) that requests pick up, so handlers can hold `&Symbol`s
+/// without locks.
 pub struct Market {
+    seed: u64,
     walk: Walk,
     symbols: Vec<Symbol>,
     index: HashMap<String, usize>,
@@ -47,13 +52,7 @@ impl Market {
             .map(|(meta, raw)| build_symbol(seed, meta, Cow::Borrowed(raw.as_str())))
             .collect();
         if extra_symbols > 0 {
-            let small = info_doc(false)?;
-            let template = small
-                .symbols
-                .iter()
-                .find(|(m, _)| m.symbol == "BTCUSDT")
-                .map(|(_, raw)| raw.as_str())
-                .ok_or("exchangeInfo_small.json has no BTCUSDT")?;
+            let template = template()?;
             for n in 1..=extra_symbols {
                 let (name, base) = extra_name(n);
                 let raw = extra_raw(template, &name, &base);
@@ -61,19 +60,32 @@ impl Market {
                 symbols.push(build_symbol(seed, &meta, Cow::Owned(raw)));
             }
         }
+        Ok(Market::build(seed, Walk::new(seed, tick_ms), doc, symbols))
+    }
+
+    fn build(seed: u64, walk: Walk, doc: &'static InfoDoc, symbols: Vec<Symbol>) -> Market {
         let index = symbols
             .iter()
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
-        Ok(Market {
-            walk: Walk::new(seed, tick_ms),
+        Market {
+            seed,
+            walk,
             symbols,
             index,
             doc,
             all_symbols_json: OnceLock::new(),
             hour_grid: Mutex::new(HashMap::new()),
-        })
+        }
+    }
+
+    /// The same exchange (seed, walk, exchangeInfo document) serving `symbols` instead, in that
+    /// order. Symbols carried over keep their prices: a [`Symbol`] holds its own walk key and
+    /// reference price. Memos start empty, since a new symbol may reuse a removed one's name (and
+    /// walk key) with another reference price.
+    pub fn with_symbols(&self, symbols: Vec<Symbol>) -> Market {
+        Market::build(self.seed, self.walk.clone(), self.doc, symbols)
     }
 
     pub fn symbol(&self, name: &str) -> Option<&Symbol> {

@@ -99,6 +99,16 @@ pub fn info_doc(full: bool) -> Result<&'static InfoDoc, String> {
     .map_err(|e| format!("bad exchangeInfo fixture: {e}"))
 }
 
+/// BTCUSDT's entry in exchangeInfo_small.json: the template for generated and listed markets.
+pub fn template() -> Result<&'static str, String> {
+    info_doc(false)?
+        .symbols
+        .iter()
+        .find(|(m, _)| m.symbol == "BTCUSDT")
+        .map(|(_, raw)| raw.as_str())
+        .ok_or_else(|| "exchangeInfo_small.json has no BTCUSDT".to_string())
+}
+
 /// Name of the n-th generated symbol (1-based): SIM0001USDT.
 pub fn extra_name(n: usize) -> (String, String) {
     let base = format!("SIM{n:04}");
@@ -140,9 +150,6 @@ pub fn build_symbol(seed: u64, meta: &SymbolMeta, raw: Cow<'static, str>) -> Sym
         .unwrap_or_else(|| 20_000.0 * 10f64.powf(unit(hash(&[key, 1]))))
         .max(20_000.0);
     let trade_gap_ms = 20 + (hash(&[key, 2]) % 380);
-    // A typical trade is worth ~50k ticks (≈ 500 USDT on a 0.01-tick USDT market).
-    let mean_qty = 50_000.0 / ref_ticks;
-    let mean_qty_steps = (mean_qty * ONE as f64 / step as f64).max(1.0);
     Symbol {
         name: meta.symbol.clone(),
         tick,
@@ -150,9 +157,16 @@ pub fn build_symbol(seed: u64, meta: &SymbolMeta, raw: Cow<'static, str>) -> Sym
         key,
         ref_ticks,
         trade_gap_ms,
-        mean_qty_steps,
+        mean_qty_steps: mean_qty_steps(ref_ticks, step),
         raw,
     }
+}
+
+/// Mean trade size in steps for a reference price: a typical trade is worth ~50k ticks
+/// (≈ 500 USDT on a 0.01-tick USDT market), so quantities stay small on every market.
+pub fn mean_qty_steps(ref_ticks: f64, step: u64) -> f64 {
+    let mean_qty = 50_000.0 / ref_ticks;
+    (mean_qty * ONE as f64 / step as f64).max(1.0)
 }
 
 #[cfg(test)]

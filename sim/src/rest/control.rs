@@ -1,8 +1,9 @@
 //! `/__sim/*`: runtime controls for tests and operators. Never counted, never faulted.
 
 use crate::faults::Faults;
+use crate::markets::{MarketChange, RuntimeMarkets};
 use crate::requests::RequestRecord;
-use crate::state::SimState;
+use crate::state::{now_ms, SimState};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -22,6 +23,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/calls", get(calls))
         .route("/__sim/calls/reset", post(reset_calls))
         .route("/__sim/last", get(last))
+        .route("/__sim/markets", get(get_markets).post(change_markets))
         .route("/__sim/requests", get(requests))
         .route("/__sim/requests/reset", post(reset_requests))
 }
@@ -40,6 +42,25 @@ async fn set_faults(State(st): St, body: Bytes) -> Response {
             tracing::info!(?f, "faults replaced");
             st.faults.set(f);
             Json(st.faults.get()).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+async fn get_markets(State(st): St) -> Json<RuntimeMarkets> {
+    Json(st.markets.changes())
+}
+
+/// `{"list": [{"symbol", "base", "quote", "price"}], "delist": ["ID"]}`, both optional; answers
+/// like GET, or 400 with the reason and nothing changed.
+async fn change_markets(State(st): St, body: Bytes) -> Response {
+    let changed = serde_json::from_slice::<MarketChange>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|c| st.markets.change(&c, now_ms()));
+    match changed {
+        Ok(m) => {
+            tracing::info!(?m, "markets changed");
+            Json(m).into_response()
         }
         Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
     }

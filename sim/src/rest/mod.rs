@@ -120,7 +120,8 @@ impl Endpoint {
 
     /// Produces the 200 body or a Binance error.
     pub fn handle(self, st: &SimState, p: &Params, now: u64) -> Result<String, ApiError> {
-        let m = &st.market;
+        let market = st.market();
+        let m = &*market;
         match self {
             Endpoint::Ping => Ok("{}".to_string()),
             Endpoint::Time => general::time(now),
