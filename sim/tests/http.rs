@@ -83,6 +83,16 @@ fn avoid_minute_boundary() {
     }
 }
 
+/// The time in "... IP banned until 1710328245391. ..." (Binance's -1003 ban message).
+fn banned_until(msg: &str) -> u64 {
+    let rest = msg
+        .split("IP banned until ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no ban time in {msg}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
 #[test]
 fn serves_binance_shapes_with_weight_headers() {
     let sim = Simulator::start(SimConfig {
@@ -738,5 +748,84 @@ fn markets_change_from_the_library() {
             .unwrap()
             .len(),
         6
+    );
+}
+
+#[test]
+fn forced_rate_limit_answers_carry_retry_after_and_ban_time() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let a = sim.addr();
+    sim.set_faults(Faults {
+        force_status: Some(429),
+        retry_after_s: 30,
+        ..Faults::default()
+    });
+    let r = get(a, "/api/v3/ticker/price?symbol=BTCUSDT");
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("30")));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"code": -1003, "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."})
+    );
+
+    sim.set_faults(Faults {
+        force_status: Some(418),
+        retry_after_s: 120,
+        ..Faults::default()
+    });
+    let before = unix_ms();
+    let r = get(a, "/api/v3/depth?symbol=BTCUSDT");
+    let after = unix_ms();
+    assert_eq!((r.status, r.header("retry-after")), (418, Some("120")));
+    let body = r.json();
+    assert_eq!(body["code"], -1003);
+    let msg = body["msg"].as_str().unwrap();
+    assert!(msg.starts_with("Way too much request weight used; IP banned until "));
+    let until = banned_until(msg);
+    assert!(
+        (before + 120_000..=after + 120_000).contains(&until),
+        "{until} not now + 120 s ({before}..{after})"
+    );
+    let statuses: Vec<Option<u16>> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(429), Some(418)]);
+}
+
+#[test]
+fn weight_limit_answers_carry_retry_after_to_the_window_end() {
+    let sim = Simulator::start(SimConfig {
+        weight_limit: 2,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let a = sim.addr();
+    avoid_minute_boundary();
+    let before = unix_ms();
+    let window_end = (before / 60_000 + 1) * 60_000;
+    assert_eq!(
+        get(a, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1").status,
+        200
+    );
+    let too_much = get(a, "/api/v3/ping");
+    let banned = get(a, "/api/v3/ping");
+    let after = unix_ms();
+    assert!(after < window_end, "test crossed a minute boundary");
+    // Seconds to the end of the calendar minute, rounded up, as seen at some instant in between.
+    let secs = |r: &Resp| r.header("retry-after").unwrap().parse::<u64>().unwrap();
+    let range = (window_end - after).div_ceil(1000)..=(window_end - before).div_ceil(1000);
+    assert_eq!(too_much.status, 429);
+    assert!(
+        range.contains(&secs(&too_much)),
+        "{} {range:?}",
+        secs(&too_much)
+    );
+    assert_eq!(too_much.json()["code"], -1003);
+    assert_eq!(banned.status, 418);
+    assert!(
+        range.contains(&secs(&banned)),
+        "{} {range:?}",
+        secs(&banned)
+    );
+    assert_eq!(
+        banned_until(banned.json()["msg"].as_str().unwrap()),
+        window_end
     );
 }
