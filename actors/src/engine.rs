@@ -1,18 +1,30 @@
-//! The engine: builds the exchange adapters, the shared cache and the router, and is the one
-//! handle every front end (MCP server, Redis worker) uses. Cheap to clone, `Send + Sync`.
+//! The engine: builds the exchange adapters and the actors, and is the one handle every front
+//! end (MCP server, Redis worker) uses. Cheap to clone, `Send + Sync`.
+//!
+//! A request costs, at most:
+//! - a cache hit: resolve the symbol against the shared markets, read the symbol's state. No
+//!   mailbox hop, no global lock.
+//! - a miss on a running symbol: one hop to its actor (single flight, exchange call).
+//! - a symbol's first request (or one before the markets are loaded): a hop to the router,
+//!   which starts the actor, then one to the actor.
 
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::SendError;
 use actix::{Actor, Addr};
 use tokio::sync::oneshot;
 
-use crate::cache::{CacheStats, MarketCache};
+use crate::cache::{CacheStats, TtlPolicy};
 use crate::error::EngineError;
-use crate::model::DataRequest;
-use crate::router::{GetMarkets, MarketsAnswer, Route, Router, SymbolActorCount};
-use crate::symbol::Reply;
+use crate::model::{Clock, DataRequest, MarketData, Source};
+use crate::router::{
+    Delivery, Directory, GetMarkets, MarketsAnswer, Route, Router, SymbolActorCount,
+    SymbolRejected, VenueDirectory,
+};
+use crate::symbol::{Answer, Fetch, Lookup, Reply, Stamped, Store};
 use crate::venue::{CcxtExchange, Exchange, VenueConfig};
 
 #[derive(Debug, Clone)]
@@ -24,6 +36,7 @@ pub struct EngineConfig {
     pub cache_ttl: Duration,
     /// How long past its TTL a value may still be served `stale: true` when the exchange fails.
     pub cache_stale_ttl: Duration,
+    /// Most values kept in memory, across all symbols (least recently used symbols go first).
     pub cache_capacity: NonZeroUsize,
     /// A symbol actor unused for this long stops (memory stays bounded with many symbols).
     pub symbol_idle_after: Duration,
@@ -31,6 +44,11 @@ pub struct EngineConfig {
     pub markets_refresh: Duration,
     /// Threads running exchange I/O and reply parsing.
     pub io_threads: usize,
+    /// Requests the router (and each symbol actor) queues before answering `rate_limited`
+    /// ("busy") instead of growing memory under a flood.
+    pub mailbox_capacity: usize,
+    /// The clock of every freshness decision (tests advance it instead of sleeping).
+    pub clock: Clock,
 }
 
 /// What a front end needs to validate a request for an exchange before sending it.
@@ -47,15 +65,21 @@ pub struct Engine {
 
 struct Inner {
     router: Addr<Router>,
-    cache: Arc<MarketCache>,
+    directory: Arc<Directory>,
     exchanges: Vec<ExchangeInfo>,
     default_exchange: Arc<str>,
-    _io: IoRuntime,
+    io: IoRuntime,
 }
 
 /// The exchange I/O runtime. Shut down in the background on drop, so that dropping the engine
 /// from async code (where a blocking runtime shutdown panics) is fine.
 struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl IoRuntime {
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
 
 impl Drop for IoRuntime {
     fn drop(&mut self) {
@@ -99,11 +123,6 @@ impl Engine {
             .map_err(|e| {
                 EngineError::Internal(format!("cannot start the exchange I/O runtime: {e}"))
             })?;
-        let cache = Arc::new(MarketCache::new(
-            config.cache_capacity,
-            config.cache_ttl,
-            config.cache_stale_ttl,
-        ));
         let exchanges = venues
             .iter()
             .map(|v| ExchangeInfo {
@@ -111,21 +130,31 @@ impl Engine {
                 timeframes: v.timeframes().to_vec(),
             })
             .collect();
-        let router = Router::new(
+        let directory = Arc::new(Directory::new(
             venues,
-            cache.clone(),
+            TtlPolicy::new(config.cache_ttl, config.cache_stale_ttl),
+            config.cache_capacity,
+            config.clock.clone(),
+        ));
+        let router = Router::new(
+            directory.clone(),
             io.handle().clone(),
             config.symbol_idle_after,
             config.markets_refresh,
-        )
-        .start();
+            config.mailbox_capacity.max(1),
+        );
+        // The bound is set before the first message can arrive, not when the actor first runs.
+        let router = Router::create(|ctx| {
+            ctx.set_mailbox_capacity(config.mailbox_capacity.max(1));
+            router
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 router,
-                cache,
+                directory,
                 exchanges,
                 default_exchange: Arc::from(config.default_exchange.as_str()),
-                _io: IoRuntime(Some(io)),
+                io: IoRuntime(Some(io)),
             }),
         })
     }
@@ -153,35 +182,290 @@ impl Engine {
         &self.inner.exchanges
     }
 
-    /// Serves one symbol's data: cache, else one shared exchange call.
+    fn venue(&self, exchange: &ExchangeInfo) -> Result<&Arc<VenueDirectory>, EngineError> {
+        self.inner.directory.venue(&exchange.id).ok_or_else(|| {
+            EngineError::InvalidArgument(format!("exchange {} is not enabled", exchange.id))
+        })
+    }
+
+    /// Serves one symbol's data: its state when fresh, else one shared exchange call.
     pub async fn fetch(
         &self,
         exchange: &ExchangeInfo,
         symbol: &str,
         request: DataRequest,
     ) -> Reply {
+        let venue = self.venue(exchange)?;
+        let now = self.inner.directory.now_ms();
+        let Some(resolved) = venue.resolve(symbol, now)? else {
+            // Markets not loaded yet: the router loads them, then resolves.
+            self.inner.directory.counters.miss();
+            return self.route(&exchange.id, symbol.to_owned(), request).await;
+        };
+        let Some(entry) = resolved.entry else {
+            self.inner.directory.counters.miss();
+            return self
+                .route(&exchange.id, resolved.symbol.to_string(), request)
+                .await;
+        };
+        entry.state.touch(now);
+        let upstream = request.upstream();
+        let policy = &self.inner.directory.policy;
+        if let Lookup::Fresh(held) = entry.state.lookup(&upstream, policy, now, true) {
+            return Ok(Answer::new(
+                entry.exchange.clone(),
+                entry.symbol.clone(),
+                held.served(false, now),
+                &request,
+            ));
+        }
+        let Some(actor) = entry.actor() else {
+            return self
+                .route(&exchange.id, resolved.symbol.to_string(), request)
+                .await;
+        };
         let (reply, answer) = oneshot::channel();
-        self.inner.router.do_send(Route {
-            exchange: exchange.id.clone(),
-            symbol: symbol.to_owned(),
-            request,
-            reply,
+        match actor.try_send(Fetch { request, reply }) {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(dropped())),
+            Err(SendError::Full(_)) => Err(EngineError::busy("symbol")),
+            // Stopped (idle) since we looked: the router starts it again.
+            Err(SendError::Closed(Fetch { request, .. })) => {
+                self.route(&exchange.id, resolved.symbol.to_string(), request)
+                    .await
+            }
+        }
+    }
+
+    async fn route(&self, exchange: &Arc<str>, symbol: String, request: DataRequest) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let route = Route {
+            exchange: exchange.clone(),
+            symbol,
+            delivery: Delivery::Fetch { request, reply },
+        };
+        match self.inner.router.try_send(route) {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(dropped())),
+            Err(SendError::Full(_)) => Err(EngineError::busy("router")),
+            Err(SendError::Closed(_)) => Err(dropped()),
+        }
+    }
+
+    /// Tickers of many symbols at once. Symbols that name the same market are answered once
+    /// (the first spelling is kept); fresh ones come from their state, and the rest are
+    /// fetched together, so the exchange adapter can batch them (Binance: up to 20 symbols a
+    /// call). Each input gets its own answer or error.
+    pub async fn fetch_tickers(
+        &self,
+        exchange: &ExchangeInfo,
+        symbols: &[String],
+    ) -> Vec<(String, Reply)> {
+        let venue = match self.venue(exchange) {
+            Ok(venue) => venue.clone(),
+            Err(e) => {
+                return symbols
+                    .iter()
+                    .map(|s| (s.clone(), Err(e.clone())))
+                    .collect()
+            }
+        };
+        if venue.markets().is_none() {
+            if let Err(e) = self.markets(exchange).await {
+                return symbols
+                    .iter()
+                    .map(|s| (s.clone(), Err(e.clone())))
+                    .collect();
+            }
+        }
+        let now = self.inner.directory.now_ms();
+        let policy = self.inner.directory.policy;
+        let mut seen = HashSet::new();
+        let mut answers: Vec<(String, Option<Reply>)> = Vec::with_capacity(symbols.len());
+        let mut missing: Vec<(usize, Arc<str>)> = Vec::new();
+        for input in symbols {
+            let resolved = match venue.resolve(input, now) {
+                Ok(Some(resolved)) => resolved,
+                Ok(None) => {
+                    answers.push((input.clone(), Some(Err(dropped()))));
+                    continue;
+                }
+                Err(e) => {
+                    answers.push((input.clone(), Some(Err(e))));
+                    continue;
+                }
+            };
+            if !seen.insert(resolved.symbol.clone()) {
+                continue;
+            }
+            let hit = resolved.entry.as_ref().and_then(|entry| {
+                entry.state.touch(now);
+                match entry.state.lookup(&DataRequest::Ticker, &policy, now, true) {
+                    Lookup::Fresh(held) => Some(held.served(false, now)),
+                    _ => None,
+                }
+            });
+            match hit {
+                Some(served) => answers.push((
+                    input.clone(),
+                    Some(Ok(Answer::new(
+                        venue.id.clone(),
+                        resolved.symbol.clone(),
+                        served,
+                        &DataRequest::Ticker,
+                    ))),
+                )),
+                None => {
+                    if resolved.entry.is_none() {
+                        self.inner.directory.counters.miss();
+                    }
+                    missing.push((answers.len(), resolved.symbol.clone()));
+                    answers.push((input.clone(), None));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let fetched = self.fetch_missing_tickers(&venue, &missing).await;
+            for ((slot, _), reply) in missing.iter().zip(fetched) {
+                answers[*slot].1 = Some(reply);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|(input, reply)| (input, reply.unwrap_or_else(|| Err(dropped()))))
+            .collect()
+    }
+
+    /// One exchange round for `missing` tickers; each result is handed to its symbol's actor
+    /// (the state's only writer), and a failure falls back to a stale value if there is one.
+    async fn fetch_missing_tickers(
+        &self,
+        venue: &Arc<VenueDirectory>,
+        missing: &[(usize, Arc<str>)],
+    ) -> Vec<Reply> {
+        let names: Vec<String> = missing.iter().map(|(_, s)| s.to_string()).collect();
+        let Some(io) = self.inner.io.handle() else {
+            return missing.iter().map(|_| Err(dropped())).collect();
+        };
+        let exchange = venue.venue.clone();
+        let call = io.spawn(async move { exchange.fetch_tickers(&names).await });
+        let mut results = match call.await {
+            Ok(results) => results,
+            Err(e) => {
+                let error = EngineError::Internal(format!(
+                    "fetching tickers failed inside the engine ({e})"
+                ));
+                return missing.iter().map(|_| Err(error.clone())).collect();
+            }
+        };
+        let fetched_at_ms = self.inner.directory.now_ms();
+        missing
+            .iter()
+            .map(|(_, symbol)| {
+                let result = results.remove(symbol.as_ref()).unwrap_or_else(|| {
+                    Err(crate::venue::VenueError::Malformed(format!(
+                        "no {symbol} in the reply"
+                    )))
+                });
+                match result {
+                    Ok(ticker) => {
+                        let stamped = Stamped {
+                            value: Arc::new(MarketData::Ticker(ticker)),
+                            origin: Source::Exchange,
+                            fetched_at_ms,
+                        };
+                        self.store(venue, symbol, stamped.clone());
+                        Ok(Answer::new(
+                            venue.id.clone(),
+                            symbol.clone(),
+                            stamped.served_fresh(fetched_at_ms),
+                            &DataRequest::Ticker,
+                        ))
+                    }
+                    Err(venue_error) => {
+                        let error = EngineError::from_venue(&venue.id, Some(symbol), venue_error);
+                        self.after_failure(venue, symbol, error)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Gives a ticker fetched here to its symbol's actor, the only writer of its state.
+    fn store(&self, venue: &VenueDirectory, symbol: &Arc<str>, stamped: Stamped) {
+        let upstream = DataRequest::Ticker;
+        // A store that finds a mailbox full is dropped: the caller has its answer already.
+        if let Some(actor) = venue.symbol(symbol).and_then(|entry| entry.actor()) {
+            let _ = actor.try_send(Store { upstream, stamped });
+            return;
+        }
+        // No running actor: the router starts one.
+        let _ = self.inner.router.try_send(Route {
+            exchange: venue.id.clone(),
+            symbol: symbol.to_string(),
+            delivery: Delivery::Store { upstream, stamped },
         });
-        answer.await.unwrap_or_else(|_| Err(dropped()))
+    }
+
+    fn after_failure(
+        &self,
+        venue: &VenueDirectory,
+        symbol: &Arc<str>,
+        error: EngineError,
+    ) -> Reply {
+        if matches!(error, EngineError::InvalidSymbol { .. }) {
+            let _ = self.inner.router.try_send(SymbolRejected {
+                exchange: venue.id.clone(),
+                symbol: symbol.clone(),
+            });
+        }
+        if !error.allows_stale() {
+            return Err(error);
+        }
+        let policy = self.inner.directory.policy;
+        let now = self.inner.directory.now_ms();
+        let held = venue.symbol(symbol).map(|entry| {
+            entry
+                .state
+                .lookup(&DataRequest::Ticker, &policy, now, false)
+        });
+        let served = match held {
+            Some(Lookup::Fresh(held)) => held.served(false, now),
+            Some(Lookup::Stale(held)) => held.served(true, now),
+            _ => return Err(error),
+        };
+        Ok(Answer::new(
+            venue.id.clone(),
+            symbol.clone(),
+            served,
+            &DataRequest::Ticker,
+        ))
     }
 
     /// The exchange's markets, loaded once.
     pub async fn markets(&self, exchange: &ExchangeInfo) -> Result<MarketsAnswer, EngineError> {
+        if let Some(markets) = self.venue(exchange)?.markets() {
+            return Ok(markets);
+        }
         let (reply, answer) = oneshot::channel();
-        self.inner.router.do_send(GetMarkets {
+        let get = GetMarkets {
             exchange: exchange.id.clone(),
             reply,
-        });
-        answer.await.unwrap_or_else(|_| Err(dropped()))
+        };
+        match self.inner.router.try_send(get) {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(dropped())),
+            Err(SendError::Full(_)) => Err(EngineError::busy("router")),
+            Err(SendError::Closed(_)) => Err(dropped()),
+        }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.directory.clock
     }
 
     pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.stats()
+        self.inner
+            .directory
+            .counters
+            .stats(self.inner.directory.capacity)
     }
 
     pub async fn symbol_actor_count(&self) -> Result<usize, EngineError> {

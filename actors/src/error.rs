@@ -1,5 +1,7 @@
 //! Engine errors and the product-wide error codes of SPEC.md section 4.
 
+use std::time::Duration;
+
 use crate::venue::VenueError;
 
 /// The error codes every front end reports (MCP tool results, Redis replies). Fixed by SPEC.md.
@@ -52,10 +54,18 @@ pub enum EngineError {
     InvalidArgument(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("{0}")]
-    ExchangeUnavailable(String),
-    #[error("{0}")]
-    RateLimited(String),
+    /// `retry_after`: when the exchange may answer again (an open circuit knows).
+    #[error("{message}")]
+    ExchangeUnavailable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// `retry_after`: the exchange's `Retry-After`, a ban's end, or our own budget's wait.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error("{0}")]
     Timeout(String),
     #[error("{0}")]
@@ -63,6 +73,9 @@ pub enum EngineError {
     #[error("{0}")]
     Internal(String),
 }
+
+/// What a shed request is told to wait before retrying.
+const BUSY_RETRY_AFTER: Duration = Duration::from_millis(100);
 
 fn suggestion_text(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
@@ -78,8 +91,8 @@ impl EngineError {
             Self::InvalidSymbol { .. } => ErrorCode::InvalidSymbol,
             Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Self::Unsupported(_) => ErrorCode::Unsupported,
-            Self::ExchangeUnavailable(_) => ErrorCode::ExchangeUnavailable,
-            Self::RateLimited(_) => ErrorCode::RateLimited,
+            Self::ExchangeUnavailable { .. } => ErrorCode::ExchangeUnavailable,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Timeout(_) => ErrorCode::Timeout,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Internal(_) => ErrorCode::Internal,
@@ -91,8 +104,38 @@ impl EngineError {
     pub fn allows_stale(&self) -> bool {
         matches!(
             self,
-            Self::ExchangeUnavailable(_) | Self::RateLimited(_) | Self::Timeout(_)
+            Self::ExchangeUnavailable { .. } | Self::RateLimited { .. } | Self::Timeout(_)
         )
+    }
+
+    /// Whether the same call may succeed later (SPEC.md section 4, `retryable`).
+    pub fn retryable(&self) -> bool {
+        self.allows_stale()
+    }
+
+    /// How long to wait before retrying, when known (SPEC.md section 4, `retry_after_ms`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::ExchangeUnavailable { retry_after, .. }
+            | Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::ExchangeUnavailable {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// This process has more requests queued than it accepts: shed load instead of queueing
+    /// without limit.
+    pub fn busy(what: &str) -> Self {
+        Self::RateLimited {
+            message: format!("the server is busy ({what} queue full); retry shortly"),
+            retry_after: Some(BUSY_RETRY_AFTER),
+        }
     }
 
     /// `symbol`: the unified symbol the call was for, if any. An exchange that rejects it
@@ -110,12 +153,27 @@ impl EngineError {
             VenueError::Unsupported(m) => {
                 Self::Unsupported(format!("{exchange} does not support {m}"))
             }
-            VenueError::Unavailable(m) => {
-                Self::ExchangeUnavailable(format!("{exchange} is unavailable: {m}"))
+            VenueError::Unavailable {
+                message,
+                retry_after,
+            } => Self::ExchangeUnavailable {
+                message: format!("{exchange} is unavailable: {message}"),
+                retry_after,
+            },
+            VenueError::Unreachable(m) => {
+                Self::unavailable(format!("{exchange} cannot be reached: {m}"))
             }
-            VenueError::RateLimited { message, .. } => {
-                Self::RateLimited(format!("{exchange} rate limit: {message}"))
+            VenueError::Rejected(m) => {
+                Self::unavailable(format!("{exchange} refused the request: {m}"))
             }
+            VenueError::Config(m) => Self::InvalidArgument(format!("{exchange} settings: {m}")),
+            VenueError::RateLimited {
+                message,
+                retry_after,
+            } => Self::RateLimited {
+                message: format!("{exchange} rate limit: {message}"),
+                retry_after,
+            },
             VenueError::Timeout(after) => Self::Timeout(format!(
                 "{exchange} did not answer within {} ms",
                 after.as_millis()
@@ -123,7 +181,7 @@ impl EngineError {
             VenueError::Unauthorized(m) => {
                 Self::Unauthorized(format!("{exchange} refused access: {m}"))
             }
-            VenueError::Malformed(m) => Self::ExchangeUnavailable(format!(
+            VenueError::Malformed(m) => Self::unavailable(format!(
                 "{exchange} sent a reply that could not be read: {m}"
             )),
             VenueError::Other(m) => Self::Internal(format!("{exchange}: {m}")),

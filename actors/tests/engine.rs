@@ -1,6 +1,10 @@
 //! The actor core over a scripted exchange: single flight, TTL, stale serving, restarts after a
-//! panic, idle symbol actors. (The ccxt adapter against the simulator is covered by the
-//! workspace's integration tests.)
+//! panic, idle symbol actors, rejected symbols, bounded mailboxes. (The ccxt adapter against
+//! the simulator is covered by the workspace's integration tests.)
+//!
+//! Time is the engine's clock, advanced by the tests; nothing asserts that something happened
+//! within a wall-clock window. Waiting is "until a condition holds", bounded only by a long
+//! timeout that a healthy run never approaches.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -10,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crypto_market_actors::model::{
-    Candle, DataRequest, Market, MarketData, OrderBook, Source, Ticker, Timeframe, Trade,
+    Candle, Clock, DataRequest, Market, MarketData, OrderBook, Source, Ticker, Timeframe, Trade,
 };
 use crypto_market_actors::venue::{Exchange, VenueError};
 use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
@@ -24,6 +28,8 @@ struct ScriptedExchange {
     ticker_calls: AtomicUsize,
     market_loads: AtomicUsize,
     fail_markets: AtomicBool,
+    /// Symbols the exchange rejects (BadSymbol) though its market list has them.
+    rejects: Mutex<Vec<String>>,
     delay_ms: AtomicUsize,
     failure: Mutex<Option<VenueError>>,
     /// Symbols whose next ticker call panics (once).
@@ -70,7 +76,7 @@ impl Exchange for ScriptedExchange {
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         self.market_loads.fetch_add(1, Ordering::SeqCst);
         if self.fail_markets.load(Ordering::SeqCst) {
-            return Err(VenueError::Unavailable("exchangeInfo down".into()));
+            return Err(VenueError::unavailable("exchangeInfo down"));
         }
         let named = ["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"]
             .into_iter()
@@ -93,6 +99,11 @@ impl Exchange for ScriptedExchange {
         }
         if let Some(error) = self.failure.lock().unwrap().clone() {
             return Err(error);
+        }
+        if self.rejects.lock().unwrap().iter().any(|s| s == symbol) {
+            return Err(VenueError::BadSymbol(format!(
+                "binance {{\"code\":-1121}} {symbol}"
+            )));
         }
         let last = self
             .prices
@@ -150,15 +161,17 @@ fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
         symbol_idle_after: Duration::from_millis(idle_ms),
         markets_refresh: Duration::from_secs(3600),
         io_threads: 2,
+        mailbox_capacity: 4096,
+        clock: Clock::default(),
     }
 }
 
 fn start(exchange: &Arc<ScriptedExchange>, ttl_ms: u64, idle_ms: u64) -> Engine {
-    Engine::start_with_venues(
-        config(ttl_ms, idle_ms),
-        vec![exchange.clone() as Arc<dyn Exchange>],
-    )
-    .unwrap()
+    start_with(exchange, config(ttl_ms, idle_ms))
+}
+
+fn start_with(exchange: &Arc<ScriptedExchange>, config: EngineConfig) -> Engine {
+    Engine::start_with_venues(config, vec![exchange.clone() as Arc<dyn Exchange>]).unwrap()
 }
 
 async fn ticker_last(engine: &Engine, symbol: &str) -> Result<(f64, Source, bool), EngineError> {
@@ -170,11 +183,26 @@ async fn ticker_last(engine: &Engine, symbol: &str) -> Result<(f64, Source, bool
     }
 }
 
+/// Waits until `condition` holds (the router's background tick runs every few hundred ms).
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 20 s");
+}
+
 #[actix::test]
 async fn concurrent_cold_requests_share_one_exchange_call() {
     let exchange = ScriptedExchange::new();
     exchange.delay_ms.store(50, Ordering::SeqCst);
-    let engine = start(&exchange, 300, 60_000);
+    let engine = start(&exchange, 10_000, 600_000);
     let results = futures::future::join_all((0..50).map(|i| {
         let engine = engine.clone();
         // Every spelling of the symbol lands on the same actor.
@@ -191,7 +219,7 @@ async fn concurrent_cold_requests_share_one_exchange_call() {
     assert_eq!(exchange.calls(), 1);
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 1);
 
-    // Within the TTL: from the cache, no call.
+    // Within the TTL: from the symbol's state, no call.
     assert_eq!(
         ticker_last(&engine, "BTC/USDT").await.unwrap(),
         (100.0, Source::Cache, false)
@@ -203,7 +231,7 @@ async fn concurrent_cold_requests_share_one_exchange_call() {
         .lock()
         .unwrap()
         .insert("BTC/USDT".into(), 101.0);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    engine.clock().advance(Duration::from_millis(10_001));
     assert_eq!(
         ticker_last(&engine, "BTC/USDT").await.unwrap(),
         (101.0, Source::Exchange, false)
@@ -214,26 +242,158 @@ async fn concurrent_cold_requests_share_one_exchange_call() {
 }
 
 #[actix::test]
-async fn failure_serves_stale_value_only_when_one_exists() {
+async fn a_cache_hit_is_served_without_any_actor() {
     let exchange = ScriptedExchange::new();
-    let engine = start(&exchange, 100, 60_000);
+    let engine = start(&exchange, 10_000, 1_000);
+    ticker_last(&engine, "BTC/USDT").await.unwrap();
+    assert_eq!(engine.symbol_actor_count().await.unwrap(), 1);
+    // Idle: the actor stops; its values stay.
+    engine.clock().advance(Duration::from_millis(1_500));
+    eventually("the idle actor stops", || async {
+        engine.symbol_actor_count().await.unwrap() == 0
+    })
+    .await;
+    for _ in 0..10 {
+        assert_eq!(
+            ticker_last(&engine, "btcusdt").await.unwrap().1,
+            Source::Cache
+        );
+    }
+    // No hop: the hits neither called the exchange nor started the actor again.
+    assert_eq!(engine.symbol_actor_count().await.unwrap(), 0);
+    assert_eq!(exchange.calls(), 1);
+}
+
+#[actix::test]
+async fn failure_serves_stale_value_only_within_the_stale_window() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 600_000);
     ticker_last(&engine, "BTC/USDT").await.unwrap();
     exchange.fail_with(Some(VenueError::RateLimited {
         message: "429".into(),
-        retry_after: None,
+        retry_after: Some(Duration::from_secs(7)),
     }));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    engine.clock().advance(Duration::from_secs(11));
     let (last, source, stale) = ticker_last(&engine, "BTC/USDT").await.unwrap();
     assert_eq!((last, source, stale), (100.0, Source::Cache, true));
     let err = ticker_last(&engine, "ETH/USDT").await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::RateLimited);
-    // Errors that are the request's fault are never papered over with stale data.
-    exchange.fail_with(Some(VenueError::BadSymbol("BTC/USDT".into())));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    // Past the stale window (60 s): the error, not a value that old.
+    engine.clock().advance(Duration::from_secs(60));
     assert_eq!(
         ticker_last(&engine, "BTC/USDT").await.unwrap_err().code(),
+        ErrorCode::RateLimited
+    );
+}
+
+#[actix::test]
+async fn request_errors_are_never_papered_over_with_stale_data() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 600_000);
+    ticker_last(&engine, "BTC/USDT").await.unwrap();
+    exchange.fail_with(Some(VenueError::BadRequest(
+        "-1100 illegal characters".into(),
+    )));
+    engine.clock().advance(Duration::from_secs(11));
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+}
+
+/// Issue 9, defect 2: a symbol the market list has but the exchange rejects is remembered
+/// (no exchange call for it again) and the list is reloaded early.
+#[actix::test]
+async fn a_rejected_listed_symbol_is_remembered_and_reloads_the_markets() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 600_000);
+    ticker_last(&engine, "BTC/USDT").await.unwrap();
+    exchange.rejects.lock().unwrap().push("SOL/USDT".into());
+    let err = ticker_last(&engine, "SOL/USDT").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidSymbol);
+    assert!(err.to_string().contains("SOL/USDT"), "{err}");
+    let calls = exchange.calls();
+    eventually("an early markets reload", || async {
+        exchange.market_loads.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    // TTL after TTL: answered from the negative cache, no exchange call.
+    for _ in 0..3 {
+        engine.clock().advance(Duration::from_secs(11));
+        let again = ticker_last(&engine, "sol-usdt").await.unwrap_err();
+        assert_eq!(again.code(), ErrorCode::InvalidSymbol);
+    }
+    assert_eq!(exchange.calls(), calls);
+    // Other symbols are unaffected.
+    assert_eq!(ticker_last(&engine, "ETH/USDT").await.unwrap().0, 100.0);
+}
+
+/// Issue 9, defect 7: a flood finds a bounded mailbox and is told "busy" (rate_limited with a
+/// retry hint) instead of queueing without limit; what was accepted is served.
+#[actix::test]
+async fn a_full_mailbox_answers_busy_instead_of_queueing_without_limit() {
+    let exchange = ScriptedExchange::new();
+    let mut config = config(10_000, 600_000);
+    config.mailbox_capacity = 16;
+    let engine = start_with(&exchange, config);
+    let info = engine.exchange(None).unwrap().clone();
+    let symbols: Vec<String> = (0..200).map(|i| format!("C{i:04}/USDT")).collect();
+    let mut calls: Vec<_> = symbols
+        .iter()
+        .map(|s| Box::pin(engine.fetch(&info, s, DataRequest::Ticker)))
+        .collect();
+    // Each call reaches the router's mailbox on its first poll; polling them all without
+    // yielding leaves the router no chance to drain it in between.
+    let mut busy = 0;
+    let mut pending = Vec::new();
+    for call in calls.iter_mut() {
+        match futures::poll!(call.as_mut()) {
+            std::task::Poll::Ready(Err(e)) => {
+                assert_eq!(e.code(), ErrorCode::RateLimited, "{e}");
+                assert!(e.retry_after().is_some());
+                busy += 1;
+            }
+            std::task::Poll::Ready(Ok(_)) => panic!("answered before the router ran"),
+            std::task::Poll::Pending => pending.push(call),
+        }
+    }
+    assert!(busy >= 150, "{busy} of 200 told busy");
+    for call in pending {
+        call.await.unwrap();
+    }
+}
+
+/// Issue 9, defect 8 (engine side): spellings of one market are one answer.
+#[actix::test]
+async fn tickers_of_many_spellings_of_one_market_are_answered_once() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 600_000);
+    let info = engine.exchange(None).unwrap().clone();
+    let inputs: Vec<String> = ["BTCUSDT", "BTC/USDT", "btc-usdt", "ETH/USDT", "NOPE/USDT"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let answers = engine.fetch_tickers(&info, &inputs).await;
+    let names: Vec<&str> = answers.iter().map(|(input, _)| input.as_str()).collect();
+    assert_eq!(names, vec!["BTCUSDT", "ETH/USDT", "NOPE/USDT"]);
+    assert_eq!(answers[0].1.as_ref().unwrap().symbol.as_ref(), "BTC/USDT");
+    assert_eq!(
+        answers[2].1.as_ref().unwrap_err().code(),
         ErrorCode::InvalidSymbol
     );
+    assert_eq!(exchange.calls(), 2);
+    // The fetched tickers reach their symbols' state (through their actors): then a second
+    // round is all hits.
+    eventually("the tickers are stored", || async {
+        engine.cache_stats().entries == 2
+    })
+    .await;
+    let again = engine.fetch_tickers(&info, &inputs[..4]).await;
+    assert!(again
+        .iter()
+        .all(|(_, a)| a.as_ref().unwrap().data.source == Source::Cache));
+    assert_eq!(exchange.calls(), 2);
 }
 
 #[actix::test]
@@ -262,20 +422,24 @@ async fn a_panicking_symbol_actor_fails_its_callers_and_is_restarted() {
 #[actix::test]
 async fn idle_symbol_actors_stop_and_come_back_on_demand() {
     let exchange = ScriptedExchange::new();
-    let engine = start(&exchange, 10_000, 200);
+    let engine = start(&exchange, 10_000, 1_000);
     for symbol in ["BTC/USDT", "ETH/USDT", "SOL/USDT"] {
         ticker_last(&engine, symbol).await.unwrap();
     }
     assert_eq!(engine.symbol_actor_count().await.unwrap(), 3);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(engine.symbol_actor_count().await.unwrap(), 0);
-    // The cache outlives the actor: served without a new call.
+    engine.clock().advance(Duration::from_millis(1_500));
+    eventually("idle actors stop", || async {
+        engine.symbol_actor_count().await.unwrap() == 0
+    })
+    .await;
+    // A miss on an idle symbol starts its actor again.
+    engine.clock().advance(Duration::from_secs(10));
     assert_eq!(
         ticker_last(&engine, "BTC/USDT").await.unwrap().1,
-        Source::Cache
+        Source::Exchange
     );
     assert_eq!(engine.symbol_actor_count().await.unwrap(), 1);
-    assert_eq!(exchange.calls(), 3);
+    assert_eq!(exchange.calls(), 4);
 }
 
 #[actix::test]
@@ -285,6 +449,12 @@ async fn unknown_symbols_and_exchanges_are_rejected_with_help() {
     let err = ticker_last(&engine, "ETH/USDX").await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidSymbol);
     assert!(err.to_string().contains("did you mean ETH/USDT"), "{err}");
+    // Asked again (now through the loaded markets, and from the suggestion cache): same help.
+    let again = ticker_last(&engine, "eth-usdx").await.unwrap_err();
+    assert!(
+        again.to_string().contains("did you mean ETH/USDT"),
+        "{again}"
+    );
     assert_eq!(
         ticker_last(&engine, "FOO/BAR").await.unwrap_err().code(),
         ErrorCode::InvalidSymbol
@@ -329,9 +499,9 @@ async fn book_limits_within_one_step_share_a_fetch_and_are_cut_best_first() {
 #[actix::test]
 async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
     let exchange = ScriptedExchange::new();
-    // Idle after 3 s: longer than serving 3000 cold symbols takes on a slow machine, so none is
-    // let go before it is counted.
-    let engine = start(&exchange, 10_000, 3000);
+    // Idle after 30 s of the engine's clock, which only the test moves: however long serving
+    // 3000 cold symbols takes here, none is let go before it is counted.
+    let engine = start(&exchange, 10_000, 30_000);
     let info = engine.exchange(None).unwrap().clone();
     let symbols: Vec<String> = (0..GENERATED_MARKETS)
         .map(|i| format!("c{i:04}usdt"))
@@ -349,44 +519,66 @@ async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(exchange.calls(), GENERATED_MARKETS);
-    assert_eq!(
-        engine.symbol_actor_count().await.unwrap(),
-        GENERATED_MARKETS
-    );
-    tokio::time::sleep(Duration::from_millis(5000)).await;
-    assert_eq!(
-        engine.symbol_actor_count().await.unwrap(),
-        0,
-        "idle actors are let go"
-    );
     let stats = engine.cache_stats();
-    assert_eq!(
-        stats.entries, stats.capacity,
-        "the cache keeps the most recent values, bounded"
-    );
     assert!(stats.capacity < GENERATED_MARKETS);
+    eventually("the cache is trimmed to its capacity", || async {
+        engine.cache_stats().entries <= stats.capacity
+    })
+    .await;
+    let live = engine.symbol_actor_count().await.unwrap();
+    assert!(
+        live >= stats.capacity && live <= GENERATED_MARKETS,
+        "{live}"
+    );
+    engine.clock().advance(Duration::from_secs(31));
+    eventually("idle actors are let go", || async {
+        engine.symbol_actor_count().await.unwrap() == 0
+    })
+    .await;
+    let stats = engine.cache_stats();
+    assert!(
+        stats.entries > 0 && stats.entries <= stats.capacity,
+        "the most recent values stay, bounded: {stats:?}"
+    );
 }
 
 #[actix::test]
 async fn markets_are_reloaded_in_the_background_and_kept_when_a_reload_fails() {
     let exchange = ScriptedExchange::new();
-    let mut config = config(10_000, 60_000);
-    config.markets_refresh = Duration::from_millis(100);
-    let engine =
-        Engine::start_with_venues(config, vec![exchange.clone() as Arc<dyn Exchange>]).unwrap();
+    let engine = start(&exchange, 10_000, 600_000);
     ticker_last(&engine, "BTC/USDT").await.unwrap();
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    // This request is served from the loaded markets and starts a reload.
-    ticker_last(&engine, "ETH/USDT").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 2);
-
+    engine.clock().advance(Duration::from_secs(3601));
+    eventually("an hourly reload", || async {
+        exchange.market_loads.load(Ordering::SeqCst) == 2
+    })
+    .await;
     exchange.fail_markets.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    ticker_last(&engine, "SOL/USDT").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    engine.clock().advance(Duration::from_secs(3601));
+    eventually("a failing reload", || async {
+        exchange.market_loads.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    // A failed reload is retried a minute later, not on every tick.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 3);
+    engine.clock().advance(Duration::from_secs(61));
+    eventually("a retried reload", || async {
+        exchange.market_loads.load(Ordering::SeqCst) == 4
+    })
+    .await;
     // The failed reload kept the old list: symbols still resolve.
     assert_eq!(ticker_last(&engine, "btcusdt").await.unwrap().0, 100.0);
+}
+
+#[actix::test]
+async fn a_first_markets_load_that_fails_is_retried_by_the_next_request() {
+    let exchange = ScriptedExchange::new();
+    exchange.fail_markets.store(true, Ordering::SeqCst);
+    let engine = start(&exchange, 10_000, 600_000);
+    let err = ticker_last(&engine, "BTC/USDT").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ExchangeUnavailable);
+    exchange.fail_markets.store(false, Ordering::SeqCst);
+    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap().0, 100.0);
+    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 2);
 }

@@ -57,7 +57,7 @@ impl Default for ExchangeSettings {
             ws_url: None,
             timeout: 10.0,
             max_concurrent_calls: 8,
-            ticker_batch_ms: 2,
+            ticker_batch_ms: 0,
         }
     }
 }
@@ -181,6 +181,9 @@ impl ServerConfig {
     }
 
     pub fn engine_config(&self) -> EngineConfig {
+        /// Requests queued inside the engine before it answers "busy" (`rate_limited`): far
+        /// above what a healthy server holds, well below what exhausts memory.
+        const MAILBOX_CAPACITY: usize = 4096;
         let venues = self
             .enabled_exchanges()
             .into_iter()
@@ -215,6 +218,8 @@ impl ServerConfig {
             symbol_idle_after: Duration::from_secs(self.server.symbol_idle),
             markets_refresh: Duration::from_secs(3600),
             io_threads: 2,
+            mailbox_capacity: MAILBOX_CAPACITY,
+            clock: Default::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The MCP front end: translates MCP tool calls into [`crate::tools`] calls and their results
 //! (or errors) into MCP tool results. Transport-agnostic; `serve_stdio` is the default wiring.
 
+pub mod catalog;
 mod http;
 mod server;
 

@@ -7,7 +7,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
-use crate::tools::{catalog, ToolError, ToolService};
+use super::catalog;
+use crate::tools::{CallContext, ToolError, ToolService};
 
 const INSTRUCTIONS: &str = "Cryptocurrency market data (tickers, OHLCV candles, order books, trades, markets) \
 from exchanges through ccxt. Symbols accept BTC/USDT, BTCUSDT or btc-usdt. Every result says how fresh it is \
@@ -70,9 +71,17 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let outcome = self.tools.call(&request.name, request.arguments).await;
+        let call = CallContext {
+            cancel: context.ct.clone(),
+            progress: None,
+            client_id: None,
+        };
+        let outcome = self
+            .tools
+            .call(&request.name, request.arguments, call)
+            .await;
         if let Err(error) = &outcome {
             tracing::debug!(tool = %request.name, code = %error.code, message = %error.message, "tool call failed");
         }

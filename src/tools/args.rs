@@ -1,7 +1,7 @@
 //! Tool arguments as clients send them (SPEC.md section 4), their JSON Schemas, and their
 //! validation into engine requests. The same types serve MCP and, later, the Redis protocol.
 
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 

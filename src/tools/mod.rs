@@ -2,7 +2,7 @@
 //! protocol (same names and arguments, SPEC.md section 6) will call them too.
 
 pub mod args;
-pub mod catalog;
+mod context;
 mod error;
 pub mod output;
 
@@ -15,20 +15,74 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use args::{bounded, parse};
+pub use context::CallContext;
 pub use error::ToolError;
 use output::{
     ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, SymbolError, TickerResult,
     TickersResult, TradesResult,
 };
 
-pub const TOOL_NAMES: &[&str] = &[
-    "get_ticker",
-    "get_tickers",
-    "get_ohlcv",
-    "get_order_book",
-    "get_trades",
-    "list_markets",
+/// Every tool. Dispatch (here) and each front end's catalog (e.g. `mcp::catalog`) match on it
+/// exhaustively, so a tool cannot be listed without being served, or the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    GetTicker,
+    GetTickers,
+    GetOhlcv,
+    GetOrderBook,
+    GetTrades,
+    ListMarkets,
+}
+
+/// A tool as clients see it: its name and what it does.
+pub struct ToolSpec {
+    pub tool: Tool,
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// The one list of tools.
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        tool: Tool::GetTicker,
+        name: "get_ticker",
+        description: "Latest 24h ticker of one market (last price, bid/ask, high/low, volume, \
+                      change), with freshness: source, age_ms, stale.",
+    },
+    ToolSpec {
+        tool: Tool::GetTickers,
+        name: "get_tickers",
+        description: "Tickers of up to 100 markets at once; symbols that fail are listed under \
+                      errors.",
+    },
+    ToolSpec {
+        tool: Tool::GetOhlcv,
+        name: "get_ohlcv",
+        description: "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first.",
+    },
+    ToolSpec {
+        tool: Tool::GetOrderBook,
+        name: "get_order_book",
+        description: "Order book snapshot: bids and asks as [price, amount], best first.",
+    },
+    ToolSpec {
+        tool: Tool::GetTrades,
+        name: "get_trades",
+        description: "Most recent public trades, oldest first.",
+    },
+    ToolSpec {
+        tool: Tool::ListMarkets,
+        name: "list_markets",
+        description: "Markets listed on the exchange, filtered by symbol substring and quote \
+                      currency.",
+    },
 ];
+
+impl Tool {
+    pub fn named(name: &str) -> Option<&'static ToolSpec> {
+        TOOLS.iter().find(|spec| spec.name == name)
+    }
+}
 
 const DEFAULT_TIMEFRAME: &str = "1h";
 
@@ -46,43 +100,47 @@ impl ToolService {
 
     /// Runs tool `name`; the result is the tool's JSON result. Counted and timed in the
     /// `cmm_requests_total`, `cmm_request_duration_seconds` and `cmm_errors_total` metrics.
-    pub async fn call(&self, name: &str, arguments: Arguments) -> Result<Value, ToolError> {
+    /// A call the client cancels stops waiting at once (outcome `cancelled`).
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Arguments,
+        context: CallContext,
+    ) -> Result<Value, ToolError> {
         let started = Instant::now();
-        // Label values must come from a closed set: an unknown tool name is not a label.
-        let tool = TOOL_NAMES
-            .iter()
-            .find(|t| **t == name)
-            .copied()
-            .unwrap_or("unknown");
-        let outcome = self.dispatch(name, arguments).await;
-        let label = match &outcome {
-            Ok(_) => "ok",
-            Err(error) => {
-                metrics::counter!("cmm_errors_total", "code" => error.code.as_str()).increment(1);
-                error.code.as_str()
+        let Some(spec) = Tool::named(name) else {
+            let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+            let error = ToolError::new(
+                ErrorCode::UnknownTool,
+                format!("unknown tool {name:?}; available: {}", names.join(", ")),
+            );
+            // Label values come from a closed set: an unknown tool name is not a label.
+            record("unknown", started, Outcome::Failed(error.code));
+            return Err(error);
+        };
+        let outcome = tokio::select! {
+            outcome = self.dispatch(spec.tool, arguments) => outcome,
+            () = context.cancelled() => {
+                record(spec.name, started, Outcome::Cancelled);
+                return Err(ToolError::cancelled());
             }
         };
-        metrics::counter!("cmm_requests_total", "tool" => tool, "outcome" => label).increment(1);
-        metrics::histogram!("cmm_request_duration_seconds", "tool" => tool)
-            .record(started.elapsed().as_secs_f64());
+        let label = match &outcome {
+            Ok(_) => Outcome::Ok,
+            Err(error) => Outcome::Failed(error.code),
+        };
+        record(spec.name, started, label);
         outcome
     }
 
-    async fn dispatch(&self, name: &str, arguments: Arguments) -> Result<Value, ToolError> {
-        match name {
-            "get_ticker" => self.get_ticker(parse(arguments)?).await,
-            "get_tickers" => self.get_tickers(parse(arguments)?).await,
-            "get_ohlcv" => self.get_ohlcv(parse(arguments)?).await,
-            "get_order_book" => self.get_order_book(parse(arguments)?).await,
-            "get_trades" => self.get_trades(parse(arguments)?).await,
-            "list_markets" => self.list_markets(parse(arguments)?).await,
-            _ => Err(ToolError::new(
-                ErrorCode::UnknownTool,
-                format!(
-                    "unknown tool {name:?}; available: {}",
-                    TOOL_NAMES.join(", ")
-                ),
-            )),
+    async fn dispatch(&self, tool: Tool, arguments: Arguments) -> Result<Value, ToolError> {
+        match tool {
+            Tool::GetTicker => self.get_ticker(parse(arguments)?).await,
+            Tool::GetTickers => self.get_tickers(parse(arguments)?).await,
+            Tool::GetOhlcv => self.get_ohlcv(parse(arguments)?).await,
+            Tool::GetOrderBook => self.get_order_book(parse(arguments)?).await,
+            Tool::GetTrades => self.get_trades(parse(arguments)?).await,
+            Tool::ListMarkets => self.list_markets(parse(arguments)?).await,
         }
     }
 
@@ -104,20 +162,11 @@ impl ToolService {
             )));
         }
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
-        let mut symbols = args.symbols;
-        let mut seen = std::collections::HashSet::new();
-        symbols.retain(|s| seen.insert(s.trim().to_ascii_uppercase()));
-        // Each symbol goes to its own actor: cached ones answer at once; the cold ones' fetches
-        // meet in the exchange adapter, which batches them into few `symbols=[..]` calls.
-        let answers = futures::future::join_all(
-            symbols
-                .iter()
-                .map(|symbol| self.engine.fetch(exchange, symbol, DataRequest::Ticker)),
-        )
-        .await;
+        // Spellings of one market are answered once; cold ones are fetched together.
+        let answers = self.engine.fetch_tickers(exchange, &args.symbols).await;
         let mut tickers = Vec::with_capacity(answers.len());
         let mut errors = Vec::new();
-        for (symbol, answer) in symbols.iter().zip(&answers) {
+        for (symbol, answer) in &answers {
             match answer
                 .as_ref()
                 .map_err(|e| ToolError::from(e.clone()))
@@ -126,10 +175,7 @@ impl ToolService {
                 Ok(ticker) => tickers.push(ticker),
                 Err(error) => errors.push(SymbolError {
                     symbol: symbol.clone(),
-                    error: ErrorBody {
-                        code: error.code.as_str(),
-                        message: error.message,
-                    },
+                    error: ErrorBody::from(error),
                 }),
             }
         }
@@ -231,6 +277,26 @@ impl ToolService {
             freshness: Freshness::cached(markets.fetched_at_ms),
         })
     }
+}
+
+enum Outcome {
+    Ok,
+    Failed(ErrorCode),
+    Cancelled,
+}
+
+fn record(tool: &'static str, started: Instant, outcome: Outcome) {
+    let label = match outcome {
+        Outcome::Ok => "ok",
+        Outcome::Cancelled => "cancelled",
+        Outcome::Failed(code) => {
+            metrics::counter!("cmm_errors_total", "code" => code.as_str()).increment(1);
+            code.as_str()
+        }
+    };
+    metrics::counter!("cmm_requests_total", "tool" => tool, "outcome" => label).increment(1);
+    metrics::histogram!("cmm_request_duration_seconds", "tool" => tool)
+        .record(started.elapsed().as_secs_f64());
 }
 
 fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {

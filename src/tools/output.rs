@@ -4,7 +4,7 @@
 use crypto_market_actors::model::{
     now_ms, Candle, Market, OrderBook, Served, Source, Ticker, Trade,
 };
-use rmcp::schemars::{self, JsonSchema};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
@@ -32,7 +32,7 @@ impl<T> From<&Served<T>> for Freshness {
     fn from(served: &Served<T>) -> Self {
         Self {
             source: served.source,
-            age_ms: served.age_ms(),
+            age_ms: served.age_ms,
             stale: served.stale,
         }
     }
@@ -54,6 +54,22 @@ pub struct ErrorBody {
     /// One of SPEC.md's error codes, e.g. invalid_symbol.
     pub code: &'static str,
     pub message: String,
+    /// Whether the same call may succeed later.
+    pub retryable: bool,
+    /// How long to wait before retrying (rate limits, an open circuit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl From<super::ToolError> for ErrorBody {
+    fn from(error: super::ToolError) -> Self {
+        Self {
+            code: error.code.as_str(),
+            message: error.message,
+            retryable: error.retryable,
+            retry_after_ms: error.retry_after_ms,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -13,7 +13,7 @@ pub use candle::{Candle, Timeframe};
 pub use market::Market;
 pub use order_book::OrderBook;
 pub use request::{DataKind, DataRequest, MarketData};
-pub use served::{now_ms, Served, Source};
+pub use served::{now_ms, Clock, Served, Source};
 pub use symbol::{MarketIndex, SymbolLookup};
 pub use ticker::Ticker;
 pub use trade::{Trade, TradeSide};

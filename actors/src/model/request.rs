@@ -114,6 +114,32 @@ impl MarketData {
         }
     }
 
+    /// The exchange's own position in time of this value: a ticker's or book's timestamp, the
+    /// book's sequence number, the newest candle's or trade's time. Values from different
+    /// origins (REST, websocket, another node through Redis) are ordered by it.
+    fn exchange_order(&self) -> Option<(i64, i64)> {
+        match self {
+            Self::Ticker(t) => t.timestamp.map(|ts| (ts, 0)),
+            Self::Ohlcv(candles) => candles.last().map(|c| (c.timestamp, 0)),
+            // A book's sequence number orders snapshots even when they carry no timestamp.
+            Self::OrderBook(b) => match (b.nonce, b.timestamp) {
+                (Some(nonce), _) => Some((0, nonce)),
+                (None, Some(ts)) => Some((ts, 0)),
+                (None, None) => None,
+            },
+            Self::Trades(trades) => trades.last().and_then(|t| t.timestamp).map(|ts| (ts, 0)),
+        }
+    }
+
+    /// Whether the exchange produced this value before `other` (both must say when; a value
+    /// without an exchange time is never called older).
+    pub fn is_older_than(&self, other: &Self) -> bool {
+        match (self.exchange_order(), other.exchange_order()) {
+            (Some(mine), Some(theirs)) => mine < theirs,
+            _ => false,
+        }
+    }
+
     /// Cuts an upstream value down to what `request` asked for: the best levels of a book, the
     /// most recent trades. `None` when nothing needs cutting (the value can be shared as is).
     pub fn cut_to(&self, request: &DataRequest) -> Option<Self> {
@@ -166,6 +192,27 @@ mod tests {
         };
         assert_eq!(ohlcv.upstream(), ohlcv);
         assert_eq!(ohlcv.params(), "1h:7");
+    }
+
+    #[test]
+    fn values_are_ordered_by_exchange_time_when_both_have_one() {
+        let ticker = |ts: Option<i64>| {
+            MarketData::Ticker(crate::model::Ticker {
+                timestamp: ts,
+                ..Default::default()
+            })
+        };
+        assert!(ticker(Some(1)).is_older_than(&ticker(Some(2))));
+        assert!(!ticker(Some(2)).is_older_than(&ticker(Some(2))));
+        assert!(!ticker(None).is_older_than(&ticker(Some(2))));
+        assert!(!ticker(Some(1)).is_older_than(&ticker(None)));
+        let book = |nonce: i64| {
+            MarketData::OrderBook(crate::model::OrderBook {
+                nonce: Some(nonce),
+                ..Default::default()
+            })
+        };
+        assert!(book(7).is_older_than(&book(8)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,12 +24,26 @@ pub struct Served<T> {
     /// Unix ms when the value was fetched or received.
     pub fetched_at_ms: i64,
     pub stale: bool,
+    /// Milliseconds since it was fetched, when it was served (by the engine's clock).
+    pub age_ms: i64,
 }
 
-impl<T> Served<T> {
-    /// Milliseconds since the value was fetched, measured now.
-    pub fn age_ms(&self) -> i64 {
-        (now_ms() - self.fetched_at_ms).max(0)
+/// The engine's clock: Unix ms, plus an offset tests can advance instead of sleeping. Every
+/// freshness decision (TTL, stale window, idle actors, rejected symbols) reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }
 }
 

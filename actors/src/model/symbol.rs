@@ -10,6 +10,12 @@ const MAX_SYMBOL_LEN: usize = 64;
 const MAX_SUGGESTIONS: usize = 3;
 /// Jaro-Winkler similarity above which a market is offered as "did you mean".
 const SUGGESTION_THRESHOLD: f64 = 0.85;
+/// Jaro similarity a candidate needs for its Jaro-Winkler score to reach the threshold: the
+/// Winkler prefix bonus adds at most 0.4 × (1 − jaro), so JW ≥ 0.85 needs jaro ≥ 0.75.
+const JARO_NEEDED: f64 = 0.75;
+/// Most candidates scored in full for one input: the work per unknown symbol is bounded
+/// whatever the market count.
+const MAX_SCORED: usize = 64;
 
 /// An exchange's markets, indexed for resolving user input.
 #[derive(Debug, Default)]
@@ -19,6 +25,52 @@ pub struct MarketIndex {
     /// Letters and digits only, upper case (`BTCUSDT`), from both the unified symbol and the
     /// exchange id. Spot markets win a clash, as a bare `BTCUSDT` means spot to most users.
     by_compact: HashMap<String, usize>,
+    /// Per market (same order as `markets`): its compact symbol and that symbol's letter
+    /// counts, computed once so that suggesting allocates nothing per market.
+    compact_symbols: Vec<Compact>,
+}
+
+#[derive(Debug)]
+struct Compact {
+    text: String,
+    counts: [u8; 36],
+}
+
+impl Compact {
+    fn new(text: String) -> Self {
+        let mut counts = [0u8; 36];
+        for b in text.bytes() {
+            if let Some(i) = slot(b) {
+                counts[i] = counts[i].saturating_add(1);
+            }
+        }
+        Self { text, counts }
+    }
+
+    /// An upper bound of the Jaro similarity of the two strings: Jaro's matching characters
+    /// are at most the characters they have in common, and transpositions only lower it.
+    fn jaro_bound(&self, other: &Self) -> f64 {
+        let (a, b) = (self.text.len(), other.text.len());
+        if a == 0 || b == 0 {
+            return 0.0;
+        }
+        let common: usize = self
+            .counts
+            .iter()
+            .zip(&other.counts)
+            .map(|(x, y)| usize::from(*x.min(y)))
+            .sum();
+        let m = common as f64;
+        (m / a as f64 + m / b as f64 + 1.0) / 3.0
+    }
+}
+
+fn slot(b: u8) -> Option<usize> {
+    match b {
+        b'0'..=b'9' => Some(usize::from(b - b'0')),
+        b'A'..=b'Z' => Some(10 + usize::from(b - b'A')),
+        _ => None,
+    }
 }
 
 /// Why a symbol did not resolve.
@@ -44,10 +96,15 @@ impl MarketIndex {
             by_compact.entry(compact(&market.symbol)).or_insert(i);
             by_compact.entry(compact(&market.id)).or_insert(i);
         }
+        let compact_symbols = markets
+            .iter()
+            .map(|m| Compact::new(compact(&m.symbol)))
+            .collect();
         Self {
             markets,
             by_symbol,
             by_compact,
+            compact_symbols,
         }
     }
 
@@ -65,6 +122,18 @@ impl MarketIndex {
     }
 
     pub fn resolve(&self, input: &str) -> Result<&Market, SymbolLookup> {
+        self.find(input).map_err(|unlisted| match unlisted {
+            None => SymbolLookup::Malformed,
+            Some(key) => SymbolLookup::NotListed {
+                suggestions: self.suggest(&key),
+            },
+        })
+    }
+
+    /// Like [`Self::resolve`], without computing suggestions for an unlisted symbol (the
+    /// caller may have them cached): `Err(None)` for malformed input, `Err(Some(key))` for
+    /// a well-formed unlisted one, `key` being what to suggest for.
+    pub fn find(&self, input: &str) -> Result<&Market, Option<String>> {
         let input = input.trim();
         if input.is_empty()
             || input.len() > MAX_SYMBOL_LEN
@@ -72,7 +141,7 @@ impl MarketIndex {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':'))
         {
-            return Err(SymbolLookup::Malformed);
+            return Err(None);
         }
         let upper = input.to_ascii_uppercase();
         let by_separator = upper
@@ -85,22 +154,35 @@ impl MarketIndex {
             .or_else(|| self.by_compact.get(&compact(&upper)));
         match found {
             Some(&i) => Ok(&self.markets[i]),
-            None => Err(SymbolLookup::NotListed {
-                suggestions: self.suggest(&upper),
-            }),
+            None => Err(Some(compact(&upper))),
         }
     }
 
-    /// Listed markets closest to `input`, best first.
+    /// Listed markets closest to `input`, best first. Cheap per market (a bound from letter
+    /// counts) and bounded per input (at most `MAX_SCORED` full scores), because unknown
+    /// symbols are input anyone can send in bulk.
     pub fn suggest(&self, input: &str) -> Vec<String> {
-        let wanted = compact(input);
-        let mut scored: Vec<(f64, &str)> = self
-            .markets
+        let wanted = Compact::new(compact(input));
+        if wanted.text.is_empty() {
+            return Vec::new();
+        }
+        let mut candidates: Vec<(f64, usize)> = self
+            .compact_symbols
             .iter()
-            .map(|m| {
+            .enumerate()
+            .map(|(i, c)| (wanted.jaro_bound(c), i))
+            .filter(|(bound, _)| *bound >= JARO_NEEDED)
+            .collect();
+        if candidates.len() > MAX_SCORED {
+            candidates.select_nth_unstable_by(MAX_SCORED, |a, b| b.0.total_cmp(&a.0));
+            candidates.truncate(MAX_SCORED);
+        }
+        let mut scored: Vec<(f64, &str)> = candidates
+            .into_iter()
+            .map(|(_, i)| {
                 (
-                    strsim::jaro_winkler(&wanted, &compact(&m.symbol)),
-                    m.symbol.as_str(),
+                    strsim::jaro_winkler(&wanted.text, &self.compact_symbols[i].text),
+                    self.markets[i].symbol.as_str(),
                 )
             })
             .filter(|(score, _)| *score >= SUGGESTION_THRESHOLD)
@@ -206,6 +288,55 @@ mod tests {
                 suggestions: vec![]
             })
         );
+    }
+
+    /// The pruned search suggests exactly what scoring every market would.
+    #[test]
+    fn pruned_suggestions_match_an_exhaustive_search() {
+        let bases = [
+            "BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "ADA", "TRX", "LINK", "DOT",
+        ];
+        let quotes = ["USDT", "BTC", "ETH", "FDUSD", "TRY", "EUR"];
+        let markets: Vec<Market> = bases
+            .iter()
+            .flat_map(|b| quotes.iter().map(move |q| (b, q)))
+            .filter(|(b, q)| b != q)
+            .map(|(b, q)| market(&format!("{b}/{q}"), &format!("{b}{q}"), "spot"))
+            .collect();
+        let index = MarketIndex::new(markets);
+        let exhaustive = |input: &str| {
+            let wanted = compact(input);
+            let mut scored: Vec<(f64, &str)> = index
+                .markets()
+                .iter()
+                .map(|m| {
+                    (
+                        strsim::jaro_winkler(&wanted, &compact(&m.symbol)),
+                        m.symbol.as_str(),
+                    )
+                })
+                .filter(|(score, _)| *score >= SUGGESTION_THRESHOLD)
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+            scored
+                .into_iter()
+                .take(MAX_SUGGESTIONS)
+                .map(|(_, s)| s.to_owned())
+                .collect::<Vec<_>>()
+        };
+        for input in [
+            "BTCUSD",
+            "ETHUSDX",
+            "SOLUSTD",
+            "DOGEUSDTT",
+            "XRPEUR",
+            "QQQQ",
+            "LINKBT",
+            "A",
+            "BNBFDUS",
+        ] {
+            assert_eq!(index.suggest(input), exhaustive(input), "{input}");
+        }
     }
 
     #[test]

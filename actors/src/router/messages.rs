@@ -5,17 +5,27 @@ use tokio::sync::oneshot;
 
 use crate::error::EngineError;
 use crate::model::{DataRequest, MarketIndex};
-use crate::symbol::Responder;
+use crate::symbol::{Responder, Stamped};
 
-/// Resolve `symbol` on `exchange` and hand `request` to that symbol's actor, which answers
-/// `reply` directly.
+/// Resolve `symbol` on `exchange` and hand the delivery to that symbol's actor (starting it if
+/// needed), which answers directly. Used when the caller found no running actor.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Route {
     pub exchange: Arc<str>,
     pub symbol: String,
-    pub request: DataRequest,
-    pub reply: Responder,
+    pub delivery: Delivery,
+}
+
+pub enum Delivery {
+    Fetch {
+        request: DataRequest,
+        reply: Responder,
+    },
+    Store {
+        upstream: DataRequest,
+        stamped: Stamped,
+    },
 }
 
 /// An exchange's markets, loaded once and shared.
@@ -33,7 +43,21 @@ pub struct GetMarkets {
     pub reply: oneshot::Sender<Result<MarketsAnswer, EngineError>>,
 }
 
-/// How many symbol actors are alive (SPEC.md metric `cmm_symbol_actors`).
+/// How many symbol actors are running (SPEC.md metric `cmm_symbol_actors`).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct SymbolActorCount;
+
+/// The exchange rejected a symbol its market list has (delisted since the list was loaded):
+/// remember that, and reload the list early.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SymbolRejected {
+    pub exchange: Arc<str>,
+    pub symbol: Arc<str>,
+}
+
+/// The process holds more values than its capacity: evict least recently used symbols.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Trim;

@@ -1,27 +1,37 @@
-//! The router actor: resolves symbols against each exchange's markets (loaded once, shared by
-//! every request) and dispatches each request to the supervisor actor of its (exchange,
-//! symbol), starting it on first use and letting it go once idle.
+//! The router actor: loads each exchange's markets (and reloads them, hourly or early when the
+//! exchange rejects a symbol it lists), starts the supervisor actor of each (exchange, symbol)
+//! on first use, stops it when idle, and keeps the process within its cache capacity by
+//! evicting least recently used symbols.
+//!
+//! Requests reach it only when the caller found no running actor for its symbol (or the
+//! markets are not loaded yet): cache hits and calls to running actors bypass it, reading the
+//! shared [`Directory`] instead.
 
+mod directory;
 mod messages;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Supervisor, WrapFuture};
+use actix::dev::SendError;
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Supervisor, WrapFuture};
 use tokio::runtime::Handle;
 
-use crate::cache::MarketCache;
+use crate::cache::SymbolLru;
 use crate::error::EngineError;
-use crate::model::{now_ms, MarketIndex, SymbolLookup};
-use crate::symbol::{Fetch, SymbolActor};
-use crate::venue::Exchange;
-pub use messages::{GetMarkets, MarketsAnswer, Route, SymbolActorCount};
+use crate::model::Market;
+use crate::symbol::{Fetch, Store, SymbolActor, SymbolState};
+pub use directory::{Directory, Resolved, SymbolEntry, VenueDirectory, REJECTED_FOR};
+pub use messages::{
+    Delivery, GetMarkets, MarketsAnswer, Route, SymbolActorCount, SymbolRejected, Trim,
+};
 
-struct SymbolSlot {
-    addr: Addr<SymbolActor>,
-    last_used: Instant,
-}
+/// Least time between two early markets reloads of one exchange (each rejected symbol asks
+/// for one; a burst of them must not become a burst of `exchangeInfo` calls).
+const EARLY_RELOAD_GAP_MS: i64 = 60_000;
+/// How soon a failed markets reload is tried again (the loaded list keeps serving meanwhile).
+const FAILED_RELOAD_RETRY_MS: i64 = 60_000;
 
 /// Requests waiting for an exchange's markets to load.
 enum Pending {
@@ -30,72 +40,87 @@ enum Pending {
 }
 
 impl Pending {
-    fn exchange(&self) -> &Arc<str> {
-        match self {
-            Self::Route(route) => &route.exchange,
-            Self::Markets(get) => &get.exchange,
-        }
-    }
-
     fn fail(self, error: EngineError) {
         // A caller that gave up has dropped its receiver: nothing to tell it.
-        let _ = match self {
-            Self::Route(route) => route.reply.send(Err(error)).is_ok(),
-            Self::Markets(get) => get.reply.send(Err(error)).is_ok(),
-        };
+        match self {
+            Self::Route(route) => route.delivery.fail(error),
+            Self::Markets(get) => {
+                let _ = get.reply.send(Err(error));
+            }
+        }
+    }
+}
+
+impl Delivery {
+    fn fail(self, error: EngineError) {
+        if let Self::Fetch { reply, .. } = self {
+            let _ = reply.send(Err(error));
+        }
     }
 }
 
 enum Markets {
     Unloaded,
     Loading(Vec<Pending>),
-    Loaded(MarketsAnswer),
+    /// The list itself is in the directory, for every thread to read. `reload_at_ms`: when
+    /// to reload it (an hour after loading; sooner again after a failed reload).
+    Loaded {
+        reload_at_ms: i64,
+    },
 }
 
 struct VenueSlot {
-    venue: Arc<dyn Exchange>,
+    directory: Arc<VenueDirectory>,
     markets: Markets,
     /// A reload of loaded markets is under way (requests keep using the loaded ones).
     refreshing: bool,
-    symbols: HashMap<Arc<str>, SymbolSlot>,
+    last_early_reload_ms: i64,
 }
 
+type SymbolKey = (Arc<str>, Arc<str>);
+
 pub struct Router {
-    venues: HashMap<Arc<str>, VenueSlot>,
-    cache: Arc<MarketCache>,
+    directory: Arc<Directory>,
+    slots: HashMap<Arc<str>, VenueSlot>,
+    symbols: SymbolLru<SymbolKey, Arc<SymbolEntry>>,
     io: Handle,
-    /// A symbol actor unused for this long is stopped (its cached values stay in the cache).
+    /// A symbol actor unused for this long is stopped (its values stay until they expire or
+    /// are evicted).
     idle_after: Duration,
     /// Age after which an exchange's market list is reloaded (the old one keeps serving).
     markets_refresh: Duration,
+    /// Messages the router and each symbol actor queue before callers are told "busy".
+    mailbox_capacity: usize,
 }
 
 impl Router {
     pub fn new(
-        venues: Vec<Arc<dyn Exchange>>,
-        cache: Arc<MarketCache>,
+        directory: Arc<Directory>,
         io: Handle,
         idle_after: Duration,
         markets_refresh: Duration,
+        mailbox_capacity: usize,
     ) -> Self {
-        let venues = venues
-            .into_iter()
+        let slots = directory
+            .venues()
             .map(|venue| {
                 let slot = VenueSlot {
-                    refreshing: false,
-                    venue: venue.clone(),
+                    directory: venue.clone(),
                     markets: Markets::Unloaded,
-                    symbols: HashMap::new(),
+                    refreshing: false,
+                    last_early_reload_ms: 0,
                 };
-                (Arc::from(venue.id()), slot)
+                (venue.id.clone(), slot)
             })
             .collect();
         Self {
-            venues,
-            cache,
+            directory,
+            slots,
+            symbols: SymbolLru::new(),
             io,
             idle_after,
             markets_refresh,
+            mailbox_capacity,
         }
     }
 
@@ -103,14 +128,15 @@ impl Router {
         EngineError::InvalidArgument(format!("exchange {exchange} is not enabled on this server"))
     }
 
-    /// Starts loading `exchange`'s markets; requests queue in `Markets::Loading` meanwhile.
+    /// Loads `exchange`'s markets in the background (requests queue meanwhile if none are
+    /// loaded yet).
     fn load_markets(&mut self, exchange: Arc<str>, ctx: &mut Context<Self>) {
-        let Some(slot) = self.venues.get(&exchange) else {
+        let Some(slot) = self.slots.get(&exchange) else {
             return;
         };
-        let venue = slot.venue.clone();
+        let venue = slot.directory.venue.clone();
         let load = self.io.spawn(async move { venue.load_markets().await });
-        ctx.spawn(load.into_actor(self).map(move |joined, router, _| {
+        ctx.spawn(load.into_actor(self).map(move |joined, router, ctx| {
             let loaded = match joined {
                 Ok(Ok(markets)) => Ok(markets),
                 Ok(Err(e)) => Err(EngineError::from_venue(&exchange, None, e)),
@@ -118,44 +144,52 @@ impl Router {
                     "loading {exchange} markets failed inside the engine ({e})"
                 ))),
             };
-            router.markets_loaded(&exchange, loaded);
+            router.markets_loaded(&exchange, loaded, ctx);
         }));
     }
 
     fn markets_loaded(
         &mut self,
         exchange: &Arc<str>,
-        loaded: Result<Vec<crate::model::Market>, EngineError>,
+        loaded: Result<Vec<Market>, EngineError>,
+        ctx: &mut Context<Self>,
     ) {
-        let Some(slot) = self.venues.get_mut(exchange) else {
+        let Some(slot) = self.slots.get_mut(exchange) else {
             return;
         };
         slot.refreshing = false;
-        let (pending, previous) = match std::mem::replace(&mut slot.markets, Markets::Unloaded) {
-            Markets::Loading(pending) => (pending, None),
-            Markets::Loaded(previous) => (Vec::new(), Some(previous)),
-            Markets::Unloaded => (Vec::new(), None),
+        let pending = match &mut slot.markets {
+            Markets::Loading(pending) => std::mem::take(pending),
+            _ => Vec::new(),
         };
         match loaded {
             Ok(markets) => {
                 tracing::info!(%exchange, markets = markets.len(), "markets loaded");
-                let markets = MarketsAnswer {
+                let now = self.directory.now_ms();
+                slot.directory.set_markets(MarketsAnswer {
                     exchange: exchange.clone(),
-                    index: Arc::new(MarketIndex::new(markets)),
-                    fetched_at_ms: now_ms(),
+                    index: Arc::new(crate::model::MarketIndex::new(markets)),
+                    fetched_at_ms: now,
+                });
+                let refresh_ms =
+                    i64::try_from(self.markets_refresh.as_millis()).unwrap_or(i64::MAX);
+                slot.markets = Markets::Loaded {
+                    reload_at_ms: now.saturating_add(refresh_ms),
                 };
-                slot.markets = Markets::Loaded(markets.clone());
                 for request in pending {
-                    self.run(request, &markets);
+                    self.run(request, ctx);
                 }
             }
-            Err(error) if previous.is_some() => {
+            Err(error) if matches!(slot.markets, Markets::Loaded { .. }) => {
                 tracing::warn!(%exchange, %error, "refreshing markets failed; keeping the loaded ones");
-                slot.markets = previous.map_or(Markets::Unloaded, Markets::Loaded);
+                slot.markets = Markets::Loaded {
+                    reload_at_ms: self.directory.now_ms() + FAILED_RELOAD_RETRY_MS,
+                };
             }
             Err(error) => {
-                // Not cached: the next request tries again.
+                // Not remembered: the next request tries again.
                 tracing::warn!(%exchange, %error, "loading markets failed");
+                slot.markets = Markets::Unloaded;
                 for request in pending {
                     request.fail(error.clone());
                 }
@@ -163,110 +197,177 @@ impl Router {
         }
     }
 
-    /// Hands `route` to its symbol actor; markets are loaded.
-    fn dispatch(&mut self, index: &MarketIndex, route: Route) {
-        let market = match index.resolve(&route.symbol) {
-            Ok(market) => market,
-            Err(lookup) => {
-                let suggestions = match lookup {
-                    SymbolLookup::NotListed { suggestions } => suggestions,
-                    SymbolLookup::Malformed => Vec::new(),
-                };
-                let error = EngineError::InvalidSymbol {
-                    exchange: route.exchange.to_string(),
-                    symbol: route.symbol,
-                    suggestions,
-                };
-                let _ = route.reply.send(Err(error));
-                return;
-            }
-        };
-        let Some(slot) = self.venues.get_mut(&route.exchange) else {
-            return;
-        };
-        let now = Instant::now();
-        let symbol_slot = match slot.symbols.get_mut(market.symbol.as_str()) {
-            // A symbol actor that died outside its supervisor (a panic in its own code) has a
-            // disconnected mailbox: start a fresh one.
-            Some(existing) if existing.addr.connected() => existing,
-            _ => {
-                let symbol: Arc<str> = Arc::from(market.symbol.as_str());
-                let actor = SymbolActor::new(
-                    route.exchange.clone(),
-                    symbol.clone(),
-                    slot.venue.clone(),
-                    self.io.clone(),
-                    self.cache.clone(),
-                );
-                let addr = Supervisor::start(move |_| actor);
-                slot.symbols.insert(
-                    symbol.clone(),
-                    SymbolSlot {
-                        addr,
-                        last_used: now,
-                    },
-                );
-                match slot.symbols.get_mut(&symbol) {
-                    Some(inserted) => inserted,
-                    None => return,
-                }
-            }
-        };
-        symbol_slot.last_used = now;
-        symbol_slot.addr.do_send(Fetch {
-            request: route.request,
-            reply: route.reply,
-        });
-    }
-
     /// Runs `request` once its exchange's markets are loaded: now, or after the load it
     /// starts or joins.
-    fn with_markets(&mut self, request: Pending, ctx: &mut Context<Self>) {
-        let exchange = request.exchange().clone();
-        let Some(slot) = self.venues.get_mut(&exchange) else {
-            request.fail(Self::unknown_exchange(&exchange));
+    fn with_markets(&mut self, exchange: &Arc<str>, request: Pending, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slots.get_mut(exchange) else {
+            request.fail(Self::unknown_exchange(exchange));
             return;
         };
         match &mut slot.markets {
-            Markets::Loaded(answer) => {
-                let answer = answer.clone();
-                // Exchanges list and delist markets: reload now and then, in the background.
-                if !slot.refreshing
-                    && now_ms() - answer.fetched_at_ms > self.markets_refresh.as_millis() as i64
-                {
-                    slot.refreshing = true;
-                    self.load_markets(exchange, ctx);
-                }
-                self.run(request, &answer);
-            }
+            Markets::Loaded { .. } => self.run(request, ctx),
             Markets::Loading(pending) => pending.push(request),
             Markets::Unloaded => {
                 slot.markets = Markets::Loading(vec![request]);
-                self.load_markets(exchange, ctx);
+                self.load_markets(exchange.clone(), ctx);
             }
         }
     }
 
-    fn run(&mut self, request: Pending, markets: &MarketsAnswer) {
+    fn run(&mut self, request: Pending, ctx: &mut Context<Self>) {
         match request {
-            Pending::Route(route) => self.dispatch(&markets.index, route),
+            Pending::Route(route) => self.dispatch(route, ctx),
             Pending::Markets(get) => {
-                let _ = get.reply.send(Ok(markets.clone()));
+                let answer = self
+                    .slots
+                    .get(&get.exchange)
+                    .and_then(|slot| slot.directory.markets())
+                    .ok_or_else(|| Self::unknown_exchange(&get.exchange));
+                let _ = get.reply.send(answer);
             }
         }
     }
 
-    fn stop_idle_symbols(&mut self) {
-        let idle_after = self.idle_after;
-        for (exchange, slot) in &mut self.venues {
-            let before = slot.symbols.len();
-            // Dropping the last address stops the actor once its mailbox and calls are done.
-            slot.symbols
-                .retain(|_, s| s.last_used.elapsed() < idle_after);
-            let stopped = before - slot.symbols.len();
-            if stopped > 0 {
-                tracing::debug!(%exchange, stopped, live = slot.symbols.len(), "stopped idle symbol actors");
+    /// Hands `route` to its symbol's actor, starting it if needed; markets are loaded.
+    fn dispatch(&mut self, route: Route, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slots.get(&route.exchange) else {
+            route.delivery.fail(Self::unknown_exchange(&route.exchange));
+            return;
+        };
+        let venue = slot.directory.clone();
+        let resolved = match venue.resolve(&route.symbol, self.directory.now_ms()) {
+            Ok(Some(resolved)) => resolved,
+            Ok(None) => {
+                route.delivery.fail(EngineError::Internal(format!(
+                    "{} markets are not loaded",
+                    route.exchange
+                )));
+                return;
             }
+            Err(error) => {
+                route.delivery.fail(error);
+                return;
+            }
+        };
+        let entry = self.entry(&venue, resolved);
+        let addr = match entry.actor() {
+            Some(addr) => addr,
+            None => {
+                let actor = SymbolActor::new(
+                    entry.clone(),
+                    venue.venue.clone(),
+                    self.directory.clone(),
+                    ctx.address(),
+                    self.io.clone(),
+                );
+                let capacity = self.mailbox_capacity;
+                let addr = Supervisor::start(move |ctx: &mut Context<SymbolActor>| {
+                    ctx.set_mailbox_capacity(capacity);
+                    actor
+                });
+                entry.set_actor(Some(addr.clone()));
+                addr
+            }
+        };
+        match route.delivery {
+            Delivery::Fetch { request, reply } => {
+                if let Err(refused) = addr.try_send(Fetch { request, reply }) {
+                    let (Fetch { reply, .. }, why) = match refused {
+                        SendError::Full(msg) => (msg, EngineError::busy("symbol")),
+                        SendError::Closed(msg) => (
+                            msg,
+                            EngineError::Internal("the symbol actor stopped; please retry".into()),
+                        ),
+                    };
+                    let _ = reply.send(Err(why));
+                }
+            }
+            Delivery::Store { upstream, stamped } => {
+                // A store that finds the mailbox full is dropped: it was an extra copy.
+                let _ = addr.try_send(Store { upstream, stamped });
+            }
+        }
+    }
+
+    /// The symbol's entry, created (and counted in the LRU) on first use.
+    fn entry(&mut self, venue: &Arc<VenueDirectory>, resolved: Resolved) -> Arc<SymbolEntry> {
+        if let Some(entry) = resolved.entry {
+            return entry;
+        }
+        let now = self.directory.now_ms();
+        let entry = Arc::new(SymbolEntry::new(
+            venue.id.clone(),
+            resolved.symbol.clone(),
+            SymbolState::new(self.directory.counters.clone(), now),
+        ));
+        venue.insert_symbol(entry.clone());
+        self.symbols
+            .insert((venue.id.clone(), resolved.symbol), entry.clone(), now);
+        entry
+    }
+
+    fn trim(&mut self) {
+        let directory = self.directory.clone();
+        let slots = &self.slots;
+        self.symbols.evict_while(
+            || directory.over_capacity(),
+            |entry| entry.state.last_used_ms(),
+            |(exchange, symbol), entry| {
+                if let Some(slot) = slots.get(&exchange) {
+                    slot.directory.remove_symbol(&symbol);
+                }
+                entry.set_actor(None);
+                entry.state.clear();
+            },
+        );
+    }
+
+    /// Stops idle actors, drops symbols with nothing left to serve, reloads old markets.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let now = self.directory.now_ms();
+        let idle_ms = i64::try_from(self.idle_after.as_millis()).unwrap_or(i64::MAX);
+        let mut gone = Vec::new();
+        let mut stopped = 0usize;
+        for (key, entry) in self.symbols.iter() {
+            let idle = now - entry.state.last_used_ms() >= idle_ms;
+            if idle && entry.set_actor(None).is_some() {
+                // Dropping the last address stops the actor once its mailbox and calls are done.
+                stopped += 1;
+            }
+            if entry.state.prune(&self.directory.policy, now) == 0 && entry.actor().is_none() {
+                gone.push(key.clone());
+            }
+        }
+        for (exchange, symbol) in gone {
+            self.symbols.remove(&(exchange.clone(), symbol.clone()));
+            if let Some(slot) = self.slots.get(&exchange) {
+                slot.directory.remove_symbol(&symbol);
+            }
+        }
+        if stopped > 0 {
+            tracing::debug!(
+                stopped,
+                live = self.symbols.len(),
+                "stopped idle symbol actors"
+            );
+        }
+        if self.directory.over_capacity() {
+            self.trim();
+        }
+        let due: Vec<Arc<str>> = self
+            .slots
+            .iter_mut()
+            .filter(|(_, slot)| {
+                !slot.refreshing
+                    && matches!(slot.markets, Markets::Loaded { reload_at_ms } if now >= reload_at_ms)
+            })
+            .map(|(id, slot)| {
+                slot.refreshing = true;
+                id.clone()
+            })
+            .collect();
+        for exchange in due {
+            self.load_markets(exchange, ctx);
         }
     }
 }
@@ -275,8 +376,8 @@ impl Actor for Router {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let every = (self.idle_after / 2).max(Duration::from_millis(100));
-        ctx.run_interval(every, |router, _| router.stop_idle_symbols());
+        let every = (self.idle_after / 2).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        ctx.run_interval(every, |router, ctx| router.tick(ctx));
     }
 }
 
@@ -284,7 +385,8 @@ impl Handler<Route> for Router {
     type Result = ();
 
     fn handle(&mut self, route: Route, ctx: &mut Context<Self>) {
-        self.with_markets(Pending::Route(route), ctx);
+        let exchange = route.exchange.clone();
+        self.with_markets(&exchange, Pending::Route(route), ctx);
     }
 }
 
@@ -292,7 +394,8 @@ impl Handler<GetMarkets> for Router {
     type Result = ();
 
     fn handle(&mut self, get: GetMarkets, ctx: &mut Context<Self>) {
-        self.with_markets(Pending::Markets(get), ctx);
+        let exchange = get.exchange.clone();
+        self.with_markets(&exchange, Pending::Markets(get), ctx);
     }
 }
 
@@ -300,6 +403,39 @@ impl Handler<SymbolActorCount> for Router {
     type Result = usize;
 
     fn handle(&mut self, _: SymbolActorCount, _: &mut Context<Self>) -> usize {
-        self.venues.values().map(|slot| slot.symbols.len()).sum()
+        self.symbols
+            .iter()
+            .filter(|(_, entry)| entry.actor().is_some())
+            .count()
+    }
+}
+
+impl Handler<SymbolRejected> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: SymbolRejected, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slots.get_mut(&msg.exchange) else {
+            return;
+        };
+        let now = self.directory.now_ms();
+        let until = now + i64::try_from(REJECTED_FOR.as_millis()).unwrap_or(i64::MAX / 2);
+        slot.directory.reject(msg.symbol.clone(), until);
+        let may_reload = !slot.refreshing
+            && matches!(slot.markets, Markets::Loaded { .. })
+            && now - slot.last_early_reload_ms >= EARLY_RELOAD_GAP_MS;
+        tracing::info!(exchange = %msg.exchange, symbol = %msg.symbol, reload = may_reload, "the exchange rejected a listed symbol");
+        if may_reload {
+            slot.refreshing = true;
+            slot.last_early_reload_ms = now;
+            self.load_markets(msg.exchange, ctx);
+        }
+    }
+}
+
+impl Handler<Trim> for Router {
+    type Result = ();
+
+    fn handle(&mut self, _: Trim, _: &mut Context<Self>) {
+        self.trim();
     }
 }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use actix::Message;
 use tokio::sync::oneshot;
 
+use super::state::Stamped;
 use crate::error::EngineError;
 use crate::model::{DataRequest, MarketData, Served};
 
@@ -15,17 +16,46 @@ pub struct Answer {
     pub data: Served<MarketData>,
 }
 
+impl Answer {
+    /// `served` cut down to what `request` asked for (the best levels of a book, the most
+    /// recent trades): the held value may be a larger upstream step.
+    pub fn new(
+        exchange: Arc<str>,
+        symbol: Arc<str>,
+        mut served: Served<MarketData>,
+        request: &DataRequest,
+    ) -> Self {
+        if let Some(cut) = served.value.cut_to(request) {
+            served.value = Arc::new(cut);
+        }
+        Self {
+            exchange,
+            symbol,
+            data: served,
+        }
+    }
+}
+
 pub type Reply = Result<Answer, EngineError>;
 
 /// Where an answer goes. The caller holds the receiving end, so a request can pass through the
 /// router to the symbol actor and be answered straight from there.
 pub type Responder = oneshot::Sender<Reply>;
 
-/// Serve `request` for this actor's symbol: from the cache when fresh, else by one exchange
+/// Serve `request` for this actor's symbol: from its state when fresh, else by one exchange
 /// call shared with every concurrent request for the same data.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Fetch {
     pub request: DataRequest,
     pub reply: Responder,
+}
+
+/// A value for this symbol obtained elsewhere (a batched ticker call, a feed, another node):
+/// kept if it is newer than what the symbol holds.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Store {
+    pub upstream: DataRequest,
+    pub stamped: Stamped,
 }

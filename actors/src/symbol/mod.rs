@@ -1,21 +1,24 @@
-//! The supervisor actor of one (exchange, symbol): owns that symbol's in-flight exchange calls
-//! and serves its cached state. Streaming feeds (websocket, REST polling) will attach here.
+//! The supervisor actor of one (exchange, symbol): the only writer of that symbol's state,
+//! owner of its in-flight exchange calls (single flight), and (next) of its feeds.
 
 mod messages;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Supervised, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Supervised,
+    WrapFuture,
 };
 use tokio::runtime::Handle;
 
-use crate::cache::{CacheKey, Entry, Lookup, MarketCache};
 use crate::error::EngineError;
-use crate::model::{now_ms, DataRequest, MarketData, Served, Source};
+use crate::model::{DataRequest, MarketData, Served, Source};
+use crate::router::{Directory, Router, SymbolEntry, SymbolRejected, Trim};
 use crate::venue::Exchange;
-pub use messages::{Answer, Fetch, Reply, Responder};
+pub use messages::{Answer, Fetch, Reply, Responder, Store};
+pub use state::{Lookup, Offered, Stamped, SymbolState};
 
 /// A caller waiting for an in-flight exchange call.
 struct Waiter {
@@ -24,68 +27,48 @@ struct Waiter {
 }
 
 pub struct SymbolActor {
-    exchange: Arc<str>,
-    symbol: Arc<str>,
+    entry: Arc<SymbolEntry>,
     venue: Arc<dyn Exchange>,
+    directory: Arc<Directory>,
+    router: Addr<Router>,
     /// Runtime that runs exchange I/O, off the actor thread: a slow or CPU-heavy reply (ccxt
     /// parses JSON into its own values) never stalls the actors, and a panic in an adapter
     /// comes back as a `JoinError` instead of unwinding through the actor.
     io: Handle,
-    cache: Arc<MarketCache>,
     /// Upstream request → callers waiting for it (single flight).
     in_flight: HashMap<DataRequest, Vec<Waiter>>,
 }
 
 impl SymbolActor {
     pub fn new(
-        exchange: Arc<str>,
-        symbol: Arc<str>,
+        entry: Arc<SymbolEntry>,
         venue: Arc<dyn Exchange>,
+        directory: Arc<Directory>,
+        router: Addr<Router>,
         io: Handle,
-        cache: Arc<MarketCache>,
     ) -> Self {
         Self {
-            exchange,
-            symbol,
+            entry,
             venue,
+            directory,
+            router,
             io,
-            cache,
             in_flight: HashMap::new(),
         }
     }
 
-    fn key(&self, request: DataRequest) -> CacheKey {
-        CacheKey {
-            exchange: self.exchange.clone(),
-            symbol: self.symbol.clone(),
+    fn answer(&self, served: Served<MarketData>, request: &DataRequest) -> Answer {
+        Answer::new(
+            self.entry.exchange.clone(),
+            self.entry.symbol.clone(),
+            served,
             request,
-        }
-    }
-
-    fn answer(&self, served: &Served<MarketData>, request: &DataRequest) -> Answer {
-        let mut data = served.clone();
-        if let Some(cut) = served.value.cut_to(request) {
-            data.value = Arc::new(cut);
-        }
-        Answer {
-            exchange: self.exchange.clone(),
-            symbol: self.symbol.clone(),
-            data,
-        }
-    }
-
-    fn served(entry: Entry<Arc<MarketData>>, source: Source, stale: bool) -> Served<MarketData> {
-        Served {
-            value: entry.value,
-            source,
-            fetched_at_ms: entry.fetched_at_ms,
-            stale,
-        }
+        )
     }
 
     fn start_fetch(&mut self, upstream: DataRequest, ctx: &mut Context<Self>) {
         let venue = self.venue.clone();
-        let symbol = self.symbol.clone();
+        let symbol = self.entry.symbol.clone();
         let request = upstream.clone();
         let call = self
             .io
@@ -95,62 +78,101 @@ impl SymbolActor {
             let outcome = match joined {
                 Ok(Ok(data)) => Ok(data),
                 Ok(Err(venue_error)) => Err(EngineError::from_venue(
-                    &actor.exchange,
-                    Some(&actor.symbol),
+                    &actor.entry.exchange,
+                    Some(&actor.entry.symbol),
                     venue_error,
                 )),
                 Err(join_error) => Err(EngineError::Internal(format!(
                     "fetching {} for {} failed inside the engine ({join_error})",
                     upstream.kind().as_str(),
-                    actor.symbol
+                    actor.entry.symbol
                 ))),
             };
-            actor.complete(upstream, outcome, ctx);
+            actor.complete(upstream, outcome);
             if panicked {
                 // State may be inconsistent after a panic: let the supervisor restart us.
-                tracing::error!(symbol = %actor.symbol, "exchange call panicked; restarting symbol actor");
+                tracing::error!(symbol = %actor.entry.symbol, "exchange call panicked; restarting symbol actor");
                 ctx.stop();
             }
         }));
     }
 
-    fn complete(
-        &mut self,
-        upstream: DataRequest,
-        outcome: Result<MarketData, EngineError>,
-        _ctx: &mut Context<Self>,
-    ) {
+    fn complete(&mut self, upstream: DataRequest, outcome: Result<MarketData, EngineError>) {
         let waiters = self.in_flight.remove(&upstream).unwrap_or_default();
-        let key = self.key(upstream);
         let served = match outcome {
             Ok(data) => {
-                let fetched_at_ms = now_ms();
-                let value = Arc::new(data);
-                self.cache.insert(key, value.clone(), fetched_at_ms);
-                Ok(Served {
-                    value,
-                    source: Source::Exchange,
-                    fetched_at_ms,
-                    stale: false,
-                })
+                let stamped = Stamped {
+                    value: Arc::new(data),
+                    origin: Source::Exchange,
+                    fetched_at_ms: self.directory.now_ms(),
+                };
+                Ok(self.store(upstream, stamped))
             }
-            Err(error) if error.allows_stale() => match self.cache.peek(&key) {
-                Lookup::Fresh(entry) | Lookup::Stale(entry) => {
-                    tracing::info!(symbol = %self.symbol, %error, "serving stale value");
-                    Ok(Self::served(entry, Source::Cache, true))
+            Err(error) => {
+                if matches!(error, EngineError::InvalidSymbol { .. }) {
+                    // The market list has it but the exchange does not (delisted since).
+                    let _ = self.router.try_send(SymbolRejected {
+                        exchange: self.entry.exchange.clone(),
+                        symbol: self.entry.symbol.clone(),
+                    });
                 }
-                Lookup::Miss => Err(error),
-            },
-            Err(error) => Err(error),
+                self.fallback(&upstream, error)
+            }
         };
         for waiter in waiters {
             let reply = match &served {
-                Ok(served) => Ok(self.answer(served, &waiter.request)),
+                Ok(served) => Ok(self.answer(served.clone(), &waiter.request)),
                 Err(error) => Err(error.clone()),
             };
             // The caller may have given up (timeout, cancelled MCP call): nothing to do then.
             let _ = waiter.reply.send(reply);
         }
+    }
+
+    /// Keeps `stamped` unless the symbol holds a newer value, and says what to serve.
+    fn store(&self, upstream: DataRequest, stamped: Stamped) -> Served<MarketData> {
+        let now = self.directory.now_ms();
+        let served = match self.entry.state.offer(upstream.clone(), stamped.clone()) {
+            Offered::Stored => stamped.served_fresh(now),
+            Offered::KeptNewer => match self.lookup(&upstream) {
+                Lookup::Fresh(held) => held.served(false, now),
+                Lookup::Stale(held) => held.served(true, now),
+                Lookup::Miss => stamped.served_fresh(now),
+            },
+        };
+        if self.directory.over_capacity() {
+            let _ = self.router.try_send(Trim);
+        }
+        served
+    }
+
+    /// A failed call: a recent value marked stale when the exchange itself failed.
+    fn fallback(
+        &self,
+        upstream: &DataRequest,
+        error: EngineError,
+    ) -> Result<Served<MarketData>, EngineError> {
+        if !error.allows_stale() {
+            return Err(error);
+        }
+        let now = self.directory.now_ms();
+        match self.lookup(upstream) {
+            Lookup::Fresh(held) => Ok(held.served(false, now)),
+            Lookup::Stale(held) => {
+                tracing::info!(symbol = %self.entry.symbol, %error, "serving stale value");
+                Ok(held.served(true, now))
+            }
+            Lookup::Miss => Err(error),
+        }
+    }
+
+    fn lookup(&self, upstream: &DataRequest) -> Lookup {
+        self.entry.state.lookup(
+            upstream,
+            &self.directory.policy,
+            self.directory.now_ms(),
+            false,
+        )
     }
 }
 
@@ -166,7 +188,7 @@ impl Supervised for SymbolActor {
             .drain()
             .map(|(_, waiters)| waiters.len())
             .sum();
-        tracing::warn!(symbol = %self.symbol, dropped, "symbol actor restarted");
+        tracing::warn!(symbol = %self.entry.symbol, dropped, "symbol actor restarted");
     }
 }
 
@@ -175,9 +197,10 @@ impl Handler<Fetch> for SymbolActor {
 
     fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) {
         let upstream = msg.request.upstream();
-        if let Lookup::Fresh(entry) = self.cache.lookup(&self.key(upstream.clone())) {
-            let served = Self::served(entry, Source::Cache, false);
-            let _ = msg.reply.send(Ok(self.answer(&served, &msg.request)));
+        // Filled since the caller looked (by a call that ended meanwhile)?
+        if let Lookup::Fresh(held) = self.lookup(&upstream) {
+            let served = held.served(false, self.directory.now_ms());
+            let _ = msg.reply.send(Ok(self.answer(served, &msg.request)));
             return;
         }
         let waiter = Waiter {
@@ -190,5 +213,13 @@ impl Handler<Fetch> for SymbolActor {
         }
         self.in_flight.insert(upstream.clone(), vec![waiter]);
         self.start_fetch(upstream, ctx);
+    }
+}
+
+impl Handler<Store> for SymbolActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Store, _ctx: &mut Context<Self>) {
+        self.store(msg.upstream, msg.stamped);
     }
 }

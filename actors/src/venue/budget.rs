@@ -7,7 +7,10 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that tests can pause and advance time instead of sleeping.
+use tokio::time::Instant;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -112,16 +115,20 @@ impl WeightBudget {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn cool_down_rejects_until_it_passes() {
         let budget = WeightBudget::new(false, 6000, 1000);
         budget.admit(5).await.unwrap();
-        budget.back_off(Duration::from_millis(80));
+        budget.back_off(Duration::from_secs(30));
         assert!(matches!(
             budget.admit(1).await,
-            Err(VenueError::RateLimited { .. })
+            Err(VenueError::RateLimited { retry_after: Some(left), .. }) if left == Duration::from_secs(30)
         ));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A shorter back-off never shortens a longer one already in force.
+        budget.back_off(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert!(budget.admit(1).await.is_err());
+        tokio::time::advance(Duration::from_secs(2)).await;
         budget.admit(1).await.unwrap();
     }
 

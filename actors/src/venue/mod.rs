@@ -6,6 +6,7 @@ pub mod ccxt;
 mod circuit;
 mod error;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +33,8 @@ pub struct VenueConfig {
     pub enable_rate_limit: bool,
     /// Exchange calls that may be in flight at once.
     pub max_concurrent_calls: usize,
-    /// How long the first ticker miss waits for others to share one batched call.
+    /// Extra time a departing ticker call waits for others to share it (0: none; misses that
+    /// arrive while a call is in flight share the next one anyway).
     pub ticker_batch_window: Duration,
 }
 
@@ -45,7 +47,7 @@ impl VenueConfig {
             timeout: Duration::from_secs(10),
             enable_rate_limit: true,
             max_concurrent_calls: 8,
-            ticker_batch_window: Duration::from_millis(2),
+            ticker_batch_window: Duration::ZERO,
         }
     }
 }
@@ -62,6 +64,18 @@ pub trait Exchange: Send + Sync + 'static {
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError>;
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError>;
+
+    /// Tickers of many symbols; an adapter whose exchange serves several per call overrides
+    /// this to batch them. Each symbol gets its own result.
+    async fn fetch_tickers(
+        &self,
+        symbols: &[String],
+    ) -> HashMap<String, Result<Ticker, VenueError>> {
+        let each = symbols
+            .iter()
+            .map(|symbol| async move { (symbol.clone(), self.fetch_ticker(symbol).await) });
+        futures::future::join_all(each).await.into_iter().collect()
+    }
 
     async fn fetch_ohlcv(
         &self,

@@ -1,182 +1,239 @@
-//! Micro-batching of ticker requests. Requests that arrive within a short window (a
-//! `get_tickers` fanning out to its symbols' actors, a burst of cold symbols) become one exchange
-//! call for many symbols: Binance charges weight 2 for `ticker/24hr?symbols=[..]` with up to 20
-//! symbols, the same as for one, and one round trip instead of many.
+//! Natural batching of ticker requests. Binance charges weight 2 for
+//! `ticker/24hr?symbols=[..]` with up to 20 symbols, the same as for one, so tickers wanted at
+//! the same time should travel together; but a lone request must not wait for company.
 //!
-//! The first request of a window leads: it waits out the window, takes every request queued
-//! meanwhile and runs the batch; the others wait for their share of the answer.
+//! - A request while no call is in flight leaves at once (with whatever is queued with it).
+//! - Requests that arrive while calls are in flight queue up; when a call ends, the queue
+//!   leaves together, in calls of up to `max_keys` keys, up to `max_calls` calls in parallel.
+//! - A key already queued or in flight is joined, not asked for twice.
+//! - `extra_wait` (optional, default 0) makes a departing call wait a little for company.
+//!
+//! There is no background task: whichever waiting caller finds a call may leave leads it, so
+//! the batcher costs nothing when idle and cannot leak a task.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use crate::venue::VenueError;
 
-type Waiter<T> = (String, oneshot::Sender<Result<T, VenueError>>);
+type Answer<T> = Result<T, VenueError>;
 
 pub struct Batcher<T> {
-    window: Duration,
-    queue: Mutex<Queue<T>>,
+    max_keys: usize,
+    max_calls: usize,
+    extra_wait: Duration,
+    state: Mutex<State<T>>,
+    /// Signalled when a call ends (queued keys may leave) or a slot frees up.
+    wake: Notify,
 }
 
-struct Queue<T> {
-    waiting: Vec<Waiter<T>>,
-    /// A leader is waiting out the window and will take `waiting`.
-    led: bool,
+struct State<T> {
+    /// Keys not yet sent, oldest first.
+    queued: VecDeque<String>,
+    /// Callers waiting for each queued or in-flight key.
+    waiters: HashMap<String, Vec<oneshot::Sender<Answer<T>>>>,
+    /// Calls in flight (or about to leave).
+    calls: usize,
+    /// A call ended while keys were queued: they may leave now, without waiting for the calls
+    /// still in flight.
+    released: bool,
+}
+
+impl<T> State<T> {
+    fn may_leave(&self, max_calls: usize) -> bool {
+        !self.queued.is_empty() && self.calls < max_calls && (self.calls == 0 || self.released)
+    }
 }
 
 impl<T: Clone> Batcher<T> {
-    pub fn new(window: Duration) -> Self {
+    pub fn new(max_keys: usize, max_calls: usize, extra_wait: Duration) -> Self {
         Self {
-            window,
-            queue: Mutex::new(Queue {
-                waiting: Vec::new(),
-                led: false,
+            max_keys: max_keys.max(1),
+            max_calls: max_calls.max(1),
+            extra_wait,
+            state: Mutex::new(State {
+                queued: VecDeque::new(),
+                waiters: HashMap::new(),
+                calls: 0,
+                released: false,
             }),
+            wake: Notify::new(),
         }
     }
 
-    /// `key`'s value, fetched together with every other key requested within the window.
-    /// `fetch` gets the distinct keys and answers each of them.
-    pub async fn get<F, Fut>(&self, key: &str, fetch: F) -> Result<T, VenueError>
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+        // The state is a queue and counters, consistent after every statement: a panic in
+        // another holder leaves nothing half-done worth refusing service over.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The value of each of `keys`. `fetch` gets up to `max_keys` distinct keys and answers
+    /// each; it may be called several times (for this caller's keys or other callers').
+    pub async fn get_many<F, Fut>(&self, keys: &[String], fetch: F) -> HashMap<String, Answer<T>>
     where
-        F: FnOnce(Vec<String>) -> Fut,
-        Fut: Future<Output = HashMap<String, Result<T, VenueError>>>,
+        F: Fn(Vec<String>) -> Fut,
+        Fut: Future<Output = HashMap<String, Answer<T>>>,
     {
-        let (reply, answer) = oneshot::channel();
-        let leads = {
-            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.waiting.push((key.to_owned(), reply));
-            !std::mem::replace(&mut queue.led, true)
+        let mut answers = Vec::with_capacity(keys.len());
+        {
+            let mut state = self.lock();
+            for key in keys {
+                if answers.iter().any(|(k, _)| k == key) {
+                    continue;
+                }
+                let (reply, answer) = oneshot::channel();
+                match state.waiters.get_mut(key) {
+                    Some(waiting) => waiting.push(reply),
+                    None => {
+                        state.waiters.insert(key.clone(), vec![reply]);
+                        state.queued.push_back(key.clone());
+                    }
+                }
+                answers.push((key.clone(), answer));
+            }
+        }
+        let mut all = std::pin::pin!(futures::future::join_all(answers.into_iter().map(
+            |(key, answer)| async move {
+                let answer = answer.await.unwrap_or_else(|_| {
+                    Err(VenueError::Other(
+                        "the batched request was cancelled".to_owned(),
+                    ))
+                });
+                (key, answer)
+            }
+        )));
+        loop {
+            let mut woken = std::pin::pin!(self.wake.notified());
+            // Registered before the state is read, so a wake between the read and the wait
+            // is not lost.
+            woken.as_mut().enable();
+            let chunks = self.take_chunks().await;
+            if !chunks.is_empty() {
+                // Everything that may leave now leaves now, in parallel calls.
+                futures::future::join_all(chunks.into_iter().map(|keys| self.run(keys, &fetch)))
+                    .await;
+                continue;
+            }
+            tokio::select! {
+                done = &mut all => return done.into_iter().collect(),
+                _ = &mut woken => {}
+            }
+        }
+    }
+
+    /// The keys of the calls that may leave now (each counted in flight): the whole queue, in
+    /// chunks of up to `max_keys`, as many calls as `max_calls` allows.
+    async fn take_chunks(&self) -> Vec<Vec<String>> {
+        {
+            let mut state = self.lock();
+            if !state.may_leave(self.max_calls) {
+                return Vec::new();
+            }
+            if self.extra_wait.is_zero() {
+                return self.drain(&mut state);
+            }
+            // A slot is ours while we wait for company.
+            state.calls += 1;
+        }
+        let mut slot = Slot {
+            batcher: self,
+            keys: Vec::new(),
+            done: false,
         };
-        if leads {
-            let mut guard = LeaderGuard {
-                batcher: self,
-                taken: false,
-            };
-            tokio::time::sleep(self.window).await;
-            let batch = guard.take();
-            let mut keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
-            keys.sort();
-            keys.dedup();
-            let mut results = fetch(keys).await;
-            for (key, reply) in batch {
-                let result = results.get(&key).cloned().unwrap_or_else(|| {
+        tokio::time::sleep(self.extra_wait).await;
+        let chunks = {
+            let mut state = self.lock();
+            state.calls = state.calls.saturating_sub(1);
+            slot.done = true;
+            self.drain(&mut state)
+        };
+        if chunks.is_empty() {
+            // Others took the queue meanwhile; the freed slot may let someone leave.
+            self.wake.notify_waiters();
+        }
+        chunks
+    }
+
+    fn drain(&self, state: &mut State<T>) -> Vec<Vec<String>> {
+        let mut chunks = Vec::new();
+        while !state.queued.is_empty() && state.calls < self.max_calls {
+            let n = state.queued.len().min(self.max_keys);
+            chunks.push(state.queued.drain(..n).collect());
+            state.calls += 1;
+        }
+        if state.queued.is_empty() {
+            state.released = false;
+        }
+        chunks
+    }
+
+    async fn run<F, Fut>(&self, keys: Vec<String>, fetch: &F)
+    where
+        F: Fn(Vec<String>) -> Fut,
+        Fut: Future<Output = HashMap<String, Answer<T>>>,
+    {
+        // Counted in flight by `drain`; the slot frees it if this call is dropped midway.
+        let mut slot = Slot {
+            batcher: self,
+            keys: keys.clone(),
+            done: false,
+        };
+        let results = fetch(keys).await;
+        slot.done = true;
+        self.finish(&slot.keys, results);
+    }
+
+    /// A call ended: answer its keys' waiters and let the queue leave.
+    fn finish(&self, keys: &[String], mut results: HashMap<String, Answer<T>>) {
+        {
+            let mut state = self.lock();
+            state.calls = state.calls.saturating_sub(1);
+            for key in keys {
+                let answer = results.remove(key).unwrap_or_else(|| {
                     Err(VenueError::Malformed(format!(
                         "the exchange's reply had no {key}"
                     )))
                 });
-                let _ = reply.send(result);
+                for reply in state.waiters.remove(key).unwrap_or_default() {
+                    // A waiter that gave up has dropped its receiver: nothing to tell it.
+                    let _ = reply.send(answer.clone());
+                }
             }
-            results.clear();
+            state.released = !state.queued.is_empty();
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(VenueError::Other(
-                "the batched request was cancelled".to_owned(),
-            ))
-        })
+        self.wake.notify_waiters();
     }
 }
 
-/// Hands the queue back if the leader is dropped before taking it (cancelled while waiting),
-/// so its followers get an error instead of waiting forever.
-struct LeaderGuard<'a, T> {
+/// A call slot taken by a leader. If the leader is dropped (its caller cancelled) before the
+/// call ends, its keys go back to the front of the queue and the slot is freed, so the other
+/// waiters are served by someone else instead of waiting forever.
+struct Slot<'a, T> {
     batcher: &'a Batcher<T>,
-    taken: bool,
+    keys: Vec<String>,
+    done: bool,
 }
 
-impl<T> LeaderGuard<'_, T> {
-    fn take(&mut self) -> Vec<Waiter<T>> {
-        self.taken = true;
-        let mut queue = self.batcher.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.led = false;
-        std::mem::take(&mut queue.waiting)
-    }
-}
-
-impl<T> Drop for LeaderGuard<'_, T> {
+impl<T> Drop for Slot<'_, T> {
     fn drop(&mut self) {
-        if !self.taken {
-            // Dropping the waiters' senders tells them the batch is off.
-            drop(self.take());
+        if self.done {
+            return;
         }
+        {
+            let mut state = self.batcher.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.calls = state.calls.saturating_sub(1);
+            for key in self.keys.drain(..).rev() {
+                state.queued.push_front(key);
+            }
+            state.released = !state.queued.is_empty();
+        }
+        self.batcher.wake.notify_waiters();
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    async fn fetch_upper(
-        calls: Arc<AtomicUsize>,
-        seen: Arc<Mutex<Vec<Vec<String>>>>,
-        keys: Vec<String>,
-    ) -> HashMap<String, Result<String, VenueError>> {
-        calls.fetch_add(1, Ordering::SeqCst);
-        seen.lock().unwrap().push(keys.clone());
-        keys.into_iter()
-            .filter(|k| k != "missing")
-            .map(|k| (k.clone(), Ok(k.to_uppercase())))
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn requests_within_the_window_share_one_fetch() {
-        let batcher = Batcher::new(Duration::from_millis(20));
-        let calls = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let keys = ["a", "b", "a", "c", "missing"];
-        let results = futures::future::join_all(
-            keys.iter()
-                .map(|k| batcher.get(k, |keys| fetch_upper(calls.clone(), seen.clone(), keys))),
-        )
-        .await;
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(seen.lock().unwrap()[0], vec!["a", "b", "c", "missing"]);
-        assert_eq!(results[0], Ok("A".to_owned()));
-        assert_eq!(results[2], Ok("A".to_owned()));
-        assert_eq!(results[3], Ok("C".to_owned()));
-        assert!(matches!(results[4], Err(VenueError::Malformed(_))));
-        // A later request starts a new batch.
-        let alone = batcher
-            .get("d", |keys| fetch_upper(calls.clone(), seen.clone(), keys))
-            .await;
-        assert_eq!(
-            (alone, calls.load(Ordering::SeqCst)),
-            (Ok("D".to_owned()), 2)
-        );
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_leader_fails_its_followers_instead_of_stranding_them() {
-        let batcher = Arc::new(Batcher::<String>::new(Duration::from_millis(200)));
-        let leader = {
-            let batcher = batcher.clone();
-            tokio::spawn(async move { batcher.get("a", |_| async { HashMap::new() }).await })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let follower = {
-            let batcher = batcher.clone();
-            tokio::spawn(async move { batcher.get("b", |_| async { HashMap::new() }).await })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        leader.abort();
-        let outcome = tokio::time::timeout(Duration::from_secs(1), follower)
-            .await
-            .expect("follower answered")
-            .unwrap();
-        assert!(matches!(outcome, Err(VenueError::Other(_))));
-        // The batcher is usable again.
-        let again = batcher
-            .get("c", |keys| async move {
-                keys.into_iter().map(|k| (k, Ok("x".to_owned()))).collect()
-            })
-            .await;
-        assert_eq!(again, Ok("x".to_owned()));
-    }
-}
+mod tests;

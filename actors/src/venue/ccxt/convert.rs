@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::model::{Candle, Market, OrderBook, Ticker, Trade, TradeSide};
 use crate::venue::VenueError;
 
-/// Back-off after a 429 whose end we cannot read: ccxt does not expose `Retry-After`.
+/// Back-off after a 429 that says neither `Retry-After` nor a ban's end.
 pub const DEFAULT_RATE_LIMIT_BACK_OFF: Duration = Duration::from_secs(5);
 /// Longest ban we honour from a 418 message; a longer one is still reported, retried later.
 const MAX_BAN: Duration = Duration::from_secs(3600);
@@ -115,13 +115,14 @@ pub fn trades(raw: Vec<ccxt::types::Trade>) -> Vec<Trade> {
 }
 
 /// Maps ccxt's error classes (its class hierarchy, via `is`) onto [`VenueError`].
-pub fn error(e: ccxt::ExchangeError) -> VenueError {
+/// `retry_after`: the response's `Retry-After` header, if it had one.
+pub fn error(e: ccxt::ExchangeError, retry_after: Option<Duration>) -> VenueError {
     let message = e.message.clone();
     if e.is("BadSymbol") {
         VenueError::BadSymbol(message)
     } else if e.is("DDoSProtection") || e.is("RateLimitExceeded") {
         VenueError::RateLimited {
-            retry_after: Some(back_off_for(&message)),
+            retry_after: Some(back_off_for(&message, retry_after)),
             message,
         }
     } else if e.is("AuthenticationError") {
@@ -132,19 +133,27 @@ pub fn error(e: ccxt::ExchangeError) -> VenueError {
         VenueError::Malformed(message)
     } else if e.is("BadRequest") || e.is("ArgumentsRequired") {
         VenueError::BadRequest(message)
-    } else if e.is("OperationFailed") || e.is("ExchangeError") {
-        // OperationFailed is ccxt's "may succeed on retry" class: 5xx, 404, 504
-        // (RequestTimeout), refused connections, and Binance's -1000 "unknown error" reply to a
-        // 5xx. The exchange could not serve us right now.
-        VenueError::Unavailable(message)
+    } else if e.kind == "NetworkError" {
+        // The base NetworkError class (not one of its subclasses above or below): the request
+        // never got an HTTP answer (refused, DNS, TLS, reset).
+        VenueError::Unreachable(message)
+    } else if e.is("OperationFailed") {
+        // ccxt's "may succeed on retry" class: 5xx, 404, 504 (RequestTimeout), refused
+        // connections (NetworkError), and Binance's -1000 "unknown error" reply to a 5xx. The
+        // exchange could not serve us right now.
+        VenueError::unavailable(message)
+    } else if e.is("ExchangeError") {
+        // An error reply of the exchange's own that fits no class above: the exchange is up and
+        // answered, so this must not open its circuit.
+        VenueError::Rejected(message)
     } else {
         VenueError::Other(format!("{}: {message}", e.kind))
     }
 }
 
-/// How long to stay away after a 429/418. Binance's ban message says until when
-/// ("IP banned until 1710328245391"); a plain 429 gets the default back-off.
-fn back_off_for(message: &str) -> Duration {
+/// How long to stay away after a 429/418: until the ban's end when Binance's message says it
+/// ("IP banned until 1710328245391"), else the `Retry-After` header, else a default.
+fn back_off_for(message: &str, retry_after: Option<Duration>) -> Duration {
     let banned_until = message
         .split("banned until ")
         .nth(1)
@@ -155,7 +164,9 @@ fn back_off_for(message: &str) -> Duration {
             let left = until_ms - crate::model::now_ms();
             Duration::from_millis(left.max(0) as u64).clamp(DEFAULT_RATE_LIMIT_BACK_OFF, MAX_BAN)
         }
-        None => DEFAULT_RATE_LIMIT_BACK_OFF,
+        None => retry_after
+            .map(|wait| wait.min(MAX_BAN))
+            .unwrap_or(DEFAULT_RATE_LIMIT_BACK_OFF),
     }
 }
 
@@ -165,7 +176,12 @@ mod tests {
 
     #[test]
     fn errors_follow_ccxt_class_hierarchy() {
-        let e = |kind: &str| error(ccxt::ExchangeError::new(kind, "binance {\"code\":-1}"));
+        let e = |kind: &str| {
+            error(
+                ccxt::ExchangeError::new(kind, "binance {\"code\":-1}"),
+                None,
+            )
+        };
         assert!(matches!(e("BadSymbol"), VenueError::BadSymbol(_)));
         assert!(matches!(
             e("DDoSProtection"),
@@ -175,13 +191,20 @@ mod tests {
             e("RateLimitExceeded"),
             VenueError::RateLimited { .. }
         ));
-        assert!(matches!(
-            e("ExchangeNotAvailable"),
-            VenueError::Unavailable(_)
-        ));
-        assert!(matches!(e("RequestTimeout"), VenueError::Unavailable(_)));
-        assert!(matches!(e("NetworkError"), VenueError::Unavailable(_)));
-        assert!(matches!(e("OperationFailed"), VenueError::Unavailable(_)));
+        for down in ["ExchangeNotAvailable", "RequestTimeout", "OperationFailed"] {
+            assert!(e(down).says_exchange_down(), "{down}");
+        }
+        assert!(matches!(e("NetworkError"), VenueError::Unreachable(_)));
+        assert!(e("NetworkError").says_exchange_down());
+        // Issue 9, defect 4: an unmapped error reply is the exchange answering, not down.
+        for up in ["ExchangeError", "InvalidOrder", "OperationRejected"] {
+            let mapped = e(up);
+            assert!(
+                matches!(mapped, VenueError::Rejected(_)),
+                "{up}: {mapped:?}"
+            );
+            assert!(!mapped.says_exchange_down(), "{up}");
+        }
         assert!(matches!(e("PermissionDenied"), VenueError::Unauthorized(_)));
         assert!(matches!(e("NotSupported"), VenueError::Unsupported(_)));
         assert!(matches!(e("BadResponse"), VenueError::Malformed(_)));
@@ -190,14 +213,22 @@ mod tests {
     #[test]
     fn ban_message_sets_the_back_off() {
         let until = crate::model::now_ms() + 60_000;
-        let wait = back_off_for(&format!("binance {{\"code\":-1003,\"msg\":\"Way too much request weight used; IP banned until {until}. Please use\"}}"));
+        let wait = back_off_for(&format!("binance {{\"code\":-1003,\"msg\":\"Way too much request weight used; IP banned until {until}. Please use\"}}"), Some(Duration::from_secs(1)));
         assert!(
             wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
         assert_eq!(
-            back_off_for("Too much request weight used"),
+            back_off_for("Too much request weight used", None),
             DEFAULT_RATE_LIMIT_BACK_OFF
+        );
+        // Issue 9, defect 3: a 429's Retry-After is honoured, not replaced by a fixed 5 s.
+        assert_eq!(
+            back_off_for(
+                "Too much request weight used",
+                Some(Duration::from_secs(30))
+            ),
+            Duration::from_secs(30)
         );
     }
 

@@ -5,6 +5,8 @@
 
 mod batch;
 mod convert;
+mod diagnose;
+mod instance;
 mod pool;
 mod weights;
 
@@ -14,11 +16,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ccxt::{TypedExchange, TypedExchangeExt, Value};
+use ccxt::{TypedExchangeExt, Value};
 
 use super::{CircuitBreaker, Exchange, VenueConfig, VenueError, WeightBudget};
 use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
 use batch::Batcher;
+use instance::{build, Instance, InstanceFactory};
 use pool::InstancePool;
 use weights::Weights;
 
@@ -33,8 +36,6 @@ const CCXT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 const CIRCUIT_THRESHOLD: u32 = 5;
 const CIRCUIT_OPEN_FOR: Duration = Duration::from_secs(5);
 
-type Instance = Box<dyn TypedExchange>;
-
 pub struct CcxtExchange {
     id: String,
     timeframes: Vec<String>,
@@ -46,65 +47,8 @@ pub struct CcxtExchange {
     tickers: Batcher<Ticker>,
     weights: Weights,
     timeout: Duration,
-}
-
-/// Everything needed to make a ready instance, cheap to clone (ccxt values share their data),
-/// so instances can be made on a blocking thread.
-#[derive(Clone)]
-struct InstanceFactory {
-    id: String,
-    /// URLs, timeout, spot-only markets, and (once loaded) the markets, so that no instance
-    /// calls `exchangeInfo` again.
-    config: Value,
-}
-
-impl InstanceFactory {
-    fn make(&self) -> Instance {
-        // `build` succeeded for this id when the adapter was made, so it succeeds again.
-        match build(&self.id, Some(self.config.clone())) {
-            Some((instance, _)) => instance,
-            None => unreachable!("exchange {} was buildable at construction", self.id),
-        }
-    }
-
-    fn with_markets(&self, markets: Value) -> Self {
-        let mut config = self.config.clone();
-        if let Value::Dict(map) = &mut config {
-            Arc::make_mut(map).insert("markets".to_owned(), markets);
-        }
-        Self {
-            id: self.id.clone(),
-            config,
-        }
-    }
-}
-
-/// What a fresh instance tells us about its exchange.
-struct Describe {
-    timeframes: Vec<String>,
-    urls: serde_json::Value,
-}
-
-/// Makes a ccxt instance for `id`; `None` when this build does not include that exchange.
-fn build(id: &str, config: Option<Value>) -> Option<(Instance, Describe)> {
-    match id {
-        "binance" => {
-            let ex = ccxt::Binance::new(config);
-            let describe = Describe {
-                timeframes: timeframe_names(&ex.timeframes),
-                urls: ex.urls.to_json(),
-            };
-            Some((Box::new(ex), describe))
-        }
-        _ => None,
-    }
-}
-
-fn timeframe_names(timeframes: &Value) -> Vec<String> {
-    match timeframes.to_json() {
-        serde_json::Value::Object(map) => map.keys().cloned().collect(),
-        _ => Vec::new(),
-    }
+    /// Scheme, host and port of the REST API, probed to say why it cannot be reached.
+    rest_base: Option<url::Url>,
 }
 
 impl CcxtExchange {
@@ -123,11 +67,19 @@ impl CcxtExchange {
             "timeout": (config.timeout + CCXT_TIMEOUT_MARGIN).as_millis() as u64,
             "options": { "fetchMarkets": { "types": ["spot"] } },
         });
-        if let Some(rest_url) = &config.rest_url {
-            let api = describe.urls.get("api").cloned().unwrap_or_default();
-            base_config["urls"] = serde_json::json!({ "api": rebase_urls(api, rest_url)? });
-        }
+        let api = describe.urls.get("api").cloned().unwrap_or_default();
+        let rest_base = match &config.rest_url {
+            Some(rest_url) => {
+                base_config["urls"] = serde_json::json!({ "api": rebase_urls(api, rest_url)? });
+                url::Url::parse(rest_url).ok()
+            }
+            None => api
+                .get("public")
+                .and_then(|u| u.as_str())
+                .and_then(|u| url::Url::parse(u).ok()),
+        };
         let weights = Weights::for_exchange(&config.id);
+        let max_calls = config.max_concurrent_calls.max(1);
         Ok(Self {
             id: config.id.clone(),
             timeframes: describe.timeframes,
@@ -135,12 +87,13 @@ impl CcxtExchange {
                 id: config.id.clone(),
                 config: Value::from(base_config),
             }),
-            pool: Arc::new(InstancePool::new(config.max_concurrent_calls)),
+            pool: Arc::new(InstancePool::new(max_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
-            tickers: Batcher::new(config.ticker_batch_window),
+            tickers: Batcher::new(weights.ticker_batch, max_calls, config.ticker_batch_window),
             weights,
             timeout: config.timeout,
+            rest_base,
         })
     }
 
@@ -151,63 +104,53 @@ impl CcxtExchange {
         }
     }
 
-    /// Borrows an instance (made on a blocking thread if none is idle).
-    async fn instance(&self) -> ccxt::Result<pool::Pooled<'_, Instance>> {
+    /// Borrows an instance of the current markets (made on a blocking thread if none is idle).
+    async fn instance(&self) -> Result<pool::Pooled<'_, Instance>, VenueError> {
+        // Generation first, then the factory: see `InstancePool::generation`.
+        let generation = self.pool.generation();
         let factory = self.factory();
         self.pool
-            .acquire(move || factory.make())
+            .acquire(generation, move || factory.make())
             .await
-            .map_err(|e| ccxt::ExchangeError::new("BaseError", e))
+            .map_err(VenueError::Other)
     }
 
-    async fn fetch_one_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
-        let ticker = self
-            .call("ticker", self.weights.ticker, async {
-                let mut ex = self.instance().await?;
-                ex.fetch_ticker(symbol, ()).await
-            })
-            .await?;
-        Ok(convert::ticker(ticker))
-    }
-
-    /// Tickers of `symbols`: one call for a single symbol, else batched calls of up to
-    /// `ticker_batch` symbols each, in parallel.
-    async fn fetch_ticker_batch(
+    /// Tickers of up to `ticker_batch` symbols in one call (a single symbol uses the
+    /// single-symbol endpoint, which Binance charges the same).
+    async fn fetch_ticker_chunk(
         &self,
         symbols: Vec<String>,
     ) -> HashMap<String, Result<Ticker, VenueError>> {
         if let [symbol] = symbols.as_slice() {
             return HashMap::from([(symbol.clone(), self.fetch_one_ticker(symbol).await)]);
         }
-        let chunks = symbols
-            .chunks(self.weights.ticker_batch)
-            .map(|chunk| async move {
-                let reply = self
-                    .call("tickers", self.weights.tickers(chunk.len()), async {
-                        let mut ex = self.instance().await?;
-                        ex.fetch_tickers(Some(chunk.to_vec()), ()).await
-                    })
-                    .await;
-                (chunk, reply)
-            });
-        let mut answers = HashMap::with_capacity(symbols.len());
-        for (chunk, reply) in futures::future::join_all(chunks).await {
-            // One symbol the exchange rejects (delisted since the markets were loaded) fails the
-            // whole request: ask for each symbol on its own so the others are still served.
-            if matches!(
-                reply,
-                Err(VenueError::BadSymbol(_) | VenueError::BadRequest(_))
-            ) {
-                let singles = chunk.iter().map(|symbol| async move {
-                    (symbol.clone(), self.fetch_one_ticker(symbol).await)
-                });
-                answers.extend(futures::future::join_all(singles).await);
-                continue;
-            }
-            for symbol in chunk {
+        let reply = self
+            .call("tickers", self.weights.tickers(symbols.len()), async {
+                let mut ex = self.instance().await?;
+                let reply = ex.fetch_tickers(Some(symbols.clone()), ()).await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await;
+        // One symbol the exchange rejects (delisted since the markets were loaded) fails the
+        // whole request: ask for each symbol on its own so the others are still served.
+        if matches!(
+            reply,
+            Err(VenueError::BadSymbol(_) | VenueError::BadRequest(_))
+        ) {
+            let singles = symbols
+                .iter()
+                .map(|symbol| async move { (symbol.clone(), self.fetch_one_ticker(symbol).await) });
+            return futures::future::join_all(singles)
+                .await
+                .into_iter()
+                .collect();
+        }
+        symbols
+            .into_iter()
+            .map(|symbol| {
                 let answer = match &reply {
                     Ok(tickers) => tickers
-                        .get(symbol)
+                        .get(&symbol)
                         .cloned()
                         .map(convert::ticker)
                         .ok_or_else(|| {
@@ -217,28 +160,38 @@ impl CcxtExchange {
                         }),
                     Err(error) => Err(error.clone()),
                 };
-                answers.insert(symbol.clone(), answer);
-            }
-        }
-        answers
+                (symbol, answer)
+            })
+            .collect()
     }
 
-    /// Runs one exchange call within the budget and the deadline. The deadline covers waiting
-    /// for budget and for a free instance too: the caller's patience does not care why.
-    /// Counted in `cmm_exchange_calls_total{exchange,endpoint,outcome}` and timed in
+    async fn fetch_one_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        let ticker = self
+            .call("ticker", self.weights.ticker, async {
+                let mut ex = self.instance().await?;
+                let reply = ex.fetch_ticker(symbol, ()).await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        Ok(convert::ticker(ticker))
+    }
+
+    /// Runs one exchange call within the circuit, the budget and the deadline. The deadline
+    /// covers waiting for budget and for a free instance too: the caller's patience does not
+    /// care why. Counted in `cmm_exchange_calls_total{exchange,endpoint,outcome}` and timed in
     /// `cmm_exchange_call_duration_seconds`.
     async fn call<T>(
         &self,
         endpoint: &'static str,
         weight: u32,
-        work: impl Future<Output = ccxt::Result<T>>,
+        work: impl Future<Output = Result<T, VenueError>>,
     ) -> Result<T, VenueError> {
         let started = std::time::Instant::now();
         // Refused by an open circuit: not an exchange call, so neither counted nor recorded.
         self.breaker.check()?;
         let attempt = async {
             self.budget.admit(weight).await?;
-            let result = work.await.map_err(convert::error);
+            let result = work.await;
             if let Err(VenueError::RateLimited {
                 retry_after: Some(wait),
                 ..
@@ -249,10 +202,17 @@ impl CcxtExchange {
             }
             result
         };
-        let result = match tokio::time::timeout(self.timeout, attempt).await {
+        let mut result = match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result,
             Err(_) => Err(VenueError::Timeout(self.timeout)),
         };
+        if let (Err(VenueError::Unreachable(message)), Some(base)) = (&mut result, &self.rest_base)
+        {
+            // Say what failed: the name, the port, or TLS (ccxt only says "network error").
+            if let Some(reason) = diagnose::unreachable_reason(base).await {
+                *message = format!("{}: {reason}", base.as_str().trim_end_matches('/'));
+            }
+        }
         self.breaker.record(&result);
         let exchange = self.id.clone();
         metrics::counter!("cmm_exchange_calls_total", "exchange" => exchange.clone(), "endpoint" => endpoint, "outcome" => outcome_label(&result))
@@ -263,13 +223,22 @@ impl CcxtExchange {
     }
 }
 
+/// A ccxt failure of a call made on `ex`, with the response's `Retry-After` (ccxt keeps the
+/// last response's headers on the instance).
+fn failure(ex: &Instance, error: ccxt::ExchangeError) -> VenueError {
+    convert::error(error, instance::retry_after(ex.as_ref()))
+}
+
 fn outcome_label<T>(result: &Result<T, VenueError>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(VenueError::BadSymbol(_)) => "bad_symbol",
         Err(VenueError::BadRequest(_)) => "bad_request",
         Err(VenueError::Unsupported(_)) => "unsupported",
-        Err(VenueError::Unavailable(_)) => "unavailable",
+        Err(VenueError::Unavailable { .. }) => "unavailable",
+        Err(VenueError::Rejected(_)) => "rejected",
+        Err(VenueError::Unreachable(_)) => "unreachable",
+        Err(VenueError::Config(_)) => "config",
         Err(VenueError::RateLimited { .. }) => "rate_limited",
         Err(VenueError::Timeout(_)) => "timeout",
         Err(VenueError::Unauthorized(_)) => "unauthorized",
@@ -281,7 +250,12 @@ fn outcome_label<T>(result: &Result<T, VenueError>) -> &'static str {
 /// Replaces scheme, host and port of every http(s) URL under `api`, keeping each path.
 fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
     let base = url::Url::parse(base)
-        .map_err(|e| VenueError::BadRequest(format!("REST URL {base}: {e}")))?;
+        .map_err(|e| VenueError::Config(format!("REST URL {base:?} is not a URL: {e}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(VenueError::Config(format!(
+            "REST URL {base} must be http:// or https:// with a host"
+        )));
+    }
     Ok(match api {
         serde_json::Value::String(s) => match url::Url::parse(&s) {
             Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
@@ -316,7 +290,8 @@ impl Exchange for CcxtExchange {
         let loaded = self
             .call("markets", self.weights.markets, async {
                 let mut ex = self.instance().await?;
-                ex.call_raw("load_markets", vec![Value::Bool(true)]).await?;
+                let reply = ex.call_raw("load_markets", vec![Value::Bool(true)]).await;
+                reply.map_err(|e| failure(&ex, e))?;
                 Ok(ex.markets())
             })
             .await?;
@@ -330,10 +305,11 @@ impl Exchange for CcxtExchange {
         if let Ok(mut current) = self.factory.write() {
             *current = factory.clone();
         }
-        // Idle instances predate these markets; make fresh ones ahead of the first calls.
-        self.pool.clear_idle();
+        // Instances made with the old markets go (idle ones now, busy ones when they return);
+        // fresh ones are made ahead of the first calls.
+        let generation = self.pool.advance_generation();
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.warm(move || factory.make()).await });
+        tokio::spawn(async move { pool.warm(generation, move || factory.make()).await });
         Ok(loaded.iter().filter_map(convert::market).collect())
     }
 
@@ -341,8 +317,28 @@ impl Exchange for CcxtExchange {
         if self.weights.ticker_batch <= 1 {
             return self.fetch_one_ticker(symbol).await;
         }
+        let key = [symbol.to_owned()];
+        let mut answers = self
+            .tickers
+            .get_many(&key, |chunk| self.fetch_ticker_chunk(chunk))
+            .await;
+        answers
+            .remove(symbol)
+            .unwrap_or_else(|| Err(VenueError::Other(format!("no answer for {symbol}"))))
+    }
+
+    async fn fetch_tickers(
+        &self,
+        symbols: &[String],
+    ) -> HashMap<String, Result<Ticker, VenueError>> {
+        if self.weights.ticker_batch <= 1 {
+            let each = symbols
+                .iter()
+                .map(|s| async move { (s.clone(), self.fetch_one_ticker(s).await) });
+            return futures::future::join_all(each).await.into_iter().collect();
+        }
         self.tickers
-            .get(symbol, |symbols| self.fetch_ticker_batch(symbols))
+            .get_many(symbols, |chunk| self.fetch_ticker_chunk(chunk))
             .await
     }
 
@@ -356,14 +352,16 @@ impl Exchange for CcxtExchange {
         let rows = self
             .call("ohlcv", self.weights.ohlcv, async {
                 let mut ex = self.instance().await?;
-                ex.fetch_ohlcv(
-                    symbol,
-                    Some(timeframe.as_str()),
-                    since,
-                    Some(i64::from(limit)),
-                    (),
-                )
-                .await
+                let reply = ex
+                    .fetch_ohlcv(
+                        symbol,
+                        Some(timeframe.as_str()),
+                        since,
+                        Some(i64::from(limit)),
+                        (),
+                    )
+                    .await;
+                reply.map_err(|e| failure(&ex, e))
             })
             .await?;
         Ok(convert::candles(rows))
@@ -373,8 +371,10 @@ impl Exchange for CcxtExchange {
         let book = self
             .call("orderbook", self.weights.order_book(limit), async {
                 let mut ex = self.instance().await?;
-                ex.fetch_order_book(symbol, Some(i64::from(limit)), ())
-                    .await
+                let reply = ex
+                    .fetch_order_book(symbol, Some(i64::from(limit)), ())
+                    .await;
+                reply.map_err(|e| failure(&ex, e))
             })
             .await?;
         Ok(convert::order_book(book))
@@ -384,8 +384,10 @@ impl Exchange for CcxtExchange {
         let trades = self
             .call("trades", self.weights.trades, async {
                 let mut ex = self.instance().await?;
-                ex.fetch_trades(symbol, None, Some(i64::from(limit)), ())
-                    .await
+                let reply = ex
+                    .fetch_trades(symbol, None, Some(i64::from(limit)), ())
+                    .await;
+                reply.map_err(|e| failure(&ex, e))
             })
             .await?;
         Ok(convert::trades(trades))

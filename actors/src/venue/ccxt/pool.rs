@@ -3,24 +3,31 @@
 //! parallel. Making an instance is CPU work that grows with the market count (ccxt indexes every
 //! market: ~0.3 s for 3000), so instances are made on blocking threads, reused, and made ahead
 //! of need by [`InstancePool::warm`] once markets are loaded.
+//!
+//! Instances carry the markets they were made with. When markets are reloaded the pool moves
+//! to a new *generation*: idle instances are dropped at once, and instances still out on a
+//! call are dropped when they come back, so none serves the old list for another hour.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub struct InstancePool<T> {
-    free: Mutex<Vec<T>>,
+    /// Idle instances, each with the generation it was made in.
+    free: Mutex<Vec<(u64, T)>>,
     /// One permit per instance in use: at most `size` calls at once.
     permits: Semaphore,
     size: usize,
     /// Instances alive or being made (idle + in use); never above `size`.
     live: AtomicUsize,
+    generation: AtomicU64,
 }
 
-/// An instance borrowed from the pool; back in the pool when dropped.
+/// An instance borrowed from the pool; back in the pool when dropped (if still current).
 pub struct Pooled<'a, T> {
     instance: Option<T>,
+    generation: u64,
     pool: &'a InstancePool<T>,
     _permit: SemaphorePermit<'a>,
 }
@@ -33,13 +40,15 @@ impl<T: Send + 'static> InstancePool<T> {
             permits: Semaphore::new(size),
             size,
             live: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
-    /// Waits for a free slot, then reuses an idle instance or makes one with `make`.
-    pub async fn acquire<F>(&self, make: F) -> Result<Pooled<'_, T>, String>
+    /// Waits for a free slot, then reuses an idle instance or makes one with `make`, which was
+    /// built in `generation`.
+    pub async fn acquire<F>(&self, generation: u64, make: F) -> Result<Pooled<'_, T>, String>
     where
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce() -> Option<T> + Send + 'static,
     {
         // The semaphore is never closed, so acquire cannot fail; a closed one would only mean
         // the pool is being dropped, and then waiting is as good as anything.
@@ -49,39 +58,38 @@ impl<T: Send + 'static> InstancePool<T> {
             }
         };
         let idle = self.free.lock().ok().and_then(|mut free| free.pop());
-        let instance = match idle {
-            Some(instance) => instance,
+        let (generation, instance) = match idle {
+            Some(idle) => idle,
             None => {
                 self.live.fetch_add(1, Ordering::SeqCst);
-                self.make(make).await?
+                (generation, self.make(make).await?)
             }
         };
         Ok(Pooled {
             instance: Some(instance),
+            generation,
             pool: self,
             _permit: permit,
         })
     }
 
     /// Makes instances in the background until the pool is full, one at a time so that a
-    /// serving process keeps its CPU.
-    pub async fn warm<F>(&self, make: F)
+    /// serving process keeps its CPU. Stops when the generation moves on meanwhile.
+    pub async fn warm<F>(&self, generation: u64, make: F)
     where
-        F: Fn() -> T + Clone + Send + 'static,
+        F: Fn() -> Option<T> + Clone + Send + 'static,
     {
         let size = self.size;
-        while self
-            .live
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < size).then_some(n + 1)
-            })
-            .is_ok()
+        while self.generation() == generation
+            && self
+                .live
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < size).then_some(n + 1)
+                })
+                .is_ok()
         {
             match self.make(make.clone()).await {
-                Ok(instance) => match self.free.lock() {
-                    Ok(mut free) => free.push(instance),
-                    Err(_) => return,
-                },
+                Ok(instance) => self.put_back(generation, instance),
                 Err(e) => {
                     tracing::warn!("warming the exchange instance pool stopped: {e}");
                     return;
@@ -90,19 +98,26 @@ impl<T: Send + 'static> InstancePool<T> {
         }
     }
 
-    async fn make<F: FnOnce() -> T + Send + 'static>(&self, make: F) -> Result<T, String> {
-        tokio::task::spawn_blocking(make).await.map_err(|e| {
+    async fn make<F: FnOnce() -> Option<T> + Send + 'static>(&self, make: F) -> Result<T, String> {
+        let made = tokio::task::spawn_blocking(make)
+            .await
+            .map_err(|e| format!("making an exchange instance failed: {e}"))
+            .and_then(|made| made.ok_or_else(|| "the exchange cannot be built".to_owned()));
+        if made.is_err() {
             self.live.fetch_sub(1, Ordering::SeqCst);
-            format!("making an exchange instance failed: {e}")
-        })
+        }
+        made
     }
 
-    /// Drops every idle instance (after markets were reloaded, so new ones get them).
-    pub fn clear_idle(&self) {
+    /// Starts a new generation (markets were reloaded): idle instances are dropped now, busy
+    /// ones when they come back.
+    pub fn advance_generation(&self) -> u64 {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         if let Ok(mut free) = self.free.lock() {
             self.live.fetch_sub(free.len(), Ordering::SeqCst);
             free.clear();
         }
+        generation
     }
 
     #[cfg(test)]
@@ -111,35 +126,59 @@ impl<T: Send + 'static> InstancePool<T> {
     }
 }
 
+impl<T> InstancePool<T> {
+    /// The current generation. Read it *before* reading the factory that `make` will use, so an
+    /// instance made from a factory older than the generation is never tagged as current.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Keeps `instance` if it is of the current generation, else lets it go.
+    /// The generation is compared under the lock that `advance_generation` clears under, so an
+    /// old instance cannot slip in after the clear.
+    fn put_back(&self, generation: u64, instance: T) {
+        if let Ok(mut free) = self.free.lock() {
+            if generation == self.generation() {
+                free.push((generation, instance));
+                return;
+            }
+        }
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl<T> std::ops::Deref for Pooled<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.instance
-            .as_ref()
-            .expect("a pooled instance is present until drop")
+        // Present from acquire until drop, which is the only place that takes it.
+        match &self.instance {
+            Some(instance) => instance,
+            None => unreachable!("a pooled instance is present until drop"),
+        }
     }
 }
 
 impl<T> std::ops::DerefMut for Pooled<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.instance
-            .as_mut()
-            .expect("a pooled instance is present until drop")
+        match &mut self.instance {
+            Some(instance) => instance,
+            None => unreachable!("a pooled instance is present until drop"),
+        }
     }
 }
 
 impl<T> Drop for Pooled<'_, T> {
     fn drop(&mut self) {
+        let Some(instance) = self.instance.take() else {
+            return;
+        };
         // An instance dropped by a panic mid-call may hold half-updated state: keep it only
         // when the call finished normally.
-        let instance = self.instance.take();
         if std::thread::panicking() {
             self.pool.live.fetch_sub(1, Ordering::SeqCst);
             return;
         }
-        if let (Some(instance), Ok(mut free)) = (instance, self.pool.free.lock()) {
-            free.push(instance);
-        }
+        self.pool.put_back(self.generation, instance);
     }
 }
 
@@ -149,24 +188,33 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    #[tokio::test]
-    async fn reuses_instances_and_caps_concurrency() {
-        let pool = InstancePool::new(2);
+    fn counter() -> (
+        Arc<AtomicUsize>,
+        impl Fn() -> Option<usize> + Clone + Send + 'static,
+    ) {
         let made = Arc::new(AtomicUsize::new(0));
         let make = {
             let made = made.clone();
-            move || made.fetch_add(1, Ordering::SeqCst)
+            move || Some(made.fetch_add(1, Ordering::SeqCst))
         };
+        (made, make)
+    }
+
+    #[tokio::test]
+    async fn reuses_instances_and_caps_concurrency() {
+        let pool = InstancePool::new(2);
+        let (made, make) = counter();
         {
-            let a = pool.acquire(make.clone()).await.unwrap();
-            let b = pool.acquire(make.clone()).await.unwrap();
+            let a = pool.acquire(0, make.clone()).await.unwrap();
+            let b = pool.acquire(0, make.clone()).await.unwrap();
             assert_eq!((*a, *b), (0, 1));
             // A third borrower waits for a slot.
             let third =
-                tokio::time::timeout(Duration::from_millis(50), pool.acquire(make.clone())).await;
+                tokio::time::timeout(Duration::from_millis(50), pool.acquire(0, make.clone()))
+                    .await;
             assert!(third.is_err());
         }
-        let again = pool.acquire(make).await.unwrap();
+        let again = pool.acquire(0, make).await.unwrap();
         assert!(*again <= 1, "an idle instance is reused");
         assert_eq!(made.load(Ordering::SeqCst), 2);
     }
@@ -174,18 +222,39 @@ mod tests {
     #[tokio::test]
     async fn warming_fills_the_pool_once_without_overshooting() {
         let pool = InstancePool::new(3);
-        let made = Arc::new(AtomicUsize::new(0));
-        let make = {
-            let made = made.clone();
-            move || made.fetch_add(1, Ordering::SeqCst)
-        };
-        let held = pool.acquire(make.clone()).await.unwrap();
-        pool.warm(make.clone()).await;
+        let (made, make) = counter();
+        let held = pool.acquire(0, make.clone()).await.unwrap();
+        pool.warm(0, make.clone()).await;
         assert_eq!((made.load(Ordering::SeqCst), pool.idle()), (3, 2));
         drop(held);
-        pool.warm(make).await;
+        pool.warm(0, make).await;
         assert_eq!((made.load(Ordering::SeqCst), pool.idle()), (3, 3));
-        pool.clear_idle();
-        assert_eq!(pool.idle(), 0);
+    }
+
+    /// Issue 9, defect 1: an instance out on a call while markets reload must not come back
+    /// into the pool with the old markets.
+    #[tokio::test]
+    async fn instances_of_an_old_generation_are_dropped_when_they_come_back() {
+        let pool = InstancePool::new(2);
+        let (made, make) = counter();
+        let busy = pool.acquire(pool.generation(), make.clone()).await.unwrap();
+        let idle = pool.acquire(pool.generation(), make.clone()).await.unwrap();
+        drop(idle);
+        assert_eq!(pool.idle(), 1);
+        let next = pool.advance_generation();
+        assert_eq!(pool.idle(), 0, "idle old instances are dropped at once");
+        drop(busy);
+        assert_eq!(pool.idle(), 0, "a busy old instance is dropped on return");
+        let fresh = pool.acquire(next, make.clone()).await.unwrap();
+        assert_eq!(*fresh, 2, "a new instance is made for the new generation");
+        drop(fresh);
+        pool.warm(next, make).await;
+        assert_eq!(pool.idle(), 2);
+        assert_eq!(made.load(Ordering::SeqCst), 4);
+        // Warming for a generation that has passed makes nothing.
+        let (made_late, make_late) = counter();
+        pool.advance_generation();
+        pool.warm(next, make_late).await;
+        assert_eq!(made_late.load(Ordering::SeqCst), 0);
     }
 }

@@ -7,46 +7,35 @@
 use std::sync::Arc;
 
 use rmcp::handler::server::common::{schema_for_input, schema_for_output};
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
-use rmcp::schemars::JsonSchema;
+use rmcp::model::{JsonObject, Tool as McpTool, ToolAnnotations};
+use schemars::JsonSchema;
 use serde_json::json;
 
-use super::args::{ListMarketsArgs, OhlcvArgs, OrderBookArgs, TickerArgs, TickersArgs, TradesArgs};
-use super::output::{
+use crate::tools::args::{
+    ListMarketsArgs, OhlcvArgs, OrderBookArgs, TickerArgs, TickersArgs, TradesArgs,
+};
+use crate::tools::output::{
     MarketsResult, OhlcvResult, OrderBookResult, TickerResult, TickersResult, TradesResult,
 };
+use crate::tools::{Tool, ToolSpec, TOOLS};
 
-pub fn tools() -> Vec<Tool> {
-    vec![
-        tool::<TickerArgs, TickerResult<'static>>(
-            "get_ticker",
-            "Latest 24h ticker of one market (last price, bid/ask, high/low, volume, change), with \
-             freshness: source, age_ms, stale.",
-        ),
-        tool::<TickersArgs, TickersResult<'static>>(
-            "get_tickers",
-            "Tickers of up to 100 markets at once; symbols that fail are listed under errors.",
-        ),
-        tool::<OhlcvArgs, OhlcvResult<'static>>(
-            "get_ohlcv",
-            "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first.",
-        ),
-        tool::<OrderBookArgs, OrderBookResult<'static>>(
-            "get_order_book",
-            "Order book snapshot: bids and asks as [price, amount], best first.",
-        ),
-        tool::<TradesArgs, TradesResult<'static>>("get_trades", "Most recent public trades, oldest first."),
-        tool::<ListMarketsArgs, MarketsResult<'static>>(
-            "list_markets",
-            "Markets listed on the exchange, filtered by symbol substring and quote currency.",
-        ),
-    ]
+/// Every tool of [`TOOLS`], as MCP lists it.
+pub fn tools() -> Vec<McpTool> {
+    TOOLS.iter().map(mcp_tool).collect()
 }
 
-fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(
-    name: &'static str,
-    description: &'static str,
-) -> Tool {
+fn mcp_tool(spec: &ToolSpec) -> McpTool {
+    match spec.tool {
+        Tool::GetTicker => tool::<TickerArgs, TickerResult<'static>>(spec),
+        Tool::GetTickers => tool::<TickersArgs, TickersResult<'static>>(spec),
+        Tool::GetOhlcv => tool::<OhlcvArgs, OhlcvResult<'static>>(spec),
+        Tool::GetOrderBook => tool::<OrderBookArgs, OrderBookResult<'static>>(spec),
+        Tool::GetTrades => tool::<TradesArgs, TradesResult<'static>>(spec),
+        Tool::ListMarkets => tool::<ListMarketsArgs, MarketsResult<'static>>(spec),
+    }
+}
+
+fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(spec: &ToolSpec) -> McpTool {
     // Our argument types are all structs, so their schema is an object; fall back to an open
     // object rather than fail the whole tool list.
     let input =
@@ -54,7 +43,7 @@ fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(
     let mut annotations = ToolAnnotations::new();
     annotations.read_only_hint = Some(true);
     annotations.open_world_hint = Some(true);
-    Tool::new(name, description, input)
+    McpTool::new(spec.name, spec.description, input)
         .with_raw_output_schema(with_error_envelope(&schema_for_output::<R>()))
         .with_annotations(annotations)
 }
@@ -70,7 +59,9 @@ pub fn with_error_envelope(schema: &JsonObject) -> Arc<JsonObject> {
         "type": "object",
         "properties": {
             "code": { "type": "string", "description": "SPEC error code, e.g. invalid_symbol" },
-            "message": { "type": "string" }
+            "message": { "type": "string" },
+            "retryable": { "type": "boolean", "description": "whether the same call may succeed later" },
+            "retry_after_ms": { "type": "integer", "description": "how long to wait before retrying" }
         },
         "required": ["code", "message"]
     });

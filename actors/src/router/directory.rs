@@ -1,0 +1,279 @@
+//! What every thread may read without asking an actor: each exchange's loaded markets (to
+//! resolve symbols), symbols the exchange rejected (negative cache), "did you mean"
+//! suggestions already computed, and the live symbols with their state. The router writes it;
+//! the engine's hit path only reads it, so a cache hit costs no mailbox hop.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use actix::Addr;
+use lru::LruCache;
+
+use super::messages::MarketsAnswer;
+use crate::cache::{CacheCounters, TtlPolicy};
+use crate::error::EngineError;
+use crate::model::{Clock, Market, MarketIndex};
+use crate::symbol::{SymbolActor, SymbolState};
+use crate::venue::Exchange;
+
+/// Unknown inputs whose suggestions are remembered, per exchange.
+const SUGGESTION_CACHE: usize = 4096;
+/// How long a symbol the exchange rejected (though its market list had it) is answered
+/// `invalid_symbol` without asking the exchange again. The early markets reload it triggers
+/// usually settles the question sooner.
+pub const REJECTED_FOR: Duration = Duration::from_secs(600);
+
+/// Every exchange's shared view, plus the freshness policy and counters of their values.
+pub struct Directory {
+    venues: HashMap<Arc<str>, Arc<VenueDirectory>>,
+    pub policy: TtlPolicy,
+    pub counters: Arc<CacheCounters>,
+    /// Most values kept across all symbols (`CACHE_MAXSIZE`).
+    pub capacity: usize,
+    pub clock: Clock,
+}
+
+impl Directory {
+    pub fn new(
+        venues: Vec<Arc<dyn Exchange>>,
+        policy: TtlPolicy,
+        capacity: NonZeroUsize,
+        clock: Clock,
+    ) -> Self {
+        let venues = venues
+            .into_iter()
+            .map(|venue| {
+                let id: Arc<str> = Arc::from(venue.id());
+                (id.clone(), Arc::new(VenueDirectory::new(id, venue)))
+            })
+            .collect();
+        Self {
+            venues,
+            policy,
+            counters: Arc::new(CacheCounters::default()),
+            capacity: capacity.get(),
+            clock,
+        }
+    }
+
+    pub fn venue(&self, id: &str) -> Option<&Arc<VenueDirectory>> {
+        self.venues.get(id)
+    }
+
+    pub fn venues(&self) -> impl Iterator<Item = &Arc<VenueDirectory>> {
+        self.venues.values()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn over_capacity(&self) -> bool {
+        self.counters.entries() > self.capacity
+    }
+}
+
+/// One exchange's shared view.
+pub struct VenueDirectory {
+    pub id: Arc<str>,
+    pub venue: Arc<dyn Exchange>,
+    markets: RwLock<Option<MarketsAnswer>>,
+    symbols: RwLock<HashMap<Arc<str>, Arc<SymbolEntry>>>,
+    /// Unified symbol → until when (Unix ms) it counts as rejected.
+    rejected: Mutex<HashMap<Arc<str>, i64>>,
+    /// Whether `rejected` has anything, so the hit path skips its lock almost always.
+    any_rejected: AtomicBool,
+    /// Compact unknown input → its suggestions.
+    suggestions: Mutex<LruCache<String, Vec<String>>>,
+}
+
+/// A resolved symbol and its live entry, if it has one.
+pub struct Resolved {
+    pub symbol: Arc<str>,
+    pub entry: Option<Arc<SymbolEntry>>,
+}
+
+/// A live symbol: its state (read by anyone) and its actor (absent while idle).
+pub struct SymbolEntry {
+    pub exchange: Arc<str>,
+    pub symbol: Arc<str>,
+    pub state: SymbolState,
+    actor: Mutex<Option<Addr<SymbolActor>>>,
+}
+
+impl SymbolEntry {
+    pub fn new(exchange: Arc<str>, symbol: Arc<str>, state: SymbolState) -> Self {
+        Self {
+            exchange,
+            symbol,
+            state,
+            actor: Mutex::new(None),
+        }
+    }
+
+    /// The symbol's actor, if it is running.
+    pub fn actor(&self) -> Option<Addr<SymbolActor>> {
+        self.actor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|addr| addr.connected())
+            .cloned()
+    }
+
+    pub fn set_actor(&self, addr: Option<Addr<SymbolActor>>) -> Option<Addr<SymbolActor>> {
+        std::mem::replace(
+            &mut *self.actor.lock().unwrap_or_else(|p| p.into_inner()),
+            addr,
+        )
+    }
+}
+
+impl VenueDirectory {
+    fn new(id: Arc<str>, venue: Arc<dyn Exchange>) -> Self {
+        Self {
+            id,
+            venue,
+            markets: RwLock::new(None),
+            symbols: RwLock::new(HashMap::new()),
+            rejected: Mutex::new(HashMap::new()),
+            any_rejected: AtomicBool::new(false),
+            suggestions: Mutex::new(LruCache::new(
+                NonZeroUsize::new(SUGGESTION_CACHE).unwrap_or(NonZeroUsize::MIN),
+            )),
+        }
+    }
+
+    pub fn markets(&self) -> Option<MarketsAnswer> {
+        self.markets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// New markets: suggestions computed against the old list are forgotten, and so are
+    /// rejections of symbols the new list no longer has (they resolve as unlisted now).
+    pub fn set_markets(&self, answer: MarketsAnswer) {
+        {
+            let mut rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+            rejected.retain(|symbol, _| answer.index.find(symbol).is_ok());
+            self.any_rejected
+                .store(!rejected.is_empty(), Ordering::Relaxed);
+        }
+        self.suggestions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        *self.markets.write().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+    }
+
+    /// Resolves `input` to a listed market the exchange has not rejected; `Ok(None)` while
+    /// the markets are not loaded yet.
+    pub fn resolve(&self, input: &str, now_ms: i64) -> Result<Option<Resolved>, EngineError> {
+        let Some(markets) = self.markets() else {
+            return Ok(None);
+        };
+        self.resolve_in(&markets.index, input, now_ms).map(Some)
+    }
+
+    pub fn resolve_in(
+        &self,
+        index: &MarketIndex,
+        input: &str,
+        now_ms: i64,
+    ) -> Result<Resolved, EngineError> {
+        match index.find(input) {
+            Ok(market) => {
+                if self.is_rejected(&market.symbol, now_ms) {
+                    return Err(self.invalid(market.symbol.clone(), Vec::new()));
+                }
+                Ok(self.resolved(market))
+            }
+            Err(None) => Err(self.invalid(input.trim().to_owned(), Vec::new())),
+            Err(Some(key)) => {
+                let suggestions = self.suggestions_for(index, key);
+                Err(self.invalid(input.trim().to_owned(), suggestions))
+            }
+        }
+    }
+
+    /// The market's live entry if it has one (its symbol `Arc` shared, no allocation per hit).
+    fn resolved(&self, market: &Market) -> Resolved {
+        match self.symbol(&market.symbol) {
+            Some(entry) => Resolved {
+                symbol: entry.symbol.clone(),
+                entry: Some(entry),
+            },
+            None => Resolved {
+                symbol: Arc::from(market.symbol.as_str()),
+                entry: None,
+            },
+        }
+    }
+
+    fn invalid(&self, symbol: String, suggestions: Vec<String>) -> EngineError {
+        EngineError::InvalidSymbol {
+            exchange: self.id.to_string(),
+            symbol,
+            suggestions,
+        }
+    }
+
+    fn suggestions_for(&self, index: &MarketIndex, key: String) -> Vec<String> {
+        let mut cache = self.suggestions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cached) = cache.get(&key) {
+            return cached.clone();
+        }
+        drop(cache);
+        // Computed outside the lock: it is the expensive part, and bounded by the index.
+        let suggestions = index.suggest(&key);
+        self.suggestions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(key, suggestions.clone());
+        suggestions
+    }
+
+    pub fn reject(&self, symbol: Arc<str>, until_ms: i64) {
+        self.rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(symbol, until_ms);
+        self.any_rejected.store(true, Ordering::Relaxed);
+    }
+
+    fn is_rejected(&self, symbol: &str, now_ms: i64) -> bool {
+        self.any_rejected.load(Ordering::Relaxed)
+            && self
+                .rejected
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(symbol)
+                .is_some_and(|until| *until > now_ms)
+    }
+
+    pub fn symbol(&self, symbol: &str) -> Option<Arc<SymbolEntry>> {
+        self.symbols
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(symbol)
+            .cloned()
+    }
+
+    pub fn insert_symbol(&self, entry: Arc<SymbolEntry>) {
+        self.symbols
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(entry.symbol.clone(), entry);
+    }
+
+    pub fn remove_symbol(&self, symbol: &str) -> Option<Arc<SymbolEntry>> {
+        self.symbols
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(symbol)
+    }
+}

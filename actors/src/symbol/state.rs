@@ -1,0 +1,279 @@
+//! What one symbol holds: its latest values (ticker, books, candles, trades), each with its
+//! origin and the time it was fetched from (or pushed by) the exchange.
+//!
+//! The symbol's actor is the only writer. Readers (the engine's hit path, on any thread) take
+//! the symbol's own small lock just long enough to clone an `Arc`: no global lock, no mailbox
+//! hop. A newer value by exchange time always wins over an older one, whatever its origin.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::cache::{Age, CacheCounters, TtlPolicy};
+use crate::model::{DataRequest, MarketData, Served, Source};
+
+/// Most values one symbol keeps (distinct candle requests could otherwise grow without
+/// bound); past it, the one fetched longest ago goes.
+const MAX_VALUES_PER_SYMBOL: usize = 32;
+
+/// One value with where and when it came from.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub value: Arc<MarketData>,
+    /// `Exchange` (a REST call of this process), `Redis` (another node's), `Stream` (a feed).
+    pub origin: Source,
+    /// Unix ms when it was fetched from (or pushed by) the exchange; ages count from here.
+    pub fetched_at_ms: i64,
+}
+
+impl Stamped {
+    /// As served from the symbol's state: a value this process fetched is now a cache hit.
+    pub fn served(&self, stale: bool, now_ms: i64) -> Served<MarketData> {
+        Served {
+            age_ms: now_ms.saturating_sub(self.fetched_at_ms).max(0),
+            value: self.value.clone(),
+            source: match self.origin {
+                Source::Exchange | Source::Cache => Source::Cache,
+                other => other,
+            },
+            fetched_at_ms: self.fetched_at_ms,
+            stale,
+        }
+    }
+
+    /// As served to the callers whose request fetched it.
+    pub fn served_fresh(&self, now_ms: i64) -> Served<MarketData> {
+        Served {
+            age_ms: now_ms.saturating_sub(self.fetched_at_ms).max(0),
+            value: self.value.clone(),
+            source: self.origin,
+            fetched_at_ms: self.fetched_at_ms,
+            stale: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Fresh(Stamped),
+    Stale(Stamped),
+    Miss,
+}
+
+/// What [`SymbolState::offer`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offered {
+    Stored,
+    /// The held value is newer by exchange time; it stays.
+    KeptNewer,
+}
+
+pub struct SymbolState {
+    values: Mutex<Vec<(DataRequest, Stamped)>>,
+    last_used_ms: AtomicI64,
+    counters: Arc<CacheCounters>,
+}
+
+impl SymbolState {
+    pub fn new(counters: Arc<CacheCounters>, now_ms: i64) -> Self {
+        Self {
+            values: Mutex::new(Vec::new()),
+            last_used_ms: AtomicI64::new(now_ms),
+            counters,
+        }
+    }
+
+    fn values(&self) -> MutexGuard<'_, Vec<(DataRequest, Stamped)>> {
+        // Every update is a single push, replace or remove: a panic elsewhere cannot leave
+        // the list half-written.
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The value held for `upstream` and how fresh it is. Counts a hit or a miss when `count`.
+    pub fn lookup(
+        &self,
+        upstream: &DataRequest,
+        policy: &TtlPolicy,
+        now_ms: i64,
+        count: bool,
+    ) -> Lookup {
+        let found = self
+            .values()
+            .iter()
+            .find(|(request, _)| request == upstream)
+            .map(|(_, stamped)| stamped.clone());
+        let lookup = match found {
+            Some(stamped) => match policy.age(stamped.fetched_at_ms, now_ms) {
+                Age::Fresh => Lookup::Fresh(stamped),
+                Age::Stale => Lookup::Stale(stamped),
+                Age::Expired => Lookup::Miss,
+            },
+            None => Lookup::Miss,
+        };
+        if count {
+            match lookup {
+                Lookup::Fresh(_) => self.counters.hit(),
+                _ => self.counters.miss(),
+            }
+        }
+        lookup
+    }
+
+    /// Stores `stamped` for `upstream` unless the held value is newer by exchange time.
+    pub fn offer(&self, upstream: DataRequest, stamped: Stamped) -> Offered {
+        let mut values = self.values();
+        if let Some((_, held)) = values.iter_mut().find(|(request, _)| *request == upstream) {
+            if stamped.value.is_older_than(&held.value) {
+                return Offered::KeptNewer;
+            }
+            *held = stamped;
+            return Offered::Stored;
+        }
+        if values.len() >= MAX_VALUES_PER_SYMBOL {
+            if let Some(oldest) = values
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, s))| s.fetched_at_ms)
+                .map(|(i, _)| i)
+            {
+                values.swap_remove(oldest);
+                self.counters.removed(1);
+            }
+        }
+        values.push((upstream, stamped));
+        self.counters.added(1);
+        Offered::Stored
+    }
+
+    /// Drops values past their stale window; returns how many remain.
+    pub fn prune(&self, policy: &TtlPolicy, now_ms: i64) -> usize {
+        let mut values = self.values();
+        let before = values.len();
+        values.retain(|(_, s)| policy.age(s.fetched_at_ms, now_ms) != Age::Expired);
+        self.counters.removed(before - values.len());
+        values.len()
+    }
+
+    /// Drops every value (the symbol is evicted).
+    pub fn clear(&self) {
+        let mut values = self.values();
+        self.counters.removed(values.len());
+        values.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.values().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn touch(&self, now_ms: i64) {
+        self.last_used_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    pub fn last_used_ms(&self) -> i64 {
+        self.last_used_ms.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Ticker;
+    use std::time::Duration;
+
+    fn ticker(ts: i64, last: f64) -> Arc<MarketData> {
+        Arc::new(MarketData::Ticker(Ticker {
+            timestamp: Some(ts),
+            last: Some(last),
+            ..Default::default()
+        }))
+    }
+
+    fn stamped(value: Arc<MarketData>, origin: Source, fetched_at_ms: i64) -> Stamped {
+        Stamped {
+            value,
+            origin,
+            fetched_at_ms,
+        }
+    }
+
+    #[test]
+    fn newer_by_exchange_time_wins_whatever_the_origin() {
+        let counters = Arc::new(CacheCounters::default());
+        let state = SymbolState::new(counters.clone(), 0);
+        let policy = TtlPolicy::new(Duration::from_secs(10), Duration::from_secs(60));
+        assert_eq!(
+            state.offer(
+                DataRequest::Ticker,
+                stamped(ticker(2_000, 2.0), Source::Stream, 2_000)
+            ),
+            Offered::Stored
+        );
+        // An older value arriving later (another node's REST fetch through Redis) loses.
+        assert_eq!(
+            state.offer(
+                DataRequest::Ticker,
+                stamped(ticker(1_000, 1.0), Source::Redis, 3_000)
+            ),
+            Offered::KeptNewer
+        );
+        let Lookup::Fresh(held) = state.lookup(&DataRequest::Ticker, &policy, 3_000, true) else {
+            panic!("fresh")
+        };
+        assert_eq!(held.origin, Source::Stream);
+        assert_eq!(held.served(false, 3_000).source, Source::Stream);
+        // A newer one from REST replaces it.
+        state.offer(
+            DataRequest::Ticker,
+            stamped(ticker(3_000, 3.0), Source::Exchange, 3_500),
+        );
+        let Lookup::Fresh(held) = state.lookup(&DataRequest::Ticker, &policy, 3_600, true) else {
+            panic!("fresh")
+        };
+        assert_eq!(held.served(false, 3_600).source, Source::Cache);
+        assert_eq!(held.served(false, 3_600).age_ms, 100);
+        assert_eq!(held.served_fresh(3_500).source, Source::Exchange);
+        assert_eq!(counters.stats(10).entries, 1);
+        assert_eq!((counters.stats(10).hits, counters.stats(10).misses), (2, 0));
+    }
+
+    #[test]
+    fn values_age_into_stale_then_out_and_are_counted() {
+        let counters = Arc::new(CacheCounters::default());
+        let state = SymbolState::new(counters.clone(), 0);
+        let policy = TtlPolicy::new(Duration::from_secs(10), Duration::from_secs(60));
+        state.offer(
+            DataRequest::Ticker,
+            stamped(ticker(0, 1.0), Source::Exchange, 0),
+        );
+        assert!(matches!(
+            state.lookup(&DataRequest::Ticker, &policy, 20_000, true),
+            Lookup::Stale(_)
+        ));
+        assert!(matches!(
+            state.lookup(&DataRequest::Ticker, &policy, 61_000, true),
+            Lookup::Miss
+        ));
+        assert_eq!(state.prune(&policy, 61_000), 0);
+        assert_eq!(counters.stats(10).entries, 0);
+        assert_eq!(counters.stats(10).misses, 2);
+    }
+
+    #[test]
+    fn one_symbol_keeps_a_bounded_number_of_values() {
+        let counters = Arc::new(CacheCounters::default());
+        let state = SymbolState::new(counters.clone(), 0);
+        for limit in 0..(MAX_VALUES_PER_SYMBOL as u32 + 10) {
+            state.offer(
+                DataRequest::OrderBook { limit },
+                stamped(ticker(0, 1.0), Source::Exchange, i64::from(limit)),
+            );
+        }
+        assert_eq!(state.len(), MAX_VALUES_PER_SYMBOL);
+        assert_eq!(counters.entries(), MAX_VALUES_PER_SYMBOL);
+        state.clear();
+        assert_eq!(counters.entries(), 0);
+    }
+}
