@@ -47,7 +47,9 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("metrics address {addr}: {e}"))?;
-    tracing::info!(%addr, "serving /metrics and /healthz");
+    // The bound address, which differs from `addr` for port 0 (tests read it from the log).
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, "serving /metrics and /healthz");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("metrics server stopped: {e}");

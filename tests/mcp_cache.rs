@@ -10,7 +10,9 @@ use serde_json::json;
 #[tokio::test]
 async fn calls_within_the_ttl_share_one_exchange_call_and_after_it_fetch_again() {
     let sim = simulator();
-    let server = start_server(&sim, &[("CACHE_TTL", "1")]).await;
+    // A TTL long enough that two back-to-back calls fall within it even on a loaded machine;
+    // waiting past it can only make the value older (one-sided).
+    let server = start_server(&sim, &[("CACHE_TTL", "2")]).await;
     let first = server
         .call("get_ticker", json!({"symbol": "BTC/USDT"}))
         .await;
@@ -22,7 +24,7 @@ async fn calls_within_the_ttl_share_one_exchange_call_and_after_it_fetch_again()
     assert_eq!(ok(&second)["last"], ok(&first)["last"]);
     assert_eq!(sim.calls("ticker/24hr"), 1);
 
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
     let third = server
         .call("get_ticker", json!({"symbol": "BTC/USDT"}))
         .await;
@@ -39,9 +41,10 @@ async fn calls_within_the_ttl_share_one_exchange_call_and_after_it_fetch_again()
 #[tokio::test]
 async fn fifty_concurrent_calls_for_a_cold_symbol_make_one_exchange_call() {
     let sim = simulator();
-    // Latency keeps the first call in flight while the other 49 arrive.
+    // Latency keeps the first call in flight while the other 49 arrive (they are sent at
+    // once; 1.5 s is a margin a loaded machine does not eat).
     sim.set_faults(crypto_market_sim::Faults {
-        latency_ms: 200,
+        latency_ms: 1500,
         endpoints: Some(vec!["ticker/24hr".into()]),
         ..Default::default()
     });

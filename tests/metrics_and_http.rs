@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{error_code, free_port, http_get, ok, simulator, start_server, wait_for_port};
+use common::{error_code, http_get, logged_addr, ok, simulator, start_http_server, start_server};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
@@ -19,8 +19,8 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_count_requests_exchange_calls_cache_and_errors() {
     let sim = simulator();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let server = start_server(&sim, &[("METRICS_ADDR", addr.as_str())]).await;
+    let server = start_server(&sim, &[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let addr = logged_addr(&server.stderr, "serving /metrics").await;
     ok(&server
         .call("get_ticker", json!({"symbol": "BTC/USDT"}))
         .await);
@@ -35,7 +35,6 @@ async fn metrics_count_requests_exchange_calls_cache_and_errors() {
         ),
         "invalid_symbol"
     );
-    wait_for_port(&addr).await;
 
     let (status, text) = http_get(&addr, "/metrics").await.unwrap();
     assert_eq!(status, 200);
@@ -90,16 +89,7 @@ async fn metrics_count_requests_exchange_calls_cache_and_errors() {
 #[tokio::test]
 async fn mcp_over_streamable_http_requires_the_bearer_token() {
     let sim = simulator();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = common::server_command(&sim, &[("MCP_AUTH_TOKEN", "s3cret")])
-        .arg("--http")
-        .arg(&addr)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(&addr).await;
+    let (mut child, addr) = start_http_server(&sim, &[("MCP_AUTH_TOKEN", "s3cret")]).await;
     let url = format!("http://{addr}/mcp");
 
     let denied = StreamableHttpClientTransport::from_config(
@@ -115,7 +105,7 @@ async fn mcp_over_streamable_http_requires_the_bearer_token() {
     );
     let client = ().serve(transport).await.expect("initialize over HTTP");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 6);
+    assert_eq!(tools.len(), crypto_market_mcp::tools::TOOLS.len());
     let result = common::call(&client, "get_ticker", json!({"symbol": "eth-usdt"})).await;
     let served = sim.last_response("ticker/24hr", Some("ETHUSDT")).unwrap();
     assert_eq!(
@@ -152,4 +142,16 @@ async fn a_public_http_address_without_a_token_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MCP_AUTH_TOKEN"));
+}
+
+#[tokio::test]
+async fn a_loopback_http_address_needs_no_token() {
+    let sim = simulator();
+    let (_child, addr) = start_http_server(&sim, &[]).await;
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp").as_str()),
+    );
+    let client = ().serve(transport).await.expect("initialize over HTTP");
+    let result = common::call(&client, "get_ticker", json!({"symbol": "BTC/USDT"})).await;
+    assert_eq!(ok(&result)["symbol"], "BTC/USDT");
 }

@@ -43,7 +43,9 @@ pub async fn serve_http(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("MCP HTTP address {addr}: {e}"))?;
-    tracing::info!(%addr, "serving MCP over streamable HTTP at /mcp");
+    // The bound address, which differs from `addr` for port 0 (tests read it from the log).
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, "serving MCP over streamable HTTP at /mcp");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

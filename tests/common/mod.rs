@@ -47,21 +47,10 @@ pub async fn start_server(sim: &SimHandle, env: &[(&str, &str)]) -> McpServer {
         .stderr(Stdio::piped())
         .spawn()
         .expect("server binary starts");
-    let log = Arc::new(Mutex::new(String::new()));
-    if let Some(mut stderr) = stderr {
-        let log = log.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                log.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
+    let log = match stderr {
+        Some(stderr) => collect(stderr),
+        None => Arc::new(Mutex::new(String::new())),
+    };
     let client = ().serve(transport).await.expect("MCP handshake");
     McpServer {
         client,
@@ -144,12 +133,59 @@ pub fn num(v: &Value) -> f64 {
     }
 }
 
-/// A free loopback port (bound, then released for the server to take).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// The address a server logged it is serving on, after `marker` (e.g. "serving /metrics").
+/// Servers bind port 0 and log the port they got: no "free port" is guessed and raced for.
+pub async fn logged_addr(log: &Arc<Mutex<String>>, marker: &str) -> String {
+    for _ in 0..400 {
+        let found = log.lock().unwrap().lines().find_map(|line| {
+            line.contains(marker)
+                .then(|| line.split_whitespace().find_map(|w| w.strip_prefix("addr=")))
+                .flatten()
+                .map(str::to_owned)
+        });
+        if let Some(addr) = found {
+            return addr;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {marker:?} with an address in the log:\n{}", log.lock().unwrap());
+}
+
+/// Collects a child's stderr into a shared string.
+pub fn collect(stderr: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    tokio::spawn(async move {
+        let mut stderr = stderr;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    log
+}
+
+/// The server binary serving MCP over streamable HTTP on a loopback port of its choosing:
+/// the child and the address it serves on.
+pub async fn start_http_server(
+    sim: &SimHandle,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let mut child = server_command(sim, env)
+        .args(["--http", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let log = collect(child.stderr.take().expect("stderr"));
+    let addr = logged_addr(&log, "serving MCP over streamable HTTP").await;
+    (child, addr)
 }
 
 /// A plain HTTP/1.0 GET: (status, body). Enough for /metrics and /healthz.
@@ -171,15 +207,4 @@ pub async fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> 
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-/// Polls `addr` until it accepts connections (a server child process starting up).
-pub async fn wait_for_port(addr: &str) {
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("nothing listening on {addr}");
 }
