@@ -5,10 +5,13 @@
 //!
 //! 1. cache hits (CACHE_TTL=3600, BTC/USDT warmed first), for `BENCH_SECONDS` (default 5) per
 //!    level after a 1 s warm-up;
-//! 2. an rmcp echo server (this binary re-executed with `--echo-server`) answering a ticker of
-//!    the same JSON, driven by the same client code, levels interleaved with (1) so both see the
-//!    same machine state. It is the ceiling of client + transport + rmcp: the ratio server/echo
-//!    says how much of the cost is the server's own work;
+//! 2. two rmcp echo servers (this binary re-executed with `--echo-server`) answering a ticker of
+//!    the same JSON, driven by the same client code, levels interleaved with (1) (server, echo
+//!    over pipes, echo over stdio() at each level) so all see the same machine state. The pipe
+//!    echo serves through the server's own stdio transport (`mcp::stdio_transport()`, epoll on
+//!    non-blocking pipes): the ceiling of client + transport + rmcp, so the ratio server/echo
+//!    says how much of the cost is the server's own work. The stdio() echo serves through
+//!    `rmcp::transport::stdio()` (tokio's blocking thread pool), the previous baseline;
 //! 3. cold misses: every call asks a symbol never asked before while the simulated exchange
 //!    answers `ticker/24hr` after 50 ms, a fixed number of calls per level; each answer must come
 //!    from the exchange, and the simulator's request counter is reported (concurrent misses are
@@ -39,6 +42,8 @@ const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
 const ECHO_FLAG: &str = "--echo-server";
 /// The ticker the echo server answers with, as JSON (captured from the real server).
 const ECHO_TICKER_ENV: &str = "BENCH_ECHO_TICKER";
+/// The echo server's transport: `pipes` (the server's own stdio transport) or `stdio`.
+const ECHO_TRANSPORT_ENV: &str = "BENCH_ECHO_TRANSPORT";
 
 const LEVELS: [usize; 3] = [1, 8, 64];
 const WARMUP: Duration = Duration::from_secs(1);
@@ -140,13 +145,14 @@ async fn start_mcp_server(sim: &SimHandle, env: &[(&str, &str)]) -> Child {
 }
 
 /// This bench binary again, as an echo server answering every `get_ticker` with `ticker`.
-async fn start_echo_server(ticker: &Value) -> Child {
+async fn start_echo_server(ticker: &Value, transport: echo::Transport) -> Child {
     let exe = std::env::current_exe().expect("path of the bench binary");
     let mut cmd = Command::new(exe);
     cmd.arg(ECHO_FLAG)
         .env(ECHO_TICKER_ENV, ticker.to_string())
+        .env(ECHO_TRANSPORT_ENV, transport.name())
         .env_remove("RUST_BACKTRACE");
-    connect(cmd, "echo server").await
+    connect(cmd, transport.label()).await
 }
 
 async fn stop(child: Child, what: &str) {
@@ -179,11 +185,29 @@ async fn call_once(client: &Child, symbol: &str) -> Value {
 struct Row {
     scenario: &'static str,
     result: LoadResult,
-    /// The echo server's figures at the same level, for the ratio columns.
-    echo: Option<(f64, f64)>,
+    /// The echo servers' figures at the same level (over pipes, over stdio()), for the ratio
+    /// columns.
+    echo: Option<[Baseline; 2]>,
 }
 
-/// Scenario 1 and the echo baseline, levels interleaved (server 1, echo 1, server 8, ...).
+/// An echo server's calls/s and p50 at one level.
+#[derive(Clone, Copy)]
+struct Baseline {
+    calls_per_s: f64,
+    p50: f64,
+}
+
+impl From<&LoadResult> for Baseline {
+    fn from(r: &LoadResult) -> Baseline {
+        Baseline {
+            calls_per_s: r.calls_per_s(),
+            p50: r.p50(),
+        }
+    }
+}
+
+/// Scenario 1 and the echo baselines, levels interleaved (server 1, echo pipes 1, echo stdio()
+/// 1, server 8, ...).
 async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
     let sim = Simulator::start(SimConfig::default()).expect("simulator starts");
     let server = start_mcp_server(&sim, &[("CACHE_TTL", "3600")]).await;
@@ -197,7 +221,8 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
          structuredContent and text)",
         ticker.to_string().len()
     );
-    let echo = start_echo_server(&ticker).await;
+    let echo_pipes = start_echo_server(&ticker, echo::Transport::Pipes).await;
+    let echo_stdio = start_echo_server(&ticker, echo::Transport::Stdio).await;
     let exchange_calls = sim.calls("ticker/24hr");
 
     let load = Load::For {
@@ -205,22 +230,31 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
         measure,
     };
     let mut rows = Vec::new();
-    let mut echo_rows = Vec::new();
+    let (mut pipe_rows, mut stdio_rows) = (Vec::new(), Vec::new());
     for in_flight in LEVELS {
         let args = |_| ticker_args("BTC/USDT");
         let hits = run_closed_loop(&server, in_flight, load, args, expect_source("cache")).await;
         hits.report_failures("cache hits");
-        let baseline = run_closed_loop(&echo, in_flight, load, args, expect_source("cache")).await;
-        baseline.report_failures("echo");
+        let pipes =
+            run_closed_loop(&echo_pipes, in_flight, load, args, expect_source("cache")).await;
+        pipes.report_failures("echo over pipes");
+        let stdio =
+            run_closed_loop(&echo_stdio, in_flight, load, args, expect_source("cache")).await;
+        stdio.report_failures("echo over stdio()");
         rows.push(Row {
             scenario: "get_ticker cache hit",
-            echo: Some((baseline.calls_per_s(), baseline.p50())),
+            echo: Some([Baseline::from(&pipes), Baseline::from(&stdio)]),
             result: hits,
         });
-        echo_rows.push(Row {
-            scenario: "rmcp echo (baseline)",
+        pipe_rows.push(Row {
+            scenario: echo::Transport::Pipes.label(),
             echo: None,
-            result: baseline,
+            result: pipes,
+        });
+        stdio_rows.push(Row {
+            scenario: echo::Transport::Stdio.label(),
+            echo: None,
+            result: stdio,
         });
     }
     let extra = sim.calls("ticker/24hr") - exchange_calls;
@@ -228,8 +262,10 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
         eprintln!("!! cache-hit scenario made {extra} exchange calls (expected 0)");
     }
     stop(server, "crypto-market-mcp").await;
-    stop(echo, "echo server").await;
-    rows.extend(echo_rows);
+    stop(echo_pipes, echo::Transport::Pipes.label()).await;
+    stop(echo_stdio, echo::Transport::Stdio.label()).await;
+    rows.extend(pipe_rows);
+    rows.extend(stdio_rows);
     rows
 }
 

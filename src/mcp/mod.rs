@@ -4,21 +4,14 @@
 pub mod catalog;
 mod http;
 mod server;
+mod stdio;
 
 pub use http::serve_http;
 pub use server::McpServer;
+pub use stdio::{stdio_transport, StdioKind, StdioReader, StdioWriter};
 
-use rmcp::ServiceExt;
-
-/// Serves MCP over stdin/stdout until the client closes stdin.
+/// Serves MCP over stdin/stdout until the client closes stdin: on the IO reactor when they are
+/// pipes or sockets, through tokio's blocking `stdin()`/`stdout()` otherwise (see [`stdio_transport`]).
 pub async fn serve_stdio(server: McpServer) -> Result<(), String> {
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| format!("MCP handshake failed: {e}"))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| format!("MCP session ended with an error: {e}"))?;
-    Ok(())
+    stdio::serve(server).await
 }
