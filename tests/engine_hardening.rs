@@ -18,11 +18,20 @@ async fn a_delisted_symbol_costs_one_exchange_call_and_reloads_the_markets() {
     let sim = simulator();
     // A 1 s TTL: without the negative cache, every call after it would ask the exchange.
     let server = start_server(&sim, &[("CACHE_TTL", "1")]).await;
-    ok(&server.call("get_ticker", json!({"symbol": "BTC/USDT"})).await);
+    ok(&server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await);
     assert_eq!(sim.calls("exchangeInfo"), 1);
     sim.delist_market("SOLUSDT").unwrap();
-    let first = server.call("get_ticker", json!({"symbol": "SOL/USDT"})).await;
-    assert_eq!(error_code(&first), "invalid_symbol", "{}", error_message(&first));
+    let first = server
+        .call("get_ticker", json!({"symbol": "SOL/USDT"}))
+        .await;
+    assert_eq!(
+        error_code(&first),
+        "invalid_symbol",
+        "{}",
+        error_message(&first)
+    );
     let asked = sim.calls("ticker/24hr");
     // The rejection makes the server reload the market list now, not in an hour.
     for _ in 0..200 {
@@ -34,12 +43,21 @@ async fn a_delisted_symbol_costs_one_exchange_call_and_reloads_the_markets() {
     assert_eq!(sim.calls("exchangeInfo"), 2);
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        let again = server.call("get_ticker", json!({"symbol": "sol-usdt"})).await;
+        let again = server
+            .call("get_ticker", json!({"symbol": "sol-usdt"}))
+            .await;
         assert_eq!(error_code(&again), "invalid_symbol");
         let message = error_message(&again).to_ascii_uppercase();
-        assert!(message.contains("SOL") && message.contains("NOT LISTED"), "{message}");
+        assert!(
+            message.contains("SOL") && message.contains("NOT LISTED"),
+            "{message}"
+        );
     }
-    assert_eq!(sim.calls("ticker/24hr"), asked, "no exchange call for it again");
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        asked,
+        "no exchange call for it again"
+    );
 }
 
 /// Defect 3: the exchange's Retry-After reaches the client as retry_after_ms; a 418 ban's end
@@ -55,7 +73,9 @@ async fn retry_after_and_ban_ends_reach_the_client() {
         endpoints: Some(vec!["depth".into()]),
         ..Default::default()
     });
-    let banned = server.call("get_order_book", json!({"symbol": "BTC/USDT"})).await;
+    let banned = server
+        .call("get_order_book", json!({"symbol": "BTC/USDT"}))
+        .await;
     assert_eq!(error_code(&banned), "rate_limited");
     let error = &banned.structured_content.as_ref().unwrap()["error"];
     assert_eq!(error["retryable"], true);
@@ -64,7 +84,9 @@ async fn retry_after_and_ban_ends_reach_the_client() {
     // Every call now waits out the ban here, without reaching the exchange.
     sim.set_faults(Faults::default());
     let calls = sim.total_calls();
-    let again = server.call("get_ticker", json!({"symbol": "ETH/USDT"})).await;
+    let again = server
+        .call("get_ticker", json!({"symbol": "ETH/USDT"}))
+        .await;
     assert_eq!(error_code(&again), "rate_limited");
     let left = again.structured_content.as_ref().unwrap()["error"]["retry_after_ms"]
         .as_u64()
@@ -83,7 +105,9 @@ async fn an_unreachable_exchange_is_named_in_the_error() {
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let server = start_server(&sim, &[("EXCHANGE_REST_URL", url.as_str())]).await;
-    let r = server.call("get_ticker", json!({"symbol": "BTC/USDT"})).await;
+    let r = server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
     assert_eq!(error_code(&r), "exchange_unavailable");
     let message = error_message(&r);
     assert!(
@@ -125,13 +149,19 @@ async fn every_listed_tool_is_served_and_nothing_else() {
     let server = start_server(&sim, &[]).await;
     let listed = server.client.list_all_tools().await.unwrap();
     let names: Vec<String> = listed.iter().map(|t| t.name.to_string()).collect();
-    let table: Vec<&str> = crypto_market_mcp::tools::TOOLS.iter().map(|t| t.name).collect();
+    let table: Vec<&str> = crypto_market_mcp::tools::TOOLS
+        .iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, table);
     for name in &names {
         let r = server.call(name, json!({"no_such_argument": 1})).await;
         assert_eq!(error_code(&r), "invalid_argument", "{name}");
     }
-    assert_eq!(error_code(&server.call("get_tickerz", json!({})).await), "unknown_tool");
+    assert_eq!(
+        error_code(&server.call("get_tickerz", json!({})).await),
+        "unknown_tool"
+    );
 }
 
 /// A client that cancels a call (notifications/cancelled) frees the server from it: the call
@@ -170,7 +200,9 @@ async fn a_cancelled_call_stops_waiting_for_the_exchange() {
         let (_, text) = common::http_get(&addr, "/metrics").await.unwrap();
         if text.contains(series) {
             // The server answers other calls meanwhile.
-            ok(&server.call("get_ticker", json!({"symbol": "BTC/USDT"})).await);
+            ok(&server
+                .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+                .await);
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

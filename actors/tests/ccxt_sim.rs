@@ -89,10 +89,17 @@ async fn a_rate_limit_carries_the_exchanges_retry_after() {
     sim.set_faults(Faults::default());
     let before = sim.calls("depth");
     let again = ex.fetch_order_book("BTC/USDT", 100).await.unwrap_err();
-    let VenueError::RateLimited { retry_after: Some(left), .. } = again else {
+    let VenueError::RateLimited {
+        retry_after: Some(left),
+        ..
+    } = again
+    else {
         panic!("expected the back-off, got {again:?}")
     };
-    assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30), "{left:?}");
+    assert!(
+        left > Duration::from_secs(25) && left <= Duration::from_secs(30),
+        "{left:?}"
+    );
     assert_eq!(sim.calls("depth"), before);
 }
 
@@ -112,10 +119,17 @@ async fn a_ban_is_honoured_until_its_end() {
     ));
     let tf = crypto_market_actors::model::Timeframe::parse("1h", ex.timeframes()).unwrap();
     let err = ex.fetch_ohlcv("BTC/USDT", &tf, None, 10).await.unwrap_err();
-    let VenueError::RateLimited { retry_after: Some(wait), .. } = err else {
+    let VenueError::RateLimited {
+        retry_after: Some(wait),
+        ..
+    } = err
+    else {
         panic!("expected rate_limited, got {err:?}")
     };
-    assert!(wait > Duration::from_secs(110) && wait <= Duration::from_secs(120), "{wait:?}");
+    assert!(
+        wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+        "{wait:?}"
+    );
 }
 
 /// Issue 9, defect 5: an exchange that cannot be reached says what failed, not "binance
@@ -147,7 +161,9 @@ async fn an_unreachable_exchange_says_what_failed() {
 
     let mut config = VenueConfig::new("binance");
     config.rest_url = Some("not a url".to_owned());
-    assert!(matches!(CcxtExchange::new(&config), Err(VenueError::Config(m)) if m.contains("not a URL")));
+    assert!(
+        matches!(CcxtExchange::new(&config), Err(VenueError::Config(m)) if m.contains("not a URL"))
+    );
 }
 
 /// A symbol delisted since the markets loaded fails only itself inside a batched call.
@@ -164,5 +180,9 @@ async fn a_delisted_symbol_fails_only_itself_in_a_batch() {
     let answers = ex.fetch_tickers(&symbols).await;
     assert!(answers["BTC/USDT"].is_ok());
     assert!(answers["ETH/USDT"].is_ok());
-    assert!(matches!(answers["SOL/USDT"], Err(VenueError::BadSymbol(_))), "{:?}", answers["SOL/USDT"]);
+    assert!(
+        matches!(answers["SOL/USDT"], Err(VenueError::BadSymbol(_))),
+        "{:?}",
+        answers["SOL/USDT"]
+    );
 }

@@ -139,7 +139,10 @@ pub async fn logged_addr(log: &Arc<Mutex<String>>, marker: &str) -> String {
     for _ in 0..400 {
         let found = log.lock().unwrap().lines().find_map(|line| {
             line.contains(marker)
-                .then(|| line.split_whitespace().find_map(|w| w.strip_prefix("addr=")))
+                .then(|| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix("addr="))
+                })
                 .flatten()
                 .map(str::to_owned)
         });
@@ -148,7 +151,10 @@ pub async fn logged_addr(log: &Arc<Mutex<String>>, marker: &str) -> String {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("no {marker:?} with an address in the log:\n{}", log.lock().unwrap());
+    panic!(
+        "no {marker:?} with an address in the log:\n{}",
+        log.lock().unwrap()
+    );
 }
 
 /// Collects a child's stderr into a shared string.

@@ -1,0 +1,118 @@
+//! Issue 10: natural ticker batching, seen in the simulator's request log. A lone miss leaves
+//! at once; misses that arrive while calls are in flight leave together as the next
+//! `ticker/24hr?symbols=[..]` call.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{call, ok, start_server};
+use crypto_market_sim::{Faults, RequestRecord, SimConfig, Simulator};
+use serde_json::json;
+
+fn ticker_requests(sim: &crypto_market_sim::SimHandle) -> Vec<RequestRecord> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.endpoint == "ticker/24hr")
+        .collect()
+}
+
+fn generated(i: usize) -> String {
+    format!("SIM{i:04}/USDT")
+}
+
+#[tokio::test]
+async fn a_lone_miss_leaves_at_once_and_later_ones_share_the_next_call() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let server = start_server(&sim, &[]).await;
+    ok(&server.call("list_markets", json!({})).await);
+    // Hold every ticker call long enough that the next misses arrive while it is in flight.
+    sim.set_faults(Faults {
+        latency_ms: 1500,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let mut lone = Box::pin(server.call("get_ticker", json!({"symbol": "BTC/USDT"})));
+    // The lone miss reaches the exchange with nothing else to trigger it (no window, no
+    // company): it is in the log on its own.
+    for _ in 0..400 {
+        tokio::select! {
+            early = &mut lone => panic!("answered before the exchange was asked: {early:?}"),
+            () = tokio::time::sleep(Duration::from_millis(25)) => {}
+        }
+        if !ticker_requests(&sim).is_empty() {
+            break;
+        }
+    }
+    let first = ticker_requests(&sim);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].symbols, vec!["BTCUSDT".to_owned()]);
+    assert_eq!(first[0].answered_us, None, "still in flight");
+    let later: Vec<_> = ["ETH/USDT", "SOL/USDT", "BNB/USDT"]
+        .into_iter()
+        .map(|symbol| call(&server.client, "get_ticker", json!({"symbol": symbol})))
+        .collect();
+    let (later, lone) = futures::join!(futures::future::join_all(later), lone);
+    assert!(later.iter().all(|r| ok(r)["source"] == "exchange"));
+    ok(&lone);
+    let log = ticker_requests(&sim);
+    assert_eq!(log.len(), 2, "{log:?}");
+    let mut together = log[1].symbols.clone();
+    together.sort();
+    assert_eq!(together, ["BNBUSDT", "ETHUSDT", "SOLUSDT"]);
+    assert!(
+        log[1].received_us >= log[0].answered_us.unwrap(),
+        "the queue left when the call in flight ended"
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_150_distinct_cold_misses_makes_at_most_15_exchange_requests() {
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: 200,
+        ..Default::default()
+    })
+    .unwrap();
+    let server = start_server(&sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
+    ok(&server.call("list_markets", json!({})).await);
+    sim.set_faults(Faults {
+        latency_ms: 50,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let calls = (1..=150).map(|i| {
+        call(
+            &server.client,
+            "get_ticker",
+            json!({"symbol": generated(i)}),
+        )
+    });
+    let answers = futures::future::join_all(calls).await;
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(ok(answer)["symbol"], generated(i + 1));
+    }
+    let log = ticker_requests(&sim);
+    assert!(log.len() <= 15, "{} requests", log.len());
+    assert_eq!(log.iter().map(|r| r.symbols.len()).sum::<usize>(), 150);
+    assert!(log.iter().all(|r| r.symbols.len() <= 20));
+}
+
+#[tokio::test]
+async fn get_tickers_of_40_cold_symbols_makes_at_most_2_requests() {
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: 50,
+        ..Default::default()
+    })
+    .unwrap();
+    let server = start_server(&sim, &[]).await;
+    let symbols: Vec<String> = (1..=40).map(generated).collect();
+    let r = server
+        .call("get_tickers", json!({"symbols": symbols}))
+        .await;
+    let r = ok(&r);
+    assert_eq!(r["tickers"].as_array().unwrap().len(), 40);
+    assert_eq!(r["errors"].as_array().unwrap().len(), 0);
+    let log = ticker_requests(&sim);
+    assert!(log.len() <= 2, "{log:?}");
+    assert_eq!(log.iter().map(|r| r.symbols.len()).sum::<usize>(), 40);
+}
