@@ -17,7 +17,11 @@
 //!    from the exchange, and the simulator's request counter is reported (concurrent misses are
 //!    batched, so it may be below the number of calls).
 //!
-//! Prints the machine, date, commit and a Markdown table to stdout.
+//! 4. the cost of a cold miss above the exchange call (misses, hits and raw GETs interleaved);
+//! 5. cache hits while a flood of distinct unknown symbols runs beside them.
+//!
+//! `BENCH_ONLY=hits,cold,overhead,flood` picks scenarios (default: all). Prints the machine,
+//! date, commit and Markdown tables to stdout.
 
 use std::borrow::Cow;
 use std::process::Stdio;
@@ -82,13 +86,28 @@ fn main() {
 async fn run(measure: Duration) {
     print_machine();
     let mut rows = Vec::new();
-    rows.extend(cache_hits_and_echo(measure).await);
-    rows.extend(cold_misses().await);
-    print_table(&rows);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wants = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
+    if wants("hits") {
+        rows.extend(cache_hits_and_echo(measure).await);
+    }
+    if wants("cold") {
+        rows.extend(cold_misses().await);
+    }
+    if !rows.is_empty() {
+        print_table(&rows);
+    }
+    if wants("overhead") {
+        overhead::cold_miss_overhead().await;
+    }
+    if wants("flood") {
+        overhead::bad_symbol_flood(measure).await;
+    }
 }
 
 mod echo;
 mod load;
+mod overhead;
 mod report;
 
 use load::{expect_source, run_closed_loop, ticker_args, Load, LoadResult};
