@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use actix::dev::SendError;
 use actix::{Actor, Addr};
+use futures::FutureExt;
 use tokio::sync::oneshot;
 
 use crate::cache::{CacheStats, TtlPolicy};
 use crate::error::EngineError;
+use crate::io::{ExchangeIo, IoRuntime};
 use crate::model::{Clock, DataRequest, MarketData, Source};
 use crate::router::{
     Delivery, Directory, GetMarkets, MarketsAnswer, Route, Router, SymbolActorCount,
@@ -42,7 +44,7 @@ pub struct EngineConfig {
     pub symbol_idle_after: Duration,
     /// Age after which an exchange's market list is reloaded in the background.
     pub markets_refresh: Duration,
-    /// Threads running exchange I/O and reply parsing.
+    /// Threads running exchange I/O and reply parsing; 0: on the actors' thread (see [`ExchangeIo`]).
     pub io_threads: usize,
     /// Requests the router (and each symbol actor) queues before answering `rate_limited`
     /// ("busy") instead of growing memory under a flood.
@@ -71,24 +73,6 @@ struct Inner {
     io: IoRuntime,
 }
 
-/// The exchange I/O runtime. Shut down in the background on drop, so that dropping the engine
-/// from async code (where a blocking runtime shutdown panics) is fine.
-struct IoRuntime(Option<tokio::runtime::Runtime>);
-
-impl IoRuntime {
-    fn handle(&self) -> Option<&tokio::runtime::Handle> {
-        self.0.as_ref().map(tokio::runtime::Runtime::handle)
-    }
-}
-
-impl Drop for IoRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
 impl Engine {
     /// Builds the ccxt adapters from `config` and starts the actors. Call inside an actix System.
     pub fn start(config: EngineConfig) -> Result<Self, EngineError> {
@@ -115,14 +99,9 @@ impl Engine {
                 config.default_exchange
             )));
         }
-        let io = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.io_threads.max(1))
-            .thread_name("exchange-io")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                EngineError::Internal(format!("cannot start the exchange I/O runtime: {e}"))
-            })?;
+        let io = IoRuntime::new(config.io_threads).map_err(|e| {
+            EngineError::Internal(format!("cannot start the exchange I/O runtime: {e}"))
+        })?;
         let exchanges = venues
             .iter()
             .map(|v| ExchangeInfo {
@@ -138,7 +117,7 @@ impl Engine {
         ));
         let router = Router::new(
             directory.clone(),
-            io.handle().clone(),
+            io.place(),
             config.symbol_idle_after,
             config.markets_refresh,
             config.mailbox_capacity.max(1),
@@ -154,7 +133,7 @@ impl Engine {
                 directory,
                 exchanges,
                 default_exchange: Arc::from(config.default_exchange.as_str()),
-                io: IoRuntime(Some(io)),
+                io,
             }),
         })
     }
@@ -342,12 +321,18 @@ impl Engine {
         missing: &[(usize, Arc<str>)],
     ) -> Vec<Reply> {
         let names: Vec<String> = missing.iter().map(|(_, s)| s.to_string()).collect();
-        let Some(io) = self.inner.io.handle() else {
-            return missing.iter().map(|_| Err(dropped())).collect();
-        };
         let exchange = venue.venue.clone();
-        let call = io.spawn(async move { exchange.fetch_tickers(&names).await });
-        let mut results = match call.await {
+        let call = async move { exchange.fetch_tickers(&names).await };
+        // Called from a front end's task, which may not be inside the actors' `LocalSet`:
+        // locally, the call runs right here (a panic caught, as a spawned task's would be).
+        let joined = match self.inner.io.place() {
+            ExchangeIo::Runtime(handle) => handle.spawn(call).await.map_err(|e| e.to_string()),
+            ExchangeIo::Local => std::panic::AssertUnwindSafe(call)
+                .catch_unwind()
+                .await
+                .map_err(|_| "the exchange call panicked".to_owned()),
+        };
+        let mut results = match joined {
             Ok(results) => results,
             Err(e) => {
                 let error = EngineError::Internal(format!(

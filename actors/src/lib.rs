@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod engine;
 pub mod error;
+pub mod io;
 pub mod model;
 pub mod router;
 pub mod symbol;

@@ -582,3 +582,34 @@ async fn a_first_markets_load_that_fails_is_retried_by_the_next_request() {
     assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap().0, 100.0);
     assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 2);
 }
+
+/// `io_threads: 0`: exchange calls run on the actors' thread; everything behaves the same,
+/// panics included.
+#[actix::test]
+async fn exchange_calls_can_run_on_the_actors_thread() {
+    let exchange = ScriptedExchange::new();
+    exchange
+        .panic_once
+        .lock()
+        .unwrap()
+        .push("PANIC/USDT".into());
+    let mut config = config(10_000, 600_000);
+    config.io_threads = 0;
+    let engine = start_with(&exchange, config);
+    let info = engine.exchange(None).unwrap().clone();
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap(),
+        (100.0, Source::Exchange, false)
+    );
+    let inputs = vec!["ETH/USDT".to_owned(), "SOL/USDT".to_owned()];
+    let answers = engine.fetch_tickers(&info, &inputs).await;
+    assert!(answers.iter().all(|(_, a)| a.is_ok()), "{answers:?}");
+    assert_eq!(
+        ticker_last(&engine, "PANIC/USDT").await.unwrap_err().code(),
+        ErrorCode::Internal
+    );
+    assert_eq!(
+        ticker_last(&engine, "PANIC/USDT").await.unwrap().1,
+        Source::Exchange
+    );
+}

@@ -98,7 +98,8 @@ async fn run(measure: Duration) {
         print_table(&rows);
     }
     if wants("overhead") {
-        overhead::cold_miss_overhead().await;
+        overhead::cold_miss_overhead("2").await;
+        overhead::cold_miss_overhead("0").await;
     }
     if wants("flood") {
         overhead::bad_symbol_flood(measure).await;

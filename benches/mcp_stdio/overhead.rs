@@ -12,8 +12,16 @@ use tokio::net::TcpStream;
 
 use super::*;
 
-const ROUNDS: usize = 20;
 const PER_ROUND: usize = 25;
+
+/// Rounds of the miss/hit/GET comparison (`BENCH_MISS_ROUNDS`, default 20; more for profiling).
+fn rounds() -> usize {
+    std::env::var("BENCH_MISS_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(20)
+}
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -37,7 +45,9 @@ struct RawGet {
 
 impl RawGet {
     async fn connect(addr: std::net::SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.expect("connect to the simulator");
+        let stream = TcpStream::connect(addr)
+            .await
+            .expect("connect to the simulator");
         stream.set_nodelay(true).expect("nodelay");
         Self {
             stream: BufReader::new(stream),
@@ -86,21 +96,31 @@ async fn timed_call(server: &Child, symbol: &str, source: &str) -> f64 {
 }
 
 /// Cold miss vs cache hit vs raw GET, at 1 in flight, the exchange answering at once.
-pub(crate) async fn cold_miss_overhead() {
+/// `io_threads`: the server's EXCHANGE_IO_THREADS (2, the default; 0: on the actors' thread).
+pub(crate) async fn cold_miss_overhead(io_threads: &str) {
+    let rounds = rounds();
     let sim = Simulator::start(SimConfig {
-        extra_symbols: ROUNDS * PER_ROUND + 10,
+        extra_symbols: rounds * PER_ROUND + 10,
         weight_limit: 1_000_000,
         ..SimConfig::default()
     })
     .expect("simulator starts");
-    let server = start_mcp_server(&sim, &[("ENABLE_RATE_LIMIT", "false"), ("CACHE_TTL", "3600")]).await;
+    let server = start_mcp_server(
+        &sim,
+        &[
+            ("ENABLE_RATE_LIMIT", "false"),
+            ("CACHE_TTL", "3600"),
+            ("EXCHANGE_IO_THREADS", io_threads),
+        ],
+    )
+    .await;
     call_once(&server, "BTC/USDT").await;
     // The pool of ccxt instances is made in the background after markets load.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut raw = RawGet::connect(sim.addr()).await;
     let (mut misses, mut hits, mut gets) = (Vec::new(), Vec::new(), Vec::new());
     let mut n = 1;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for _ in 0..PER_ROUND {
             misses.push(timed_call(&server, &format!("SIM{n:04}/USDT"), "exchange").await);
             n += 1;
@@ -120,9 +140,9 @@ pub(crate) async fn cold_miss_overhead() {
     let (_, hit50, hit99) = summary(hits);
     let (_, get50, get99) = summary(gets);
     println!();
-    println!("### Cold ticker miss vs cache hit vs raw GET (1 in flight, 0 ms exchange latency)");
+    println!("### Cold ticker miss vs cache hit vs raw GET (1 in flight, 0 ms exchange latency, EXCHANGE_IO_THREADS={io_threads})");
     println!();
-    println!("{ROUNDS} rounds of {PER_ROUND} misses (new symbols), {PER_ROUND} hits (BTC/USDT), {PER_ROUND} raw keep-alive GETs of ticker/24hr?symbol=, interleaved.");
+    println!("{rounds} rounds of {PER_ROUND} misses (new symbols), {PER_ROUND} hits (BTC/USDT), {PER_ROUND} raw keep-alive GETs of ticker/24hr?symbol=, interleaved.");
     println!();
     println!("| case | calls | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|");
@@ -222,7 +242,9 @@ pub(crate) async fn bad_symbol_flood(measure: Duration) {
     println!();
     println!("### Cache hits while distinct unknown symbols flood the server ({total} markets)");
     println!();
-    println!("| cache hits (1 in flight) | calls | calls/s | p50 ms | p99 ms | server CPU µs/call |");
+    println!(
+        "| cache hits (1 in flight) | calls | calls/s | p50 ms | p99 ms | server CPU µs/call |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (label, r) in [("alone", &alone), ("during the flood", &during)] {
         println!(
@@ -231,7 +253,8 @@ pub(crate) async fn bad_symbol_flood(measure: Duration) {
             r.calls_per_s(),
             r.p50(),
             r.p99(),
-            r.cpu_us_per_call().map_or("-".into(), |c| format!("{c:.0}"))
+            r.cpu_us_per_call()
+                .map_or("-".into(), |c| format!("{c:.0}"))
         );
     }
     println!();

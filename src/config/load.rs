@@ -195,6 +195,10 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
     check(window <= 1000, "exchange.ticker_batch_ms", || {
         format!("{window} is out of range")
     })?;
+    let io_threads = c.exchange.io_threads;
+    check(io_threads <= 64, "exchange.io_threads", || {
+        format!("{io_threads} is out of range")
+    })?;
     let calls = c.exchange.max_concurrent_calls;
     check(
         (1..=256).contains(&calls),

@@ -42,6 +42,8 @@ pub struct ExchangeSettings {
     /// Seconds one exchange call may take.
     pub timeout: f64,
     pub max_concurrent_calls: usize,
+    /// Threads of the exchange I/O runtime; 0 runs exchange calls on the actors' thread.
+    pub io_threads: usize,
     /// Milliseconds the first ticker miss waits for others to share one batched exchange call:
     /// small next to any exchange round trip, long enough to catch a fan-out of many symbols.
     pub ticker_batch_ms: u64,
@@ -57,6 +59,7 @@ impl Default for ExchangeSettings {
             ws_url: None,
             timeout: 10.0,
             max_concurrent_calls: 8,
+            io_threads: 2,
             ticker_batch_ms: 0,
         }
     }
@@ -217,7 +220,7 @@ impl ServerConfig {
             cache_capacity: NonZeroUsize::new(self.cache.maxsize).unwrap_or(NonZeroUsize::MIN),
             symbol_idle_after: Duration::from_secs(self.server.symbol_idle),
             markets_refresh: Duration::from_secs(3600),
-            io_threads: 2,
+            io_threads: self.exchange.io_threads,
             mailbox_capacity: MAILBOX_CAPACITY,
             clock: Default::default(),
         }

@@ -48,6 +48,11 @@ pub const SETTINGS: &[Setting] = &[
         "a whole number from 1 to 256",
     ),
     s(
+        "exchange.io_threads",
+        "EXCHANGE_IO_THREADS",
+        "a whole number from 0 to 64 (0: exchange calls on the actors' thread)",
+    ),
+    s(
         "exchange.ticker_batch_ms",
         "EXCHANGE_TICKER_BATCH_MS",
         "whole milliseconds from 0 to 1000",

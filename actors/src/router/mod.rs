@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use actix::dev::SendError;
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Supervisor, WrapFuture};
-use tokio::runtime::Handle;
 
 use crate::cache::SymbolLru;
 use crate::error::EngineError;
+use crate::io::ExchangeIo;
 use crate::model::Market;
 use crate::symbol::{Fetch, Store, SymbolActor, SymbolState};
 pub use directory::{Directory, Resolved, SymbolEntry, VenueDirectory, REJECTED_FOR};
@@ -83,7 +83,7 @@ pub struct Router {
     directory: Arc<Directory>,
     slots: HashMap<Arc<str>, VenueSlot>,
     symbols: SymbolLru<SymbolKey, Arc<SymbolEntry>>,
-    io: Handle,
+    io: ExchangeIo,
     /// A symbol actor unused for this long is stopped (its values stay until they expire or
     /// are evicted).
     idle_after: Duration,
@@ -96,7 +96,7 @@ pub struct Router {
 impl Router {
     pub fn new(
         directory: Arc<Directory>,
-        io: Handle,
+        io: ExchangeIo,
         idle_after: Duration,
         markets_refresh: Duration,
         mailbox_capacity: usize,

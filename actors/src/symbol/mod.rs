@@ -11,9 +11,9 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Supervised,
     WrapFuture,
 };
-use tokio::runtime::Handle;
 
 use crate::error::EngineError;
+use crate::io::ExchangeIo;
 use crate::model::{DataRequest, MarketData, Served, Source};
 use crate::router::{Directory, Router, SymbolEntry, SymbolRejected, Trim};
 use crate::venue::Exchange;
@@ -31,10 +31,9 @@ pub struct SymbolActor {
     venue: Arc<dyn Exchange>,
     directory: Arc<Directory>,
     router: Addr<Router>,
-    /// Runtime that runs exchange I/O, off the actor thread: a slow or CPU-heavy reply (ccxt
-    /// parses JSON into its own values) never stalls the actors, and a panic in an adapter
-    /// comes back as a `JoinError` instead of unwinding through the actor.
-    io: Handle,
+    /// Where exchange calls run (a runtime of their own by default, so ccxt's parsing never
+    /// stalls the actors); a panic in an adapter comes back as a `JoinError` either way.
+    io: ExchangeIo,
     /// Upstream request → callers waiting for it (single flight).
     in_flight: HashMap<DataRequest, Vec<Waiter>>,
 }
@@ -45,7 +44,7 @@ impl SymbolActor {
         venue: Arc<dyn Exchange>,
         directory: Arc<Directory>,
         router: Addr<Router>,
-        io: Handle,
+        io: ExchangeIo,
     ) -> Self {
         Self {
             entry,
