@@ -24,10 +24,10 @@ use crate::io::{ExchangeIo, IoRuntime};
 use crate::model::{Clock, DataRequest, MarketData, Source};
 use crate::router::{
     Delivery, Directory, GetMarkets, MarketsAnswer, Route, Router, SymbolActorCount,
-    SymbolRejected, VenueDirectory,
+    SymbolRejected, Unwatch, VenueDirectory, Watch,
 };
 use crate::symbol::{Answer, Fetch, Lookup, Reply, Stamped, Store};
-use crate::venue::{CcxtExchange, Exchange, VenueConfig};
+use crate::venue::{CcxtExchange, Exchange, StreamKey, VenueConfig};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -423,6 +423,48 @@ impl Engine {
             served,
             &DataRequest::Ticker,
         ))
+    }
+
+    /// Keeps `symbol`'s ticker coming from the exchange's live feed until [`Self::unwatch`]:
+    /// its updates land in the symbol's state (a newer value by exchange time wins) and are
+    /// served with `source: stream`. Returns the unified symbol. `unsupported` without a feed.
+    pub async fn watch(
+        &self,
+        exchange: &ExchangeInfo,
+        symbol: &str,
+    ) -> Result<Arc<str>, EngineError> {
+        let stream = self.ticker_stream(exchange, symbol).await?;
+        let symbol = stream.symbol().clone();
+        let watch = Watch {
+            exchange: exchange.id.clone(),
+            stream,
+        };
+        match self.inner.router.send(watch).await {
+            Ok(outcome) => outcome.map(|()| symbol),
+            Err(_) => Err(dropped()),
+        }
+    }
+
+    pub async fn unwatch(&self, exchange: &ExchangeInfo, symbol: &str) -> Result<(), EngineError> {
+        let stream = self.ticker_stream(exchange, symbol).await?;
+        let unwatch = Unwatch {
+            exchange: exchange.id.clone(),
+            stream,
+        };
+        self.inner.router.send(unwatch).await.map_err(|_| dropped())
+    }
+
+    async fn ticker_stream(
+        &self,
+        exchange: &ExchangeInfo,
+        symbol: &str,
+    ) -> Result<StreamKey, EngineError> {
+        let markets = self.markets(exchange).await?;
+        let venue = self.venue(exchange)?;
+        let resolved = venue.resolve_in(&markets.index, symbol, self.inner.directory.now_ms())?;
+        Ok(StreamKey::Ticker {
+            symbol: resolved.symbol,
+        })
     }
 
     /// The exchange's markets, loaded once.

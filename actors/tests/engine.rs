@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crypto_market_actors::model::{
     Candle, Clock, DataRequest, Market, MarketData, OrderBook, Source, Ticker, Timeframe, Trade,
 };
-use crypto_market_actors::venue::{Exchange, VenueError};
+use crypto_market_actors::venue::{Exchange, Feed, MarketEvent, StreamKey, VenueError};
 use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
 
 /// Extra markets `C0000/USDT`.. for scale tests.
@@ -36,6 +36,45 @@ struct ScriptedExchange {
     panic_once: Mutex<Vec<String>>,
     prices: Mutex<HashMap<String, f64>>,
     timeframes: Vec<String>,
+    feed: Option<Arc<FakeFeed>>,
+}
+
+/// A live feed the test drives: records what it is asked to carry, pushes what the test sends.
+struct FakeFeed {
+    subscribed: Mutex<Vec<StreamKey>>,
+    unsubscribed: Mutex<Vec<StreamKey>>,
+    events: tokio::sync::broadcast::Sender<MarketEvent>,
+}
+
+impl FakeFeed {
+    fn push(&self, symbol: &str, timestamp: i64, last: f64) {
+        let event = MarketEvent {
+            symbol: Arc::from(symbol),
+            data: MarketData::Ticker(Ticker {
+                symbol: symbol.into(),
+                timestamp: Some(timestamp),
+                last: Some(last),
+                ..Default::default()
+            }),
+            received_ms: crypto_market_actors::model::now_ms(),
+        };
+        self.events.send(event).unwrap();
+    }
+}
+
+impl Feed for FakeFeed {
+    fn subscribe(&self, streams: &[StreamKey]) {
+        self.subscribed.lock().unwrap().extend_from_slice(streams);
+    }
+    fn unsubscribe(&self, streams: &[StreamKey]) {
+        self.unsubscribed.lock().unwrap().extend_from_slice(streams);
+    }
+    fn events(&self) -> tokio::sync::broadcast::Receiver<MarketEvent> {
+        self.events.subscribe()
+    }
+    fn connected(&self) -> bool {
+        true
+    }
 }
 
 impl ScriptedExchange {
@@ -44,6 +83,19 @@ impl ScriptedExchange {
             timeframes: vec!["1m".into(), "1h".into()],
             ..Default::default()
         })
+    }
+    fn with_feed() -> (Arc<Self>, Arc<FakeFeed>) {
+        let feed = Arc::new(FakeFeed {
+            subscribed: Mutex::default(),
+            unsubscribed: Mutex::default(),
+            events: tokio::sync::broadcast::channel(64).0,
+        });
+        let exchange = Arc::new(Self {
+            timeframes: vec!["1m".into(), "1h".into()],
+            feed: Some(feed.clone()),
+            ..Default::default()
+        });
+        (exchange, feed)
     }
     fn calls(&self) -> usize {
         self.ticker_calls.load(Ordering::SeqCst)
@@ -72,6 +124,9 @@ impl Exchange for ScriptedExchange {
     }
     fn timeframes(&self) -> &[String] {
         &self.timeframes
+    }
+    fn feed(&self) -> Option<Arc<dyn Feed>> {
+        self.feed.clone().map(|feed| feed as Arc<dyn Feed>)
     }
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
         self.market_loads.fetch_add(1, Ordering::SeqCst);
@@ -611,5 +666,63 @@ async fn exchange_calls_can_run_on_the_actors_thread() {
     assert_eq!(
         ticker_last(&engine, "PANIC/USDT").await.unwrap().1,
         Source::Exchange
+    );
+}
+
+/// The feed side: a watched symbol is kept fresh from the venue's feed (one subscription
+/// however many watchers), served `source: stream` without REST calls, and an older pushed
+/// value never replaces a newer one.
+#[actix::test]
+async fn a_feed_keeps_a_watched_symbol_fresh_and_newer_values_win() {
+    let (exchange, feed) = ScriptedExchange::with_feed();
+    let engine = start(&exchange, 10_000, 600_000);
+    let info = engine.exchange(None).unwrap().clone();
+    assert_eq!(
+        engine.watch(&info, "btcusdt").await.unwrap().as_ref(),
+        "BTC/USDT"
+    );
+    engine.watch(&info, "BTC/USDT").await.unwrap();
+    let btc = StreamKey::Ticker {
+        symbol: Arc::from("BTC/USDT"),
+    };
+    assert_eq!(*feed.subscribed.lock().unwrap(), vec![btc.clone()]);
+    feed.push("BTC/USDT", 2_000, 105.0);
+    // Waiting on the state, not on fetches (a fetch before the push lands would call REST).
+    eventually("the pushed ticker is stored", || async {
+        engine.cache_stats().entries == 1
+    })
+    .await;
+    assert_eq!(
+        ticker_last(&engine, "BTC/USDT").await.unwrap(),
+        (105.0, Source::Stream, false)
+    );
+    // An older value (by exchange time) arriving later loses; a marker for another symbol
+    // tells when the router has handled it.
+    feed.push("BTC/USDT", 1_000, 99.0);
+    feed.push("ETH/USDT", 1_000, 7.0);
+    eventually("the marker is stored", || async {
+        engine.cache_stats().entries == 2
+    })
+    .await;
+    assert_eq!(
+        ticker_last(&engine, "ETH/USDT").await.unwrap(),
+        (7.0, Source::Stream, false)
+    );
+    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap().0, 105.0);
+    assert_eq!(exchange.calls(), 0, "no REST call for pushed symbols");
+    engine.unwatch(&info, "BTC/USDT").await.unwrap();
+    assert!(
+        feed.unsubscribed.lock().unwrap().is_empty(),
+        "one watcher left"
+    );
+    engine.unwatch(&info, "btc-usdt").await.unwrap();
+    assert_eq!(*feed.unsubscribed.lock().unwrap(), vec![btc]);
+
+    let rest_only = ScriptedExchange::new();
+    let engine = start(&rest_only, 10_000, 600_000);
+    let info = engine.exchange(None).unwrap().clone();
+    assert_eq!(
+        engine.watch(&info, "BTC/USDT").await.unwrap_err().code(),
+        ErrorCode::Unsupported
     );
 }

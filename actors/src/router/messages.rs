@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 use crate::error::EngineError;
 use crate::model::{DataRequest, MarketIndex};
 use crate::symbol::{Responder, Stamped};
+use crate::venue::{MarketEvent, StreamKey};
 
 /// Resolve `symbol` on `exchange` and hand the delivery to that symbol's actor (starting it if
 /// needed), which answers directly. Used when the caller found no running actor.
@@ -61,3 +62,27 @@ pub struct SymbolRejected {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Trim;
+
+/// Keep `stream` coming from the exchange's feed (one more wanter).
+#[derive(Message)]
+#[rtype(result = "Result<(), EngineError>")]
+pub struct Watch {
+    pub exchange: Arc<str>,
+    pub stream: StreamKey,
+}
+
+/// One wanter of `stream` less; the feed drops it after the last.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unwatch {
+    pub exchange: Arc<str>,
+    pub stream: StreamKey,
+}
+
+/// An event from a venue's feed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct VenueEvent {
+    pub exchange: Arc<str>,
+    pub event: MarketEvent,
+}

@@ -20,11 +20,14 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Supervisor, W
 use crate::cache::SymbolLru;
 use crate::error::EngineError;
 use crate::io::ExchangeIo;
-use crate::model::Market;
+use crate::model::{DataRequest, Market, MarketData, Source};
+use crate::symbol::Stamped;
 use crate::symbol::{Fetch, Store, SymbolActor, SymbolState};
+use crate::venue::{Feed, Subscriptions};
 pub use directory::{Directory, Resolved, SymbolEntry, VenueDirectory, REJECTED_FOR};
 pub use messages::{
-    Delivery, GetMarkets, MarketsAnswer, Route, SymbolActorCount, SymbolRejected, Trim,
+    Delivery, GetMarkets, MarketsAnswer, Route, SymbolActorCount, SymbolRejected, Trim, Unwatch,
+    VenueEvent, Watch,
 };
 
 /// Least time between two early markets reloads of one exchange (each rejected symbol asks
@@ -75,6 +78,9 @@ struct VenueSlot {
     /// A reload of loaded markets is under way (requests keep using the loaded ones).
     refreshing: bool,
     last_early_reload_ms: i64,
+    /// The venue's live feed, if it has one, and who wants which of its streams.
+    feed: Option<Arc<dyn Feed>>,
+    subscriptions: Subscriptions,
 }
 
 type SymbolKey = (Arc<str>, Arc<str>);
@@ -109,6 +115,8 @@ impl Router {
                     markets: Markets::Unloaded,
                     refreshing: false,
                     last_early_reload_ms: 0,
+                    feed: venue.venue.feed(),
+                    subscriptions: Subscriptions::default(),
                 };
                 (venue.id.clone(), slot)
             })
@@ -376,6 +384,11 @@ impl Actor for Router {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        for (exchange, slot) in &self.slots {
+            if let Some(feed) = &slot.feed {
+                ctx.add_stream(feed_events(exchange.clone(), feed.events()));
+            }
+        }
         let every = (self.idle_after / 2).clamp(Duration::from_millis(100), Duration::from_secs(1));
         ctx.run_interval(every, |router, ctx| router.tick(ctx));
     }
@@ -437,5 +450,95 @@ impl Handler<Trim> for Router {
 
     fn handle(&mut self, _: Trim, _: &mut Context<Self>) {
         self.trim();
+    }
+}
+
+/// A feed's events as a stream the router handles; a lagging receiver skips what it missed
+/// (newer values follow) rather than ending.
+fn feed_events(
+    exchange: Arc<str>,
+    events: tokio::sync::broadcast::Receiver<crate::venue::MarketEvent>,
+) -> impl futures::Stream<Item = VenueEvent> {
+    use tokio::sync::broadcast::error::RecvError;
+    futures::stream::unfold(events, move |mut events| {
+        let exchange = exchange.clone();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => return Some((VenueEvent { exchange, event }, events)),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(%exchange, missed, "feed events dropped: the router fell behind");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
+
+/// The request a pushed value answers (what it is stored under).
+fn upstream_of(data: &MarketData) -> Option<DataRequest> {
+    match data {
+        MarketData::Ticker(_) => Some(DataRequest::Ticker),
+        _ => None,
+    }
+}
+
+impl actix::StreamHandler<VenueEvent> for Router {
+    fn handle(&mut self, msg: VenueEvent, ctx: &mut Context<Self>) {
+        let Some(upstream) = upstream_of(&msg.event.data) else {
+            return;
+        };
+        let stamped = Stamped {
+            value: Arc::new(msg.event.data),
+            origin: Source::Stream,
+            fetched_at_ms: msg.event.received_ms,
+        };
+        let route = Route {
+            exchange: msg.exchange.clone(),
+            symbol: msg.event.symbol.to_string(),
+            delivery: Delivery::Store { upstream, stamped },
+        };
+        self.with_markets(&msg.exchange, Pending::Route(route), ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // A feed ended for good (its adapter dropped it): REST keeps serving.
+        tracing::warn!("an exchange feed closed");
+    }
+}
+
+impl Handler<Watch> for Router {
+    type Result = Result<(), EngineError>;
+
+    fn handle(&mut self, msg: Watch, _: &mut Context<Self>) -> Self::Result {
+        let Some(slot) = self.slots.get_mut(&msg.exchange) else {
+            return Err(Self::unknown_exchange(&msg.exchange));
+        };
+        let Some(feed) = &slot.feed else {
+            return Err(EngineError::Unsupported(format!(
+                "{} has no live feed in this build",
+                msg.exchange
+            )));
+        };
+        if slot.subscriptions.want(msg.stream.clone()) {
+            feed.subscribe(&[msg.stream]);
+        }
+        Ok(())
+    }
+}
+
+impl Handler<Unwatch> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Context<Self>) {
+        let Some(slot) = self.slots.get_mut(&msg.exchange) else {
+            return;
+        };
+        if slot.subscriptions.release(&msg.stream) {
+            if let Some(feed) = &slot.feed {
+                feed.unsubscribe(&[msg.stream]);
+            }
+        }
     }
 }

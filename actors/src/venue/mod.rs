@@ -5,6 +5,7 @@ mod budget;
 pub mod ccxt;
 mod circuit;
 mod error;
+pub mod feed;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use self::ccxt::CcxtExchange;
 pub use budget::WeightBudget;
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
+pub use feed::{Feed, MarketEvent, StreamKey, Subscriptions};
 
 /// How to reach one exchange.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +62,11 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Candle intervals the exchange serves, e.g. `["1m", "1h", ...]`.
     fn timeframes(&self) -> &[String];
+
+    /// The exchange's live feed, if this adapter has one (websockets); `None` means REST only.
+    fn feed(&self) -> Option<std::sync::Arc<dyn Feed>> {
+        None
+    }
 
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError>;
 

@@ -3,8 +3,10 @@
 //! the same time should travel together; but a lone request must not wait for company.
 //!
 //! - A request while no call is in flight leaves at once (with whatever is queued with it).
-//! - Requests that arrive while calls are in flight queue up; when a call ends, the queue
-//!   leaves together, in calls of up to `max_keys` keys, up to `max_calls` calls in parallel.
+//! - Requests that arrive while calls are in flight queue up, and the queue leaves together,
+//!   in calls of up to `max_keys` keys, up to `max_calls` calls in parallel: when a call ends,
+//!   or once its oldest request has waited [`QUEUE_WAIT`], whichever comes first. A burst
+//!   thus costs a few calls, and a queued request waits milliseconds, not a whole round trip.
 //! - A key already queued or in flight is joined, not asked for twice.
 //! - `extra_wait` (optional, default 0) makes a departing call wait a little for company.
 //!
@@ -17,10 +19,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
 
 use crate::venue::VenueError;
 
 type Answer<T> = Result<T, VenueError>;
+
+/// Longest a request that found calls in flight waits for company before leaving on a call of
+/// its own. Above tokio's 1 ms timer granularity; far below an exchange round trip.
+pub const QUEUE_WAIT: Duration = Duration::from_millis(3);
 
 pub struct Batcher<T> {
     max_keys: usize,
@@ -41,11 +48,18 @@ struct State<T> {
     /// A call ended while keys were queued: they may leave now, without waiting for the calls
     /// still in flight.
     released: bool,
+    /// When the oldest queued key was queued.
+    queued_at: Option<Instant>,
 }
 
 impl<T> State<T> {
-    fn may_leave(&self, max_calls: usize) -> bool {
-        !self.queued.is_empty() && self.calls < max_calls && (self.calls == 0 || self.released)
+    fn may_leave(&self, max_calls: usize, now: Instant) -> bool {
+        let waited_enough = self
+            .queued_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= QUEUE_WAIT);
+        !self.queued.is_empty()
+            && self.calls < max_calls
+            && (self.calls == 0 || self.released || waited_enough)
     }
 }
 
@@ -60,6 +74,7 @@ impl<T: Clone> Batcher<T> {
                 waiters: HashMap::new(),
                 calls: 0,
                 released: false,
+                queued_at: None,
             }),
             wake: Notify::new(),
         }
@@ -91,6 +106,7 @@ impl<T: Clone> Batcher<T> {
                     None => {
                         state.waiters.insert(key.clone(), vec![reply]);
                         state.queued.push_back(key.clone());
+                        state.queued_at.get_or_insert_with(Instant::now);
                     }
                 }
                 answers.push((key.clone(), answer));
@@ -118,9 +134,17 @@ impl<T: Clone> Batcher<T> {
                     .await;
                 continue;
             }
+            let deadline = self.lock().queued_at.map(|at| at + QUEUE_WAIT);
+            let queue_due = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 done = &mut all => return done.into_iter().collect(),
                 _ = &mut woken => {}
+                () = queue_due => {}
             }
         }
     }
@@ -130,7 +154,7 @@ impl<T: Clone> Batcher<T> {
     async fn take_chunks(&self) -> Vec<Vec<String>> {
         {
             let mut state = self.lock();
-            if !state.may_leave(self.max_calls) {
+            if !state.may_leave(self.max_calls, Instant::now()) {
                 return Vec::new();
             }
             if self.extra_wait.is_zero() {
@@ -167,6 +191,10 @@ impl<T: Clone> Batcher<T> {
         }
         if state.queued.is_empty() {
             state.released = false;
+            state.queued_at = None;
+        } else if !chunks.is_empty() {
+            // What stays queued (no free call) waits from now.
+            state.queued_at = Some(Instant::now());
         }
         chunks
     }
@@ -228,6 +256,9 @@ impl<T> Drop for Slot<'_, T> {
             state.calls = state.calls.saturating_sub(1);
             for key in self.keys.drain(..).rev() {
                 state.queued.push_front(key);
+            }
+            if !state.queued.is_empty() {
+                state.queued_at.get_or_insert_with(Instant::now);
             }
             state.released = !state.queued.is_empty();
         }

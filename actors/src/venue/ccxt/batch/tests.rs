@@ -97,11 +97,11 @@ async fn a_lone_request_leaves_at_once_and_later_ones_queue_behind_it() {
     for _ in 0..100 {
         tokio::task::yield_now().await;
     }
-    assert_eq!(
-        fake.calls().len(),
-        1,
-        "nothing leaves while a call is in flight"
-    );
+    assert_eq!(fake.calls().len(), 1, "queued while a call is in flight");
+    // The queue waits at most QUEUE_WAIT for the call in flight, then leaves together.
+    tokio::time::advance(QUEUE_WAIT).await;
+    fake.wait_calls(2).await;
+    assert_eq!(started.elapsed(), QUEUE_WAIT);
     fake.open();
     assert_eq!(first.await.unwrap()["a"], Ok("A".to_owned()));
     let mut answers = Vec::new();
@@ -159,6 +159,17 @@ async fn a_key_missing_from_the_reply_is_an_error_for_that_key_only() {
     let answers = spawn_get(&batcher, &fake, &["x", "missing"]).await.unwrap();
     assert_eq!(answers["x"], Ok("X".to_owned()));
     assert!(matches!(answers["missing"], Err(VenueError::Malformed(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_after_a_call_ended_leaves_at_once() {
+    let batcher = Arc::new(Batcher::new(20, 8, Duration::ZERO));
+    let fake = Fake::new(true);
+    let started = tokio::time::Instant::now();
+    spawn_get(&batcher, &fake, &["a"]).await.unwrap();
+    spawn_get(&batcher, &fake, &["b"]).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::ZERO, "no timer ran");
+    assert_eq!(keys(&fake.calls()), vec![vec!["a"], vec!["b"]]);
 }
 
 #[tokio::test(start_paused = true)]
