@@ -597,32 +597,57 @@ async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
     );
 }
 
+/// Moves the engine's clock by `step` until `condition` holds. A background load counted at
+/// its start may finish (and schedule its successor from its own end) after the test's last
+/// move: moving again in every round makes the wait independent of that race.
+async fn advance_until<F>(engine: &Engine, step: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> bool,
+{
+    for _ in 0..400 {
+        if condition() {
+            return;
+        }
+        engine.clock().advance(step);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 20 s");
+}
+
 #[actix::test]
 async fn markets_are_reloaded_in_the_background_and_kept_when_a_reload_fails() {
     let exchange = ScriptedExchange::new();
     let engine = start(&exchange, 10_000, 600_000);
     ticker_last(&engine, "BTC/USDT").await.unwrap();
-    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 1);
-    engine.clock().advance(Duration::from_secs(3601));
-    eventually("an hourly reload", || async {
-        exchange.market_loads.load(Ordering::SeqCst) == 2
-    })
+    let loads = || exchange.market_loads.load(Ordering::SeqCst);
+    assert_eq!(loads(), 1);
+    advance_until(
+        &engine,
+        Duration::from_secs(3601),
+        "an hourly reload",
+        || loads() >= 2,
+    )
     .await;
     exchange.fail_markets.store(true, Ordering::SeqCst);
-    engine.clock().advance(Duration::from_secs(3601));
-    eventually("a failing reload", || async {
-        exchange.market_loads.load(Ordering::SeqCst) == 3
-    })
+    let before = loads();
+    advance_until(
+        &engine,
+        Duration::from_secs(3601),
+        "a failing reload",
+        || loads() > before,
+    )
     .await;
-    // A failed reload is retried a minute later, not on every tick.
+    // A failed reload is retried a minute later, not on every tick: without the clock moving,
+    // no more loads.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let failed = loads();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(exchange.market_loads.load(Ordering::SeqCst), 3);
-    engine.clock().advance(Duration::from_secs(61));
-    eventually("a retried reload", || async {
-        exchange.market_loads.load(Ordering::SeqCst) == 4
+    assert_eq!(loads(), failed);
+    advance_until(&engine, Duration::from_secs(61), "a retried reload", || {
+        loads() > failed
     })
     .await;
-    // The failed reload kept the old list: symbols still resolve.
+    // The failed reloads kept the old list: symbols still resolve.
     assert_eq!(ticker_last(&engine, "btcusdt").await.unwrap().0, 100.0);
 }
 

@@ -122,7 +122,11 @@ pub(crate) async fn cold_miss_overhead(io_threads: &str) {
     // once first, so misses and raw GETs alike find them ready (the server has still never
     // asked for them: every miss below is a real miss).
     for i in 1..=rounds * PER_ROUND {
-        assert_eq!(raw.get(&format!("/api/v3/ticker/24hr?symbol=SIM{i:04}USDT")).await, 200);
+        assert_eq!(
+            raw.get(&format!("/api/v3/ticker/24hr?symbol=SIM{i:04}USDT"))
+                .await,
+            200
+        );
     }
     let (mut misses, mut hits, mut gets) = (Vec::new(), Vec::new(), Vec::new());
     let mut n = 1;

@@ -65,6 +65,17 @@ impl Compact {
     }
 }
 
+/// The best-scoring symbols above the threshold, best first (ties by name).
+fn best(mut scored: Vec<(f64, &str)>) -> Vec<String> {
+    scored.retain(|(score, _)| *score >= SUGGESTION_THRESHOLD);
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored
+        .into_iter()
+        .take(MAX_SUGGESTIONS)
+        .map(|(_, s)| s.to_owned())
+        .collect()
+}
+
 fn slot(b: u8) -> Option<usize> {
     match b {
         b'0'..=b'9' => Some(usize::from(b - b'0')),
@@ -177,7 +188,7 @@ impl MarketIndex {
             candidates.select_nth_unstable_by(MAX_SCORED, |a, b| b.0.total_cmp(&a.0));
             candidates.truncate(MAX_SCORED);
         }
-        let mut scored: Vec<(f64, &str)> = candidates
+        let scored: Vec<(f64, &str)> = candidates
             .into_iter()
             .map(|(_, i)| {
                 (
@@ -185,14 +196,8 @@ impl MarketIndex {
                     self.markets[i].symbol.as_str(),
                 )
             })
-            .filter(|(score, _)| *score >= SUGGESTION_THRESHOLD)
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored
-            .into_iter()
-            .take(MAX_SUGGESTIONS)
-            .map(|(_, s)| s.to_owned())
-            .collect()
+        best(scored)
     }
 
     /// Markets whose symbol contains `query` (case-insensitive) and whose quote is `quote`.
@@ -306,7 +311,7 @@ mod tests {
         let index = MarketIndex::new(markets);
         let exhaustive = |input: &str| {
             let wanted = compact(input);
-            let mut scored: Vec<(f64, &str)> = index
+            let scored: Vec<(f64, &str)> = index
                 .markets()
                 .iter()
                 .map(|m| {
@@ -315,14 +320,8 @@ mod tests {
                         m.symbol.as_str(),
                     )
                 })
-                .filter(|(score, _)| *score >= SUGGESTION_THRESHOLD)
                 .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-            scored
-                .into_iter()
-                .take(MAX_SUGGESTIONS)
-                .map(|(_, s)| s.to_owned())
-                .collect::<Vec<_>>()
+            best(scored)
         };
         for input in [
             "BTCUSD",
