@@ -580,11 +580,10 @@ async fn thousands_of_symbols_get_their_own_actors_and_all_stop_when_idle() {
         engine.cache_stats().entries <= stats.capacity
     })
     .await;
+    // Evicted symbols' actors are stopped with them: fewer than one per market remain (how
+    // many depends on when each value arrived relative to the trims).
     let live = engine.symbol_actor_count().await.unwrap();
-    assert!(
-        live >= stats.capacity && live <= GENERATED_MARKETS,
-        "{live}"
-    );
+    assert!(live > 0 && live < GENERATED_MARKETS, "{live}");
     engine.clock().advance(Duration::from_secs(31));
     eventually("idle actors are let go", || async {
         engine.symbol_actor_count().await.unwrap() == 0
