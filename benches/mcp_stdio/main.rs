@@ -98,8 +98,11 @@ async fn run(measure: Duration) {
         print_table(&rows);
     }
     if wants("overhead") {
-        overhead::cold_miss_overhead("2").await;
-        overhead::cold_miss_overhead("0").await;
+        // EXCHANGE_IO_THREADS values to compare (`BENCH_IO_THREADS`, default "2,0").
+        let modes = std::env::var("BENCH_IO_THREADS").unwrap_or_else(|_| "2,0".into());
+        for threads in modes.split(',') {
+            overhead::cold_miss_overhead(threads.trim()).await;
+        }
     }
     if wants("flood") {
         overhead::bad_symbol_flood(measure).await;
