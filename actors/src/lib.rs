@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod io;
 pub mod model;
+pub mod redis_target;
 pub mod router;
 pub mod symbol;
 pub mod venue;

@@ -221,11 +221,11 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         )?;
     }
     if let Some(url) = &c.redis.url {
-        let ok =
-            url::Url::parse(url.expose()).is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss"));
+        let ok = url::Url::parse(url.expose())
+            .is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"));
         // The URL may hold a password: the message must not echo it.
         check(ok, "redis.url", || {
-            "not a redis:// or rediss:// URL".to_owned()
+            "not a redis://, rediss:// or redis+unix:// URL".to_owned()
         })?;
     }
     check(!c.redis.host.trim().is_empty(), "redis.host", || {

@@ -172,6 +172,26 @@ pub struct MetricsSettings {
 }
 
 impl ServerConfig {
+    /// Where Redis is: `REDIS_URL` when set, else built from host, port, db and password.
+    pub fn redis_target(&self) -> crypto_market_actors::redis_target::RedisTarget {
+        let url = match &self.redis.url {
+            Some(url) => url.expose().to_owned(),
+            None => {
+                let auth = self
+                    .redis
+                    .password
+                    .as_ref()
+                    .map(|p| format!(":{}@", urlencode(p.expose())))
+                    .unwrap_or_default();
+                format!(
+                    "redis://{auth}{}:{}/{}",
+                    self.redis.host, self.redis.port, self.redis.db
+                )
+            }
+        };
+        crypto_market_actors::redis_target::RedisTarget::new(url, self.redis.key_prefix.clone())
+    }
+
     /// The exchanges requests may name, the default one first.
     pub fn enabled_exchanges(&self) -> Vec<String> {
         let mut list = vec![self.exchange.name.clone()];
@@ -247,4 +267,16 @@ impl ConfigError {
             accepted: setting.map_or("see README.md, Settings", |s| s.accepted),
         }
     }
+}
+
+/// Percent-encodes a password for the userinfo part of a URL.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

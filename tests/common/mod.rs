@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod redis;
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
