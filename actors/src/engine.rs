@@ -8,7 +8,7 @@
 //! - a symbol's first request (or one before the markets are loaded): a hop to the router,
 //!   which starts the actor, then one to the actor.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use actix::{Actor, Addr};
 use futures::FutureExt;
 use tokio::sync::oneshot;
 
-use crate::cache::{CacheStats, TtlPolicy};
+use crate::cache::{Age, CacheKey, CacheStats, RemoteCache, TtlPolicy};
 use crate::error::EngineError;
 use crate::io::{ExchangeIo, IoRuntime};
 use crate::model::{Clock, DataRequest, MarketData, Source};
@@ -51,6 +51,8 @@ pub struct EngineConfig {
     pub mailbox_capacity: usize,
     /// The clock of every freshness decision (tests advance it instead of sleeping).
     pub clock: Clock,
+    /// Redis as a shared cache layer under the in-memory one (`USE_REDIS_CACHE`).
+    pub remote_cache: Option<crate::redis_target::RedisTarget>,
 }
 
 /// What a front end needs to validate a request for an exchange before sending it.
@@ -114,6 +116,10 @@ impl Engine {
             TtlPolicy::new(config.cache_ttl, config.cache_stale_ttl),
             config.cache_capacity,
             config.clock.clone(),
+            config
+                .remote_cache
+                .clone()
+                .map(|target| Arc::new(RemoteCache::new(target))),
         ));
         let router = Router::new(
             directory.clone(),
@@ -320,17 +326,43 @@ impl Engine {
         venue: &Arc<VenueDirectory>,
         missing: &[(usize, Arc<str>)],
     ) -> Vec<Reply> {
-        let names: Vec<String> = missing.iter().map(|(_, s)| s.to_string()).collect();
+        // What another node fetched fresh is shared, not fetched again.
+        let mut shared: HashMap<Arc<str>, Stamped> = HashMap::new();
+        if let Some(remote) = &self.inner.directory.remote {
+            for (_, symbol) in missing {
+                let key = CacheKey {
+                    exchange: venue.id.clone(),
+                    symbol: symbol.clone(),
+                    request: DataRequest::Ticker,
+                };
+                if let Some(stamped) = remote.get(&key).await {
+                    let now = self.inner.directory.now_ms();
+                    if self.inner.directory.policy.age(stamped.fetched_at_ms, now) == Age::Fresh {
+                        shared.insert(symbol.clone(), stamped);
+                    }
+                }
+            }
+        }
+        let names: Vec<String> = missing
+            .iter()
+            .filter(|(_, s)| !shared.contains_key(s))
+            .map(|(_, s)| s.to_string())
+            .collect();
         let exchange = venue.venue.clone();
-        let call = async move { exchange.fetch_tickers(&names).await };
         // Called from a front end's task, which may not be inside the actors' `LocalSet`:
         // locally, the call runs right here (a panic caught, as a spawned task's would be).
-        let joined = match self.inner.io.place() {
-            ExchangeIo::Runtime(handle) => handle.spawn(call).await.map_err(|e| e.to_string()),
-            ExchangeIo::Local => std::panic::AssertUnwindSafe(call)
-                .catch_unwind()
-                .await
-                .map_err(|_| "the exchange call panicked".to_owned()),
+        let nothing_to_fetch = names.is_empty();
+        let call = async move { exchange.fetch_tickers(&names).await };
+        let joined = if nothing_to_fetch {
+            Ok(HashMap::new())
+        } else {
+            match self.inner.io.place() {
+                ExchangeIo::Runtime(handle) => handle.spawn(call).await.map_err(|e| e.to_string()),
+                ExchangeIo::Local => std::panic::AssertUnwindSafe(call)
+                    .catch_unwind()
+                    .await
+                    .map_err(|_| "the exchange call panicked".to_owned()),
+            }
         };
         let mut results = match joined {
             Ok(results) => results,
@@ -345,6 +377,15 @@ impl Engine {
         missing
             .iter()
             .map(|(_, symbol)| {
+                if let Some(stamped) = shared.remove(symbol) {
+                    self.store(venue, symbol, stamped.clone());
+                    return Ok(Answer::new(
+                        venue.id.clone(),
+                        symbol.clone(),
+                        stamped.served_fresh(self.inner.directory.now_ms()),
+                        &DataRequest::Ticker,
+                    ));
+                }
                 let result = results.remove(symbol.as_ref()).unwrap_or_else(|| {
                     Err(crate::venue::VenueError::Malformed(format!(
                         "no {symbol} in the reply"
@@ -358,6 +399,14 @@ impl Engine {
                             fetched_at_ms,
                         };
                         self.store(venue, symbol, stamped.clone());
+                        let key = CacheKey {
+                            exchange: venue.id.clone(),
+                            symbol: symbol.clone(),
+                            request: DataRequest::Ticker,
+                        };
+                        self.inner
+                            .directory
+                            .mirror(&self.inner.io.place(), key, &stamped);
                         Ok(Answer::new(
                             venue.id.clone(),
                             symbol.clone(),

@@ -218,6 +218,7 @@ fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
         io_threads: 2,
         mailbox_capacity: 4096,
         clock: Clock::default(),
+        remote_cache: None,
     }
 }
 

@@ -50,11 +50,6 @@ fn main() -> ExitCode {
 async fn run(settings: ServerConfig) -> Result<(), String> {
     // Settings of slices still to come: accepted (one config serves every version), but say so
     // rather than silently behave differently from what was asked.
-    if settings.cache.use_redis {
-        tracing::warn!(
-            "USE_REDIS_CACHE=true: this version has no Redis cache yet; serving from memory"
-        );
-    }
     if settings.pubsub.enabled {
         tracing::warn!("PUBSUB_ENABLED=true: this version has no worker-pool gateway yet; calling exchanges itself");
     }

@@ -243,6 +243,7 @@ impl ServerConfig {
             io_threads: self.exchange.io_threads,
             mailbox_capacity: MAILBOX_CAPACITY,
             clock: Default::default(),
+            remote_cache: self.cache.use_redis.then(|| self.redis_target()),
         }
     }
 }

@@ -8,12 +8,14 @@
 mod bound;
 mod key;
 mod policy;
+mod remote;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub use bound::SymbolLru;
 pub use key::CacheKey;
 pub use policy::{Age, TtlPolicy};
+pub use remote::RemoteCache;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {

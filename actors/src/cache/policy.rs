@@ -33,6 +33,12 @@ impl TtlPolicy {
         Duration::from_millis(self.ttl_ms as u64)
     }
 
+    /// How much longer a value fetched at `fetched_at_ms` stays fresh (zero once stale).
+    pub fn fresh_for(&self, fetched_at_ms: i64, now_ms: i64) -> Duration {
+        let left = self.ttl_ms - now_ms.saturating_sub(fetched_at_ms).max(0);
+        Duration::from_millis(left.max(0) as u64)
+    }
+
     pub fn age(&self, fetched_at_ms: i64, now_ms: i64) -> Age {
         let age = now_ms.saturating_sub(fetched_at_ms);
         if age < self.ttl_ms {

@@ -13,7 +13,7 @@ use actix::Addr;
 use lru::LruCache;
 
 use super::messages::MarketsAnswer;
-use crate::cache::{CacheCounters, TtlPolicy};
+use crate::cache::{CacheCounters, CacheKey, RemoteCache, TtlPolicy};
 use crate::error::EngineError;
 use crate::model::{Clock, Market, MarketIndex};
 use crate::symbol::{SymbolActor, SymbolState};
@@ -34,6 +34,8 @@ pub struct Directory {
     /// Most values kept across all symbols (`CACHE_MAXSIZE`).
     pub capacity: usize,
     pub clock: Clock,
+    /// The shared layer in Redis, when this node uses one.
+    pub remote: Option<Arc<RemoteCache>>,
 }
 
 impl Directory {
@@ -42,6 +44,7 @@ impl Directory {
         policy: TtlPolicy,
         capacity: NonZeroUsize,
         clock: Clock,
+        remote: Option<Arc<RemoteCache>>,
     ) -> Self {
         let venues = venues
             .into_iter()
@@ -56,6 +59,7 @@ impl Directory {
             counters: Arc::new(CacheCounters::default()),
             capacity: capacity.get(),
             clock,
+            remote,
         }
     }
 
@@ -69,6 +73,25 @@ impl Directory {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Copies a value this node fetched into the shared layer, in the background, for what is
+    /// left of its freshness. `io` runs the write (never on the thread serving hits' caller).
+    pub fn mirror(
+        &self,
+        io: &crate::io::ExchangeIo,
+        key: CacheKey,
+        stamped: &crate::symbol::Stamped,
+    ) {
+        let Some(remote) = self.remote.clone() else {
+            return;
+        };
+        let ttl_left = self.policy.fresh_for(stamped.fetched_at_ms, self.now_ms());
+        if ttl_left.is_zero() {
+            return;
+        }
+        let stamped = stamped.clone();
+        drop(io.spawn(async move { remote.put(&key, &stamped, ttl_left).await }));
     }
 
     pub fn over_capacity(&self) -> bool {

@@ -12,6 +12,7 @@ use actix::{
     WrapFuture,
 };
 
+use crate::cache::{Age, CacheKey};
 use crate::error::EngineError;
 use crate::io::ExchangeIo;
 use crate::model::{DataRequest, MarketData, Served, Source};
@@ -19,6 +20,14 @@ use crate::router::{Directory, Router, SymbolEntry, SymbolRejected, Trim};
 use crate::venue::Exchange;
 pub use messages::{Answer, Fetch, Reply, Responder, Store};
 pub use state::{Lookup, Offered, Stamped, SymbolState};
+
+/// What a miss found: a value another node shared through Redis, or the exchange's answer.
+/// Moved once, from the I/O task to the actor: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Fetched {
+    Shared(Stamped),
+    Exchange(MarketData),
+}
 
 /// A caller waiting for an in-flight exchange call.
 struct Waiter {
@@ -65,13 +74,33 @@ impl SymbolActor {
         )
     }
 
+    fn key(&self, upstream: &DataRequest) -> CacheKey {
+        CacheKey {
+            exchange: self.entry.exchange.clone(),
+            symbol: self.entry.symbol.clone(),
+            request: upstream.clone(),
+        }
+    }
+
+    /// The shared layer (Redis) first, when there is one: a fresh value another node fetched
+    /// is served as it is; else the exchange.
     fn start_fetch(&mut self, upstream: DataRequest, ctx: &mut Context<Self>) {
         let venue = self.venue.clone();
         let symbol = self.entry.symbol.clone();
         let request = upstream.clone();
-        let call = self
-            .io
-            .spawn(async move { venue.fetch(&symbol, &request).await });
+        let key = self.key(&upstream);
+        let directory = self.directory.clone();
+        let call = self.io.spawn(async move {
+            if let Some(remote) = &directory.remote {
+                if let Some(shared) = remote.get(&key).await {
+                    let now = directory.now_ms();
+                    if directory.policy.age(shared.fetched_at_ms, now) == Age::Fresh {
+                        return Ok(Fetched::Shared(shared));
+                    }
+                }
+            }
+            venue.fetch(&symbol, &request).await.map(Fetched::Exchange)
+        });
         ctx.spawn(call.into_actor(self).map(move |joined, actor, ctx| {
             let panicked = matches!(&joined, Err(e) if e.is_panic());
             let outcome = match joined {
@@ -96,17 +125,20 @@ impl SymbolActor {
         }));
     }
 
-    fn complete(&mut self, upstream: DataRequest, outcome: Result<MarketData, EngineError>) {
+    fn complete(&mut self, upstream: DataRequest, outcome: Result<Fetched, EngineError>) {
         let waiters = self.in_flight.remove(&upstream).unwrap_or_default();
         let served = match outcome {
-            Ok(data) => {
+            Ok(Fetched::Exchange(data)) => {
                 let stamped = Stamped {
                     value: Arc::new(data),
                     origin: Source::Exchange,
                     fetched_at_ms: self.directory.now_ms(),
                 };
+                self.directory
+                    .mirror(&self.io, self.key(&upstream), &stamped);
                 Ok(self.store(upstream, stamped))
             }
+            Ok(Fetched::Shared(stamped)) => Ok(self.store(upstream, stamped)),
             Err(error) => {
                 if matches!(error, EngineError::InvalidSymbol { .. }) {
                     // The market list has it but the exchange does not (delisted since).

@@ -1,0 +1,191 @@
+//! The shared cache layer in Redis, under the in-memory one: what one node fetched, every node
+//! can serve (`source: "redis"`, aged from the original fetch) without calling the exchange.
+//!
+//! Redis is an optimisation here, never a dependency: every operation has a short timeout, a
+//! failure counts as a miss, and after one the layer steps aside for a while (commands would
+//! only wait out their timeouts) and then tries again by itself, so a Redis outage costs
+//! requests nothing but the shared hits.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::CacheKey;
+use crate::model::{Candle, MarketData, OrderBook, Source, Ticker, Trade};
+use crate::redis_target::RedisTarget;
+use crate::symbol::Stamped;
+
+/// How long the layer steps aside after Redis failed.
+const STEP_ASIDE: Duration = Duration::from_secs(2);
+/// Longest wait for one cache command: a miss is better than a stall.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// A value as stored under its SPEC.md key: readable by any client (the data is the same JSON
+/// the tools return), tagged with its kind and the time of the original fetch.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    fetched_at_ms: i64,
+    #[serde(flatten)]
+    data: StoredData,
+}
+
+// Built and consumed right away around one (de)serialisation: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "lowercase")]
+enum StoredData {
+    Ticker(Ticker),
+    Ohlcv(Vec<Candle>),
+    Orderbook(OrderBook),
+    Trades(Vec<Trade>),
+}
+
+pub struct RemoteCache {
+    target: RedisTarget,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    stepped_aside_until: Mutex<Option<Instant>>,
+}
+
+impl RemoteCache {
+    pub fn new(target: RedisTarget) -> Self {
+        Self {
+            target,
+            conn: tokio::sync::Mutex::new(None),
+            stepped_aside_until: Mutex::new(None),
+        }
+    }
+
+    /// The value another node (or this one) stored for `key`, if Redis has one and answers.
+    pub async fn get(&self, key: &CacheKey) -> Option<Stamped> {
+        let name = self.target.cache_key(key);
+        let raw: Option<String> = self
+            .run(|mut conn| async move { conn.get(name).await })
+            .await?;
+        let stored: Stored = match serde_json::from_str(&raw?) {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Overwritten by the next fetch of this key.
+                tracing::warn!(key = %key, "undecodable value in Redis, treated as a miss: {e}");
+                return None;
+            }
+        };
+        let value = match stored.data {
+            StoredData::Ticker(t) => MarketData::Ticker(t),
+            StoredData::Ohlcv(c) => MarketData::Ohlcv(c),
+            StoredData::Orderbook(b) => MarketData::OrderBook(b),
+            StoredData::Trades(t) => MarketData::Trades(t),
+        };
+        if value.kind() != key.request.kind() {
+            return None;
+        }
+        Some(Stamped {
+            value: std::sync::Arc::new(value),
+            origin: Source::Redis,
+            fetched_at_ms: stored.fetched_at_ms,
+        })
+    }
+
+    /// Stores `stamped` under `key` for what is left of `ttl`.
+    pub async fn put(&self, key: &CacheKey, stamped: &Stamped, ttl_left: Duration) {
+        let data = match &*stamped.value {
+            MarketData::Ticker(t) => StoredData::Ticker(t.clone()),
+            MarketData::Ohlcv(c) => StoredData::Ohlcv(c.clone()),
+            MarketData::OrderBook(b) => StoredData::Orderbook(b.clone()),
+            MarketData::Trades(t) => StoredData::Trades(t.clone()),
+        };
+        let stored = Stored {
+            fetched_at_ms: stamped.fetched_at_ms,
+            data,
+        };
+        let Ok(json) = serde_json::to_string(&stored) else {
+            return;
+        };
+        let ms = u64::try_from(ttl_left.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let name = self.target.cache_key(key);
+        let _: Option<()> = self
+            .run(|mut conn| async move { conn.pset_ex(name, json, ms).await })
+            .await;
+    }
+
+    /// Runs one command unless the layer stands aside; a failure or a timeout makes it stand
+    /// aside for a while. `None` when nothing could be asked.
+    async fn run<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if self.standing_aside() {
+            return None;
+        }
+        let conn = self.connection().await?;
+        match tokio::time::timeout(COMMAND_TIMEOUT, command(conn)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                self.step_aside(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.step_aside("no answer in time");
+                None
+            }
+        }
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        let mut conn = self.conn.lock().await;
+        if let Some(existing) = conn.as_ref() {
+            // Cheap: a handle on the one multiplexed connection.
+            return Some(existing.clone());
+        }
+        match tokio::time::timeout(COMMAND_TIMEOUT * 5, self.target.manager()).await {
+            Ok(Ok(made)) => {
+                tracing::info!(target = ?self.target, "Redis cache connected");
+                *conn = Some(made.clone());
+                Some(made)
+            }
+            Ok(Err(e)) => {
+                self.step_aside(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.step_aside("connecting took too long");
+                None
+            }
+        }
+    }
+
+    fn standing_aside(&self) -> bool {
+        let mut until = self
+            .stepped_aside_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match *until {
+            Some(at) if Instant::now() < at => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn step_aside(&self, why: &str) {
+        let mut until = self
+            .stepped_aside_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if until.is_none() {
+            tracing::warn!(
+                "Redis cache unavailable ({why}); serving from memory and the exchange for {} s",
+                STEP_ASIDE.as_secs()
+            );
+        }
+        *until = Some(Instant::now() + STEP_ASIDE);
+    }
+}

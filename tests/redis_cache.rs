@@ -1,0 +1,131 @@
+//! Issue 11, the shared cache layer: two MCP servers on one Redis serve each other's fetches
+//! (`source: "redis"`); while Redis is down both keep answering from memory and the exchange,
+//! and when it is back it is used again, without a restart.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::redis::RedisServer;
+use common::{ok, simulator, start_server};
+use serde_json::json;
+
+fn shared_env(redis: &RedisServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("USE_REDIS_CACHE", "true".to_owned()),
+        ("REDIS_URL", redis.url()),
+        ("CACHE_TTL", "30".to_owned()),
+    ]
+}
+
+async fn two_servers(
+    sim: &crypto_market_sim::SimHandle,
+    redis: &RedisServer,
+) -> (common::McpServer, common::McpServer) {
+    let env = shared_env(redis);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    (start_server(sim, &env).await, start_server(sim, &env).await)
+}
+
+#[tokio::test]
+async fn one_servers_fetch_is_served_by_the_other_from_redis() {
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let (a, b) = two_servers(&sim, &redis).await;
+    let first = a.call("get_ticker", json!({"symbol": "BTC/USDT"})).await;
+    assert_eq!(ok(&first)["source"], "exchange");
+    // The write to Redis happens in the background: B asks until it finds it there.
+    let mut shared = None;
+    for _ in 0..100 {
+        let r = b
+            .call("get_order_book", json!({"symbol": "ETH/USDT", "limit": 5}))
+            .await;
+        ok(&r);
+        let t = b.call("get_ticker", json!({"symbol": "BTC/USDT"})).await;
+        if ok(&t)["source"] == "redis" {
+            shared = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if sim.calls("ticker/24hr") > 1 {
+            break;
+        }
+    }
+    let shared = shared.expect("B served A's ticker from Redis");
+    let shared = ok(&shared);
+    assert_eq!(shared["last"], ok(&first)["last"]);
+    assert!(shared["age_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        1,
+        "one exchange call for both servers"
+    );
+    // get_tickers shares too: A fetches two, B finds both in Redis.
+    let r = a
+        .call("get_tickers", json!({"symbols": ["SOL/USDT", "BNB/USDT"]}))
+        .await;
+    assert!(ok(&r)["tickers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["source"] == "exchange"));
+    let calls = sim.calls("ticker/24hr");
+    let mut sources = Vec::new();
+    for _ in 0..100 {
+        let r = b
+            .call("get_tickers", json!({"symbols": ["SOL/USDT", "BNB/USDT"]}))
+            .await;
+        sources = ok(&r)["tickers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["source"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if sources.iter().all(|s| s == "redis") || sim.calls("ticker/24hr") > calls {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sources, ["redis", "redis"]);
+    assert_eq!(sim.calls("ticker/24hr"), calls);
+}
+
+#[tokio::test]
+async fn a_redis_outage_costs_nothing_but_the_shared_hits() {
+    let sim = crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
+        extra_symbols: 60,
+        ..Default::default()
+    })
+    .expect("simulator");
+    let mut redis = RedisServer::start();
+    let (a, b) = two_servers(&sim, &redis).await;
+    ok(&a.call("get_ticker", json!({"symbol": "BTC/USDT"})).await);
+    redis.kill();
+    // Both keep answering, from the exchange, without waiting out long timeouts.
+    for (i, symbol) in ["ETH/USDT", "SOL/USDT", "BNB/USDT"].iter().enumerate() {
+        let started = Instant::now();
+        let server = if i % 2 == 0 { &a } else { &b };
+        let r = server.call("get_ticker", json!({"symbol": symbol})).await;
+        assert_eq!(ok(&r)["source"], "exchange");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    redis.restart();
+    // Back: what A fetches lands in Redis again and B serves it from there (the layer steps
+    // back in by itself after a couple of seconds). Each round a symbol neither has asked yet.
+    let mut served_from_redis = false;
+    for round in 1..=60 {
+        let symbol = format!("SIM{round:04}/USDT");
+        ok(&a.call("get_ticker", json!({"symbol": symbol})).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let t = b.call("get_ticker", json!({"symbol": symbol})).await;
+        if ok(&t)["source"] == "redis" {
+            served_from_redis = true;
+            break;
+        }
+    }
+    assert!(served_from_redis, "Redis is used again after the restart");
+}
