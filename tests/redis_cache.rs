@@ -129,3 +129,50 @@ async fn a_redis_outage_costs_nothing_but_the_shared_hits() {
     }
     assert!(served_from_redis, "Redis is used again after the restart");
 }
+
+/// Cluster-wide single flight: three servers on one Redis, 150 concurrent requests for one
+/// cold symbol: one exchange call in all. The other servers wait for the holder's announcement.
+#[tokio::test]
+async fn many_servers_missing_one_key_at_once_make_one_exchange_call() {
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let env = shared_env(&redis);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let servers = [
+        start_server(&sim, &env).await,
+        start_server(&sim, &env).await,
+        start_server(&sim, &env).await,
+    ];
+    for server in &servers {
+        ok(&server.call("list_markets", json!({})).await);
+    }
+    // The exchange is slow, so every server misses while the first call is still in flight.
+    sim.set_faults(crypto_market_sim::Faults {
+        latency_ms: 1000,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let calls = servers.iter().flat_map(|server| {
+        (0..50)
+            .map(move |_| common::call(&server.client, "get_ticker", json!({"symbol": "ETH/USDT"})))
+    });
+    let answers = futures::future::join_all(calls).await;
+    let lasts: Vec<f64> = answers
+        .iter()
+        .map(|a| ok(a)["last"].as_f64().unwrap())
+        .collect();
+    assert!(lasts.iter().all(|l| *l == lasts[0]), "one price for all");
+    let sources: std::collections::HashSet<String> = answers
+        .iter()
+        .map(|a| ok(a)["source"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        sources.contains("exchange") && sources.contains("redis"),
+        "{sources:?}"
+    );
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        1,
+        "one exchange call in the cluster"
+    );
+}

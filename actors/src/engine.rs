@@ -116,10 +116,12 @@ impl Engine {
             TtlPolicy::new(config.cache_ttl, config.cache_stale_ttl),
             config.cache_capacity,
             config.clock.clone(),
-            config
-                .remote_cache
-                .clone()
-                .map(|target| Arc::new(RemoteCache::new(target))),
+            config.remote_cache.clone().map(|target| {
+                // A lease outlives the slowest exchange call it covers.
+                let slowest = config.venues.iter().map(|v| v.timeout).max();
+                let lease = slowest.unwrap_or(Duration::from_secs(10)) + Duration::from_secs(1);
+                Arc::new(RemoteCache::new(target, lease))
+            }),
         ));
         let router = Router::new(
             directory.clone(),

@@ -7,6 +7,7 @@
 
 mod bound;
 mod key;
+mod lease;
 mod policy;
 mod remote;
 
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub use bound::SymbolLru;
 pub use key::CacheKey;
 pub use policy::{Age, TtlPolicy};
-pub use remote::RemoteCache;
+pub use remote::{Claim, RemoteCache};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {

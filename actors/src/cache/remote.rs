@@ -14,6 +14,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::lease::{FillWatch, RECHECK_AFTER};
 use super::CacheKey;
 use crate::model::{Candle, MarketData, OrderBook, Source, Ticker, Trade};
 use crate::redis_target::RedisTarget;
@@ -48,15 +49,116 @@ pub struct RemoteCache {
     target: RedisTarget,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     stepped_aside_until: Mutex<Option<Instant>>,
+    /// How long a miss's lease on a key lasts (longer than an exchange call may take).
+    lease: Duration,
+    /// This process, in lease values: only the holder releases a lease.
+    node: String,
+    fills: FillWatch,
 }
 
+/// What a miss should do, after asking the shared layer.
+pub enum Claim {
+    /// Another node's fresh value.
+    Shared(Stamped),
+    /// This node holds the key's lease: fetch, then [`RemoteCache::fill`].
+    Leased,
+    /// Redis cannot help (down, or the lease holder keeps failing): fetch alone.
+    Alone,
+}
+
+/// Releases a lease only if this node still holds it.
+const RELEASE: &str =
+    r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 impl RemoteCache {
-    pub fn new(target: RedisTarget) -> Self {
+    pub fn new(target: RedisTarget, lease: Duration) -> Self {
         Self {
+            fills: FillWatch::new(target.clone()),
             target,
             conn: tokio::sync::Mutex::new(None),
             stepped_aside_until: Mutex::new(None),
+            lease,
+            node: format!("{}-{}", std::process::id(), crate::model::now_ms()),
         }
+    }
+
+    /// Asks the shared layer about a miss: a fresh shared value (`fresh` judges it), else the
+    /// key's lease, else waits for the lease holder's value. Gives up sharing (fetch alone)
+    /// when Redis does not answer or after a few rounds.
+    pub async fn claim(&self, key: &CacheKey, fresh: impl Fn(&Stamped) -> bool) -> Claim {
+        let name = self.target.cache_key(key);
+        let lease_key = format!("{}:lease:{key}", self.target.key_prefix);
+        for _ in 0..3 {
+            // Registered first: an announcement between the look and the wait wakes us.
+            let filled = self.fills.watch(&name);
+            if let Some(shared) = self.get(key).await.filter(|s| fresh(s)) {
+                return Claim::Shared(shared);
+            }
+            let (node, ms) = (self.node.clone(), self.lease_ms());
+            let lease_key = lease_key.clone();
+            let leased: Option<bool> = self
+                .run(|mut conn| async move {
+                    redis::cmd("SET")
+                        .arg(lease_key)
+                        .arg(node)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async::<Option<String>>(&mut conn)
+                        .await
+                        .map(|ok| ok.is_some())
+                })
+                .await;
+            match leased {
+                Some(true) => return Claim::Leased,
+                None => return Claim::Alone,
+                // Another node is fetching it: wait for its announcement (or a recheck).
+                Some(false) => {
+                    let _ = tokio::time::timeout(RECHECK_AFTER, filled).await;
+                }
+            }
+        }
+        Claim::Alone
+    }
+
+    /// Stores the value this node fetched under its lease, announces it to the waiting nodes,
+    /// and releases the lease.
+    pub async fn fill(&self, key: &CacheKey, stamped: &Stamped, ttl_left: Duration) {
+        self.put(key, stamped, ttl_left).await;
+        let name = self.target.cache_key(key);
+        let lease_key = format!("{}:lease:{key}", self.target.key_prefix);
+        let (channel, node) = (self.fills.channel().to_owned(), self.node.clone());
+        let _: Option<()> = self
+            .run(|mut conn| async move {
+                redis::Script::new(RELEASE)
+                    .key(lease_key)
+                    .arg(node)
+                    .invoke_async::<i64>(&mut conn)
+                    .await?;
+                conn.publish::<_, _, i64>(channel, name).await.map(|_| ())
+            })
+            .await;
+    }
+
+    /// A fetch under the lease failed: let the next node try at once.
+    pub async fn release(&self, key: &CacheKey) {
+        let lease_key = format!("{}:lease:{key}", self.target.key_prefix);
+        let node = self.node.clone();
+        let _: Option<i64> = self
+            .run(|mut conn| async move {
+                redis::Script::new(RELEASE)
+                    .key(lease_key)
+                    .arg(node)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await;
+    }
+
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.lease.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 
     /// The value another node (or this one) stored for `key`, if Redis has one and answers.

@@ -12,21 +12,19 @@ use actix::{
     WrapFuture,
 };
 
-use crate::cache::{Age, CacheKey};
+use crate::cache::{Age, CacheKey, Claim};
 use crate::error::EngineError;
 use crate::io::ExchangeIo;
 use crate::model::{DataRequest, MarketData, Served, Source};
 use crate::router::{Directory, Router, SymbolEntry, SymbolRejected, Trim};
-use crate::venue::Exchange;
+use crate::venue::{Exchange, VenueError};
 pub use messages::{Answer, Fetch, Reply, Responder, Store};
 pub use state::{Lookup, Offered, Stamped, SymbolState};
 
 /// What a miss found: a value another node shared through Redis, or the exchange's answer.
-/// Moved once, from the I/O task to the actor: its size does not matter.
-#[allow(clippy::large_enum_variant)]
 enum Fetched {
     Shared(Stamped),
-    Exchange(MarketData),
+    Exchange(Stamped),
 }
 
 /// A caller waiting for an in-flight exchange call.
@@ -83,7 +81,8 @@ impl SymbolActor {
     }
 
     /// The shared layer (Redis) first, when there is one: a fresh value another node fetched
-    /// is served as it is; else the exchange.
+    /// is served as it is; a key another node is fetching is waited for; else this node takes
+    /// the key's lease and calls the exchange, and shares what it got.
     fn start_fetch(&mut self, upstream: DataRequest, ctx: &mut Context<Self>) {
         let venue = self.venue.clone();
         let symbol = self.entry.symbol.clone();
@@ -91,15 +90,44 @@ impl SymbolActor {
         let key = self.key(&upstream);
         let directory = self.directory.clone();
         let call = self.io.spawn(async move {
-            if let Some(remote) = &directory.remote {
-                if let Some(shared) = remote.get(&key).await {
-                    let now = directory.now_ms();
-                    if directory.policy.age(shared.fetched_at_ms, now) == Age::Fresh {
-                        return Ok(Fetched::Shared(shared));
+            let fetch = async {
+                let data = venue.fetch(&symbol, &request).await?;
+                Ok::<_, VenueError>(Stamped {
+                    value: Arc::new(data),
+                    origin: Source::Exchange,
+                    fetched_at_ms: directory.now_ms(),
+                })
+            };
+            let Some(remote) = &directory.remote else {
+                return fetch.await.map(Fetched::Exchange);
+            };
+            let fresh = |s: &Stamped| {
+                directory.policy.age(s.fetched_at_ms, directory.now_ms()) == Age::Fresh
+            };
+            let leased = match remote.claim(&key, fresh).await {
+                Claim::Shared(shared) => return Ok(Fetched::Shared(shared)),
+                Claim::Leased => true,
+                Claim::Alone => false,
+            };
+            match fetch.await {
+                Ok(stamped) => {
+                    let ttl_left = directory
+                        .policy
+                        .fresh_for(stamped.fetched_at_ms, directory.now_ms());
+                    if leased {
+                        remote.fill(&key, &stamped, ttl_left).await;
+                    } else {
+                        remote.put(&key, &stamped, ttl_left).await;
                     }
+                    Ok(Fetched::Exchange(stamped))
+                }
+                Err(e) => {
+                    if leased {
+                        remote.release(&key).await;
+                    }
+                    Err(e)
                 }
             }
-            venue.fetch(&symbol, &request).await.map(Fetched::Exchange)
         });
         ctx.spawn(call.into_actor(self).map(move |joined, actor, ctx| {
             let panicked = matches!(&joined, Err(e) if e.is_panic());
@@ -128,16 +156,7 @@ impl SymbolActor {
     fn complete(&mut self, upstream: DataRequest, outcome: Result<Fetched, EngineError>) {
         let waiters = self.in_flight.remove(&upstream).unwrap_or_default();
         let served = match outcome {
-            Ok(Fetched::Exchange(data)) => {
-                let stamped = Stamped {
-                    value: Arc::new(data),
-                    origin: Source::Exchange,
-                    fetched_at_ms: self.directory.now_ms(),
-                };
-                self.directory
-                    .mirror(&self.io, self.key(&upstream), &stamped);
-                Ok(self.store(upstream, stamped))
-            }
+            Ok(Fetched::Exchange(stamped)) => Ok(self.store(upstream, stamped)),
             Ok(Fetched::Shared(stamped)) => Ok(self.store(upstream, stamped)),
             Err(error) => {
                 if matches!(error, EngineError::InvalidSymbol { .. }) {
