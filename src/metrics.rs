@@ -64,6 +64,10 @@ async fn render(State(state): State<MetricsState>) -> impl IntoResponse {
     let stats = state.engine.cache_stats();
     metrics::counter!("cmm_cache_hits_total", "layer" => "memory").absolute(stats.hits);
     metrics::counter!("cmm_cache_misses_total", "layer" => "memory").absolute(stats.misses);
+    if let Some((hits, misses)) = state.engine.remote_cache_counts() {
+        metrics::counter!("cmm_cache_hits_total", "layer" => "redis").absolute(hits);
+        metrics::counter!("cmm_cache_misses_total", "layer" => "redis").absolute(misses);
+    }
     if let Ok(actors) = state.engine.symbol_actor_count().await {
         metrics::gauge!("cmm_symbol_actors").set(actors as f64);
     }

@@ -535,6 +535,11 @@ impl Engine {
         }
     }
 
+    /// (hits, misses) of the Redis layer, when this node uses one.
+    pub fn remote_cache_counts(&self) -> Option<(u64, u64)> {
+        self.inner.directory.remote.as_ref().map(|r| r.counts())
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.inner.directory.clock
     }

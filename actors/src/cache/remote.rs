@@ -54,6 +54,9 @@ pub struct RemoteCache {
     /// This process, in lease values: only the holder releases a lease.
     node: String,
     fills: FillWatch,
+    /// Lookups that found a value, and lookups that did not (or could not ask).
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 /// What a miss should do, after asking the shared layer.
@@ -79,7 +82,15 @@ impl RemoteCache {
             stepped_aside_until: Mutex::new(None),
             lease,
             node: format!("{}-{}", std::process::id(), crate::model::now_ms()),
+            hits: Default::default(),
+            misses: Default::default(),
         }
+    }
+
+    /// (hits, misses) of this layer so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     /// Asks the shared layer about a miss: a fresh shared value (`fresh` judges it), else the
@@ -163,6 +174,17 @@ impl RemoteCache {
 
     /// The value another node (or this one) stored for `key`, if Redis has one and answers.
     pub async fn get(&self, key: &CacheKey) -> Option<Stamped> {
+        let found = self.lookup(key).await;
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        found
+    }
+
+    async fn lookup(&self, key: &CacheKey) -> Option<Stamped> {
         let name = self.target.cache_key(key);
         let raw: Option<String> = self
             .run(|mut conn| async move { conn.get(name).await })
