@@ -1,0 +1,319 @@
+//! `crypto-market-worker` end to end: the real binaries as child processes, a private
+//! redis-server, the simulator as the exchange, and a client speaking SPEC.md section 6.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use common::redis::RedisServer;
+use common::worker::{
+    collect_replies, connect, pending, start_worker, subscribe, wait_for_workers, wait_until, xadd,
+    Worker, REQUESTS, WORKERS,
+};
+use crypto_market_sim::Faults;
+use redis::AsyncCommands;
+use serde_json::{json, Value};
+
+const SYMBOLS: &[&str] = &["BTC/USDT", "ETH/USDT", "SOL/USDT"];
+const GENEROUS: Duration = Duration::from_secs(60);
+/// After the last expected reply, how long to keep listening for duplicates.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Request `i` of a mixed load: tickers of a few symbols, and market listings.
+fn mixed_request(i: usize, prefix: &str, reply_to: &str) -> Value {
+    let (tool, args) = if i % 5 == 4 {
+        ("list_markets", json!({"quote": "USDT", "limit": 5}))
+    } else {
+        ("get_ticker", json!({"symbol": SYMBOLS[i % SYMBOLS.len()]}))
+    };
+    json!({"request_id": format!("{prefix}-{i}"), "tool": tool, "args": args, "reply_to": reply_to})
+}
+
+/// Every id answered exactly once, successfully; returns the workers that answered.
+fn assert_once_each(replies: &HashMap<String, Vec<Value>>, ids: &[String]) -> HashSet<String> {
+    let missing: Vec<&String> = ids.iter().filter(|id| !replies.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} unanswered: {missing:?}",
+        missing.len()
+    );
+    let twice: Vec<(&String, usize)> = replies
+        .iter()
+        .filter(|(_, r)| r.len() > 1)
+        .map(|(id, r)| (id, r.len()))
+        .collect();
+    assert!(twice.is_empty(), "answered more than once: {twice:?}");
+    assert_eq!(replies.len(), ids.len(), "replies to ids never sent");
+    let mut workers = HashSet::new();
+    for reply in replies.values().flatten() {
+        assert_eq!(reply["ok"], true, "{reply}");
+        assert!(reply["elapsed_ms"].is_u64(), "{reply}");
+        workers.insert(reply["worker"].as_str().expect("worker").to_owned());
+    }
+    workers
+}
+
+fn dump_logs(workers: &[Worker]) -> String {
+    workers
+        .iter()
+        .map(|w| w.log.lock().unwrap().clone())
+        .collect::<Vec<_>>()
+        .join("\n----\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_answer_300_stream_requests_exactly_once_between_them() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let workers: Vec<Worker> = (0..3).map(|_| start_worker(&sim, &redis, &[])).collect();
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 3).await;
+    let mut replies = subscribe(&redis, "test:replies:a").await;
+
+    let ids: Vec<String> = (0..300).map(|i| format!("a-{i}")).collect();
+    for i in 0..300 {
+        xadd(
+            &mut conn,
+            mixed_request(i, "a", "test:replies:a")
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    }
+    let got = collect_replies(&mut replies, ids.len(), GENEROUS, LINGER).await;
+    let answered_by = assert_once_each(&got, &ids);
+    assert_eq!(
+        answered_by.len(),
+        3,
+        "work spread over {answered_by:?}\n{}",
+        dump_logs(&workers)
+    );
+    let sample = &got["a-0"][0]["result"];
+    assert_eq!(sample["symbol"], "BTC/USDT", "{sample}");
+    let listing = &got["a-4"][0]["result"];
+    assert!(
+        listing["markets"].as_array().is_some_and(|m| !m.is_empty()),
+        "{listing}"
+    );
+    wait_until(GENEROUS, "every request acknowledged", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 0 }
+    })
+    .await;
+
+    // `status` (Redis protocol only) sees the three live workers and an empty queue.
+    let mut status_replies = subscribe(&redis, "test:replies:status").await;
+    let request =
+        json!({"request_id": "a-status", "tool": "status", "reply_to": "test:replies:status"});
+    xadd(&mut conn, request.to_string().as_bytes()).await;
+    let got = collect_replies(&mut status_replies, 1, GENEROUS, Duration::ZERO).await;
+    let status = &got["a-status"][0];
+    assert_eq!(status["ok"], true, "{status}");
+    let result = &status["result"];
+    assert_eq!(
+        result["workers"].as_array().map(Vec::len),
+        Some(3),
+        "{result}"
+    );
+    assert_eq!(result["queue_depth"], 0, "{result}");
+    for field in [
+        "id",
+        "host",
+        "pid",
+        "started_ms",
+        "last_seen_ms",
+        "processed",
+        "errors",
+        "in_flight",
+    ] {
+        assert!(
+            !result["workers"][0][field].is_null(),
+            "{field} in {result}"
+        );
+    }
+    assert!(result["cache"]["hit_rate"].is_f64(), "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_style_pubsub_requests_get_exactly_one_reply_each() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let _workers: Vec<Worker> = (0..3).map(|_| start_worker(&sim, &redis, &[])).collect();
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 3).await;
+    let mut replies = subscribe(&redis, "test:replies:b").await;
+
+    let ids: Vec<String> = (0..300).map(|i| format!("b-{i}")).collect();
+    for i in 0..300 {
+        let heard: usize = conn
+            .publish(
+                REQUESTS,
+                mixed_request(i, "b", "test:replies:b").to_string(),
+            )
+            .await
+            .expect("PUBLISH");
+        assert_eq!(heard, 3, "every worker is subscribed");
+    }
+    let got = collect_replies(&mut replies, ids.len(), GENEROUS, LINGER).await;
+    assert_once_each(&got, &ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_are_answered_when_identifiable_and_never_stop_a_worker() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let mut workers: Vec<Worker> = (0..2).map(|_| start_worker(&sim, &redis, &[])).collect();
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 2).await;
+    let channel = "test:replies:c";
+    let mut replies = subscribe(&redis, channel).await;
+
+    let huge = json!({"request_id": "c-huge", "tool": "get_ticker", "reply_to": channel,
+        "args": {"symbol": "x".repeat(1024 * 1024)}});
+    let bad: Vec<Vec<u8>> = vec![
+        b"not json at all".to_vec(),
+        b"[1, 2, 3]".to_vec(),
+        json!({"tool": "get_ticker", "args": {"symbol": "BTC/USDT"}}).to_string().into_bytes(),
+        json!({"request_id": 5, "tool": "get_ticker"}).to_string().into_bytes(),
+        json!({"request_id": "", "tool": "get_ticker"}).to_string().into_bytes(),
+        json!({"request_id": "c-args-type", "tool": "get_ticker", "args": "BTC/USDT", "reply_to": channel}).to_string().into_bytes(),
+        json!({"request_id": "c-tool-type", "tool": 7, "reply_to": channel}).to_string().into_bytes(),
+        json!({"request_id": "c-unknown-arg", "tool": "get_ticker", "args": {"symbol": "BTC/USDT", "bogus": 1}, "reply_to": channel}).to_string().into_bytes(),
+        json!({"request_id": "c-unknown-tool", "tool": "no_such_tool", "reply_to": channel}).to_string().into_bytes(),
+        json!({"request_id": "c-late", "tool": "get_ticker", "args": {"symbol": "BTC/USDT"}, "deadline_ms": 1, "reply_to": channel}).to_string().into_bytes(),
+        huge.to_string().into_bytes(),
+    ];
+    for payload in &bad {
+        xadd(&mut conn, payload).await;
+    }
+    // A stream entry without a `request` field at all.
+    let _: String = conn.xadd(REQUESTS, "*", &[("other", "x")]).await.unwrap();
+    // The same mistakes seed-style: heard by both workers, answered by one.
+    for payload in &bad[..5] {
+        let _: usize = conn.publish(REQUESTS, payload.as_slice()).await.unwrap();
+    }
+    let unknown_ps =
+        json!({"request_id": "c-ps-unknown-tool", "tool": "nope", "reply_to": channel});
+    let _: usize = conn
+        .publish(REQUESTS, unknown_ps.to_string())
+        .await
+        .unwrap();
+    let good = json!({"request_id": "c-good", "tool": "get_ticker", "args": {"symbol": "ETH/USDT"}, "reply_to": channel});
+    xadd(&mut conn, good.to_string().as_bytes()).await;
+
+    let expected = [
+        ("c-args-type", "invalid_argument"),
+        ("c-tool-type", "invalid_argument"),
+        ("c-unknown-arg", "invalid_argument"),
+        ("c-unknown-tool", "unknown_tool"),
+        ("c-late", "timeout"),
+        ("c-huge", "invalid_argument"),
+        ("c-ps-unknown-tool", "unknown_tool"),
+    ];
+    let got = collect_replies(&mut replies, expected.len() + 1, GENEROUS, LINGER).await;
+    for (id, code) in expected {
+        let replies = got
+            .get(id)
+            .unwrap_or_else(|| panic!("no reply to {id}: {got:?}"));
+        assert_eq!(replies.len(), 1, "{id}: {replies:?}");
+        assert_eq!(replies[0]["ok"], false, "{id}: {replies:?}");
+        assert_eq!(replies[0]["error"]["code"], code, "{id}: {replies:?}");
+        assert!(
+            replies[0]["error"]["message"].is_string(),
+            "{id}: {replies:?}"
+        );
+    }
+    assert_eq!(got["c-good"].len(), 1);
+    assert_eq!(got["c-good"][0]["ok"], true, "{:?}", got["c-good"]);
+    assert_eq!(got.len(), expected.len() + 1, "unexpected replies: {got:?}");
+    // Malformed entries are acknowledged too, not left to be reclaimed forever.
+    wait_until(GENEROUS, "every entry acknowledged", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 0 }
+    })
+    .await;
+    for worker in &mut workers {
+        assert!(worker.still_running(), "{}", worker.log.lock().unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_and_acknowledges_in_flight_requests_then_exits_0() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let mut worker = start_worker(&sim, &redis, &[]);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let channel = "test:replies:d";
+    let mut replies = subscribe(&redis, channel).await;
+    sim.set_faults(Faults {
+        latency_ms: 1000,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let ids: Vec<String> = (0..6).map(|i| format!("d-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let request = json!({"request_id": id, "tool": "get_ticker",
+            "args": {"symbol": SYMBOLS[i % SYMBOLS.len()]}, "reply_to": channel});
+        xadd(&mut conn, request.to_string().as_bytes()).await;
+    }
+    // All read by the worker (pending), none answered yet: the exchange takes a second.
+    wait_until(GENEROUS, "the worker to read every request", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 6 }
+    })
+    .await;
+    worker.signal(libc::SIGTERM);
+    let status = worker.exit_status(GENEROUS).await;
+    assert_eq!(status.code(), Some(0), "{}", worker.log.lock().unwrap());
+    let got = collect_replies(&mut replies, ids.len(), GENEROUS, Duration::ZERO).await;
+    assert_once_each(&got, &ids);
+    assert_eq!(pending(&mut conn).await, 0, "acknowledged before exit");
+    let left: usize = conn.hlen(WORKERS).await.unwrap();
+    assert_eq!(left, 0, "the worker left the worker list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let mut doomed = start_worker(&sim, &redis, &[]);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let channel = "test:replies:e";
+    let mut replies = subscribe(&redis, channel).await;
+    sim.set_faults(Faults {
+        latency_ms: 2000,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let ids: Vec<String> = (0..6).map(|i| format!("e-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let request = json!({"request_id": id, "tool": "get_ticker",
+            "args": {"symbol": SYMBOLS[i % SYMBOLS.len()]}, "reply_to": channel});
+        xadd(&mut conn, request.to_string().as_bytes()).await;
+    }
+    wait_until(GENEROUS, "the first worker to hold every request", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 6 }
+    })
+    .await;
+    doomed.signal(libc::SIGKILL);
+    doomed.exit_status(GENEROUS).await;
+
+    let rescuer = start_worker(&sim, &redis, &[]);
+    let got = collect_replies(&mut replies, ids.len(), GENEROUS, LINGER).await;
+    let answered_by = assert_once_each(&got, &ids);
+    assert_eq!(
+        answered_by.len(),
+        1,
+        "{answered_by:?}\n{}",
+        rescuer.log.lock().unwrap()
+    );
+    wait_until(GENEROUS, "every request acknowledged", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 0 }
+    })
+    .await;
+}
