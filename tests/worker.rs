@@ -317,3 +317,135 @@ async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reclaimed_more_than_3_times_is_dead_lettered_and_answered_internal() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let mut conn = connect(&redis).await;
+    let channel = "test:replies:dead";
+    let mut replies = subscribe(&redis, channel).await;
+    // Before any worker runs: a consumer "ghost" took two requests and vanished; one of them
+    // was already delivered 4 times (first delivery and three reclaims), the other once.
+    let _: () = conn
+        .xgroup_create_mkstream(REQUESTS, "workers", "0")
+        .await
+        .unwrap();
+    let poison = json!({"request_id": "dead-1", "tool": "get_ticker", "args": {"symbol": "BTC/USDT"}, "reply_to": channel}).to_string();
+    let orphan = json!({"request_id": "orphan-1", "tool": "get_ticker", "args": {"symbol": "ETH/USDT"}, "reply_to": channel}).to_string();
+    let poison_id: String = conn
+        .xadd(REQUESTS, "*", &[("request", &poison)])
+        .await
+        .unwrap();
+    let orphan_id: String = conn
+        .xadd(REQUESTS, "*", &[("request", &orphan)])
+        .await
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&[
+            "GROUP", "workers", "ghost", "COUNT", "10", "STREAMS", REQUESTS, ">",
+        ])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for (id, deliveries) in [(&poison_id, 4), (&orphan_id, 1)] {
+        let _: redis::Value = redis::cmd("XCLAIM")
+            .arg(REQUESTS)
+            .arg(&["workers", "ghost", "0"])
+            .arg(id)
+            .arg(&["IDLE", "60000", "RETRYCOUNT"])
+            .arg(deliveries)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    let _worker = start_worker(&sim, &redis, &[]);
+    let got = collect_replies(&mut replies, 2, GENEROUS, LINGER).await;
+    assert_eq!(got["dead-1"].len(), 1, "{got:?}");
+    assert_eq!(got["dead-1"][0]["ok"], false, "{got:?}");
+    assert_eq!(got["dead-1"][0]["error"]["code"], "internal", "{got:?}");
+    assert_eq!(got["orphan-1"].len(), 1, "{got:?}");
+    assert_eq!(got["orphan-1"][0]["ok"], true, "{got:?}");
+    let dead: redis::streams::StreamRangeReply =
+        conn.xrange_all(format!("{REQUESTS}:dead")).await.unwrap();
+    assert_eq!(dead.ids.len(), 1);
+    let moved: String = dead.ids[0].get("request").unwrap();
+    assert_eq!(moved, poison);
+    wait_until(GENEROUS, "both requests acknowledged", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 0 }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_again_after_redis_restarts_empty() {
+    let sim = common::simulator();
+    let mut redis = RedisServer::start();
+    let mut worker = start_worker(&sim, &redis, &[]);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    drop(conn);
+    // Without persistence the stream, its group and the worker list are gone.
+    redis.restart();
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let channel = "test:replies:restart";
+    let mut replies = subscribe(&redis, channel).await;
+    let request = json!({"request_id": "r-stream", "tool": "get_ticker", "args": {"symbol": "BTC/USDT"}, "reply_to": channel});
+    xadd(&mut conn, request.to_string().as_bytes()).await;
+    wait_until(GENEROUS, "the worker to subscribe again", || {
+        let mut conn = conn.clone();
+        async move {
+            let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
+                .arg(&["NUMSUB", REQUESTS])
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            counts.first().is_some_and(|(_, n)| *n == 1)
+        }
+    })
+    .await;
+    let request = json!({"request_id": "r-pubsub", "tool": "get_ticker", "args": {"symbol": "BTC/USDT"}, "reply_to": channel});
+    let _: usize = conn.publish(REQUESTS, request.to_string()).await.unwrap();
+    let got = collect_replies(&mut replies, 2, GENEROUS, Duration::ZERO).await;
+    assert_once_each(&got, &["r-stream".into(), "r-pubsub".into()]);
+    assert!(worker.still_running());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_malformed_requests_and_show_the_pool() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let worker = start_worker(&sim, &redis, &[("METRICS_ADDR", "127.0.0.1:0")]);
+    let addr = common::logged_addr(&worker.log, "serving /metrics").await;
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    xadd(&mut conn, b"{not json").await;
+    wait_until(GENEROUS, "the pool metrics", || {
+        let addr = addr.clone();
+        async move {
+            let Ok((200, body)) = common::http_get(&addr, "/metrics").await else {
+                return false;
+            };
+            body.contains("cmm_worker_malformed_total{kind=\"not_json\"} 1")
+                && body.contains("cmm_workers_live 1")
+                && body.contains("cmm_queue_depth 0")
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_setting_exits_2_naming_it() {
+    let output = tokio::process::Command::new(common::worker::WORKER_BINARY)
+        .env("REDIS_PORT", "not-a-port")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("REDIS_PORT"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
