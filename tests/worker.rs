@@ -449,3 +449,37 @@ async fn a_bad_setting_exits_2_naming_it() {
     assert!(stderr.contains("REDIS_PORT"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_miss_does_not_hold_up_requests_read_after_it() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let _worker = start_worker(&sim, &redis, &[]);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let channel = "test:replies:slow";
+    let mut replies = subscribe(&redis, channel).await;
+    sim.set_faults(Faults {
+        latency_ms: 3000,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let slow = json!({"request_id": "slow", "tool": "get_ticker", "args": {"symbol": "BTC/USDT"}, "reply_to": channel});
+    xadd(&mut conn, slow.to_string().as_bytes()).await;
+    for i in 0..5 {
+        let fast =
+            json!({"request_id": format!("fast-{i}"), "tool": "list_markets", "reply_to": channel});
+        xadd(&mut conn, fast.to_string().as_bytes()).await;
+    }
+    // Replies on one channel arrive in the order they were published.
+    let mut order = Vec::new();
+    while order.len() < 6 {
+        let reply = tokio::time::timeout(GENEROUS, replies.recv())
+            .await
+            .expect("a reply")
+            .expect("subscribed");
+        assert_eq!(reply["ok"], true, "{reply}");
+        order.push(reply["request_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(order.last().map(String::as_str), Some("slow"), "{order:?}");
+}

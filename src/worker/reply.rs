@@ -3,7 +3,8 @@
 //!
 //! A request can be executed twice (a reclaimed request whose first worker was only slow, a
 //! client that sends the same id both ways); the reply is what must happen once. So a reply is
-//! claimed first with `SET {prefix}:replied:{request_id} NX PX`; only the claimant publishes.
+//! claimed with `SET {prefix}:replied:{request_id} NX PX`; only the claimant publishes, in the
+//! same script, so the claim and the reply happen together or not at all.
 
 use std::time::Duration;
 
@@ -56,6 +57,16 @@ pub async fn already_replied(
         .await
 }
 
+/// Claims the reply and publishes it in one step: a worker dying between the two would
+/// otherwise leave a claimed but never published reply, which no later delivery may send.
+/// One round trip, too. (Plain EVAL: Redis caches the compiled script by its text.)
+const CLAIM_AND_PUBLISH: &str = r"
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0";
+
 /// Claims the reply for `request_id` and publishes it. `Ok(false)`: another delivery of the same
 /// request was answered already, nothing was published.
 pub async fn send(
@@ -65,32 +76,25 @@ pub async fn send(
     request_id: &str,
     body: &Value,
 ) -> redis::RedisResult<bool> {
-    let claimed: Option<String> = redis::cmd("SET")
-        .arg(replied_key(prefix, request_id))
-        .arg(1)
-        .arg("NX")
-        .arg("PX")
-        .arg(REPLIED_TTL.as_millis() as u64)
-        .query_async(conn)
-        .await?;
-    if claimed.is_none() {
-        return Ok(false);
-    }
     let payload = body.to_string();
-    // The claim is taken: a failed PUBLISH would leave the request unanswered for good, so it
-    // is retried a few times (the connection manager reconnects in between).
     let mut attempt = 0;
     loop {
-        match redis::cmd("PUBLISH")
+        let sent: redis::RedisResult<i64> = redis::cmd("EVAL")
+            .arg(CLAIM_AND_PUBLISH)
+            .arg(1)
+            .arg(replied_key(prefix, request_id))
+            .arg(REPLIED_TTL.as_millis() as u64)
             .arg(channel)
             .arg(&payload)
-            .query_async::<i64>(conn)
-            .await
-        {
-            Ok(_) => return Ok(true),
+            .query_async(conn)
+            .await;
+        match sent {
+            Ok(published) => return Ok(published == 1),
+            // Safe to repeat: if the failed attempt did run, this one finds the claim taken
+            // and publishes nothing (the connection manager reconnects in between).
             Err(e) if attempt < 3 => {
                 attempt += 1;
-                tracing::warn!(request_id, "publishing a reply failed, retrying: {e}");
+                tracing::warn!(request_id, "sending a reply failed, retrying: {e}");
                 tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
             }
             Err(e) => return Err(e),
