@@ -11,8 +11,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::request::{self, Malformed, Request};
 use super::{Shared, WorkerError};
 
-/// How long a claim is remembered: longer than any client waits for its reply.
-const CLAIM_TTL: Duration = Duration::from_secs(3600);
+/// How long a claim is remembered: every worker hears a message within moments of the others,
+/// so a minute is plenty; the reply claim (5 minutes) still guards against a late duplicate.
+const CLAIM_TTL: Duration = Duration::from_secs(60);
 
 pub async fn subscribe(shared: &Shared) -> Result<PubSub, WorkerError> {
     let mut pubsub = shared.target.client()?.get_async_pubsub().await?;

@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 
 use crate::tools::ToolError;
 
-/// How long a reply claim is remembered: far past any redelivery of the same request
-/// (reclaims happen within seconds, dead-lettering after four of them).
-const REPLIED_TTL: Duration = Duration::from_secs(3600);
+/// How long a reply claim is remembered: past the last possible redelivery of a request (four
+/// deliveries, each after 5 s idle plus a sweep interval plus at most an exchange timeout, about
+/// 70 s), short enough that the keys of a busy pool stay few (one per request per 5 minutes).
+const REPLIED_TTL: Duration = Duration::from_secs(300);
 
 /// `{request_id, ok, result | error, worker, elapsed_ms}`.
 pub fn body(
