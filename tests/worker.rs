@@ -248,7 +248,8 @@ async fn sigterm_finishes_and_acknowledges_in_flight_requests_then_exits_0() {
     let channel = "test:replies:d";
     let mut replies = subscribe(&redis, channel).await;
     sim.set_faults(Faults {
-        latency_ms: 1000,
+        // Long enough that the requests are surely still running when the signal comes.
+        latency_ms: 3000,
         endpoints: Some(vec!["ticker/24hr".into()]),
         ..Default::default()
     });
@@ -258,7 +259,7 @@ async fn sigterm_finishes_and_acknowledges_in_flight_requests_then_exits_0() {
             "args": {"symbol": SYMBOLS[i % SYMBOLS.len()]}, "reply_to": channel});
         xadd(&mut conn, request.to_string().as_bytes()).await;
     }
-    // All read by the worker (pending), none answered yet: the exchange takes a second.
+    // All read by the worker (pending), none answered yet: the exchange takes 3 seconds.
     wait_until(GENEROUS, "the worker to read every request", || {
         let mut conn = conn.clone();
         async move { pending(&mut conn).await == 6 }
@@ -284,7 +285,7 @@ async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
     let channel = "test:replies:e";
     let mut replies = subscribe(&redis, channel).await;
     sim.set_faults(Faults {
-        latency_ms: 2000,
+        latency_ms: 3000,
         endpoints: Some(vec!["ticker/24hr".into()]),
         ..Default::default()
     });
@@ -316,6 +317,29 @@ async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
         async move { pending(&mut conn).await == 0 }
     })
     .await;
+
+    // The killed worker never left the worker list; `status` stops counting it once it has
+    // been silent for 10 s.
+    let channel = "test:replies:e-status";
+    let mut status_replies = subscribe(&redis, channel).await;
+    let rescuer_id = answered_by.into_iter().next().unwrap();
+    let deadline = std::time::Instant::now() + GENEROUS;
+    for asked in 0.. {
+        let id = format!("e-status-{asked}");
+        let request = json!({"request_id": id, "tool": "status", "reply_to": channel});
+        xadd(&mut conn, request.to_string().as_bytes()).await;
+        let got = collect_replies(&mut status_replies, 1, GENEROUS, Duration::ZERO).await;
+        let workers = got[&id][0]["result"]["workers"].clone();
+        if workers.as_array().map(Vec::len) == Some(1) {
+            assert_eq!(workers[0]["id"], rescuer_id.as_str());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status still lists {workers}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

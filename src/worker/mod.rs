@@ -178,6 +178,16 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// `{host}-{pid}-{4 hex digits}`: the suffix keeps ids apart where hosts and pids repeat
+/// (containers that all run as pid 1 under one host name); a shared consumer name would mix
+/// two workers' pending requests.
+fn worker_id(host: &str, pid: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}-{pid}-{:04x}", (nanos ^ pid) & 0xffff)
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -201,7 +211,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
     let host = host_name();
     let pid = std::process::id();
     let shared = Arc::new(Shared {
-        id: format!("{host}-{pid}"),
+        id: worker_id(&host, pid),
         host,
         pid,
         started_ms: now_ms(),
@@ -240,10 +250,14 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         let _ = task.await;
     }
     let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
-    if tokio::time::timeout(DRAIN_TIMEOUT, shared.slots.acquire_many(all))
-        .await
-        .is_err()
-    {
+    // A second signal means "now": what is still running stays pending and is reclaimed by
+    // another worker.
+    let drained = tokio::select! {
+        drained = tokio::time::timeout(DRAIN_TIMEOUT, shared.slots.acquire_many(all)) => drained.is_ok(),
+        _ = terminate.recv() => false,
+        _ = interrupt.recv() => false,
+    };
+    if !drained {
         tracing::warn!(
             in_flight = shared.in_flight(),
             "requests still running at exit; they will be reclaimed"
