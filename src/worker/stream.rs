@@ -121,7 +121,7 @@ pub async fn process(
     reclaimed: bool,
 ) {
     let received = Instant::now();
-    shared.running().insert(entry.id.clone());
+    let _running = Running::new(&shared, &entry.id);
     let parsed = parse_entry(&entry);
     let answered = match (&parsed, reclaimed) {
         (Ok(request), true) => {
@@ -136,7 +136,29 @@ pub async fn process(
         shared.serve(parsed, received).await;
     }
     ack(&shared, &entry.id).await;
-    shared.running().remove(&entry.id);
+}
+
+/// Marks an entry as this worker's while it runs. Removed on drop, so that even a task that
+/// panics does not leave an entry the reclaimer would skip forever.
+struct Running<'a> {
+    shared: &'a Shared,
+    id: String,
+}
+
+impl<'a> Running<'a> {
+    fn new(shared: &'a Shared, id: &str) -> Self {
+        shared.running().insert(id.to_owned());
+        Self {
+            shared,
+            id: id.to_owned(),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.shared.running().remove(&self.id);
+    }
 }
 
 pub async fn ack(shared: &Shared, id: &str) {
