@@ -1,12 +1,13 @@
 //! crypto-market-mcp: fast, fresh, trustworthy cryptocurrency market data for AI assistants
 //! (MCP) and services. This crate wires the actor core (`crypto-market-actors`) to its front
-//! ends: settings, the MCP server, and (next) the Redis worker and clients.
+//! ends: settings, the MCP server and the Redis worker pool (`worker`).
 
 pub mod config;
 pub mod mcp;
 pub mod metrics;
 pub mod telemetry;
 pub mod tools;
+pub mod worker;
 
 pub use config::ServerConfig;
 use crypto_market_actors::{Engine, EngineError};

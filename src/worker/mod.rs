@@ -1,0 +1,272 @@
+//! `crypto-market-worker`: serves tool calls from Redis (SPEC.md section 6) with the same
+//! [`ToolService`] as MCP. Requests come through the request stream (consumer group `workers`,
+//! [`stream`]) or, seed-style, through pub/sub ([`pubsub`]); each request_id gets exactly one
+//! reply ([`reply`]). Workers heartbeat into `{prefix}:workers` ([`heartbeat`]) and take over
+//! requests left pending by dead ones ([`reclaim`]).
+
+mod error;
+mod heartbeat;
+mod pubsub;
+mod reclaim;
+pub mod reply;
+pub mod request;
+mod status;
+mod stream;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crypto_market_actors::redis_target::RedisTarget;
+use crypto_market_actors::{Engine, ErrorCode};
+use redis::aio::ConnectionManager;
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+pub use error::WorkerError;
+use request::{Malformed, Request};
+
+use crate::config::ServerConfig;
+use crate::tools::{CallContext, ToolError, ToolService};
+
+/// Consumer group of every worker (SPEC.md section 6).
+pub const GROUP: &str = "workers";
+/// Requests one worker runs at once. Hits take microseconds, so this bounds misses: enough to
+/// keep many slow exchange calls going, few enough that a worker does not hoard the queue
+/// while others idle.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Longest wait for an ordinary Redis command (the manager's 500 ms default is short for a
+/// loaded Redis; a blocking read has a connection of its own).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait for in-flight requests at shutdown: past the exchange timeout, so a request
+/// that started is answered; short enough that a stuck call cannot hold the exit forever.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every task of one worker shares.
+pub(crate) struct Shared {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_ms: u64,
+    pub tools: ToolService,
+    pub engine: Engine,
+    pub target: RedisTarget,
+    /// For ordinary commands (replies, acks, claims); cloned per task, multiplexed.
+    pub conn: ConnectionManager,
+    pub request_channel: String,
+    pub response_channel: String,
+    pub processed: AtomicU64,
+    pub errors: AtomicU64,
+    pub slots: Arc<Semaphore>,
+    /// Stream entries this worker is running: the reclaimer must not take them for dead.
+    pub running: Mutex<HashSet<String>>,
+    pub shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub fn in_flight(&self) -> usize {
+        MAX_IN_FLIGHT - self.slots.available_permits()
+    }
+
+    pub fn dead_letter_key(&self) -> String {
+        format!("{}:dead", self.request_channel)
+    }
+
+    /// Waits for room for one more request, or `None` when shutting down.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            permit = self.slots.clone().acquire_owned() => permit.ok(),
+            () = self.shutdown.cancelled() => None,
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // The set is only inserted into and removed from; a panic elsewhere cannot leave it
+        // inconsistent, so a poisoned lock is still usable.
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs one parsed (or malformed) request and replies. Never fails: problems are logged and
+    /// counted; an unsent reply shows up as a client timeout.
+    pub async fn serve(&self, parsed: Result<Request, Malformed>, received: Instant) {
+        let (request_id, reply_to, outcome) = match parsed {
+            Err(malformed) => {
+                count_malformed(&malformed);
+                let Some(request_id) = malformed.request_id else {
+                    return;
+                };
+                let error = ToolError::invalid_argument(malformed.message);
+                (request_id, malformed.reply_to, Err(error))
+            }
+            Ok(request) => {
+                let outcome = self.run(&request).await;
+                (request.request_id, request.reply_to, outcome)
+            }
+        };
+        self.reply(&request_id, reply_to.as_deref(), &outcome, received)
+            .await;
+    }
+
+    async fn run(&self, request: &Request) -> Result<Value, ToolError> {
+        if request
+            .deadline_ms
+            .is_some_and(|deadline| now_ms() > deadline)
+        {
+            return Err(ToolError::new(
+                ErrorCode::Timeout,
+                "the request's deadline_ms passed before a worker could start it",
+            ));
+        }
+        if request.tool == "status" {
+            return status::status(self).await.map_err(|e| e.to_tool_error());
+        }
+        let context = CallContext {
+            client_id: request.client_id.clone(),
+            ..CallContext::default()
+        };
+        self.tools
+            .call(&request.tool, request.args.clone(), context)
+            .await
+    }
+
+    pub async fn reply(
+        &self,
+        request_id: &str,
+        reply_to: Option<&str>,
+        outcome: &Result<Value, ToolError>,
+        received: Instant,
+    ) {
+        let body = reply::body(request_id, outcome, &self.id, received.elapsed());
+        let channel = reply_to.unwrap_or(&self.response_channel);
+        let mut conn = self.conn.clone();
+        match reply::send(
+            &mut conn,
+            &self.target.key_prefix,
+            channel,
+            request_id,
+            &body,
+        )
+        .await
+        {
+            Ok(true) => {
+                self.processed.fetch_add(1, Ordering::Relaxed);
+                if outcome.is_err() {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(false) => {
+                tracing::debug!(request_id, "already answered by another delivery")
+            }
+            Err(e) => tracing::warn!(request_id, "cannot reply: {e}"),
+        }
+    }
+}
+
+fn count_malformed(malformed: &Malformed) {
+    metrics::counter!("cmm_worker_malformed_total", "kind" => malformed.kind.as_str()).increment(1);
+    tracing::warn!(
+        request_id = malformed.request_id.as_deref().unwrap_or("-"),
+        "malformed request: {malformed}"
+    );
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `{host}-{pid}-{4 hex digits}`: the suffix keeps ids apart where hosts and pids repeat
+/// (containers that all run as pid 1 under one host name); a shared consumer name would mix
+/// two workers' pending requests.
+fn worker_id(host: &str, pid: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}-{pid}-{:04x}", (nanos ^ pid) & 0xffff)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Serves requests until SIGTERM or SIGINT, then stops reading, finishes and acknowledges
+/// what it started, leaves the worker list and returns. Call inside an actix System (the
+/// engine's actors live there).
+pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Signals first: one that arrives during start-up must not kill the process untidily.
+    let mut terminate = signal(SignalKind::terminate()).map_err(WorkerError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(WorkerError::Signals)?;
+
+    let target = settings.redis_target();
+    let conn = target.manager_with(COMMAND_TIMEOUT).await?;
+    let host = host_name();
+    let pid = std::process::id();
+    let shared = Arc::new(Shared {
+        id: worker_id(&host, pid),
+        host,
+        pid,
+        started_ms: now_ms(),
+        tools: ToolService::new(engine.clone()),
+        engine,
+        target,
+        conn,
+        request_channel: settings.pubsub.request_channel.clone(),
+        response_channel: settings.pubsub.response_channel.clone(),
+        processed: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        running: Mutex::new(HashSet::new()),
+        shutdown: CancellationToken::new(),
+    });
+
+    // Ready before announced: the first heartbeat tells clients and tests this worker serves.
+    stream::ensure_group(&shared).await?;
+    let reader = stream::reader(&shared).await?;
+    let subscription = pubsub::subscribe(&shared).await?;
+    heartbeat::beat(&shared).await?;
+    let tasks = vec![
+        actix_rt::spawn(stream::read_loop(shared.clone(), reader)),
+        actix_rt::spawn(pubsub::listen(shared.clone(), subscription)),
+        actix_rt::spawn(heartbeat::run(shared.clone())),
+        actix_rt::spawn(reclaim::run(shared.clone())),
+    ];
+    tracing::info!(worker = %shared.id, stream = %shared.request_channel, "crypto-market-worker serving");
+
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
+    }
+    shared.shutdown.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
+    // A second signal means "now": what is still running stays pending and is reclaimed by
+    // another worker.
+    let drained = tokio::select! {
+        drained = tokio::time::timeout(DRAIN_TIMEOUT, shared.slots.acquire_many(all)) => drained.is_ok(),
+        _ = terminate.recv() => false,
+        _ = interrupt.recv() => false,
+    };
+    if !drained {
+        tracing::warn!(
+            in_flight = shared.in_flight(),
+            "requests still running at exit; they will be reclaimed"
+        );
+    }
+    heartbeat::leave(&shared).await;
+    tracing::info!(
+        processed = shared.processed.load(Ordering::Relaxed),
+        "crypto-market-worker stopped"
+    );
+    Ok(())
+}

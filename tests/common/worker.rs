@@ -1,0 +1,174 @@
+//! The real `crypto-market-worker` binary as a child process, and a Redis client talking to it
+//! the way SPEC.md section 6 describes: XADD or PUBLISH requests, replies on a channel.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crypto_market_sim::SimHandle;
+use futures::StreamExt;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use super::redis::RedisServer;
+
+pub const WORKER_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-worker");
+pub const REQUESTS: &str = "crypto_mcp:requests";
+pub const WORKERS: &str = "crypto_mcp:workers";
+
+pub struct Worker {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+}
+
+/// A worker pointed at `sim` and `redis`, with the test's extra settings.
+pub fn start_worker(sim: &SimHandle, redis: &RedisServer, env: &[(&str, &str)]) -> Worker {
+    let mut cmd = Command::new(WORKER_BINARY);
+    cmd.env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("REDIS_URL", redis.url())
+        .env("RUST_LOG", "info")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd.spawn().expect("worker binary starts");
+    let log = super::collect(child.stderr.take().expect("stderr"));
+    Worker { child, log }
+}
+
+impl Worker {
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(
+            unsafe { libc::kill(pid, signal) },
+            0,
+            "kill({pid}, {signal})"
+        );
+    }
+
+    /// Its exit status, waiting at most `within`.
+    pub async fn exit_status(&mut self, within: Duration) -> std::process::ExitStatus {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.expect("wait"),
+            Err(_) => panic!(
+                "worker still running after {within:?}; log:\n{}",
+                self.log.lock().unwrap()
+            ),
+        }
+    }
+
+    pub fn still_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+pub async fn connect(redis: &RedisServer) -> MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .expect("URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects")
+}
+
+/// Polls `check` every 50 ms until it holds, failing after `within` with `what`.
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `n` workers announced themselves (they heartbeat once ready to serve).
+pub async fn wait_for_workers(conn: &mut MultiplexedConnection, n: usize) {
+    wait_until(Duration::from_secs(60), &format!("{n} workers"), || {
+        let mut conn = conn.clone();
+        async move { conn.hlen::<_, usize>(WORKERS).await.unwrap_or(0) >= n }
+    })
+    .await;
+}
+
+/// Requests read by some worker but not yet acknowledged.
+pub async fn pending(conn: &mut MultiplexedConnection) -> usize {
+    let reply: redis::RedisResult<redis::streams::StreamPendingReply> =
+        conn.xpending(REQUESTS, "workers").await;
+    reply.map(|r| r.count()).unwrap_or(0)
+}
+
+pub async fn xadd(conn: &mut MultiplexedConnection, payload: &[u8]) {
+    let _: String = conn
+        .xadd_maxlen(
+            REQUESTS,
+            redis::streams::StreamMaxlen::Approx(100_000),
+            "*",
+            &[("request", payload)],
+        )
+        .await
+        .expect("XADD");
+}
+
+/// Replies published on `channel`, subscribed before this returns.
+pub async fn subscribe(redis: &RedisServer, channel: &str) -> mpsc::UnboundedReceiver<Value> {
+    let mut pubsub = redis::Client::open(redis.url())
+        .expect("URL")
+        .get_async_pubsub()
+        .await
+        .expect("connects");
+    pubsub.subscribe(channel).await.expect("SUBSCRIBE");
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let reply: Value =
+                serde_json::from_slice(message.get_payload_bytes()).expect("replies are JSON");
+            if tx.send(reply).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Replies by request_id: until `expected` distinct ids answered (at most `within`), then
+/// for `linger` more, so that duplicates have every chance to show up.
+pub async fn collect_replies(
+    replies: &mut mpsc::UnboundedReceiver<Value>,
+    expected: usize,
+    within: Duration,
+    linger: Duration,
+) -> HashMap<String, Vec<Value>> {
+    let mut by_id: HashMap<String, Vec<Value>> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while by_id.len() < expected {
+        match tokio::time::timeout_at(deadline, replies.recv()).await {
+            Ok(Some(reply)) => add(&mut by_id, reply),
+            _ => break,
+        }
+    }
+    let linger_until = tokio::time::Instant::now() + linger;
+    while let Ok(Some(reply)) = tokio::time::timeout_at(linger_until, replies.recv()).await {
+        add(&mut by_id, reply);
+    }
+    by_id
+}
+
+fn add(by_id: &mut HashMap<String, Vec<Value>>, reply: Value) {
+    let id = reply["request_id"]
+        .as_str()
+        .expect("replies carry request_id")
+        .to_owned();
+    by_id.entry(id).or_default().push(reply);
+}
