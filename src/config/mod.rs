@@ -192,6 +192,16 @@ impl ServerConfig {
         crypto_market_actors::redis_target::RedisTarget::new(url, self.redis.key_prefix.clone())
     }
 
+    /// The protocol settings of a pool client (`PubSubClient`).
+    pub fn pubsub_client(&self, client_id: Option<String>) -> crate::client::PubSubConfig {
+        crate::client::PubSubConfig {
+            request_channel: self.pubsub.request_channel.clone(),
+            response_channel: self.pubsub.response_channel.clone(),
+            request_timeout: std::time::Duration::from_secs(self.pubsub.request_timeout),
+            client_id,
+        }
+    }
+
     /// The exchanges requests may name, the default one first.
     pub fn enabled_exchanges(&self) -> Vec<String> {
         let mut list = vec![self.exchange.name.clone()];

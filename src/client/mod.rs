@@ -1,0 +1,202 @@
+//! `PubSubClient`: calls the tools on the worker pool from any node, over Redis (SPEC.md
+//! section 6). Requests go on the request stream (`XADD`, so no request is lost while the
+//! workers restart); replies come back on this client's own channel,
+//! `{RESPONSE_CHANNEL}:{client_id}`, subscribed before the first request leaves.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crypto_market_actors::redis_target::RedisTarget;
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// The protocol settings a client needs (SPEC.md section 3).
+#[derive(Debug, Clone)]
+pub struct PubSubConfig {
+    pub request_channel: String,
+    pub response_channel: String,
+    /// How long `publish_request` waits when not told otherwise (`REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// Names this client's reply channel; a random one when `None`.
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot set up the Redis client: {0}")]
+    Setup(String),
+    #[error("Redis failed: {0}")]
+    Redis(String),
+    #[error("no reply to {request_id} within {after:?}")]
+    Timeout { request_id: String, after: Duration },
+    /// The pool answered with an error (SPEC.md section 4's codes).
+    #[error("{code}: {message}")]
+    Remote {
+        code: String,
+        message: String,
+        retryable: bool,
+        retry_after_ms: Option<u64>,
+    },
+    #[error("unreadable reply: {0}")]
+    BadReply(String),
+}
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+
+pub struct PubSubClient {
+    conn: ConnectionManager,
+    config: PubSubConfig,
+    client_id: String,
+    reply_channel: String,
+    pending: Pending,
+    next: AtomicU64,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl PubSubClient {
+    /// Connects, and subscribes to this client's reply channel before returning.
+    pub async fn connect(target: RedisTarget, config: PubSubConfig) -> Result<Self, ClientError> {
+        let client_id = config.client_id.clone().unwrap_or_else(|| {
+            format!(
+                "client-{}-{}",
+                std::process::id(),
+                crypto_market_actors::model::now_ms()
+            )
+        });
+        let reply_channel = format!("{}:{client_id}", config.response_channel);
+        let conn = target
+            .manager()
+            .await
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let mut pubsub = target
+            .client()
+            .map_err(|e| ClientError::Setup(e.to_string()))?
+            .get_async_pubsub()
+            .await
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        pubsub
+            .subscribe(&reply_channel)
+            .await
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let pending: Pending = Arc::default();
+        let listener = tokio::spawn(listen(pubsub, pending.clone()));
+        Ok(Self {
+            conn,
+            config,
+            client_id,
+            reply_channel,
+            pending,
+            next: AtomicU64::new(0),
+            listener,
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Calls `tool` with `args` on the pool and waits for its result, at most `timeout`
+    /// (the request carries the matching `deadline_ms`, so no worker starts it after that).
+    pub async fn publish_request(
+        &self,
+        tool: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let request_id = format!("{}-{n}", self.client_id);
+        let deadline_ms = crypto_market_actors::model::now_ms()
+            + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        let request = json!({
+            "request_id": request_id,
+            "tool": tool,
+            "args": args,
+            "reply_to": self.reply_channel,
+            "deadline_ms": deadline_ms,
+            "client_id": self.client_id,
+        });
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(request_id.clone(), tx);
+        let mut conn = self.conn.clone();
+        let sent: redis::RedisResult<String> = redis::cmd("XADD")
+            .arg(&self.config.request_channel)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(100_000)
+            .arg("*")
+            .arg("request")
+            .arg(request.to_string())
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = sent {
+            self.lock().remove(&request_id);
+            return Err(ClientError::Redis(e.to_string()));
+        }
+        let reply = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            _ => {
+                self.lock().remove(&request_id);
+                return Err(ClientError::Timeout {
+                    request_id,
+                    after: timeout,
+                });
+            }
+        };
+        if reply["ok"] == true {
+            return Ok(reply["result"].clone());
+        }
+        let error = &reply["error"];
+        match error["code"].as_str() {
+            Some(code) => Err(ClientError::Remote {
+                code: code.to_owned(),
+                message: error["message"].as_str().unwrap_or_default().to_owned(),
+                retryable: error["retryable"].as_bool().unwrap_or(false),
+                retry_after_ms: error["retry_after_ms"].as_u64(),
+            }),
+            None => Err(ClientError::BadReply(reply.to_string())),
+        }
+    }
+
+    /// `publish_request` with the configured `REQUEST_TIMEOUT`.
+    pub async fn call(&self, tool: &str, args: Value) -> Result<Value, ClientError> {
+        self.publish_request(tool, args, self.config.request_timeout)
+            .await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Value>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for PubSubClient {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Hands each reply to the call waiting for it; replies nobody waits for (timed out) are
+/// dropped.
+async fn listen(mut pubsub: redis::aio::PubSub, pending: Pending) {
+    let mut messages = pubsub.on_message();
+    while let Some(message) = messages.next().await {
+        let Ok(payload) = message.get_payload::<String>() else {
+            continue;
+        };
+        let Ok(reply) = serde_json::from_str::<Value>(&payload) else {
+            tracing::warn!("unreadable reply on the client's channel");
+            continue;
+        };
+        let Some(id) = reply["request_id"].as_str() else {
+            continue;
+        };
+        let waiting = pending.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        if let Some(tx) = waiting {
+            let _ = tx.send(reply);
+        }
+    }
+    tracing::warn!("the client's reply subscription ended");
+}
