@@ -14,7 +14,10 @@ async fn the_python_client_gets_a_ticker_through_the_pool() {
     let _worker = start_worker(&sim, &redis, &[]);
     // redis-py names unix sockets unix://.
     let url = format!("unix://{}", redis.socket().display());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python/crypto_market_client.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/python/crypto_market_client.py"
+    );
     let out = tokio::process::Command::new("python3")
         .arg(script)
         .args(["BTC/USDT", "NOPE/USDT"])
@@ -31,7 +34,10 @@ async fn the_python_client_gets_a_ticker_through_the_pool() {
     assert_eq!(lines.len(), 2, "{stdout}\n{stderr}");
     let served = sim.last_response("ticker/24hr", Some("BTCUSDT")).unwrap();
     assert_eq!(lines[0]["symbol"], "BTC/USDT");
-    assert_eq!(lines[0]["last"].as_f64().unwrap(), common::num(&served["lastPrice"]));
+    assert_eq!(
+        lines[0]["last"].as_f64().unwrap(),
+        common::num(&served["lastPrice"])
+    );
     assert_eq!(lines[1]["error"], "invalid_symbol");
     // One symbol failed: the script says so in its exit status.
     assert_eq!(out.status.code(), Some(1), "{stderr}");

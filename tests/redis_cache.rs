@@ -70,6 +70,24 @@ async fn one_servers_fetch_is_served_by_the_other_from_redis() {
         .iter()
         .all(|t| t["source"] == "exchange"));
     let calls = sim.calls("ticker/24hr");
+    // A batch's values are written to Redis behind the answer: wait until they are there.
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for _ in 0..400 {
+        let stored: i64 = redis::cmd("EXISTS")
+            .arg("crypto_mcp:cache:binance:ticker:SOL/USDT")
+            .arg("crypto_mcp:cache:binance:ticker:BNB/USDT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if stored == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let mut sources = Vec::new();
     for _ in 0..100 {
         let r = b

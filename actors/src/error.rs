@@ -19,6 +19,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code named `name` (as another node sent it), if it is one of SPEC.md's.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::InvalidSymbol,
+            Self::InvalidArgument,
+            Self::UnknownTool,
+            Self::Unsupported,
+            Self::ExchangeUnavailable,
+            Self::RateLimited,
+            Self::Timeout,
+            Self::Unauthorized,
+            Self::Internal,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == name)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::InvalidSymbol => "invalid_symbol",

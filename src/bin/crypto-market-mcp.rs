@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use crypto_market_mcp::client::PubSubClient;
 use crypto_market_mcp::config::{self, CommonArgs, ServerConfig};
-use crypto_market_mcp::mcp::{self, McpServer};
+use crypto_market_mcp::mcp::{self, Backend, McpServer};
 use crypto_market_mcp::tools::ToolService;
 use crypto_market_mcp::{configure_server, metrics, telemetry};
 
@@ -48,23 +50,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: ServerConfig) -> Result<(), String> {
-    // Settings of slices still to come: accepted (one config serves every version), but say so
-    // rather than silently behave differently from what was asked.
-    if settings.pubsub.enabled {
-        tracing::warn!("PUBSUB_ENABLED=true: this version has no worker-pool gateway yet; calling exchanges itself");
-    }
-    // The recorder goes in before the engine starts, so no early measurement is lost.
-    let recorder = settings
-        .metrics
-        .addr
-        .as_ref()
-        .map(|_| metrics::install())
-        .transpose()?;
-    let engine = configure_server(&settings).map_err(|e| format!("cannot start: {e}"))?;
-    if let (Some(handle), Some(addr)) = (recorder, parse_addr(&settings.metrics.addr)) {
-        metrics::start(addr, handle, engine.clone()).await?;
-    }
-    let server = McpServer::new(ToolService::new(engine));
+    let server = if settings.pubsub.enabled {
+        gateway(&settings).await?
+    } else {
+        // The recorder goes in before the engine starts, so no early measurement is lost.
+        let recorder = settings
+            .metrics
+            .addr
+            .as_ref()
+            .map(|_| metrics::install())
+            .transpose()?;
+        let engine = configure_server(&settings).map_err(|e| format!("cannot start: {e}"))?;
+        if let (Some(handle), Some(addr)) = (recorder, parse_addr(&settings.metrics.addr)) {
+            metrics::start(addr, handle, engine.clone()).await?;
+        }
+        McpServer::new(ToolService::new(engine))
+    };
     match parse_addr(&settings.server.http) {
         Some(addr) => mcp::serve_http(addr, server, settings.server.auth_token.clone()).await,
         None => {
@@ -72,6 +73,22 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
             mcp::serve_stdio(server).await
         }
     }
+}
+
+/// `PUBSUB_ENABLED`: every tool call goes to the worker pool through Redis; this process
+/// starts no engine and calls no exchange.
+async fn gateway(settings: &ServerConfig) -> Result<McpServer, String> {
+    if settings.metrics.addr.is_some() {
+        tracing::warn!("METRICS_ADDR is served by the workers; a gateway serves no metrics yet");
+    }
+    let client = PubSubClient::connect(settings.redis_target(), settings.pubsub_client(None))
+        .await
+        .map_err(|e| format!("cannot reach the worker pool: {e}"))?;
+    tracing::info!(
+        client = client.client_id(),
+        "forwarding tool calls to the worker pool"
+    );
+    Ok(McpServer::with_backend(Backend::Pool(Arc::new(client))))
 }
 
 /// Addresses were validated with the settings; `None` means unset.

@@ -200,3 +200,35 @@ async fn listen(mut pubsub: redis::aio::PubSub, pending: Pending) {
     }
     tracing::warn!("the client's reply subscription ended");
 }
+
+/// A pool failure as the tools report failures: the remote code as it was, or what went wrong
+/// on the way (the pool did not answer: `timeout`; Redis failed: retryable `internal`).
+impl From<ClientError> for crate::tools::ToolError {
+    fn from(error: ClientError) -> Self {
+        use crypto_market_actors::ErrorCode;
+        match error {
+            ClientError::Remote {
+                code,
+                message,
+                retryable,
+                retry_after_ms,
+            } => Self {
+                code: ErrorCode::parse(&code).unwrap_or(ErrorCode::Internal),
+                message,
+                retryable,
+                retry_after_ms,
+            },
+            ClientError::Timeout { after, .. } => Self::new(
+                ErrorCode::Timeout,
+                format!(
+                    "the worker pool did not answer within {} ms",
+                    after.as_millis()
+                ),
+            ),
+            other => Self {
+                retryable: true,
+                ..Self::new(ErrorCode::Internal, format!("the worker pool: {other}"))
+            },
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod server;
 mod stdio;
 
 pub use http::serve_http;
-pub use server::McpServer;
+pub use server::{Backend, McpServer};
 pub use stdio::{stdio_transport, StdioKind, StdioReader, StdioWriter};
 
 /// Serves MCP over stdin/stdout until the client closes stdin: on the IO reactor when they are

@@ -8,6 +8,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::catalog;
+use crate::client::PubSubClient;
 use crate::tools::{CallContext, ToolError, ToolService};
 
 const INSTRUCTIONS: &str = "Cryptocurrency market data (tickers, OHLCV candles, order books, trades, markets) \
@@ -15,15 +16,47 @@ from exchanges through ccxt. Symbols accept BTC/USDT, BTCUSDT or btc-usdt. Every
 (source, age_ms, stale). Errors carry a code: invalid_symbol (with suggestions), invalid_argument, \
 exchange_unavailable, rate_limited, timeout, ...";
 
+/// Who runs the tools: this process's engine, or the worker pool through Redis
+/// (`PUBSUB_ENABLED`: the MCP server is then a gateway and calls no exchange itself).
+#[derive(Clone)]
+pub enum Backend {
+    Local(ToolService),
+    Pool(Arc<PubSubClient>),
+}
+
+impl Backend {
+    async fn call(
+        &self,
+        name: &str,
+        arguments: crate::tools::Arguments,
+        context: CallContext,
+    ) -> Result<serde_json::Value, ToolError> {
+        match self {
+            Self::Local(tools) => tools.call(name, arguments, context).await,
+            Self::Pool(client) => {
+                let args = serde_json::Value::Object(arguments.unwrap_or_default());
+                tokio::select! {
+                    outcome = client.call(name, args) => outcome.map_err(ToolError::from),
+                    () = context.cancelled() => Err(ToolError::cancelled()),
+                }
+            }
+        }
+    }
+}
+
 /// The MCP server handler. Cheap to clone: one per session shares the engine.
 #[derive(Clone)]
 pub struct McpServer {
-    tools: ToolService,
+    tools: Backend,
     catalog: Arc<Vec<Tool>>,
 }
 
 impl McpServer {
     pub fn new(tools: ToolService) -> Self {
+        Self::with_backend(Backend::Local(tools))
+    }
+
+    pub fn with_backend(tools: Backend) -> Self {
         Self {
             tools,
             catalog: Arc::new(catalog::tools()),

@@ -1,0 +1,51 @@
+//! `PUBSUB_ENABLED=true`: the MCP server is a gateway to the worker pool. Its tool calls are
+//! served by a worker through Redis; it calls no exchange itself (its own REST URL leads
+//! nowhere here).
+
+mod common;
+
+use common::redis::RedisServer;
+use common::worker::start_worker;
+use common::{error_code, ok, simulator, start_server};
+use serde_json::json;
+
+#[tokio::test]
+async fn an_mcp_gateway_serves_every_call_through_the_pool() {
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let _worker = start_worker(&sim, &redis, &[]);
+    let gateway = start_server(
+        &sim,
+        &[
+            ("PUBSUB_ENABLED", "true"),
+            ("REDIS_URL", redis.url().as_str()),
+            // Were the gateway to call an exchange itself, it would find nothing here.
+            ("EXCHANGE_REST_URL", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
+    let r = gateway
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
+    let served = sim.last_response("ticker/24hr", Some("BTCUSDT")).unwrap();
+    assert_eq!(
+        ok(&r)["last"].as_f64().unwrap(),
+        common::num(&served["lastPrice"])
+    );
+    let markets = gateway.call("list_markets", json!({"quote": "USDT"})).await;
+    assert_eq!(ok(&markets)["total"], 4);
+    // Errors come back with their codes, as tool results.
+    let bad = gateway
+        .call("get_ticker", json!({"symbol": "NOPE/USDT"}))
+        .await;
+    assert_eq!(error_code(&bad), "invalid_symbol");
+    let bad = gateway
+        .call("get_order_book", json!({"symbol": "BTC/USDT", "limit": 0}))
+        .await;
+    assert_eq!(error_code(&bad), "invalid_argument");
+    assert_eq!(
+        sim.calls("exchangeInfo"),
+        1,
+        "only the worker loaded markets"
+    );
+}
