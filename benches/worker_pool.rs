@@ -82,6 +82,9 @@ async fn run() {
         .filter_map(|n| n.trim().parse().ok())
         .collect();
     for workers in counts {
+        // Every row starts cold: new workers, an empty Redis, the same cold symbols again.
+        flush(&redis).await;
+        next_cold.store(1, Ordering::Relaxed);
         let pool = start_workers(&sim, &redis, workers).await;
         let client = client(&redis, &format!("bench{workers}")).await;
         warm(&client).await;
@@ -135,6 +138,18 @@ async fn run() {
         ),
         Err(e) => println!("redis-benchmark did not run: {e}"),
     }
+}
+
+async fn flush(redis: &RedisServer) {
+    let client = redis::Client::open(redis.url()).expect("Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis connection");
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut conn)
+        .await
+        .expect("FLUSHALL");
 }
 
 struct Pool(Vec<Child>);
