@@ -174,7 +174,10 @@ async fn start_workers(sim: &crypto_market_sim::SimHandle, redis: &RedisServer, 
             // Two exchange calls at once per worker (ticker misses batch 20 a call): ten
             // workers' instance pools must not swamp two cores.
             .env("EXCHANGE_MAX_CONCURRENT_CALLS", "2")
-            .env("RUST_LOG", std::env::var("BENCH_WORKER_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
