@@ -194,3 +194,38 @@ async fn many_servers_missing_one_key_at_once_make_one_exchange_call() {
         "one exchange call in the cluster"
     );
 }
+
+/// Each ticker a node fetches is published on `{prefix}:ticker:{exchange}:{symbol}` (SPEC.md
+/// section 5): a Redis subscriber on any node sees it.
+#[tokio::test]
+async fn fetched_tickers_are_published_on_their_channel() {
+    use futures::StreamExt;
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let mut pubsub = redis::Client::open(redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    pubsub
+        .subscribe("crypto_mcp:ticker:binance:BTC/USDT")
+        .await
+        .unwrap();
+    let env = shared_env(&redis);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = start_server(&sim, &env).await;
+    let r = server
+        .call("get_ticker", json!({"symbol": "btcusdt"}))
+        .await;
+    let mut messages = pubsub.on_message();
+    let message = tokio::time::timeout(Duration::from_secs(20), messages.next())
+        .await
+        .expect("an update within 20 s")
+        .expect("a message");
+    let update: serde_json::Value =
+        serde_json::from_str(&message.get_payload::<String>().unwrap()).unwrap();
+    assert_eq!(update["symbol"], "BTC/USDT");
+    assert_eq!(update["exchange"], "binance");
+    assert_eq!(update["last"], ok(&r)["last"]);
+    assert_eq!(update["price"], ok(&r)["last"]);
+}

@@ -232,8 +232,31 @@ impl RemoteCache {
             .unwrap_or(u64::MAX)
             .max(1);
         let name = self.target.cache_key(key);
+        // A ticker is also an update for every node's subscribers (SPEC.md section 5):
+        // `{prefix}:ticker:{exchange}:{symbol}`, the ticker JSON, in the same round trip.
+        let update = match &*stamped.value {
+            MarketData::Ticker(ticker) => ticker_update(&key.exchange, ticker).map(|payload| {
+                (
+                    self.target.ticker_channel(&key.exchange, &key.symbol),
+                    payload,
+                )
+            }),
+            _ => None,
+        };
         let _: Option<()> = self
-            .run(|mut conn| async move { conn.pset_ex(name, json, ms).await })
+            .run(|mut conn| async move {
+                let mut pipe = redis::pipe();
+                pipe.cmd("SET")
+                    .arg(name)
+                    .arg(json)
+                    .arg("PX")
+                    .arg(ms)
+                    .ignore();
+                if let Some((channel, payload)) = update {
+                    pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                }
+                pipe.query_async(&mut conn).await
+            })
             .await;
     }
 
@@ -312,4 +335,14 @@ impl RemoteCache {
         }
         *until = Some(Instant::now() + STEP_ASIDE);
     }
+}
+
+/// The ticker as the tools answer it (CCXT's unified ticker plus `exchange` and `price`), for
+/// subscribers of the ticker channel.
+fn ticker_update(exchange: &str, ticker: &Ticker) -> Option<String> {
+    let mut value = serde_json::to_value(ticker).ok()?;
+    let object = value.as_object_mut()?;
+    object.insert("exchange".into(), serde_json::Value::from(exchange));
+    object.insert("price".into(), serde_json::json!(ticker.last));
+    Some(value.to_string())
 }
