@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod mcp;
 pub mod metrics;
+pub mod startup;
 pub mod telemetry;
 pub mod tools;
 pub mod worker;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 use crypto_market_mcp::client::PubSubClient;
-use crypto_market_mcp::config::{self, CommonArgs, ServerConfig};
+use crypto_market_mcp::config::{CommonArgs, ServerConfig};
 use crypto_market_mcp::mcp::{self, Backend, McpServer};
+use crypto_market_mcp::startup;
 use crypto_market_mcp::tools::ToolService;
-use crypto_market_mcp::{configure_server, metrics, telemetry};
 
 /// Cryptocurrency market data over MCP: stdio by default, streamable HTTP with --http.
 #[derive(Debug, Parser)]
@@ -28,24 +28,9 @@ fn main() -> ExitCode {
     if let Some(addr) = cli.http.take() {
         cli.common.set.push(format!("server.http={addr}"));
     }
-    let settings = match config::load(&cli.common, |name| std::env::var(name).ok()) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("crypto-market-mcp: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = telemetry::init_logging(&settings.server.log) {
-        eprintln!("crypto-market-mcp: {e}");
-        return ExitCode::from(2);
-    }
-    telemetry::install_panic_hook();
-    match actix::System::new().block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
+    match startup::prepare("crypto-market-mcp", &cli.common) {
+        Ok(settings) => startup::run_in_system(run(settings)),
+        Err(code) => code,
     }
 }
 
@@ -53,17 +38,9 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
     let server = if settings.pubsub.enabled {
         gateway(&settings).await?
     } else {
-        // The recorder goes in before the engine starts, so no early measurement is lost.
-        let recorder = settings
-            .metrics
-            .addr
-            .as_ref()
-            .map(|_| metrics::install())
-            .transpose()?;
-        let engine = configure_server(&settings).map_err(|e| format!("cannot start: {e}"))?;
-        if let (Some(handle), Some(addr)) = (recorder, parse_addr(&settings.metrics.addr)) {
-            metrics::start(addr, handle, engine.clone()).await?;
-        }
+        let engine = startup::start_engine(&settings)
+            .await
+            .map_err(|e| e.to_string())?;
         McpServer::new(ToolService::new(engine))
     };
     match parse_addr(&settings.server.http) {

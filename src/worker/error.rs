@@ -1,5 +1,5 @@
 use crypto_market_actors::redis_target::RedisSetupError;
-use crypto_market_actors::{EngineError, ErrorCode};
+use crypto_market_actors::ErrorCode;
 
 use crate::tools::ToolError;
 
@@ -11,12 +11,10 @@ pub enum WorkerError {
     Setup(#[from] RedisSetupError),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
-    #[error("cannot start the engine: {0}")]
-    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Start(#[from] crate::startup::StartError),
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
-    #[error("{0}")]
-    Metrics(String),
 }
 
 impl WorkerError {

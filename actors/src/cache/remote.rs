@@ -70,8 +70,11 @@ pub enum Claim {
 }
 
 /// Releases a lease only if this node still holds it.
-const RELEASE: &str =
-    r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+static RELEASE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+    )
+});
 
 impl RemoteCache {
     pub fn new(target: RedisTarget, lease: Duration) -> Self {
@@ -98,7 +101,7 @@ impl RemoteCache {
     /// when Redis does not answer or after a few rounds.
     pub async fn claim(&self, key: &CacheKey, fresh: impl Fn(&Stamped) -> bool) -> Claim {
         let name = self.target.cache_key(key);
-        let lease_key = format!("{}:lease:{key}", self.target.key_prefix);
+        let lease_key = self.lease_key(key);
         for _ in 0..3 {
             // Registered first: an announcement between the look and the wait wakes us.
             let filled = self.fills.watch(&name);
@@ -132,38 +135,34 @@ impl RemoteCache {
         Claim::Alone
     }
 
-    /// Stores the value this node fetched under its lease, announces it to the waiting nodes,
-    /// and releases the lease.
+    /// Stores the value this node fetched under its lease, releases the lease, and announces
+    /// the value to the waiting nodes.
     pub async fn fill(&self, key: &CacheKey, stamped: &Stamped, ttl_left: Duration) {
         self.put(key, stamped, ttl_left).await;
-        let name = self.target.cache_key(key);
-        let lease_key = format!("{}:lease:{key}", self.target.key_prefix);
-        let (channel, node) = (self.fills.channel().to_owned(), self.node.clone());
-        let _: Option<()> = self
-            .run(|mut conn| async move {
-                redis::Script::new(RELEASE)
-                    .key(lease_key)
-                    .arg(node)
-                    .invoke_async::<i64>(&mut conn)
-                    .await?;
-                conn.publish::<_, _, i64>(channel, name).await.map(|_| ())
-            })
+        self.release(key).await;
+        let (channel, name) = (self.fills.channel().to_owned(), self.target.cache_key(key));
+        let _: Option<i64> = self
+            .run(|mut conn| async move { conn.publish(channel, name).await })
             .await;
     }
 
-    /// A fetch under the lease failed: let the next node try at once.
+    /// Gives up this node's lease on `key` (after a fill, or a failed fetch: the next node
+    /// may try at once); a lease that expired and went to another node is left alone.
     pub async fn release(&self, key: &CacheKey) {
-        let lease_key = format!("{}:lease:{key}", self.target.key_prefix);
-        let node = self.node.clone();
+        let (lease_key, node) = (self.lease_key(key), self.node.clone());
         let _: Option<i64> = self
             .run(|mut conn| async move {
-                redis::Script::new(RELEASE)
+                RELEASE
                     .key(lease_key)
                     .arg(node)
                     .invoke_async(&mut conn)
                     .await
             })
             .await;
+    }
+
+    fn lease_key(&self, key: &CacheKey) -> String {
+        format!("{}:lease:{key}", self.target.key_prefix)
     }
 
     fn lease_ms(&self) -> u64 {
