@@ -24,10 +24,11 @@ use crate::io::{ExchangeIo, IoRuntime};
 use crate::model::{Clock, DataRequest, MarketData, Source};
 use crate::router::{
     Delivery, Directory, GetMarkets, MarketsAnswer, Route, Router, SymbolActorCount,
-    SymbolRejected, Unwatch, VenueDirectory, Watch,
+    SymbolRejected, VenueDirectory,
 };
 use crate::symbol::{Answer, Fetch, Lookup, Reply, Stamped, Store};
-use crate::venue::{CcxtExchange, Exchange, StreamKey, VenueConfig};
+use crate::ticker_watch::TickerWatch;
+use crate::venue::{CcxtExchange, Exchange, VenueConfig};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -476,46 +477,31 @@ impl Engine {
         ))
     }
 
-    /// Keeps `symbol`'s ticker coming from the exchange's live feed until [`Self::unwatch`]:
-    /// its updates land in the symbol's state (a newer value by exchange time wins) and are
-    /// served with `source: stream`. Returns the unified symbol. `unsupported` without a feed.
-    pub async fn watch(
+    /// Watches `symbol`'s ticker: from now until the returned watch is dropped, the symbol is
+    /// kept fresh (the venue's live feed where it has one, else REST polling at the TTL) and
+    /// every ticker it stores is handed to the watch. Pushed values are served to every
+    /// request with `source: stream`.
+    pub async fn watch_ticker(
         &self,
         exchange: &ExchangeInfo,
         symbol: &str,
-    ) -> Result<Arc<str>, EngineError> {
-        let stream = self.ticker_stream(exchange, symbol).await?;
-        let symbol = stream.symbol().clone();
-        let watch = Watch {
+    ) -> Result<TickerWatch, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let route = Route {
             exchange: exchange.id.clone(),
-            stream,
+            symbol: symbol.to_owned(),
+            delivery: Delivery::Watch { reply },
         };
-        match self.inner.router.send(watch).await {
-            Ok(outcome) => outcome.map(|()| symbol),
-            Err(_) => Err(dropped()),
+        // send, not try_send: a watch is rare and worth queueing for.
+        if self.inner.router.send(route).await.is_err() {
+            return Err(dropped());
         }
-    }
-
-    pub async fn unwatch(&self, exchange: &ExchangeInfo, symbol: &str) -> Result<(), EngineError> {
-        let stream = self.ticker_stream(exchange, symbol).await?;
-        let unwatch = Unwatch {
-            exchange: exchange.id.clone(),
-            stream,
-        };
-        self.inner.router.send(unwatch).await.map_err(|_| dropped())
-    }
-
-    async fn ticker_stream(
-        &self,
-        exchange: &ExchangeInfo,
-        symbol: &str,
-    ) -> Result<StreamKey, EngineError> {
-        let markets = self.markets(exchange).await?;
-        let venue = self.venue(exchange)?;
-        let resolved = venue.resolve_in(&markets.index, symbol, self.inner.directory.now_ms())?;
-        Ok(StreamKey::Ticker {
-            symbol: resolved.symbol,
-        })
+        let entry = answer.await.unwrap_or_else(|_| Err(dropped()))?;
+        Ok(TickerWatch::new(
+            entry,
+            self.inner.directory.clone(),
+            self.inner.router.clone(),
+        ))
     }
 
     /// The exchange's markets, loaded once.

@@ -17,7 +17,9 @@ pub mod model;
 pub mod redis_target;
 pub mod router;
 pub mod symbol;
+pub mod ticker_watch;
 pub mod venue;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, ErrorCode};
+pub use ticker_watch::TickerWatch;

@@ -695,59 +695,117 @@ async fn exchange_calls_can_run_on_the_actors_thread() {
 }
 
 /// The feed side: a watched symbol is kept fresh from the venue's feed (one subscription
-/// however many watchers), served `source: stream` without REST calls, and an older pushed
-/// value never replaces a newer one.
+/// however many watchers), served `source: stream` without REST calls, each stored ticker
+/// handed to the watchers, and an older pushed value never replaces a newer one.
 #[actix::test]
 async fn a_feed_keeps_a_watched_symbol_fresh_and_newer_values_win() {
     let (exchange, feed) = ScriptedExchange::with_feed();
     let engine = start(&exchange, 10_000, 600_000);
     let info = engine.exchange(None).unwrap().clone();
-    assert_eq!(
-        engine.watch(&info, "btcusdt").await.unwrap().as_ref(),
-        "BTC/USDT"
-    );
-    engine.watch(&info, "BTC/USDT").await.unwrap();
+    let mut first = engine.watch_ticker(&info, "btcusdt").await.unwrap();
+    assert_eq!(first.symbol().as_ref(), "BTC/USDT");
+    let second = engine.watch_ticker(&info, "BTC/USDT").await.unwrap();
     let btc = StreamKey::Ticker {
         symbol: Arc::from("BTC/USDT"),
     };
     assert_eq!(*feed.subscribed.lock().unwrap(), vec![btc.clone()]);
     feed.push("BTC/USDT", 2_000, 105.0);
-    // Waiting on the state, not on fetches (a fetch before the push lands would call REST).
-    eventually("the pushed ticker is stored", || async {
-        engine.cache_stats().entries == 1
-    })
-    .await;
+    let update = timeout(first.next()).await;
+    assert_eq!(update.data.source, Source::Stream);
+    assert_eq!(ticker_of(&update).last, Some(105.0));
     assert_eq!(
         ticker_last(&engine, "BTC/USDT").await.unwrap(),
         (105.0, Source::Stream, false)
     );
-    // An older value (by exchange time) arriving later loses; a marker for another symbol
-    // tells when the router has handled it.
+    // An older value (by exchange time) arriving later loses; a newer one after it is the
+    // next update the watcher sees.
     feed.push("BTC/USDT", 1_000, 99.0);
-    feed.push("ETH/USDT", 1_000, 7.0);
-    eventually("the marker is stored", || async {
-        engine.cache_stats().entries == 2
+    feed.push("BTC/USDT", 3_000, 106.0);
+    let update = timeout(first.next()).await;
+    assert_eq!(ticker_of(&update).last, Some(106.0));
+    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap().0, 106.0);
+    assert_eq!(exchange.calls(), 0, "no REST call for a streamed symbol");
+    drop(second);
+    eventually("the router has handled the first release", || async {
+        engine.symbol_actor_count().await.unwrap() == 1
     })
     .await;
-    assert_eq!(
-        ticker_last(&engine, "ETH/USDT").await.unwrap(),
-        (7.0, Source::Stream, false)
-    );
-    assert_eq!(ticker_last(&engine, "BTC/USDT").await.unwrap().0, 105.0);
-    assert_eq!(exchange.calls(), 0, "no REST call for pushed symbols");
-    engine.unwatch(&info, "BTC/USDT").await.unwrap();
     assert!(
         feed.unsubscribed.lock().unwrap().is_empty(),
         "one watcher left"
     );
-    engine.unwatch(&info, "btc-usdt").await.unwrap();
-    assert_eq!(*feed.unsubscribed.lock().unwrap(), vec![btc]);
+    drop(first);
+    eventually("the last release unsubscribes", || async {
+        *feed.unsubscribed.lock().unwrap() == vec![btc.clone()]
+    })
+    .await;
+}
 
-    let rest_only = ScriptedExchange::new();
-    let engine = start(&rest_only, 10_000, 600_000);
+/// A venue without a feed: a watched symbol is polled by REST at the TTL, each answer goes
+/// to the watcher, and the polling stops with the last watcher.
+#[actix::test]
+async fn without_a_feed_a_watched_symbol_is_polled_at_the_ttl() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 300, 600_000);
     let info = engine.exchange(None).unwrap().clone();
+    let mut watch = engine.watch_ticker(&info, "ETH/USDT").await.unwrap();
+    let update = timeout(watch.next()).await;
+    assert_eq!(update.data.source, Source::Exchange);
+    assert_eq!(ticker_of(&update).last, Some(100.0));
+    exchange
+        .prices
+        .lock()
+        .unwrap()
+        .insert("ETH/USDT".into(), 101.0);
+    loop {
+        let update = timeout(watch.next()).await;
+        if ticker_of(&update).last == Some(101.0) {
+            break;
+        }
+    }
+    assert!(exchange.calls() >= 2);
+    drop(watch);
+    // Polling ends at the first check after the release; give it a few periods.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let after_release = exchange.calls();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        engine.watch(&info, "BTC/USDT").await.unwrap_err().code(),
-        ErrorCode::Unsupported
+        exchange.calls(),
+        after_release,
+        "no polling without a watcher"
     );
+}
+
+/// A watched symbol's actor is never stopped as idle nor its entry evicted.
+#[actix::test]
+async fn a_watched_symbol_stays_live_while_idle() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 200);
+    let info = engine.exchange(None).unwrap().clone();
+    let watch = engine.watch_ticker(&info, "SOL/USDT").await.unwrap();
+    ticker_last(&engine, "BTC/USDT").await.unwrap();
+    eventually("the unwatched actor stops", || async {
+        engine.symbol_actor_count().await.unwrap() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(engine.symbol_actor_count().await.unwrap(), 1);
+    drop(watch);
+    eventually("the released actor stops too", || async {
+        engine.symbol_actor_count().await.unwrap() == 0
+    })
+    .await;
+}
+
+fn ticker_of(answer: &crypto_market_actors::symbol::Answer) -> &Ticker {
+    match answer.data.value.as_ref() {
+        MarketData::Ticker(ticker) => ticker,
+        other => panic!("not a ticker: {other:?}"),
+    }
+}
+
+async fn timeout<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), future)
+        .await
+        .expect("no update within 20 s")
 }

@@ -59,20 +59,32 @@ impl<K: Hash + Eq + Clone, V> SymbolLru<K, V> {
 
     /// Evicts least recently used symbols while `over()` says the process holds too much,
     /// handing each to `evicted` (which must release its values so that `over` can change).
-    /// `last_used_ms` reads a symbol's own record of its last use.
+    /// `last_used_ms` reads a symbol's own record of its last use; a `pinned` symbol (one
+    /// being watched) is never evicted.
     pub fn evict_while(
         &mut self,
         mut over: impl FnMut() -> bool,
         last_used_ms: impl Fn(&V) -> i64,
+        pinned: impl Fn(&V) -> bool,
         mut evicted: impl FnMut(K, V),
     ) {
-        // Each symbol gets at most one second chance per call, so this ends.
+        // Each symbol gets at most one second chance per call, and each pinned one is passed
+        // over once, so this ends.
         let mut second_chances = self.order.len();
+        let mut passes = self.order.len();
         while over() {
             let Some((key, slot)) = self.order.pop_lru() else {
                 return;
             };
             let used = last_used_ms(&slot.value);
+            if pinned(&slot.value) {
+                self.insert(key, slot.value, used.max(slot.ordered_at_ms));
+                if passes == 0 {
+                    return;
+                }
+                passes -= 1;
+                continue;
+            }
             if used > slot.ordered_at_ms && second_chances > 0 {
                 second_chances -= 1;
                 self.insert(key, slot.value, used);
@@ -112,6 +124,7 @@ mod tests {
         lru.evict_while(
             || held.get() > 2,
             |i| used[*i].get(),
+            |_| false,
             |key, _| {
                 held.set(held.get() - 1);
                 gone.push(key);
@@ -126,6 +139,7 @@ mod tests {
         lru.evict_while(
             || held.get() > 0,
             |i| used[*i].get(),
+            |_| false,
             |key, _| {
                 held.set(held.get() - 1);
                 gone.push(key);
@@ -133,5 +147,29 @@ mod tests {
         );
         assert_eq!(gone.len(), 2);
         assert!(lru.is_empty());
+    }
+
+    #[test]
+    fn a_pinned_symbol_is_never_evicted() {
+        let mut lru = SymbolLru::new();
+        lru.insert("watched", 0usize, 1);
+        lru.insert("idle", 1usize, 2);
+        let held = Cell::new(2);
+        let mut gone = Vec::new();
+        lru.evict_while(
+            || held.get() > 0,
+            |_| 0,
+            |i| *i == 0,
+            |key, _| {
+                held.set(held.get() - 1);
+                gone.push(key);
+            },
+        );
+        assert_eq!(
+            gone,
+            vec!["idle"],
+            "the watched one stays though still over"
+        );
+        assert_eq!(lru.len(), 1);
     }
 }

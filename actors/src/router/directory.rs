@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use actix::Addr;
 use lru::LruCache;
 
+use super::entry::SymbolEntry;
 use super::messages::MarketsAnswer;
 use crate::cache::{CacheCounters, CacheKey, RemoteCache, TtlPolicy};
 use crate::error::EngineError;
 use crate::model::{Clock, Market, MarketIndex};
-use crate::symbol::{SymbolActor, SymbolState};
 use crate::venue::Exchange;
 
 /// Unknown inputs whose suggestions are remembered, per exchange.
@@ -117,42 +116,6 @@ pub struct VenueDirectory {
 pub struct Resolved {
     pub symbol: Arc<str>,
     pub entry: Option<Arc<SymbolEntry>>,
-}
-
-/// A live symbol: its state (read by anyone) and its actor (absent while idle).
-pub struct SymbolEntry {
-    pub exchange: Arc<str>,
-    pub symbol: Arc<str>,
-    pub state: SymbolState,
-    actor: Mutex<Option<Addr<SymbolActor>>>,
-}
-
-impl SymbolEntry {
-    pub fn new(exchange: Arc<str>, symbol: Arc<str>, state: SymbolState) -> Self {
-        Self {
-            exchange,
-            symbol,
-            state,
-            actor: Mutex::new(None),
-        }
-    }
-
-    /// The symbol's actor, if it is running.
-    pub fn actor(&self) -> Option<Addr<SymbolActor>> {
-        self.actor
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .filter(|addr| addr.connected())
-            .cloned()
-    }
-
-    pub fn set_actor(&self, addr: Option<Addr<SymbolActor>>) -> Option<Addr<SymbolActor>> {
-        std::mem::replace(
-            &mut *self.actor.lock().unwrap_or_else(|p| p.into_inner()),
-            addr,
-        )
-    }
 }
 
 impl VenueDirectory {

@@ -6,7 +6,9 @@ use tokio::sync::oneshot;
 use crate::error::EngineError;
 use crate::model::{DataRequest, MarketIndex};
 use crate::symbol::{Responder, Stamped};
-use crate::venue::{MarketEvent, StreamKey};
+use crate::venue::MarketEvent;
+
+use super::entry::SymbolEntry;
 
 /// Resolve `symbol` on `exchange` and hand the delivery to that symbol's actor (starting it if
 /// needed), which answers directly. Used when the caller found no running actor.
@@ -26,6 +28,11 @@ pub enum Delivery {
     Store {
         upstream: DataRequest,
         stamped: Stamped,
+    },
+    /// One more watcher of the symbol: its ticker is kept fresh (the venue's feed, else REST
+    /// polling at the TTL) and its entry pinned until the matching [`Unwatch`].
+    Watch {
+        reply: oneshot::Sender<Result<Arc<SymbolEntry>, EngineError>>,
     },
 }
 
@@ -63,20 +70,13 @@ pub struct SymbolRejected {
 #[rtype(result = "()")]
 pub struct Trim;
 
-/// Keep `stream` coming from the exchange's feed (one more wanter).
-#[derive(Message)]
-#[rtype(result = "Result<(), EngineError>")]
-pub struct Watch {
-    pub exchange: Arc<str>,
-    pub stream: StreamKey,
-}
-
-/// One wanter of `stream` less; the feed drops it after the last.
+/// One watcher of `symbol` less (see [`Delivery::Watch`]); after the last, its feed stream
+/// stops and its actor stops keeping it fresh.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Unwatch {
     pub exchange: Arc<str>,
-    pub stream: StreamKey,
+    pub symbol: Arc<str>,
 }
 
 /// An event from a venue's feed.

@@ -8,6 +8,7 @@
 //! shared [`Directory`] instead.
 
 mod directory;
+mod entry;
 mod messages;
 
 use std::collections::HashMap;
@@ -22,12 +23,13 @@ use crate::error::EngineError;
 use crate::io::ExchangeIo;
 use crate::model::{DataRequest, Market, MarketData, Source};
 use crate::symbol::Stamped;
-use crate::symbol::{Fetch, Store, SymbolActor, SymbolState};
-use crate::venue::{Feed, Subscriptions};
-pub use directory::{Directory, Resolved, SymbolEntry, VenueDirectory, REJECTED_FOR};
+use crate::symbol::{Fetch, KeepFresh, Store, SymbolActor, SymbolState};
+use crate::venue::{Feed, StreamKey};
+pub use directory::{Directory, Resolved, VenueDirectory, REJECTED_FOR};
+pub use entry::SymbolEntry;
 pub use messages::{
     Delivery, GetMarkets, MarketsAnswer, Route, SymbolActorCount, SymbolRejected, Trim, Unwatch,
-    VenueEvent, Watch,
+    VenueEvent,
 };
 
 /// Least time between two early markets reloads of one exchange (each rejected symbol asks
@@ -56,8 +58,14 @@ impl Pending {
 
 impl Delivery {
     fn fail(self, error: EngineError) {
-        if let Self::Fetch { reply, .. } = self {
-            let _ = reply.send(Err(error));
+        match self {
+            Self::Fetch { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Watch { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Store { .. } => {}
         }
     }
 }
@@ -78,9 +86,9 @@ struct VenueSlot {
     /// A reload of loaded markets is under way (requests keep using the loaded ones).
     refreshing: bool,
     last_early_reload_ms: i64,
-    /// The venue's live feed, if it has one, and who wants which of its streams.
+    /// The venue's live feed, if it has one. It carries the ticker stream of every watched
+    /// symbol (each [`SymbolEntry`] counts its watchers; the feed hears the first and last).
     feed: Option<Arc<dyn Feed>>,
-    subscriptions: Subscriptions,
 }
 
 type SymbolKey = (Arc<str>, Arc<str>);
@@ -116,7 +124,6 @@ impl Router {
                     refreshing: false,
                     last_early_reload_ms: 0,
                     feed: venue.venue.feed(),
-                    subscriptions: Subscriptions::default(),
                 };
                 (venue.id.clone(), slot)
             })
@@ -243,6 +250,7 @@ impl Router {
             return;
         };
         let venue = slot.directory.clone();
+        let slot_feed = slot.feed.clone();
         let resolved = match venue.resolve(&route.symbol, self.directory.now_ms()) {
             Ok(Some(resolved)) => resolved,
             Ok(None) => {
@@ -294,6 +302,16 @@ impl Router {
                 // A store that finds the mailbox full is dropped: it was an extra copy.
                 let _ = addr.try_send(Store { upstream, stamped });
             }
+            Delivery::Watch { reply } => {
+                if entry.add_watcher() {
+                    if let Some(feed) = &slot_feed {
+                        feed.subscribe(&[ticker_stream(&entry)]);
+                    }
+                    // Not try_send: a full mailbox must not lose the start of polling.
+                    addr.do_send(KeepFresh);
+                }
+                let _ = reply.send(Ok(entry));
+            }
         }
     }
 
@@ -320,6 +338,7 @@ impl Router {
         self.symbols.evict_while(
             || directory.over_capacity(),
             |entry| entry.state.last_used_ms(),
+            |entry| entry.watched(),
             |(exchange, symbol), entry| {
                 if let Some(slot) = slots.get(&exchange) {
                     slot.directory.remove_symbol(&symbol);
@@ -337,7 +356,7 @@ impl Router {
         let mut gone = Vec::new();
         let mut stopped = 0usize;
         for (key, entry) in self.symbols.iter() {
-            let idle = now - entry.state.last_used_ms() >= idle_ms;
+            let idle = now - entry.state.last_used_ms() >= idle_ms && !entry.watched();
             if idle && entry.set_actor(None).is_some() {
                 // Dropping the last address stops the actor once its mailbox and calls are done.
                 stopped += 1;
@@ -508,37 +527,27 @@ impl actix::StreamHandler<VenueEvent> for Router {
     }
 }
 
-impl Handler<Watch> for Router {
-    type Result = Result<(), EngineError>;
-
-    fn handle(&mut self, msg: Watch, _: &mut Context<Self>) -> Self::Result {
-        let Some(slot) = self.slots.get_mut(&msg.exchange) else {
-            return Err(Self::unknown_exchange(&msg.exchange));
-        };
-        let Some(feed) = &slot.feed else {
-            return Err(EngineError::Unsupported(format!(
-                "{} has no live feed in this build",
-                msg.exchange
-            )));
-        };
-        if slot.subscriptions.want(msg.stream.clone()) {
-            feed.subscribe(&[msg.stream]);
-        }
-        Ok(())
-    }
-}
-
 impl Handler<Unwatch> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: Unwatch, _: &mut Context<Self>) {
-        let Some(slot) = self.slots.get_mut(&msg.exchange) else {
+        let Some(slot) = self.slots.get(&msg.exchange) else {
             return;
         };
-        if slot.subscriptions.release(&msg.stream) {
+        let Some(entry) = slot.directory.symbol(&msg.symbol) else {
+            return;
+        };
+        // The actor sees the count drop to zero at its next freshness check and stops.
+        if entry.remove_watcher() {
             if let Some(feed) = &slot.feed {
-                feed.unsubscribe(&[msg.stream]);
+                feed.unsubscribe(&[ticker_stream(&entry)]);
             }
         }
+    }
+}
+
+fn ticker_stream(entry: &SymbolEntry) -> StreamKey {
+    StreamKey::Ticker {
+        symbol: entry.symbol.clone(),
     }
 }

@@ -59,3 +59,8 @@ pub struct Store {
     pub upstream: DataRequest,
     pub stamped: Stamped,
 }
+
+/// The symbol is watched: keep its ticker fresh until nobody watches it any more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct KeepFresh;

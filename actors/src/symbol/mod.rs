@@ -1,6 +1,8 @@
 //! The supervisor actor of one (exchange, symbol): the only writer of that symbol's state,
-//! owner of its in-flight exchange calls (single flight), and (next) of its feeds.
+//! owner of its in-flight exchange calls (single flight), and of keeping it fresh while it is
+//! watched (the venue's feed, else REST polling).
 
+mod freshness;
 mod messages;
 mod state;
 
@@ -8,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Supervised,
-    WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, SpawnHandle,
+    Supervised, WrapFuture,
 };
 
 use crate::cache::{Age, CacheKey, Claim};
@@ -18,7 +20,7 @@ use crate::io::ExchangeIo;
 use crate::model::{DataRequest, MarketData, Served, Source};
 use crate::router::{Directory, Router, SymbolEntry, SymbolRejected, Trim};
 use crate::venue::{Exchange, VenueError};
-pub use messages::{Answer, Fetch, Reply, Responder, Store};
+pub use messages::{Answer, Fetch, KeepFresh, Reply, Responder, Store};
 pub use state::{Lookup, Offered, Stamped, SymbolState};
 
 /// What a miss found: a value another node shared through Redis, or the exchange's answer.
@@ -43,6 +45,8 @@ pub struct SymbolActor {
     io: ExchangeIo,
     /// Upstream request → callers waiting for it (single flight).
     in_flight: HashMap<DataRequest, Vec<Waiter>>,
+    /// The periodic freshness check while the symbol is watched.
+    freshness: Option<SpawnHandle>,
 }
 
 impl SymbolActor {
@@ -60,6 +64,7 @@ impl SymbolActor {
             router,
             io,
             in_flight: HashMap::new(),
+            freshness: None,
         }
     }
 
@@ -183,7 +188,12 @@ impl SymbolActor {
     fn store(&self, upstream: DataRequest, stamped: Stamped) -> Served<MarketData> {
         let now = self.directory.now_ms();
         let served = match self.entry.state.offer(upstream.clone(), stamped.clone()) {
-            Offered::Stored => stamped.served_fresh(now),
+            Offered::Stored => {
+                if upstream == DataRequest::Ticker {
+                    self.entry.publish_ticker(&stamped);
+                }
+                stamped.served_fresh(now)
+            }
             Offered::KeptNewer => match self.lookup(&upstream) {
                 Lookup::Fresh(held) => held.served(false, now),
                 Lookup::Stale(held) => held.served(true, now),
@@ -228,10 +238,17 @@ impl SymbolActor {
 
 impl Actor for SymbolActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // A restarted actor of a watched symbol picks up where the old one left off.
+        self.keep_fresh(ctx);
+    }
 }
 
 impl Supervised for SymbolActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        // The restart dropped the old context's timers.
+        self.freshness = None;
         // The restart cancelled every in-flight call; dropping the waiters tells their callers.
         let dropped: usize = self
             .in_flight

@@ -1,0 +1,105 @@
+//! A live view of one symbol's ticker for a front end (`stream_ticker`, resource
+//! subscriptions, warm symbols): every ticker the symbol stores, newest first-class, from
+//! whichever source delivered it (the venue's feed, REST polling, another node).
+
+use std::sync::Arc;
+
+use actix::Addr;
+use tokio::sync::watch;
+
+use crate::model::DataRequest;
+use crate::router::{Directory, Router, SymbolEntry, Unwatch};
+use crate::symbol::{Answer, Lookup, Stamped};
+
+/// Holding it keeps the symbol watched; dropping it releases the watch (the last release
+/// stops the symbol's feed stream and polling).
+pub struct TickerWatch {
+    entry: Arc<SymbolEntry>,
+    updates: watch::Receiver<Option<Stamped>>,
+    directory: Arc<Directory>,
+    router: Addr<Router>,
+    /// The first [`Self::next`] answers the ticker held at subscription, if any.
+    started: bool,
+}
+
+impl TickerWatch {
+    pub(crate) fn new(
+        entry: Arc<SymbolEntry>,
+        directory: Arc<Directory>,
+        router: Addr<Router>,
+    ) -> Self {
+        Self {
+            updates: entry.ticker_updates(),
+            entry,
+            directory,
+            router,
+            started: false,
+        }
+    }
+
+    pub fn exchange(&self) -> &Arc<str> {
+        &self.entry.exchange
+    }
+
+    /// Unified symbol, e.g. `BTC/USDT`.
+    pub fn symbol(&self) -> &Arc<str> {
+        &self.entry.symbol
+    }
+
+    /// The ticker held now, fresh or stale, as a cache read would serve it.
+    pub fn latest(&self) -> Option<Answer> {
+        let now = self.directory.now_ms();
+        match self
+            .entry
+            .state
+            .lookup(&DataRequest::Ticker, &self.directory.policy, now, false)
+        {
+            Lookup::Fresh(held) => Some(self.answer(held.served(false, now))),
+            Lookup::Stale(held) => Some(self.answer(held.served(true, now))),
+            Lookup::Miss => None,
+        }
+    }
+
+    /// The next ticker the symbol stores (the first call: the one held now, if any). A
+    /// watcher slower than the updates skips to the newest; they never go back in time.
+    pub async fn next(&mut self) -> Answer {
+        if !self.started {
+            self.started = true;
+            // Updates before this point are in the state already.
+            self.updates.borrow_and_update();
+            if let Some(held) = self.latest() {
+                return held;
+            }
+        }
+        loop {
+            // The sender lives in the entry this watch holds: it cannot close.
+            if self.updates.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            let update = self.updates.borrow_and_update().clone();
+            if let Some(stamped) = update {
+                let now = self.directory.now_ms();
+                return self.answer(stamped.served_fresh(now));
+            }
+        }
+    }
+
+    fn answer(&self, served: crate::model::Served<crate::model::MarketData>) -> Answer {
+        Answer::new(
+            self.entry.exchange.clone(),
+            self.entry.symbol.clone(),
+            served,
+            &DataRequest::Ticker,
+        )
+    }
+}
+
+impl Drop for TickerWatch {
+    fn drop(&mut self) {
+        // do_send: a release must not be lost to a full mailbox (it would pin the symbol).
+        self.router.do_send(Unwatch {
+            exchange: self.entry.exchange.clone(),
+            symbol: self.entry.symbol.clone(),
+        });
+    }
+}
