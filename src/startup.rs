@@ -71,5 +71,42 @@ pub async fn start_engine(settings: &ServerConfig) -> Result<Engine, StartError>
             .await
             .map_err(StartError::Metrics)?;
     }
+    keep_warm(&engine, &settings.exchange.warm_symbols);
     Ok(engine)
+}
+
+/// `WARM_SYMBOLS`: each is watched for the life of the process (streamed where the exchange
+/// has a feed, else polled), so its first request is already a hit. A symbol that cannot be
+/// watched yet (markets not loadable: the exchange is down) is tried again with back-off; one
+/// the exchange does not list is reported once and left.
+fn keep_warm(engine: &Engine, symbols: &[String]) {
+    for symbol in symbols {
+        let engine = engine.clone();
+        let symbol = symbol.clone();
+        actix_rt::spawn(async move {
+            let mut delay = std::time::Duration::from_secs(1);
+            loop {
+                let Ok(exchange) = engine.exchange(None).cloned() else {
+                    return;
+                };
+                match engine.watch_ticker(&exchange, &symbol).await {
+                    Ok(watch) => {
+                        tracing::info!(symbol = %watch.symbol(), "kept warm");
+                        // Held for the life of the process.
+                        std::future::pending::<()>().await;
+                        drop(watch);
+                    }
+                    Err(error) if error.retryable() => {
+                        tracing::warn!(%symbol, %error, "cannot warm yet; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(std::time::Duration::from_secs(60));
+                    }
+                    Err(error) => {
+                        tracing::error!(%symbol, %error, "WARM_SYMBOLS: cannot keep this symbol warm");
+                        return;
+                    }
+                }
+            }
+        });
+    }
 }

@@ -56,6 +56,7 @@ impl FakeFeed {
                 last: Some(last),
                 ..Default::default()
             }),
+            event_time_ms: crypto_market_actors::model::now_ms(),
             received_ms: crypto_market_actors::model::now_ms(),
         };
         self.events.send(event).unwrap();
@@ -707,6 +708,7 @@ async fn a_feed_keeps_a_watched_symbol_fresh_and_newer_values_win() {
     let second = engine.watch_ticker(&info, "BTC/USDT").await.unwrap();
     let btc = StreamKey::Ticker {
         symbol: Arc::from("BTC/USDT"),
+        market_id: Arc::from("BTCUSDT"),
     };
     assert_eq!(*feed.subscribed.lock().unwrap(), vec![btc.clone()]);
     feed.push("BTC/USDT", 2_000, 105.0);

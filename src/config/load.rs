@@ -94,7 +94,7 @@ pub fn load(
         .into_iter()
         .chain(args.overrides()?)
     {
-        builder = if key == "exchange.exchanges" {
+        builder = if key == "exchange.exchanges" || key == "exchange.warm_symbols" {
             let list: Vec<String> = value
                 .split(',')
                 .map(|s| s.trim().to_owned())
@@ -195,6 +195,18 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
     check(window <= 1000, "exchange.ticker_batch_ms", || {
         format!("{window} is out of range")
     })?;
+    let stall = c.exchange.ws_stall_ms;
+    check(
+        (100..=600_000).contains(&stall),
+        "exchange.ws_stall_ms",
+        || format!("{stall} is out of range"),
+    )?;
+    if let Some(bad) = c.exchange.warm_symbols.iter().find(|s| s.trim().is_empty() || s.len() > 64) {
+        return Err(ConfigError::new(
+            "exchange.warm_symbols",
+            format!("{bad:?} is not a symbol"),
+        ));
+    }
     let io_threads = c.exchange.io_threads;
     check(io_threads <= 64, "exchange.io_threads", || {
         format!("{io_threads} is out of range")

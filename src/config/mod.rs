@@ -47,6 +47,11 @@ pub struct ExchangeSettings {
     /// Milliseconds the first ticker miss waits for others to share one batched exchange call:
     /// small next to any exchange round trip, long enough to catch a fan-out of many symbols.
     pub ticker_batch_ms: u64,
+    /// Milliseconds a streamed symbol may stay silent before its stream counts as stalled
+    /// (resubscribed; REST polling covers it). Binance sends a ticker every second.
+    pub ws_stall_ms: u64,
+    /// Symbols of the default exchange kept streamed (or polled) from start.
+    pub warm_symbols: Vec<String>,
 }
 
 impl Default for ExchangeSettings {
@@ -61,6 +66,8 @@ impl Default for ExchangeSettings {
             max_concurrent_calls: 8,
             io_threads: 2,
             ticker_batch_ms: 0,
+            ws_stall_ms: 10_000,
+            warm_symbols: Vec::new(),
         }
     }
 }
@@ -238,6 +245,7 @@ impl ServerConfig {
                     enable_rate_limit: self.exchange.enable_rate_limit,
                     max_concurrent_calls: self.exchange.max_concurrent_calls,
                     ticker_batch_window: Duration::from_millis(self.exchange.ticker_batch_ms),
+                    ws_stall_after: Duration::from_millis(self.exchange.ws_stall_ms),
                     id,
                 }
             })

@@ -57,6 +57,16 @@ pub const SETTINGS: &[Setting] = &[
         "EXCHANGE_TICKER_BATCH_MS",
         "whole milliseconds from 0 to 1000",
     ),
+    s(
+        "exchange.ws_stall_ms",
+        "EXCHANGE_WS_STALL_MS",
+        "whole milliseconds from 100 to 600000",
+    ),
+    s(
+        "exchange.warm_symbols",
+        "WARM_SYMBOLS",
+        "comma-separated symbols of the default exchange, e.g. BTC/USDT,ETH/USDT",
+    ),
     s("cache.ttl", "CACHE_TTL", "whole seconds from 0 to 86400"),
     s(
         "cache.maxsize",

@@ -115,6 +115,8 @@ pub struct VenueDirectory {
 /// A resolved symbol and its live entry, if it has one.
 pub struct Resolved {
     pub symbol: Arc<str>,
+    /// The exchange's id of the market.
+    pub market_id: Arc<str>,
     pub entry: Option<Arc<SymbolEntry>>,
 }
 
@@ -191,10 +193,12 @@ impl VenueDirectory {
         match self.symbol(&market.symbol) {
             Some(entry) => Resolved {
                 symbol: entry.symbol.clone(),
+                market_id: entry.market_id.clone(),
                 entry: Some(entry),
             },
             None => Resolved {
                 symbol: Arc::from(market.symbol.as_str()),
+                market_id: Arc::from(market.id.as_str()),
                 entry: None,
             },
         }

@@ -12,6 +12,8 @@ use crate::symbol::{Stamped, SymbolActor, SymbolState};
 pub struct SymbolEntry {
     pub exchange: Arc<str>,
     pub symbol: Arc<str>,
+    /// The exchange's own id of the market (Binance `BTCUSDT`), as its feed names it.
+    pub market_id: Arc<str>,
     pub state: SymbolState,
     actor: Mutex<Option<Addr<SymbolActor>>>,
     /// Live watchers (stream_ticker calls, resource subscriptions, warm symbols). While there
@@ -23,10 +25,16 @@ pub struct SymbolEntry {
 }
 
 impl SymbolEntry {
-    pub fn new(exchange: Arc<str>, symbol: Arc<str>, state: SymbolState) -> Self {
+    pub fn new(
+        exchange: Arc<str>,
+        symbol: Arc<str>,
+        market_id: Arc<str>,
+        state: SymbolState,
+    ) -> Self {
         Self {
             exchange,
             symbol,
+            market_id,
             state,
             actor: Mutex::new(None),
             watchers: AtomicUsize::new(0),
@@ -94,6 +102,7 @@ mod tests {
         let entry = SymbolEntry::new(
             Arc::from("binance"),
             Arc::from("BTC/USDT"),
+            Arc::from("BTCUSDT"),
             SymbolState::new(Arc::new(CacheCounters::default()), 0),
         );
         assert!(!entry.watched());

@@ -324,6 +324,7 @@ impl Router {
         let entry = Arc::new(SymbolEntry::new(
             venue.id.clone(),
             resolved.symbol.clone(),
+            resolved.market_id.clone(),
             SymbolState::new(self.directory.counters.clone(), now),
         ));
         venue.insert_symbol(entry.clone());
@@ -508,10 +509,11 @@ impl actix::StreamHandler<VenueEvent> for Router {
         let Some(upstream) = upstream_of(&msg.event.data) else {
             return;
         };
+        let observed_at_ms = msg.event.observed_at_ms();
         let stamped = Stamped {
             value: Arc::new(msg.event.data),
             origin: Source::Stream,
-            fetched_at_ms: msg.event.received_ms,
+            fetched_at_ms: observed_at_ms,
         };
         let route = Route {
             exchange: msg.exchange.clone(),
@@ -549,5 +551,6 @@ impl Handler<Unwatch> for Router {
 fn ticker_stream(entry: &SymbolEntry) -> StreamKey {
     StreamKey::Ticker {
         symbol: entry.symbol.clone(),
+        market_id: entry.market_id.clone(),
     }
 }

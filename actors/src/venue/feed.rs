@@ -9,21 +9,26 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
 use crate::model::MarketData;
 
-/// One stream a feed can carry, by unified symbol.
+/// One stream a feed can carry: the unified symbol, and the exchange's own market id the
+/// wire format names it by (Binance `BTCUSDT`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StreamKey {
-    Ticker { symbol: Arc<str> },
+    Ticker {
+        symbol: Arc<str>,
+        market_id: Arc<str>,
+    },
 }
 
 impl StreamKey {
     pub fn symbol(&self) -> &Arc<str> {
         match self {
-            Self::Ticker { symbol } => symbol,
+            Self::Ticker { symbol, .. } => symbol,
         }
     }
 }
@@ -34,8 +39,36 @@ pub struct MarketEvent {
     /// Unified symbol, e.g. `BTC/USDT`.
     pub symbol: Arc<str>,
     pub data: MarketData,
+    /// Unix ms the exchange stamped the event with (its age counts from here).
+    pub event_time_ms: i64,
     /// Unix ms when this process received it.
     pub received_ms: i64,
+}
+
+impl MarketEvent {
+    /// When the value was true: the exchange's event time, but never later than its arrival
+    /// (a clock ahead of ours must not make ages negative or values "from the future").
+    pub fn observed_at_ms(&self) -> i64 {
+        self.event_time_ms.min(self.received_ms)
+    }
+}
+
+/// How a websocket feed keeps its connections healthy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedOptions {
+    /// Base URL (scheme, host, port) of the exchange's websocket endpoint.
+    pub url: String,
+    /// A wanted stream silent this long is stalled: it is resubscribed (REST polling covers
+    /// it meanwhile); a connection with nothing at all for this long is replaced.
+    pub stall_after: Duration,
+    /// Streams one connection carries at most (Binance: 1024).
+    pub max_streams_per_connection: usize,
+    /// Least time between two control messages on one connection (Binance disconnects past 5
+    /// incoming messages a second, pongs included).
+    pub control_interval: Duration,
+    /// Reconnect back-off bounds (exponential, jittered).
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
 }
 
 /// A venue's live connection(s).
@@ -100,6 +133,7 @@ mod tests {
     fn ticker(symbol: &str) -> StreamKey {
         StreamKey::Ticker {
             symbol: Arc::from(symbol),
+            market_id: Arc::from(symbol.replace('/', "")),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Exchange adapters. One trait, [`Exchange`]; one ccxt-backed implementation, [`CcxtExchange`].
 //! Adapters return the normalised [`crate::model`] types and know nothing of actors.
 
+pub mod binance;
 mod budget;
 pub mod ccxt;
 mod circuit;
@@ -18,7 +19,7 @@ pub use self::ccxt::CcxtExchange;
 pub use budget::WeightBudget;
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
-pub use feed::{Feed, MarketEvent, StreamKey, Subscriptions};
+pub use feed::{Feed, FeedOptions, MarketEvent, StreamKey, Subscriptions};
 
 /// How to reach one exchange.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,8 @@ pub struct VenueConfig {
     /// Extra time a departing ticker call waits for others to share it (0: none; misses that
     /// arrive while a call is in flight share the next one anyway).
     pub ticker_batch_window: Duration,
+    /// A streamed symbol silent this long is resubscribed, and REST polling covers it.
+    pub ws_stall_after: Duration,
 }
 
 impl VenueConfig {
@@ -50,7 +53,29 @@ impl VenueConfig {
             enable_rate_limit: true,
             max_concurrent_calls: 8,
             ticker_batch_window: Duration::ZERO,
+            ws_stall_after: Duration::from_secs(10),
         }
+    }
+}
+
+/// The websocket feed for `config`'s exchange format, if this build speaks it.
+pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
+    match config.id.as_str() {
+        "binance" => {
+            let options = FeedOptions {
+                url: config
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| binance::DEFAULT_WS_URL.to_owned()),
+                stall_after: config.ws_stall_after,
+                max_streams_per_connection: binance::MAX_STREAMS_PER_CONNECTION,
+                control_interval: Duration::from_millis(300),
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(5),
+            };
+            Some(std::sync::Arc::new(binance::BinanceFeed::new(&config.id, options)))
+        }
+        _ => None,
     }
 }
 

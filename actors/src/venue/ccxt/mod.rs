@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ccxt::{TypedExchangeExt, Value};
 
-use super::{CircuitBreaker, Exchange, VenueConfig, VenueError, WeightBudget};
+use super::{CircuitBreaker, Exchange, Feed, VenueConfig, VenueError, WeightBudget};
 use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
 use batch::Batcher;
 use instance::{build, Instance, InstanceFactory};
@@ -49,6 +49,8 @@ pub struct CcxtExchange {
     timeout: Duration,
     /// Scheme, host and port of the REST API, probed to say why it cannot be reached.
     rest_base: Option<url::Url>,
+    /// The exchange's websocket feed, where this build has one for its format.
+    feed: Option<Arc<dyn Feed>>,
 }
 
 impl CcxtExchange {
@@ -94,6 +96,7 @@ impl CcxtExchange {
             weights,
             timeout: config.timeout,
             rest_base,
+            feed: super::feed_for(config),
         })
     }
 
@@ -284,6 +287,10 @@ impl Exchange for CcxtExchange {
 
     fn timeframes(&self) -> &[String] {
         &self.timeframes
+    }
+
+    fn feed(&self) -> Option<Arc<dyn Feed>> {
+        self.feed.clone()
     }
 
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {

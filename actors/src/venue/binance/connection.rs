@@ -1,0 +1,402 @@
+//! One websocket connection to Binance's combined-stream endpoint, carrying up to 1024
+//! streams. It owns its stream set: after any disconnect it reconnects (jittered exponential
+//! back-off) and resubscribes all of it. Control messages are paced below Binance's limit,
+//! many streams per SUBSCRIBE. The read half is polled all the time, so tungstenite's
+//! automatic pongs always go out. A stream silent for too long is resubscribed; a connection
+//! silent for too long is replaced.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::{SinkExt, StreamExt};
+use governor::{Quota, RateLimiter};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::feed::{FeedStatus, ManagerEvent};
+use super::wire::{self, Frame};
+use crate::model::{now_ms, MarketData};
+use crate::venue::{FeedOptions, MarketEvent};
+
+/// Stream names per control message: one message subscribes many, but a 1024-stream
+/// resubscribe is still split so no single frame is huge.
+const MAX_PARAMS: usize = 200;
+/// Binance ends every connection after 24 h; replace it (make before break) a bit earlier.
+const MAX_AGE: Duration = Duration::from_secs(23 * 3600 + 50 * 60);
+/// A connection with no stream hears only pings (every 20 s): this much silence is a dead one.
+const IDLE_SILENCE: Duration = Duration::from_secs(60);
+
+/// What the manager tells a connection.
+#[derive(Debug)]
+pub enum Command {
+    /// Carry these streams (name → unified symbol).
+    Subscribe(Vec<(String, Arc<str>)>),
+    Unsubscribe(Vec<String>),
+    /// Close once `ready` says the replacement carries the streams (make before break).
+    Retire { ready: watch::Receiver<bool> },
+    Close,
+}
+
+/// The shared parts every connection of a feed uses.
+#[derive(Clone)]
+pub struct Shared {
+    pub exchange: Arc<str>,
+    pub options: Arc<FeedOptions>,
+    pub events: broadcast::Sender<MarketEvent>,
+    pub status: Arc<FeedStatus>,
+    pub manager: mpsc::UnboundedSender<ManagerEvent>,
+}
+
+use super::connect::Socket;
+
+/// Why a session ended.
+enum Ended {
+    /// Lost (error, close, silence): reconnect.
+    Lost(String),
+    /// Asked to stop, or retired: do not reconnect.
+    Done,
+}
+
+pub struct Connection {
+    id: u64,
+    shared: Shared,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Every stream this connection should carry (name → unified symbol).
+    streams: HashMap<String, Arc<str>>,
+    /// When each stream last delivered (or was (re)subscribed).
+    last_seen: HashMap<String, Instant>,
+    pending_subscribe: Vec<String>,
+    pending_unsubscribe: Vec<String>,
+    /// Set once the first SUBSCRIBE of a session is acknowledged (a replacement's readiness).
+    ready: watch::Sender<bool>,
+    next_id: u64,
+    retire: Option<watch::Receiver<bool>>,
+}
+
+impl Connection {
+    pub fn new(
+        id: u64,
+        shared: Shared,
+        commands: mpsc::UnboundedReceiver<Command>,
+        ready: watch::Sender<bool>,
+    ) -> Self {
+        Self {
+            id,
+            shared,
+            commands,
+            streams: HashMap::new(),
+            last_seen: HashMap::new(),
+            pending_subscribe: Vec::new(),
+            pending_unsubscribe: Vec::new(),
+            ready,
+            next_id: 1,
+            retire: None,
+        }
+    }
+
+    /// Runs until told to close (or the feed is dropped).
+    pub async fn run(mut self) {
+        let options = self.shared.options.clone();
+        let url = format!("{}/stream", options.url.trim_end_matches('/'));
+        let mut backoff = backoff(&options);
+        let mut attempt = 0u32;
+        loop {
+            // Commands that came while disconnected only change the wanted set.
+            // A retired connection's replacement carries its streams now.
+            if !self.drain_commands() || self.retire.is_some() {
+                return;
+            }
+            if attempt > 0 {
+                let delay = backoff.next().unwrap_or(options.backoff_max);
+                if !self.wait(delay).await {
+                    return;
+                }
+            }
+            attempt += 1;
+            let socket = match super::connect::connect(&url).await {
+                Ok(socket) => socket,
+                Err(error) => {
+                    tracing::warn!(exchange = %self.shared.exchange, connection = self.id, %error, "websocket connect failed");
+                    continue;
+                }
+            };
+            let started = Instant::now();
+            self.shared.status.opened(&self.shared.exchange);
+            let ended = self.session(socket).await;
+            self.shared.status.closed(&self.shared.exchange);
+            match ended {
+                Ended::Done => return,
+                Ended::Lost(why) => {
+                    tracing::warn!(exchange = %self.shared.exchange, connection = self.id, %why, "websocket lost; reconnecting");
+                    self.shared.status.reconnected(&self.shared.exchange);
+                    // A connection that lived a while reconnects at once; a flapping one backs off.
+                    if started.elapsed() > Duration::from_secs(10) {
+                        backoff = self::backoff(&options);
+                        attempt = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies queued commands; `false` when the connection must end.
+    fn drain_commands(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => {
+                    if !self.apply(command) {
+                        return false;
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Sleeps `delay` while still following commands; `false` when the connection must end.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return true,
+                command = self.commands.recv() => {
+                    let Some(command) = command else { return false };
+                    if !self.apply(command) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Updates the wanted set; `false` for Close (and for a retire while disconnected: the
+    /// replacement carries the streams).
+    fn apply(&mut self, command: Command) -> bool {
+        match command {
+            Command::Subscribe(streams) => {
+                let now = Instant::now();
+                for (name, symbol) in streams {
+                    self.pending_unsubscribe.retain(|n| *n != name);
+                    self.last_seen.insert(name.clone(), now);
+                    if self.streams.insert(name.clone(), symbol).is_none() {
+                        self.pending_subscribe.push(name);
+                    }
+                }
+                true
+            }
+            Command::Unsubscribe(names) => {
+                for name in names {
+                    if self.streams.remove(&name).is_some() {
+                        self.last_seen.remove(&name);
+                        self.pending_subscribe.retain(|n| *n != name);
+                        self.pending_unsubscribe.push(name);
+                    }
+                }
+                true
+            }
+            Command::Retire { ready } => {
+                self.retire = Some(ready);
+                true
+            }
+            Command::Close => false,
+        }
+    }
+
+    async fn session(&mut self, socket: Socket) -> Ended {
+        let options = self.shared.options.clone();
+        let (mut sink, mut frames) = socket.split();
+        // A new session resubscribes everything wanted; unsubscribes are moot.
+        self.pending_unsubscribe.clear();
+        self.pending_subscribe = self.streams.keys().cloned().collect();
+        let now = Instant::now();
+        for seen in self.last_seen.values_mut() {
+            *seen = now;
+        }
+        self.ready.send_replace(self.streams.is_empty());
+        let pace = RateLimiter::direct(
+            Quota::with_period(options.control_interval.max(Duration::from_millis(1)))
+                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::MIN),
+        );
+        let mut checks = tokio::time::interval(Duration::from_millis(500));
+        checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let born = Instant::now();
+        let mut last_frame = Instant::now();
+        let mut awaiting_ack: HashMap<u64, usize> = HashMap::new();
+        loop {
+            let has_control = !self.pending_subscribe.is_empty() || !self.pending_unsubscribe.is_empty();
+            let retire = self.retire.clone();
+            tokio::select! {
+                frame = frames.next() => {
+                    last_frame = Instant::now();
+                    match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            if let Some(ended) = self.on_text(text.as_str(), &mut awaiting_ack) {
+                                return ended;
+                            }
+                        }
+                        // Pings are answered by tungstenite itself on the next poll.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => {}
+                        Some(Ok(Message::Close(close))) => {
+                            return Ended::Lost(format!("closed by the server ({close:?})"));
+                        }
+                        Some(Err(error)) => return Ended::Lost(error.to_string()),
+                        None => return Ended::Lost("connection ended".into()),
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(command) => {
+                        if !self.apply(command) {
+                            let _ = sink.close().await;
+                            return Ended::Done;
+                        }
+                    }
+                    None => {
+                        let _ = sink.close().await;
+                        return Ended::Done;
+                    }
+                },
+                () = pace.until_ready(), if has_control => {
+                    let (method, names) = if self.pending_unsubscribe.is_empty() {
+                        ("SUBSCRIBE", take(&mut self.pending_subscribe))
+                    } else {
+                        ("UNSUBSCRIBE", take(&mut self.pending_unsubscribe))
+                    };
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    if method == "SUBSCRIBE" {
+                        awaiting_ack.insert(id, names.len());
+                    }
+                    if let Err(error) = sink.send(Message::text(wire::control(method, &names, id))).await {
+                        return Ended::Lost(format!("cannot send {method}: {error}"));
+                    }
+                    self.shared.status.control_sent();
+                }
+                _ = wait_ready(retire) => {
+                    let _ = sink.close().await;
+                    return Ended::Done;
+                }
+                _ = checks.tick() => {
+                    let silence = if self.streams.is_empty() { IDLE_SILENCE } else { options.stall_after.max(Duration::from_millis(500)) * 2 };
+                    if last_frame.elapsed() > silence {
+                        return Ended::Lost(format!("silent for {:?}", last_frame.elapsed()));
+                    }
+                    self.resubscribe_stalled(options.stall_after);
+                    if born.elapsed() > MAX_AGE && self.retire.is_none() {
+                        let _ = self.shared.manager.send(ManagerEvent::Replace(self.id));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one text frame; `Some` ends the session.
+    fn on_text(&mut self, text: &str, awaiting_ack: &mut HashMap<u64, usize>) -> Option<Ended> {
+        match wire::parse_frame(text) {
+            Ok(Frame::Data { stream, data }) => {
+                let Some(symbol) = self.streams.get(stream).cloned() else {
+                    // Unsubscribed a moment ago: the last frames in flight are dropped.
+                    return None;
+                };
+                if let Some(seen) = self.last_seen.get_mut(stream) {
+                    *seen = Instant::now();
+                }
+                match wire::ticker(data, &symbol) {
+                    Ok(update) => {
+                        let received_ms = now_ms();
+                        self.shared
+                            .status
+                            .tick(&self.shared.exchange, received_ms - update.event_time_ms);
+                        // No receiver (nobody listening yet) is not an error.
+                        let _ = self.shared.events.send(MarketEvent {
+                            symbol,
+                            data: MarketData::Ticker(update.ticker),
+                            event_time_ms: update.event_time_ms,
+                            received_ms,
+                        });
+                    }
+                    Err(error) => {
+                        tracing::warn!(exchange = %self.shared.exchange, stream, %error, "unreadable stream event dropped");
+                        self.shared.status.malformed(&self.shared.exchange);
+                    }
+                }
+                None
+            }
+            Ok(Frame::Ack { id }) => {
+                let acked = id.is_some_and(|id| awaiting_ack.remove(&id).is_some());
+                if acked && awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
+                    self.ready.send_replace(true);
+                }
+                None
+            }
+            Ok(Frame::Refused { id, code, message }) => {
+                tracing::warn!(exchange = %self.shared.exchange, connection = self.id, ?id, code, %message, "control message refused");
+                None
+            }
+            Ok(Frame::ServerShutdown) => {
+                tracing::info!(exchange = %self.shared.exchange, connection = self.id, "serverShutdown: opening a replacement first");
+                if self.retire.is_none() {
+                    let _ = self.shared.manager.send(ManagerEvent::Replace(self.id));
+                }
+                None
+            }
+            Err(error) => {
+                tracing::warn!(exchange = %self.shared.exchange, %error, "unreadable frame dropped");
+                self.shared.status.malformed(&self.shared.exchange);
+                None
+            }
+        }
+    }
+
+    /// Streams silent past `stall_after` are resubscribed (UNSUBSCRIBE then SUBSCRIBE); each
+    /// is given another full window before the next attempt.
+    fn resubscribe_stalled(&mut self, stall_after: Duration) {
+        let now = Instant::now();
+        let mut stalled = Vec::new();
+        for (name, seen) in &mut self.last_seen {
+            if now.duration_since(*seen) > stall_after && !self.pending_subscribe.contains(name) {
+                *seen = now;
+                stalled.push(name.clone());
+            }
+        }
+        if stalled.is_empty() {
+            return;
+        }
+        tracing::warn!(exchange = %self.shared.exchange, connection = self.id, streams = ?stalled, "stalled streams: resubscribing");
+        self.shared.status.stalled(&self.shared.exchange, stalled.len());
+        self.pending_unsubscribe.extend(stalled.iter().cloned());
+        self.pending_subscribe.extend(stalled);
+    }
+}
+
+fn take(names: &mut Vec<String>) -> Vec<String> {
+    let n = names.len().min(MAX_PARAMS);
+    names.drain(..n).collect()
+}
+
+async fn wait_ready(retire: Option<watch::Receiver<bool>>) {
+    match retire {
+        Some(mut ready) => {
+            if ready.wait_for(|ready| *ready).await.is_err() {
+                // The replacement went away before it was ready: keep serving.
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+fn backoff(options: &FeedOptions) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(options.backoff_min)
+        .with_max_delay(options.backoff_max)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}

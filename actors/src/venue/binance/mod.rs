@@ -1,0 +1,14 @@
+//! Binance's websocket side (its REST side is ccxt's): the spot market-stream wire format and
+//! the live feed built on it.
+
+mod connect;
+mod connection;
+mod feed;
+pub mod wire;
+
+pub use feed::{BinanceFeed, FeedStatus};
+
+/// Binance's public market-stream endpoint.
+pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";
+/// Streams one connection may carry.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 1024;

@@ -1,0 +1,313 @@
+//! Binance's spot market-stream wire format: combined-stream frames, control replies, and the
+//! `<symbol>@ticker` payload turned into the normalised [`Ticker`] (the same fields ccxt
+//! fills from REST `/api/v3/ticker/24hr`, so a streamed value and a fetched one compare).
+//! Replies are validated: a frame that cannot be read is reported, never served.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::model::Ticker;
+
+/// One text frame from a combined-stream connection (`/stream`).
+#[derive(Debug)]
+pub enum Frame<'a> {
+    /// `{"stream": "<name>", "data": {...}}`.
+    Data { stream: &'a str, data: &'a RawValue },
+    /// `{"result": ..., "id": N}`: a control message was accepted.
+    Ack { id: Option<u64> },
+    /// `{"code": N, "msg": "...", "id": N}`: a control message was refused.
+    Refused {
+        id: Option<u64>,
+        code: i64,
+        message: String,
+    },
+    /// `{"e": "serverShutdown"}` (bare or wrapped): the server goes away soon.
+    ServerShutdown,
+}
+
+impl PartialEq for Frame<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Data { stream: a, data: x }, Self::Data { stream: b, data: y }) => {
+                a == b && x.get() == y.get()
+            }
+            (Self::Ack { id: a }, Self::Ack { id: b }) => a == b,
+            (
+                Self::Refused { id: a, code: c, message: m },
+                Self::Refused { id: b, code: d, message: n },
+            ) => a == b && c == d && m == n,
+            (Self::ServerShutdown, Self::ServerShutdown) => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawFrame<'a> {
+    #[serde(borrow)]
+    stream: Option<&'a str>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    result: Option<serde_json::Value>,
+    code: Option<i64>,
+    msg: Option<String>,
+    #[serde(borrow)]
+    e: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct EventType<'a> {
+    #[serde(borrow)]
+    e: Option<&'a str>,
+}
+
+/// Reads one text frame; `Err` names what was wrong with it.
+pub fn parse_frame(text: &str) -> Result<Frame<'_>, String> {
+    let raw: RawFrame<'_> =
+        serde_json::from_str(text).map_err(|e| format!("not a Binance frame ({e})"))?;
+    if raw.e == Some("serverShutdown") {
+        return Ok(Frame::ServerShutdown);
+    }
+    if let (Some(stream), Some(data)) = (raw.stream, raw.data) {
+        if stream == "!serverShutdown" || is_shutdown(data) {
+            return Ok(Frame::ServerShutdown);
+        }
+        return Ok(Frame::Data { stream, data });
+    }
+    let id = raw.id.as_ref().and_then(serde_json::Value::as_u64);
+    if let Some(code) = raw.code {
+        return Ok(Frame::Refused {
+            id,
+            code,
+            message: raw.msg.unwrap_or_default(),
+        });
+    }
+    if raw.id.is_some() || raw.result.is_some() {
+        return Ok(Frame::Ack { id });
+    }
+    Err("a frame with neither stream data nor a control reply".to_owned())
+}
+
+fn is_shutdown(data: &RawValue) -> bool {
+    serde_json::from_str::<EventType<'_>>(data.get())
+        .is_ok_and(|event| event.e == Some("serverShutdown"))
+}
+
+/// A `<symbol>@ticker` payload (24h rolling window statistics).
+#[derive(Debug, Deserialize)]
+struct TickerEvent<'a> {
+    /// Event time (ms, or µs with `timeUnit=MICROSECOND`, which this client never asks for).
+    #[serde(rename = "E")]
+    event_time: i64,
+    #[serde(rename = "s", borrow)]
+    market_id: &'a str,
+    #[serde(rename = "p", borrow)]
+    change: Option<&'a str>,
+    #[serde(rename = "P", borrow)]
+    percentage: Option<&'a str>,
+    #[serde(rename = "w", borrow)]
+    vwap: Option<&'a str>,
+    #[serde(rename = "x", borrow)]
+    previous_close: Option<&'a str>,
+    #[serde(rename = "c", borrow)]
+    last: &'a str,
+    #[serde(rename = "b", borrow)]
+    bid: Option<&'a str>,
+    #[serde(rename = "B", borrow)]
+    bid_volume: Option<&'a str>,
+    #[serde(rename = "a", borrow)]
+    ask: Option<&'a str>,
+    #[serde(rename = "A", borrow)]
+    ask_volume: Option<&'a str>,
+    #[serde(rename = "o", borrow)]
+    open: Option<&'a str>,
+    #[serde(rename = "h", borrow)]
+    high: Option<&'a str>,
+    #[serde(rename = "l", borrow)]
+    low: Option<&'a str>,
+    #[serde(rename = "v", borrow)]
+    base_volume: Option<&'a str>,
+    #[serde(rename = "q", borrow)]
+    quote_volume: Option<&'a str>,
+    /// Statistics close time: what REST reports as `closeTime` and ccxt as `timestamp`.
+    #[serde(rename = "C")]
+    close_time: Option<i64>,
+}
+
+/// A parsed ticker event: the exchange's market id, its event time and the ticker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickerUpdate {
+    pub market_id: String,
+    pub event_time_ms: i64,
+    pub ticker: Ticker,
+}
+
+/// Decimal string → number; unknown (`None`) when absent, unreadable or not finite.
+fn number(text: Option<&str>) -> Option<f64> {
+    text.and_then(|t| t.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+}
+
+/// Reads a `@ticker` payload; `symbol` is the unified symbol it is served under.
+pub fn ticker(data: &RawValue, symbol: &str) -> Result<TickerUpdate, String> {
+    let event: TickerEvent<'_> =
+        serde_json::from_str(data.get()).map_err(|e| format!("unreadable ticker event ({e})"))?;
+    let last = number(Some(event.last))
+        .ok_or_else(|| format!("ticker event without a last price: {:?}", event.last))?;
+    let timestamp = event.close_time.unwrap_or(event.event_time);
+    let open = number(event.open);
+    let ticker = Ticker {
+        symbol: symbol.to_owned(),
+        timestamp: Some(timestamp),
+        datetime: iso8601(timestamp),
+        high: number(event.high),
+        low: number(event.low),
+        bid: number(event.bid),
+        bid_volume: number(event.bid_volume),
+        ask: number(event.ask),
+        ask_volume: number(event.ask_volume),
+        vwap: number(event.vwap),
+        open,
+        close: Some(last),
+        last: Some(last),
+        previous_close: number(event.previous_close),
+        change: number(event.change),
+        percentage: number(event.percentage),
+        // As ccxt's safeTicker derives it.
+        average: open.map(|open| (open + last) / 2.0),
+        base_volume: number(event.base_volume),
+        quote_volume: number(event.quote_volume),
+    };
+    Ok(TickerUpdate {
+        market_id: event.market_id.to_owned(),
+        event_time_ms: event.event_time,
+        ticker,
+    })
+}
+
+fn iso8601(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// The stream carrying `market_id`'s 24h ticker (names are lowercase).
+pub fn ticker_stream(market_id: &str) -> String {
+    format!("{}@ticker", market_id.to_ascii_lowercase())
+}
+
+/// A control message (`SUBSCRIBE`, `UNSUBSCRIBE`) for `streams`.
+pub fn control(method: &str, streams: &[String], id: u64) -> String {
+    serde_json::json!({ "method": method, "params": streams, "id": id }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Copies of `shared/fixtures/binance/ws` (Binance's documented examples).
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/fixtures/binance/ws/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn the_documented_ticker_payload_reads_like_ccxt_reads_rest() {
+        let text = fixture("ticker.json");
+        let data: Box<RawValue> = serde_json::from_str(&text).unwrap();
+        let update = ticker(&data, "BNB/BTC").unwrap();
+        assert_eq!(update.market_id, "BNBBTC");
+        assert_eq!(update.event_time_ms, 1672515782136);
+        let t = &update.ticker;
+        assert_eq!(t.symbol, "BNB/BTC");
+        assert_eq!(t.last, Some(0.0025));
+        assert_eq!(t.close, Some(0.0025));
+        assert_eq!((t.bid, t.bid_volume), (Some(0.0024), Some(10.0)));
+        assert_eq!((t.ask, t.ask_volume), (Some(0.0026), Some(100.0)));
+        assert_eq!((t.open, t.high, t.low), (Some(0.001), Some(0.0025), Some(0.001)));
+        assert_eq!((t.base_volume, t.quote_volume), (Some(10000.0), Some(18.0)));
+        assert_eq!((t.change, t.percentage), (Some(0.0015), Some(250.0)));
+        assert_eq!(t.previous_close, Some(0.0009));
+        assert_eq!(t.average, Some(0.00175));
+        // The payload's close time `C` (86400000 in the doc example) is the timestamp.
+        assert_eq!(t.timestamp, Some(86_400_000));
+        assert_eq!(t.datetime.as_deref(), Some("1970-01-02T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn the_recorded_combined_envelope_is_stream_data() {
+        let text = fixture("combined_envelope.json");
+        assert!(matches!(
+            parse_frame(&text).unwrap(),
+            Frame::Data { stream: "ethusdt@trade", .. }
+        ));
+        let control: serde_json::Value =
+            serde_json::from_str(&fixture("control_subscribe.json")).unwrap();
+        assert_eq!(
+            parse_frame(&control["response"].to_string()).unwrap(),
+            Frame::Ack { id: Some(1) }
+        );
+    }
+
+    #[test]
+    fn frames_are_told_apart() {
+        let data = r#"{"stream":"btcusdt@ticker","data":{"e":"24hrTicker","s":"BTCUSDT"}}"#;
+        assert!(matches!(
+            parse_frame(data).unwrap(),
+            Frame::Data { stream: "btcusdt@ticker", .. }
+        ));
+        assert_eq!(
+            parse_frame(r#"{"result":null,"id":7}"#).unwrap(),
+            Frame::Ack { id: Some(7) }
+        );
+        assert_eq!(
+            parse_frame(r#"{"result":["btcusdt@ticker"],"id":3}"#).unwrap(),
+            Frame::Ack { id: Some(3) }
+        );
+        assert_eq!(
+            parse_frame(r#"{"code":2,"msg":"Invalid request: bad","id":4}"#).unwrap(),
+            Frame::Refused {
+                id: Some(4),
+                code: 2,
+                message: "Invalid request: bad".into()
+            }
+        );
+        assert_eq!(
+            parse_frame(r#"{"e":"serverShutdown","E":1}"#).unwrap(),
+            Frame::ServerShutdown
+        );
+        assert_eq!(
+            parse_frame(r#"{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1}}"#)
+                .unwrap(),
+            Frame::ServerShutdown
+        );
+        assert!(parse_frame("not json").is_err());
+        assert!(parse_frame(r#"{"hello":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_ticker_without_a_usable_price_is_refused() {
+        let bad: Box<RawValue> =
+            serde_json::from_str(r#"{"E":1,"s":"BTCUSDT","c":"NaN"}"#).unwrap();
+        assert!(ticker(&bad, "BTC/USDT").is_err());
+        let missing: Box<RawValue> = serde_json::from_str(r#"{"E":1,"s":"BTCUSDT"}"#).unwrap();
+        assert!(ticker(&missing, "BTC/USDT").is_err());
+        let odd: Box<RawValue> =
+            serde_json::from_str(r#"{"E":1,"s":"BTCUSDT","c":"5","b":"oops","h":"inf"}"#).unwrap();
+        let update = ticker(&odd, "BTC/USDT").unwrap();
+        assert_eq!(update.ticker.bid, None, "unreadable numbers are unknown, not zero");
+        assert_eq!(update.ticker.high, None);
+    }
+
+    #[test]
+    fn stream_names_are_lowercase() {
+        assert_eq!(ticker_stream("BTCUSDT"), "btcusdt@ticker");
+        let message: serde_json::Value =
+            serde_json::from_str(&control("SUBSCRIBE", &["btcusdt@ticker".into()], 9)).unwrap();
+        assert_eq!(
+            message,
+            serde_json::json!({"method": "SUBSCRIBE", "params": ["btcusdt@ticker"], "id": 9})
+        );
+    }
+}
