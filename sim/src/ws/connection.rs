@@ -116,9 +116,13 @@ async fn write_loop(
                         code,
                         reason: Utf8Bytes::from_static(reason),
                     };
-                    // Errors here mean the peer is gone already; the connection ends either way.
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    return End::Closed(reason);
+                    if let Err(e) = sink.send(Message::Close(Some(frame))).await {
+                        return End::WriteError(e.to_string());
+                    }
+                    // The reader now waits for the peer's close (the closing handshake) so the
+                    // socket is not dropped with unread data, which would reset it and could
+                    // lose the close frame on the client's side.
+                    return std::future::pending().await;
                 }
                 Item::Prio(Prio::Ping(p)) => Message::Ping(p),
                 Item::Prio(Prio::Text(t)) => Message::Text(t),
@@ -198,23 +202,28 @@ async fn read_loop(
     };
     let mut commands = conn.commands();
     let mut shutdown_at: Option<Instant> = None;
-    // Set once a close frame is queued: stop reading and give the writer time to send it.
-    let mut closing_by: Option<Instant> = None;
+    // Set once a close frame is queued: from then on incoming messages are only drained until
+    // the peer's close, and the connection ends by the deadline regardless.
+    let mut closing: Option<(Instant, &'static str)> = None;
     let close = |code, reason| {
         let _ = prio.send(Prio::Close(code, reason));
-        Some(Instant::now() + CLOSE_TIMEOUT)
+        Some((Instant::now() + CLOSE_TIMEOUT, reason))
     };
     loop {
         let pong_deadline = pings.front().map(|(_, t)| *t + pong_timeout);
-        let open = closing_by.is_none();
+        let open = closing.is_none();
         tokio::select! {
-            msg = stream.next(), if open => match msg {
-                None => return End::PeerGone,
-                Some(Err(e)) => return End::ReadError(e.to_string()),
-                Some(Ok(msg)) => {
+            msg = stream.next() => match (msg, closing) {
+                (None, Some((_, reason))) => return End::Closed(reason),
+                (None, None) => return End::PeerGone,
+                (Some(Err(_)), Some((_, reason))) => return End::Closed(reason),
+                (Some(Err(e)), None) => return End::ReadError(e.to_string()),
+                (Some(Ok(Message::Close(_))), Some((_, reason))) => return End::Closed(reason),
+                (Some(Ok(_)), Some(_)) => {}
+                (Some(Ok(msg)), None) => {
                     if window.over_limit(conn) {
                         tracing::info!(conn = conn.id, "ws client over 5 messages per second, closing");
-                        closing_by = close(1008, "Too many requests");
+                        closing = close(1008, "Too many requests");
                         continue;
                     }
                     match msg {
@@ -233,7 +242,7 @@ async fn read_loop(
                             }
                         }
                         // The peer's close: answer it (the writer flushes tungstenite's reply).
-                        Message::Close(_) => closing_by = close(1000, ""),
+                        Message::Close(_) => closing = close(1000, "peer closed"),
                         // tungstenite answers pings itself; binary frames mean nothing here.
                         Message::Ping(_) | Message::Binary(_) => {}
                     }
@@ -246,12 +255,12 @@ async fn read_loop(
             }
             _ = sleep_opt(pong_deadline), if open && pong_deadline.is_some() => {
                 tracing::info!(conn = conn.id, "ws client did not answer a ping in time, closing");
-                closing_by = close(1008, "Pong timeout");
+                closing = close(1008, "Pong timeout");
             }
             _ = sleep_opt(shutdown_at), if open && shutdown_at.is_some() => {
-                closing_by = close(1001, "Server shutdown");
+                closing = close(1001, "Server shutdown");
             }
-            _ = sleep_opt(closing_by), if closing_by.is_some() => return End::CloseTimeout,
+            _ = sleep_opt(closing.map(|(by, _)| by)), if closing.is_some() => return End::CloseTimeout,
             changed = commands.changed() => {
                 if changed.is_err() {
                     return End::Aborted;
@@ -262,7 +271,7 @@ async fn read_loop(
                     Command::Abort => return End::Aborted,
                     Command::Close { code, reason } => {
                         if open {
-                            closing_by = close(code, reason);
+                            closing = close(code, reason);
                         }
                     }
                     Command::Shutdown { grace_ms } => {
