@@ -16,6 +16,21 @@ pub struct SimConfig {
     pub tick_ms: u64,
     /// REQUEST_WEIGHT per minute before 429 (then 418 while still over).
     pub weight_limit: u32,
+    /// Websocket `@ticker` / `@miniTicker` update period (Binance: 1000 ms). Changeable at
+    /// runtime ([`crate::SimHandle::set_ws_intervals`]).
+    pub ws_ticker_interval_ms: u64,
+    /// Websocket `@bookTicker` update period. Binance pushes book changes in real time; the
+    /// simulated book changes once per walk tick, so anything ≥ `tick_ms` loses nothing.
+    pub ws_book_ticker_interval_ms: u64,
+    /// Websocket `@kline_<interval>` update period (Binance: 2000 ms; `kline_1s` streams use at
+    /// most 1000 ms so no second is skipped).
+    pub ws_kline_interval_ms: u64,
+    /// The server pings every websocket connection this often (Binance: 20 s).
+    pub ws_ping_interval_ms: u64,
+    /// A connection whose oldest unanswered ping is older than this is dropped (Binance: 60 s).
+    pub ws_pong_timeout_ms: u64,
+    /// After a `serverShutdown` event, connections are closed this much later.
+    pub ws_shutdown_grace_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -26,6 +41,12 @@ impl Default for SimConfig {
             full_markets: false,
             tick_ms: 100,
             weight_limit: 6000,
+            ws_ticker_interval_ms: 1000,
+            ws_book_ticker_interval_ms: 1000,
+            ws_kline_interval_ms: 2000,
+            ws_ping_interval_ms: 20_000,
+            ws_pong_timeout_ms: 60_000,
+            ws_shutdown_grace_ms: 1000,
         }
     }
 }
@@ -42,6 +63,12 @@ pub struct FileConfig {
     pub jitter_ms: Option<u64>,
     pub error_rate: Option<f64>,
     pub weight_limit: Option<u32>,
+    pub ws_ticker_interval_ms: Option<u64>,
+    pub ws_book_ticker_interval_ms: Option<u64>,
+    pub ws_kline_interval_ms: Option<u64>,
+    pub ws_ping_interval_ms: Option<u64>,
+    pub ws_pong_timeout_ms: Option<u64>,
+    pub ws_shutdown_grace_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -78,6 +105,24 @@ impl FileConfig {
                 "jitter_ms" => c.jitter_ms = Some(unquoted.parse().map_err(|_| bad())?),
                 "error_rate" => c.error_rate = Some(unquoted.parse().map_err(|_| bad())?),
                 "weight_limit" => c.weight_limit = Some(unquoted.parse().map_err(|_| bad())?),
+                "ws_ticker_interval_ms" => {
+                    c.ws_ticker_interval_ms = Some(unquoted.parse().map_err(|_| bad())?)
+                }
+                "ws_book_ticker_interval_ms" => {
+                    c.ws_book_ticker_interval_ms = Some(unquoted.parse().map_err(|_| bad())?)
+                }
+                "ws_kline_interval_ms" => {
+                    c.ws_kline_interval_ms = Some(unquoted.parse().map_err(|_| bad())?)
+                }
+                "ws_ping_interval_ms" => {
+                    c.ws_ping_interval_ms = Some(unquoted.parse().map_err(|_| bad())?)
+                }
+                "ws_pong_timeout_ms" => {
+                    c.ws_pong_timeout_ms = Some(unquoted.parse().map_err(|_| bad())?)
+                }
+                "ws_shutdown_grace_ms" => {
+                    c.ws_shutdown_grace_ms = Some(unquoted.parse().map_err(|_| bad())?)
+                }
                 _ => return Err(err(&format!("unknown key {key}"))),
             }
         }
@@ -106,6 +151,22 @@ mod tests {
         let c = SimConfig::default();
         assert_eq!((c.seed, c.extra_symbols, c.full_markets), (42, 0, false));
         assert_eq!((c.tick_ms, c.weight_limit), (100, 6000));
+        assert_eq!(
+            (
+                c.ws_ticker_interval_ms,
+                c.ws_book_ticker_interval_ms,
+                c.ws_kline_interval_ms
+            ),
+            (1000, 1000, 2000)
+        );
+        assert_eq!(
+            (
+                c.ws_ping_interval_ms,
+                c.ws_pong_timeout_ms,
+                c.ws_shutdown_grace_ms
+            ),
+            (20_000, 60_000, 1000)
+        );
     }
 
     #[test]
@@ -113,7 +174,9 @@ mod tests {
         let c = FileConfig::parse(
             "# sim\n[sim]\naddr = \"127.0.0.1:9100\"\nseed = 7 # comment\nsymbols = 20\n\
              full-markets = true\ntick_ms = 50\nlatency_ms = 5\njitter_ms = 2\nerror_rate = 0.25\n\
-             weight_limit = 1200\n",
+             weight_limit = 1200\nws-ticker-interval-ms = 100\nws_book_ticker_interval_ms = 50\n\
+             ws_kline_interval_ms = 500\nws_ping_interval_ms = 300\nws_pong_timeout_ms = 900\n\
+             ws_shutdown_grace_ms = 10\n",
         )
         .unwrap();
         assert_eq!(c.addr, Some("127.0.0.1:9100".parse().unwrap()));
@@ -124,6 +187,22 @@ mod tests {
         assert_eq!((c.latency_ms, c.jitter_ms), (Some(5), Some(2)));
         assert_eq!(c.error_rate, Some(0.25));
         assert_eq!(c.weight_limit, Some(1200));
+        assert_eq!(
+            (
+                c.ws_ticker_interval_ms,
+                c.ws_book_ticker_interval_ms,
+                c.ws_kline_interval_ms
+            ),
+            (Some(100), Some(50), Some(500))
+        );
+        assert_eq!(
+            (
+                c.ws_ping_interval_ms,
+                c.ws_pong_timeout_ms,
+                c.ws_shutdown_grace_ms
+            ),
+            (Some(300), Some(900), Some(10))
+        );
     }
 
     #[test]

@@ -45,6 +45,32 @@ pub const TIME: &str = fixture!("time.json");
 pub const PING: &str = fixture!("ping.json");
 
 #[cfg(test)]
+macro_rules! ws_fixture {
+    ($path:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/binance/ws/",
+            $path
+        ))
+    };
+}
+
+#[cfg(test)]
+pub const WS_TICKER: &str = ws_fixture!("ticker.json");
+#[cfg(test)]
+pub const WS_MINI_TICKER: &str = ws_fixture!("miniTicker.json");
+#[cfg(test)]
+pub const WS_BOOK_TICKER: &str = ws_fixture!("bookTicker.json");
+#[cfg(test)]
+pub const WS_TRADE: &str = ws_fixture!("trade.json");
+#[cfg(test)]
+pub const WS_AGG_TRADE: &str = ws_fixture!("aggTrade.json");
+#[cfg(test)]
+pub const WS_KLINE_1M: &str = ws_fixture!("kline_1m.json");
+#[cfg(test)]
+pub const WS_COMBINED: &str = ws_fixture!("combined_envelope.json");
+
+#[cfg(test)]
 pub const ERR_INVALID_SYMBOL: &str = fixture!("errors/invalid_symbol.json");
 #[cfg(test)]
 pub const ERR_BAD_INTERVAL: &str = fixture!("errors/bad_interval.json");
@@ -257,6 +283,13 @@ mod tests {
             ERR_IP_BANNED,
             ERR_MANDATORY_SYMBOL,
             ERR_ILLEGAL_CHARS_SYMBOL,
+            WS_TICKER,
+            WS_MINI_TICKER,
+            WS_BOOK_TICKER,
+            WS_TRADE,
+            WS_AGG_TRADE,
+            WS_KLINE_1M,
+            WS_COMBINED,
         ] {
             assert!(shape(f).is_ok());
         }

@@ -14,9 +14,12 @@
 //!
 //! Layout:
 //! * `market`: symbols, the deterministic random walk and the data derived from it. Transport
-//!   agnostic, so a websocket layer (planned) can publish the same trades/book/candles.
+//!   agnostic: REST and the websocket streams publish the same trades/book/candles.
 //! * `markets`: markets listed and delisted at runtime (each change is a new `Market` version).
 //! * `rest`: the `/api/v3` handlers in Binance's wire format plus `/__sim` controls.
+//! * `ws`: Binance's websocket market streams (`/ws/<stream>`, `/stream?streams=..`) on the same
+//!   port, with their limits, pings and `/__sim/ws` controls (drop, refuse, stall,
+//!   serverShutdown, update intervals).
 //! * `faults`, `counters`, `requests`: fault injection, call counting, REQUEST_WEIGHT limiting,
 //!   the request log.
 //! * `server`: the thread + runtime that hosts it, and [`SimHandle`].
@@ -31,9 +34,11 @@ mod requests;
 mod rest;
 mod server;
 mod state;
+mod ws;
 
 pub use config::{FileConfig, SimConfig};
 pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{start_on, SimHandle, Simulator};
+pub use ws::{WsConnectionStats, WsIntervals, WsStats};

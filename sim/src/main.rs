@@ -1,11 +1,11 @@
 //! `crypto-market-sim` binary: a thin CLI around the library.
 
 use clap::Parser;
-use crypto_market_sim::{start_on, Faults, FileConfig, SimConfig};
+use crypto_market_sim::{start_on, Faults, FileConfig, SimConfig, WsIntervals};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-/// Offline Binance spot REST simulator with fault injection.
+/// Offline Binance spot REST and websocket-stream simulator with fault injection.
 #[derive(Parser, Debug)]
 #[command(name = "crypto-market-sim", version, about)]
 struct Cli {
@@ -36,6 +36,24 @@ struct Cli {
     /// REQUEST_WEIGHT per minute before 429/418 [default: 6000]
     #[arg(long)]
     weight_limit: Option<u32>,
+    /// Websocket @ticker / @miniTicker update period [default: 1000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    ws_ticker_interval_ms: Option<u64>,
+    /// Websocket @bookTicker update period [default: 1000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    ws_book_ticker_interval_ms: Option<u64>,
+    /// Websocket @kline_<interval> update period (kline_1s: at most 1000) [default: 2000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    ws_kline_interval_ms: Option<u64>,
+    /// Server ping period on websocket connections [default: 20000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    ws_ping_interval_ms: Option<u64>,
+    /// Drop a websocket connection whose ping is unanswered this long [default: 60000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    ws_pong_timeout_ms: Option<u64>,
+    /// Close connections this long after a serverShutdown event [default: 1000]
+    #[arg(long)]
+    ws_shutdown_grace_ms: Option<u64>,
     /// TOML file with the same keys (addr, seed, symbols, full_markets, tick_ms, ...); flags win
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
@@ -93,9 +111,44 @@ fn main() -> ExitCode {
             .weight_limit
             .or(file.weight_limit)
             .unwrap_or(defaults.weight_limit),
+        ws_ticker_interval_ms: cli
+            .ws_ticker_interval_ms
+            .or(file.ws_ticker_interval_ms)
+            .unwrap_or(defaults.ws_ticker_interval_ms),
+        ws_book_ticker_interval_ms: cli
+            .ws_book_ticker_interval_ms
+            .or(file.ws_book_ticker_interval_ms)
+            .unwrap_or(defaults.ws_book_ticker_interval_ms),
+        ws_kline_interval_ms: cli
+            .ws_kline_interval_ms
+            .or(file.ws_kline_interval_ms)
+            .unwrap_or(defaults.ws_kline_interval_ms),
+        ws_ping_interval_ms: cli
+            .ws_ping_interval_ms
+            .or(file.ws_ping_interval_ms)
+            .unwrap_or(defaults.ws_ping_interval_ms),
+        ws_pong_timeout_ms: cli
+            .ws_pong_timeout_ms
+            .or(file.ws_pong_timeout_ms)
+            .unwrap_or(defaults.ws_pong_timeout_ms),
+        ws_shutdown_grace_ms: cli
+            .ws_shutdown_grace_ms
+            .or(file.ws_shutdown_grace_ms)
+            .unwrap_or(defaults.ws_shutdown_grace_ms),
     };
     if config.tick_ms == 0 {
         return usage_error("tick_ms must be at least 1");
+    }
+    let intervals = WsIntervals {
+        ticker_ms: config.ws_ticker_interval_ms,
+        book_ticker_ms: config.ws_book_ticker_interval_ms,
+        kline_ms: config.ws_kline_interval_ms,
+    };
+    if let Err(e) = intervals.validate() {
+        return usage_error(&e);
+    }
+    if config.ws_ping_interval_ms == 0 || config.ws_pong_timeout_ms == 0 {
+        return usage_error("ws_ping_interval_ms and ws_pong_timeout_ms must be at least 1");
     }
     let faults = Faults {
         latency_ms: cli.latency_ms.or(file.latency_ms).unwrap_or(0),
@@ -129,6 +182,10 @@ fn main() -> ExitCode {
     };
     sim.set_faults(faults);
     println!("crypto-market-sim listening on {}", sim.rest_url());
+    println!(
+        "websocket streams on {0}/ws/<stream> and {0}/stream?streams=<a>/<b>",
+        sim.ws_url()
+    );
 
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -6,6 +6,7 @@ use crate::markets::{MarketChange, NewMarket, RuntimeMarkets};
 use crate::requests::RequestRecord;
 use crate::rest::router;
 use crate::state::{now_ms, SimState};
+use crate::ws::{self, WsIntervals, WsStats};
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
         .build()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let app = router(state.clone());
+    let state_for_ws = state.clone();
     let thread = std::thread::Builder::new()
         .name("crypto-market-sim".into())
         .spawn(move || {
@@ -53,6 +55,8 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
                         return;
                     }
                 };
+                // The websocket publishers run on this runtime until it shuts down.
+                ws::publish::spawn(state_for_ws);
                 let (grace_tx, grace_rx) = oneshot::channel::<()>();
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                     let _ = stop_rx.await;
@@ -174,8 +178,9 @@ impl SimHandle {
         self.state.markets.changes()
     }
 
-    /// Configured markets back, faults off, counters and used weight zero, recorded responses
-    /// and request log cleared.
+    /// Configured markets back, faults off (websocket refusal and stalls too), counters and used
+    /// weight zero, recorded responses and request log cleared, configured websocket intervals.
+    /// Open websocket connections stay open.
     pub fn reset(&self) {
         self.state.reset();
     }
@@ -196,6 +201,80 @@ impl SimHandle {
     pub fn last_response_raw(&self, endpoint: &str, symbol: Option<&str>) -> Option<String> {
         let body = self.state.last(endpoint, symbol)?;
         String::from_utf8(body.to_vec()).ok()
+    }
+
+    /// What REST would answer at wall time `at_ms`: the body of `GET /api/v3/<endpoint>?<query>`
+    /// computed as at that instant (no counting, weight or faults), or the Binance error body.
+    /// Lets tests compare a websocket event with REST at the event's own time `E`.
+    pub fn rest_body_at(&self, endpoint: &str, query: &str, at_ms: u64) -> Result<String, String> {
+        let e = crate::rest::Endpoint::from_name(endpoint)
+            .ok_or_else(|| format!("unknown endpoint {endpoint}"))?;
+        let params = crate::rest::Params::parse(Some(query));
+        e.handle(&self.state, &params, at_ms)
+            .map_err(|err| err.body())
+    }
+
+    /// `ws://127.0.0.1:PORT` (no trailing slash): append `/ws/btcusdt@ticker` or
+    /// `/stream?streams=...`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Websocket connections and faults now (what GET /__sim/ws/stats answers).
+    pub fn ws_stats(&self) -> WsStats {
+        self.state.ws.stats(now_ms())
+    }
+
+    /// Drops every open websocket connection: `close_frame == false` just closes the TCP
+    /// stream (no close frame, as a dead server or network), `true` sends close 1001 first.
+    /// Returns how many connections there were. New connections are accepted as usual.
+    pub fn ws_drop_connections(&self, close_frame: bool) -> usize {
+        ws::control::drop_all(&self.state, close_frame)
+    }
+
+    /// Answers websocket upgrades with HTTP 503 for `duration` from now (`Duration::ZERO`
+    /// accepts again at once). Open connections are not affected.
+    pub fn ws_refuse_connections_for(&self, duration: Duration) {
+        let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        ws::control::refuse_for(&self.state, ms);
+    }
+
+    /// Stops sending `stream` ("btcusdt@ticker") on every connection, silently: connections,
+    /// pings and other streams go on. `Err` if the name is not a stream name.
+    pub fn ws_stall_stream(&self, stream: &str) -> Result<(), String> {
+        ws::control::stall(&self.state, stream)
+    }
+
+    /// Resumes a stalled stream.
+    pub fn ws_unstall_stream(&self, stream: &str) {
+        ws::control::unstall(&self.state, stream);
+    }
+
+    /// Sends `serverShutdown` on every open connection and closes them `grace` later (None: the
+    /// configured `ws_shutdown_grace_ms`). New connections are accepted meanwhile. Returns how
+    /// many connections were told.
+    pub fn ws_server_shutdown(&self, grace: Option<Duration>) -> usize {
+        let grace_ms = grace.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        ws::control::server_shutdown(&self.state, grace_ms)
+    }
+
+    /// The websocket update intervals now.
+    pub fn ws_intervals(&self) -> WsIntervals {
+        self.state.ws.intervals()
+    }
+
+    /// Changes the websocket update intervals (each within 10..=3_600_000 ms); they apply from
+    /// now. [`SimHandle::reset`] restores the configured ones.
+    pub fn set_ws_intervals(&self, intervals: WsIntervals) -> Result<(), String> {
+        self.state.ws.set_intervals(intervals)
+    }
+
+    /// Changes only the `@ticker` / `@miniTicker` interval.
+    pub fn set_ws_ticker_interval(&self, ms: u64) -> Result<(), String> {
+        self.set_ws_intervals(WsIntervals {
+            ticker_ms: ms,
+            ..self.ws_intervals()
+        })
     }
 
     /// The walk price of `symbol` now (what ticker/price would serve), or None if unknown.

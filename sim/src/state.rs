@@ -6,6 +6,7 @@ use crate::faults::FaultState;
 use crate::market::Market;
 use crate::markets::Markets;
 use crate::requests::{RequestLog, MAX_REQUESTS};
+use crate::ws::{Hub, WsIntervals};
 use axum::body::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,6 +22,8 @@ pub struct SimState {
     pub calls: Calls,
     pub weight: WeightMeter,
     pub requests: RequestLog,
+    /// The websocket layer: connections, topics, websocket faults.
+    pub ws: Hub,
     /// Last 200 body per (endpoint, symbol param). Bytes, so storing is a refcount bump; parsed
     /// only when a test asks.
     last: Mutex<HashMap<LastKey, Bytes>>,
@@ -28,6 +31,12 @@ pub struct SimState {
 
 impl SimState {
     pub fn new(config: SimConfig) -> Result<SimState, String> {
+        WsIntervals {
+            ticker_ms: config.ws_ticker_interval_ms,
+            book_ticker_ms: config.ws_book_ticker_interval_ms,
+            kline_ms: config.ws_kline_interval_ms,
+        }
+        .validate()?;
         let market = Market::new(
             config.seed,
             config.extra_symbols,
@@ -41,6 +50,11 @@ impl SimState {
             requests: RequestLog::new(MAX_REQUESTS),
             last: Mutex::new(HashMap::new()),
             markets: Markets::new(market),
+            ws: Hub::new(WsIntervals {
+                ticker_ms: config.ws_ticker_interval_ms,
+                book_ticker_ms: config.ws_book_ticker_interval_ms,
+                kline_ms: config.ws_kline_interval_ms,
+            }),
             config,
         })
     }
@@ -68,10 +82,11 @@ impl SimState {
             .cloned()
     }
 
-    /// Back to a fresh exchange: configured markets, no faults, no counts, no weight used,
-    /// nothing recorded.
+    /// Back to a fresh exchange: configured markets, no faults (websocket ones included), no
+    /// counts, no weight used, nothing recorded, configured websocket intervals.
     pub fn reset(&self) {
         self.markets.reset();
+        self.ws.reset();
         self.faults.set(Default::default());
         self.calls.reset();
         self.requests.reset();
@@ -88,5 +103,13 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Wall-clock microseconds since the unix epoch (websocket `timeUnit=MICROSECOND`).
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }

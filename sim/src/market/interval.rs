@@ -7,13 +7,19 @@ const DAY: u64 = 24 * HOUR;
 /// 1970-01-01 was a Thursday; Binance weekly candles open on Monday 00:00 UTC.
 const MONDAY_OFFSET: u64 = 4 * DAY;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Interval {
     /// Fixed-length interval aligned to `offset + k·len`.
     Fixed { len: u64, offset: u64 },
     /// Calendar month.
     Month,
 }
+
+/// Every interval Binance accepts, as spelled in requests and stream names.
+pub const NAMES: [&str; 16] = [
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
+    "1M",
+];
 
 impl Interval {
     pub fn parse(s: &str) -> Option<Interval> {
@@ -123,10 +129,7 @@ mod tests {
 
     #[test]
     fn parses_all_binance_intervals() {
-        for s in [
-            "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d",
-            "1w", "1M",
-        ] {
+        for s in NAMES {
             assert!(Interval::parse(s).is_some(), "{s}");
         }
         assert!(Interval::parse("2m").is_none());

@@ -11,7 +11,7 @@ mod general;
 mod klines;
 mod market_data;
 mod params;
-mod ticker;
+pub(crate) mod ticker;
 
 pub use error::ApiError;
 pub use params::Params;
@@ -139,11 +139,12 @@ impl Endpoint {
     }
 }
 
-/// The simulator's router. A websocket layer can be merged in here later (`/ws`, `/stream`).
+/// The simulator's router: REST, the websocket streams (`/ws`, `/stream`) and the controls.
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/api/v3/{*path}", get(api))
         .merge(control::routes())
+        .merge(crate::ws::routes())
         .with_state(state)
 }
 

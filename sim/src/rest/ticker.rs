@@ -7,40 +7,43 @@ use crate::market::decimal::{fmt_f64, fmt_signed_units, fmt_units};
 use crate::market::{Market, Symbol};
 use serde::Serialize;
 
+/// One 24hr ticker row. The websocket `@ticker` / `@miniTicker` events are built from the same
+/// row, so a stream and REST agree on every value at the same instant.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Ticker24hr<'a> {
-    symbol: &'a str,
-    price_change: String,
-    price_change_percent: String,
-    weighted_avg_price: String,
-    prev_close_price: String,
-    last_price: String,
-    last_qty: String,
-    bid_price: String,
-    bid_qty: String,
-    ask_price: String,
-    ask_qty: String,
-    open_price: String,
-    high_price: String,
-    low_price: String,
-    volume: String,
-    quote_volume: String,
-    open_time: u64,
-    close_time: u64,
-    first_id: u64,
-    last_id: u64,
-    count: u64,
+pub(crate) struct Ticker24hr<'a> {
+    pub(crate) symbol: &'a str,
+    pub(crate) price_change: String,
+    pub(crate) price_change_percent: String,
+    pub(crate) weighted_avg_price: String,
+    pub(crate) prev_close_price: String,
+    pub(crate) last_price: String,
+    pub(crate) last_qty: String,
+    pub(crate) bid_price: String,
+    pub(crate) bid_qty: String,
+    pub(crate) ask_price: String,
+    pub(crate) ask_qty: String,
+    pub(crate) open_price: String,
+    pub(crate) high_price: String,
+    pub(crate) low_price: String,
+    pub(crate) volume: String,
+    pub(crate) quote_volume: String,
+    pub(crate) open_time: u64,
+    pub(crate) close_time: u64,
+    pub(crate) first_id: u64,
+    pub(crate) last_id: u64,
+    pub(crate) count: u64,
 }
 
+/// One bookTicker row (also the websocket `@bookTicker` values).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct BookTicker<'a> {
-    symbol: &'a str,
-    bid_price: String,
-    bid_qty: String,
-    ask_price: String,
-    ask_qty: String,
+pub(crate) struct BookTicker<'a> {
+    pub(crate) symbol: &'a str,
+    pub(crate) bid_price: String,
+    pub(crate) bid_qty: String,
+    pub(crate) ask_price: String,
+    pub(crate) ask_qty: String,
 }
 
 #[derive(Serialize)]
@@ -73,7 +76,7 @@ fn one_or_many<'m, T: Serialize>(
     to_json(&rows)
 }
 
-fn ticker_row<'a>(m: &Market, s: &'a Symbol, now: u64) -> Ticker24hr<'a> {
+pub(crate) fn ticker_row<'a>(m: &Market, s: &'a Symbol, now: u64) -> Ticker24hr<'a> {
     let d = m.day_stats(s, now);
     Ticker24hr {
         symbol: &s.name,
@@ -104,19 +107,23 @@ pub fn ticker_24hr(m: &Market, p: &Params, now: u64) -> Result<String, ApiError>
     one_or_many(m, p, |s| ticker_row(m, s, now))
 }
 
+/// The best bid and ask at `now`, and the book's update id (the walk step).
+pub(crate) fn book_ticker_row<'a>(m: &Market, s: &'a Symbol, now: u64) -> (BookTicker<'a>, u64) {
+    let b = m.book(s, now, 1);
+    let (bid, bid_qty) = b.bids.first().copied().unwrap_or((0, 0));
+    let (ask, ask_qty) = b.asks.first().copied().unwrap_or((0, 0));
+    let row = BookTicker {
+        symbol: &s.name,
+        bid_price: fmt_units(bid),
+        bid_qty: fmt_units(bid_qty),
+        ask_price: fmt_units(ask),
+        ask_qty: fmt_units(ask_qty),
+    };
+    (row, b.last_update_id)
+}
+
 pub fn book_ticker(m: &Market, p: &Params, now: u64) -> Result<String, ApiError> {
-    one_or_many(m, p, |s| {
-        let b = m.book(s, now, 1);
-        let (bid, bid_qty) = b.bids.first().copied().unwrap_or((0, 0));
-        let (ask, ask_qty) = b.asks.first().copied().unwrap_or((0, 0));
-        BookTicker {
-            symbol: &s.name,
-            bid_price: fmt_units(bid),
-            bid_qty: fmt_units(bid_qty),
-            ask_price: fmt_units(ask),
-            ask_qty: fmt_units(ask_qty),
-        }
-    })
+    one_or_many(m, p, |s| book_ticker_row(m, s, now).0)
 }
 
 pub fn price(m: &Market, p: &Params, now: u64) -> Result<String, ApiError> {
