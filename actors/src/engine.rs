@@ -28,7 +28,7 @@ use crate::router::{
 };
 use crate::symbol::{Answer, Fetch, Lookup, Reply, Stamped, Store};
 use crate::ticker_watch::TickerWatch;
-use crate::venue::{CcxtExchange, Exchange, VenueConfig};
+use crate::venue::{CcxtExchange, Exchange, FeedStats, VenueConfig};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -502,6 +502,12 @@ impl Engine {
             self.inner.directory.clone(),
             self.inner.router.clone(),
         ))
+    }
+
+    /// The exchange's live feed counters, when it has a feed.
+    pub fn feed_stats(&self, exchange: &ExchangeInfo) -> Option<FeedStats> {
+        let venue = self.venue(exchange).ok()?;
+        venue.venue.feed().map(|feed| feed.stats())
     }
 
     /// The exchange's markets, loaded once.

@@ -10,6 +10,9 @@ use super::messages::KeepFresh;
 use super::{Lookup, SymbolActor};
 use crate::model::DataRequest;
 
+/// How long a new watcher of a venue with a feed waits for the stream's first value before
+/// REST answers instead.
+const FEED_GRACE: Duration = Duration::from_secs(2);
 /// Polling faster than this would only spend the exchange's weight budget.
 const MIN_PERIOD: Duration = Duration::from_millis(250);
 
@@ -24,10 +27,14 @@ impl SymbolActor {
         if self.freshness.is_some() || !self.entry.watched() {
             return;
         }
-        // A connected feed delivers within a second or so; anything else gets a REST answer
-        // at once, so a new watcher is not left without a value for a whole period.
-        let feed_live = self.venue.feed().is_some_and(|feed| feed.connected());
-        if !feed_live {
+        // A feed delivers within a second or so of subscribing (connecting first if need
+        // be): REST answers only if it has not by then. Without a feed, REST answers at once,
+        // so a new watcher is not left without a value for a whole period.
+        if self.venue.feed().is_some() {
+            ctx.run_later(FEED_GRACE.min(self.period()), |actor, ctx| {
+                actor.refresh_if_quiet(ctx)
+            });
+        } else {
             self.refresh_if_quiet(ctx);
         }
         let handle = ctx.run_interval(self.period(), |actor, ctx| {

@@ -80,6 +80,27 @@ pub trait Feed: Send + Sync + 'static {
     /// Every event of every carried stream.
     fn events(&self) -> broadcast::Receiver<MarketEvent>;
     fn connected(&self) -> bool;
+    /// Counters since start.
+    fn stats(&self) -> FeedStats {
+        FeedStats::default()
+    }
+}
+
+/// A feed's health, for `exchange_status`, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Connections open now.
+    pub connections: usize,
+    /// Connections lost and reopened.
+    pub reconnects: u64,
+    /// Events received and parsed.
+    pub events: u64,
+    /// Streams found silent and resubscribed.
+    pub stalls: u64,
+    /// Frames that could not be read (dropped).
+    pub malformed: u64,
+    /// Control messages (SUBSCRIBE, UNSUBSCRIBE) sent.
+    pub control_messages: u64,
 }
 
 /// How many wanters each stream has. The feed hears only the edges: the first want

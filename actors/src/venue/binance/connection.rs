@@ -70,7 +70,7 @@ pub struct Connection {
     last_seen: HashMap<String, Instant>,
     pending_subscribe: Vec<String>,
     pending_unsubscribe: Vec<String>,
-    /// Set once the first SUBSCRIBE of a session is acknowledged (a replacement's readiness).
+    /// Set once a session carries all its streams and data flows (a replacement's readiness).
     ready: watch::Sender<bool>,
     next_id: u64,
     retire: Option<watch::Receiver<bool>>,
@@ -103,6 +103,8 @@ impl Connection {
         let url = format!("{}/stream", options.url.trim_end_matches('/'));
         let mut backoff = backoff(&options);
         let mut attempt = 0u32;
+        // Sessions in a row that died young: the first reconnects at once, more back off.
+        let mut quick_losses = 0u32;
         loop {
             // Commands that came while disconnected only change the wanted set.
             // A retired connection's replacement carries its streams now.
@@ -132,8 +134,14 @@ impl Connection {
                 Ended::Lost(why) => {
                     tracing::warn!(exchange = %self.shared.exchange, connection = self.id, %why, "websocket lost; reconnecting");
                     self.shared.status.reconnected(&self.shared.exchange);
-                    // A connection that lived a while reconnects at once; a flapping one backs off.
+                    // A lost connection reconnects at once; one that keeps dying young backs
+                    // off (Binance bans IPs that reconnect too often).
                     if started.elapsed() > Duration::from_secs(10) {
+                        quick_losses = 0;
+                    } else {
+                        quick_losses += 1;
+                    }
+                    if quick_losses <= 1 {
                         backoff = self::backoff(&options);
                         attempt = 0;
                     }
@@ -306,6 +314,11 @@ impl Connection {
                 if let Some(seen) = self.last_seen.get_mut(stream) {
                     *seen = Instant::now();
                 }
+                // Ready (a replacement may take over) once everything is subscribed and
+                // data flows, not merely acknowledged.
+                if awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
+                    self.ready.send_if_modified(|ready| !std::mem::replace(ready, true));
+                }
                 match wire::ticker(data, &symbol) {
                     Ok(update) => {
                         let received_ms = now_ms();
@@ -328,9 +341,8 @@ impl Connection {
                 None
             }
             Ok(Frame::Ack { id }) => {
-                let acked = id.is_some_and(|id| awaiting_ack.remove(&id).is_some());
-                if acked && awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
-                    self.ready.send_replace(true);
+                if let Some(id) = id {
+                    awaiting_ack.remove(&id);
                 }
                 None
             }

@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::connection::{Command, Connection, Shared};
 use super::wire;
-use crate::venue::{Feed, FeedOptions, MarketEvent, StreamKey};
+use crate::venue::{Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
 
 /// Events buffered for a slow consumer before it skips ahead (newer values follow).
 const EVENT_BUFFER: usize = 16_384;
@@ -182,6 +182,17 @@ impl Feed for BinanceFeed {
 
     fn connected(&self) -> bool {
         self.status.open_connections() > 0
+    }
+
+    fn stats(&self) -> FeedStats {
+        FeedStats {
+            connections: self.status.open_connections(),
+            reconnects: self.status.reconnects(),
+            events: self.status.ticks(),
+            stalls: self.status.stalls(),
+            malformed: self.status.malformed_frames(),
+            control_messages: self.status.control_messages(),
+        }
     }
 }
 
