@@ -636,6 +636,16 @@ async fn six_messages_within_a_second_disconnect_five_do_not() {
         pings.ws.send(Message::Ping(vec![1].into())).await.unwrap();
     }
     assert!(pings.until_end(PATIENCE).await.is_ok());
+    eventually("both over-limit connections closed", || {
+        sim.ws_stats().closed.len() == 2
+    })
+    .await;
+    let stats = sim.ws_stats();
+    assert_eq!(stats.rate_limit_closes, 2);
+    assert_eq!(stats.max_control_per_sec_any, 6);
+    assert!(stats.closed.iter().all(|c| c.max_control_per_sec == 6
+        && c.end.as_deref() == Some("close frame sent (Too many requests)")));
+    assert_eq!(stats.connections[0].max_control_per_sec, 5);
 }
 
 #[tokio::test]
@@ -709,7 +719,25 @@ async fn drop_connections_with_and_without_close_frame() {
         1
     );
     assert_eq!(d.until_end(PATIENCE).await, Ok(None));
-    assert_eq!(sim.ws_stats().accepted_total, 4);
+    eventually("4 closed", || sim.ws_stats().closed.len() == 4).await;
+    let stats = sim.ws_stats();
+    assert_eq!(stats.accepted_total, 4);
+    let ends: Vec<&str> = stats
+        .closed
+        .iter()
+        .filter_map(|c| c.end.as_deref())
+        .collect();
+    assert_eq!(
+        ends.iter()
+            .filter(|e| **e == "dropped without close frame")
+            .count(),
+        3,
+        "{ends:?}"
+    );
+    assert!(stats
+        .closed
+        .iter()
+        .all(|c| c.closed_at_ms >= Some(c.connected_at_ms)));
 }
 
 #[tokio::test]
@@ -884,9 +912,11 @@ async fn pings_arrive_and_only_echoing_clients_stay_connected() {
     for c in [&mut wrong, &mut silent] {
         assert_eq!(c.until_end(PATIENCE).await, Ok(Some(1008)), "pong timeout");
     }
+    eventually("both closed", || sim.ws_stats().closed.len() == 2).await;
     let stats = sim.ws_stats();
-    assert_eq!(stats.open, 1);
+    assert_eq!((stats.open, stats.pong_timeout_closes), (1, 2));
     assert!(stats.connections[0].max_control_per_sec <= 5);
+    assert!(stats.max_control_per_sec_any <= 5);
 }
 
 #[tokio::test]

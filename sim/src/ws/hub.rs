@@ -9,7 +9,7 @@ use super::publish::WsIntervals;
 use super::stats::{WsConnectionStats, WsStats};
 use super::streams::{Group, StreamSpec, TimeUnit, MAX_STREAMS};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use tokio::sync::{mpsc, watch};
@@ -170,6 +170,8 @@ impl Conn {
 
     fn stats(&self) -> WsConnectionStats {
         WsConnectionStats {
+            closed_at_ms: None,
+            end: None,
             id: self.id,
             endpoint: if self.endpoint_combined {
                 "/stream"
@@ -243,6 +245,9 @@ impl Topic {
 
 type TopicKey = (String, TimeUnit);
 
+/// Closed connections kept for [`WsStats::closed`].
+pub const CLOSED_KEPT: usize = 100;
+
 /// The websocket layer's shared state (lives in `SimState::ws`).
 pub struct Hub {
     groups: Vec<Mutex<HashMap<TopicKey, Arc<Topic>>>>,
@@ -250,6 +255,13 @@ pub struct Hub {
     next_id: AtomicU64,
     accepted: AtomicU64,
     refused: AtomicU64,
+    /// Connections closed for going over 5 messages per second / not answering pings.
+    rate_limit_closes: AtomicU64,
+    pong_timeout_closes: AtomicU64,
+    /// The most messages any connection (closed ones too) sent within 1 s.
+    max_per_sec_any: AtomicU64,
+    /// The last [`CLOSED_KEPT`] closed connections, oldest first.
+    closed: Mutex<VecDeque<WsConnectionStats>>,
     refuse_until_ms: AtomicU64,
     stalled: RwLock<HashSet<String>>,
     /// Configured update intervals, restored by reset.
@@ -264,6 +276,10 @@ impl Hub {
             conns: Mutex::default(),
             next_id: AtomicU64::new(1),
             accepted: AtomicU64::new(0),
+            rate_limit_closes: AtomicU64::new(0),
+            pong_timeout_closes: AtomicU64::new(0),
+            max_per_sec_any: AtomicU64::new(0),
+            closed: Mutex::default(),
             refused: AtomicU64::new(0),
             refuse_until_ms: AtomicU64::new(0),
             stalled: RwLock::default(),
@@ -301,8 +317,12 @@ impl Hub {
         conn
     }
 
-    /// Unsubscribes everything and forgets the connection.
-    pub fn close(&self, conn: &Conn) {
+    /// Unsubscribes everything and forgets the connection; its final stats, with why it ended,
+    /// stay in [`WsStats::closed`] for a while.
+    pub fn close(&self, conn: &Conn, end: String) {
+        let mut last = conn.stats();
+        last.closed_at_ms = Some(crate::state::now_ms());
+        last.end = Some(end);
         let names = conn.subscription_names();
         let gone = conn.remove_subscriptions(&names);
         self.detach(conn, &gone);
@@ -310,6 +330,24 @@ impl Hub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&conn.id);
+        let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        if closed.len() >= CLOSED_KEPT {
+            closed.pop_front();
+        }
+        closed.push_back(last);
+    }
+
+    /// Records a connection's count of messages within the last second.
+    pub fn note_rate(&self, per_sec: u64) {
+        self.max_per_sec_any.fetch_max(per_sec, Ordering::Relaxed);
+    }
+
+    pub fn note_rate_limit_close(&self) {
+        self.rate_limit_closes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn note_pong_timeout_close(&self) {
+        self.pong_timeout_closes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Adds `conn` to the topics of `specs` (already recorded by `add_subscriptions`).
@@ -451,15 +489,25 @@ impl Hub {
             accepted_total: self.accepted.load(Ordering::Relaxed),
             refused_total: self.refused.load(Ordering::Relaxed),
             open: connections.len(),
+            rate_limit_closes: self.rate_limit_closes.load(Ordering::Relaxed),
+            pong_timeout_closes: self.pong_timeout_closes.load(Ordering::Relaxed),
+            max_control_per_sec_any: self.max_per_sec_any.load(Ordering::Relaxed),
             refusing_until_ms: (until > now_ms).then_some(until),
             stalled,
             intervals: self.intervals(),
             connections,
+            closed: self
+                .closed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect(),
         }
     }
 
-    /// Faults off (no refusal, no stalls), configured intervals, totals zero. Open connections
-    /// stay open.
+    /// Faults off (no refusal, no stalls), configured intervals, totals zero, closed
+    /// connections forgotten. Open connections stay open.
     pub fn reset(&self) {
         self.refuse_until_ms.store(0, Ordering::Relaxed);
         self.stalled
@@ -469,6 +517,13 @@ impl Hub {
         self.intervals.send_replace(self.base_intervals);
         self.accepted.store(0, Ordering::Relaxed);
         self.refused.store(0, Ordering::Relaxed);
+        self.rate_limit_closes.store(0, Ordering::Relaxed);
+        self.pong_timeout_closes.store(0, Ordering::Relaxed);
+        self.max_per_sec_any.store(0, Ordering::Relaxed);
+        self.closed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -513,12 +568,19 @@ mod tests {
             fa.text(true).as_str(),
             "{\"stream\":\"btcusdt@ticker\",\"data\":{}}"
         );
-        h.close(&a);
+        h.close(&a, "test".into());
         assert_eq!(h.topics(Group::Ticker).len(), 1);
         let gone = b.remove_subscriptions(&["btcusdt@ticker".into(), "x@trade".into()]);
         h.detach(&b, &gone);
         assert!(h.topics(Group::Ticker).is_empty());
-        assert_eq!(h.stats(0).open, 1);
+        let stats = h.stats(0);
+        assert_eq!(stats.open, 1);
+        assert_eq!(stats.closed.len(), 1);
+        assert_eq!(
+            (stats.closed[0].id, stats.closed[0].end.as_deref()),
+            (a.id, Some("test"))
+        );
+        assert_eq!(stats.closed[0].subscriptions, ["btcusdt@ticker"]);
     }
 
     #[test]

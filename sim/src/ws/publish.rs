@@ -129,14 +129,7 @@ fn produce(m: &Market, t: &Topic, now: Now, stalled: bool) -> Vec<String> {
     };
     let unit = t.unit;
     match t.spec.kind {
-        _ if stalled
-            && matches!(
-                t.spec.kind,
-                Kind::Ticker | Kind::MiniTicker | Kind::BookTicker
-            ) =>
-        {
-            Vec::new()
-        }
+        Kind::Ticker | Kind::MiniTicker | Kind::BookTicker if stalled => Vec::new(),
         Kind::Ticker => vec![payload::ticker(m, s, now, unit)],
         Kind::MiniTicker => vec![payload::mini_ticker(m, s, now, unit)],
         Kind::BookTicker => vec![payload::book_ticker(m, s, now)],
