@@ -745,7 +745,7 @@ async fn refused_connections_get_503_until_the_time_is_up() {
     let sim = Simulator::start(fast()).unwrap();
     let url = format!("{}/ws/btcusdt@ticker", sim.ws_url());
     let mut open = Client::connect(&url).await;
-    sim.ws_refuse_connections_for(Duration::from_millis(700));
+    sim.ws_refuse_connections_for(Duration::from_millis(1500));
     let refused_at = Instant::now();
     assert_eq!(refused_status(&url).await, 503);
     let stats = sim.ws_stats();
@@ -753,7 +753,7 @@ async fn refused_connections_get_503_until_the_time_is_up() {
     assert!(stats.refusing_until_ms.is_some());
     // Open connections keep streaming.
     open.next_json().await;
-    sleep(Duration::from_millis(750).saturating_sub(refused_at.elapsed())).await;
+    sleep(Duration::from_millis(1550).saturating_sub(refused_at.elapsed())).await;
     Client::connect(&url).await.next_json().await;
 
     // Over HTTP, and 0 lifts the refusal.

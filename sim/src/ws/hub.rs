@@ -214,6 +214,8 @@ pub struct Cursor {
     /// Open time of the candle last sent (kline streams): when it changes, the closed candle is
     /// sent once more with `x: true`.
     pub kline_open: Option<u64>,
+    /// Update id of the book last sent (bookTicker streams).
+    pub book_update: Option<u64>,
 }
 
 impl Topic {
