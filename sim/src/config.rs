@@ -19,8 +19,9 @@ pub struct SimConfig {
     /// Websocket `@ticker` / `@miniTicker` update period (Binance: 1000 ms). Changeable at
     /// runtime ([`crate::SimHandle::set_ws_intervals`]).
     pub ws_ticker_interval_ms: u64,
-    /// Websocket `@bookTicker` update period. Binance pushes book changes in real time; the
-    /// simulated book changes once per walk tick, so anything ≥ `tick_ms` loses nothing.
+    /// How often websocket `@bookTicker` streams look at the book; a book is sent when it
+    /// changed since the last one sent (Binance pushes changes in real time; the simulated book
+    /// changes once per walk tick, so `tick_ms` or less sends every change).
     pub ws_book_ticker_interval_ms: u64,
     /// Websocket `@kline_<interval>` update period (Binance: 2000 ms; `kline_1s` streams use at
     /// most 1000 ms so no second is skipped).

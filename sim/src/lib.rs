@@ -1,4 +1,5 @@
-//! `crypto-market-sim`: an offline exchange simulator speaking Binance's spot REST format.
+//! `crypto-market-sim`: an offline exchange simulator speaking Binance's spot REST and websocket
+//! market-stream formats.
 //!
 //! ```no_run
 //! use crypto_market_sim::{Faults, SimConfig, Simulator};
@@ -7,9 +8,13 @@
 //! sim.set_faults(Faults { latency_ms: 50, ..Faults::default() });
 //! sim.list_market("NEWUSDT", "NEW", "USDT", 1.5).unwrap();
 //! sim.delist_market("SOLUSDT").unwrap();
+//! // Websocket streams on the same port; faults for them too:
+//! let stream = format!("{}/stream?streams=btcusdt@ticker/ethusdt@trade", sim.ws_url());
+//! sim.ws_stall_stream("btcusdt@ticker").unwrap();
+//! sim.ws_drop_connections(false);
 //! // ... run the client, then look at what it asked for:
 //! let batched = sim.requests().iter().filter(|r| r.symbols.len() > 1).count();
-//! # let _ = (url, batched);
+//! # let _ = (url, stream, batched);
 //! ```
 //!
 //! Layout:

@@ -39,7 +39,7 @@ struct Cli {
     /// Websocket @ticker / @miniTicker update period [default: 1000]
     #[arg(long, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     ws_ticker_interval_ms: Option<u64>,
-    /// Websocket @bookTicker update period [default: 1000]
+    /// How often websocket @bookTicker streams check for a changed book [default: 1000]
     #[arg(long, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     ws_book_ticker_interval_ms: Option<u64>,
     /// Websocket @kline_<interval> update period (kline_1s: at most 1000) [default: 2000]

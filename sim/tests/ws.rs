@@ -636,6 +636,16 @@ async fn six_messages_within_a_second_disconnect_five_do_not() {
         pings.ws.send(Message::Ping(vec![1].into())).await.unwrap();
     }
     assert!(pings.until_end(PATIENCE).await.is_ok());
+    eventually("both over-limit connections closed", || {
+        sim.ws_stats().closed.len() == 2
+    })
+    .await;
+    let stats = sim.ws_stats();
+    assert_eq!(stats.rate_limit_closes, 2);
+    assert_eq!(stats.max_control_per_sec_any, 6);
+    assert!(stats.closed.iter().all(|c| c.max_control_per_sec == 6
+        && c.end.as_deref() == Some("close frame sent (Too many requests)")));
+    assert_eq!(stats.connections[0].max_control_per_sec, 5);
 }
 
 #[tokio::test]
@@ -709,7 +719,25 @@ async fn drop_connections_with_and_without_close_frame() {
         1
     );
     assert_eq!(d.until_end(PATIENCE).await, Ok(None));
-    assert_eq!(sim.ws_stats().accepted_total, 4);
+    eventually("4 closed", || sim.ws_stats().closed.len() == 4).await;
+    let stats = sim.ws_stats();
+    assert_eq!(stats.accepted_total, 4);
+    let ends: Vec<&str> = stats
+        .closed
+        .iter()
+        .filter_map(|c| c.end.as_deref())
+        .collect();
+    assert_eq!(
+        ends.iter()
+            .filter(|e| **e == "dropped without close frame")
+            .count(),
+        3,
+        "{ends:?}"
+    );
+    assert!(stats
+        .closed
+        .iter()
+        .all(|c| c.closed_at_ms >= Some(c.connected_at_ms)));
 }
 
 #[tokio::test]
@@ -717,7 +745,7 @@ async fn refused_connections_get_503_until_the_time_is_up() {
     let sim = Simulator::start(fast()).unwrap();
     let url = format!("{}/ws/btcusdt@ticker", sim.ws_url());
     let mut open = Client::connect(&url).await;
-    sim.ws_refuse_connections_for(Duration::from_millis(700));
+    sim.ws_refuse_connections_for(Duration::from_millis(1500));
     let refused_at = Instant::now();
     assert_eq!(refused_status(&url).await, 503);
     let stats = sim.ws_stats();
@@ -725,7 +753,7 @@ async fn refused_connections_get_503_until_the_time_is_up() {
     assert!(stats.refusing_until_ms.is_some());
     // Open connections keep streaming.
     open.next_json().await;
-    sleep(Duration::from_millis(750).saturating_sub(refused_at.elapsed())).await;
+    sleep(Duration::from_millis(1550).saturating_sub(refused_at.elapsed())).await;
     Client::connect(&url).await.next_json().await;
 
     // Over HTTP, and 0 lifts the refusal.
@@ -884,9 +912,11 @@ async fn pings_arrive_and_only_echoing_clients_stay_connected() {
     for c in [&mut wrong, &mut silent] {
         assert_eq!(c.until_end(PATIENCE).await, Ok(Some(1008)), "pong timeout");
     }
+    eventually("both closed", || sim.ws_stats().closed.len() == 2).await;
     let stats = sim.ws_stats();
-    assert_eq!(stats.open, 1);
+    assert_eq!((stats.open, stats.pong_timeout_closes), (1, 2));
     assert!(stats.connections[0].max_control_per_sec <= 5);
+    assert!(stats.max_control_per_sec_any <= 5);
 }
 
 #[tokio::test]

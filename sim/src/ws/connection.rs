@@ -87,8 +87,8 @@ pub async fn run(
         end = write_loop(sink, data_rx, prio_rx, &conn) => end,
         end = read_loop(stream, &st, &conn, prio_tx) => end,
     };
-    st.ws.close(&conn);
     tracing::info!(conn = conn.id, %end, "ws connection closed");
+    st.ws.close(&conn, end.to_string());
 }
 
 async fn write_loop(
@@ -160,7 +160,7 @@ struct RateWindow {
 
 impl RateWindow {
     /// Records one message; true if the last second now holds too many.
-    fn over_limit(&mut self, conn: &Conn) -> bool {
+    fn over_limit(&mut self, st: &SimState, conn: &Conn) -> bool {
         let now = Instant::now();
         while self
             .recent
@@ -173,6 +173,7 @@ impl RateWindow {
         conn.received.fetch_add(1, Ordering::Relaxed);
         conn.max_per_sec
             .fetch_max(self.recent.len() as u64, Ordering::Relaxed);
+        st.ws.note_rate(self.recent.len() as u64);
         self.recent.len() > MAX_MESSAGES_PER_SEC
     }
 }
@@ -221,8 +222,9 @@ async fn read_loop(
                 (Some(Ok(Message::Close(_))), Some((_, reason))) => return End::Closed(reason),
                 (Some(Ok(_)), Some(_)) => {}
                 (Some(Ok(msg)), None) => {
-                    if window.over_limit(conn) {
+                    if window.over_limit(st, conn) {
                         tracing::info!(conn = conn.id, "ws client over 5 messages per second, closing");
+                        st.ws.note_rate_limit_close();
                         closing = close(1008, "Too many requests");
                         continue;
                     }
@@ -255,6 +257,7 @@ async fn read_loop(
             }
             _ = sleep_opt(pong_deadline), if open && pong_deadline.is_some() => {
                 tracing::info!(conn = conn.id, "ws client did not answer a ping in time, closing");
+                st.ws.note_pong_timeout_close();
                 closing = close(1008, "Pong timeout");
             }
             _ = sleep_opt(shutdown_at), if open && shutdown_at.is_some() => {

@@ -1,16 +1,17 @@
-//! Who listens to what: open connections, the topics (one per stream name and time unit) they
-//! subscribe to, and the websocket faults (refused upgrades, stalled streams).
+//! Who listens to what: open connections (`conn.rs`), the topics (one per stream name and time
+//! unit) they subscribe to, and the websocket faults (refused upgrades, stalled streams).
 //!
 //! A topic's payload is computed once per update and handed to every subscribed connection as
 //! the same `Arc<Frame>` (its text is a refcounted `Utf8Bytes`), so 2 connections × 1500
 //! streams cost 1500 payload computations per tick, not 3000, and no per-connection copies.
 
+pub use super::conn::{Command, Conn};
 use super::publish::WsIntervals;
 use super::stats::{WsConnectionStats, WsStats};
-use super::streams::{Group, StreamSpec, TimeUnit, MAX_STREAMS};
+use super::streams::{Group, StreamSpec, TimeUnit};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use tokio::sync::{mpsc, watch};
 
@@ -45,149 +46,6 @@ impl Frame {
     }
 }
 
-/// What the simulator asks a connection to do (strongest wins: see [`Command::rank`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    Run,
-    /// Send `serverShutdown`, then close after `grace_ms`.
-    Shutdown {
-        grace_ms: u64,
-    },
-    /// Send a close frame, then drop the connection.
-    Close {
-        code: u16,
-        reason: &'static str,
-    },
-    /// Drop the TCP connection now, without a close frame.
-    Abort,
-}
-
-impl Command {
-    fn rank(self) -> u8 {
-        match self {
-            Command::Run => 0,
-            Command::Shutdown { .. } => 1,
-            Command::Close { .. } => 2,
-            Command::Abort => 3,
-        }
-    }
-}
-
-/// A connection's subscriptions in subscription order (LIST_SUBSCRIPTIONS order).
-#[derive(Default)]
-pub struct Subscriptions {
-    order: Vec<String>,
-    set: HashSet<String>,
-}
-
-impl Subscriptions {
-    pub fn names(&self) -> Vec<String> {
-        self.order.clone()
-    }
-}
-
-/// The shared side of one connection: what the hub, the publishers and the stats see.
-pub struct Conn {
-    pub id: u64,
-    /// `/stream` (true) or `/ws` (false) endpoint.
-    pub endpoint_combined: bool,
-    pub unit: TimeUnit,
-    pub connected_at_ms: u64,
-    /// Whether frames are wrapped in the combined envelope (SET_PROPERTY can change it).
-    pub combined: AtomicBool,
-    /// Stream frames; bounded, so a client that stops reading is closed instead of growing
-    /// the simulator's memory.
-    pub data_tx: mpsc::Sender<Arc<Frame>>,
-    pub subs: Mutex<Subscriptions>,
-    pub sent: AtomicU64,
-    pub received: AtomicU64,
-    pub max_per_sec: AtomicU64,
-    command: watch::Sender<Command>,
-}
-
-impl Conn {
-    /// Asks the connection to do `c` unless it already does something stronger; true if it
-    /// changed.
-    pub fn command(&self, c: Command) -> bool {
-        self.command.send_if_modified(|cur| {
-            if c.rank() > cur.rank() {
-                *cur = c;
-                true
-            } else {
-                false
-            }
-        })
-    }
-
-    pub fn commands(&self) -> watch::Receiver<Command> {
-        self.command.subscribe()
-    }
-
-    pub fn subscription_names(&self) -> Vec<String> {
-        self.subs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .names()
-    }
-
-    /// Records `specs` as subscribed, all or none: at most [`MAX_STREAMS`] in total. Returns the
-    /// ones not subscribed before (to attach to their topics), in request order.
-    pub fn add_subscriptions(&self, specs: Vec<StreamSpec>) -> Result<Vec<StreamSpec>, String> {
-        let mut subs = self.subs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut seen = HashSet::new();
-        let new: Vec<StreamSpec> = specs
-            .into_iter()
-            .filter(|s| !subs.set.contains(&s.name) && seen.insert(s.name.clone()))
-            .collect();
-        if subs.order.len() + new.len() > MAX_STREAMS {
-            return Err(format!(
-                "too many streams: at most {MAX_STREAMS} per connection ({} subscribed, {} more \
-                 requested)",
-                subs.order.len(),
-                new.len()
-            ));
-        }
-        for s in &new {
-            subs.set.insert(s.name.clone());
-            subs.order.push(s.name.clone());
-        }
-        Ok(new)
-    }
-
-    /// Forgets `names`; returns those that were subscribed.
-    pub fn remove_subscriptions(&self, names: &[String]) -> Vec<String> {
-        let mut subs = self.subs.lock().unwrap_or_else(PoisonError::into_inner);
-        let gone: Vec<String> = names
-            .iter()
-            .filter(|n| subs.set.remove(n.as_str()))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
-            subs.order.retain(|n| !gone.contains(n));
-        }
-        gone
-    }
-
-    fn stats(&self) -> WsConnectionStats {
-        WsConnectionStats {
-            id: self.id,
-            endpoint: if self.endpoint_combined {
-                "/stream"
-            } else {
-                "/ws"
-            }
-            .to_string(),
-            combined: self.combined.load(Ordering::Relaxed),
-            microseconds: self.unit == TimeUnit::Micro,
-            subscriptions: self.subscription_names(),
-            messages_sent: self.sent.load(Ordering::Relaxed),
-            control_received: self.received.load(Ordering::Relaxed),
-            max_control_per_sec: self.max_per_sec.load(Ordering::Relaxed),
-            connected_at_ms: self.connected_at_ms,
-        }
-    }
-}
-
 struct Subscriber {
     conn: Arc<Conn>,
 }
@@ -212,6 +70,8 @@ pub struct Cursor {
     /// Open time of the candle last sent (kline streams): when it changes, the closed candle is
     /// sent once more with `x: true`.
     pub kline_open: Option<u64>,
+    /// Update id of the book last sent (bookTicker streams).
+    pub book_update: Option<u64>,
 }
 
 impl Topic {
@@ -243,6 +103,9 @@ impl Topic {
 
 type TopicKey = (String, TimeUnit);
 
+/// Closed connections kept for [`WsStats::closed`].
+pub const CLOSED_KEPT: usize = 100;
+
 /// The websocket layer's shared state (lives in `SimState::ws`).
 pub struct Hub {
     groups: Vec<Mutex<HashMap<TopicKey, Arc<Topic>>>>,
@@ -250,6 +113,13 @@ pub struct Hub {
     next_id: AtomicU64,
     accepted: AtomicU64,
     refused: AtomicU64,
+    /// Connections closed for going over 5 messages per second / not answering pings.
+    rate_limit_closes: AtomicU64,
+    pong_timeout_closes: AtomicU64,
+    /// The most messages any connection (closed ones too) sent within 1 s.
+    max_per_sec_any: AtomicU64,
+    /// The last [`CLOSED_KEPT`] closed connections, oldest first.
+    closed: Mutex<VecDeque<WsConnectionStats>>,
     refuse_until_ms: AtomicU64,
     stalled: RwLock<HashSet<String>>,
     /// Configured update intervals, restored by reset.
@@ -264,6 +134,10 @@ impl Hub {
             conns: Mutex::default(),
             next_id: AtomicU64::new(1),
             accepted: AtomicU64::new(0),
+            rate_limit_closes: AtomicU64::new(0),
+            pong_timeout_closes: AtomicU64::new(0),
+            max_per_sec_any: AtomicU64::new(0),
+            closed: Mutex::default(),
             refused: AtomicU64::new(0),
             refuse_until_ms: AtomicU64::new(0),
             stalled: RwLock::default(),
@@ -280,19 +154,13 @@ impl Hub {
         now_ms: u64,
         data_tx: mpsc::Sender<Arc<Frame>>,
     ) -> Arc<Conn> {
-        let conn = Arc::new(Conn {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+        let conn = Arc::new(Conn::new(
+            self.next_id.fetch_add(1, Ordering::Relaxed),
             endpoint_combined,
             unit,
-            connected_at_ms: now_ms,
-            combined: AtomicBool::new(endpoint_combined),
+            now_ms,
             data_tx,
-            subs: Mutex::default(),
-            sent: AtomicU64::new(0),
-            received: AtomicU64::new(0),
-            max_per_sec: AtomicU64::new(0),
-            command: watch::Sender::new(Command::Run),
-        });
+        ));
         self.accepted.fetch_add(1, Ordering::Relaxed);
         self.conns
             .lock()
@@ -301,8 +169,12 @@ impl Hub {
         conn
     }
 
-    /// Unsubscribes everything and forgets the connection.
-    pub fn close(&self, conn: &Conn) {
+    /// Unsubscribes everything and forgets the connection; its final stats, with why it ended,
+    /// stay in [`WsStats::closed`] for a while.
+    pub fn close(&self, conn: &Conn, end: String) {
+        let mut last = conn.stats();
+        last.closed_at_ms = Some(crate::state::now_ms());
+        last.end = Some(end);
         let names = conn.subscription_names();
         let gone = conn.remove_subscriptions(&names);
         self.detach(conn, &gone);
@@ -310,6 +182,24 @@ impl Hub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&conn.id);
+        let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        if closed.len() >= CLOSED_KEPT {
+            closed.pop_front();
+        }
+        closed.push_back(last);
+    }
+
+    /// Records a connection's count of messages within the last second.
+    pub fn note_rate(&self, per_sec: u64) {
+        self.max_per_sec_any.fetch_max(per_sec, Ordering::Relaxed);
+    }
+
+    pub fn note_rate_limit_close(&self) {
+        self.rate_limit_closes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn note_pong_timeout_close(&self) {
+        self.pong_timeout_closes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Adds `conn` to the topics of `specs` (already recorded by `add_subscriptions`).
@@ -451,15 +341,25 @@ impl Hub {
             accepted_total: self.accepted.load(Ordering::Relaxed),
             refused_total: self.refused.load(Ordering::Relaxed),
             open: connections.len(),
+            rate_limit_closes: self.rate_limit_closes.load(Ordering::Relaxed),
+            pong_timeout_closes: self.pong_timeout_closes.load(Ordering::Relaxed),
+            max_control_per_sec_any: self.max_per_sec_any.load(Ordering::Relaxed),
             refusing_until_ms: (until > now_ms).then_some(until),
             stalled,
             intervals: self.intervals(),
             connections,
+            closed: self
+                .closed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect(),
         }
     }
 
-    /// Faults off (no refusal, no stalls), configured intervals, totals zero. Open connections
-    /// stay open.
+    /// Faults off (no refusal, no stalls), configured intervals, totals zero, closed
+    /// connections forgotten. Open connections stay open.
     pub fn reset(&self) {
         self.refuse_until_ms.store(0, Ordering::Relaxed);
         self.stalled
@@ -469,13 +369,20 @@ impl Hub {
         self.intervals.send_replace(self.base_intervals);
         self.accepted.store(0, Ordering::Relaxed);
         self.refused.store(0, Ordering::Relaxed);
+        self.rate_limit_closes.store(0, Ordering::Relaxed);
+        self.pong_timeout_closes.store(0, Ordering::Relaxed);
+        self.max_per_sec_any.store(0, Ordering::Relaxed);
+        self.closed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::streams::parse;
+    use crate::ws::streams::{parse, MAX_STREAMS};
 
     fn hub() -> Hub {
         Hub::new(WsIntervals {
@@ -513,12 +420,19 @@ mod tests {
             fa.text(true).as_str(),
             "{\"stream\":\"btcusdt@ticker\",\"data\":{}}"
         );
-        h.close(&a);
+        h.close(&a, "test".into());
         assert_eq!(h.topics(Group::Ticker).len(), 1);
         let gone = b.remove_subscriptions(&["btcusdt@ticker".into(), "x@trade".into()]);
         h.detach(&b, &gone);
         assert!(h.topics(Group::Ticker).is_empty());
-        assert_eq!(h.stats(0).open, 1);
+        let stats = h.stats(0);
+        assert_eq!(stats.open, 1);
+        assert_eq!(stats.closed.len(), 1);
+        assert_eq!(
+            (stats.closed[0].id, stats.closed[0].end.as_deref()),
+            (a.id, Some("test"))
+        );
+        assert_eq!(stats.closed[0].subscriptions, ["btcusdt@ticker"]);
     }
 
     #[test]

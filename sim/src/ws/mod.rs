@@ -5,10 +5,12 @@
 //!   `timeUnit=MICROSECOND` for microsecond times.
 //! * `streams`: stream names; `payload`: events in Binance's format, from the same computations
 //!   as REST; `publish`: the timers that compute each stream once per update; `hub`: topics,
-//!   connections and the websocket faults; `connection`: one connection (limits, pings,
-//!   commands); `protocol`: SUBSCRIBE & co.; `control`: the `/__sim/ws/*` routes and the
-//!   operations behind them and [`crate::SimHandle`]'s `ws_*` methods; `stats`: what tests read.
+//!   connections and the websocket faults; `conn`: a connection's shared state and commands;
+//!   `connection`: one connection's task (limits, pings, commands); `protocol`: SUBSCRIBE & co.;
+//!   `control`: the `/__sim/ws/*` routes and the operations behind them and
+//!   [`crate::SimHandle`]'s `ws_*` methods; `stats`: what tests read.
 
+mod conn;
 mod connection;
 pub mod control;
 pub mod hub;

@@ -240,17 +240,19 @@ pub fn mini_ticker(m: &Market, s: &Symbol, now: Now, unit: TimeUnit) -> String {
     })
 }
 
-/// Binance's spot `@bookTicker` has no event time; `u` is the book's update id.
-pub fn book_ticker(m: &Market, s: &Symbol, now: Now) -> String {
+/// Binance's spot `@bookTicker` has no event time; `u` is the book's update id (returned too,
+/// so the publisher can skip unchanged books).
+pub fn book_ticker(m: &Market, s: &Symbol, now: Now) -> (String, u64) {
     let (r, update_id) = book_ticker_row(m, s, now.ms);
-    to_string(&BookTickerEvent {
+    let text = to_string(&BookTickerEvent {
         u: update_id,
         s: &s.name,
         bid: r.bid_price,
         bid_qty: r.bid_qty,
         ask: r.ask_price,
         ask_qty: r.ask_qty,
-    })
+    });
+    (text, update_id)
 }
 
 pub fn trade(s: &Symbol, t: &Trade, now: Now, unit: TimeUnit) -> String {
@@ -380,7 +382,7 @@ mod tests {
             shape(WS_MINI_TICKER).unwrap()
         );
         assert_eq!(
-            shape(&book_ticker(&m, s, NOW)).unwrap(),
+            shape(&book_ticker(&m, s, NOW).0).unwrap(),
             shape(WS_BOOK_TICKER).unwrap()
         );
         let t = m.trade(s, m.last_trade_id(s, NOW_MS));
@@ -495,9 +497,11 @@ mod tests {
     fn book_ticker_matches_the_book() {
         let m = market();
         let s = m.symbol("BNBUSDT").unwrap();
-        let ev: Value = serde_json::from_str(&book_ticker(&m, s, NOW)).unwrap();
+        let (text, u) = book_ticker(&m, s, NOW);
+        let ev: Value = serde_json::from_str(&text).unwrap();
         let b = m.book(s, NOW_MS, 1);
         assert_eq!(ev["u"], b.last_update_id);
+        assert_eq!(u, b.last_update_id);
         assert_eq!(ev["b"], fmt_units(b.bids[0].0));
         assert_eq!(ev["a"], fmt_units(b.asks[0].0));
         assert_eq!(ev["a"], fmt_units(m.price_at(s, NOW_MS)));

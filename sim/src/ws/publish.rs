@@ -25,7 +25,7 @@ const MAX_TRADES_PER_UPDATE: u64 = 1000;
 pub struct WsIntervals {
     /// `@ticker` and `@miniTicker`.
     pub ticker_ms: u64,
-    /// `@bookTicker`.
+    /// `@bookTicker`: checked this often, sent when the book changed.
     pub book_ticker_ms: u64,
     /// `@kline_<interval>` (`kline_1s`: at most 1000).
     pub kline_ms: u64,
@@ -129,17 +129,19 @@ fn produce(m: &Market, t: &Topic, now: Now, stalled: bool) -> Vec<String> {
     };
     let unit = t.unit;
     match t.spec.kind {
-        _ if stalled
-            && matches!(
-                t.spec.kind,
-                Kind::Ticker | Kind::MiniTicker | Kind::BookTicker
-            ) =>
-        {
-            Vec::new()
-        }
+        Kind::Ticker | Kind::MiniTicker | Kind::BookTicker if stalled => Vec::new(),
         Kind::Ticker => vec![payload::ticker(m, s, now, unit)],
         Kind::MiniTicker => vec![payload::mini_ticker(m, s, now, unit)],
-        Kind::BookTicker => vec![payload::book_ticker(m, s, now)],
+        Kind::BookTicker => {
+            // Like Binance's, the stream sends a book when it changed: not twice per walk step.
+            let (text, update_id) = payload::book_ticker(m, s, now);
+            let mut cur = t.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+            if cur.book_update == Some(update_id) {
+                return Vec::new();
+            }
+            cur.book_update = Some(update_id);
+            vec![text]
+        }
         Kind::Trade | Kind::AggTrade => {
             let last = m.last_trade_id(s, now.ms);
             let mut cur = t.cursor.lock().unwrap_or_else(PoisonError::into_inner);
@@ -264,6 +266,18 @@ mod tests {
         assert_eq!(got[0]["s"], "ETHUSDT");
         st.ws.unstall("btcusdt@ticker");
         assert_eq!(publish(&st, Group::Ticker, at(T0 + 1000)), 2);
+    }
+
+    #[test]
+    fn book_ticker_is_sent_once_per_book() {
+        let (st, mut rx) = setup(&["btcusdt@bookTicker"]);
+        publish(&st, Group::BookTicker, at(T0));
+        publish(&st, Group::BookTicker, at(T0 + 1)); // same walk step (100 ms)
+        let step = T0 / 100 * 100;
+        publish(&st, Group::BookTicker, at(step + 100));
+        let got = drain(&mut rx);
+        let ids: Vec<u64> = got.iter().map(|v| v["u"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [T0 / 100, T0 / 100 + 1]);
     }
 
     #[test]

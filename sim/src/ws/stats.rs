@@ -12,6 +12,13 @@ pub struct WsStats {
     pub refused_total: u64,
     /// Connections open now.
     pub open: usize,
+    /// Connections closed (since start or the last reset) for going over 5 incoming messages
+    /// per second, and for not answering a ping in time.
+    pub rate_limit_closes: u64,
+    pub pong_timeout_closes: u64,
+    /// The most messages any connection, open or closed, sent within 1 s: a well-behaved
+    /// client keeps this ≤ 5.
+    pub max_control_per_sec_any: u64,
     /// Set while new connections are refused.
     pub refusing_until_ms: Option<u64>,
     /// Stalled stream names, sorted.
@@ -19,6 +26,8 @@ pub struct WsStats {
     pub intervals: WsIntervals,
     /// Open connections, oldest first.
     pub connections: Vec<WsConnectionStats>,
+    /// The last 100 closed connections, in closing order, with `closed_at_ms` and `end`.
+    pub closed: Vec<WsConnectionStats>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,4 +50,8 @@ pub struct WsConnectionStats {
     /// The most received messages within any 1 s window (> 5 closes the connection).
     pub max_control_per_sec: u64,
     pub connected_at_ms: u64,
+    /// Closed connections only: when, and why ("close frame sent (Pong timeout)", "peer gone",
+    /// "dropped without close frame", ...).
+    pub closed_at_ms: Option<u64>,
+    pub end: Option<String>,
 }
