@@ -105,7 +105,11 @@ async fn streamed_tickers_are_the_simulators_and_served_without_rest() {
         .unwrap();
     assert_eq!(served.data.source, Source::Stream);
     assert!(served.data.age_ms < 5_000);
-    assert_eq!(sim.calls("ticker/24hr"), 0, "no REST ticker call while streaming");
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        0,
+        "no REST ticker call while streaming"
+    );
     let stats = engine.feed_stats(&info).unwrap();
     assert_eq!(stats.connections, 1);
     assert!(stats.events >= 5);
@@ -121,7 +125,11 @@ async fn streamed_tickers_are_the_simulators_and_served_without_rest() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(sim.ws_stats().open, 0, "the connection closes with its last stream");
+    assert_eq!(
+        sim.ws_stats().open,
+        0,
+        "the connection closes with its last stream"
+    );
 }
 
 #[actix::test]
@@ -137,7 +145,10 @@ async fn dropped_connections_resume_and_rest_polling_covers_the_gap() {
     // A plain drop: ticks resume within 2 s on their own.
     assert_eq!(sim.ws_drop_connections(false), 1);
     let (_, resumed) = next_from(&mut btc, Source::Stream).await;
-    assert!(resumed < Duration::from_secs(2), "ticks resumed after {resumed:?}");
+    assert!(
+        resumed < Duration::from_secs(2),
+        "ticks resumed after {resumed:?}"
+    );
 
     // Reconnects refused for 4 s: REST polling (at the 1 s TTL) keeps the symbols fresh,
     // then the stream comes back with both subscriptions.
@@ -147,7 +158,11 @@ async fn dropped_connections_resume_and_rest_polling_covers_the_gap() {
     let (polled, _) = next_from(&mut btc, Source::Exchange).await;
     assert_eq!(
         ticker(&polled).last,
-        Some(rest_last_at(&sim, "BTCUSDT", ticker(&polled).timestamp.unwrap()))
+        Some(rest_last_at(
+            &sim,
+            "BTCUSDT",
+            ticker(&polled).timestamp.unwrap()
+        ))
     );
     next_from(&mut eth, Source::Exchange).await;
     assert!(sim.calls("ticker/24hr") > calls_before);
@@ -182,7 +197,10 @@ async fn a_stalled_stream_is_detected_resubscribed_and_polled_meanwhile() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(engine.feed_stats(&info).unwrap().stalls >= 1, "stall detected");
+    assert!(
+        engine.feed_stats(&info).unwrap().stalls >= 1,
+        "stall detected"
+    );
     sim.ws_unstall_stream("btcusdt@ticker");
     next_from(&mut btc, Source::Stream).await;
 }
@@ -226,12 +244,20 @@ async fn server_shutdown_opens_the_replacement_before_the_old_connection_closes(
         // (a few ms here), and the feed runs on its own thread, not this one.
         std::thread::sleep(Duration::from_micros(100));
     }
-    assert!(saw_both, "make before break: both were open at once");
+    assert!(
+        saw_both,
+        "make before break: both were open at once: {:?}",
+        sim.ws_stats().closed
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "the old connection closed before the server's grace ran out"
     );
-    assert_eq!(engine.feed_stats(&info).unwrap().reconnects, 0, "not a loss");
+    assert_eq!(
+        engine.feed_stats(&info).unwrap().reconnects,
+        0,
+        "not a loss"
+    );
     next_from(&mut btc, Source::Stream).await;
 }
 
@@ -259,9 +285,16 @@ async fn fifteen_hundred_symbols_use_two_connections_within_the_message_limit() 
     }
     let stats = sim.ws_stats();
     assert_eq!(stats.connections.len(), 2, "1024 + 476 streams");
-    let total: usize = stats.connections.iter().map(|c| c.subscriptions.len()).sum();
+    let total: usize = stats
+        .connections
+        .iter()
+        .map(|c| c.subscriptions.len())
+        .sum();
     assert_eq!(total, 1500);
-    assert!(stats.connections.iter().all(|c| c.subscriptions.len() <= 1024));
+    assert!(stats
+        .connections
+        .iter()
+        .all(|c| c.subscriptions.len() <= 1024));
     for c in &stats.connections {
         assert!(c.max_control_per_sec <= 5, "{c:?}");
     }

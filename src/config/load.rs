@@ -201,7 +201,12 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         "exchange.ws_stall_ms",
         || format!("{stall} is out of range"),
     )?;
-    if let Some(bad) = c.exchange.warm_symbols.iter().find(|s| s.trim().is_empty() || s.len() > 64) {
+    if let Some(bad) = c
+        .exchange
+        .warm_symbols
+        .iter()
+        .find(|s| s.trim().is_empty() || s.len() > 64)
+    {
         return Err(ConfigError::new(
             "exchange.warm_symbols",
             format!("{bad:?} is not a symbol"),

@@ -73,7 +73,9 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
                 backoff_min: Duration::from_millis(500),
                 backoff_max: Duration::from_secs(5),
             };
-            Some(std::sync::Arc::new(binance::BinanceFeed::new(&config.id, options)))
+            Some(std::sync::Arc::new(binance::BinanceFeed::new(
+                &config.id, options,
+            )))
         }
         _ => None,
     }

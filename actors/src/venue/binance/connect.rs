@@ -18,8 +18,7 @@ pub async fn connect(url: &str) -> Result<Socket, String> {
     } else {
         None
     };
-    let handshake =
-        tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector);
+    let handshake = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector);
     match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(error)) => Err(format!("{url}: {error}")),

@@ -36,7 +36,9 @@ pub enum Command {
     Subscribe(Vec<(String, Arc<str>)>),
     Unsubscribe(Vec<String>),
     /// Close once `ready` says the replacement carries the streams (make before break).
-    Retire { ready: watch::Receiver<bool> },
+    Retire {
+        ready: watch::Receiver<bool>,
+    },
     Close,
 }
 
@@ -237,7 +239,8 @@ impl Connection {
         let mut last_frame = Instant::now();
         let mut awaiting_ack: HashMap<u64, usize> = HashMap::new();
         loop {
-            let has_control = !self.pending_subscribe.is_empty() || !self.pending_unsubscribe.is_empty();
+            let has_control =
+                !self.pending_subscribe.is_empty() || !self.pending_unsubscribe.is_empty();
             let retire = self.retire.clone();
             tokio::select! {
                 frame = frames.next() => {
@@ -317,7 +320,8 @@ impl Connection {
                 // Ready (a replacement may take over) once everything is subscribed and
                 // data flows, not merely acknowledged.
                 if awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
-                    self.ready.send_if_modified(|ready| !std::mem::replace(ready, true));
+                    self.ready
+                        .send_if_modified(|ready| !std::mem::replace(ready, true));
                 }
                 match wire::ticker(data, &symbol) {
                     Ok(update) => {
@@ -380,7 +384,9 @@ impl Connection {
             return;
         }
         tracing::warn!(exchange = %self.shared.exchange, connection = self.id, streams = ?stalled, "stalled streams: resubscribing");
-        self.shared.status.stalled(&self.shared.exchange, stalled.len());
+        self.shared
+            .status
+            .stalled(&self.shared.exchange, stalled.len());
         self.pending_unsubscribe.extend(stalled.iter().cloned());
         self.pending_subscribe.extend(stalled);
     }

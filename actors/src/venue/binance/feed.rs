@@ -89,8 +89,7 @@ impl FeedStatus {
     }
     pub(super) fn malformed(&self, exchange: &str) {
         self.malformed.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("cmm_ws_malformed_total", "exchange" => exchange.to_owned())
-            .increment(1);
+        metrics::counter!("cmm_ws_malformed_total", "exchange" => exchange.to_owned()).increment(1);
     }
     pub(super) fn control_sent(&self) {
         self.controls.fetch_add(1, Ordering::Relaxed);
@@ -156,6 +155,7 @@ impl BinanceFeed {
         let manager = Manager {
             shared,
             connections: Vec::new(),
+            retiring: Vec::new(),
             next_id: 1,
         };
         std::thread::Builder::new()
@@ -207,6 +207,9 @@ struct Handle {
 struct Manager {
     shared: Shared,
     connections: Vec<Handle>,
+    /// Replaced connections still serving until their replacement is ready (dropping a
+    /// handle would close its connection at once).
+    retiring: Vec<Handle>,
     next_id: u64,
 }
 
@@ -229,7 +232,7 @@ impl Manager {
                 },
             }
         }
-        for handle in self.connections.drain(..) {
+        for handle in self.connections.drain(..).chain(self.retiring.drain(..)) {
             let _ = handle.commands.send(Command::Close);
         }
         // Give the connections a moment to send their close frames.
@@ -244,7 +247,10 @@ impl Manager {
         let connection = Connection::new(id, self.shared.clone(), inbox, ready_tx);
         if !streams.is_empty() {
             let _ = commands.send(Command::Subscribe(
-                streams.iter().map(|(n, s)| (n.clone(), s.clone())).collect(),
+                streams
+                    .iter()
+                    .map(|(n, s)| (n.clone(), s.clone()))
+                    .collect(),
             ));
         }
         tokio::spawn(connection.run());
@@ -262,7 +268,11 @@ impl Manager {
         for key in keys {
             let StreamKey::Ticker { symbol, market_id } = key;
             let name = wire::ticker_stream(&market_id);
-            if self.connections.iter().any(|c| c.streams.contains_key(&name)) {
+            if self
+                .connections
+                .iter()
+                .any(|c| c.streams.contains_key(&name))
+            {
                 continue;
             }
             let index = match self.connections.iter().position(|c| c.streams.len() < max) {
@@ -275,7 +285,10 @@ impl Manager {
             };
             let connection = &mut self.connections[index];
             connection.streams.insert(name.clone(), symbol.clone());
-            batches.entry(connection.id).or_default().push((name, symbol));
+            batches
+                .entry(connection.id)
+                .or_default()
+                .push((name, symbol));
         }
         for (id, batch) in batches {
             if let Some(connection) = self.connections.iter().find(|c| c.id == id) {
@@ -324,5 +337,8 @@ impl Manager {
         tracing::info!(exchange = %self.shared.exchange, old = old.id, new = self.connections[index].id, "replacing a websocket connection");
         let ready = self.connections[index].ready.clone();
         let _ = old.commands.send(Command::Retire { ready });
+        // Those that have closed since are forgotten.
+        self.retiring.retain(|handle| !handle.commands.is_closed());
+        self.retiring.push(old);
     }
 }

@@ -33,8 +33,16 @@ impl PartialEq for Frame<'_> {
             }
             (Self::Ack { id: a }, Self::Ack { id: b }) => a == b,
             (
-                Self::Refused { id: a, code: c, message: m },
-                Self::Refused { id: b, code: d, message: n },
+                Self::Refused {
+                    id: a,
+                    code: c,
+                    message: m,
+                },
+                Self::Refused {
+                    id: b,
+                    code: d,
+                    message: n,
+                },
             ) => a == b && c == d && m == n,
             (Self::ServerShutdown, Self::ServerShutdown) => true,
             _ => false,
@@ -225,7 +233,10 @@ mod tests {
         assert_eq!(t.close, Some(0.0025));
         assert_eq!((t.bid, t.bid_volume), (Some(0.0024), Some(10.0)));
         assert_eq!((t.ask, t.ask_volume), (Some(0.0026), Some(100.0)));
-        assert_eq!((t.open, t.high, t.low), (Some(0.001), Some(0.0025), Some(0.001)));
+        assert_eq!(
+            (t.open, t.high, t.low),
+            (Some(0.001), Some(0.0025), Some(0.001))
+        );
         assert_eq!((t.base_volume, t.quote_volume), (Some(10000.0), Some(18.0)));
         assert_eq!((t.change, t.percentage), (Some(0.0015), Some(250.0)));
         assert_eq!(t.previous_close, Some(0.0009));
@@ -240,7 +251,10 @@ mod tests {
         let text = fixture("combined_envelope.json");
         assert!(matches!(
             parse_frame(&text).unwrap(),
-            Frame::Data { stream: "ethusdt@trade", .. }
+            Frame::Data {
+                stream: "ethusdt@trade",
+                ..
+            }
         ));
         let control: serde_json::Value =
             serde_json::from_str(&fixture("control_subscribe.json")).unwrap();
@@ -255,7 +269,10 @@ mod tests {
         let data = r#"{"stream":"btcusdt@ticker","data":{"e":"24hrTicker","s":"BTCUSDT"}}"#;
         assert!(matches!(
             parse_frame(data).unwrap(),
-            Frame::Data { stream: "btcusdt@ticker", .. }
+            Frame::Data {
+                stream: "btcusdt@ticker",
+                ..
+            }
         ));
         assert_eq!(
             parse_frame(r#"{"result":null,"id":7}"#).unwrap(),
@@ -296,7 +313,10 @@ mod tests {
         let odd: Box<RawValue> =
             serde_json::from_str(r#"{"E":1,"s":"BTCUSDT","c":"5","b":"oops","h":"inf"}"#).unwrap();
         let update = ticker(&odd, "BTC/USDT").unwrap();
-        assert_eq!(update.ticker.bid, None, "unreadable numbers are unknown, not zero");
+        assert_eq!(
+            update.ticker.bid, None,
+            "unreadable numbers are unknown, not zero"
+        );
         assert_eq!(update.ticker.high, None);
     }
 
