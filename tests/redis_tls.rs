@@ -90,8 +90,45 @@ impl Drop for TlsRedis {
     }
 }
 
+/// Whether this redis-server is built with TLS: asked for a TLS port without a certificate,
+/// a TLS build refuses with "No tls-cert-file configured!"; a build without TLS says nothing
+/// about it (it rejects the option, or ignores it). `Err` holds what it said.
+fn redis_has_tls() -> Result<(), String> {
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            "1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-server starts (is it installed? .ci/run installs it)");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while child.try_wait().expect("redis-server's status").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("redis-server's output");
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    if said.contains("tls-cert-file") {
+        Ok(())
+    } else {
+        Err(said)
+    }
+}
+
 /// Starts it, or says why this redis-server cannot (`Err`: not built with TLS).
 fn start_tls_redis() -> Result<TlsRedis, String> {
+    redis_has_tls().map_err(|said| {
+        format!("this redis-server is not built with TLS (BUILD_TLS=yes); it said: {said}")
+    })?;
     let dir = std::env::temp_dir().join(format!("cmm-redis-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let pki = make_pki(&dir);
@@ -140,9 +177,6 @@ fn start_tls_redis() -> Result<TlsRedis, String> {
         let _ = child.kill();
         let _ = child.wait();
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("not built with TLS") || text.contains("TLS support") {
-            return Err(format!("this redis-server has no TLS support: {text}"));
-        }
         if !text.contains("Address already in use") {
             panic!("redis-server with TLS did not start:\n{text}");
         }
@@ -201,7 +235,7 @@ async fn the_cache_is_shared_through_a_tls_redis() {
     let redis = match start_tls_redis() {
         Ok(redis) => redis,
         Err(why) => {
-            eprintln!("SKIPPED: {why}");
+            eprintln!("SKIPPED the_cache_is_shared_through_a_tls_redis: {why}");
             return;
         }
     };
