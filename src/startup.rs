@@ -1,7 +1,7 @@
 //! What every binary does before it serves: settings (a bad one exits 2 with one line), logs to
-//! stderr, the quiet panic hook for ccxt's error-signalling panics, an actix System for the
-//! actors, and, for binaries with an engine, the metrics recorder installed before the engine
-//! starts so that no early measurement is lost.
+//! stderr, the quiet panic hook for ccxt's error-signalling panics, rustls's crypto provider
+//! (TLS to Redis), an actix System for the actors, and, for binaries with an engine, the metrics
+//! recorder installed before the engine starts so that no early measurement is lost.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,6 +27,8 @@ pub fn prepare(program: &str, common: &CommonArgs) -> Result<ServerConfig, ExitC
         return Err(ExitCode::from(2));
     }
     telemetry::install_panic_hook();
+    // rediss:// needs rustls's process-wide crypto provider: ring, installed once.
+    crypto_market_actors::redis_target::install_crypto_provider();
     Ok(settings)
 }
 

@@ -6,7 +6,13 @@
 //! command that meets a dropped connection fails and is the caller's to retry or route around).
 //! Blocking reads (`XREADGROUP ... BLOCK`) need a connection of their own: on a shared one they
 //! would stall every other command (see `../shared/notes/redis.md`).
+//!
+//! TLS: `rediss://host:port/db` verifies the server against Mozilla's roots (compiled in),
+//! `rediss://...#insecure` skips verification (self-signed development certificates only), and
+//! a private CA is given as a PEM file ([`RedisTarget::with_tls_ca`], `REDIS_TLS_CA`).
 
+use std::path::PathBuf;
+use std::sync::Once;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -24,6 +30,9 @@ pub struct RedisTarget {
     pub response_timeout: Duration,
     /// Longest wait for a connection.
     pub connection_timeout: Duration,
+    /// PEM file of the CA that signed the server's certificate (`rediss://` only); `None`
+    /// trusts Mozilla's roots.
+    tls_ca: Option<PathBuf>,
 }
 
 /// The URL without its password, for logs and errors.
@@ -32,6 +41,7 @@ impl std::fmt::Debug for RedisTarget {
         f.debug_struct("RedisTarget")
             .field("url", &redacted(&self.url))
             .field("key_prefix", &self.key_prefix)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -54,6 +64,11 @@ pub enum RedisSetupError {
         url: String,
         source: redis::RedisError,
     },
+    #[error("Redis TLS CA file {path}: {source}")]
+    TlsCa {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot reach Redis at {url}: {source}")]
     Connect {
         url: String,
@@ -68,14 +83,38 @@ impl RedisTarget {
             key_prefix: key_prefix.into(),
             response_timeout: Duration::from_millis(500),
             connection_timeout: Duration::from_secs(1),
+            tls_ca: None,
         }
     }
 
+    /// Trusts the CA in this PEM file (instead of Mozilla's roots) for a `rediss://` URL.
+    pub fn with_tls_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca = Some(path.into());
+        self
+    }
+
     pub fn client(&self) -> Result<redis::Client, RedisSetupError> {
-        redis::Client::open(self.url.as_str()).map_err(|source| RedisSetupError::Url {
+        let url_error = |source| RedisSetupError::Url {
             url: redacted(&self.url),
             source,
-        })
+        };
+        if self.url.starts_with("rediss:") {
+            install_crypto_provider();
+        }
+        match &self.tls_ca {
+            None => redis::Client::open(self.url.as_str()).map_err(url_error),
+            Some(path) => {
+                let root_cert = std::fs::read(path).map_err(|source| RedisSetupError::TlsCa {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(self.url.as_str(), certificates).map_err(url_error)
+            }
+        }
     }
 
     /// A managed, multiplexed connection for ordinary (non-blocking) commands.
@@ -116,6 +155,17 @@ impl RedisTarget {
     }
 }
 
+/// Installs ring as rustls's process-wide `CryptoProvider`, once; a provider the embedding
+/// program installed first is kept. redis-rs asks rustls for the default provider, which rustls
+/// only picks by itself when exactly one provider is compiled in (test builds have two).
+pub fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Err means a provider is already installed: that one serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +193,33 @@ mod tests {
             !debug.contains("hunter2") && debug.contains("***"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn a_rediss_url_makes_a_tls_client_and_keeps_its_password_out_of_debug() {
+        let target = RedisTarget::new("rediss://:hunter2@redis.example.com:6380/0", "p");
+        let client = target.client().expect("rediss:// is built in");
+        assert!(matches!(
+            client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls {
+                insecure: false,
+                ..
+            }
+        ));
+        let debug = format!("{target:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("rediss://"),
+            "{debug}"
+        );
+        let insecure = RedisTarget::new("rediss://127.0.0.1:6380/#insecure", "p");
+        assert!(matches!(
+            insecure.client().unwrap().get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { insecure: true, .. }
+        ));
+        let missing_ca = target.with_tls_ca("/nonexistent/ca.pem");
+        assert!(matches!(
+            missing_ca.client(),
+            Err(RedisSetupError::TlsCa { .. })
+        ));
     }
 }

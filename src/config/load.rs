@@ -245,6 +245,21 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
             "not a redis://, rediss:// or redis+unix:// URL".to_owned()
         })?;
     }
+    if let Some(path) = &c.redis.tls_ca {
+        let tls_url = c
+            .redis
+            .url
+            .as_ref()
+            .is_some_and(|u| u.expose().starts_with("rediss://"));
+        check(tls_url, "redis.tls_ca", || {
+            "is set but REDIS_URL is not a rediss:// URL".to_owned()
+        })?;
+        check(
+            std::fs::File::open(path).is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file())),
+            "redis.tls_ca",
+            || format!("{} is not a readable file", path.display()),
+        )?;
+    }
     check(!c.redis.host.trim().is_empty(), "redis.host", || {
         "empty".to_owned()
     })?;
@@ -406,6 +421,58 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(load_with(args, &[]).unwrap().exchange.timeout, 0.5);
+    }
+
+    #[test]
+    fn a_rediss_url_is_accepted_and_its_password_stays_out_of_debug() {
+        let url = "rediss://default:hunter2@redis.example.com:6380/0";
+        let c = load_with(
+            CommonArgs::default(),
+            &[("REDIS_URL", url), ("USE_REDIS_CACHE", "true")],
+        )
+        .unwrap();
+        assert_eq!(c.redis.url.as_ref().map(|u| u.expose()), Some(url));
+        let target = c.redis_target();
+        for debug in [format!("{c:?}"), format!("{target:?}")] {
+            assert!(!debug.contains("hunter2"), "{debug}");
+        }
+        assert!(format!("{target:?}").contains("rediss://"));
+        let insecure = "rediss://127.0.0.1:6380/#insecure";
+        let c = load_with(CommonArgs::default(), &[("REDIS_URL", insecure)]).unwrap();
+        assert_eq!(c.redis.url.as_ref().map(|u| u.expose()), Some(insecure));
+    }
+
+    #[test]
+    fn a_tls_ca_needs_a_rediss_url_and_a_readable_file() {
+        let dir = std::env::temp_dir().join(format!("cmm-tls-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca = ca.display().to_string();
+        let tls = "rediss://redis.example.com:6380/0";
+        let c = load_with(
+            CommonArgs::default(),
+            &[("REDIS_URL", tls), ("REDIS_TLS_CA", &ca)],
+        )
+        .unwrap();
+        assert_eq!(c.redis.tls_ca.as_deref(), Some(std::path::Path::new(&ca)));
+        let plain = load_with(
+            CommonArgs::default(),
+            &[
+                ("REDIS_URL", "redis://localhost:6379"),
+                ("REDIS_TLS_CA", &ca),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(plain.key, "redis.tls_ca");
+        assert!(plain.to_string().contains("REDIS_TLS_CA"), "{plain}");
+        let missing = load_with(
+            CommonArgs::default(),
+            &[("REDIS_URL", tls), ("REDIS_TLS_CA", "/nonexistent/ca.pem")],
+        )
+        .unwrap_err();
+        assert_eq!(missing.key, "redis.tls_ca");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

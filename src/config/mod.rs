@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 pub use load::{load, CommonArgs};
 pub use secret::Secret;
-pub use settings::{Setting, SETTINGS};
+pub use settings::{Setting, ENV_NAMES, SETTINGS};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -113,6 +113,8 @@ pub struct RedisSettings {
     pub db: u32,
     pub password: Option<Secret>,
     pub key_prefix: String,
+    /// PEM file of the CA that signed the Redis server's certificate (`rediss://` only).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisSettings {
@@ -124,6 +126,7 @@ impl Default for RedisSettings {
             db: 0,
             password: None,
             key_prefix: "crypto_mcp".into(),
+            tls_ca: None,
         }
     }
 }
@@ -196,7 +199,14 @@ impl ServerConfig {
                 )
             }
         };
-        crypto_market_actors::redis_target::RedisTarget::new(url, self.redis.key_prefix.clone())
+        let target = crypto_market_actors::redis_target::RedisTarget::new(
+            url,
+            self.redis.key_prefix.clone(),
+        );
+        match &self.redis.tls_ca {
+            Some(path) => target.with_tls_ca(path),
+            None => target,
+        }
     }
 
     /// The protocol settings of a pool client (`PubSubClient`).

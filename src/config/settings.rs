@@ -79,11 +79,20 @@ pub const SETTINGS: &[Setting] = &[
         "whole seconds from cache.ttl to 86400",
     ),
     s("cache.use_redis", "USE_REDIS_CACHE", "true or false"),
-    s("redis.url", "REDIS_URL", "a redis:// or rediss:// URL"),
+    s(
+        "redis.url",
+        "REDIS_URL",
+        "a redis://, rediss:// (TLS) or redis+unix:// URL",
+    ),
     s("redis.host", "REDIS_HOST", "a host name or IP address"),
     s("redis.port", "REDIS_PORT", "a port from 1 to 65535"),
     s("redis.db", "REDIS_DB", "a database number from 0 to 65535"),
     s("redis.password", "REDIS_PASSWORD", "any string"),
+    s(
+        "redis.tls_ca",
+        "REDIS_TLS_CA",
+        "a readable PEM file, with a rediss:// REDIS_URL",
+    ),
     s(
         "redis.key_prefix",
         "KEY_PREFIX",
@@ -128,13 +137,58 @@ pub const SETTINGS: &[Setting] = &[
     ),
 ];
 
+/// Every environment variable the settings are read from (the `env` column of [`SETTINGS`], in
+/// its order). The loader reads the environment only through [`SETTINGS`], so nothing else is a
+/// setting; deployment files are checked against this list.
+pub const ENV_NAMES: &[&str] = &ENV_NAME_ARRAY;
+
+const ENV_NAME_ARRAY: [&str; SETTINGS.len()] = {
+    let mut names = [""; SETTINGS.len()];
+    let mut i = 0;
+    while i < SETTINGS.len() {
+        names[i] = SETTINGS[i].env;
+        i += 1;
+    }
+    names
+};
+
 pub fn find(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.key == key)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::SETTINGS;
+    use super::{ENV_NAMES, SETTINGS};
+
+    #[test]
+    fn env_names_are_exactly_what_the_loader_reads() {
+        // Every variable the loader asks the environment for, recorded.
+        let asked = std::sync::Mutex::new(Vec::new());
+        let dir = std::env::temp_dir().join(format!("cmm-env-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "not read by the loader").unwrap();
+        let ca = ca.display().to_string();
+        let loaded = crate::config::load(&Default::default(), |name| {
+            asked.lock().unwrap().push(name.to_owned());
+            // Values that pass validation together, so every setting is read and checked.
+            match name {
+                "REDIS_URL" => Some("rediss://:pw@redis.example.com:6380/0".to_owned()),
+                "REDIS_TLS_CA" => Some(ca.clone()),
+                _ => None,
+            }
+        });
+        std::fs::remove_dir_all(&dir).ok();
+        loaded.expect("valid settings");
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        asked.dedup();
+        let mut names: Vec<String> = ENV_NAMES.iter().map(|s| s.to_string()).collect();
+        names.sort();
+        assert_eq!(asked, names);
+        let unique: std::collections::HashSet<_> = ENV_NAMES.iter().collect();
+        assert_eq!(unique.len(), ENV_NAMES.len(), "no name twice");
+    }
 
     #[test]
     fn readme_documents_every_setting_and_ci_runs_its_test_command() {
