@@ -29,6 +29,7 @@ pub fn simulator() -> SimHandle {
 pub fn server_command(sim: &SimHandle, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(MCP_BINARY);
     cmd.env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("EXCHANGE_WS_URL", sim.ws_url())
         .env("RUST_LOG", "info")
         .env_remove("RUST_BACKTRACE");
     for (key, value) in env {

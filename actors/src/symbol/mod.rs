@@ -191,6 +191,12 @@ impl SymbolActor {
             Offered::Stored => {
                 if upstream == DataRequest::Ticker {
                     self.entry.publish_ticker(&stamped);
+                    if stamped.origin == Source::Stream {
+                        // Other nodes serve it from Redis and their subscribers hear it on
+                        // the ticker channel (a REST fetch was shared when it was made).
+                        self.directory
+                            .mirror(&self.io, self.key(&upstream), &stamped);
+                    }
                 }
                 stamped.served_fresh(now)
             }

@@ -1,0 +1,75 @@
+//! Issue 12, across nodes: a symbol kept warm (`WARM_SYMBOLS`) streams from the simulator's
+//! websocket from start; every tick is served locally with `source: "stream"` (no REST call)
+//! and published on `{prefix}:ticker:{exchange}:{symbol}` for subscribers on any node.
+
+mod common;
+
+use std::time::Duration;
+
+use common::redis::RedisServer;
+use common::{ok, start_server};
+use crypto_market_sim::{SimConfig, Simulator};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn a_warm_symbol_streams_from_start_and_every_tick_reaches_redis_subscribers() {
+    let sim = Simulator::start(SimConfig {
+        ws_ticker_interval_ms: 200,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let redis = RedisServer::start();
+    let mut pubsub = redis::Client::open(redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    pubsub
+        .subscribe("crypto_mcp:ticker:binance:BTC/USDT")
+        .await
+        .unwrap();
+    let url = redis.url();
+    let server = start_server(
+        &sim,
+        &[
+            ("USE_REDIS_CACHE", "true"),
+            ("REDIS_URL", url.as_str()),
+            ("WARM_SYMBOLS", "BTC/USDT"),
+        ],
+    )
+    .await;
+    // No tool call: the warm symbol's ticks arrive by themselves, in order, the simulator's.
+    let mut messages = pubsub.on_message();
+    let mut previous = 0;
+    for _ in 0..5 {
+        let message = tokio::time::timeout(Duration::from_secs(20), messages.next())
+            .await
+            .expect("a tick within 20 s")
+            .expect("a message");
+        let tick: Value = serde_json::from_str(&message.get_payload::<String>().unwrap()).unwrap();
+        assert_eq!(tick["symbol"], "BTC/USDT");
+        assert_eq!(tick["exchange"], "binance");
+        let at = tick["timestamp"].as_i64().unwrap();
+        assert!(at >= previous, "ticks in order");
+        previous = at;
+        let rest: Value = serde_json::from_str(
+            &sim.rest_body_at("ticker/24hr", "symbol=BTCUSDT", at as u64)
+                .unwrap(),
+        )
+        .unwrap();
+        let rest_last: f64 = rest["lastPrice"].as_str().unwrap().parse().unwrap();
+        assert_eq!(tick["last"].as_f64(), Some(rest_last));
+    }
+    let served = server
+        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+        .await;
+    assert_eq!(ok(&served)["source"], "stream");
+    assert!(ok(&served)["age_ms"].as_i64().unwrap() < 5_000);
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        0,
+        "no REST ticker call for a streamed symbol"
+    );
+    assert_eq!(sim.ws_stats().open, 1);
+}
