@@ -1,0 +1,268 @@
+//! Streaming delivery: N symbols at R updates/s each from the simulator's websocket, through
+//! the engine's Binance feed (parse → router → symbol actor → state → watch channel) to one
+//! watcher per symbol. Latency = arrival at the watcher − the simulator's event time `E`.
+//! Baseline in the same run: a bare websocket client reading the very same streams from the
+//! simulator (the transport's own latency and `E`'s millisecond rounding).
+//!
+//! Also: engine CPU (every thread but the simulator's, from /proc) and RSS, and the RSS of
+//! 1,000 idle symbol actors.
+//!
+//! `cargo bench -p crypto-market-actors --bench stream_fanout`
+//! (BENCH_SYMBOLS=500 BENCH_RATE_MS=100 BENCH_SECONDS=10)
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crypto_market_actors::model::{Clock, DataRequest, Source};
+use crypto_market_actors::venue::VenueConfig;
+use crypto_market_actors::{Engine, EngineConfig};
+use crypto_market_sim::{SimConfig, Simulator};
+use futures::{SinkExt, StreamExt};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn micros_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// CPU seconds of this process's threads, split into (simulator, everything else).
+fn cpu_seconds() -> (f64, f64) {
+    let ticks = 100.0; // USER_HZ on Linux
+    let (mut sim, mut rest) = (0.0, 0.0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0.0, 0.0);
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let used = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        if name.starts_with("crypto-market-s") {
+            sim += used / ticks;
+        } else {
+            rest += used / ticks;
+        }
+    }
+    (sim, rest)
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn percentile(sorted: &[i64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+}
+
+fn report(name: &str, mut lat_us: Vec<i64>, seconds: f64) {
+    lat_us.sort_unstable();
+    println!(
+        "| {name} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        lat_us.len() as f64 / seconds,
+        percentile(&lat_us, 50.0),
+        percentile(&lat_us, 99.0),
+        percentile(&lat_us, 100.0),
+    );
+}
+
+fn main() {
+    let symbols = env("BENCH_SYMBOLS", 500) as usize;
+    let rate_ms = env("BENCH_RATE_MS", 100);
+    let seconds = env("BENCH_SECONDS", 10);
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: symbols.max(1000),
+        ws_ticker_interval_ms: rate_ms,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let system = actix::System::new();
+    system.block_on(async move {
+        let mut venue = VenueConfig::new("binance");
+        venue.rest_url = Some(sim.rest_url());
+        venue.ws_url = Some(sim.ws_url());
+        venue.enable_rate_limit = false;
+        let engine = Engine::start(EngineConfig {
+            default_exchange: "binance".into(),
+            venues: vec![venue],
+            cache_ttl: Duration::from_secs(10),
+            cache_stale_ttl: Duration::from_secs(60),
+            cache_capacity: NonZeroUsize::new(100_000).unwrap(),
+            symbol_idle_after: Duration::from_secs(600),
+            markets_refresh: Duration::from_secs(3600),
+            io_threads: 1,
+            mailbox_capacity: 65_536,
+            clock: Clock::default(),
+            remote_cache: None,
+        })
+        .expect("engine");
+        let info = engine.exchange(None).unwrap().clone();
+        let markets = engine.markets(&info).await.expect("markets");
+        let chosen: Vec<(String, String)> = markets
+            .index
+            .markets()
+            .iter()
+            .filter(|m| m.quote == "USDT")
+            .take(symbols)
+            .map(|m| (m.symbol.clone(), m.id.clone()))
+            .collect();
+        let rss_before = rss_mb();
+
+        // Baseline: a bare client reading the same streams from the simulator.
+        let names: Vec<String> = chosen
+            .iter()
+            .map(|(_, id)| format!("{}@ticker", id.to_lowercase()))
+            .collect();
+        let baseline = Arc::new(Mutex::new(Vec::<i64>::new()));
+        let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            let url = format!("{}/stream", sim.ws_url());
+            let baseline = baseline.clone();
+            let measuring = measuring.clone();
+            let names = names.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+                    for chunk in names.chunks(200) {
+                        let msg = serde_json::json!({"method": "SUBSCRIBE", "params": chunk, "id": 1});
+                        ws.send(tokio_tungstenite::tungstenite::Message::text(msg.to_string()))
+                            .await
+                            .unwrap();
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    while let Some(Ok(frame)) = ws.next().await {
+                        let arrived = micros_now();
+                        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+                            let v: serde_json::Value = match serde_json::from_str(text.as_str()) {
+                                Ok(v) => v,
+                                Err(_) => continue,
+                            };
+                            if let Some(e) = v["data"]["E"].as_i64() {
+                                if measuring.load(std::sync::atomic::Ordering::Relaxed) {
+                                    baseline.lock().unwrap().push(arrived - e * 1000);
+                                }
+                            }
+                        }
+                    }
+                });
+            });
+        }
+
+        // The engine: one watcher per symbol.
+        let engine_lat = Arc::new(Mutex::new(Vec::<i64>::new()));
+        let mut tasks = Vec::new();
+        for (symbol, _) in &chosen {
+            let mut watch = engine.watch_ticker(&info, symbol).await.expect("watch");
+            let engine_lat = engine_lat.clone();
+            let measuring = measuring.clone();
+            tasks.push(actix_rt::spawn(async move {
+                loop {
+                    let update = watch.next().await;
+                    let arrived = micros_now();
+                    if update.data.source != Source::Stream {
+                        continue;
+                    }
+                    if measuring.load(std::sync::atomic::Ordering::Relaxed) {
+                        engine_lat
+                            .lock()
+                            .unwrap()
+                            .push(arrived - update.data.fetched_at_ms * 1000);
+                    }
+                }
+            }));
+        }
+        // Warm up until every stream flows, then measure.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (sim_cpu0, cpu0) = cpu_seconds();
+        let started = Instant::now();
+        measuring.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        measuring.store(false, std::sync::atomic::Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        let (sim_cpu1, cpu1) = cpu_seconds();
+        let rss_streaming = rss_mb();
+        let stats = engine.feed_stats(&info).unwrap();
+        println!(
+            "{} symbols × {} updates/s, {seconds} s measured; feed: {} connections, {} events",
+            chosen.len(),
+            1000 / rate_ms.max(1),
+            stats.connections,
+            stats.events
+        );
+        println!("| path | updates/s | p50 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|");
+        report(
+            "simulator → bare websocket client (baseline)",
+            std::mem::take(&mut *baseline.lock().unwrap()),
+            elapsed,
+        );
+        report(
+            "simulator → engine feed → symbol actor → watcher",
+            std::mem::take(&mut *engine_lat.lock().unwrap()),
+            elapsed,
+        );
+        println!(
+            "CPU: engine + both clients {:.1}% of one core, simulator {:.1}%; RSS {:.1} MB (before watching {:.1} MB)",
+            100.0 * (cpu1 - cpu0) / elapsed,
+            100.0 * (sim_cpu1 - sim_cpu0) / elapsed,
+            rss_streaming,
+            rss_before
+        );
+        for task in tasks {
+            task.abort();
+        }
+
+        // Idle symbol actors: 1,000 symbols fetched once, then left alone.
+        let idle: Vec<String> = markets
+            .index
+            .markets()
+            .iter()
+            .skip(symbols)
+            .take(1000)
+            .map(|m| m.symbol.clone())
+            .collect();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = rss_mb();
+        for chunk in idle.chunks(100) {
+            let answers = engine.fetch_tickers(&info, chunk).await;
+            assert!(answers.iter().all(|(_, a)| a.is_ok()));
+        }
+        let actors = engine.symbol_actor_count().await.unwrap_or(0);
+        let after = rss_mb();
+        let _ = engine.fetch(&info, &idle[0], DataRequest::Ticker).await;
+        println!(
+            "{actors} symbol actors live; 1,000 idle symbols (actor + state + one ticker each) added {:.1} MB RSS (process {:.1} MB)",
+            after - before,
+            after
+        );
+    });
+}
