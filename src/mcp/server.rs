@@ -146,12 +146,9 @@ impl McpServer {
     async fn ticker_json(&self, uri: &str, context: CallContext) -> Result<String, McpError> {
         let target = TickerUri::parse(uri)?;
         let args = json!({"symbol": target.symbol, "exchange": target.exchange});
-        let Value::Object(args) = args else {
-            unreachable!("a JSON object literal")
-        };
         let ticker = self
             .tools
-            .call("get_ticker", Some(args), context)
+            .call("get_ticker", args.as_object().cloned(), context)
             .await
             .map_err(|e| resource_error(uri, e))?;
         Ok(ticker.to_string())
@@ -168,12 +165,13 @@ impl McpServer {
     /// A few markets of the default exchange as resources, best effort.
     async fn default_resources(&self) -> Vec<String> {
         let args = json!({"limit": LISTED_MARKETS});
-        let Value::Object(args) = args else {
-            return Vec::new();
-        };
         let Ok(markets) = self
             .tools
-            .call("list_markets", Some(args), CallContext::default())
+            .call(
+                "list_markets",
+                args.as_object().cloned(),
+                CallContext::default(),
+            )
             .await
         else {
             return Vec::new();
@@ -367,16 +365,17 @@ impl ServerHandler for McpServer {
         Ok(())
     }
 
-    /// 2026-07-28 `subscriptions/listen`: every requested ticker resource.
+    /// 2026-07-28 `subscriptions/listen`: every requested ticker resource, once.
     fn accepted_subscription_filter(
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        let uris = requested
-            .resource_subscriptions
-            .iter()
-            .flatten()
-            .filter(|uri| TickerUri::parse(uri).is_ok());
+        let mut uris: Vec<&String> = Vec::new();
+        for uri in requested.resource_subscriptions.iter().flatten() {
+            if TickerUri::parse(uri).is_ok() && !uris.contains(&uri) {
+                uris.push(uri);
+            }
+        }
         Some(
             SubscriptionFilter::builder()
                 .resource_subscriptions(uris)

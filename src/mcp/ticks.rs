@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crypto_market_actors::TickerWatch;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::client::PubSubClient;
@@ -82,12 +82,8 @@ impl PoolTicker {
         symbol: &str,
         lease: Duration,
     ) -> Result<Self, ToolError> {
-        let mut args = Map::new();
-        args.insert("symbol".into(), json!(symbol));
-        if let Some(exchange) = exchange {
-            args.insert("exchange".into(), json!(exchange));
-        }
-        let first = client.call("get_ticker", Value::Object(args)).await?;
+        let args = json!({"symbol": symbol, "exchange": exchange});
+        let first = client.call("get_ticker", args).await?;
         let name = |field: &str| first[field].as_str().unwrap_or_default().to_owned();
         let mut ticker = Self {
             exchange: name("exchange"),

@@ -128,11 +128,6 @@ impl ToolService {
         Ok(self.engine.watch_ticker(exchange, symbol).await?)
     }
 
-    /// Symbols the Redis `stream_ticker` keeps published now.
-    pub fn leased_tickers(&self) -> usize {
-        self.leases.len()
-    }
-
     /// Runs tool `name`; the result is the tool's JSON result. Counted and timed in the
     /// `cmm_requests_total`, `cmm_request_duration_seconds` and `cmm_errors_total` metrics.
     /// A call the client cancels stops waiting at once (outcome `cancelled`).

@@ -54,7 +54,7 @@ pub async fn run(
     let mut last = None;
     while limits
         .max_updates
-        .map_or(true, |max| updates < u64::from(max))
+        .is_none_or(|max| updates < u64::from(max))
     {
         let ticker = tokio::select! {
             ticker = source.next_ticker() => ticker?,
