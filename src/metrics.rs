@@ -12,6 +12,10 @@ use axum::Router;
 use crypto_market_actors::Engine;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+/// Streamed updates delivered, by `channel`: `mcp_progress` (`stream_ticker` progress
+/// notifications) and `mcp_resource` (`notifications/resources/updated`).
+pub const STREAM_UPDATES: &str = "cmm_stream_updates_total";
+
 /// Latency buckets (seconds): cache hits are sub-millisecond, exchange calls tens of ms to the
 /// timeout.
 const LATENCY_BUCKETS: &[f64] = &[

@@ -49,3 +49,59 @@ async fn an_mcp_gateway_serves_every_call_through_the_pool() {
         "only the worker loaded markets"
     );
 }
+
+/// Gateway mode cannot carry a stream through the pool's request/reply protocol: it leases the
+/// ticker at the pool (`stream_ticker` there keeps it fresh) and polls the pool's `get_ticker`,
+/// forwarding each new ticker as progress, or as a resource update.
+#[tokio::test]
+#[allow(deprecated)]
+async fn an_mcp_gateway_streams_tickers_by_polling_the_pool() {
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let _worker = start_worker(&sim, &redis, &[("CACHE_TTL", "1")]);
+    let recorder = common::Recorder::default();
+    let gateway = common::start_server_with(
+        &sim,
+        &[
+            ("PUBSUB_ENABLED", "true"),
+            ("REDIS_URL", redis.url().as_str()),
+            ("EXCHANGE_REST_URL", "http://127.0.0.1:9"),
+        ],
+        recorder.clone(),
+    )
+    .await;
+    let r = gateway
+        .call(
+            "stream_ticker",
+            json!({"symbol": "ETH/USDT", "max_updates": 2}),
+        )
+        .await;
+    let summary = ok(&r);
+    assert_eq!(
+        (&summary["symbol"], &summary["updates"]),
+        (&json!("ETH/USDT"), &json!(2))
+    );
+    let last = &summary["last"];
+    let at = last["timestamp"].as_u64().unwrap();
+    assert_eq!(last["last"].as_f64(), sim.price_at("ETHUSDT", at));
+    assert_ne!(summary["first"], summary["last"], "two different tickers");
+    let bad = gateway
+        .call(
+            "stream_ticker",
+            json!({"symbol": "ETH/USDT", "duration_s": 0}),
+        )
+        .await;
+    assert_eq!(error_code(&bad), "invalid_argument");
+
+    let uri = "ticker://binance/ETHUSDT";
+    gateway
+        .client
+        .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
+        .await
+        .expect("subscribed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while recorder.updates_of(uri).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "2 resource updates");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

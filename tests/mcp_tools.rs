@@ -19,7 +19,8 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "get_ohlcv",
             "get_order_book",
             "get_trades",
-            "list_markets"
+            "list_markets",
+            "stream_ticker"
         ]
     );
     for tool in &tools {

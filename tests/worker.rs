@@ -507,3 +507,80 @@ async fn a_slow_miss_does_not_hold_up_requests_read_after_it() {
     }
     assert_eq!(order.last().map(String::as_str), Some("slow"), "{order:?}");
 }
+
+/// Redis `stream_ticker` (SPEC.md section 5): the reply names the ticker's channel and when
+/// the feed stops; until then the worker keeps the symbol watched (fresh, hence published on
+/// that channel), a second call extends the lease, and after it nothing polls the symbol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_ticker_keeps_the_ticker_published_on_its_channel_until_it_expires() {
+    const CHANNEL: &str = "crypto_mcp:ticker:binance:BTC/USDT";
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let worker = start_worker(
+        &sim,
+        &redis,
+        &[("CACHE_TTL", "1"), ("USE_REDIS_CACHE", "true")],
+    );
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let mut replies = subscribe(&redis, "test:replies:stream").await;
+    let mut published = subscribe(&redis, CHANNEL).await;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let ask = |id: &str, args: Value| {
+        let request = json!({"request_id": id, "tool": "stream_ticker", "args": args,
+                             "reply_to": "test:replies:stream"});
+        let mut conn = conn.clone();
+        async move { xadd(&mut conn, request.to_string().as_bytes()).await }
+    };
+
+    let before = now_ms();
+    ask("s1", json!({"symbol": "btcusdt", "duration_s": 3})).await;
+    let reply = collect_replies(&mut replies, 1, GENEROUS, Duration::ZERO).await["s1"][0].clone();
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["result"]["channel"], CHANNEL);
+    let first_expiry = reply["result"]["expires_at_ms"]
+        .as_i64()
+        .expect("expires_at_ms");
+    assert!(
+        (before + 3_000..=now_ms() + 3_000).contains(&first_expiry),
+        "{first_expiry} is 3 s after the call"
+    );
+    // Watched: polled at the TTL, each ticker published with the cache write.
+    for _ in 0..2 {
+        let tick = tokio::time::timeout(Duration::from_secs(10), published.recv())
+            .await
+            .expect("a ticker on the channel")
+            .unwrap();
+        assert_eq!(
+            (tick["symbol"].as_str(), tick["exchange"].as_str()),
+            (Some("BTC/USDT"), Some("binance"))
+        );
+    }
+
+    ask("s2", json!({"symbol": "BTC/USDT", "duration_s": 4})).await;
+    let reply = collect_replies(&mut replies, 1, GENEROUS, Duration::ZERO).await["s2"][0].clone();
+    let extended = reply["result"]["expires_at_ms"].as_i64().unwrap();
+    assert!(extended > first_expiry, "{extended} extends {first_expiry}");
+
+    ask("s3", json!({"symbol": "BTC/USDT", "duration_s": 0})).await;
+    let reply = collect_replies(&mut replies, 1, GENEROUS, Duration::ZERO).await["s3"][0].clone();
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["error"]["code"], "invalid_argument");
+
+    // Past the expiry (and the symbol's next freshness check), nothing polls it any more.
+    let wait = u64::try_from(extended - now_ms()).unwrap_or(0) + 2_500;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let after = sim.calls("ticker/24hr");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        after,
+        "the lease expired: the watch is released; log:\n{}",
+        worker.log.lock().unwrap()
+    );
+}

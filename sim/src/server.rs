@@ -284,6 +284,14 @@ impl SimHandle {
         Some(crate::market::decimal::to_f64(m.price_at(s, now_ms())))
     }
 
+    /// The walk price of `symbol` at `t_ms` (Unix ms): what a ticker/24hr answered at that
+    /// time served as `lastPrice` (its `closeTime` is `t_ms`), or None if unknown.
+    pub fn price_at(&self, symbol: &str, t_ms: u64) -> Option<f64> {
+        let m = self.state.market();
+        let s = m.symbol(symbol)?;
+        Some(crate::market::decimal::to_f64(m.price_at(s, t_ms)))
+    }
+
     /// Stops the server and waits for its thread (what Drop does).
     pub fn shutdown(mut self) {
         self.stop_and_join();

@@ -12,10 +12,12 @@ use schemars::JsonSchema;
 use serde_json::json;
 
 use crate::tools::args::{
-    ListMarketsArgs, OhlcvArgs, OrderBookArgs, TickerArgs, TickersArgs, TradesArgs,
+    ListMarketsArgs, OhlcvArgs, OrderBookArgs, StreamTickerArgs, TickerArgs, TickersArgs,
+    TradesArgs,
 };
 use crate::tools::output::{
-    MarketsResult, OhlcvResult, OrderBookResult, TickerResult, TickersResult, TradesResult,
+    MarketsResult, OhlcvResult, OrderBookResult, StreamTickerResult, TickerResult, TickersResult,
+    TradesResult,
 };
 use crate::tools::{Tool, ToolSpec, TOOLS};
 
@@ -32,6 +34,7 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::GetOrderBook => tool::<OrderBookArgs, OrderBookResult<'static>>(spec),
         Tool::GetTrades => tool::<TradesArgs, TradesResult<'static>>(spec),
         Tool::ListMarkets => tool::<ListMarketsArgs, MarketsResult<'static>>(spec),
+        Tool::StreamTicker => tool::<StreamTickerArgs, StreamTickerResult>(spec),
     }
 }
 

@@ -26,7 +26,8 @@ pub async fn serve_http(
         config = config.disable_allowed_hosts();
     }
     let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        // Each session its own handler: resource subscriptions end with their session.
+        move || Ok(server.session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -3,8 +3,10 @@
 
 pub mod catalog;
 mod http;
+pub mod resources;
 mod server;
 mod stdio;
+pub mod ticks;
 
 pub use http::serve_http;
 pub use server::{Backend, McpServer};

@@ -12,6 +12,10 @@ pub const MAX_CANDLES: u32 = 1000;
 pub const MAX_BOOK_DEPTH: u32 = 1000;
 pub const MAX_TRADES: u32 = 1000;
 pub const MAX_MARKETS: u32 = 500;
+/// `stream_ticker`: longest stream (seconds) and most updates one call may ask for.
+pub const MAX_STREAM_SECONDS: u32 = 300;
+pub const MAX_STREAM_UPDATES: u32 = 10_000;
+const DEFAULT_STREAM_SECONDS: u32 = 10;
 
 /// Parses a tool's JSON arguments. Every failure (wrong type, unknown or missing argument)
 /// becomes `invalid_argument` with a message naming the argument.
@@ -129,6 +133,51 @@ pub struct ListMarketsArgs {
     pub exchange: Option<String>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamTickerArgs {
+    /// Market symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// Exchange id (default: the server's default exchange).
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// How long to stream, 1 to 300 seconds (default 10).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 300))]
+    pub duration_s: Option<u32>,
+    /// Stop after this many updates, 1 to 10000 (default: only the duration ends the stream).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_updates: Option<u32>,
+}
+
+/// How long a stream runs and how many updates it may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    pub duration: std::time::Duration,
+    pub max_updates: Option<u32>,
+}
+
+impl StreamTickerArgs {
+    /// The checked bounds, defaults applied.
+    pub fn limits(&self) -> Result<StreamLimits, ToolError> {
+        let seconds = bounded(
+            "duration_s",
+            self.duration_s,
+            DEFAULT_STREAM_SECONDS,
+            MAX_STREAM_SECONDS,
+        )?;
+        let max_updates = self
+            .max_updates
+            .map(|n| bounded("max_updates", Some(n), n, MAX_STREAM_UPDATES))
+            .transpose()?;
+        Ok(StreamLimits {
+            duration: std::time::Duration::from_secs(u64::from(seconds)),
+            max_updates,
+        })
+    }
+}
+
 /// `since`: Unix ms, or an ISO-8601 / RFC 3339 time.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
@@ -217,6 +266,50 @@ mod tests {
         );
         assert!(message_of::<TickerArgs>(json!({})).contains("missing field `symbol`"));
         assert!(message_of::<TickersArgs>(json!({"symbols": [1]})).starts_with("symbols[0]:"));
+    }
+
+    #[test]
+    fn stream_limits_name_the_argument_out_of_bounds() {
+        let limits = |v| parse::<StreamTickerArgs>(args(v)).and_then(|a| a.limits());
+        assert_eq!(
+            limits(json!({"symbol": "BTC/USDT"})).unwrap(),
+            StreamLimits {
+                duration: std::time::Duration::from_secs(10),
+                max_updates: None
+            }
+        );
+        assert_eq!(
+            limits(json!({"symbol": "BTC/USDT", "duration_s": 300, "max_updates": 3}))
+                .unwrap()
+                .max_updates,
+            Some(3)
+        );
+        for (bad, name) in [
+            (
+                json!({"symbol": "BTC/USDT", "duration_s": 0}),
+                "duration_s:",
+            ),
+            (
+                json!({"symbol": "BTC/USDT", "duration_s": 301}),
+                "duration_s:",
+            ),
+            (
+                json!({"symbol": "BTC/USDT", "duration_s": "ten"}),
+                "duration_s:",
+            ),
+            (
+                json!({"symbol": "BTC/USDT", "max_updates": 0}),
+                "max_updates:",
+            ),
+            (
+                json!({"symbol": "BTC/USDT", "max_updates": -2}),
+                "max_updates:",
+            ),
+        ] {
+            let error = limits(bad.clone()).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidArgument);
+            assert!(error.message.starts_with(name), "{bad}: {}", error.message);
+        }
     }
 
     #[test]

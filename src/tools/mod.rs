@@ -1,25 +1,29 @@
-//! The market-data tools, independent of the wire: MCP calls them today, the Redis worker
-//! protocol (same names and arguments, SPEC.md section 6) will call them too.
+//! The market-data tools, independent of the wire: MCP and the Redis worker protocol (same
+//! names and arguments, SPEC.md section 6) call them.
 
 pub mod args;
 mod context;
 mod error;
+pub mod leases;
 pub mod output;
+pub mod stream;
 
 use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
 use crypto_market_actors::symbol::Answer;
-use crypto_market_actors::{Engine, ErrorCode};
+use crypto_market_actors::{Engine, ErrorCode, TickerWatch};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use args::{bounded, parse};
-pub use context::CallContext;
+pub use context::{CallContext, Front, ProgressSink};
 pub use error::ToolError;
+use leases::Leases;
 use output::{
-    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, SymbolError, TickerResult,
-    TickersResult, TradesResult,
+    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, StreamLease, SymbolError,
+    TickerResult, TickersResult, TradesResult,
 };
 
 /// Every tool. Dispatch (here) and each front end's catalog (e.g. `mcp::catalog`) match on it
@@ -32,6 +36,7 @@ pub enum Tool {
     GetOrderBook,
     GetTrades,
     ListMarkets,
+    StreamTicker,
 }
 
 /// A tool as clients see it: its name and what it does.
@@ -76,6 +81,14 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Markets listed on the exchange, filtered by symbol substring and quote \
                       currency.",
     },
+    ToolSpec {
+        tool: Tool::StreamTicker,
+        name: "stream_ticker",
+        description: "Streams one market's ticker for duration_s seconds (default 10, at most \
+                      300) or until max_updates: each update is sent as a progress notification \
+                      (progress = update count, message = the ticker JSON) when the call has a \
+                      progressToken; the result is {exchange, symbol, updates, first, last}.",
+    },
 ];
 
 impl Tool {
@@ -88,14 +101,31 @@ const DEFAULT_TIMEFRAME: &str = "1h";
 
 pub type Arguments = Option<Map<String, Value>>;
 
+/// Watches held for Redis `stream_ticker` callers, by (exchange, unified symbol).
+type TickerLeases = Leases<(Arc<str>, Arc<str>), TickerWatch>;
+
 #[derive(Clone)]
 pub struct ToolService {
     engine: Engine,
+    leases: Arc<TickerLeases>,
 }
 
 impl ToolService {
     pub fn new(engine: Engine) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            leases: Leases::new(),
+        }
+    }
+
+    /// Watches `symbol`'s ticker (see [`Engine::watch_ticker`]): MCP resource subscriptions.
+    pub async fn watch_ticker(
+        &self,
+        exchange: Option<&str>,
+        symbol: &str,
+    ) -> Result<TickerWatch, ToolError> {
+        let exchange = self.engine.exchange(exchange)?;
+        Ok(self.engine.watch_ticker(exchange, symbol).await?)
     }
 
     /// Runs tool `name`; the result is the tool's JSON result. Counted and timed in the
@@ -119,7 +149,7 @@ impl ToolService {
             return Err(error);
         };
         let outcome = tokio::select! {
-            outcome = self.dispatch(spec.tool, arguments) => outcome,
+            outcome = self.dispatch(spec.tool, arguments, &context) => outcome,
             () = context.cancelled() => {
                 record(spec.name, started, Outcome::Cancelled);
                 return Err(ToolError::cancelled());
@@ -133,7 +163,12 @@ impl ToolService {
         outcome
     }
 
-    async fn dispatch(&self, tool: Tool, arguments: Arguments) -> Result<Value, ToolError> {
+    async fn dispatch(
+        &self,
+        tool: Tool,
+        arguments: Arguments,
+        context: &CallContext,
+    ) -> Result<Value, ToolError> {
         match tool {
             Tool::GetTicker => self.get_ticker(parse(arguments)?).await,
             Tool::GetTickers => self.get_tickers(parse(arguments)?).await,
@@ -141,6 +176,43 @@ impl ToolService {
             Tool::GetOrderBook => self.get_order_book(parse(arguments)?).await,
             Tool::GetTrades => self.get_trades(parse(arguments)?).await,
             Tool::ListMarkets => self.list_markets(parse(arguments)?).await,
+            Tool::StreamTicker => self.stream_ticker(parse(arguments)?, context).await,
+        }
+    }
+
+    /// MCP: streams the updates as progress and returns the summary. Redis: keeps the symbol
+    /// watched (hence fresh and published on its channel) until the returned `expires_at_ms`.
+    async fn stream_ticker(
+        &self,
+        args: args::StreamTickerArgs,
+        context: &CallContext,
+    ) -> Result<Value, ToolError> {
+        let limits = args.limits()?;
+        let mut watch = self
+            .watch_ticker(args.exchange.as_deref(), &args.symbol)
+            .await?;
+        let (exchange, symbol) = (watch.exchange().clone(), watch.symbol().clone());
+        match &context.front {
+            Front::Mcp => {
+                stream::run(
+                    &mut watch,
+                    &exchange,
+                    &symbol,
+                    limits,
+                    context.progress.as_deref(),
+                )
+                .await
+            }
+            Front::Redis(target) => {
+                let channel = target.ticker_channel(&exchange, &symbol);
+                let expires_at_ms = self
+                    .leases
+                    .lease((exchange, symbol), watch, limits.duration);
+                to_json(&StreamLease {
+                    channel,
+                    expires_at_ms,
+                })
+            }
         }
     }
 

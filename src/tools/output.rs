@@ -148,3 +148,28 @@ pub struct MarketsResult<'a> {
     #[serde(flatten)]
     pub freshness: Freshness,
 }
+
+/// MCP `stream_ticker`: what the stream delivered (SPEC.md section 5).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StreamTickerResult {
+    pub exchange: String,
+    /// Unified symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// Ticker updates delivered (each one also sent as a progress notification).
+    pub updates: u64,
+    /// The first ticker of the stream (a get_ticker result), null when none arrived.
+    #[schemars(with = "Option<TickerResult<'static>>")]
+    pub first: Option<serde_json::Value>,
+    /// The last ticker of the stream, null when none arrived.
+    #[schemars(with = "Option<TickerResult<'static>>")]
+    pub last: Option<serde_json::Value>,
+}
+
+/// Redis `stream_ticker`: where the ticker is published, and until when (SPEC.md section 5).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StreamLease {
+    /// `{KEY_PREFIX}:ticker:{exchange}:{symbol}`.
+    pub channel: String,
+    /// Unix ms until which the feed stays published; call again to extend.
+    pub expires_at_ms: i64,
+}

@@ -29,7 +29,7 @@ pub use error::WorkerError;
 use request::{Malformed, Request};
 
 use crate::config::ServerConfig;
-use crate::tools::{CallContext, ToolError, ToolService};
+use crate::tools::{CallContext, Front, ToolError, ToolService};
 
 /// Consumer group of every worker (SPEC.md section 6).
 pub const GROUP: &str = "workers";
@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub tools: ToolService,
     pub engine: Engine,
     pub target: RedisTarget,
+    /// What the tools know of this front end (e.g. the key prefix of the channels they name).
+    pub front: Front,
     /// For ordinary commands (replies, acks, claims); cloned per task, multiplexed.
     pub conn: ConnectionManager,
     pub request_channel: String,
@@ -123,6 +125,7 @@ impl Shared {
             return status::status(self).await.map_err(|e| e.to_tool_error());
         }
         let context = CallContext {
+            front: self.front.clone(),
             client_id: request.client_id.clone(),
             ..CallContext::default()
         };
@@ -217,6 +220,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         started_ms: now_ms(),
         tools: ToolService::new(engine.clone()),
         engine,
+        front: Front::Redis(Arc::new(target.clone())),
         target,
         conn,
         request_channel: settings.pubsub.request_channel.clone(),

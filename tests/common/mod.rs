@@ -11,10 +11,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use crypto_market_sim::{SimConfig, SimHandle, Simulator};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ProgressNotificationParam,
+    ResourceUpdatedNotificationParam,
+};
+use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
@@ -39,14 +42,23 @@ pub fn server_command(sim: &SimHandle, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-pub struct McpServer {
-    pub client: RunningService<RoleClient, ()>,
+pub struct McpServer<H: ClientHandler = ()> {
+    pub client: RunningService<RoleClient, H>,
     /// Everything the server wrote to stderr so far (its logs).
     pub stderr: Arc<Mutex<String>>,
 }
 
 /// Starts the server binary and completes the MCP handshake with it.
 pub async fn start_server(sim: &SimHandle, env: &[(&str, &str)]) -> McpServer {
+    start_server_with(sim, env, ()).await
+}
+
+/// [`start_server`] with a client handler of the test's (e.g. a [`Recorder`]).
+pub async fn start_server_with<H: ClientHandler>(
+    sim: &SimHandle,
+    env: &[(&str, &str)],
+    handler: H,
+) -> McpServer<H> {
     let (transport, stderr) = TokioChildProcess::builder(server_command(sim, env))
         .stderr(Stdio::piped())
         .spawn()
@@ -55,21 +67,67 @@ pub async fn start_server(sim: &SimHandle, env: &[(&str, &str)]) -> McpServer {
         Some(stderr) => collect(stderr),
         None => Arc::new(Mutex::new(String::new())),
     };
-    let client = ().serve(transport).await.expect("MCP handshake");
+    let client = handler.serve(transport).await.expect("MCP handshake");
     McpServer {
         client,
         stderr: log,
     }
 }
 
-impl McpServer {
+impl<H: ClientHandler> McpServer<H> {
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         call(&self.client, tool, args).await
     }
 }
 
-pub async fn call(
-    client: &RunningService<RoleClient, ()>,
+/// A client handler that records the notifications streaming sends: progress (with when it
+/// arrived) and resource updates.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    pub updates: Arc<Mutex<Vec<(String, std::time::Instant)>>>,
+}
+
+impl Recorder {
+    pub fn progress(&self) -> Vec<ProgressNotificationParam> {
+        self.progress.lock().unwrap().clone()
+    }
+
+    /// Arrival times of the updates of `uri`.
+    pub fn updates_of(&self, uri: &str) -> Vec<std::time::Instant> {
+        self.updates
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(u, _)| u == uri)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.updates
+            .lock()
+            .unwrap()
+            .push((params.uri, std::time::Instant::now()));
+    }
+}
+
+pub async fn call<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
     tool: &str,
     args: Value,
 ) -> CallToolResult {

@@ -1,0 +1,331 @@
+//! MCP resources `ticker://{exchange}/{symbol}` (SPEC.md section 5): their URIs, the
+//! subscriptions of one session, and the forwarding of ticker changes as
+//! `notifications/resources/updated`, at most [`MAX_UPDATES_PER_SECOND`] per resource.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rmcp::model::{ErrorCode as McpErrorCode, ResourceUpdatedNotificationParam};
+use rmcp::service::SubscriptionSink;
+use rmcp::{ErrorData as McpError, Peer, RoleServer};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::tools::stream::TickerSource;
+use crate::tools::ToolError;
+use crypto_market_actors::ErrorCode;
+
+pub const TEMPLATE: &str = "ticker://{exchange}/{symbol}";
+const SCHEME: &str = "ticker://";
+pub const MIME_TYPE: &str = "application/json";
+
+/// At most this many `notifications/resources/updated` per second for one resource.
+pub const MAX_UPDATES_PER_SECOND: u32 = 10;
+/// The shortest time between two updates of one resource.
+pub const UPDATE_GAP: Duration = Duration::from_millis(1000 / MAX_UPDATES_PER_SECOND as u64);
+
+/// A `ticker://{exchange}/{symbol}` URI, read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickerUri<'a> {
+    pub exchange: &'a str,
+    /// As written: `BTCUSDT`, or any spelling the symbol resolution accepts (`BTC/USDT` too).
+    pub symbol: &'a str,
+}
+
+impl<'a> TickerUri<'a> {
+    pub fn parse(uri: &'a str) -> Result<Self, McpError> {
+        let parsed = uri
+            .strip_prefix(SCHEME)
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(exchange, symbol)| !exchange.is_empty() && !symbol.is_empty());
+        match parsed {
+            Some((exchange, symbol)) => Ok(Self { exchange, symbol }),
+            None => Err(McpError::resource_not_found(
+                format!("{uri:?} is not a ticker resource; use {TEMPLATE}, e.g. ticker://binance/BTCUSDT"),
+                None,
+            )),
+        }
+    }
+}
+
+/// The URI of a unified symbol's ticker: the symbol without its slash (`BTC/USDT` →
+/// `ticker://binance/BTCUSDT`).
+pub fn uri_of(exchange: &str, symbol: &str) -> String {
+    format!("{SCHEME}{exchange}/{}", symbol.replace('/', ""))
+}
+
+/// A tool failure about resource `uri` as an MCP error: an unknown symbol is "resource not
+/// found" (with the suggestions of its message), a bad exchange invalid params, anything else
+/// an internal error; `data` carries the error envelope with its code.
+pub fn resource_error(uri: &str, error: ToolError) -> McpError {
+    let message = format!("{uri}: {}", error.message);
+    let data = Some(error.to_json());
+    match error.code {
+        ErrorCode::InvalidSymbol => McpError::resource_not_found(message, data),
+        ErrorCode::InvalidArgument => McpError::invalid_params(message, data),
+        _ => McpError::new(McpErrorCode::INTERNAL_ERROR, message, data),
+    }
+}
+
+/// Where one resource's changes go.
+pub trait UpdateSink: Send {
+    /// Sends `notifications/resources/updated`; `false` when the client cannot be reached.
+    fn updated(&mut self) -> impl Future<Output = bool> + Send;
+}
+
+/// A legacy `resources/subscribe` (sessions opened with `initialize`).
+pub struct PeerUpdates {
+    pub peer: Peer<RoleServer>,
+    pub uri: String,
+}
+
+impl UpdateSink for PeerUpdates {
+    async fn updated(&mut self) -> bool {
+        self.peer
+            .notify_resource_updated(ResourceUpdatedNotificationParam::new(self.uri.clone()))
+            .await
+            .is_ok()
+    }
+}
+
+/// A resource of a 2026-07-28 `subscriptions/listen`.
+pub struct ListenUpdates {
+    pub sink: SubscriptionSink,
+    pub uri: String,
+}
+
+impl UpdateSink for ListenUpdates {
+    async fn updated(&mut self) -> bool {
+        self.sink
+            .notify_resource_updated(self.uri.clone())
+            .await
+            .is_ok()
+    }
+}
+
+/// Forwards `source`'s changes to `sink` until either ends: each change at once when the last
+/// update went out at least `gap` ago; changes within `gap` are coalesced into one update sent
+/// when `gap` has passed, so the last change always reaches the client. The value the symbol
+/// holds at the start is not a change.
+pub async fn forward_changes(
+    source: &mut impl TickerSource,
+    sink: &mut impl UpdateSink,
+    gap: Duration,
+) {
+    source.skip_held().await;
+    let mut last_sent: Option<Instant> = None;
+    let mut pending = false;
+    loop {
+        let due = last_sent.map_or_else(Instant::now, |sent| sent + gap);
+        tokio::select! {
+            ticker = source.next_ticker() => match ticker {
+                Ok(_) => pending = true,
+                Err(error) => {
+                    tracing::warn!("a resource subscription ends: {error}");
+                    return;
+                }
+            },
+            () = tokio::time::sleep_until(due), if pending => {}
+        }
+        let now = Instant::now();
+        if pending && now >= due {
+            if !sink.updated().await {
+                tracing::debug!("a resource subscriber is gone");
+                return;
+            }
+            metrics::counter!(crate::metrics::STREAM_UPDATES, "channel" => "mcp_resource")
+                .increment(1);
+            pending = false;
+            last_sent = Some(now);
+        }
+    }
+}
+
+/// The legacy subscriptions of one MCP session, by URI as the client wrote it: each a task
+/// forwarding changes. Dropping an entry (unsubscribe, or the session ending) stops its task,
+/// which releases its ticker watch.
+#[derive(Default)]
+pub struct Subscriptions {
+    held: Mutex<HashMap<String, Forwarding>>,
+}
+
+struct Forwarding(AbortHandle);
+
+impl Drop for Forwarding {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Subscriptions {
+    /// Whether `uri` is subscribed and still forwarding.
+    pub fn contains(&self, uri: &str) -> bool {
+        self.lock()
+            .get(uri)
+            .is_some_and(|forwarding| !forwarding.0.is_finished())
+    }
+
+    /// Starts forwarding `uri` (replacing a finished or concurrent subscription to it).
+    pub fn insert(&self, uri: String, forwarding: impl Future<Output = ()> + Send + 'static) {
+        let task = tokio::spawn(forwarding).abort_handle();
+        let replaced = self.lock().insert(uri, Forwarding(task));
+        drop(replaced);
+    }
+
+    pub fn remove(&self, uri: &str) {
+        let removed = self.lock().remove(uri);
+        drop(removed);
+    }
+
+    /// The URIs still forwarding.
+    pub fn uris(&self) -> Vec<String> {
+        let mut uris: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, forwarding)| !forwarding.0.is_finished())
+            .map(|(uri, _)| uri.clone())
+            .collect();
+        uris.sort();
+        uris
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Forwarding>> {
+        // Whole entries are inserted and removed: a panic elsewhere leaves nothing half-done.
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use std::sync::Arc;
+
+    #[test]
+    fn uris_name_an_exchange_and_a_symbol() {
+        assert_eq!(
+            TickerUri::parse("ticker://binance/BTCUSDT").unwrap(),
+            TickerUri {
+                exchange: "binance",
+                symbol: "BTCUSDT"
+            }
+        );
+        assert_eq!(
+            TickerUri::parse("ticker://binance/BTC/USDT")
+                .unwrap()
+                .symbol,
+            "BTC/USDT"
+        );
+        for bad in [
+            "ticker://binance",
+            "ticker://binance/",
+            "ticker:///BTCUSDT",
+            "http://binance/BTCUSDT",
+        ] {
+            let error = TickerUri::parse(bad).unwrap_err();
+            assert_eq!(error.code, McpErrorCode::RESOURCE_NOT_FOUND, "{bad}");
+        }
+        assert_eq!(uri_of("binance", "BTC/USDT"), "ticker://binance/BTCUSDT");
+    }
+
+    #[test]
+    fn an_unknown_symbol_is_a_resource_not_found_with_its_suggestions() {
+        let error = resource_error(
+            "ticker://binance/BTCUSD",
+            ToolError::new(
+                ErrorCode::InvalidSymbol,
+                "BTCUSD is not listed; did you mean BTC/USDT?",
+            ),
+        );
+        assert_eq!(error.code, McpErrorCode::RESOURCE_NOT_FOUND);
+        assert!(error.message.contains("did you mean BTC/USDT"));
+        assert_eq!(error.data.unwrap()["error"]["code"], "invalid_symbol");
+    }
+
+    /// Tickers at the given times (ms from the start), then nothing.
+    struct Scripted {
+        start: Instant,
+        at_ms: std::vec::IntoIter<u64>,
+    }
+
+    impl TickerSource for Scripted {
+        async fn next_ticker(&mut self) -> Result<Value, ToolError> {
+            // Cancel-safe, as the trait asks: the change is taken only once it is handed over.
+            match self.at_ms.as_slice().first().copied() {
+                Some(ms) => {
+                    tokio::time::sleep_until(self.start + Duration::from_millis(ms)).await;
+                    self.at_ms.next();
+                    Ok(json!({"at": ms}))
+                }
+                None => std::future::pending().await,
+            }
+        }
+
+        async fn skip_held(&mut self) {}
+    }
+
+    #[derive(Clone, Default)]
+    struct Sent(Arc<Mutex<Vec<Instant>>>);
+
+    impl UpdateSink for Sent {
+        async fn updated(&mut self) -> bool {
+            self.0.lock().unwrap().push(Instant::now());
+            true
+        }
+    }
+
+    /// Runs `ticks` (ms) through the throttle for `for_ms`; the send times, in ms.
+    async fn sent_for(ticks: Vec<u64>, for_ms: u64) -> Vec<u64> {
+        let start = Instant::now();
+        let mut source = Scripted {
+            start,
+            at_ms: ticks.into_iter(),
+        };
+        let sent = Sent::default();
+        let mut sink = sent.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(for_ms),
+            forward_changes(&mut source, &mut sink, UPDATE_GAP),
+        )
+        .await;
+        let times = sent.0.lock().unwrap().clone();
+        times
+            .iter()
+            .map(|t| t.duration_since(start).as_millis() as u64)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fast_ticker_is_sent_at_most_ten_times_a_second_and_its_last_change_is_sent() {
+        // A change every 7 ms for 3 s: ~430 changes.
+        let ticks: Vec<u64> = (1..=430).map(|i| i * 7).collect();
+        let last_tick = *ticks.last().unwrap();
+        let sent = sent_for(ticks, 5_000).await;
+        for window in sent.windows(MAX_UPDATES_PER_SECOND as usize + 1) {
+            assert!(
+                window[MAX_UPDATES_PER_SECOND as usize] - window[0] >= 1_000,
+                "11 updates within a second: {window:?}"
+            );
+        }
+        assert!(
+            sent.len() >= 29,
+            "about ten a second over 3 s: {}",
+            sent.len()
+        );
+        let last_sent = *sent.last().unwrap();
+        assert!(
+            (last_tick..=last_tick + 100).contains(&last_sent),
+            "the last change ({last_tick} ms) goes out within the gap: {last_sent} ms"
+        );
+        assert_eq!(sent[0], 7, "the first change goes out at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_ticker_is_sent_at_once() {
+        let ticks = vec![100, 400, 450, 900];
+        // 450 comes 50 ms after 400: it waits for the gap, 500.
+        assert_eq!(sent_for(ticks, 2_000).await, vec![100, 400, 500, 900]);
+    }
+}
