@@ -1,10 +1,11 @@
 //! Live tickers over MCP (SPEC.md section 5), through the real binary and the simulator: the
 //! `stream_ticker` tool with progress notifications, and subscribable `ticker://` resources
 //! (legacy `resources/subscribe` and 2026-07-28 `subscriptions/listen`), over stdio and over
-//! streamable HTTP. With `CACHE_TTL=1` a watched symbol is polled every second and the
-//! simulator's price walk moves, so each poll is an update.
+//! streamable HTTP. A watched symbol streams from the simulator's websocket (a ticker every
+//! second, the price walk moving), REST covering any gap.
 //!
-//! A released watch shows at the exchange: the polling of its symbol stops.
+//! A released watch shows at the exchange: its stream is unsubscribed and the connection
+//! closes.
 
 mod common;
 
@@ -66,28 +67,30 @@ async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> boo
     }
 }
 
-/// The symbol is being polled (watched) now.
+/// The symbol is watched now: the engine's feed carries a stream at the simulator.
 async fn assert_polled(sim: &SimHandle) {
-    let before = sim.calls("ticker/24hr");
     eventually(
         Duration::from_secs(10),
-        "a poll of the watched symbol",
-        || sim.calls("ticker/24hr") > before,
+        "a stream of the watched symbol",
+        || {
+            sim.ws_stats()
+                .connections
+                .iter()
+                .any(|c| !c.subscriptions.is_empty())
+        },
     )
     .await;
 }
 
-/// The engine released the watch: polling ends at its next freshness check, then no more
-/// calls reach the exchange.
+/// The engine released the watch: the feed unsubscribes the last stream and closes its
+/// connection (with a REST-only exchange the polling would stop instead).
 async fn assert_polling_stops(sim: &SimHandle, what: &str) {
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let after_release = sim.calls("ticker/24hr");
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(
-        sim.calls("ticker/24hr"),
-        after_release,
-        "{what}: the watch is released, nothing polls"
-    );
+    eventually(
+        Duration::from_secs(15),
+        &format!("{what}: the watch released, its stream closed"),
+        || sim.ws_stats().open == 0,
+    )
+    .await;
 }
 
 /// The value of the metric line starting with `series`, from the server's `/metrics`.
@@ -272,7 +275,8 @@ async fn bad_stream_arguments_are_invalid_argument_results_naming_them() {
         .await;
     assert_eq!(error_code(&unknown), "invalid_symbol");
     assert!(error_message(&unknown).contains("ETH/USDT"));
-    assert_eq!(sim.calls("ticker/24hr"), 0, "nothing was streamed");
+    assert_eq!(sim.calls("ticker/24hr"), 0, "nothing was polled");
+    assert_eq!(sim.ws_stats().accepted_total, 0, "nothing was streamed");
 }
 
 #[tokio::test]

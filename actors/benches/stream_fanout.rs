@@ -4,10 +4,12 @@
 //! Baseline in the same run: a bare websocket client reading the very same streams from the
 //! simulator (the transport's own latency and `E`'s millisecond rounding).
 //!
-//! Also: engine CPU (every thread but the simulator's, from /proc) and RSS, and the RSS of
-//! 1,000 idle symbol actors.
+//! Also: the engine's CPU (this process's threads but the baseline client's, from /proc) and
+//! RSS, and the RSS of 1,000 idle symbol actors. The simulator runs as its own process (the
+//! release `crypto-market-sim` binary), so none of this counts it.
 //!
-//! `cargo bench -p crypto-market-actors --bench stream_fanout`
+//! `cargo build --release -p crypto-market-sim &&
+//!  cargo bench -p crypto-market-actors --bench stream_fanout`
 //! (BENCH_SYMBOLS=500 BENCH_RATE_MS=100 BENCH_SECONDS=10)
 
 use std::num::NonZeroUsize;
@@ -17,7 +19,6 @@ use std::time::{Duration, Instant};
 use crypto_market_actors::model::{Clock, DataRequest, Source};
 use crypto_market_actors::venue::VenueConfig;
 use crypto_market_actors::{Engine, EngineConfig};
-use crypto_market_sim::{SimConfig, Simulator};
 use futures::{SinkExt, StreamExt};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -34,10 +35,46 @@ fn micros_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// CPU seconds of this process's threads, split into (simulator, everything else).
+/// The simulator binary as a child process; its REST/websocket base URL.
+fn start_simulator(symbols: usize, rate_ms: u64) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let default = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/release/crypto-market-sim"
+    );
+    let binary = std::env::var("BENCH_SIM_BIN").unwrap_or_else(|_| default.to_owned());
+    let mut child = std::process::Command::new(&binary)
+        .args(["--addr", "127.0.0.1:0", "--symbols"])
+        .arg(symbols.to_string())
+        .arg("--ws-ticker-interval-ms")
+        .arg(rate_ms.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{binary}: {e} (cargo build --release -p crypto-market-sim)"));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let url = lines
+        .find_map(|line| {
+            line.ok()?
+                .strip_prefix("crypto-market-sim listening on ")
+                .map(|u| u.trim().to_owned())
+        })
+        .expect("the simulator says where it listens");
+    // Keep draining its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+/// CPU seconds of (the baseline client's thread, the rest of the process). The process total
+/// comes from /proc/self/stat, which keeps the time of threads that have ended.
 fn cpu_seconds() -> (f64, f64) {
     let ticks = 100.0; // USER_HZ on Linux
     let (mut sim, mut rest) = (0.0, 0.0);
+    let total = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .map(|stat| utime_stime(&stat) / ticks)
+        .unwrap_or(0.0);
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return (0.0, 0.0);
     };
@@ -47,18 +84,27 @@ fn cpu_seconds() -> (f64, f64) {
         let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
             continue;
         };
-        // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let used = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        if name.starts_with("crypto-market-s") {
-            sim += used / ticks;
-        } else {
-            rest += used / ticks;
+        if name.starts_with("ws-baseline") {
+            sim += utime_stime(&stat) / ticks;
         }
     }
+    rest += total - sim;
     (sim, rest)
+}
+
+/// utime + stime (clock ticks) of a /proc stat line: the 12th and 13th fields after the ")"
+/// that ends the command name.
+fn utime_stime(stat: &str) -> f64 {
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
 }
 
 fn rss_mb() -> f64 {
@@ -91,22 +137,32 @@ fn report(name: &str, mut lat_us: Vec<i64>, seconds: f64) {
     );
 }
 
+/// The simulator's call counters (GET /__sim/calls), as text.
+fn sim_calls(base: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = write!(stream, "GET /__sim/calls HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+}
+
 fn main() {
     let symbols = env("BENCH_SYMBOLS", 500) as usize;
     let rate_ms = env("BENCH_RATE_MS", 100);
     let seconds = env("BENCH_SECONDS", 10);
-    let sim = Simulator::start(SimConfig {
-        extra_symbols: symbols.max(1000),
-        ws_ticker_interval_ms: rate_ms,
-        ..SimConfig::default()
-    })
-    .expect("simulator");
+    let (mut sim, sim_url) = start_simulator(symbols + 1000, rate_ms);
+    let ws_url = sim_url.replacen("http://", "ws://", 1);
     let system = actix::System::new();
     system.block_on(async move {
         let mut venue = VenueConfig::new("binance");
-        venue.rest_url = Some(sim.rest_url());
-        venue.ws_url = Some(sim.ws_url());
+        venue.rest_url = Some(sim_url.clone());
+        venue.ws_url = Some(ws_url.clone());
         venue.enable_rate_limit = false;
+        venue.max_concurrent_calls = env("BENCH_MAX_CALLS", 8) as usize;
         let engine = Engine::start(EngineConfig {
             default_exchange: "binance".into(),
             venues: vec![venue],
@@ -131,21 +187,31 @@ fn main() {
             .take(symbols)
             .map(|m| (m.symbol.clone(), m.id.clone()))
             .collect();
+        // After the markets load, the adapter warms its pool of ccxt instances in the
+        // background (one per concurrent call, each holding every market): let it finish so
+        // that "before" is the engine at rest, not half-built.
+        tokio::time::sleep(Duration::from_secs(4)).await;
         let rss_before = rss_mb();
 
+        if std::env::var("BENCH_TRACE_RSS").is_ok() {
+            eprintln!("markets loaded: RSS {:.1} MB", rss_mb());
+        }
         // Baseline: a bare client reading the same streams from the simulator.
         let names: Vec<String> = chosen
             .iter()
             .map(|(_, id)| format!("{}@ticker", id.to_lowercase()))
             .collect();
         let baseline = Arc::new(Mutex::new(Vec::<i64>::new()));
+        // (market id, E) → when the bare client got that event, to pair it with the engine's.
+        let arrivals = Arc::new(Mutex::new(std::collections::HashMap::<(String, i64), i64>::new()));
         let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        {
-            let url = format!("{}/stream", sim.ws_url());
+        if std::env::var("BENCH_NO_BASELINE").is_err() {
+            let url = format!("{ws_url}/stream");
             let baseline = baseline.clone();
+            let arrivals = arrivals.clone();
             let measuring = measuring.clone();
             let names = names.clone();
-            std::thread::spawn(move || {
+            let _ = std::thread::Builder::new().name("ws-baseline".into()).spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -169,6 +235,9 @@ fn main() {
                             if let Some(e) = v["data"]["E"].as_i64() {
                                 if measuring.load(std::sync::atomic::Ordering::Relaxed) {
                                     baseline.lock().unwrap().push(arrived - e * 1000);
+                                    if let Some(id) = v["data"]["s"].as_str() {
+                                        arrivals.lock().unwrap().insert((id.to_owned(), e), arrived);
+                                    }
                                 }
                             }
                         }
@@ -179,8 +248,11 @@ fn main() {
 
         // The engine: one watcher per symbol.
         let engine_lat = Arc::new(Mutex::new(Vec::<i64>::new()));
+        let engine_arrivals = Arc::new(Mutex::new(Vec::<(String, i64, i64)>::new()));
         let mut tasks = Vec::new();
-        for (symbol, _) in &chosen {
+        for (symbol, id) in &chosen {
+            let engine_arrivals = engine_arrivals.clone();
+            let id = id.clone();
             let mut watch = engine.watch_ticker(&info, symbol).await.expect("watch");
             let engine_lat = engine_lat.clone();
             let measuring = measuring.clone();
@@ -196,20 +268,34 @@ fn main() {
                             .lock()
                             .unwrap()
                             .push(arrived - update.data.fetched_at_ms * 1000);
+                        engine_arrivals.lock().unwrap().push((
+                            id.clone(),
+                            update.data.fetched_at_ms,
+                            arrived,
+                        ));
                     }
                 }
             }));
         }
+        if std::env::var("BENCH_TRACE_RSS").is_ok() {
+            eprintln!("after {} watches: RSS {:.1} MB", chosen.len(), rss_mb());
+        }
         // Warm up until every stream flows, then measure.
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let (sim_cpu0, cpu0) = cpu_seconds();
+        let (base_cpu0, cpu0) = cpu_seconds();
         let started = Instant::now();
         measuring.store(true, std::sync::atomic::Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        for second in 1..=seconds {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if std::env::var("BENCH_TRACE_RSS").is_ok() {
+                eprintln!("{second} s: RSS {:.1} MB", rss_mb());
+            }
+        }
         measuring.store(false, std::sync::atomic::Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
-        let (sim_cpu1, cpu1) = cpu_seconds();
+        let (base_cpu1, cpu1) = cpu_seconds();
         let rss_streaming = rss_mb();
+        println!("exchange REST calls so far: {}", sim_calls(&sim_url));
         let stats = engine.feed_stats(&info).unwrap();
         println!(
             "{} symbols × {} updates/s, {seconds} s measured; feed: {} connections, {} events",
@@ -230,10 +316,24 @@ fn main() {
             std::mem::take(&mut *engine_lat.lock().unwrap()),
             elapsed,
         );
+        // The engine's own cost: the same event's arrival at the watcher minus its arrival at
+        // the bare client (both read the simulator at once; the simulator's lateness cancels).
+        let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+        let added: Vec<i64> = engine_arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(id, e, at)| arrivals.get(&(id.clone(), *e)).map(|base| at - base))
+            .collect();
+        report(
+            "engine's own cost (watcher arrival − bare client arrival, same event)",
+            added,
+            elapsed,
+        );
         println!(
-            "CPU: engine + both clients {:.1}% of one core, simulator {:.1}%; RSS {:.1} MB (before watching {:.1} MB)",
+            "CPU: engine (feed, actors, watchers) {:.1}% of one core, baseline client {:.1}%; RSS {:.1} MB (engine at rest with markets and its ccxt pool: {:.1} MB)",
             100.0 * (cpu1 - cpu0) / elapsed,
-            100.0 * (sim_cpu1 - sim_cpu0) / elapsed,
+            100.0 * (base_cpu1 - base_cpu0) / elapsed,
             rss_streaming,
             rss_before
         );
@@ -265,4 +365,6 @@ fn main() {
             after
         );
     });
+    let _ = sim.kill();
+    let _ = sim.wait();
 }
