@@ -406,6 +406,7 @@ impl Actor for Router {
     fn started(&mut self, ctx: &mut Context<Self>) {
         for (exchange, slot) in &self.slots {
             if let Some(feed) = &slot.feed {
+                feed.set_sink(direct_delivery(self.directory.clone(), exchange.clone()));
                 ctx.add_stream(feed_events(exchange.clone(), feed.events()));
             }
         }
@@ -493,6 +494,31 @@ fn feed_events(
                 }
             }
         }
+    })
+}
+
+/// A feed event handed from the feed's thread straight to its symbol's running actor: no
+/// router hop, no symbol resolution (the feed names the unified symbol). Events for symbols
+/// without a running actor come back, for the router to start one.
+fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> crate::venue::EventSink {
+    Arc::new(move |event| {
+        let actor = directory
+            .venue(&exchange)
+            .and_then(|venue| venue.symbol(&event.symbol))
+            .and_then(|entry| entry.actor());
+        let Some(actor) = actor else {
+            return Some(event);
+        };
+        let upstream = upstream_of(&event.data)?;
+        let fetched_at_ms = event.observed_at_ms();
+        let stamped = Stamped {
+            value: Arc::new(event.data),
+            origin: Source::Stream,
+            fetched_at_ms,
+        };
+        // A full mailbox drops this value; the next tick replaces it anyway.
+        let _ = actor.try_send(Store { upstream, stamped });
+        None
     })
 }
 

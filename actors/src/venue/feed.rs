@@ -71,14 +71,22 @@ pub struct FeedOptions {
     pub backoff_max: Duration,
 }
 
+/// Delivers an event straight from the feed's own thread to where it is kept (the symbol's
+/// actor), skipping the router; hands the event back when it has nowhere to go (no live
+/// symbol), for the slow path ([`Feed::events`]).
+pub type EventSink = Arc<dyn Fn(MarketEvent) -> Option<MarketEvent> + Send + Sync>;
+
 /// A venue's live connection(s).
 pub trait Feed: Send + Sync + 'static {
     /// Start carrying these streams (first wanted).
     fn subscribe(&self, streams: &[StreamKey]);
     /// Stop carrying these streams (no longer wanted by anyone).
     fn unsubscribe(&self, streams: &[StreamKey]);
-    /// Every event of every carried stream.
+    /// Every event of every carried stream (with a sink: those it handed back).
     fn events(&self) -> broadcast::Receiver<MarketEvent>;
+    /// Where events go first, if the feed supports direct delivery (the default: it does
+    /// not, and everything goes through [`Feed::events`]).
+    fn set_sink(&self, _sink: EventSink) {}
     fn connected(&self) -> bool;
     /// Counters since start.
     fn stats(&self) -> FeedStats {

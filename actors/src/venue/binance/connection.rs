@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::feed::{FeedStatus, ManagerEvent};
 use super::wire::{self, Frame};
 use crate::model::{now_ms, MarketData};
-use crate::venue::{FeedOptions, MarketEvent};
+use crate::venue::{EventSink, FeedOptions, MarketEvent};
 
 /// Stream names per control message: one message subscribes many, but a 1024-stream
 /// resubscribe is still split so no single frame is huge.
@@ -48,6 +48,8 @@ pub struct Shared {
     pub exchange: Arc<str>,
     pub options: Arc<FeedOptions>,
     pub events: broadcast::Sender<MarketEvent>,
+    /// Direct delivery, once the engine has set it (see [`crate::venue::EventSink`]).
+    pub sink: Arc<std::sync::RwLock<Option<EventSink>>>,
     pub status: Arc<FeedStatus>,
     pub manager: mpsc::UnboundedSender<ManagerEvent>,
 }
@@ -329,13 +331,26 @@ impl Connection {
                         self.shared
                             .status
                             .tick(&self.shared.exchange, received_ms - update.event_time_ms);
-                        // No receiver (nobody listening yet) is not an error.
-                        let _ = self.shared.events.send(MarketEvent {
+                        let event = MarketEvent {
                             symbol,
                             data: MarketData::Ticker(update.ticker),
                             event_time_ms: update.event_time_ms,
                             received_ms,
-                        });
+                        };
+                        let sink = self
+                            .shared
+                            .sink
+                            .read()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clone();
+                        let undelivered = match sink {
+                            Some(sink) => sink(event),
+                            None => Some(event),
+                        };
+                        if let Some(event) = undelivered {
+                            // No receiver (nobody listening yet) is not an error.
+                            let _ = self.shared.events.send(event);
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(exchange = %self.shared.exchange, stream, %error, "unreadable stream event dropped");

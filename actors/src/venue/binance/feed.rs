@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::connection::{Command, Connection, Shared};
 use super::wire;
-use crate::venue::{Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
+use crate::venue::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
 
 /// Events buffered for a slow consumer before it skips ahead (newer values follow).
 const EVENT_BUFFER: usize = 16_384;
@@ -100,6 +100,7 @@ pub struct BinanceFeed {
     exchange: Arc<str>,
     options: Arc<FeedOptions>,
     events: broadcast::Sender<MarketEvent>,
+    sink: Arc<std::sync::RwLock<Option<EventSink>>>,
     status: Arc<FeedStatus>,
     /// The manager's inbox, once started.
     requests: Mutex<Option<mpsc::UnboundedSender<Request>>>,
@@ -111,6 +112,7 @@ impl BinanceFeed {
             exchange: Arc::from(exchange),
             options: Arc::new(options),
             events: broadcast::channel(EVENT_BUFFER).0,
+            sink: Arc::default(),
             status: Arc::new(FeedStatus::default()),
             requests: Mutex::new(None),
         }
@@ -144,6 +146,7 @@ impl BinanceFeed {
             exchange: self.exchange.clone(),
             options: self.options.clone(),
             events: self.events.clone(),
+            sink: self.sink.clone(),
             status: self.status.clone(),
             manager: manager_tx,
         };
@@ -178,6 +181,10 @@ impl Feed for BinanceFeed {
 
     fn events(&self) -> broadcast::Receiver<MarketEvent> {
         self.events.subscribe()
+    }
+
+    fn set_sink(&self, sink: EventSink) {
+        *self.sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
     fn connected(&self) -> bool {
