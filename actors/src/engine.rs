@@ -124,13 +124,24 @@ impl Engine {
                 Arc::new(RemoteCache::new(target, lease))
             }),
         ));
-        let router = Router::new(
+        let mut router = Router::new(
             directory.clone(),
             io.place(),
             config.symbol_idle_after,
             config.markets_refresh,
             config.mailbox_capacity.max(1),
         );
+        if let Some(remote) = &directory.remote {
+            let feeds = directory
+                .venues()
+                .filter_map(|v| v.venue.feed().map(|feed| (v.id.clone(), feed)))
+                .collect::<std::collections::HashMap<_, _>>();
+            if !feeds.is_empty() {
+                let bridge =
+                    crate::bridge::RedisBridge::new(remote.clone(), feeds, directory.clone());
+                router = router.with_bridge(bridge.start());
+            }
+        }
         // The bound is set before the first message can arrive, not when the actor first runs.
         let router = Router::create(|ctx| {
             ctx.set_mailbox_capacity(config.mailbox_capacity.max(1));
@@ -431,14 +442,22 @@ impl Engine {
         let upstream = DataRequest::Ticker;
         // A store that finds a mailbox full is dropped: the caller has its answer already.
         if let Some(actor) = venue.symbol(symbol).and_then(|entry| entry.actor()) {
-            let _ = actor.try_send(Store { upstream, stamped });
+            let _ = actor.try_send(Store {
+                upstream,
+                stamped,
+                from_own_feed: false,
+            });
             return;
         }
         // No running actor: the router starts one.
         let _ = self.inner.router.try_send(Route {
             exchange: venue.id.clone(),
             symbol: symbol.to_string(),
-            delivery: Delivery::Store { upstream, stamped },
+            delivery: Delivery::Store {
+                upstream,
+                stamped,
+                from_own_feed: false,
+            },
         });
     }
 

@@ -9,6 +9,7 @@
 //! - [`symbol`], [`router`]: the actix actors that compose the above; [`engine`] starts them
 //!   and is the handle every front end (MCP, Redis worker) talks to.
 
+pub mod bridge;
 pub mod cache;
 pub mod engine;
 pub mod error;

@@ -161,6 +161,63 @@ impl RemoteCache {
             .await;
     }
 
+    /// `{prefix}:feed:{exchange}:{symbol}`: who holds the exchange feed of a symbol.
+    fn feed_key(&self, exchange: &str, symbol: &str) -> String {
+        format!("{}:feed:{exchange}:{symbol}", self.target.key_prefix)
+    }
+
+    /// Takes (or keeps) the lease on a symbol's exchange feed for `ttl`: `Some(true)` when
+    /// this node holds it now, `Some(false)` when another node does, `None` when Redis does
+    /// not answer. Renewing and taking are one script, so a lease that expired in between is
+    /// simply taken again.
+    pub async fn hold_feed(&self, exchange: &str, symbol: &str, ttl: Duration) -> Option<bool> {
+        const HOLD: &str = r"
+            local holder = redis.call('GET', KEYS[1])
+            if holder == ARGV[1] then
+                redis.call('PEXPIRE', KEYS[1], ARGV[2])
+                return 1
+            end
+            if holder then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+            return 1";
+        let key = self.feed_key(exchange, symbol);
+        let (node, ms) = (self.node.clone(), ttl.as_millis().max(1) as u64);
+        self.run(|mut conn| async move {
+            redis::Script::new(HOLD)
+                .key(key)
+                .arg(node)
+                .arg(ms)
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .map(|held| held == 1)
+        })
+        .await
+    }
+
+    /// Gives up the feed lease if this node holds it (so another node takes over at once).
+    pub async fn drop_feed(&self, exchange: &str, symbol: &str) {
+        const DROP: &str = r"
+            if redis.call('GET', KEYS[1]) == ARGV[1] then
+                return redis.call('DEL', KEYS[1])
+            end
+            return 0";
+        let key = self.feed_key(exchange, symbol);
+        let node = self.node.clone();
+        let _: Option<i64> = self
+            .run(|mut conn| async move {
+                redis::Script::new(DROP)
+                    .key(key)
+                    .arg(node)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            })
+            .await;
+    }
+
+    pub fn target(&self) -> &RedisTarget {
+        &self.target
+    }
+
     fn lease_key(&self, key: &CacheKey) -> String {
         format!("{}:lease:{key}", self.target.key_prefix)
     }
@@ -234,12 +291,14 @@ impl RemoteCache {
         // A ticker is also an update for every node's subscribers (SPEC.md section 5):
         // `{prefix}:ticker:{exchange}:{symbol}`, the ticker JSON, in the same round trip.
         let update = match &*stamped.value {
-            MarketData::Ticker(ticker) => ticker_update(&key.exchange, ticker).map(|payload| {
-                (
-                    self.target.ticker_channel(&key.exchange, &key.symbol),
-                    payload,
-                )
-            }),
+            MarketData::Ticker(ticker) => {
+                ticker_update(&key.exchange, ticker, stamped.origin).map(|payload| {
+                    (
+                        self.target.ticker_channel(&key.exchange, &key.symbol),
+                        payload,
+                    )
+                })
+            }
             _ => None,
         };
         let _: Option<()> = self
@@ -338,10 +397,12 @@ impl RemoteCache {
 
 /// The ticker as the tools answer it (CCXT's unified ticker plus `exchange` and `price`), for
 /// subscribers of the ticker channel.
-fn ticker_update(exchange: &str, ticker: &Ticker) -> Option<String> {
+fn ticker_update(exchange: &str, ticker: &Ticker, origin: Source) -> Option<String> {
     let mut value = serde_json::to_value(ticker).ok()?;
     let object = value.as_object_mut()?;
     object.insert("exchange".into(), serde_json::Value::from(exchange));
     object.insert("price".into(), serde_json::json!(ticker.last));
+    // Where the publishing node got it: followers serve streamed ticks as `stream`.
+    object.insert("source".into(), serde_json::to_value(origin).ok()?);
     Some(value.to_string())
 }

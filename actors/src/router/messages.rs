@@ -28,6 +28,7 @@ pub enum Delivery {
     Store {
         upstream: DataRequest,
         stamped: Stamped,
+        from_own_feed: bool,
     },
     /// One more watcher of the symbol: its ticker is kept fresh (the venue's feed, else REST
     /// polling at the TTL) and its entry pinned until the matching [`Unwatch`].

@@ -105,6 +105,8 @@ pub struct Router {
     markets_refresh: Duration,
     /// Messages the router and each symbol actor queue before callers are told "busy".
     mailbox_capacity: usize,
+    /// With Redis: decides which node streams a symbol (one feed per symbol cluster-wide).
+    bridge: Option<actix::Addr<crate::bridge::RedisBridge>>,
 }
 
 impl Router {
@@ -136,7 +138,14 @@ impl Router {
             idle_after,
             markets_refresh,
             mailbox_capacity,
+            bridge: None,
         }
+    }
+
+    /// Feeds are then opened through the bridge (one holder per symbol in the cluster).
+    pub fn with_bridge(mut self, bridge: actix::Addr<crate::bridge::RedisBridge>) -> Self {
+        self.bridge = Some(bridge);
+        self
     }
 
     fn unknown_exchange(exchange: &str) -> EngineError {
@@ -298,14 +307,28 @@ impl Router {
                     let _ = reply.send(Err(why));
                 }
             }
-            Delivery::Store { upstream, stamped } => {
+            Delivery::Store {
+                upstream,
+                stamped,
+                from_own_feed,
+            } => {
                 // A store that finds the mailbox full is dropped: it was an extra copy.
-                let _ = addr.try_send(Store { upstream, stamped });
+                let _ = addr.try_send(Store {
+                    upstream,
+                    stamped,
+                    from_own_feed,
+                });
             }
             Delivery::Watch { reply } => {
                 if entry.add_watcher() {
                     if let Some(feed) = &slot_feed {
-                        feed.subscribe(&[ticker_stream(&entry)]);
+                        match &self.bridge {
+                            Some(bridge) => bridge.do_send(crate::bridge::FeedWanted {
+                                exchange: entry.exchange.clone(),
+                                stream: ticker_stream(&entry),
+                            }),
+                            None => feed.subscribe(&[ticker_stream(&entry)]),
+                        }
                     }
                     // Not try_send: a full mailbox must not lose the start of polling.
                     addr.do_send(KeepFresh);
@@ -517,7 +540,11 @@ fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> crate::venu
             fetched_at_ms,
         };
         // A full mailbox drops this value; the next tick replaces it anyway.
-        let _ = actor.try_send(Store { upstream, stamped });
+        let _ = actor.try_send(Store {
+            upstream,
+            stamped,
+            from_own_feed: true,
+        });
         None
     })
 }
@@ -544,7 +571,11 @@ impl actix::StreamHandler<VenueEvent> for Router {
         let route = Route {
             exchange: msg.exchange.clone(),
             symbol: msg.event.symbol.to_string(),
-            delivery: Delivery::Store { upstream, stamped },
+            delivery: Delivery::Store {
+                upstream,
+                stamped,
+                from_own_feed: true,
+            },
         };
         self.with_markets(&msg.exchange, Pending::Route(route), ctx);
     }
@@ -568,7 +599,13 @@ impl Handler<Unwatch> for Router {
         // The actor sees the count drop to zero at its next freshness check and stops.
         if entry.remove_watcher() {
             if let Some(feed) = &slot.feed {
-                feed.unsubscribe(&[ticker_stream(&entry)]);
+                match &self.bridge {
+                    Some(bridge) => bridge.do_send(crate::bridge::FeedUnwanted {
+                        exchange: entry.exchange.clone(),
+                        stream: ticker_stream(&entry),
+                    }),
+                    None => feed.unsubscribe(&[ticker_stream(&entry)]),
+                }
             }
         }
     }

@@ -58,6 +58,9 @@ pub struct Fetch {
 pub struct Store {
     pub upstream: DataRequest,
     pub stamped: Stamped,
+    /// Came from this node's own exchange feed: the symbol shares it with the cluster (a
+    /// value another node published, or one already shared when fetched, is not re-shared).
+    pub from_own_feed: bool,
 }
 
 /// The symbol is watched: keep its ticker fresh until nobody watches it any more.

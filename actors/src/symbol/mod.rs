@@ -186,12 +186,23 @@ impl SymbolActor {
 
     /// Keeps `stamped` unless the symbol holds a newer value, and says what to serve.
     fn store(&self, upstream: DataRequest, stamped: Stamped) -> Served<MarketData> {
+        self.store_from(upstream, stamped, false)
+    }
+
+    /// Like [`Self::store`]; a ticker from this node's own feed is also shared with the
+    /// cluster (Redis cache key and ticker channel).
+    fn store_from(
+        &self,
+        upstream: DataRequest,
+        stamped: Stamped,
+        from_own_feed: bool,
+    ) -> Served<MarketData> {
         let now = self.directory.now_ms();
         let served = match self.entry.state.offer(upstream.clone(), stamped.clone()) {
             Offered::Stored => {
                 if upstream == DataRequest::Ticker {
                     self.entry.publish_ticker(&stamped);
-                    if stamped.origin == Source::Stream {
+                    if from_own_feed {
                         // Other nodes serve it from Redis and their subscribers hear it on
                         // the ticker channel (a REST fetch was shared when it was made).
                         self.directory
@@ -293,6 +304,6 @@ impl Handler<Store> for SymbolActor {
     type Result = ();
 
     fn handle(&mut self, msg: Store, _ctx: &mut Context<Self>) {
-        self.store(msg.upstream, msg.stamped);
+        self.store_from(msg.upstream, msg.stamped, msg.from_own_feed);
     }
 }

@@ -1,0 +1,242 @@
+//! The Redis bridge actor: one exchange feed per symbol across the cluster. When a symbol
+//! becomes watched on this node, the bridge takes the symbol's feed lease in Redis
+//! (`{prefix}:feed:{exchange}:{symbol}`, expiring, renewed while wanted): the holder streams it
+//! from the exchange and publishes every tick (cache key + ticker channel, see the symbol
+//! actor); every other node follows the ticker channel and stores what arrives in its own
+//! symbol actor, served `source: stream`. A holder that dies stops renewing; within a lease
+//! period another node takes the lease and opens the feed. While Redis does not answer, each
+//! node streams for itself (the exchange serves, as in any Redis outage).
+
+mod follow;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+
+use crate::cache::RemoteCache;
+use crate::model::{DataRequest, MarketData, Source, Ticker};
+use crate::router::Directory;
+use crate::symbol::{Stamped, Store};
+use crate::venue::{Feed, StreamKey};
+use follow::Follower;
+
+/// How long a feed lease lasts without renewal: the longest a dead holder keeps a symbol
+/// from being streamed (plus one check).
+const LEASE: Duration = Duration::from_secs(6);
+/// How often leases are renewed, and free ones taken.
+const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// A watched symbol wants its exchange feed (first watcher on this node).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FeedWanted {
+    pub exchange: Arc<str>,
+    pub stream: StreamKey,
+}
+
+/// Nobody on this node watches the symbol any more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FeedUnwanted {
+    pub exchange: Arc<str>,
+    pub stream: StreamKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Asking Redis who holds it.
+    Deciding,
+    /// This node streams it from the exchange.
+    Holder,
+    /// Another node does; this one follows its ticker channel.
+    Follower,
+}
+
+type Key = (Arc<str>, StreamKey);
+
+pub struct RedisBridge {
+    remote: Arc<RemoteCache>,
+    feeds: HashMap<Arc<str>, Arc<dyn Feed>>,
+    watched: HashMap<Key, Role>,
+    follower: Option<Follower>,
+    directory: Arc<Directory>,
+}
+
+impl RedisBridge {
+    pub fn new(
+        remote: Arc<RemoteCache>,
+        feeds: HashMap<Arc<str>, Arc<dyn Feed>>,
+        directory: Arc<Directory>,
+    ) -> Self {
+        Self {
+            remote,
+            feeds,
+            watched: HashMap::new(),
+            follower: None,
+            directory,
+        }
+    }
+
+    fn channel(&self, (exchange, stream): &Key) -> String {
+        self.remote
+            .target()
+            .ticker_channel(exchange, stream.symbol())
+    }
+
+    /// Asks Redis for the lease (taking or renewing it) and settles the symbol's role.
+    fn decide(&mut self, key: Key, ctx: &mut Context<Self>) {
+        let remote = self.remote.clone();
+        let (exchange, symbol) = (key.0.clone(), key.1.symbol().clone());
+        let ask = async move { remote.hold_feed(&exchange, &symbol, LEASE).await };
+        ctx.spawn(ask.into_actor(self).map(move |held, bridge, _| {
+            // Redis silent: stream it ourselves rather than not at all.
+            let role = if held.unwrap_or(true) {
+                Role::Holder
+            } else {
+                Role::Follower
+            };
+            bridge.settle(&key, role);
+        }));
+    }
+
+    fn settle(&mut self, key: &Key, role: Role) {
+        let Some(current) = self.watched.get(key).copied() else {
+            return; // unwanted meanwhile
+        };
+        if current == role {
+            return;
+        }
+        match role {
+            Role::Holder => {
+                tracing::info!(exchange = %key.0, symbol = %key.1.symbol(), "this node streams the symbol for the cluster");
+                if current == Role::Follower {
+                    self.unfollow(key);
+                }
+                if let Some(feed) = self.feeds.get(&key.0) {
+                    feed.subscribe(std::slice::from_ref(&key.1));
+                }
+            }
+            Role::Follower => {
+                tracing::info!(exchange = %key.0, symbol = %key.1.symbol(), "another node streams the symbol; following it");
+                if current == Role::Holder {
+                    if let Some(feed) = self.feeds.get(&key.0) {
+                        feed.unsubscribe(std::slice::from_ref(&key.1));
+                    }
+                }
+                let channel = self.channel(key);
+                self.follower().follow(channel);
+            }
+            Role::Deciding => {}
+        }
+        self.watched.insert(key.clone(), role);
+    }
+
+    fn unfollow(&mut self, key: &Key) {
+        let channel = self.channel(key);
+        self.follower().unfollow(channel);
+    }
+
+    fn follower(&mut self) -> &Follower {
+        let directory = self.directory.clone();
+        let target = self.remote.target().clone();
+        self.follower.get_or_insert_with(|| {
+            let prefix = format!("{}:ticker:", target.key_prefix);
+            Follower::start(
+                target,
+                Arc::new(move |channel, payload| deliver(&directory, &prefix, channel, payload)),
+            )
+        })
+    }
+}
+
+/// A tick another node published: stored in this node's actor of that symbol, as streamed
+/// when the publisher streamed it.
+fn deliver(directory: &Directory, prefix: &str, channel: &str, payload: &str) {
+    let Some((exchange, symbol)) = channel
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.split_once(':'))
+    else {
+        return;
+    };
+    #[derive(serde::Deserialize)]
+    struct Published {
+        #[serde(flatten)]
+        ticker: Ticker,
+        source: Option<Source>,
+    }
+    let published: Published = match serde_json::from_str(payload) {
+        Ok(published) => published,
+        Err(error) => {
+            tracing::warn!(%channel, %error, "unreadable ticker update ignored");
+            return;
+        }
+    };
+    let actor = directory
+        .venue(exchange)
+        .and_then(|venue| venue.symbol(symbol))
+        .and_then(|entry| entry.actor());
+    let Some(actor) = actor else {
+        return;
+    };
+    let now = directory.now_ms();
+    let stamped = Stamped {
+        fetched_at_ms: published.ticker.timestamp.unwrap_or(now).min(now),
+        value: Arc::new(MarketData::Ticker(published.ticker)),
+        origin: match published.source {
+            Some(Source::Stream) => Source::Stream,
+            _ => Source::Redis,
+        },
+    };
+    let _ = actor.try_send(Store {
+        upstream: DataRequest::Ticker,
+        stamped,
+        from_own_feed: false,
+    });
+}
+
+impl Actor for RedisBridge {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(CHECK_EVERY, |bridge, ctx| {
+            let keys: Vec<Key> = bridge.watched.keys().cloned().collect();
+            for key in keys {
+                bridge.decide(key, ctx);
+            }
+        });
+    }
+}
+
+impl Handler<FeedWanted> for RedisBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: FeedWanted, ctx: &mut Context<Self>) {
+        let key = (msg.exchange, msg.stream);
+        self.watched.insert(key.clone(), Role::Deciding);
+        self.decide(key, ctx);
+    }
+}
+
+impl Handler<FeedUnwanted> for RedisBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: FeedUnwanted, ctx: &mut Context<Self>) {
+        let key = (msg.exchange, msg.stream);
+        match self.watched.remove(&key) {
+            Some(Role::Holder) => {
+                if let Some(feed) = self.feeds.get(&key.0) {
+                    feed.unsubscribe(std::slice::from_ref(&key.1));
+                }
+                let remote = self.remote.clone();
+                let (exchange, symbol) = (key.0.clone(), key.1.symbol().clone());
+                ctx.spawn(
+                    async move { remote.drop_feed(&exchange, &symbol).await }.into_actor(self),
+                );
+            }
+            Some(Role::Follower) => self.unfollow(&key),
+            Some(Role::Deciding) | None => {}
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Issue 12, across nodes: only one node in the cluster holds the exchange feed of a symbol
+//! (a feed lease in Redis); the others follow its ticks through Redis and serve
+//! `source: "stream"` from them; when the holder dies another node takes the feed over within
+//! seconds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::redis::RedisServer;
+use common::{ok, start_server, McpServer};
+use crypto_market_sim::{SimConfig, SimHandle, Simulator};
+use serde_json::json;
+
+async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Connections at the simulator carrying `btcusdt@ticker`.
+fn btc_streams(sim: &SimHandle) -> usize {
+    sim.ws_stats()
+        .connections
+        .iter()
+        .filter(|c| c.subscriptions.iter().any(|s| s == "btcusdt@ticker"))
+        .count()
+}
+
+async fn streamed_ticker(server: &McpServer) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = server
+            .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+            .await;
+        let ticker = ok(&r).clone();
+        if ticker["source"] == "stream" && ticker["age_ms"].as_i64().unwrap_or(i64::MAX) < 2_000 {
+            return ticker;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served fresh from a stream: {ticker}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_node_holds_the_feed_the_others_follow_and_it_moves_when_the_holder_dies() {
+    let sim = Simulator::start(SimConfig {
+        ws_ticker_interval_ms: 200,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let env = [
+        ("USE_REDIS_CACHE", "true"),
+        ("REDIS_URL", url.as_str()),
+        ("WARM_SYMBOLS", "BTC/USDT"),
+        ("CACHE_TTL", "5"),
+    ];
+    let holder = start_server(&sim, &env).await;
+    eventually(Duration::from_secs(20), "the first node's feed", || {
+        btc_streams(&sim) == 1
+    })
+    .await;
+    let follower = start_server(&sim, &env).await;
+    // Both serve the symbol from the one stream; the second never opens its own.
+    let a = streamed_ticker(&holder).await;
+    let b = streamed_ticker(&follower).await;
+    assert_eq!(a["symbol"], "BTC/USDT");
+    assert_eq!(b["symbol"], "BTC/USDT");
+    for _ in 0..30 {
+        assert_eq!(btc_streams(&sim), 1, "one exchange feed in the cluster");
+        assert_eq!(sim.ws_stats().open, 1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sim.calls("ticker/24hr"), 0, "nobody polls REST meanwhile");
+
+    // The holder dies: the follower takes the feed over within seconds.
+    let accepted = sim.ws_stats().accepted_total;
+    let died = Instant::now();
+    drop(holder);
+    eventually(Duration::from_secs(10), "the feed taken over", || {
+        sim.ws_stats().accepted_total > accepted && btc_streams(&sim) == 1
+    })
+    .await;
+    let moved_after = died.elapsed();
+    assert!(moved_after < Duration::from_secs(10), "{moved_after:?}");
+    let after = streamed_ticker(&follower).await;
+    assert!(after["timestamp"].as_i64() > b["timestamp"].as_i64());
+}
