@@ -29,6 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut command = tokio::process::Command::new(&server_binary);
     command
         .env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("EXCHANGE_WS_URL", sim.ws_url())
         .env("RUST_LOG", "warn")
         .env("CACHE_TTL", "10");
     let (transport, _) = TokioChildProcess::builder(command)
@@ -87,6 +88,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({"quote": "USDT", "limit": 10}),
     )
     .await?;
+    // Live: three ticks from the simulator's websocket, then the summary.
+    show(
+        &client,
+        "stream_ticker",
+        json!({"symbol": "ETH/USDT", "max_updates": 3}),
+    )
+    .await?;
+    show(&client, "get_ticker", json!({"symbol": "ETH/USDT"})).await?; // served from the stream
     show(&client, "get_ticker", json!({"symbol": "BTC/USDX"})).await?; // invalid_symbol, with a suggestion
     show(
         &client,

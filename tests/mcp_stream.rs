@@ -489,3 +489,34 @@ async fn over_http_progress_and_resource_updates_arrive_and_end_with_the_session
     let again = common::call(&other, "get_ticker", json!({"symbol": "ETH/USDT"})).await;
     assert_served_by_sim(&sim, ok(&again), "ETHUSDT");
 }
+
+/// A symbol ticking 50 times a second (the simulator's websocket at 20 ms): a resource
+/// subscriber hears about it 10 times a second, never more in any one-second window.
+#[tokio::test]
+#[allow(deprecated)]
+async fn a_fast_ticking_resource_is_throttled_to_ten_updates_a_second() {
+    let sim = crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
+        ws_ticker_interval_ms: 20,
+        ..Default::default()
+    })
+    .expect("simulator");
+    let recorder = Recorder::default();
+    let server = start_server_with(&sim, FAST, recorder.clone()).await;
+    server
+        .client
+        .subscribe(SubscribeRequestParams::new(BTC))
+        .await
+        .expect("subscribed");
+    eventually(Duration::from_secs(10), "the first update", || {
+        !recorder.updates_of(BTC).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let updates = recorder.updates_of(BTC);
+    assert_at_most_ten_a_second(&updates);
+    assert!(
+        updates.len() >= 20,
+        "50 changes a second become ~10 updates a second: {} in 3 s",
+        updates.len()
+    );
+}

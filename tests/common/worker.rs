@@ -29,6 +29,7 @@ pub struct Worker {
 pub fn start_worker(sim: &SimHandle, redis: &RedisServer, env: &[(&str, &str)]) -> Worker {
     let mut cmd = Command::new(WORKER_BINARY);
     cmd.env("EXCHANGE_REST_URL", sim.rest_url())
+        .env("EXCHANGE_WS_URL", sim.ws_url())
         .env("REDIS_URL", redis.url())
         .env("RUST_LOG", "info")
         .env_remove("RUST_BACKTRACE")

@@ -310,52 +310,20 @@ impl Connection {
 
     /// Handles one text frame; `Some` ends the session.
     fn on_text(&mut self, text: &str, awaiting_ack: &mut HashMap<u64, usize>) -> Option<Ended> {
+        // The hot path, one parse: a ticker event.
+        if let Some((stream, event)) = wire::ticker_frame(text) {
+            let Some(symbol) = self.seen(stream, awaiting_ack) else {
+                return None;
+            };
+            let update = wire::ticker_from(event, &symbol);
+            self.deliver(symbol, stream, update);
+            return None;
+        }
         match wire::parse_frame(text) {
             Ok(Frame::Data { stream, data }) => {
-                let Some(symbol) = self.streams.get(stream).cloned() else {
-                    // Unsubscribed a moment ago: the last frames in flight are dropped.
-                    return None;
-                };
-                if let Some(seen) = self.last_seen.get_mut(stream) {
-                    *seen = Instant::now();
-                }
-                // Ready (a replacement may take over) once everything is subscribed and
-                // data flows, not merely acknowledged.
-                if awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
-                    self.ready
-                        .send_if_modified(|ready| !std::mem::replace(ready, true));
-                }
-                match wire::ticker(data, &symbol) {
-                    Ok(update) => {
-                        let received_ms = now_ms();
-                        self.shared
-                            .status
-                            .tick(&self.shared.exchange, received_ms - update.event_time_ms);
-                        let event = MarketEvent {
-                            symbol,
-                            data: MarketData::Ticker(update.ticker),
-                            event_time_ms: update.event_time_ms,
-                            received_ms,
-                        };
-                        let sink = self
-                            .shared
-                            .sink
-                            .read()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .clone();
-                        let undelivered = match sink {
-                            Some(sink) => sink(event),
-                            None => Some(event),
-                        };
-                        if let Some(event) = undelivered {
-                            // No receiver (nobody listening yet) is not an error.
-                            let _ = self.shared.events.send(event);
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(exchange = %self.shared.exchange, stream, %error, "unreadable stream event dropped");
-                        self.shared.status.malformed(&self.shared.exchange);
-                    }
+                if let Some(symbol) = self.seen(stream, awaiting_ack) {
+                    let update = wire::ticker(data, &symbol);
+                    self.deliver(symbol, stream, update);
                 }
                 None
             }
@@ -381,6 +349,59 @@ impl Connection {
                 self.shared.status.malformed(&self.shared.exchange);
                 None
             }
+        }
+    }
+
+    /// Notes that `stream` delivered; its unified symbol, or `None` for a stream no longer
+    /// carried (unsubscribed a moment ago: its last frames in flight are dropped).
+    fn seen(&mut self, stream: &str, awaiting_ack: &HashMap<u64, usize>) -> Option<Arc<str>> {
+        let symbol = self.streams.get(stream).cloned()?;
+        if let Some(seen) = self.last_seen.get_mut(stream) {
+            *seen = Instant::now();
+        }
+        // Ready (a replacement may take over) once everything is subscribed and data flows,
+        // not merely acknowledged.
+        if awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
+            self.ready
+                .send_if_modified(|ready| !std::mem::replace(ready, true));
+        }
+        Some(symbol)
+    }
+
+    /// Hands a parsed event to the engine: straight to its symbol through the sink, else (or
+    /// when the sink hands it back) to the feed's broadcast.
+    fn deliver(&self, symbol: Arc<str>, stream: &str, update: Result<wire::TickerUpdate, String>) {
+        let update = match update {
+            Ok(update) => update,
+            Err(error) => {
+                tracing::warn!(exchange = %self.shared.exchange, stream, %error, "unreadable stream event dropped");
+                self.shared.status.malformed(&self.shared.exchange);
+                return;
+            }
+        };
+        let received_ms = now_ms();
+        self.shared
+            .status
+            .tick(&self.shared.exchange, received_ms - update.event_time_ms);
+        let event = MarketEvent {
+            symbol,
+            data: MarketData::Ticker(update.ticker),
+            event_time_ms: update.event_time_ms,
+            received_ms,
+        };
+        let sink = self
+            .shared
+            .sink
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let undelivered = match sink {
+            Some(sink) => sink(event),
+            None => Some(event),
+        };
+        if let Some(event) = undelivered {
+            // No receiver (nobody listening yet) is not an error.
+            let _ = self.shared.events.send(event);
         }
     }
 

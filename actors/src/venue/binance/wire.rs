@@ -105,7 +105,7 @@ fn is_shutdown(data: &RawValue) -> bool {
 
 /// A `<symbol>@ticker` payload (24h rolling window statistics).
 #[derive(Debug, Deserialize)]
-struct TickerEvent<'a> {
+pub struct TickerEvent<'a> {
     /// Event time (ms, or µs with `timeUnit=MICROSECOND`, which this client never asks for).
     #[serde(rename = "E")]
     event_time: i64,
@@ -158,10 +158,35 @@ fn number(text: Option<&str>) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
+/// A combined-stream frame carrying a ticker event, read in one pass (the hot path: every
+/// streamed tick); anything else is read by [`parse_frame`].
+#[derive(Deserialize)]
+struct TickerFrame<'a> {
+    #[serde(borrow)]
+    stream: &'a str,
+    #[serde(borrow)]
+    data: TickerEvent<'a>,
+}
+
+/// The stream name and ticker event of a `<symbol>@ticker` frame, or `None` for any other
+/// frame.
+pub fn ticker_frame(text: &str) -> Option<(&str, TickerEvent<'_>)> {
+    let frame: TickerFrame<'_> = serde_json::from_str(text).ok()?;
+    frame
+        .stream
+        .ends_with("@ticker")
+        .then_some((frame.stream, frame.data))
+}
+
 /// Reads a `@ticker` payload; `symbol` is the unified symbol it is served under.
 pub fn ticker(data: &RawValue, symbol: &str) -> Result<TickerUpdate, String> {
     let event: TickerEvent<'_> =
         serde_json::from_str(data.get()).map_err(|e| format!("unreadable ticker event ({e})"))?;
+    ticker_from(event, symbol)
+}
+
+/// A read ticker event as the normalised ticker of `symbol`.
+pub fn ticker_from(event: TickerEvent<'_>, symbol: &str) -> Result<TickerUpdate, String> {
     let last = number(Some(event.last))
         .ok_or_else(|| format!("ticker event without a last price: {:?}", event.last))?;
     let timestamp = event.close_time.unwrap_or(event.event_time);
@@ -197,7 +222,7 @@ pub fn ticker(data: &RawValue, symbol: &str) -> Result<TickerUpdate, String> {
 
 fn iso8601(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// The stream carrying `market_id`'s 24h ticker (names are lowercase).
@@ -262,6 +287,19 @@ mod tests {
             parse_frame(&control["response"].to_string()).unwrap(),
             Frame::Ack { id: Some(1) }
         );
+    }
+
+    #[test]
+    fn a_ticker_frame_is_read_in_one_pass_like_in_two() {
+        let data = fixture("ticker.json");
+        let frame = format!(r#"{{"stream":"bnbbtc@ticker","data":{data}}}"#);
+        let (stream, event) = ticker_frame(&frame).unwrap();
+        assert_eq!(stream, "bnbbtc@ticker");
+        let one_pass = ticker_from(event, "BNB/BTC").unwrap();
+        let raw: Box<RawValue> = serde_json::from_str(&data).unwrap();
+        assert_eq!(one_pass, ticker(&raw, "BNB/BTC").unwrap());
+        assert!(ticker_frame(r#"{"stream":"bnbbtc@trade","data":{"e":"trade"}}"#).is_none());
+        assert!(ticker_frame(r#"{"result":null,"id":1}"#).is_none());
     }
 
     #[test]
