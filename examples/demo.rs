@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_binary = build_server_binary()?;
     let sim = Simulator::start(SimConfig::default())?;
     println!(
-        "exchange simulator (Binance REST format) at {}",
+        "exchange simulator (Binance REST + websocket) at {}",
         sim.rest_url()
     );
 
