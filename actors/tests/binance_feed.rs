@@ -73,6 +73,17 @@ async fn next_from(watch: &mut TickerWatch, source: Source) -> (Answer, Duration
     }
 }
 
+/// Waits (up to 10 s) until `condition` holds.
+async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
 /// REST's 24h ticker of `market_id` as the simulator computes it at `at_ms`.
 fn rest_last_at(sim: &SimHandle, market_id: &str, at_ms: i64) -> f64 {
     let body = sim
@@ -122,17 +133,10 @@ async fn streamed_tickers_are_the_simulators_and_served_without_rest() {
 
     // The last watcher leaving closes the stream (and the connection it was alone on).
     drop(watch);
-    for _ in 0..200 {
-        if sim.ws_stats().open == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        sim.ws_stats().open,
-        0,
-        "the connection closes with its last stream"
-    );
+    until("the connection closes with its last stream", || {
+        sim.ws_stats().open == 0
+    })
+    .await;
 }
 
 #[actix::test]
@@ -194,16 +198,10 @@ async fn a_stalled_stream_is_detected_resubscribed_and_polled_meanwhile() {
     // ETH keeps streaming while BTC falls back to REST.
     next_from(&mut btc, Source::Exchange).await;
     next_from(&mut eth, Source::Stream).await;
-    for _ in 0..200 {
-        if engine.feed_stats(&info).unwrap().stalls >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        engine.feed_stats(&info).unwrap().stalls >= 1,
-        "stall detected"
-    );
+    until("the stall is detected", || {
+        engine.feed_stats(&info).unwrap().stalls >= 1
+    })
+    .await;
     sim.ws_unstall_stream("btcusdt@ticker");
     next_from(&mut btc, Source::Stream).await;
 }
@@ -303,11 +301,5 @@ async fn fifteen_hundred_symbols_use_two_connections_within_the_message_limit() 
     }
     // The last subscribers leaving close the streams and the connections.
     drop(watches);
-    for _ in 0..200 {
-        if sim.ws_stats().open == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(sim.ws_stats().open, 0);
+    until("every connection closes", || sim.ws_stats().open == 0).await;
 }

@@ -169,6 +169,8 @@ fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
 }
 
 fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
+    c.api_keys()
+        .map_err(|problem| ConfigError::new("server.api_keys_file", problem))?;
     for id in c.enabled_exchanges() {
         let key = if id == c.exchange.name {
             "exchange.name"

@@ -158,6 +158,8 @@ pub struct ServerSettings {
     /// Address for MCP over streamable HTTP (`--http`); stdio when unset.
     pub http: Option<String>,
     pub auth_token: Option<Secret>,
+    /// Per-client keys and limits (`API_KEYS_FILE`).
+    pub api_keys_file: Option<String>,
     /// tracing filter (`RUST_LOG`).
     pub log: String,
     /// Seconds after which an unused symbol actor stops.
@@ -169,6 +171,7 @@ impl Default for ServerSettings {
         Self {
             http: None,
             auth_token: None,
+            api_keys_file: None,
             log: "info".into(),
             symbol_idle: 300,
         }
@@ -182,6 +185,17 @@ pub struct MetricsSettings {
 }
 
 impl ServerConfig {
+    /// The clients of `API_KEYS_FILE`, when set; the error says what is wrong with the file.
+    pub fn api_keys(&self) -> Result<Option<std::sync::Arc<crate::auth::ApiKeys>>, String> {
+        let Some(path) = &self.server.api_keys_file else {
+            return Ok(None);
+        };
+        let mut tools: Vec<&str> = crate::tools::TOOLS.iter().map(|t| t.name).collect();
+        tools.push("status");
+        crate::auth::ApiKeys::load(std::path::Path::new(path), &tools)
+            .map(|keys| Some(std::sync::Arc::new(keys)))
+    }
+
     /// Where Redis is: `REDIS_URL` when set, else built from host, port, db and password.
     pub fn redis_target(&self) -> crypto_market_actors::redis_target::RedisTarget {
         let url = match &self.redis.url {

@@ -126,6 +126,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s("server.auth_token", "MCP_AUTH_TOKEN", "a bearer token"),
     s(
+        "server.api_keys_file",
+        "API_KEYS_FILE",
+        "a TOML file of [[client]] tables: id, key_sha256, rate_per_s, burst (+ optional tools)",
+    ),
+    s(
         "server.log",
         "RUST_LOG",
         "a tracing filter such as info or crypto_market_mcp=debug",

@@ -15,6 +15,8 @@ pub enum WorkerError {
     Start(#[from] crate::startup::StartError),
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
+    #[error("API_KEYS_FILE: {0}")]
+    Keys(String),
 }
 
 impl WorkerError {

@@ -4,6 +4,7 @@
 //! reply ([`reply`]). Workers heartbeat into `{prefix}:workers` ([`heartbeat`]) and take over
 //! requests left pending by dead ones ([`reclaim`]).
 
+mod admit;
 mod error;
 mod heartbeat;
 mod pubsub;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::WorkerError;
 use request::{Malformed, Request};
 
+use crate::auth::ClientLimiter;
 use crate::config::ServerConfig;
 use crate::tools::{CallContext, Front, ToolError, ToolService};
 
@@ -65,6 +67,8 @@ pub(crate) struct Shared {
     /// Stream entries this worker is running: the reclaimer must not take them for dead.
     pub running: Mutex<HashSet<String>>,
     pub shutdown: CancellationToken,
+    /// With `API_KEYS_FILE`: who may run requests, and how fast.
+    pub gate: Option<admit::Gate>,
 }
 
 impl Shared {
@@ -121,12 +125,19 @@ impl Shared {
                 "the request's deadline_ms passed before a worker could start it",
             ));
         }
+        let client = match &self.gate {
+            Some(gate) => Some(gate.admit(request).await?),
+            None => None,
+        };
         if request.tool == "status" {
             return status::status(self).await.map_err(|e| e.to_tool_error());
         }
         let context = CallContext {
             front: self.front.clone(),
-            client_id: request.client_id.clone(),
+            // A keyed client is who its key says, whatever the request claims.
+            client_id: client
+                .map(|c| c.id.clone())
+                .or_else(|| request.client_id.clone()),
             ..CallContext::default()
         };
         self.tools
@@ -211,6 +222,14 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
 
     let target = settings.redis_target();
     let conn = target.manager_with(COMMAND_TIMEOUT).await?;
+    let gate = match settings.api_keys() {
+        Ok(Some(keys)) => Some(admit::Gate::new(
+            keys,
+            ClientLimiter::new(Some((conn.clone(), target.key_prefix.clone()))),
+        )),
+        Ok(None) => None,
+        Err(problem) => return Err(WorkerError::Keys(problem)),
+    };
     let host = host_name();
     let pid = std::process::id();
     let shared = Arc::new(Shared {
@@ -230,6 +249,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         running: Mutex::new(HashSet::new()),
         shutdown: CancellationToken::new(),
+        gate,
     });
 
     // Ready before announced: the first heartbeat tells clients and tests this worker serves.

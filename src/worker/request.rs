@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const MAX_ID_CHARS: usize = 128;
 const MAX_CHANNEL_CHARS: usize = 256;
+const MAX_KEY_CHARS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -19,6 +20,8 @@ pub struct Request {
     pub reply_to: Option<String>,
     pub deadline_ms: Option<u64>,
     pub client_id: Option<String>,
+    /// The client's key (`API_KEYS_FILE`); never logged.
+    pub api_key: Option<crate::config::Secret>,
 }
 
 /// What was wrong with an input, as a closed set (a metric label).
@@ -124,6 +127,9 @@ pub fn parse(payload: &[u8]) -> Result<Request, Malformed> {
     };
     let client_id = optional_string(&mut object, "client_id", MAX_ID_CHARS)
         .map_err(|m| fail(m, reply_to.clone()))?;
+    let api_key = optional_string(&mut object, "api_key", MAX_KEY_CHARS)
+        .map_err(|m| fail(m, reply_to.clone()))?
+        .map(crate::config::Secret::new);
     Ok(Request {
         request_id,
         tool,
@@ -131,6 +137,7 @@ pub fn parse(payload: &[u8]) -> Result<Request, Malformed> {
         reply_to,
         deadline_ms,
         client_id,
+        api_key,
     })
 }
 

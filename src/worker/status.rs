@@ -38,12 +38,17 @@ pub async fn status(shared: &Shared) -> Result<Value, WorkerError> {
     // This worker's own cache: each worker's memory cache is its own (the shared Redis cache
     // reports through its own metrics).
     let cache = shared.engine.cache_stats();
-    Ok(json!({
+    let mut status = json!({
         "workers": live,
         "queue_depth": queue.depth,
         "pending": queue.pending,
         "cache": {"hits": cache.hits, "misses": cache.misses, "hit_rate": cache.hit_rate()},
-    }))
+    });
+    // With API_KEYS_FILE: this worker's requests and rejections per client id (never a key).
+    if let Some(gate) = &shared.gate {
+        status["clients"] = json!(gate.counts());
+    }
+    Ok(status)
 }
 
 /// Every worker in the heartbeat hash; entries that are not a worker's JSON are skipped.

@@ -1,0 +1,140 @@
+//! Each client's request rate, shared by every process that uses the same Redis (a GCRA in
+//! one script, on Redis's clock, so workers on different hosts agree); while Redis does not
+//! answer, each process limits on its own.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use redis::aio::ConnectionManager;
+
+use super::Client;
+
+/// Longest wait for Redis's verdict before deciding locally.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// GCRA: KEYS[1] holds the theoretical arrival time (µs); ARGV = interval µs, burst.
+/// Returns -1 when allowed, else the ms to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_until = now + burst * interval
+if new_tat > allow_until then
+  return math.max(1, math.ceil((new_tat - allow_until) / 1000))
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(burst * interval / 1000) + 1000)
+return -1
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Limited { retry_after: Duration },
+}
+
+pub struct ClientLimiter {
+    redis: Option<(ConnectionManager, String)>,
+    script: redis::Script,
+    local: Mutex<HashMap<String, DefaultDirectRateLimiter>>,
+}
+
+impl ClientLimiter {
+    /// `redis`: the connection and the key prefix, when limits are shared.
+    pub fn new(redis: Option<(ConnectionManager, String)>) -> Self {
+        Self {
+            redis,
+            script: redis::Script::new(GCRA),
+            local: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn check(&self, client: &Client) -> Verdict {
+        if let Some((conn, prefix)) = &self.redis {
+            let interval_us = (1_000_000.0 / client.rate_per_s).max(1.0);
+            let mut conn = conn.clone();
+            let mut invocation = self
+                .script
+                .key(format!("{prefix}:client:{}:rate", client.id));
+            invocation.arg(interval_us).arg(client.burst);
+            match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<i64>(&mut conn))
+                .await
+            {
+                Ok(Ok(-1)) => return Verdict::Allowed,
+                Ok(Ok(wait_ms)) => {
+                    return Verdict::Limited {
+                        retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+                    }
+                }
+                Ok(Err(error)) => tracing::debug!(%error, "client limit: deciding locally"),
+                Err(_) => tracing::debug!("client limit: Redis slow, deciding locally"),
+            }
+        }
+        self.check_locally(client)
+    }
+
+    fn check_locally(&self, client: &Client) -> Verdict {
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let limiter = local.entry(client.id.clone()).or_insert_with(|| {
+            let period =
+                Duration::from_secs_f64(1.0 / client.rate_per_s).max(Duration::from_nanos(1));
+            let burst = NonZeroU32::new(client.burst).unwrap_or(NonZeroU32::MIN);
+            let quota = Quota::with_period(period)
+                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(burst);
+            RateLimiter::direct(quota)
+        });
+        match limiter.check() {
+            Ok(()) => Verdict::Allowed,
+            Err(not_until) => Verdict::Limited {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_redis_a_client_gets_its_burst_then_waits() {
+        let limiter = ClientLimiter::new(None);
+        let client = Client {
+            id: "bot".into(),
+            rate_per_s: 1.0,
+            burst: 3,
+            tools: None,
+        };
+        let other = Client {
+            id: "other".into(),
+            ..Client {
+                id: String::new(),
+                rate_per_s: 1.0,
+                burst: 1,
+                tools: None,
+            }
+        };
+        for _ in 0..3 {
+            assert_eq!(limiter.check_locally(&client), Verdict::Allowed);
+        }
+        match limiter.check_locally(&client) {
+            Verdict::Limited { retry_after } => {
+                assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1))
+            }
+            Verdict::Allowed => panic!("past the burst"),
+        }
+        assert_eq!(
+            limiter.check_locally(&other),
+            Verdict::Allowed,
+            "clients are apart"
+        );
+    }
+}

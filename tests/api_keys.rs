@@ -1,0 +1,226 @@
+//! Issue 13 (per-client keys and limits, the worker pool): with `API_KEYS_FILE`, a request
+//! needs a known `api_key` whose client may call the tool and is within its rate; the rate
+//! holds across all workers (kept in Redis); `status` and `/metrics` count per client id,
+//! never the key.
+
+mod common;
+
+use std::time::Duration;
+
+use common::redis::RedisServer;
+use common::worker::{collect_replies, connect, start_worker, subscribe, wait_for_workers, xadd};
+use serde_json::{json, Value};
+
+const REPLIES: &str = "test:replies:keys";
+
+fn keys_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let sha = |key: &str| crypto_market_mcp::auth::sha256_hex(key);
+    let text = format!(
+        "[[client]]\nid = \"alpha\"\nkey_sha256 = \"{}\"\nrate_per_s = 0.2\nburst = 3\n\n\
+         [[client]]\nid = \"beta\"\nkey_sha256 = \"{}\"\nrate_per_s = 100.0\nburst = 100\n\
+         tools = [\"get_ticker\", \"status\"]\n",
+        sha("alpha-secret"),
+        sha("beta-secret")
+    );
+    let path = dir.join("keys.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn request(id: &str, tool: &str, key: Option<&str>) -> Value {
+    let mut request = json!({"request_id": id, "tool": tool, "args": {"symbol": "BTC/USDT"},
+                             "reply_to": REPLIES});
+    if tool == "status" {
+        request["args"] = json!({});
+    }
+    if let Some(key) = key {
+        request["api_key"] = json!(key);
+    }
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_clients_are_admitted_limited_across_workers_and_counted_by_id() {
+    let sim = common::simulator();
+    let redis = RedisServer::start();
+    let dir = tempdir();
+    let file = keys_file(&dir);
+    let file = file.to_str().unwrap();
+    let first = start_worker(&sim, &redis, &[("API_KEYS_FILE", file)]);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let mut replies = subscribe(&redis, REPLIES).await;
+
+    let cases = [
+        ("no-key", "get_ticker", None, "unauthorized"),
+        ("bad-key", "get_ticker", Some("guess"), "unauthorized"),
+        (
+            "beta-ohlcv",
+            "get_ohlcv",
+            Some("beta-secret"),
+            "unauthorized",
+        ),
+        ("beta-ticker", "get_ticker", Some("beta-secret"), "ok"),
+    ];
+    for (id, tool, key, _) in cases {
+        xadd(&mut conn, request(id, tool, key).to_string().as_bytes()).await;
+    }
+    let got = collect_replies(
+        &mut replies,
+        cases.len(),
+        Duration::from_secs(60),
+        Duration::ZERO,
+    )
+    .await;
+    for (id, _, _, expected) in cases {
+        let reply = &got[id][0];
+        match expected {
+            "ok" => assert_eq!(reply["ok"], true, "{id}: {reply}"),
+            code => assert_eq!(reply["error"]["code"], code, "{id}: {reply}"),
+        }
+    }
+
+    // alpha: a burst of 3, then one per 5 s. The first wave is served by the first worker
+    // alone; the second by a worker that has not seen alpha before: the limit is in Redis, so
+    // it is spent already.
+    let first_wave: Vec<String> = (0..5).map(|i| format!("alpha-{i}")).collect();
+    for id in &first_wave {
+        xadd(
+            &mut conn,
+            request(id, "get_ticker", Some("alpha-secret"))
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    }
+    let got = collect_replies(
+        &mut replies,
+        first_wave.len(),
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+    )
+    .await;
+    let passed = first_wave
+        .iter()
+        .filter(|id| got[*id][0]["ok"] == true)
+        .count();
+    assert_eq!(passed, 3, "{got:?}");
+    for id in &first_wave {
+        let reply = &got[id][0];
+        if reply["ok"] == false {
+            assert_eq!(reply["error"]["code"], "rate_limited", "{reply}");
+            let wait = reply["error"]["retry_after_ms"]
+                .as_u64()
+                .expect("retry_after_ms");
+            assert!(wait > 0 && wait <= 5_000, "{reply}");
+        }
+    }
+    drop(first);
+    let second = start_worker(&sim, &redis, &[("API_KEYS_FILE", file)]);
+    wait_until_live(&mut conn, &second).await;
+    let second_wave: Vec<String> = (0..3).map(|i| format!("alpha-late-{i}")).collect();
+    for id in &second_wave {
+        xadd(
+            &mut conn,
+            request(id, "get_ticker", Some("alpha-secret"))
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    }
+    let got = collect_replies(
+        &mut replies,
+        second_wave.len(),
+        Duration::from_secs(60),
+        Duration::ZERO,
+    )
+    .await;
+    for id in &second_wave {
+        let reply = &got[id][0];
+        assert_eq!(reply["error"]["code"], "rate_limited", "{id}: {reply}");
+    }
+    // beta is not held up by alpha's limit.
+    xadd(
+        &mut conn,
+        request("beta-again", "get_ticker", Some("beta-secret"))
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    let got = collect_replies(&mut replies, 1, Duration::from_secs(60), Duration::ZERO).await;
+    assert_eq!(got["beta-again"][0]["ok"], true);
+
+    // status: per client id, never the key.
+    xadd(
+        &mut conn,
+        request("status", "status", Some("beta-secret"))
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    let got = collect_replies(&mut replies, 1, Duration::from_secs(60), Duration::ZERO).await;
+    let status = &got["status"][0];
+    assert_eq!(status["ok"], true, "{status}");
+    assert!(status["result"]["clients"].is_object(), "{status}");
+    let text = status.to_string();
+    assert!(!text.contains("alpha-secret") && !text.contains("beta-secret"));
+    let log = second.log.lock().unwrap().clone();
+    assert!(
+        !log.contains("alpha-secret") && !log.contains("beta-secret"),
+        "a key in the logs"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_keys_file_exits_2_naming_the_setting() {
+    let dir = tempdir();
+    let path = dir.join("keys.toml");
+    std::fs::write(
+        &path,
+        "[[client]]\nid = \"x\"\nkey_sha256 = \"short\"\nrate_per_s = 1.0\nburst = 1\n",
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(common::worker::WORKER_BINARY)
+        .env("API_KEYS_FILE", &path)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("API_KEYS_FILE"), "{stderr}");
+    assert!(stderr.contains("64 hex digits"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// Until `worker` has announced itself in the heartbeat hash (it serves from then on).
+async fn wait_until_live(
+    conn: &mut redis::aio::MultiplexedConnection,
+    worker: &common::worker::Worker,
+) {
+    let pid = worker.child.id().expect("running").to_string();
+    for _ in 0..400 {
+        let all: std::collections::HashMap<String, String> =
+            redis::AsyncCommands::hgetall(conn, common::worker::WORKERS)
+                .await
+                .unwrap_or_default();
+        if all
+            .values()
+            .any(|info| info.contains(&format!("\"pid\":{pid}")))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the second worker never announced itself");
+}
+
+/// A directory of this test's own (removed by the OS's tmp cleaning; names are unique).
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "cmm-keys-{}-{}",
+        std::process::id(),
+        crypto_market_actors::model::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
