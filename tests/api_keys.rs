@@ -224,3 +224,61 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Over `--http`: a client's key is a bearer token (within its tools and rate); the
+/// all-access `MCP_AUTH_TOKEN` keeps working; anything else cannot even initialize.
+#[tokio::test]
+async fn http_accepts_client_keys_as_bearer_tokens_within_their_limits() {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::ServiceExt;
+
+    let sim = common::simulator();
+    let dir = tempdir();
+    let file = keys_file(&dir);
+    let (_child, addr) = common::start_http_server(
+        &sim,
+        &[
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("MCP_AUTH_TOKEN", "admin-token"),
+        ],
+    )
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let connect = |key: &str| {
+        StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(key.to_owned()),
+        )
+    };
+    assert!(().serve(connect("guess")).await.is_err(), "an unknown key");
+
+    let beta = ().serve(connect("beta-secret")).await.expect("beta's key");
+    let ticker = common::call(&beta, "get_ticker", json!({"symbol": "BTC/USDT"})).await;
+    common::ok(&ticker);
+    let ohlcv = common::call(&beta, "get_ohlcv", json!({"symbol": "BTC/USDT"})).await;
+    assert_eq!(common::error_code(&ohlcv), "unauthorized");
+
+    // alpha: a burst of 3, then rate_limited with a retry_after_ms.
+    let alpha = ().serve(connect("alpha-secret")).await.expect("alpha's key");
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let r = common::call(&alpha, "get_ticker", json!({"symbol": "ETH/USDT"})).await;
+        if r.is_error == Some(true) {
+            let error = &r.structured_content.as_ref().unwrap()["error"];
+            assert!(
+                error["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0),
+                "{error}"
+            );
+            codes.push(common::error_code(&r));
+        } else {
+            codes.push("ok".to_owned());
+        }
+    }
+    assert_eq!(codes, ["ok", "ok", "ok", "rate_limited", "rate_limited"]);
+
+    let admin = ().serve(connect("admin-token")).await.expect("the all-access token");
+    for _ in 0..5 {
+        let r = common::call(&admin, "get_ticker", json!({"symbol": "ETH/USDT"})).await;
+        common::ok(&r);
+    }
+}

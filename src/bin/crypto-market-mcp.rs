@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use crypto_market_mcp::auth::ClientLimiter;
 use crypto_market_mcp::client::PubSubClient;
 use crypto_market_mcp::config::{CommonArgs, ServerConfig};
 use crypto_market_mcp::mcp::{self, Backend, McpServer};
@@ -44,10 +45,38 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
         McpServer::new(ToolService::new(engine))
     };
     match parse_addr(&settings.server.http) {
-        Some(addr) => mcp::serve_http(addr, server, settings.server.auth_token.clone()).await,
+        Some(addr) => {
+            let keys = settings.api_keys()?;
+            let server = if keys.is_some() {
+                server.with_limiter(client_limiter(&settings).await)
+            } else {
+                server
+            };
+            let auth = mcp::HttpAuth {
+                token: settings.server.auth_token.clone(),
+                keys,
+            };
+            mcp::serve_http(addr, server, auth).await
+        }
         None => {
             tracing::info!(exchange = %settings.exchange.name, ttl_s = settings.cache.ttl, "crypto-market-mcp serving MCP on stdio");
             mcp::serve_stdio(server).await
+        }
+    }
+}
+
+/// Client rates in Redis (shared with the workers and other servers) when this server uses
+/// Redis, else in this process.
+async fn client_limiter(settings: &ServerConfig) -> ClientLimiter {
+    if !(settings.cache.use_redis || settings.pubsub.enabled) {
+        return ClientLimiter::new(None);
+    }
+    let target = settings.redis_target();
+    match tokio::time::timeout(std::time::Duration::from_secs(2), target.manager()).await {
+        Ok(Ok(conn)) => ClientLimiter::new(Some((conn, target.key_prefix.clone()))),
+        _ => {
+            tracing::warn!("client rates: Redis not reachable now; limiting in this process");
+            ClientLimiter::new(None)
         }
     }
 }

@@ -11,14 +11,23 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::McpServer;
+use crate::auth::{ApiKeys, Client};
 use crate::config::Secret;
 
+/// A request made with a client's key (`API_KEYS_FILE`): the tools see who, and its limits
+/// apply. Requests with `MCP_AUTH_TOKEN` carry none (all access).
+#[derive(Clone)]
+pub struct Caller(pub Arc<Client>);
+
+/// Who may call: the all-access token, the clients' keys, or anyone (neither set).
+#[derive(Clone, Default)]
+pub struct HttpAuth {
+    pub token: Option<Secret>,
+    pub keys: Option<Arc<ApiKeys>>,
+}
+
 /// Serves `/mcp` on `addr`. A non-loopback address requires a token (checked by the config).
-pub async fn serve_http(
-    addr: SocketAddr,
-    server: McpServer,
-    token: Option<Secret>,
-) -> Result<(), String> {
+pub async fn serve_http(addr: SocketAddr, server: McpServer, auth: HttpAuth) -> Result<(), String> {
     let mut config = StreamableHttpServerConfig::default();
     if !addr.ip().is_loopback() {
         // Host checking protects a loopback server from DNS rebinding; a public one is
@@ -32,12 +41,12 @@ pub async fn serve_http(
         config,
     );
     let mut app = axum::Router::new().nest_service("/mcp", service);
-    if let Some(token) = token {
-        let expected: Arc<str> = Arc::from(format!("Bearer {}", token.expose()));
+    if auth.token.is_some() || auth.keys.is_some() {
+        let auth = Arc::new(auth);
         app = app.layer(axum::middleware::from_fn(
             move |request: Request, next: Next| {
-                let expected = expected.clone();
-                async move { bearer_check(&expected, request, next).await }
+                let auth = auth.clone();
+                async move { bearer_check(&auth, request, next).await }
             },
         ));
     }
@@ -81,21 +90,33 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn bearer_check(expected: &str, request: Request, next: Next) -> Response {
+async fn bearer_check(auth: &HttpAuth, mut request: Request, next: Next) -> Response {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if given.is_some_and(|given| constant_time_eq(given.as_bytes(), expected.as_bytes())) {
-        next.run(request).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "unauthorized",
-        )
-            .into_response()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let all_access = |given: &str| {
+        auth.token
+            .as_ref()
+            .is_some_and(|token| constant_time_eq(given.as_bytes(), token.expose().as_bytes()))
+    };
+    if let Some(given) = given.as_deref() {
+        if all_access(given) {
+            return next.run(request).await;
+        }
+        if let Some(client) = auth.keys.as_ref().and_then(|keys| keys.client(given)) {
+            request.extensions_mut().insert(Caller(client));
+            return next.run(request).await;
+        }
     }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "unauthorized",
+    )
+        .into_response()
 }
 
 /// Compares without an early exit, so response timing does not reveal the token's prefix.

@@ -8,7 +8,7 @@ mod server;
 mod stdio;
 pub mod ticks;
 
-pub use http::serve_http;
+pub use http::{serve_http, Caller, HttpAuth};
 pub use server::{Backend, McpServer};
 pub use stdio::{stdio_transport, StdioKind, StdioReader, StdioWriter};
 

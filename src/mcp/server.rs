@@ -120,6 +120,8 @@ pub struct McpServer {
     /// This session's `resources/subscribe` subscriptions; dropped (and released) with the
     /// session's last handler.
     subscriptions: Arc<Subscriptions>,
+    /// Rates of the clients calling with their own key over HTTP (`API_KEYS_FILE`).
+    limiter: Arc<crate::auth::ClientLimiter>,
 }
 
 impl McpServer {
@@ -132,6 +134,45 @@ impl McpServer {
             tools,
             catalog: Arc::new(catalog::tools()),
             subscriptions: Arc::default(),
+            limiter: Arc::new(crate::auth::ClientLimiter::new(None)),
+        }
+    }
+
+    /// Client rates are kept here (e.g. in Redis, shared with other processes).
+    pub fn with_limiter(mut self, limiter: crate::auth::ClientLimiter) -> Self {
+        self.limiter = Arc::new(limiter);
+        self
+    }
+
+    /// A call made with a client's key: that client may call `tool`, within its rate.
+    async fn admit(
+        &self,
+        tool: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Option<String>, ToolError> {
+        let caller = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<super::Caller>());
+        let Some(super::Caller(client)) = caller else {
+            return Ok(None);
+        };
+        if !client.may_call(tool) {
+            return Err(ToolError::new(
+                crypto_market_actors::ErrorCode::Unauthorized,
+                format!("client {} may not call {tool}", client.id),
+            ));
+        }
+        match self.limiter.check(client).await {
+            crate::auth::Verdict::Allowed => Ok(Some(client.id.clone())),
+            crate::auth::Verdict::Limited { retry_after } => Err(ToolError::new(
+                crypto_market_actors::ErrorCode::RateLimited,
+                format!(
+                    "client {} is over its rate ({} requests/s, burst {})",
+                    client.id, client.rate_per_s, client.burst
+                ),
+            )
+            .with_retry_after(retry_after)),
         }
     }
 
@@ -270,10 +311,18 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let outcome = self
-            .tools
-            .call(&request.name, request.arguments, call_context(&context))
-            .await;
+        let outcome = match self.admit(&request.name, &context).await {
+            Ok(client_id) => {
+                let call = CallContext {
+                    client_id,
+                    ..call_context(&context)
+                };
+                self.tools
+                    .call(&request.name, request.arguments, call)
+                    .await
+            }
+            Err(refused) => Err(refused),
+        };
         if let Err(error) = &outcome {
             tracing::debug!(tool = %request.name, code = %error.code, message = %error.message, "tool call failed");
         }
