@@ -132,6 +132,10 @@ impl Engine {
             config.mailbox_capacity.max(1),
         );
         if let Some(remote) = &directory.remote {
+            // One request-weight budget per IP: every process on this Redis shares it.
+            for venue in directory.venues() {
+                venue.venue.share_budget(remote.clone());
+            }
             let feeds = directory
                 .venues()
                 .filter_map(|v| v.venue.feed().map(|feed| (v.id.clone(), feed)))

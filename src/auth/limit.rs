@@ -13,8 +13,9 @@ use redis::aio::ConnectionManager;
 
 use super::Client;
 
-/// Longest wait for Redis's verdict before deciding locally.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(200);
+/// Longest wait for Redis's verdict before deciding locally (a local "yes" lets a client
+/// past its cluster-wide rate, so this waits longer than a cache read would).
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// GCRA: KEYS[1] holds the theoretical arrival time (µs); ARGV = interval µs, burst.
 /// Returns -1 when allowed, else the ms to wait.

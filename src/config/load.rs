@@ -197,6 +197,13 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
     check(window <= 1000, "exchange.ticker_batch_ms", || {
         format!("{window} is out of range")
     })?;
+    if let Some(limit) = c.exchange.weight_limit {
+        check(
+            (1..=1_000_000).contains(&limit),
+            "exchange.weight_limit",
+            || format!("{limit} is out of range"),
+        )?;
+    }
     let stall = c.exchange.ws_stall_ms;
     check(
         (100..=600_000).contains(&stall),

@@ -50,6 +50,9 @@ pub struct ExchangeSettings {
     /// Milliseconds a streamed symbol may stay silent before its stream counts as stalled
     /// (resubscribed; REST polling covers it). Binance sends a ticker every second.
     pub ws_stall_ms: u64,
+    /// Request weight per minute the default exchange may get from this deployment (shared
+    /// through Redis by every process); `None`: the exchange's own limit.
+    pub weight_limit: Option<u32>,
     /// Symbols of the default exchange kept streamed (or polled) from start.
     pub warm_symbols: Vec<String>,
 }
@@ -67,6 +70,7 @@ impl Default for ExchangeSettings {
             io_threads: 2,
             ticker_batch_ms: 0,
             ws_stall_ms: 10_000,
+            weight_limit: None,
             warm_symbols: Vec::new(),
         }
     }
@@ -270,6 +274,11 @@ impl ServerConfig {
                     max_concurrent_calls: self.exchange.max_concurrent_calls,
                     ticker_batch_window: Duration::from_millis(self.exchange.ticker_batch_ms),
                     ws_stall_after: Duration::from_millis(self.exchange.ws_stall_ms),
+                    weight_limit: if is_default {
+                        self.exchange.weight_limit
+                    } else {
+                        None
+                    },
                     id,
                 }
             })

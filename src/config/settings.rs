@@ -58,6 +58,11 @@ pub const SETTINGS: &[Setting] = &[
         "whole milliseconds from 0 to 1000",
     ),
     s(
+        "exchange.weight_limit",
+        "EXCHANGE_WEIGHT_LIMIT",
+        "a whole number of request weight per minute from 1 to 1000000 (default: the exchange's own, Binance 6000)",
+    ),
+    s(
         "exchange.ws_stall_ms",
         "EXCHANGE_WS_STALL_MS",
         "whole milliseconds from 100 to 600000",

@@ -6,6 +6,7 @@
 //! and counts hits and misses.
 
 mod bound;
+mod budget;
 mod key;
 mod lease;
 mod policy;

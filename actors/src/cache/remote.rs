@@ -52,7 +52,7 @@ pub struct RemoteCache {
     /// How long a miss's lease on a key lasts (longer than an exchange call may take).
     lease: Duration,
     /// This process, in lease values: only the holder releases a lease.
-    node: String,
+    pub(crate) node: String,
     fills: FillWatch,
     /// Lookups that found a value, and lookups that did not (or could not ask).
     hits: std::sync::atomic::AtomicU64,
@@ -320,7 +320,26 @@ impl RemoteCache {
 
     /// Runs one command unless the layer stands aside; a failure or a timeout makes it stand
     /// aside for a while. `None` when nothing could be asked.
-    async fn run<T, F, Fut>(&self, command: F) -> Option<T>
+    /// Like [`Self::run`] for commands that must not be skipped lightly (the shared exchange
+    /// budget): tried even while the cache stands aside, with a longer wait, and a failure
+    /// does not make the cache stand aside.
+    pub(crate) async fn run_patiently<T, F, Fut>(&self, wait: Duration, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(wait, command(conn)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "shared budget: Redis failed");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,

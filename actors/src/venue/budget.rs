@@ -6,8 +6,10 @@
 //! instead of reaching the exchange: hammering it through a 429 is what earns the 418 ban.
 
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 // tokio's clock, so that tests can pause and advance time instead of sleeping.
 use tokio::time::Instant;
@@ -20,9 +22,36 @@ use super::VenueError;
 /// Longest we queue a call for budget before answering `rate_limited` instead.
 const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
+/// One budget for every process on the same IP (kept in Redis by the engine; adapters only
+/// see this trait).
+#[async_trait]
+pub trait SharedBudget: Send + Sync {
+    /// Takes `weight` from `exchange`'s shared budget of `per_minute` (bursts up to `burst`):
+    /// `Some(Ok)` granted, `Some(Err(wait))` not before `wait` (also while every process is
+    /// paused), `None` when the shared budget cannot answer now. Also says how many processes
+    /// share it (those that took from it in the last minute).
+    async fn take(
+        &self,
+        exchange: &str,
+        weight: u32,
+        per_minute: u32,
+        burst: u32,
+    ) -> Option<(Result<(), Duration>, u32)>;
+
+    /// The exchange asked to back off for `wait`: every process pauses.
+    async fn pause(&self, exchange: &str, wait: Duration);
+}
+
 pub struct WeightBudget {
     limiter: Option<DefaultDirectRateLimiter>,
     blocked_until: Mutex<Option<Instant>>,
+    per_minute: u32,
+    burst: u32,
+    shared: OnceLock<(String, Arc<dyn SharedBudget>)>,
+    /// While the shared budget cannot answer: this process's share of it (the budget ÷ the
+    /// processes last seen sharing it), rebuilt when that count changes.
+    fallback: Mutex<Option<(u32, DefaultDirectRateLimiter)>>,
+    sharers: std::sync::atomic::AtomicU32,
 }
 
 impl WeightBudget {
@@ -41,7 +70,83 @@ impl WeightBudget {
         Self {
             limiter,
             blocked_until: Mutex::new(None),
+            per_minute,
+            burst: burst.min(per_minute),
+            shared: OnceLock::new(),
+            fallback: Mutex::new(None),
+            sharers: std::sync::atomic::AtomicU32::new(1),
         }
+    }
+
+    /// From now on the budget is `shared` with every process using it (one budget per IP).
+    pub fn share(&self, exchange: &str, shared: Arc<dyn SharedBudget>) {
+        let _ = self.shared.set((exchange.to_owned(), shared));
+    }
+
+    /// The shared budget's verdict: `Some` when it answered (granted or refused), `None` to
+    /// decide locally (no shared budget, or it cannot answer).
+    async fn admit_shared(&self, weight: u32) -> Option<Result<(), VenueError>> {
+        let (exchange, shared) = self.shared.get()?;
+        if self.limiter.is_none() {
+            return None;
+        }
+        loop {
+            let (verdict, sharers) = shared
+                .take(exchange, weight, self.per_minute, self.burst)
+                .await?;
+            self.sharers
+                .store(sharers.max(1), std::sync::atomic::Ordering::Relaxed);
+            match verdict {
+                Ok(()) => return Some(Ok(())),
+                Err(wait) if wait > MAX_QUEUE_WAIT => {
+                    return Some(Err(VenueError::RateLimited {
+                        message: format!(
+                            "the shared request-weight budget is exhausted for {} ms",
+                            wait.as_millis()
+                        ),
+                        retry_after: Some(wait),
+                    }))
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// The exchange told us to stop: this process at once, every other through the shared
+    /// budget.
+    pub async fn back_off_everyone(&self, duration: Duration) {
+        self.back_off(duration);
+        if let Some((exchange, shared)) = self.shared.get() {
+            shared.pause(exchange, duration).await;
+        }
+    }
+
+    /// This process's share while the shared budget is unreachable.
+    fn fallback_check(&self, weight: NonZeroU32) -> Option<Result<(), Duration>> {
+        self.shared.get()?;
+        let sharers = self
+            .sharers
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1);
+        let mut fallback = self.fallback.lock().unwrap_or_else(|p| p.into_inner());
+        if fallback.as_ref().is_none_or(|(n, _)| *n != sharers) {
+            let per_minute = NonZeroU32::new((self.per_minute / sharers).max(1))?;
+            let burst = NonZeroU32::new(
+                (self.burst / sharers)
+                    .max(weight.get())
+                    .min(per_minute.get().max(weight.get())),
+            )?;
+            *fallback = Some((
+                sharers,
+                RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst)),
+            ));
+        }
+        let (_, limiter) = fallback.as_ref()?;
+        Some(match limiter.check_n(weight) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(DefaultClock::default().now())),
+            Err(_) => Err(MAX_QUEUE_WAIT * 2),
+        })
     }
 
     /// Waits for `weight` units of budget, or fails when the exchange asked us to back off or
@@ -56,12 +161,30 @@ impl WeightBudget {
                 retry_after: Some(left),
             });
         }
+        if let Some(verdict) = self.admit_shared(weight).await {
+            return verdict;
+        }
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
         let Some(weight) = NonZeroU32::new(weight) else {
             return Ok(());
         };
+        // Shared budget unreachable: only this process's share of it.
+        loop {
+            match self.fallback_check(weight) {
+                None => break,
+                Some(Ok(())) => return Ok(()),
+                Some(Err(wait)) if wait > MAX_QUEUE_WAIT => return Err(VenueError::RateLimited {
+                    message: format!(
+                        "this process's share of the request-weight budget is exhausted for {} ms",
+                        wait.as_millis()
+                    ),
+                    retry_after: Some(wait),
+                }),
+                Some(Err(wait)) => tokio::time::sleep(wait).await,
+            }
+        }
         loop {
             match limiter.check_n(weight) {
                 Ok(Ok(())) => return Ok(()),

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crate::model::{Candle, DataRequest, Market, MarketData, OrderBook, Ticker, Timeframe, Trade};
 
 pub use self::ccxt::CcxtExchange;
-pub use budget::WeightBudget;
+pub use budget::{SharedBudget, WeightBudget};
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
 pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey, Subscriptions};
@@ -41,6 +41,9 @@ pub struct VenueConfig {
     pub ticker_batch_window: Duration,
     /// A streamed symbol silent this long is resubscribed, and REST polling covers it.
     pub ws_stall_after: Duration,
+    /// Request weight per minute this deployment may spend (`EXCHANGE_WEIGHT_LIMIT`); `None`:
+    /// the exchange's own limit.
+    pub weight_limit: Option<u32>,
 }
 
 impl VenueConfig {
@@ -54,6 +57,7 @@ impl VenueConfig {
             max_concurrent_calls: 8,
             ticker_batch_window: Duration::ZERO,
             ws_stall_after: Duration::from_secs(10),
+            weight_limit: None,
         }
     }
 }
@@ -89,6 +93,10 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Candle intervals the exchange serves, e.g. `["1m", "1h", ...]`.
     fn timeframes(&self) -> &[String];
+
+    /// Shares the exchange's request-weight budget with every process using `shared` (one
+    /// budget per IP); adapters without a budget ignore it.
+    fn share_budget(&self, _shared: std::sync::Arc<dyn SharedBudget>) {}
 
     /// The exchange's live feed, if this adapter has one (websockets); `None` means REST only.
     fn feed(&self) -> Option<std::sync::Arc<dyn Feed>> {

@@ -80,7 +80,15 @@ impl CcxtExchange {
                 .and_then(|u| u.as_str())
                 .and_then(|u| url::Url::parse(u).ok()),
         };
-        let weights = Weights::for_exchange(&config.id);
+        let mut weights = Weights::for_exchange(&config.id);
+        if let Some(limit) = config.weight_limit {
+            // A tenth of the minute as burst, but never less than the heaviest common call
+            // (the markets list), which must fit in one burst.
+            weights.burst = (limit / 10)
+                .max(weights.markets)
+                .min(limit.max(weights.markets));
+            weights.per_minute = limit;
+        }
         let max_calls = config.max_concurrent_calls.max(1);
         Ok(Self {
             id: config.id.clone(),
@@ -201,7 +209,7 @@ impl CcxtExchange {
             }) = &result
             {
                 tracing::warn!(exchange = %self.id, wait_ms = wait.as_millis() as u64, "exchange rate-limited us; backing off");
-                self.budget.back_off(*wait);
+                self.budget.back_off_everyone(*wait).await;
             }
             result
         };
@@ -291,6 +299,10 @@ impl Exchange for CcxtExchange {
 
     fn feed(&self) -> Option<Arc<dyn Feed>> {
         self.feed.clone()
+    }
+
+    fn share_budget(&self, shared: Arc<dyn super::SharedBudget>) {
+        self.budget.share(&self.id, shared);
     }
 
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
