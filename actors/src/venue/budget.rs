@@ -174,13 +174,15 @@ impl WeightBudget {
             match self.fallback_check(weight) {
                 None => break,
                 Some(Ok(())) => return Ok(()),
-                Some(Err(wait)) if wait > MAX_QUEUE_WAIT => return Err(VenueError::RateLimited {
-                    message: format!(
+                Some(Err(wait)) if wait > MAX_QUEUE_WAIT => {
+                    return Err(VenueError::RateLimited {
+                        message: format!(
                         "this process's share of the request-weight budget is exhausted for {} ms",
                         wait.as_millis()
                     ),
-                    retry_after: Some(wait),
-                }),
+                        retry_after: Some(wait),
+                    })
+                }
                 Some(Err(wait)) => tokio::time::sleep(wait).await,
             }
         }
@@ -252,6 +254,53 @@ mod tests {
         assert!(budget.admit(1).await.is_err());
         tokio::time::advance(Duration::from_secs(2)).await;
         budget.admit(1).await.unwrap();
+    }
+
+    /// A shared budget that answers what the test says, and remembers pauses.
+    struct Scripted {
+        answer: Mutex<Option<(Result<(), Duration>, u32)>>,
+        paused: Mutex<Vec<Duration>>,
+    }
+
+    #[async_trait]
+    impl SharedBudget for Scripted {
+        async fn take(
+            &self,
+            _: &str,
+            _: u32,
+            _: u32,
+            _: u32,
+        ) -> Option<(Result<(), Duration>, u32)> {
+            *self.answer.lock().unwrap()
+        }
+        async fn pause(&self, _: &str, wait: Duration) {
+            self.paused.lock().unwrap().push(wait);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_budget_decides_and_without_it_this_process_keeps_to_its_share() {
+        let shared = Arc::new(Scripted {
+            answer: Mutex::new(Some((Ok(()), 4))),
+            paused: Mutex::new(Vec::new()),
+        });
+        // 240/min for everyone, burst 40: granted by the shared budget however much is asked.
+        let budget = WeightBudget::new(true, 240, 40);
+        budget.share("binance", shared.clone());
+        for _ in 0..10 {
+            budget.admit(20).await.unwrap();
+        }
+        *shared.answer.lock().unwrap() = Some((Err(Duration::from_secs(30)), 4));
+        assert!(matches!(
+            budget.admit(1).await,
+            Err(VenueError::RateLimited { retry_after: Some(wait), .. }) if wait == Duration::from_secs(30)
+        ));
+        // Redis silent: a quarter of the budget (four sharers were seen): burst 10, not 40.
+        *shared.answer.lock().unwrap() = None;
+        budget.admit(10).await.unwrap();
+        assert!(budget.admit(10).await.is_err(), "past this process's share");
+        budget.back_off_everyone(Duration::from_secs(5)).await;
+        assert_eq!(*shared.paused.lock().unwrap(), vec![Duration::from_secs(5)]);
     }
 
     #[tokio::test]
