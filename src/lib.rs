@@ -2,6 +2,7 @@
 //! (MCP) and services. This crate wires the actor core (`crypto-market-actors`) to its front
 //! ends: settings, the MCP server and the Redis worker pool (`worker`).
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod mcp;
