@@ -611,3 +611,59 @@ fn numbers_have_thousands_separators_and_keep_their_decimals() {
     assert_eq!(render::age(850.0), "850 ms");
     assert_eq!(render::age(3200.0), "3.2 s");
 }
+
+#[tokio::test]
+async fn bad_settings_exit_2_with_the_servers_one_line() {
+    let sim = simulator();
+    let out = cli(
+        &sim,
+        &["--config", "/nonexistent/cm.toml", "ticker", "BTC/USDT"],
+    )
+    .await;
+    let line = out.one_error_line(2);
+    assert!(line.contains("--config"), "{line}");
+    let out = run(
+        &[
+            "--rest-url".into(),
+            sim.rest_url(),
+            "ticker".into(),
+            "BTC/USDT".into(),
+        ],
+        &[("CACHE_TTL", "soon")],
+    )
+    .await;
+    assert!(
+        out.one_error_line(2).contains("CACHE_TTL"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_failed_symbol_among_several_shows_the_others_and_exits_1() {
+    let sim = simulator();
+    let out = cli(&sim, &["ticker", "BTC/USDT", "BTC/USDX"]).await;
+    assert_eq!(out.code, 1);
+    row(&out.stdout, "BTC/USDT");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: invalid_symbol: BTC/USDX"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn server_logs_reach_stderr_only_with_verbose_and_never_stdout() {
+    let sim = simulator();
+    let quiet = cli(&sim, &["--json", "ticker", "BTC/USDT"]).await.success();
+    quiet.json();
+    let loud = cli(&sim, &["-v", "--json", "ticker", "BTC/USDT"]).await;
+    assert_eq!(loud.code, 0);
+    loud.json();
+    assert!(
+        loud.stderr.contains("serving MCP on stdio"),
+        "{}",
+        loud.stderr
+    );
+}

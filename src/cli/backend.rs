@@ -110,6 +110,7 @@ impl Backend {
                 }
                 let last = last_line(&log);
                 Err(match last {
+                    Some(line) if line.starts_with(SERVER_BINARY) => CliError::Usage(line),
                     Some(line) => CliError::Usage(format!("{SERVER_BINARY}: {line}")),
                     None => CliError::Unavailable(format!("{SERVER_BINARY} did not start: {e}")),
                 })

@@ -110,28 +110,34 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if !list.is_empty() {
                 out = format!("{}\n", tables::tickers(&list, look));
             }
-            let errors: Vec<String> = v["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| {
-                    format!(
-                        "{}: {}: {}",
-                        e["symbol"].as_str().unwrap_or("?"),
-                        e["error"]["code"].as_str().unwrap_or("internal"),
-                        e["error"]["message"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
-            if errors.is_empty() {
-                Ok(out)
-            } else {
-                // The tickers that came are still shown; the failures make the exit status 1.
-                print!("{out}");
-                Err(CliError::Tool {
-                    code: "partial".into(),
-                    message: errors.join("; "),
-                })
+            let errors: Vec<&Value> = v["errors"].as_array().into_iter().flatten().collect();
+            match errors.first() {
+                None => Ok(out),
+                Some(first) => {
+                    // The tickers that came are shown; the failures go to stderr on one line
+                    // (the first one's code) and make the exit status 1.
+                    print!("{out}");
+                    let message = errors
+                        .iter()
+                        .map(|e| {
+                            let code = e["error"]["code"].as_str().unwrap_or("internal");
+                            let message = e["error"]["message"].as_str().unwrap_or_default();
+                            if std::ptr::eq(*e, *first) {
+                                message.to_owned()
+                            } else {
+                                format!("{code}: {message}")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    Err(CliError::Tool {
+                        code: first["error"]["code"]
+                            .as_str()
+                            .unwrap_or("internal")
+                            .to_owned(),
+                        message,
+                    })
+                }
             }
         }
         Command::Ohlcv(a) => {
