@@ -329,11 +329,16 @@ async fn status(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliE
     }
 }
 
-/// The terminal's width (`COLUMNS`), else 100.
+/// The chart's width: `COLUMNS`, else the terminal's, else 100.
 fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, cols)| usize::from(cols))
+        })
         .filter(|&c: &usize| c >= 40)
         .unwrap_or(100)
 }
