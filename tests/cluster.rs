@@ -16,7 +16,7 @@ use serde_json::json;
 
 const SHARED: &[(&str, &str)] = &[("USE_REDIS_CACHE", "true"), ("CACHE_TTL", "30")];
 
-fn with_redis<'a>(redis_url: &'a str) -> Vec<(&'a str, &'a str)> {
+fn with_redis(redis_url: &str) -> Vec<(&str, &str)> {
     let mut env = SHARED.to_vec();
     env.push(("REDIS_URL", redis_url));
     env

@@ -312,9 +312,7 @@ impl Connection {
     fn on_text(&mut self, text: &str, awaiting_ack: &mut HashMap<u64, usize>) -> Option<Ended> {
         // The hot path, one parse: a ticker event.
         if let Some((stream, event)) = wire::ticker_frame(text) {
-            let Some(symbol) = self.seen(stream, awaiting_ack) else {
-                return None;
-            };
+            let symbol = self.seen(stream, awaiting_ack)?;
             let update = wire::ticker_from(event, &symbol);
             self.deliver(symbol, stream, update);
             return None;
