@@ -667,3 +667,164 @@ async fn server_logs_reach_stderr_only_with_verbose_and_never_stdout() {
         loud.stderr
     );
 }
+
+// ---- watch ----
+
+/// A simulator whose websocket ticks every 100 ms: a watched price moves between updates.
+fn fast_sim() -> SimHandle {
+    crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
+        ws_ticker_interval_ms: 100,
+        ..Default::default()
+    })
+    .expect("simulator starts")
+}
+
+fn sim_args(sim: &SimHandle, args: &[&str]) -> Vec<String> {
+    let mut all = vec![
+        "--rest-url".to_owned(),
+        sim.rest_url(),
+        "--ws-url".to_owned(),
+        sim.ws_url(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all
+}
+
+/// The BTC/USDT last prices of each appended table.
+fn watched_prices(stdout: &str) -> Vec<f64> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("| BTC/USDT"))
+        .map(|l| parse_num(l.split('|').nth(2).unwrap().trim()))
+        .collect()
+}
+
+#[tokio::test]
+async fn watch_shows_changing_prices_and_stops_after_count() {
+    let sim = fast_sim();
+    let out = run(
+        &sim_args(
+            &sim,
+            &["watch", "BTC/USDT", "ETH/USDT", "-i", "0.4", "-n", "6"],
+        ),
+        &[],
+    )
+    .await
+    .success();
+    let prices = watched_prices(&out.stdout);
+    assert_eq!(prices.len(), 6, "{}", out.stdout);
+    let now = sim.current_price("BTCUSDT").unwrap();
+    assert!(prices.iter().all(|p| (p - now).abs() / now < 0.01));
+    assert!(
+        prices.windows(2).any(|w| w[0] != w[1]),
+        "prices change: {prices:?}"
+    );
+    assert!(
+        out.stdout.contains("| stream "),
+        "served from the stream:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.lines().any(|l| l.starts_with("| ETH/USDT")));
+}
+
+/// Starts the CLI with stdout and stderr on a pseudo-terminal; `(child, master)`.
+fn spawn_in_pty(args: &[String]) -> (std::process::Child, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two fds we then own.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: fresh fds from openpty, owned here.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    };
+    let child = std::process::Command::new(CLI)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .stdin(std::process::Stdio::null())
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave)
+        .spawn()
+        .expect("the CLI runs");
+    (child, master)
+}
+
+#[tokio::test]
+async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
+    let sim = fast_sim();
+    let (mut child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "-i", "0.3"]));
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut master = master;
+        let mut buf = [0u8; 4096];
+        // EIO once the child side is closed.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while text().matches("Ctrl-C to quit").count() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "4 updates:\n{}",
+            text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .expect("exits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "Ctrl-C is a clean exit:\n{}",
+        text()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let out = text();
+    assert!(
+        out.contains("\x1b[?25l"),
+        "the cursor hidden while watching"
+    );
+    let shown = out.rfind("\x1b[?25h").expect("the cursor shown again");
+    assert!(
+        shown > out.rfind("Ctrl-C to quit").unwrap(),
+        "after the last update"
+    );
+    assert!(
+        out.contains('│') || out.contains('┆'),
+        "unicode borders on a terminal"
+    );
+    assert!(
+        out.contains("\x1b[2K") || out.contains("\x1b[1A"),
+        "redrawn in place"
+    );
+    assert!(!out.contains("error"), "{out}");
+}

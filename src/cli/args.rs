@@ -61,8 +61,30 @@ pub enum Command {
     Trades(TradesArgs),
     /// Markets matching a query.
     Markets(MarketsArgs),
+    /// A live table of tickers, updated in place, until Ctrl-C.
+    Watch(WatchArgs),
     /// The server: its tools, the exchange and whether it answers.
     Status,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// One or more symbols, e.g. BTC/USDT ETHUSDT.
+    #[arg(required = true, value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    /// Seconds between updates (the server serves from its cache within its TTL).
+    #[arg(long, short, default_value_t = 1.0, value_parser = interval)]
+    pub interval: f64,
+    /// Stop after this many updates (default: until Ctrl-C).
+    #[arg(long, short = 'n')]
+    pub count: Option<u64>,
+}
+
+fn interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.1..=3600.0).contains(&x) => Ok(x),
+        _ => Err("expected seconds from 0.1 to 3600".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]

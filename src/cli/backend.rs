@@ -84,6 +84,10 @@ impl Backend {
             cmd.arg("--exchange").arg(exchange);
         }
         cmd.kill_on_drop(true);
+        // Its own process group: a Ctrl-C at the terminal is ours to handle (e.g. `watch`
+        // ending cleanly), and we end the server by closing its stdin.
+        #[cfg(unix)]
+        cmd.process_group(0);
         let stderr = if global.verbose {
             Stdio::inherit()
         } else {
@@ -144,6 +148,18 @@ impl Backend {
             .await
             .map_err(|e| self.lost(format!("calling {tool}: {e}")))?;
         tool_result(result)
+    }
+
+    /// Subscribes to a resource (e.g. `ticker://binance/BTCUSDT`): the server keeps that
+    /// ticker streamed while the session lasts, so calls are served `source: "stream"`.
+    // resources/subscribe: what the server's sessions opened with `initialize` speak (as
+    // its tests do); `listen` is for protocol 2026-07-28.
+    #[allow(deprecated)]
+    pub async fn subscribe(&self, uri: &str) -> Result<(), CliError> {
+        self.client()
+            .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
+            .await
+            .map_err(|e| self.lost(format!("subscribing to {uri}: {e}")))
     }
 
     /// The server's name and version, and its tools' names.

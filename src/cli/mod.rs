@@ -6,6 +6,7 @@
 pub mod args;
 pub mod backend;
 pub mod render;
+pub mod watch;
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
@@ -67,12 +68,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The tool's arguments: `extra` plus `exchange` when given.
-fn args(cli: &Cli, extra: Value) -> Value {
+pub(crate) fn args(cli: &Cli, extra: Value) -> Value {
     let mut map = match extra {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -84,7 +85,7 @@ fn args(cli: &Cli, extra: Value) -> Value {
 }
 
 /// `value` as one line of JSON, newline-terminated.
-fn json_line(value: &Value) -> String {
+pub(crate) fn json_line(value: &Value) -> String {
     format!("{value}\n")
 }
 
@@ -110,33 +111,12 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if !list.is_empty() {
                 out = format!("{}\n", tables::tickers(&list, look));
             }
-            let errors: Vec<&Value> = v["errors"].as_array().into_iter().flatten().collect();
-            match errors.first() {
+            match tickers_error(&v) {
                 None => Ok(out),
-                Some(first) => {
-                    // The tickers that came are shown; the failures go to stderr on one line
-                    // (the first one's code) and make the exit status 1.
+                Some(e) => {
+                    // The tickers that came are shown; the failures go to stderr on one line.
                     print!("{out}");
-                    let message = errors
-                        .iter()
-                        .map(|e| {
-                            let code = e["error"]["code"].as_str().unwrap_or("internal");
-                            let message = e["error"]["message"].as_str().unwrap_or_default();
-                            if std::ptr::eq(*e, *first) {
-                                message.to_owned()
-                            } else {
-                                format!("{code}: {message}")
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    Err(CliError::Tool {
-                        code: first["error"]["code"]
-                            .as_str()
-                            .unwrap_or("internal")
-                            .to_owned(),
-                        message,
-                    })
+                    Err(e)
                 }
             }
         }
@@ -256,8 +236,36 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             ));
             Ok(out)
         }
+        Command::Watch(a) => watch::run(backend, cli, a, look).await,
         Command::Status => status(backend, cli, look).await,
     }
+}
+
+/// The failed symbols of a `get_tickers` result as one error (the first one's code), if any.
+fn tickers_error(v: &Value) -> Option<CliError> {
+    let errors: Vec<&Value> = v["errors"].as_array().into_iter().flatten().collect();
+    let first = errors.first()?;
+    let message = errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let code = e["error"]["code"].as_str().unwrap_or("internal");
+            let message = e["error"]["message"].as_str().unwrap_or_default();
+            if i == 0 {
+                message.to_owned()
+            } else {
+                format!("{code}: {message}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(CliError::Tool {
+        code: first["error"]["code"]
+            .as_str()
+            .unwrap_or("internal")
+            .to_owned(),
+        message,
+    })
 }
 
 /// The server and whether its exchange answers (`exchange_status` when the server has it).
