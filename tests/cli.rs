@@ -828,3 +828,245 @@ async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
     );
     assert!(!out.contains("error"), "{out}");
 }
+
+// ---- chat ----
+
+async fn chat(sim: &SimHandle, questions: &str, env: &[(&str, &str)]) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(CLI);
+    cmd.args(sim_args(sim, &["chat"]))
+        .env_remove("LLM_API_URL")
+        .env_remove("LLM_API_KEY")
+        .env_remove("LLM_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the CLI runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(questions.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("chat ends with its input")
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn the_built_in_parser_understands_the_common_questions() {
+    use crypto_market_mcp::cli::chat::{parse, Intent};
+    assert_eq!(parse("price of btc"), Intent::Ticker("BTC/USDT".into()));
+    assert_eq!(
+        parse("What's the price of ETH?"),
+        Intent::Ticker("ETH/USDT".into())
+    );
+    assert_eq!(parse("btcusdt"), Intent::Ticker("BTCUSDT".into()));
+    assert_eq!(
+        parse("eth/usdt 4h candles"),
+        Intent::Ohlcv {
+            symbol: "ETH/USDT".into(),
+            timeframe: "4h".into(),
+            limit: 24
+        }
+    );
+    assert_eq!(
+        parse("order book sol limit 5"),
+        Intent::Book {
+            symbol: "SOL/USDT".into(),
+            limit: 5
+        }
+    );
+    assert_eq!(
+        parse("recent trades btc"),
+        Intent::Trades {
+            symbol: "BTC/USDT".into(),
+            limit: 10
+        }
+    );
+    assert_eq!(parse("compare btc"), Intent::Compare("BTC/USDT".into()));
+    assert_eq!(
+        parse("what markets have pepe"),
+        Intent::Markets(Some("pepe".into()))
+    );
+    assert_eq!(parse("why is the sky blue"), Intent::Unknown);
+}
+
+#[tokio::test]
+async fn chat_without_a_model_answers_price_of_btc_with_the_simulators_price() {
+    let sim = simulator();
+    let start = now_ms();
+    let out = chat(
+        &sim,
+        "price of btc\nwhy is the sky blue\nwhat markets have eth\n",
+        &[],
+    )
+    .await;
+    let end = now_ms();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.is_ascii());
+    let answer = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("BTC/USDT on binance: "))
+        .unwrap_or_else(|| panic!("a price answer:\n{}", out.stdout));
+    let price = answer["BTC/USDT on binance: ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        (start.saturating_sub(1000)..=end).any(|t| sim
+            .price_at("BTCUSDT", t)
+            .map(render::num)
+            .as_deref()
+            == Some(price)),
+        "{price} is the simulator's"
+    );
+    assert!(
+        out.stdout.contains("I can't answer that"),
+        "says what it cannot answer:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("| ETH/USDT "), "{}", out.stdout);
+}
+
+/// A stub OpenAI-compatible endpoint: the first completion asks for `get_ticker`, the second
+/// answers in words with the price the tool result carried. Records the requests.
+async fn stub_llm() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let (head, body) = loop {
+                let n = socket.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break (head.to_owned(), body[..len].to_owned());
+                    }
+                }
+            };
+            let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let auth = head
+                .lines()
+                .find(|l| l.to_lowercase().starts_with("authorization:"))
+                .unwrap_or_default()
+                .to_owned();
+            let tool_result = request["messages"]
+                .as_array()
+                .and_then(|m| m.iter().rev().find(|m| m["role"] == "tool").cloned());
+            log.lock().unwrap().push((auth, request));
+            let message = match tool_result {
+                None => json!({"role": "assistant", "content": null, "tool_calls": [{
+                    "id": "call_1", "type": "function",
+                    "function": {"name": "get_ticker", "arguments": "{\"symbol\":\"BTC/USDT\"}"}}]}),
+                Some(result) => {
+                    let ticker: Value =
+                        serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
+                    json!({"role": "assistant", "content": format!("Bitcoin trades at {} USDT.", ticker["last"])})
+                }
+            };
+            let body = json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test]
+async fn chat_with_a_model_makes_the_tool_call_it_asks_for_and_prints_its_answer() {
+    let sim = simulator();
+    let (url, seen) = stub_llm().await;
+    let key = "sk-test-secret-key";
+    let out = chat(
+        &sim,
+        "how is bitcoin doing?\n",
+        &[
+            ("LLM_API_URL", &url),
+            ("LLM_API_KEY", key),
+            ("LLM_MODEL", "stub-1"),
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("-> get_ticker {\"symbol\":\"BTC/USDT\"}"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("<- source: exchange"),
+        "the result's freshness:\n{}",
+        out.stdout
+    );
+    let answer = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Bitcoin trades at "))
+        .expect("the model's answer");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let (auth, first) = &requests[0];
+    assert_eq!(auth.to_lowercase(), format!("authorization: bearer {key}"));
+    assert_eq!(first["model"], "stub-1");
+    let tools: Vec<&str> = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"get_ticker") && tools.contains(&"get_ohlcv"),
+        "{tools:?}"
+    );
+    assert!(first["tools"][0]["function"]["parameters"]["properties"].is_object());
+    // The tool result went back to the model, and its price is the simulator's.
+    let tool_msg = requests[1].1["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap()
+        .clone();
+    assert_eq!(tool_msg["tool_call_id"], "call_1");
+    let ticker: Value = serde_json::from_str(tool_msg["content"].as_str().unwrap()).unwrap();
+    let at = ticker["timestamp"].as_u64().unwrap();
+    assert_eq!(ticker["last"].as_f64(), sim.price_at("BTCUSDT", at));
+    assert!(answer.contains(&ticker["last"].to_string()));
+    assert!(
+        !out.stdout.contains(key) && !out.stderr.contains(key),
+        "the key is never shown"
+    );
+}

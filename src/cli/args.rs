@@ -65,6 +65,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// The server: its tools, the exchange and whether it answers.
     Status,
+    /// Questions in plain words ("price of btc", "eth 4h candles"), answered by calling the
+    /// tools; with LLM_API_URL, LLM_API_KEY and LLM_MODEL an OpenAI-compatible model decides
+    /// which. Reads questions from a pipe too.
+    Chat,
 }
 
 #[derive(Debug, Args)]

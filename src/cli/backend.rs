@@ -184,6 +184,25 @@ impl Backend {
         ))
     }
 
+    /// The server's tools: name, description and input schema.
+    pub async fn tools(&self) -> Result<Vec<(String, String, Value)>, CliError> {
+        let tools = self
+            .client()
+            .list_all_tools()
+            .await
+            .map_err(|e| self.lost(format!("listing tools: {e}")))?;
+        Ok(tools
+            .into_iter()
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    t.description.as_deref().unwrap_or_default().to_owned(),
+                    Value::Object((*t.input_schema).clone()),
+                )
+            })
+            .collect())
+    }
+
     fn lost(&self, what: String) -> CliError {
         match self {
             Backend::Embedded { log, .. } => match last_line(log) {

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod backend;
+pub mod chat;
 pub mod render;
 pub mod watch;
 
@@ -133,34 +134,7 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if as_json {
                 return Ok(json_line(&v));
             }
-            let candles: Vec<chart::Candle> = v["candles"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(chart::Candle::from_row)
-                .collect();
-            let mut out = format!(
-                "{} {} {}\n",
-                v["symbol"].as_str().unwrap_or(&a.symbol),
-                v["timeframe"].as_str().unwrap_or(&a.timeframe),
-                v["exchange"].as_str().unwrap_or_default()
-            );
-            if candles.is_empty() {
-                out.push_str("no candles\n");
-                return Ok(out);
-            }
-            for line in chart::candles(&candles, 16, terminal_width(), look) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            out.push('\n');
-            out.push_str(&tables::candles(&candles, look));
-            out.push('\n');
-            if let Some(line) = tables::freshness_line(&v, look) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Ok(out)
+            Ok(show_ohlcv(&v, look))
         }
         Command::Book(a) => {
             let v = spin(backend.call(
@@ -171,26 +145,7 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if as_json {
                 return Ok(json_line(&v));
             }
-            let mut out = format!(
-                "{} {} order book\n",
-                v["symbol"].as_str().unwrap_or(&a.symbol),
-                v["exchange"].as_str().unwrap_or_default()
-            );
-            let bar = terminal_width().saturating_sub(50).clamp(10, 40);
-            for line in ladder::ladder(
-                &ladder::levels(&v["bids"]),
-                &ladder::levels(&v["asks"]),
-                bar,
-                look,
-            ) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            if let Some(line) = tables::freshness_line(&v, look) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Ok(out)
+            Ok(show_book(&v, look))
         }
         Command::Trades(a) => {
             let v = spin(backend.call(
@@ -201,17 +156,7 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if as_json {
                 return Ok(json_line(&v));
             }
-            let mut out = format!(
-                "{} {} recent trades\n{}\n",
-                v["symbol"].as_str().unwrap_or(&a.symbol),
-                v["exchange"].as_str().unwrap_or_default(),
-                tables::trades(&v, look)
-            );
-            if let Some(line) = tables::freshness_line(&v, look) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Ok(out)
+            Ok(show_trades(&v, look))
         }
         Command::Markets(a) => {
             let mut extra = json!({ "limit": a.limit });
@@ -225,20 +170,95 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if as_json {
                 return Ok(json_line(&v));
             }
-            let shown = v["markets"].as_array().map_or(0, Vec::len);
-            let mut out = format!("{}\n", tables::markets(&v, look));
-            out.push_str(&format!(
-                "{shown} of {} markets on {}\n",
-                v["total"]
-                    .as_u64()
-                    .map_or("?".to_owned(), |t| t.to_string()),
-                v["exchange"].as_str().unwrap_or_default()
-            ));
-            Ok(out)
+            Ok(show_markets(&v, look))
         }
         Command::Watch(a) => watch::run(backend, cli, a, look).await,
         Command::Status => status(backend, cli, look).await,
+        Command::Chat => chat::run(backend, cli, look).await,
     }
+}
+
+/// A `get_ohlcv` result: title, chart, table, freshness.
+pub fn show_ohlcv(v: &Value, look: Look) -> String {
+    let candles: Vec<chart::Candle> = v["candles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(chart::Candle::from_row)
+        .collect();
+    let mut out = format!(
+        "{} {} {}\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["timeframe"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default()
+    );
+    if candles.is_empty() {
+        out.push_str("no candles\n");
+        return out;
+    }
+    for line in chart::candles(&candles, 16, terminal_width(), look) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&tables::candles(&candles, look));
+    out.push('\n');
+    push_freshness(&mut out, v, look);
+    out
+}
+
+fn push_freshness(out: &mut String, v: &Value, look: Look) {
+    if let Some(line) = tables::freshness_line(v, look) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// A `get_order_book` result: the depth ladder.
+pub fn show_book(v: &Value, look: Look) -> String {
+    let mut out = format!(
+        "{} {} order book\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default()
+    );
+    let bar = terminal_width().saturating_sub(50).clamp(10, 40);
+    for line in ladder::ladder(
+        &ladder::levels(&v["bids"]),
+        &ladder::levels(&v["asks"]),
+        bar,
+        look,
+    ) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    push_freshness(&mut out, v, look);
+    out
+}
+
+/// A `get_trades` result.
+pub fn show_trades(v: &Value, look: Look) -> String {
+    let mut out = format!(
+        "{} {} recent trades\n{}\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default(),
+        tables::trades(v, look)
+    );
+    push_freshness(&mut out, v, look);
+    out
+}
+
+/// A `list_markets` result.
+pub fn show_markets(v: &Value, look: Look) -> String {
+    let shown = v["markets"].as_array().map_or(0, Vec::len);
+    let mut out = format!("{}\n", tables::markets(v, look));
+    out.push_str(&format!(
+        "{shown} of {} markets on {}\n",
+        v["total"]
+            .as_u64()
+            .map_or("?".to_owned(), |t| t.to_string()),
+        v["exchange"].as_str().unwrap_or_default()
+    ));
+    out
 }
 
 /// The failed symbols of a `get_tickers` result as one error (the first one's code), if any.
