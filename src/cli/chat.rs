@@ -84,7 +84,7 @@ fn say(text: &str) {
 
 /// Questions from a terminal (rustyline: editing, history) or from a pipe.
 enum Input {
-    Terminal(Option<rustyline::DefaultEditor>),
+    Terminal(Option<Box<rustyline::DefaultEditor>>),
     Pipe(tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>),
 }
 
@@ -92,7 +92,7 @@ impl Input {
     fn new() -> Input {
         if std::io::stdin().is_terminal() {
             if let Ok(editor) = rustyline::DefaultEditor::new() {
-                return Input::Terminal(Some(editor));
+                return Input::Terminal(Some(Box::new(editor)));
             }
         }
         Input::Pipe(tokio::io::BufReader::new(tokio::io::stdin()).lines())
