@@ -728,7 +728,7 @@ async fn watch_shows_changing_prices_and_stops_after_count() {
 }
 
 /// Starts the CLI with stdout and stderr on a pseudo-terminal; `(child, master)`.
-fn spawn_in_pty(args: &[String]) -> (std::process::Child, std::fs::File) {
+fn spawn_in_pty(args: &[String], env: &[(&str, &str)]) -> (std::process::Child, std::fs::File) {
     use std::os::fd::FromRawFd;
     let (mut master, mut slave) = (0, 0);
     let size = libc::winsize {
@@ -759,6 +759,7 @@ fn spawn_in_pty(args: &[String]) -> (std::process::Child, std::fs::File) {
         .args(args)
         .env_remove("NO_COLOR")
         .env_remove("COLUMNS")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(slave.try_clone().expect("dup"))
         .stderr(slave)
@@ -770,7 +771,8 @@ fn spawn_in_pty(args: &[String]) -> (std::process::Child, std::fs::File) {
 #[tokio::test]
 async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
     let sim = fast_sim();
-    let (mut child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "-i", "0.3"]));
+    let (mut child, master) =
+        spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "-i", "0.3"]), &[]);
     let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let sink = output.clone();
     std::thread::spawn(move || {
@@ -1069,4 +1071,51 @@ async fn chat_with_a_model_makes_the_tool_call_it_asks_for_and_prints_its_answer
         !out.stdout.contains(key) && !out.stderr.contains(key),
         "the key is never shown"
     );
+}
+
+/// What a one-shot command prints on a pseudo-terminal, until it exits.
+async fn in_pty(args: &[String], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let (mut child, master) = spawn_in_pty(args, env);
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut master = master;
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        all
+    });
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .expect("exits");
+    let out = tokio::task::spawn_blocking(move || reader.join().unwrap())
+        .await
+        .unwrap();
+    (status.code(), String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn colours_and_unicode_on_a_terminal_never_with_no_color() {
+    let sim = simulator();
+    let args = sim_args(&sim, &["ohlcv", "BTC/USDT", "--limit", "10"]);
+    let (code, fancy) = in_pty(&args, &[]).await;
+    assert_eq!(code, Some(0), "{fancy}");
+    assert!(fancy.contains('\x1b'), "colours on a terminal");
+    assert!(
+        fancy.contains('█') && fancy.contains('┤'),
+        "unicode chart:\n{fancy}"
+    );
+    let (code, plain) = in_pty(&args, &[("NO_COLOR", "1")]).await;
+    assert_eq!(code, Some(0), "{plain}");
+    assert!(
+        !plain.contains('\x1b'),
+        "no colours with NO_COLOR:\n{plain}"
+    );
+    assert!(plain.is_ascii(), "ASCII with NO_COLOR:\n{plain}");
+    assert!(plain.contains('#') && plain.contains('+'));
 }
