@@ -32,12 +32,16 @@ pub enum CliError {
     /// A bad command line or setting: exit 2.
     #[error("{0}")]
     Usage(String),
+    /// Ctrl-C during a one-shot command: exit 130.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Usage(_) => ExitCode::from(2),
+            CliError::Interrupted => ExitCode::from(130),
             _ => ExitCode::from(1),
         }
     }
@@ -48,7 +52,16 @@ pub async fn run(cli: Cli) -> ExitCode {
     let look = Look::detect();
     let outcome = match Backend::connect(&cli.global).await {
         Ok(backend) => {
-            let outcome = execute(&backend, &cli, look).await;
+            // `watch` and `chat` end on Ctrl-C themselves (exit 0); a one-shot call is
+            // abandoned, the server closed, and the exit status is 130.
+            let outcome = if matches!(cli.command, Command::Watch(_) | Command::Chat) {
+                execute(&backend, &cli, look).await
+            } else {
+                tokio::select! {
+                    outcome = execute(&backend, &cli, look) => outcome,
+                    _ = interrupted() => Err(CliError::Interrupted),
+                }
+            };
             backend.close().await;
             outcome
         }
@@ -71,6 +84,13 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Ctrl-C (never resolves if the handler cannot be installed).
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The tool's arguments: `extra` plus `exchange` when given.
