@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image with every binary of the workspace: crypto-market-mcp (MCP server / gateway),
-# crypto-market-worker (Redis worker pool) and crypto-market-sim (exchange simulator).
+# crypto-market-worker (Redis worker pool), crypto-market-sim (exchange simulator) and
+# crypto-market (the command line for people; it finds crypto-market-mcp beside it).
 #   docker build -t crypto-market-mcp:local .
 # compose.yaml builds and runs it; deploy/ runs it on Kubernetes.
 
@@ -19,6 +20,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --workspace --bins \
     && mkdir -p /out \
     && cp target/release/crypto-market-mcp \
+          target/release/crypto-market \
           target/release/crypto-market-worker \
           target/release/crypto-market-sim /out/
 
@@ -27,7 +29,7 @@ FROM ${RUNTIME_IMAGE} AS runtime
 # Mozilla's roots compiled in. No curl/wget either: http-probe (bash's /dev/tcp) is the
 # container health check; Kubernetes probes need nothing in the image.
 COPY --chmod=0755 deploy/http-probe /usr/local/bin/http-probe
-COPY --from=builder /out/crypto-market-mcp /out/crypto-market-worker /out/crypto-market-sim /usr/local/bin/
+COPY --from=builder /out/crypto-market-mcp /out/crypto-market /out/crypto-market-worker /out/crypto-market-sim /usr/local/bin/
 # A numeric non-root user, so Kubernetes' runAsNonRoot can verify it. The binaries write no
 # files: the root file system may be read-only.
 USER 10001:10001

@@ -3,6 +3,7 @@
 //! ends: settings, the MCP server and the Redis worker pool (`worker`).
 
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod mcp;

@@ -1,0 +1,144 @@
+//! The command line of `crypto-market` (clap derive). Every subcommand has `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Crypto market data for people: tickers, candles, order books, trades and markets, served by
+/// `crypto-market-mcp` (started as a child by default, or a remote one with --mcp-url).
+#[derive(Debug, Parser)]
+#[command(name = "crypto-market", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Exchange to ask (a ccxt id, e.g. binance); default: the server's EXCHANGE_NAME.
+    #[arg(long, global = true, value_name = "ID")]
+    pub exchange: Option<String>,
+    /// Print exactly the tool's structured JSON result on one line (for scripts and jq).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// TOML settings file, passed to the embedded server.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Exchange REST base URL for the embedded server (EXCHANGE_REST_URL), e.g. a simulator.
+    #[arg(long, global = true, value_name = "URL")]
+    pub rest_url: Option<String>,
+    /// Exchange websocket base URL for the embedded server (EXCHANGE_WS_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub ws_url: Option<String>,
+    /// Use a remote crypto-market-mcp over streamable HTTP, e.g. http://host:8080/mcp.
+    #[arg(long, global = true, value_name = "URL")]
+    pub mcp_url: Option<String>,
+    /// Bearer token for --mcp-url (MCP_AUTH_TOKEN).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "MCP_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Show the embedded server's logs on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Tickers as a table, with freshness (source, age, stale).
+    Ticker(TickerArgs),
+    /// Candles: a terminal chart, then the table.
+    Ohlcv(OhlcvArgs),
+    /// Order book: a depth ladder with cumulative size bars.
+    Book(BookArgs),
+    /// Recent trades.
+    Trades(TradesArgs),
+    /// Markets matching a query.
+    Markets(MarketsArgs),
+    /// A live table of tickers, updated in place, until Ctrl-C.
+    Watch(WatchArgs),
+    /// The server: its tools, the exchange and whether it answers.
+    Status,
+    /// Questions in plain words ("price of btc", "eth 4h candles"), answered by calling the
+    /// tools; with LLM_API_URL, LLM_API_KEY and LLM_MODEL an OpenAI-compatible model decides
+    /// which. Reads questions from a pipe too.
+    Chat,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// One or more symbols, e.g. BTC/USDT ETHUSDT.
+    #[arg(required = true, value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    /// Seconds between updates (the server serves from its cache within its TTL).
+    #[arg(long, short, default_value_t = 1.0, value_parser = interval)]
+    pub interval: f64,
+    /// Stop after this many updates (default: until Ctrl-C).
+    #[arg(long, short = 'n')]
+    pub count: Option<u64>,
+}
+
+fn interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.1..=3600.0).contains(&x) => Ok(x),
+        _ => Err("expected seconds from 0.1 to 3600".to_owned()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TickerArgs {
+    /// One or more symbols, e.g. BTC/USDT ETHUSDT sol-usdt.
+    #[arg(required = true, value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OhlcvArgs {
+    /// Symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// Candle timeframe (one of the exchange's, e.g. 1m, 1h, 1d).
+    #[arg(long, short, default_value = "1h")]
+    pub timeframe: String,
+    /// Number of candles (1..1000).
+    #[arg(long, short, default_value_t = 60)]
+    pub limit: u32,
+    /// First candle's time: ms since the epoch or ISO-8601.
+    #[arg(long, short)]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BookArgs {
+    /// Symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// Levels per side (1..1000).
+    #[arg(long, short, default_value_t = 10)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TradesArgs {
+    /// Symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// Number of trades (1..1000).
+    #[arg(long, short, default_value_t = 20)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct MarketsArgs {
+    /// Substring to look for in symbols, e.g. btc.
+    pub query: Option<String>,
+    /// Only markets quoted in this currency, e.g. USDT.
+    #[arg(long, short)]
+    pub quote: Option<String>,
+    /// At most this many markets (1..500).
+    #[arg(long, short, default_value_t = 50)]
+    pub limit: u32,
+}

@@ -1,0 +1,411 @@
+//! `crypto-market`: the command line for people (SPEC.md section 8). It speaks MCP to a
+//! `crypto-market-mcp` (embedded as a child over stdio, or remote over streamable HTTP) and
+//! renders the tools' results as tables, a candlestick chart and a depth ladder, or prints
+//! exactly the tool's JSON with `--json`.
+
+pub mod args;
+pub mod backend;
+pub mod chat;
+pub mod render;
+pub mod watch;
+
+use std::future::Future;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use args::{Cli, Command};
+use backend::Backend;
+use render::{chart, ladder, tables, Look};
+
+/// What can go wrong, and the exit status it gives.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The tool answered with an error (`isError: true`): exit 1.
+    #[error("{code}: {message}")]
+    Tool { code: String, message: String },
+    /// The server cannot be started or reached, or the session broke: exit 1.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bad command line or setting: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Ctrl-C during a one-shot command: exit 130.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            CliError::Interrupted => ExitCode::from(130),
+            _ => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs one command; prints the result on stdout and an error as one line on stderr.
+pub async fn run(cli: Cli) -> ExitCode {
+    let look = Look::detect();
+    let outcome = match Backend::connect(&cli.global).await {
+        Ok(backend) => {
+            // `watch` and `chat` end on Ctrl-C themselves (exit 0); a one-shot call is
+            // abandoned, the server closed, and the exit status is 130.
+            let outcome = if matches!(cli.command, Command::Watch(_) | Command::Chat) {
+                execute(&backend, &cli, look).await
+            } else {
+                tokio::select! {
+                    outcome = execute(&backend, &cli, look) => outcome,
+                    _ = interrupted() => Err(CliError::Interrupted),
+                }
+            };
+            backend.close().await;
+            outcome
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (e.g. `| head`) is not an error worth a message.
+            let _ = stdout.write_all(out.as_bytes());
+            let _ = stdout.flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            e.exit_code()
+        }
+    }
+}
+
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Ctrl-C (never resolves if the handler cannot be installed).
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The tool's arguments: `extra` plus `exchange` when given.
+pub(crate) fn args(cli: &Cli, extra: Value) -> Value {
+    let mut map = match extra {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    if let Some(exchange) = &cli.global.exchange {
+        map.insert("exchange".into(), json!(exchange));
+    }
+    Value::Object(map)
+}
+
+/// `value` as one line of JSON, newline-terminated.
+pub(crate) fn json_line(value: &Value) -> String {
+    format!("{value}\n")
+}
+
+async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliError> {
+    let as_json = cli.global.json;
+    match &cli.command {
+        Command::Ticker(a) => {
+            if let [symbol] = a.symbols.as_slice() {
+                let v = spin(backend.call("get_ticker", args(cli, json!({ "symbol": symbol }))))
+                    .await?;
+                if as_json {
+                    return Ok(json_line(&v));
+                }
+                return Ok(format!("{}\n", tables::tickers(&[&v], look)));
+            }
+            let v = spin(backend.call("get_tickers", args(cli, json!({ "symbols": a.symbols }))))
+                .await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            let list: Vec<&Value> = v["tickers"].as_array().into_iter().flatten().collect();
+            let mut out = String::new();
+            if !list.is_empty() {
+                out = format!("{}\n", tables::tickers(&list, look));
+            }
+            match tickers_error(&v) {
+                None => Ok(out),
+                Some(e) => {
+                    // The tickers that came are shown; the failures go to stderr on one line.
+                    print!("{out}");
+                    Err(e)
+                }
+            }
+        }
+        Command::Ohlcv(a) => {
+            let mut extra =
+                json!({ "symbol": a.symbol, "timeframe": a.timeframe, "limit": a.limit });
+            if let Some(since) = &a.since {
+                extra["since"] = match since.parse::<i64>() {
+                    Ok(ms) => json!(ms),
+                    Err(_) => json!(since),
+                };
+            }
+            let v = spin(backend.call("get_ohlcv", args(cli, extra))).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(show_ohlcv(&v, look))
+        }
+        Command::Book(a) => {
+            let v = spin(backend.call(
+                "get_order_book",
+                args(cli, json!({ "symbol": a.symbol, "limit": a.limit })),
+            ))
+            .await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(show_book(&v, look))
+        }
+        Command::Trades(a) => {
+            let v = spin(backend.call(
+                "get_trades",
+                args(cli, json!({ "symbol": a.symbol, "limit": a.limit })),
+            ))
+            .await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(show_trades(&v, look))
+        }
+        Command::Markets(a) => {
+            let mut extra = json!({ "limit": a.limit });
+            if let Some(q) = &a.query {
+                extra["query"] = json!(q);
+            }
+            if let Some(q) = &a.quote {
+                extra["quote"] = json!(q);
+            }
+            let v = spin(backend.call("list_markets", args(cli, extra))).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(show_markets(&v, look))
+        }
+        Command::Watch(a) => watch::run(backend, cli, a, look).await,
+        Command::Status => status(backend, cli, look).await,
+        Command::Chat => chat::run(backend, cli, look).await,
+    }
+}
+
+/// A `get_ohlcv` result: title, chart, table, freshness.
+pub fn show_ohlcv(v: &Value, look: Look) -> String {
+    let candles: Vec<chart::Candle> = v["candles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(chart::Candle::from_row)
+        .collect();
+    let mut out = format!(
+        "{} {} {}\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["timeframe"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default()
+    );
+    if candles.is_empty() {
+        out.push_str("no candles\n");
+        return out;
+    }
+    for line in chart::candles(&candles, 16, terminal_width(), look) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&tables::candles(&candles, look));
+    out.push('\n');
+    push_freshness(&mut out, v, look);
+    out
+}
+
+fn push_freshness(out: &mut String, v: &Value, look: Look) {
+    if let Some(line) = tables::freshness_line(v, look) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// A `get_order_book` result: the depth ladder.
+pub fn show_book(v: &Value, look: Look) -> String {
+    let mut out = format!(
+        "{} {} order book\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default()
+    );
+    let bar = terminal_width().saturating_sub(50).clamp(10, 40);
+    for line in ladder::ladder(
+        &ladder::levels(&v["bids"]),
+        &ladder::levels(&v["asks"]),
+        bar,
+        look,
+    ) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    push_freshness(&mut out, v, look);
+    out
+}
+
+/// A `get_trades` result.
+pub fn show_trades(v: &Value, look: Look) -> String {
+    let mut out = format!(
+        "{} {} recent trades\n{}\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default(),
+        tables::trades(v, look)
+    );
+    push_freshness(&mut out, v, look);
+    out
+}
+
+/// A `list_markets` result.
+pub fn show_markets(v: &Value, look: Look) -> String {
+    let shown = v["markets"].as_array().map_or(0, Vec::len);
+    let mut out = format!("{}\n", tables::markets(v, look));
+    out.push_str(&format!(
+        "{shown} of {} markets on {}\n",
+        v["total"]
+            .as_u64()
+            .map_or("?".to_owned(), |t| t.to_string()),
+        v["exchange"].as_str().unwrap_or_default()
+    ));
+    out
+}
+
+/// The failed symbols of a `get_tickers` result as one error (the first one's code), if any.
+fn tickers_error(v: &Value) -> Option<CliError> {
+    let errors: Vec<&Value> = v["errors"].as_array().into_iter().flatten().collect();
+    let first = errors.first()?;
+    let message = errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let code = e["error"]["code"].as_str().unwrap_or("internal");
+            let message = e["error"]["message"].as_str().unwrap_or_default();
+            if i == 0 {
+                message.to_owned()
+            } else {
+                format!("{code}: {message}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(CliError::Tool {
+        code: first["error"]["code"]
+            .as_str()
+            .unwrap_or("internal")
+            .to_owned(),
+        message,
+    })
+}
+
+/// The server and whether its exchange answers (`exchange_status` when the server has it).
+async fn status(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliError> {
+    let (name, version, tools) = spin(backend.server_info()).await?;
+    if tools.iter().any(|t| t == "exchange_status") {
+        let v = spin(backend.call("exchange_status", args(cli, json!({})))).await?;
+        if cli.global.json {
+            return Ok(json_line(&v));
+        }
+        return Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ));
+    }
+    let started = std::time::Instant::now();
+    let probe = spin(backend.call("list_markets", args(cli, json!({ "limit": 1 })))).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let (answers, exchange, markets, error) = match &probe {
+        Ok(v) => (true, v["exchange"].clone(), v["total"].clone(), Value::Null),
+        Err(e) => (
+            false,
+            json!(cli.global.exchange),
+            Value::Null,
+            json!(e.to_string()),
+        ),
+    };
+    let v = json!({
+        "backend": backend.describe(),
+        "server": {"name": name, "version": version},
+        "tools": tools,
+        "exchange": exchange,
+        "answers": answers,
+        "markets": markets,
+        "latency_ms": latency_ms,
+        "error": error,
+    });
+    if cli.global.json {
+        return Ok(json_line(&v));
+    }
+    let mut t = tables::table(look, &[], &[]);
+    t.add_row(vec!["backend".to_owned(), backend.describe()]);
+    t.add_row(vec!["server".to_owned(), format!("{name} {version}")]);
+    t.add_row(vec!["tools".to_owned(), tools.join(", ")]);
+    t.add_row(vec![
+        "exchange".to_owned(),
+        exchange.as_str().unwrap_or("(server default)").to_owned(),
+    ]);
+    t.add_row(vec![
+        "answers".to_owned(),
+        match &probe {
+            Ok(_) => format!("yes ({latency_ms} ms)"),
+            Err(e) => format!("no: {}", one_line(&e.to_string())),
+        },
+    ]);
+    t.add_row(vec![
+        "markets".to_owned(),
+        markets
+            .as_u64()
+            .map_or("-".to_owned(), |m| render::group(m as f64, 0)),
+    ]);
+    let out = format!("{t}\n");
+    match probe {
+        Ok(_) => Ok(out),
+        Err(e) => {
+            print!("{out}");
+            Err(e)
+        }
+    }
+}
+
+/// The chart's width: `COLUMNS`, else the terminal's, else 100.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, cols)| usize::from(cols))
+        })
+        .filter(|&c: &usize| c >= 40)
+        .unwrap_or(100)
+}
+
+/// Awaits `call`, showing a spinner on stderr once it takes longer than 200 ms (only when
+/// stderr is a terminal).
+async fn spin<T>(call: impl Future<Output = T>) -> T {
+    if !std::io::stderr().is_terminal() {
+        return call.await;
+    }
+    tokio::pin!(call);
+    if let Ok(done) = tokio::time::timeout(Duration::from_millis(200), &mut call).await {
+        return done;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    spinner.set_message("asking the market…");
+    spinner.enable_steady_tick(Duration::from_millis(80));
+    let done = call.await;
+    spinner.finish_and_clear();
+    done
+}
