@@ -17,9 +17,11 @@ fn keys_file(dir: &std::path::Path) -> std::path::PathBuf {
     let sha = |key: &str| crypto_market_mcp::auth::sha256_hex(key);
     let text = format!(
         "[[client]]\nid = \"alpha\"\nkey_sha256 = \"{}\"\nrate_per_s = 0.01\nburst = 3\n\n\
+         [[client]]\nid = \"gamma\"\nkey_sha256 = \"{}\"\nrate_per_s = 5.0\nburst = 5\n\n\
          [[client]]\nid = \"beta\"\nkey_sha256 = \"{}\"\nrate_per_s = 100.0\nburst = 100\n\
          tools = [\"get_ticker\", \"status\"]\n",
         sha("alpha-secret"),
+        sha("gamma-secret"),
         sha("beta-secret")
     );
     let path = dir.join("keys.toml");
@@ -84,22 +86,7 @@ async fn keyed_clients_are_admitted_limited_across_workers_and_counted_by_id() {
     // alone; the second by a worker that has not seen alpha before: the limit is in Redis, so
     // it is spent already.
     let first_wave: Vec<String> = (0..5).map(|i| format!("alpha-{i}")).collect();
-    for id in &first_wave {
-        xadd(
-            &mut conn,
-            request(id, "get_ticker", Some("alpha-secret"))
-                .to_string()
-                .as_bytes(),
-        )
-        .await;
-    }
-    let got = collect_replies(
-        &mut replies,
-        first_wave.len(),
-        Duration::from_secs(60),
-        Duration::from_millis(500),
-    )
-    .await;
+    let got = alpha_asks(&mut conn, &mut replies, &first_wave).await;
     let passed = first_wave
         .iter()
         .filter(|id| got[*id][0]["ok"] == true)
@@ -119,22 +106,7 @@ async fn keyed_clients_are_admitted_limited_across_workers_and_counted_by_id() {
     let second = start_worker(&sim, &redis, &[("API_KEYS_FILE", file)]);
     wait_until_live(&mut conn, &second).await;
     let second_wave: Vec<String> = (0..3).map(|i| format!("alpha-late-{i}")).collect();
-    for id in &second_wave {
-        xadd(
-            &mut conn,
-            request(id, "get_ticker", Some("alpha-secret"))
-                .to_string()
-                .as_bytes(),
-        )
-        .await;
-    }
-    let got = collect_replies(
-        &mut replies,
-        second_wave.len(),
-        Duration::from_secs(60),
-        Duration::ZERO,
-    )
-    .await;
+    let got = alpha_asks(&mut conn, &mut replies, &second_wave).await;
     for id in &second_wave {
         let reply = &got[id][0];
         assert_eq!(reply["error"]["code"], "rate_limited", "{id}: {reply}");
@@ -164,11 +136,52 @@ async fn keyed_clients_are_admitted_limited_across_workers_and_counted_by_id() {
     assert!(status["result"]["clients"].is_object(), "{status}");
     let text = status.to_string();
     assert!(!text.contains("alpha-secret") && !text.contains("beta-secret"));
-    let log = second.log.lock().unwrap().clone();
+    // gamma (5 a second, burst 5) sends 50 at once beside beta's 50: gamma's excess is
+    // rate_limited, beta is served in full.
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        for (client, key) in [("gamma", "gamma-secret"), ("beta", "beta-secret")] {
+            let id = format!("{client}-many-{i}");
+            xadd(
+                &mut conn,
+                request(&id, "get_ticker", Some(key)).to_string().as_bytes(),
+            )
+            .await;
+            ids.push(id);
+        }
+    }
+    let got = collect_replies(
+        &mut replies,
+        ids.len(),
+        Duration::from_secs(60),
+        Duration::ZERO,
+    )
+    .await;
+    let count = |client: &str, ok: bool| {
+        ids.iter()
+            .filter(|id| id.starts_with(client) && (got[*id][0]["ok"] == true) == ok)
+            .count()
+    };
+    assert_eq!(count("beta", true), 50, "beta served in full");
+    let gamma_ok = count("gamma", true);
     assert!(
-        !log.contains("alpha-secret") && !log.contains("beta-secret"),
-        "a key in the logs"
+        (5..=15).contains(&gamma_ok),
+        "gamma: its burst and its rate, {gamma_ok} served"
     );
+    for id in ids
+        .iter()
+        .filter(|id| id.starts_with("gamma") && got[*id][0]["ok"] == false)
+    {
+        assert_eq!(
+            got[id][0]["error"]["code"], "rate_limited",
+            "{}",
+            got[id][0]
+        );
+    }
+    let log = second.log.lock().unwrap().clone();
+    for key in ["alpha-secret", "beta-secret", "gamma-secret"] {
+        assert!(!log.contains(key), "a key in the logs");
+    }
 }
 
 #[tokio::test]
@@ -190,6 +203,26 @@ async fn a_bad_keys_file_exits_2_naming_the_setting() {
     assert!(stderr.contains("API_KEYS_FILE"), "{stderr}");
     assert!(stderr.contains("64 hex digits"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// Client alpha asks for a ticker once per id, all at once; the replies by id (with a moment
+/// for any duplicate to show).
+async fn alpha_asks(
+    conn: &mut redis::aio::MultiplexedConnection,
+    replies: &mut tokio::sync::mpsc::UnboundedReceiver<Value>,
+    ids: &[String],
+) -> std::collections::HashMap<String, Vec<Value>> {
+    for id in ids {
+        let request = request(id, "get_ticker", Some("alpha-secret"));
+        xadd(conn, request.to_string().as_bytes()).await;
+    }
+    collect_replies(
+        replies,
+        ids.len(),
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+    )
+    .await
 }
 
 /// Until `worker` has announced itself in the heartbeat hash (it serves from then on).
