@@ -532,13 +532,7 @@ fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> crate::venu
         let Some(actor) = actor else {
             return Some(event);
         };
-        let upstream = upstream_of(&event.data)?;
-        let fetched_at_ms = event.observed_at_ms();
-        let stamped = Stamped {
-            value: Arc::new(event.data),
-            origin: Source::Stream,
-            fetched_at_ms,
-        };
+        let (_, upstream, stamped) = streamed(event)?;
         // A full mailbox drops this value; the next tick replaces it anyway.
         let _ = actor.try_send(Store {
             upstream,
@@ -549,28 +543,29 @@ fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> crate::venu
     })
 }
 
-/// The request a pushed value answers (what it is stored under).
-fn upstream_of(data: &MarketData) -> Option<DataRequest> {
-    match data {
-        MarketData::Ticker(_) => Some(DataRequest::Ticker),
-        _ => None,
-    }
+/// A pushed value as a symbol stores it: its symbol, the request it answers, and the value
+/// stamped with when it was true (`None` for data a symbol does not keep from a feed).
+fn streamed(event: crate::venue::MarketEvent) -> Option<(Arc<str>, DataRequest, Stamped)> {
+    let upstream = match event.data {
+        MarketData::Ticker(_) => DataRequest::Ticker,
+        _ => return None,
+    };
+    let stamped = Stamped {
+        fetched_at_ms: event.observed_at_ms(),
+        value: Arc::new(event.data),
+        origin: Source::Stream,
+    };
+    Some((event.symbol, upstream, stamped))
 }
 
 impl actix::StreamHandler<VenueEvent> for Router {
     fn handle(&mut self, msg: VenueEvent, ctx: &mut Context<Self>) {
-        let Some(upstream) = upstream_of(&msg.event.data) else {
+        let Some((symbol, upstream, stamped)) = streamed(msg.event) else {
             return;
-        };
-        let observed_at_ms = msg.event.observed_at_ms();
-        let stamped = Stamped {
-            value: Arc::new(msg.event.data),
-            origin: Source::Stream,
-            fetched_at_ms: observed_at_ms,
         };
         let route = Route {
             exchange: msg.exchange.clone(),
-            symbol: msg.event.symbol.to_string(),
+            symbol: symbol.to_string(),
             delivery: Delivery::Store {
                 upstream,
                 stamped,
