@@ -19,7 +19,7 @@ pub use self::ccxt::CcxtExchange;
 pub use budget::{SharedBudget, WeightBudget};
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
-pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey, Subscriptions};
+pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
 
 /// How to reach one exchange.
 #[derive(Debug, Clone, PartialEq)]
