@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::redis::RedisServer;
 use common::{ok, start_server};
 use crypto_market_sim::{SimConfig, Simulator};
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -20,15 +19,7 @@ async fn a_warm_symbol_streams_from_start_and_every_tick_reaches_redis_subscribe
     })
     .expect("simulator");
     let redis = RedisServer::start();
-    let mut pubsub = redis::Client::open(redis.url())
-        .unwrap()
-        .get_async_pubsub()
-        .await
-        .unwrap();
-    pubsub
-        .subscribe("crypto_mcp:ticker:binance:BTC/USDT")
-        .await
-        .unwrap();
+    let mut ticks = common::worker::subscribe(&redis, "crypto_mcp:ticker:binance:BTC/USDT").await;
     let url = redis.url();
     let server = start_server(
         &sim,
@@ -40,16 +31,14 @@ async fn a_warm_symbol_streams_from_start_and_every_tick_reaches_redis_subscribe
     )
     .await;
     // No tool call: the warm symbol's ticks arrive by themselves, in order, the simulator's.
-    let mut messages = pubsub.on_message();
     let mut previous = 0;
     // REST may answer once if the first tick is slow (a loaded machine); none once it flows.
     let mut polled = None;
     for _ in 0..5 {
-        let message = tokio::time::timeout(Duration::from_secs(20), messages.next())
+        let tick = tokio::time::timeout(Duration::from_secs(20), ticks.recv())
             .await
             .expect("a tick within 20 s")
             .expect("a message");
-        let tick: Value = serde_json::from_str(&message.get_payload::<String>().unwrap()).unwrap();
         if tick["source"] == "stream" {
             polled.get_or_insert_with(|| sim.calls("ticker/24hr"));
         }
