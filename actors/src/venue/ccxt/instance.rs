@@ -13,11 +13,23 @@ pub trait VenueInstance: TypedExchange {
     fn last_response_header(&self, name: &str) -> Option<String>;
 }
 
-impl VenueInstance for ccxt::Binance {
-    fn last_response_header(&self, name: &str) -> Option<String> {
-        header(&self.last_response_headers, name)
-    }
+/// Each typed ccxt exchange derefs to its core, which keeps the last response's headers.
+macro_rules! venue_instance {
+    ($($venue:ty),+) => {$(
+        impl VenueInstance for $venue {
+            fn last_response_header(&self, name: &str) -> Option<String> {
+                header(&self.last_response_headers, name)
+            }
+        }
+    )+};
 }
+venue_instance!(
+    ccxt::Binance,
+    ccxt::Okx,
+    ccxt::Bybit,
+    ccxt::Kraken,
+    ccxt::Coinbase
+);
 
 pub type Instance = Box<dyn VenueInstance>;
 
@@ -51,17 +63,26 @@ pub struct Describe {
 
 /// Makes a ccxt instance for `id`; `None` when this build does not include that exchange.
 pub fn build(id: &str, config: Option<Value>) -> Option<(Instance, Describe)> {
-    match id {
-        "binance" => {
-            let ex = ccxt::Binance::new(config);
+    // The typed exchanges share no trait exposing these fields; each derefs to ccxt's
+    // `Exchange`, which holds them.
+    macro_rules! described {
+        ($ex:expr) => {{
+            let ex = $ex;
             let describe = Describe {
                 timeframes: timeframe_names(&ex.timeframes),
                 urls: ex.urls.to_json(),
             };
-            Some((Box::new(ex), describe))
-        }
-        _ => None,
+            (Box::new(ex) as Instance, describe)
+        }};
     }
+    Some(match id {
+        "binance" => described!(ccxt::Binance::new(config)),
+        "okx" => described!(ccxt::Okx::new(config)),
+        "bybit" => described!(ccxt::Bybit::new(config)),
+        "kraken" => described!(ccxt::Kraken::new(config)),
+        "coinbase" => described!(ccxt::Coinbase::new(config)),
+        _ => return None,
+    })
 }
 
 fn timeframe_names(timeframes: &Value) -> Vec<String> {

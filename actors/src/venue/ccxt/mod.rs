@@ -26,7 +26,7 @@ use pool::InstancePool;
 use weights::Weights;
 
 /// Exchange ids this build can serve (the ccxt crate is compiled with only these features).
-pub const SUPPORTED_EXCHANGES: &[&str] = &["binance"];
+pub const SUPPORTED_EXCHANGES: &[&str] = &["binance", "okx", "bybit", "kraken", "coinbase"];
 
 /// Extra time ccxt's own HTTP client gets over our deadline, so that ours always fires first
 /// and is reported as `timeout` rather than as a network error.
