@@ -175,6 +175,7 @@ fn main() {
             mailbox_capacity: 65_536,
             clock: Clock::default(),
             remote_cache: None,
+            failover: true,
         })
         .expect("engine");
         let info = engine.exchange(None).unwrap().clone();

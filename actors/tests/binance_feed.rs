@@ -41,6 +41,7 @@ fn engine(sim: &SimHandle, ttl: Duration, stall_after: Duration) -> Engine {
         mailbox_capacity: 65_536,
         clock: Clock::default(),
         remote_cache: None,
+        failover: true,
     };
     Engine::start(config).expect("engine")
 }

@@ -220,6 +220,7 @@ fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
         mailbox_capacity: 4096,
         clock: Clock::default(),
         remote_cache: None,
+        failover: true,
     }
 }
 

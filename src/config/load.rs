@@ -94,6 +94,18 @@ pub fn load(
         .into_iter()
         .chain(args.overrides()?)
     {
+        if key == "exchange.rest_urls" || key == "exchange.ws_urls" {
+            // `id=url,id=url` → one entry per exchange, as a [exchange.rest_urls] table would.
+            for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (id, url) = pair
+                    .split_once('=')
+                    .ok_or_else(|| ConfigError::new(&key, format!("{pair:?} is not id=URL")))?;
+                builder = builder
+                    .set_override(format!("{key}.{}", id.trim()), url.trim())
+                    .map_err(|e| ConfigError::new(&key, e.to_string()))?;
+            }
+            continue;
+        }
         builder = if key == "exchange.exchanges" || key == "exchange.warm_symbols" {
             let list: Vec<String> = value
                 .split(',')
@@ -187,6 +199,25 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         &["http", "https"],
     )?;
     check_url("exchange.ws_url", &c.exchange.ws_url, &["ws", "wss"])?;
+    let enabled = c.enabled_exchanges();
+    for (key, urls, schemes) in [
+        (
+            "exchange.rest_urls",
+            &c.exchange.rest_urls,
+            &["http", "https"],
+        ),
+        ("exchange.ws_urls", &c.exchange.ws_urls, &["ws", "wss"]),
+    ] {
+        for (id, url) in urls {
+            check(enabled.contains(id), key, || {
+                format!(
+                    "{id:?} is not an enabled exchange (EXCHANGES: {})",
+                    enabled.join(",")
+                )
+            })?;
+            check_url(key, &Some(url.clone()), schemes)?;
+        }
+    }
     let timeout = c.exchange.timeout;
     check(
         (0.05..=120.0).contains(&timeout),
@@ -392,6 +423,59 @@ mod tests {
         assert_eq!(c.redis.key_prefix, "filep", "file beats default");
         assert_eq!(c.enabled_exchanges(), vec!["binance".to_owned()]);
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn per_exchange_urls_point_each_enabled_exchange_elsewhere() {
+        let c = load_with(
+            CommonArgs::default(),
+            &[
+                ("EXCHANGES", "okx,kraken"),
+                ("EXCHANGE_REST_URL", "http://127.0.0.1:9000"),
+                (
+                    "EXCHANGE_REST_URLS",
+                    "okx=http://127.0.0.1:9001, kraken = http://127.0.0.1:9003,binance=http://x:1",
+                ),
+                ("EXCHANGE_WS_URLS", "okx=ws://127.0.0.1:9001"),
+                ("FAILOVER", "false"),
+            ],
+        )
+        .unwrap();
+        let venues = c.engine_config().venues;
+        let urls: Vec<(&str, Option<&str>, Option<&str>)> = venues
+            .iter()
+            .map(|v| (v.id.as_str(), v.rest_url.as_deref(), v.ws_url.as_deref()))
+            .collect();
+        assert_eq!(
+            urls,
+            vec![
+                ("binance", Some("http://127.0.0.1:9000"), None),
+                (
+                    "okx",
+                    Some("http://127.0.0.1:9001"),
+                    Some("ws://127.0.0.1:9001")
+                ),
+                ("kraken", Some("http://127.0.0.1:9003"), None),
+            ],
+            "EXCHANGE_REST_URL wins for the default exchange"
+        );
+        assert!(!c.engine_config().failover);
+        assert!(
+            load_with(CommonArgs::default(), &[])
+                .unwrap()
+                .exchange
+                .failover
+        );
+
+        for (env, value) in [
+            ("EXCHANGE_REST_URLS", "okx=http://127.0.0.1:9001"),
+            ("EXCHANGE_REST_URLS", "binance"),
+            ("EXCHANGE_REST_URLS", "binance=ws://127.0.0.1:1"),
+            ("EXCHANGE_WS_URLS", "binance=http://127.0.0.1:1"),
+        ] {
+            let err = load_with(CommonArgs::default(), &[(env, value)]).unwrap_err();
+            assert!(err.to_string().contains(env), "{env}={value}: {err}");
+        }
     }
 
     #[test]

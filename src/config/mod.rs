@@ -39,6 +39,12 @@ pub struct ExchangeSettings {
     pub enable_rate_limit: bool,
     pub rest_url: Option<String>,
     pub ws_url: Option<String>,
+    /// REST base URL per exchange id (`EXCHANGE_REST_URLS`); `rest_url` wins for the default.
+    pub rest_urls: std::collections::BTreeMap<String, String>,
+    /// Websocket base URL per exchange id (`EXCHANGE_WS_URLS`).
+    pub ws_urls: std::collections::BTreeMap<String, String>,
+    /// A request naming no exchange fails over when the default cannot answer fresh.
+    pub failover: bool,
     /// Seconds one exchange call may take.
     pub timeout: f64,
     pub max_concurrent_calls: usize,
@@ -65,6 +71,9 @@ impl Default for ExchangeSettings {
             enable_rate_limit: true,
             rest_url: None,
             ws_url: None,
+            rest_urls: Default::default(),
+            ws_urls: Default::default(),
+            failover: true,
             timeout: 10.0,
             max_concurrent_calls: 8,
             io_threads: 2,
@@ -73,6 +82,25 @@ impl Default for ExchangeSettings {
             weight_limit: None,
             warm_symbols: Vec::new(),
         }
+    }
+}
+
+impl ExchangeSettings {
+    /// Where exchange `id`'s REST API is: `EXCHANGE_REST_URL` for the default exchange, else
+    /// its entry in `EXCHANGE_REST_URLS`; `None`: the exchange's own.
+    pub fn rest_url_of(&self, id: &str) -> Option<&str> {
+        let own = (id == self.name)
+            .then_some(self.rest_url.as_deref())
+            .flatten();
+        own.or_else(|| self.rest_urls.get(id).map(String::as_str))
+    }
+
+    /// The same for the websocket endpoint (`EXCHANGE_WS_URL`, `EXCHANGE_WS_URLS`).
+    pub fn ws_url_of(&self, id: &str) -> Option<&str> {
+        let own = (id == self.name)
+            .then_some(self.ws_url.as_deref())
+            .flatten();
+        own.or_else(|| self.ws_urls.get(id).map(String::as_str))
     }
 }
 
@@ -258,17 +286,8 @@ impl ServerConfig {
             .map(|id| {
                 let is_default = id == self.exchange.name;
                 VenueConfig {
-                    // The URL overrides point the *default* exchange elsewhere (SPEC.md §3).
-                    rest_url: if is_default {
-                        self.exchange.rest_url.clone()
-                    } else {
-                        None
-                    },
-                    ws_url: if is_default {
-                        self.exchange.ws_url.clone()
-                    } else {
-                        None
-                    },
+                    rest_url: self.exchange.rest_url_of(&id).map(str::to_owned),
+                    ws_url: self.exchange.ws_url_of(&id).map(str::to_owned),
                     timeout: Duration::from_secs_f64(self.exchange.timeout),
                     enable_rate_limit: self.exchange.enable_rate_limit,
                     max_concurrent_calls: self.exchange.max_concurrent_calls,
@@ -295,6 +314,7 @@ impl ServerConfig {
             mailbox_capacity: MAILBOX_CAPACITY,
             clock: Default::default(),
             remote_cache: self.cache.use_redis.then(|| self.redis_target()),
+            failover: self.exchange.failover,
         }
     }
 }

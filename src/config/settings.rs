@@ -15,12 +15,12 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "exchange.name",
         "EXCHANGE_NAME",
-        "a ccxt exchange id built into this server (binance)",
+        "a ccxt exchange id built into this server (binance, okx, bybit, kraken, coinbase)",
     ),
     s(
         "exchange.exchanges",
         "EXCHANGES",
-        "comma-separated exchange ids built into this server (binance)",
+        "comma-separated exchange ids built into this server (binance, okx, bybit, kraken, coinbase)",
     ),
     s(
         "exchange.enable_rate_limit",
@@ -37,6 +37,17 @@ pub const SETTINGS: &[Setting] = &[
         "EXCHANGE_WS_URL",
         "a ws:// or wss:// URL such as ws://127.0.0.1:9000",
     ),
+    s(
+        "exchange.rest_urls",
+        "EXCHANGE_REST_URLS",
+        "comma-separated id=URL pairs of enabled exchanges, e.g. okx=http://127.0.0.1:9001",
+    ),
+    s(
+        "exchange.ws_urls",
+        "EXCHANGE_WS_URLS",
+        "comma-separated id=URL pairs of enabled exchanges, e.g. okx=ws://127.0.0.1:9001",
+    ),
+    s("exchange.failover", "FAILOVER", "true or false"),
     s(
         "exchange.timeout",
         "EXCHANGE_TIMEOUT",

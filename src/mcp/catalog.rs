@@ -15,10 +15,12 @@ use crate::tools::args::{
     ListMarketsArgs, OhlcvArgs, OrderBookArgs, StreamTickerArgs, TickerArgs, TickersArgs,
     TradesArgs,
 };
+use crate::tools::compare::{CompareArgs, CompareResult};
 use crate::tools::output::{
     MarketsResult, OhlcvResult, OrderBookResult, StreamTickerResult, TickerResult, TickersResult,
     TradesResult,
 };
+use crate::tools::status::{StatusArgs, StatusResult};
 use crate::tools::{Tool, ToolSpec, TOOLS};
 
 /// Every tool of [`TOOLS`], as MCP lists it.
@@ -35,6 +37,8 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::GetTrades => tool::<TradesArgs, TradesResult<'static>>(spec),
         Tool::ListMarkets => tool::<ListMarketsArgs, MarketsResult<'static>>(spec),
         Tool::StreamTicker => tool::<StreamTickerArgs, StreamTickerResult>(spec),
+        Tool::ComparePrices => tool::<CompareArgs, CompareResult>(spec),
+        Tool::ExchangeStatus => tool::<StatusArgs, StatusResult>(spec),
     }
 }
 
@@ -44,7 +48,10 @@ fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(spec: &ToolSpec) -> Mc
     let input =
         schema_for_input::<A>().unwrap_or_else(|_| Arc::new(object(json!({ "type": "object" }))));
     let mut annotations = ToolAnnotations::new();
+    // Every tool only reads market data (asking twice changes nothing) from exchanges outside
+    // this server.
     annotations.read_only_hint = Some(true);
+    annotations.idempotent_hint = Some(true);
     annotations.open_world_hint = Some(true);
     McpTool::new(spec.name, spec.description, input)
         .with_raw_output_schema(with_error_envelope(&schema_for_output::<R>()))

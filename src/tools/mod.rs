@@ -2,10 +2,12 @@
 //! names and arguments, SPEC.md section 6) call them.
 
 pub mod args;
+pub mod compare;
 mod context;
 mod error;
 pub mod leases;
 pub mod output;
+pub mod status;
 pub mod stream;
 
 use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
@@ -37,6 +39,8 @@ pub enum Tool {
     GetTrades,
     ListMarkets,
     StreamTicker,
+    ComparePrices,
+    ExchangeStatus,
 }
 
 /// A tool as clients see it: its name and what it does.
@@ -88,6 +92,21 @@ pub const TOOLS: &[ToolSpec] = &[
                       300) or until max_updates: each update is sent as a progress notification \
                       (progress = update count, message = the ticker JSON) when the call has a \
                       progressToken; the result is {exchange, symbol, updates, first, last}.",
+    },
+    ToolSpec {
+        tool: Tool::ComparePrices,
+        name: "compare_prices",
+        description: "One market's bid, ask and last on every enabled exchange that lists it \
+                      (or the given exchanges), fetched concurrently, with the best bid and ask \
+                      across venues and the cross-venue spread in basis points; venues that \
+                      fail are listed under errors.",
+    },
+    ToolSpec {
+        tool: Tool::ExchangeStatus,
+        name: "exchange_status",
+        description: "Health of each enabled exchange (or one): circuit state, request weight \
+                      used and limit, calls and errors in the last minute, p50/p99 call \
+                      latency, last error, markets loaded and their age, websocket state.",
     },
 ];
 
@@ -177,6 +196,8 @@ impl ToolService {
             Tool::GetTrades => self.get_trades(parse(arguments)?).await,
             Tool::ListMarkets => self.list_markets(parse(arguments)?).await,
             Tool::StreamTicker => self.stream_ticker(parse(arguments)?, context).await,
+            Tool::ComparePrices => self.compare_prices(parse(arguments)?).await,
+            Tool::ExchangeStatus => self.exchange_status(parse(arguments)?),
         }
     }
 
@@ -217,10 +238,9 @@ impl ToolService {
     }
 
     async fn get_ticker(&self, args: args::TickerArgs) -> Result<Value, ToolError> {
-        let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let answer = self
             .engine
-            .fetch(exchange, &args.symbol, DataRequest::Ticker)
+            .fetch_named(args.exchange.as_deref(), &args.symbol, DataRequest::Ticker)
             .await?;
         to_json(&ticker_result(&answer)?)
     }
@@ -233,9 +253,11 @@ impl ToolService {
                 args.symbols.len()
             )));
         }
-        let exchange = self.engine.exchange(args.exchange.as_deref())?;
         // Spellings of one market are answered once; cold ones are fetched together.
-        let answers = self.engine.fetch_tickers(exchange, &args.symbols).await;
+        let answers = self
+            .engine
+            .fetch_tickers_named(args.exchange.as_deref(), &args.symbols)
+            .await;
         let mut tickers = Vec::with_capacity(answers.len());
         let mut errors = Vec::new();
         for (symbol, answer) in &answers {
@@ -276,8 +298,8 @@ impl ToolService {
             .transpose()?;
         let answer = self
             .engine
-            .fetch(
-                exchange,
+            .fetch_named(
+                args.exchange.as_deref(),
                 &args.symbol,
                 DataRequest::Ohlcv {
                     timeframe: timeframe.clone(),
@@ -294,16 +316,19 @@ impl ToolService {
             symbol: &answer.symbol,
             timeframe: timeframe.as_str(),
             candles,
-            freshness: Freshness::from(&answer.data),
+            freshness: Freshness::of(&answer),
         })
     }
 
     async fn get_order_book(&self, args: args::OrderBookArgs) -> Result<Value, ToolError> {
-        let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let limit = bounded("limit", args.limit, 20, args::MAX_BOOK_DEPTH)?;
         let answer = self
             .engine
-            .fetch(exchange, &args.symbol, DataRequest::OrderBook { limit })
+            .fetch_named(
+                args.exchange.as_deref(),
+                &args.symbol,
+                DataRequest::OrderBook { limit },
+            )
             .await?;
         let MarketData::OrderBook(book) = &*answer.data.value else {
             return Err(mismatch("an order book"));
@@ -312,16 +337,19 @@ impl ToolService {
             &answer.exchange,
             &answer.symbol,
             book,
-            Freshness::from(&answer.data),
+            Freshness::of(&answer),
         ))
     }
 
     async fn get_trades(&self, args: args::TradesArgs) -> Result<Value, ToolError> {
-        let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let limit = bounded("limit", args.limit, 50, args::MAX_TRADES)?;
         let answer = self
             .engine
-            .fetch(exchange, &args.symbol, DataRequest::Trades { limit })
+            .fetch_named(
+                args.exchange.as_deref(),
+                &args.symbol,
+                DataRequest::Trades { limit },
+            )
             .await?;
         let MarketData::Trades(trades) = &*answer.data.value else {
             return Err(mismatch("trades"));
@@ -330,8 +358,28 @@ impl ToolService {
             exchange: &answer.exchange,
             symbol: &answer.symbol,
             trades,
-            freshness: Freshness::from(&answer.data),
+            freshness: Freshness::of(&answer),
         })
+    }
+
+    async fn compare_prices(&self, args: compare::CompareArgs) -> Result<Value, ToolError> {
+        let comparison = self
+            .engine
+            .compare_tickers(&args.symbol, args.exchanges()?)
+            .await?;
+        to_json(&compare::CompareResult::new(comparison))
+    }
+
+    fn exchange_status(&self, args: status::StatusArgs) -> Result<Value, ToolError> {
+        let exchanges = match args.exchange.as_deref() {
+            Some(name) => vec![self.engine.exchange(Some(name))?],
+            None => self.engine.exchanges().iter().collect(),
+        };
+        let exchanges = exchanges
+            .into_iter()
+            .map(|e| status::VenueStatus::new(self.engine.exchange_status(e)))
+            .collect();
+        to_json(&status::StatusResult { exchanges })
     }
 
     async fn list_markets(&self, args: args::ListMarketsArgs) -> Result<Value, ToolError> {
@@ -379,7 +427,7 @@ fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {
         ticker,
         exchange: &answer.exchange,
         price: ticker.last,
-        freshness: Freshness::from(&answer.data),
+        freshness: Freshness::of(answer),
     })
 }
 

@@ -4,10 +4,11 @@
 use crypto_market_actors::model::{
     now_ms, Candle, Market, OrderBook, Served, Source, Ticker, Trade,
 };
+use crypto_market_actors::symbol::Answer;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Freshness {
     /// exchange | cache | redis | stream
     pub source: Source,
@@ -15,6 +16,10 @@ pub struct Freshness {
     pub age_ms: i64,
     /// True when served past its TTL because the exchange is unavailable or rate-limited.
     pub stale: bool,
+    /// The default exchange that could not answer fresh, when another one served this
+    /// (FAILOVER); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_from: Option<String>,
 }
 
 impl Freshness {
@@ -24,6 +29,15 @@ impl Freshness {
             source: Source::Cache,
             age_ms: (now_ms() - fetched_at_ms).max(0),
             stale: false,
+            failover_from: None,
+        }
+    }
+
+    /// An engine answer's freshness, with the venue it failed over from.
+    pub fn of(answer: &Answer) -> Self {
+        Self {
+            failover_from: answer.failover_from.as_deref().map(str::to_owned),
+            ..Self::from(&answer.data)
         }
     }
 }
@@ -34,6 +48,7 @@ impl<T> From<&Served<T>> for Freshness {
             source: served.source,
             age_ms: served.age_ms,
             stale: served.stale,
+            failover_from: None,
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct Answer {
     /// Unified symbol, e.g. `BTC/USDT`.
     pub symbol: Arc<str>,
     pub data: Served<MarketData>,
+    /// The exchange that could not answer fresh when another one served this (`FAILOVER`).
+    pub failover_from: Option<Arc<str>>,
 }
 
 impl Answer {
@@ -32,6 +34,7 @@ impl Answer {
             exchange,
             symbol,
             data: served,
+            failover_from: None,
         }
     }
 }

@@ -41,9 +41,15 @@ impl CircuitBreaker {
         self.record_at(result, Instant::now())
     }
 
-    /// Whether the circuit is open now, for status reports.
-    pub fn is_open(&self) -> bool {
-        self.check().is_err()
+    /// Closed, open, or half open (the open period is over; the next call decides).
+    pub fn state(&self) -> super::CircuitState {
+        let now = Instant::now();
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match state.open_until {
+            Some(until) if until > now => super::CircuitState::Open,
+            Some(_) => super::CircuitState::HalfOpen,
+            None => super::CircuitState::Closed,
+        }
     }
 
     fn check_at(&self, now: Instant) -> Result<(), VenueError> {

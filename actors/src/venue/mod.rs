@@ -7,6 +7,7 @@ pub mod ccxt;
 mod circuit;
 mod error;
 pub mod feed;
+mod health;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub use budget::{SharedBudget, WeightBudget};
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
 pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
+pub use health::{CallLog, CircuitState, VenueHealth};
 
 /// How to reach one exchange.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +99,11 @@ pub trait Exchange: Send + Sync + 'static {
     /// Shares the exchange's request-weight budget with every process using `shared` (one
     /// budget per IP); adapters without a budget ignore it.
     fn share_budget(&self, _shared: std::sync::Arc<dyn SharedBudget>) {}
+
+    /// How the exchange has been answering lately; `None` when the adapter keeps no record.
+    fn health(&self) -> Option<VenueHealth> {
+        None
+    }
 
     /// The exchange's live feed, if this adapter has one (websockets); `None` means REST only.
     fn feed(&self) -> Option<std::sync::Arc<dyn Feed>> {

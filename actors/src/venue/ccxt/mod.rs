@@ -18,7 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ccxt::{TypedExchangeExt, Value};
 
-use super::{CircuitBreaker, Exchange, Feed, VenueConfig, VenueError, WeightBudget};
+use super::{
+    CallLog, CircuitBreaker, Exchange, Feed, VenueConfig, VenueError, VenueHealth, WeightBudget,
+};
 use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
 use batch::Batcher;
 use instance::{build, Instance, InstanceFactory};
@@ -44,6 +46,8 @@ pub struct CcxtExchange {
     pool: Arc<InstancePool<Instance>>,
     budget: WeightBudget,
     breaker: CircuitBreaker,
+    /// Calls of the last minute, for `exchange_status`.
+    calls: CallLog,
     tickers: Batcher<Ticker>,
     weights: Weights,
     timeout: Duration,
@@ -100,6 +104,7 @@ impl CcxtExchange {
             pool: Arc::new(InstancePool::new(max_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
+            calls: CallLog::default(),
             tickers: Batcher::new(weights.ticker_batch, max_calls, config.ticker_batch_window),
             weights,
             timeout: config.timeout,
@@ -225,6 +230,7 @@ impl CcxtExchange {
             }
         }
         self.breaker.record(&result);
+        self.calls.record(weight, started.elapsed(), &result);
         let exchange = self.id.clone();
         metrics::counter!("cmm_exchange_calls_total", "exchange" => exchange.clone(), "endpoint" => endpoint, "outcome" => outcome_label(&result))
             .increment(1);
@@ -299,6 +305,13 @@ impl Exchange for CcxtExchange {
 
     fn feed(&self) -> Option<Arc<dyn Feed>> {
         self.feed.clone()
+    }
+
+    fn health(&self) -> Option<VenueHealth> {
+        Some(
+            self.calls
+                .health(self.breaker.state(), self.weights.per_minute),
+        )
     }
 
     fn share_budget(&self, shared: Arc<dyn super::SharedBudget>) {

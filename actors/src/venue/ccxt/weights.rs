@@ -30,16 +30,32 @@ impl Weights {
                 ticker_batch: 20,
                 depth_steps: &[(100, 5), (500, 25), (1000, 50), (5000, 250)],
             },
-            _ => Self {
-                per_minute: 600,
-                burst: 60,
-                markets: 1,
-                ticker: 1,
-                ohlcv: 1,
-                trades: 1,
-                ticker_batch: 1,
-                depth_steps: &[],
-            },
+            // The others publish request counts per IP, not weights: every call weighs one,
+            // and the budget is their public market-data limit.
+            // OKX: 20 requests per 2 s on market/ticker(s) and public/instruments.
+            "okx" => Self::per_call(600, 20),
+            // Bybit: 600 requests per 5 s per IP across v5 endpoints.
+            "bybit" => Self::per_call(7_200, 120),
+            // Kraken: public endpoints allow about one call per second, with small bursts.
+            "kraken" => Self::per_call(60, 15),
+            // Coinbase Advanced Trade: 10 public requests per second per IP.
+            "coinbase" => Self::per_call(600, 10),
+            // Unknown rules: conservative.
+            _ => Self::per_call(600, 60),
+        }
+    }
+
+    /// A budget counted in calls: every endpoint weighs one, no batched tickers.
+    fn per_call(per_minute: u32, burst: u32) -> Self {
+        Self {
+            per_minute,
+            burst,
+            markets: 1,
+            ticker: 1,
+            ohlcv: 1,
+            trades: 1,
+            ticker_batch: 1,
+            depth_steps: &[],
         }
     }
 

@@ -8,6 +8,13 @@
 //! - a symbol's first request (or one before the markets are loaded): a hop to the router,
 //!   which starts the actor, then one to the actor.
 
+mod compare;
+mod failover;
+mod status;
+
+pub use compare::Comparison;
+pub use status::ExchangeStatus;
+
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -54,6 +61,9 @@ pub struct EngineConfig {
     pub clock: Clock,
     /// Redis as a shared cache layer under the in-memory one (`USE_REDIS_CACHE`).
     pub remote_cache: Option<crate::redis_target::RedisTarget>,
+    /// A request naming no exchange fails over to the next one when the default cannot
+    /// answer fresh (`FAILOVER`).
+    pub failover: bool,
 }
 
 /// What a front end needs to validate a request for an exchange before sending it.
@@ -61,6 +71,8 @@ pub struct EngineConfig {
 pub struct ExchangeInfo {
     pub id: Arc<str>,
     pub timeframes: Vec<String>,
+    /// Deadline of one call to it.
+    pub timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -73,6 +85,7 @@ struct Inner {
     directory: Arc<Directory>,
     exchanges: Vec<ExchangeInfo>,
     default_exchange: Arc<str>,
+    failover: bool,
     io: IoRuntime,
 }
 
@@ -110,6 +123,11 @@ impl Engine {
             .map(|v| ExchangeInfo {
                 id: Arc::from(v.id()),
                 timeframes: v.timeframes().to_vec(),
+                timeout: config
+                    .venues
+                    .iter()
+                    .find(|c| c.id == v.id())
+                    .map_or(Duration::from_secs(10), |c| c.timeout),
             })
             .collect();
         let directory = Arc::new(Directory::new(
@@ -157,6 +175,7 @@ impl Engine {
                 directory,
                 exchanges,
                 default_exchange: Arc::from(config.default_exchange.as_str()),
+                failover: config.failover,
                 io,
             }),
         })

@@ -1,0 +1,290 @@
+//! Failover and cross-venue comparison over scripted exchanges: who serves when the default
+//! cannot answer fresh, what a request naming an exchange gets, and how long a slow venue may
+//! hold up `compare_tickers`. (The same against the simulator's five formats, through the real
+//! binaries: the workspace's `tests/exchanges.rs`.)
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use crypto_market_actors::model::{
+    Candle, Clock, DataRequest, Market, MarketData, OrderBook, Ticker, Timeframe, Trade,
+};
+use crypto_market_actors::venue::{Exchange, VenueConfig, VenueError};
+use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
+
+/// A venue quoting `price` for BTC/USDT and ETH/USDT (ETH only where `lists_eth`), down while
+/// `down` is set, answering after `delay_ms`.
+struct Venue {
+    id: &'static str,
+    price: f64,
+    lists_eth: bool,
+    down: AtomicBool,
+    delay_ms: AtomicU64,
+    calls: AtomicUsize,
+}
+
+impl Venue {
+    fn new(id: &'static str, price: f64, lists_eth: bool) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            price,
+            lists_eth,
+            down: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+            calls: AtomicUsize::new(0),
+        })
+    }
+}
+
+fn market(symbol: &str) -> Market {
+    let (base, quote) = symbol.split_once('/').unwrap();
+    Market {
+        symbol: symbol.into(),
+        base: base.into(),
+        quote: quote.into(),
+        market_type: "spot".into(),
+        active: true,
+        id: format!("{base}{quote}"),
+    }
+}
+
+#[async_trait]
+impl Exchange for Venue {
+    fn id(&self) -> &str {
+        self.id
+    }
+    fn timeframes(&self) -> &[String] {
+        &[]
+    }
+    async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
+        let mut markets = vec![market("BTC/USDT")];
+        if self.lists_eth {
+            markets.push(market("ETH/USDT"));
+        }
+        Ok(markets)
+    }
+    async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst))).await;
+        if self.down.load(Ordering::SeqCst) {
+            return Err(VenueError::unavailable("HTTP 503"));
+        }
+        Ok(Ticker {
+            symbol: symbol.into(),
+            bid: Some(self.price - 1.0),
+            ask: Some(self.price + 1.0),
+            last: Some(self.price),
+            ..Default::default()
+        })
+    }
+    async fn fetch_ohlcv(
+        &self,
+        _: &str,
+        _: &Timeframe,
+        _: Option<i64>,
+        _: u32,
+    ) -> Result<Vec<Candle>, VenueError> {
+        Err(VenueError::Unsupported("candles".into()))
+    }
+    async fn fetch_order_book(&self, _: &str, _: u32) -> Result<OrderBook, VenueError> {
+        Err(VenueError::Unsupported("books".into()))
+    }
+    async fn fetch_trades(&self, _: &str, _: u32) -> Result<Vec<Trade>, VenueError> {
+        Err(VenueError::Unsupported("trades".into()))
+    }
+}
+
+fn start(venues: &[Arc<Venue>], failover: bool, timeout: Duration) -> Engine {
+    let config = EngineConfig {
+        default_exchange: venues[0].id.into(),
+        venues: venues
+            .iter()
+            .map(|v| VenueConfig {
+                timeout,
+                ..VenueConfig::new(v.id)
+            })
+            .collect(),
+        cache_ttl: Duration::from_secs(10),
+        cache_stale_ttl: Duration::from_secs(60),
+        cache_capacity: NonZeroUsize::new(1024).unwrap(),
+        symbol_idle_after: Duration::from_secs(60),
+        markets_refresh: Duration::from_secs(3600),
+        io_threads: 2,
+        mailbox_capacity: 4096,
+        clock: Clock::default(),
+        remote_cache: None,
+        failover,
+    };
+    let venues = venues
+        .iter()
+        .map(|v| v.clone() as Arc<dyn Exchange>)
+        .collect();
+    Engine::start_with_venues(config, venues).unwrap()
+}
+
+fn last(answer: &crypto_market_actors::symbol::Answer) -> f64 {
+    match &*answer.data.value {
+        MarketData::Ticker(t) => t.last.unwrap(),
+        other => panic!("expected a ticker, got {other:?}"),
+    }
+}
+
+#[actix::test]
+async fn a_default_that_is_down_fails_over_to_the_next_venue_listing_the_symbol() {
+    let (a, b, c) = (
+        Venue::new("a", 100.0, true),
+        Venue::new("b", 200.0, false),
+        Venue::new("c", 300.0, true),
+    );
+    let engine = start(
+        &[a.clone(), b.clone(), c.clone()],
+        true,
+        Duration::from_secs(2),
+    );
+    a.down.store(true, Ordering::SeqCst);
+
+    let answer = engine
+        .fetch_named(None, "BTCUSDT", DataRequest::Ticker)
+        .await
+        .unwrap();
+    assert_eq!((&*answer.exchange, last(&answer)), ("b", 200.0));
+    assert_eq!(answer.failover_from.as_deref(), Some("a"));
+    assert!(!answer.data.stale);
+
+    // b does not list ETH/USDT: the next one that does serves it.
+    let answer = engine
+        .fetch_named(None, "ETH/USDT", DataRequest::Ticker)
+        .await
+        .unwrap();
+    assert_eq!((&*answer.exchange, last(&answer)), ("c", 300.0));
+    assert_eq!(answer.failover_from.as_deref(), Some("a"));
+
+    // Naming the exchange never fails over.
+    let error = engine
+        .fetch_named(Some("a"), "BTC/USDT", DataRequest::Ticker)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ExchangeUnavailable);
+    assert!(error.retryable());
+
+    // A request error (unlisted everywhere) is not a reason to fail over.
+    let error = engine
+        .fetch_named(None, "NOPE/USDT", DataRequest::Ticker)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, EngineError::InvalidSymbol { ref exchange, .. } if exchange == "a"));
+}
+
+#[actix::test]
+async fn a_stale_default_value_gives_way_to_a_fresh_one_elsewhere_but_beats_nothing() {
+    let (a, b) = (Venue::new("a", 100.0, true), Venue::new("b", 200.0, true));
+    let engine = start(&[a.clone(), b.clone()], true, Duration::from_secs(2));
+    let exchange = engine.exchange(None).unwrap().clone();
+    engine
+        .fetch(&exchange, "BTC/USDT", DataRequest::Ticker)
+        .await
+        .unwrap();
+    engine.clock().advance(Duration::from_secs(11));
+    a.down.store(true, Ordering::SeqCst);
+
+    let answer = engine
+        .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
+        .await
+        .unwrap();
+    assert_eq!(
+        (&*answer.exchange, answer.failover_from.as_deref()),
+        ("b", Some("a"))
+    );
+
+    // Nobody fresh: the default's stale value, as without failover.
+    b.down.store(true, Ordering::SeqCst);
+    engine.clock().advance(Duration::from_secs(11));
+    let answer = engine
+        .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
+        .await
+        .unwrap();
+    assert_eq!((&*answer.exchange, answer.data.stale), ("a", true));
+    assert_eq!(answer.failover_from, None);
+}
+
+#[actix::test]
+async fn without_failover_the_default_error_is_the_answer() {
+    let (a, b) = (Venue::new("a", 100.0, true), Venue::new("b", 200.0, true));
+    let engine = start(&[a.clone(), b.clone()], false, Duration::from_secs(2));
+    a.down.store(true, Ordering::SeqCst);
+    let error = engine
+        .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ExchangeUnavailable);
+    assert_eq!(b.calls.load(Ordering::SeqCst), 0, "b was never asked");
+
+    let tickers = engine
+        .fetch_tickers_named(None, &["BTC/USDT".to_owned()])
+        .await;
+    assert!(tickers[0].1.is_err());
+}
+
+#[actix::test]
+async fn tickers_fail_over_symbol_by_symbol() {
+    let (a, b) = (Venue::new("a", 100.0, false), Venue::new("b", 200.0, true));
+    let engine = start(&[a.clone(), b.clone()], true, Duration::from_secs(2));
+    a.down.store(true, Ordering::SeqCst);
+    let answers = engine
+        .fetch_tickers_named(None, &["BTC/USDT".to_owned(), "ETH/USDT".to_owned()])
+        .await;
+    let btc = answers[0].1.as_ref().unwrap();
+    assert_eq!(
+        (&*btc.exchange, btc.failover_from.as_deref()),
+        ("b", Some("a"))
+    );
+    // ETH/USDT is not listed on the default: that is the caller's error, not a's outage.
+    assert_eq!(
+        answers[1].1.as_ref().unwrap_err().code(),
+        ErrorCode::InvalidSymbol
+    );
+}
+
+#[actix::test]
+async fn compare_asks_every_venue_at_once_and_a_slow_one_costs_only_its_deadline() {
+    let venues = [
+        Venue::new("a", 100.0, true),
+        Venue::new("b", 102.0, false),
+        Venue::new("c", 98.0, true),
+    ];
+    let engine = start(&venues, true, Duration::from_millis(500));
+    venues[2].delay_ms.store(5_000, Ordering::SeqCst);
+
+    let started = Instant::now();
+    let comparison = engine.compare_tickers("btc-usdt", None).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(&*comparison.symbol, "BTC/USDT");
+    let answered: Vec<(&str, f64)> = comparison
+        .quotes
+        .iter()
+        .map(|q| (&*q.exchange, last(q)))
+        .collect();
+    assert_eq!(answered, vec![("a", 100.0), ("b", 102.0)]);
+    assert_eq!(comparison.errors.len(), 1);
+    assert_eq!(&*comparison.errors[0].0, "c");
+    assert_eq!(comparison.errors[0].1.code(), ErrorCode::Timeout);
+    // The deadline (500 ms + a margin) and not the venue's 5 s; generous for a loaded machine.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+
+    // Unnamed venues that do not list the symbol are left out; named ones are errors.
+    venues[2].delay_ms.store(0, Ordering::SeqCst);
+    let eth = engine.compare_tickers("ETH/USDT", None).await.unwrap();
+    assert_eq!(eth.quotes.len(), 2);
+    assert!(eth.errors.is_empty());
+    let named = engine
+        .compare_tickers("ETH/USDT", Some(&["b".to_owned(), "c".to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(named.quotes.len(), 1);
+    assert_eq!(named.errors[0].1.code(), ErrorCode::InvalidSymbol);
+    let nowhere = engine.compare_tickers("NOPE/USDT", None).await.unwrap_err();
+    assert_eq!(nowhere.code(), ErrorCode::InvalidSymbol);
+}

@@ -1,0 +1,145 @@
+//! `compare_prices`: one symbol's quote on every venue that lists it, the best bid and ask
+//! across them, and the cross-venue spread (SPEC.md section 4).
+
+use crypto_market_actors::engine::Comparison;
+use crypto_market_actors::model::{MarketData, Source};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::output::ErrorBody;
+use super::ToolError;
+
+/// Most venues one call may name (every venue this build can serve).
+pub const MAX_EXCHANGES: usize = 16;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareArgs {
+    /// Market symbol in any common spelling: BTC/USDT, BTCUSDT, btc-usdt.
+    pub symbol: String,
+    /// Exchange ids to compare (default: every enabled exchange that lists the symbol).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 16))]
+    pub exchanges: Option<Vec<String>>,
+}
+
+impl CompareArgs {
+    pub fn exchanges(&self) -> Result<Option<&[String]>, ToolError> {
+        match &self.exchanges {
+            Some(list) if list.is_empty() || list.len() > MAX_EXCHANGES => {
+                Err(ToolError::invalid_argument(format!(
+                    "exchanges: give between 1 and {MAX_EXCHANGES} exchange ids, got {}",
+                    list.len()
+                )))
+            }
+            Some(list) => Ok(Some(list.as_slice())),
+            None => Ok(None),
+        }
+    }
+}
+
+/// One venue's quote.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Quote {
+    pub exchange: String,
+    pub bid: Option<f64>,
+    pub ask: Option<f64>,
+    pub last: Option<f64>,
+    /// exchange | cache | redis | stream
+    pub source: Source,
+    pub age_ms: i64,
+    pub stale: bool,
+}
+
+/// The best price on one side and the venue quoting it.
+#[derive(Debug, Serialize, JsonSchema, PartialEq)]
+pub struct BestPrice {
+    pub exchange: String,
+    pub price: f64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VenueError {
+    pub exchange: String,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CompareResult {
+    /// Unified symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    pub quotes: Vec<Quote>,
+    /// Highest bid across venues; null when no venue quotes a bid.
+    pub best_bid: Option<BestPrice>,
+    /// Lowest ask across venues; null when no venue quotes an ask.
+    pub best_ask: Option<BestPrice>,
+    /// (best ask - best bid) / mid in basis points; negative when the venues cross (the best
+    /// bid on one venue is above the best ask on another).
+    pub spread_bps: Option<f64>,
+    /// Venues that could not answer, each with its error.
+    pub errors: Vec<VenueError>,
+}
+
+impl CompareResult {
+    pub fn new(comparison: Comparison) -> Self {
+        let quotes: Vec<Quote> = comparison
+            .quotes
+            .iter()
+            .filter_map(|answer| {
+                let MarketData::Ticker(ticker) = &*answer.data.value else {
+                    return None;
+                };
+                Some(Quote {
+                    exchange: answer.exchange.to_string(),
+                    bid: ticker.bid,
+                    ask: ticker.ask,
+                    last: ticker.last,
+                    source: answer.data.source,
+                    age_ms: answer.data.age_ms,
+                    stale: answer.data.stale,
+                })
+            })
+            .collect();
+        let best = |side: fn(&Quote) -> Option<f64>, better: fn(f64, f64) -> bool| {
+            quotes
+                .iter()
+                .filter_map(|q| {
+                    side(q)
+                        .filter(|p| p.is_finite() && *p > 0.0)
+                        .map(|p| (q, p))
+                })
+                .fold(None::<(&Quote, f64)>, |best, (q, p)| match best {
+                    Some((_, b)) if !better(p, b) => best,
+                    _ => Some((q, p)),
+                })
+                .map(|(q, price)| BestPrice {
+                    exchange: q.exchange.clone(),
+                    price,
+                })
+        };
+        let best_bid = best(|q| q.bid, |p, b| p > b);
+        let best_ask = best(|q| q.ask, |p, b| p < b);
+        let spread_bps = match (&best_bid, &best_ask) {
+            (Some(bid), Some(ask)) => {
+                let mid = (bid.price + ask.price) / 2.0;
+                Some((ask.price - bid.price) / mid * 10_000.0)
+            }
+            _ => None,
+        };
+        Self {
+            symbol: comparison.symbol.to_string(),
+            quotes,
+            best_bid,
+            best_ask,
+            spread_bps,
+            errors: comparison
+                .errors
+                .into_iter()
+                .map(|(exchange, error)| VenueError {
+                    exchange: exchange.to_string(),
+                    error: ErrorBody::from(ToolError::from(error)),
+                })
+                .collect(),
+        }
+    }
+}
