@@ -63,7 +63,11 @@ pub enum Command {
     Markets(MarketsArgs),
     /// A live table of tickers, updated in place, until Ctrl-C.
     Watch(WatchArgs),
-    /// The server: its tools, the exchange and whether it answers.
+    /// One symbol's quote on every exchange that lists it, the best bid and ask across them
+    /// and the spread between venues.
+    Compare(CompareArgs),
+    /// The exchanges' health (circuit, calls, errors, latency, markets); with --redis, the
+    /// worker pool's status.
     Status,
     /// Questions in plain words ("price of btc", "eth 4h candles"), answered by calling the
     /// tools; with LLM_API_URL, LLM_API_KEY and LLM_MODEL an OpenAI-compatible model decides
@@ -120,6 +124,15 @@ pub struct BookArgs {
     /// Levels per side (1..1000).
     #[arg(long, short, default_value_t = 10)]
     pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// Only these exchanges, e.g. --exchanges binance,okx (default: every enabled one).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub exchanges: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use args::{Cli, Command};
 use backend::Backend;
-use render::{chart, ladder, tables, Look};
+use render::{chart, ladder, tables, venues, Look};
 
 /// What can go wrong, and the exit status it gives.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +193,18 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             Ok(show_markets(&v, look))
         }
         Command::Watch(a) => watch::run(backend, cli, a, look).await,
+        Command::Compare(a) => {
+            let mut extra = json!({ "symbol": a.symbol });
+            if !a.exchanges.is_empty() {
+                extra["exchanges"] = json!(a.exchanges);
+            }
+            // Compare spans exchanges: the global --exchange does not narrow it.
+            let v = spin(backend.call("compare_prices", extra)).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(venues::comparison(&v, look))
+        }
         Command::Status => status(backend, cli, look).await,
         Command::Chat => chat::run(backend, cli, look).await,
     }
@@ -316,10 +328,7 @@ async fn status(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliE
         if cli.global.json {
             return Ok(json_line(&v));
         }
-        return Ok(format!(
-            "{}\n",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        ));
+        return Ok(venues::status(&v, look));
     }
     let started = std::time::Instant::now();
     let probe = spin(backend.call("list_markets", args(cli, json!({ "limit": 1 })))).await;

@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod ladder;
 pub mod tables;
+pub mod venues;
 
 use std::io::IsTerminal;
 
