@@ -187,6 +187,36 @@ async fn a_run_of_failures_opens_the_circuit_so_calls_fail_fast() {
         5,
         "an open circuit does not call the exchange"
     );
+    assert_eq!(
+        open.structured_content.as_ref().unwrap()["error"]["retry_after_ms"]
+            .as_u64()
+            .map(|ms| ms > 0 && ms <= 5_000),
+        Some(true),
+        "an open circuit says when to retry"
+    );
+
+    // exchange_status says why: the circuit, the failures of the last minute, the last error.
+    let status = server.call("exchange_status", json!({})).await;
+    let venue = &ok(&status)["exchanges"][0];
+    assert_eq!(venue["id"], "binance");
+    assert_eq!(venue["circuit"], "open");
+    assert_eq!(venue["calls_1m"], 6, "markets + 5 failed tickers: {venue}");
+    assert_eq!(venue["errors_1m"], 5, "{venue}");
+    assert_eq!(venue["last_error"]["code"], "exchange_unavailable");
+    assert!(
+        venue["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("binance")),
+        "{venue}"
+    );
+    assert_eq!(venue["markets"], 4);
+    assert_eq!(venue["weight_limit"], 6000);
+    assert_eq!(venue["weight_used"], 20 + 5 * 2, "{venue}");
+    assert!(venue["latency_ms"]["p99"].as_f64().is_some());
+    let unknown = server
+        .call("exchange_status", json!({"exchange": "nope"}))
+        .await;
+    assert_eq!(error_code(&unknown), "invalid_argument");
 }
 
 #[tokio::test]

@@ -20,10 +20,25 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "get_order_book",
             "get_trades",
             "list_markets",
-            "stream_ticker"
+            "stream_ticker",
+            "compare_prices",
+            "exchange_status"
         ]
     );
     for tool in &tools {
+        // Clients may retry and parallelise calls freely: every tool only reads, from
+        // exchanges outside the server.
+        let hints = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(
+            (
+                hints.read_only_hint,
+                hints.idempotent_hint,
+                hints.open_world_hint
+            ),
+            (Some(true), Some(true), Some(true)),
+            "{}",
+            tool.name
+        );
         let input = &tool.input_schema;
         assert_eq!(input["type"], "object", "{}", tool.name);
         assert_eq!(
