@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 /// they change at runtime.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
+    /// The exchange served: its paths, wire formats, errors and price skew.
+    pub venue: crate::Venue,
     /// Seed of the price walk: same seed, same prices at the same wall time.
     pub seed: u64,
     /// Generated symbols `SIM0001USDT`.. appended to the fixture markets (BTCUSDT-shaped).
@@ -37,6 +39,7 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
+            venue: crate::Venue::Binance,
             seed: 42,
             extra_symbols: 0,
             full_markets: false,

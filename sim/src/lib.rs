@@ -39,6 +39,8 @@ mod requests;
 mod rest;
 mod server;
 mod state;
+mod venue;
+mod venues;
 mod ws;
 
 pub use config::{FileConfig, SimConfig};
@@ -46,4 +48,5 @@ pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{start_on, SimHandle, Simulator};
+pub use venue::{Quote, Venue};
 pub use ws::{WsConnectionStats, WsIntervals, WsStats};
