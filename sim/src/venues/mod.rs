@@ -22,24 +22,34 @@
 //!   `market/product_book`, `time`; and the v2 currency lists ccxt loads with the markets
 //!   (`/v2/`): `v2/currencies`, `v2/currencies/crypto`, `v2/exchange-rates`.
 //!
-//! The request log's `symbols` are the venue's own ids as sent (`BTC-USDT`, `XBTUSDT`). The
-//! `delisted` fault takes Binance ids (`SOLUSDT`) for every venue.
+//! Paths a venue does not have answer 404 and are counted under their full path. The request
+//! log's `symbols` are the venue's own ids as sent (`BTC-USDT`, `XBTUSDT`). The
+//! `delisted` fault takes Binance ids (`SOLUSDT`) for every venue. `last_response` is keyed by
+//! endpoint name and the first venue id named.
 //!
-//! How ccxt 4.5.91 classifies each venue's errors (checked against its `handle_errors` and
-//! exception tables; `actors/tests/sim_venues.rs` exercises them):
-//! * unknown symbol: OKX HTTP 200 `{"code":"51001",...}` → `BadSymbol`; Bybit HTTP 200
-//!   `{"retCode":10001,"retMsg":"Not supported symbols",...}` → `BadSymbol` (matched on the
-//!   message); Kraken HTTP 200 `{"error":["EQuery:Unknown asset pair"]}` → plain
-//!   `ExchangeError` (ccxt's table has only "EQuery:Unknown asset" and "EQuery:Invalid asset
-//!   pair"); Coinbase HTTP 404 `{"error":"NOT_FOUND",...}` → plain `ExchangeError`.
-//! * rate limit: OKX HTTP 429 `{"code":"50011","msg":"Too Many Requests"}` →
-//!   `RateLimitExceeded`; Bybit HTTP 200 `retCode 10006` → `RateLimitExceeded` (a forced 403 is
-//!   Bybit's IP ban, plain text → `RateLimitExceeded` by status); Kraken HTTP 200
+//! How ccxt 4.5.91 classifies each venue's errors (read from its `handle_errors` and exception
+//! tables, and exercised through the engine's adapter by `actors/tests/sim_venues.rs`; the
+//! adapter's `VenueError` in brackets):
+//! * symbol not in the loaded markets: ccxt raises `BadSymbol` before any request [BadSymbol].
+//! * symbol the venue refuses (delisted since the markets were loaded): OKX HTTP 200
+//!   `{"code":"51001","msg":"Instrument ID does not exist","data":[]}` → `BadSymbol`
+//!   [BadSymbol]; Bybit HTTP 200 `{"retCode":10001,"retMsg":"Not supported symbols",...}` →
+//!   `BadSymbol`, matched on the message [BadSymbol]; Kraken HTTP 200
+//!   `{"error":["EQuery:Unknown asset pair"]}` → plain `ExchangeError` (ccxt's table has only
+//!   "EQuery:Unknown asset" and "EQuery:Invalid asset pair") [Rejected]; Coinbase HTTP 404
+//!   `{"error":"NOT_FOUND",...}` → plain `ExchangeError` [Rejected].
+//! * rate limit (over `weight_limit`, or an injected 429 / 418): OKX HTTP 429
+//!   `{"code":"50011","msg":"Too Many Requests","data":[]}` → `RateLimitExceeded`; Bybit HTTP
+//!   200 `retCode 10006` "Too many visits!" → `RateLimitExceeded`; Kraken HTTP 200
 //!   `{"error":["EAPI:Rate limit exceeded"]}` → `DDoSProtection`; Coinbase HTTP 429
-//!   `{"error":"rate_limit_exceeded",...}` → `RateLimitExceeded`. All carry `Retry-After`.
+//!   `{"error":"rate_limit_exceeded",...}` → `RateLimitExceeded` [all RateLimited, with the
+//!   `Retry-After` every one of them carries here].
+//! * an injected 403 on Bybit is its IP ban, plain text "access too frequent": ccxt-rs reports
+//!   it as `ExchangeNotAvailable` (its 403 → RateLimitExceeded table entry is not applied)
+//!   [Unavailable].
 //! * injected 5xx: OKX `{"code":"50001",...}` → `OnMaintenance`; Bybit and Coinbase a plain
-//!   text gateway error → `ExchangeNotAvailable` by status; Kraken `EService:Unavailable` /
-//!   `EGeneral:Internal error` → `ExchangeNotAvailable`. All are ccxt `OperationFailed`.
+//!   text gateway error → `ExchangeNotAvailable` by status; Kraken `EGeneral:Internal error`
+//!   (500) / `EService:Unavailable` → `ExchangeNotAvailable` [all Unavailable].
 
 mod bybit;
 mod coinbase;
@@ -277,4 +287,58 @@ pub fn u64_param(p: &Params, key: &str) -> Result<Option<u64>, Reject> {
 /// Serialises a JSON value (cannot fail for `serde_json::Value`, but never panics).
 pub fn to_body(v: &serde_json::Value) -> Result<String, Reject> {
     serde_json::to_string(v).map_err(|e| Reject::BadParam(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::decimal::to_f64;
+
+    const NOW: u64 = 1_725_817_008_719;
+
+    #[test]
+    fn market_ids_per_venue() {
+        let id = |v| market_id(v, "BTC", "USDT");
+        assert_eq!(
+            Venue::ALL.map(id),
+            ["BTCUSDT", "BTC-USDT", "BTCUSDT", "XBTUSDT", "BTC-USDT"]
+        );
+    }
+
+    #[test]
+    fn venues_share_the_walk_with_a_small_skew() {
+        let binance = Market::for_venue(Venue::Binance, 42, 2, false, 100).unwrap();
+        assert!(binance.symbol("BNBUSDT").is_some());
+        for v in &Venue::ALL[1..] {
+            let m = Market::for_venue(*v, 42, 2, false, 100).unwrap();
+            assert!(m.symbol("BNBUSDT").is_none(), "{v} lists only Binance's BNB");
+            assert!(m.symbol("SIM0002USDT").is_some(), "{v} has the generated symbols");
+            let again = Market::for_venue(*v, 42, 2, false, 100).unwrap();
+            for name in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] {
+                let (a, b) = (binance.symbol(name).unwrap(), m.symbol(name).unwrap());
+                let (pa, pb) = (to_f64(binance.price_at(a, NOW)), to_f64(m.price_at(b, NOW)));
+                assert!(pa != pb && (pa / pb - 1.0).abs() < 1e-3, "{v} {name}: {pa} {pb}");
+                assert_eq!(m.price_at(b, NOW), again.price_at(again.symbol(name).unwrap(), NOW));
+            }
+        }
+    }
+
+    #[test]
+    fn quote_is_the_book_top_and_the_tickers_last() {
+        for v in Venue::ALL {
+            let m = Market::for_venue(v, 42, 0, false, 100).unwrap();
+            let s = m.symbol("BTCUSDT").unwrap();
+            let q = quote(&m, s, NOW);
+            assert_eq!(q.ask, to_f64(m.price_at(s, NOW)), "{v}");
+            assert!((q.ask - q.bid - 0.01).abs() < 1e-6, "{v}");
+            match v {
+                // The latest trade hit the bid or the ask of its own (possibly earlier) step.
+                Venue::Coinbase => {
+                    let t = m.trade(s, m.last_trade_id(s, NOW));
+                    assert_eq!(q.last, to_f64(t.price));
+                }
+                _ => assert_eq!(q.last, q.ask, "{v}"),
+            }
+        }
+    }
 }
