@@ -99,6 +99,8 @@ mod tests {
             }
         }
         assert_ne!(Venue::Okx.log_skew(7, 9), Venue::Bybit.log_skew(7, 9));
-        assert!(!Venue::Okx.lists("BNB") && Venue::Binance.lists("BNB") && Venue::Kraken.lists("BTC"));
+        assert!(
+            !Venue::Okx.lists("BNB") && Venue::Binance.lists("BNB") && Venue::Kraken.lists("BTC")
+        );
     }
 }

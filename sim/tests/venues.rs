@@ -21,7 +21,9 @@ impl Resp {
     fn header(&self, name: &str) -> Option<String> {
         self.head.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
 }
@@ -29,7 +31,11 @@ impl Resp {
 fn get(addr: SocketAddr, path: &str) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
@@ -84,25 +90,39 @@ fn each_venue_serves_its_own_paths_only() {
         assert_eq!(sim.venue(), venue);
         let ok = get(sim.addr(), path);
         assert_eq!(ok.status, 200, "{venue}: {}", ok.body);
-        assert_eq!(ok.header("content-type").as_deref(), Some("application/json"));
+        assert_eq!(
+            ok.header("content-type").as_deref(),
+            Some("application/json")
+        );
         ok.json();
         let err = get(sim.addr(), unknown);
         let expected = if venue == Venue::Coinbase { 404 } else { 200 };
         assert_eq!(err.status, expected, "{venue}: {}", err.body);
         err.json();
         // Binance's paths are not this venue's, nor are made-up ones.
-        assert_eq!(get(sim.addr(), "/api/v3/ticker/price?symbol=BTCUSDT").status, 404, "{venue}");
+        assert_eq!(
+            get(sim.addr(), "/api/v3/ticker/price?symbol=BTCUSDT").status,
+            404,
+            "{venue}"
+        );
         assert_eq!(sim.calls(endpoint), 2, "{venue}");
         assert_eq!(sim.total_calls(), 3, "{venue}");
         let log = sim.requests();
         assert_eq!(log.len(), 3);
         assert_eq!(log[0].endpoint, endpoint);
         assert_eq!(log[0].status, Some(200));
-        assert!(sim.last_response(endpoint, log[0].symbols.first().map(String::as_str)).is_some());
+        assert!(sim
+            .last_response(endpoint, log[0].symbols.first().map(String::as_str))
+            .is_some());
         // The controls are there for every venue.
         let calls = get(sim.addr(), "/__sim/calls");
         assert_eq!(calls.status, 200, "{venue}");
-        assert_eq!(calls.json()["endpoints"][endpoint], 2, "{venue}: {}", calls.body);
+        assert_eq!(
+            calls.json()["endpoints"][endpoint],
+            2,
+            "{venue}: {}",
+            calls.body
+        );
         // No websocket streams on the REST-only venues.
         assert_eq!(get(sim.addr(), "/ws/btcusdt@ticker").status, 404, "{venue}");
     }
@@ -119,7 +139,11 @@ fn faults_apply_per_venue_in_its_format() {
             ..Faults::default()
         });
         let limited = get(sim.addr(), path);
-        assert_eq!(limited.header("retry-after").as_deref(), Some("7"), "{venue}");
+        assert_eq!(
+            limited.header("retry-after").as_deref(),
+            Some("7"),
+            "{venue}"
+        );
         let status = match venue {
             Venue::Okx | Venue::Coinbase => 429,
             _ => 200,
@@ -142,9 +166,14 @@ fn faults_apply_per_venue_in_its_format() {
             ..Faults::default()
         });
         let refused = get(sim.addr(), path);
-        assert!(refused.body.contains("NOT_FOUND") || refused.body.contains("51001")
-            || refused.body.contains("10001") || refused.body.contains("Unknown asset pair"),
-            "{venue}: {}", refused.body);
+        assert!(
+            refused.body.contains("NOT_FOUND")
+                || refused.body.contains("51001")
+                || refused.body.contains("10001")
+                || refused.body.contains("Unknown asset pair"),
+            "{venue}: {}",
+            refused.body
+        );
     }
 }
 
@@ -157,7 +186,12 @@ fn weight_limit_counts_requests_per_venue() {
     })
     .unwrap();
     let codes: Vec<String> = (0..4)
-        .map(|_| get(sim.addr(), "/api/v5/public/time").json()["code"].as_str().unwrap().to_string())
+        .map(|_| {
+            get(sim.addr(), "/api/v5/public/time").json()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(codes, ["0", "0", "50011", "50011"]);
     // Another venue's instance has its own limit.
@@ -187,7 +221,10 @@ fn same_seed_same_venue_prices() {
     let t = 1_725_817_008_719;
     assert_eq!(a.price_at("ETHUSDT", t), b.price_at("ETHUSDT", t));
     let binance = start(Venue::Binance);
-    let (pa, pb) = (a.price_at("ETHUSDT", t).unwrap(), binance.price_at("ETHUSDT", t).unwrap());
+    let (pa, pb) = (
+        a.price_at("ETHUSDT", t).unwrap(),
+        binance.price_at("ETHUSDT", t).unwrap(),
+    );
     assert!(pa != pb && (pa / pb - 1.0).abs() < 1e-3);
     assert!(binance.price_at("BNBUSDT", t).is_some() && a.price_at("BNBUSDT", t).is_none());
 }
@@ -200,7 +237,12 @@ fn binary_serves_several_exchanges() {
         .unwrap()
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crypto-market-sim"))
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--exchanges", "okx,kraken"])
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--exchanges",
+            "okx,kraken",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -212,8 +254,14 @@ fn binary_serves_several_exchanges() {
     assert_eq!(second, format!("kraken http://127.0.0.1:{}", port + 1));
     let okx: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let kraken: SocketAddr = format!("127.0.0.1:{}", port + 1).parse().unwrap();
-    assert_eq!(get(okx, "/api/v5/market/ticker?instId=ETH-USDT").json()["code"], "0");
-    assert_eq!(get(kraken, "/0/public/Ticker?pair=XBTUSDT").json()["error"], serde_json::json!([]));
+    assert_eq!(
+        get(okx, "/api/v5/market/ticker?instId=ETH-USDT").json()["code"],
+        "0"
+    );
+    assert_eq!(
+        get(kraken, "/0/public/Ticker?pair=XBTUSDT").json()["error"],
+        serde_json::json!([])
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -19,8 +19,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-pub use symbols::Symbol;
 use crate::venue::Venue;
+pub use symbols::Symbol;
 use symbols::{build_symbol, extra_name, extra_raw, info_doc, template, InfoDoc, SymbolMeta};
 use walk::Walk;
 

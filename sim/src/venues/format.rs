@@ -82,13 +82,19 @@ mod tests {
         assert_eq!(fixed(10_594_430_000_000, 0), "105944");
         assert_eq!(float(1.23456, 2), "1.23");
         assert_eq!(float(f64::NAN, 2), "0.00");
-        assert_eq!((decimals_of(1_000_000), decimals_of(ONE), decimals_of(1)), (2, 0, 8));
+        assert_eq!(
+            (decimals_of(1_000_000), decimals_of(ONE), decimals_of(1)),
+            (2, 0, 8)
+        );
     }
 
     #[test]
     fn coinbase_times() {
         // 2024-03-13T11:10:45.391Z
-        assert_eq!(rfc3339_micros(1_710_328_245_391), "2024-03-13T11:10:45.391000Z");
+        assert_eq!(
+            rfc3339_micros(1_710_328_245_391),
+            "2024-03-13T11:10:45.391000Z"
+        );
         assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
     }
 }

@@ -147,7 +147,9 @@ pub fn market_id(venue: Venue, base: &str, quote: &str) -> String {
 }
 
 /// The last price the venue's REST ticker shows at `t_ms`, in 1e-8 units. Coinbase's ticker is
-/// its latest trade (ccxt reads `last` from it); the others show the walk price, as Binance.
+/// its latest trade (ccxt reads `last` from it), printed at its step's walk price; the others
+/// show the walk price, as Binance. Both change only with the walk step (Coinbase: once the
+/// step's first trade has happened).
 pub fn last_price(m: &Market, s: &Symbol, t_ms: u64) -> u64 {
     match m.venue() {
         Venue::Coinbase => m.trade(s, m.last_trade_id(s, t_ms)).price,
@@ -218,7 +220,7 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
             let names_delisted = named.iter().any(|id| {
                 market
                     .by_venue_id(id)
-                    .is_some_and(|s| delisted.delisted.iter().any(|d| *d == s.name))
+                    .is_some_and(|s| delisted.delisted.contains(&s.name))
             });
             let result = if names_delisted {
                 Err(Reject::UnknownSymbol)
@@ -229,7 +231,13 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
                 Ok(body) => {
                     let body = Bytes::from(body);
                     st.record_last(e, named.first().map(String::as_str), body.clone());
-                    return finish(&st, ticket, Answer::json(StatusCode::OK, String::new()), None, Some(body));
+                    return finish(
+                        &st,
+                        ticket,
+                        Answer::json(StatusCode::OK, String::new()),
+                        None,
+                        Some(body),
+                    );
                 }
                 Err(r) => (api.reject(&r, now), None),
             }
@@ -311,14 +319,26 @@ mod tests {
         assert!(binance.symbol("BNBUSDT").is_some());
         for v in &Venue::ALL[1..] {
             let m = Market::for_venue(*v, 42, 2, false, 100).unwrap();
-            assert!(m.symbol("BNBUSDT").is_none(), "{v} lists only Binance's BNB");
-            assert!(m.symbol("SIM0002USDT").is_some(), "{v} has the generated symbols");
+            assert!(
+                m.symbol("BNBUSDT").is_none(),
+                "{v} lists only Binance's BNB"
+            );
+            assert!(
+                m.symbol("SIM0002USDT").is_some(),
+                "{v} has the generated symbols"
+            );
             let again = Market::for_venue(*v, 42, 2, false, 100).unwrap();
             for name in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] {
                 let (a, b) = (binance.symbol(name).unwrap(), m.symbol(name).unwrap());
                 let (pa, pb) = (to_f64(binance.price_at(a, NOW)), to_f64(m.price_at(b, NOW)));
-                assert!(pa != pb && (pa / pb - 1.0).abs() < 1e-3, "{v} {name}: {pa} {pb}");
-                assert_eq!(m.price_at(b, NOW), again.price_at(again.symbol(name).unwrap(), NOW));
+                assert!(
+                    pa != pb && (pa / pb - 1.0).abs() < 1e-3,
+                    "{v} {name}: {pa} {pb}"
+                );
+                assert_eq!(
+                    m.price_at(b, NOW),
+                    again.price_at(again.symbol(name).unwrap(), NOW)
+                );
             }
         }
     }

@@ -77,7 +77,10 @@ fn ticker(m: &Market, s: &Symbol, now: u64) -> Value {
 
 pub fn tickers(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
     let list: Vec<Value> = if spot(p)? {
-        selected(m, p)?.into_iter().map(|s| ticker(m, s, now)).collect()
+        selected(m, p)?
+            .into_iter()
+            .map(|s| ticker(m, s, now))
+            .collect()
     } else {
         Vec::new()
     };
@@ -137,8 +140,13 @@ pub fn kline(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
         .into_iter()
         .map(|c| {
             json!([
-                c.open_time.to_string(), trimmed(c.open), trimmed(c.high), trimmed(c.low),
-                trimmed(c.close), trimmed(c.volume), float(c.quote_volume, 4)
+                c.open_time.to_string(),
+                trimmed(c.open),
+                trimmed(c.high),
+                trimmed(c.low),
+                trimmed(c.close),
+                trimmed(c.volume),
+                float(c.quote_volume, 4)
             ])
         })
         .collect();

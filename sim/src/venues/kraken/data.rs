@@ -116,9 +116,11 @@ pub fn depth(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
             .map(|&(price, q)| json!([px(s, price), vol(q), ts]))
             .collect()
     };
-    Ok(keyed(m, vec![s], |_| {
-        json!({"asks": side(&book.asks), "bids": side(&book.bids)})
-    }))
+    Ok(keyed(
+        m,
+        vec![s],
+        |_| json!({"asks": side(&book.asks), "bids": side(&book.bids)}),
+    ))
 }
 
 /// Kraken `interval` (minutes) → the market's interval.
@@ -158,8 +160,14 @@ pub fn ohlc(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
                 c.quote_volume / (c.volume as f64 / ONE as f64)
             };
             json!([
-                c.open_time / 1000, px(s, c.open), px(s, c.high), px(s, c.low),
-                px(s, c.close), float(vwap, decimals_of(s.tick) as usize), vol(c.volume), c.trades
+                c.open_time / 1000,
+                px(s, c.open),
+                px(s, c.high),
+                px(s, c.low),
+                px(s, c.close),
+                float(vwap, decimals_of(s.tick) as usize),
+                vol(c.volume),
+                c.trades
             ])
         })
         .collect();
@@ -181,8 +189,13 @@ pub fn trades(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
         .iter()
         .map(|t| {
             json!([
-                px(s, t.price), vol(t.qty), t.time as f64 / 1000.0,
-                if t.buyer_maker { "s" } else { "b" }, "l", "", t.id
+                px(s, t.price),
+                vol(t.qty),
+                t.time as f64 / 1000.0,
+                if t.buyer_maker { "s" } else { "b" },
+                "l",
+                "",
+                t.id
             ])
         })
         .collect();

@@ -21,7 +21,9 @@ pub fn inst<'m>(m: &'m Market, p: &Params) -> Result<&'m Symbol, Reject> {
 
 fn inst_type_spot(p: &Params) -> Result<bool, Reject> {
     match p.get("instType") {
-        None => Err(Reject::BadParam("Parameter instType can not be empty".into())),
+        None => Err(Reject::BadParam(
+            "Parameter instType can not be empty".into(),
+        )),
         Some(t) => Ok(t == "SPOT"),
     }
 }
@@ -129,13 +131,21 @@ pub fn candles(m: &Market, p: &Params, now: u64, max: usize) -> Result<Value, Re
     let mut rows: Vec<Value> = m
         .klines(s, iv, range, now)
         .into_iter()
-        .filter(|c| before.map_or(true, |b| c.open_time > b) && after.map_or(true, |a| c.open_time < a))
+        .filter(|c| {
+            before.map_or(true, |b| c.open_time > b) && after.map_or(true, |a| c.open_time < a)
+        })
         .map(|c| {
             let closed = if c.close_time < now { "1" } else { "0" };
             json!([
-                c.open_time.to_string(), trimmed(c.open), trimmed(c.high), trimmed(c.low),
-                trimmed(c.close), trimmed(c.volume), float(c.quote_volume, 4),
-                float(c.quote_volume, 4), closed
+                c.open_time.to_string(),
+                trimmed(c.open),
+                trimmed(c.high),
+                trimmed(c.low),
+                trimmed(c.close),
+                trimmed(c.volume),
+                float(c.quote_volume, 4),
+                float(c.quote_volume, 4),
+                closed
             ])
         })
         .collect();
