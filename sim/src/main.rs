@@ -39,16 +39,17 @@ struct Cli {
     /// Milliseconds per random-walk step [default: 100]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     tick_ms: Option<u64>,
-    /// Latency added to every /api/v3 response [default: 0]
+    /// Latency added to every exchange API response [default: 0]
     #[arg(long)]
     latency_ms: Option<u64>,
     /// Uniform random extra latency 0..=N ms [default: 0]
     #[arg(long)]
     jitter_ms: Option<u64>,
-    /// Fraction (0..=1) of /api/v3 requests answered 500/503 [default: 0]
+    /// Fraction (0..=1) of exchange API requests answered 500/503 [default: 0]
     #[arg(long, value_parser = parse_rate)]
     error_rate: Option<f64>,
-    /// REQUEST_WEIGHT per minute before 429/418 [default: 6000]
+    /// REQUEST_WEIGHT per minute before 429/418 (other exchanges: requests per minute before
+    /// their rate-limit answer) [default: 6000]
     #[arg(long)]
     weight_limit: Option<u32>,
     /// Websocket @ticker / @miniTicker update period [default: 1000]
@@ -69,7 +70,8 @@ struct Cli {
     /// Close connections this long after a serverShutdown event [default: 1000]
     #[arg(long)]
     ws_shutdown_grace_ms: Option<u64>,
-    /// TOML file with the same keys (addr, seed, symbols, full_markets, tick_ms, ...); flags win
+    /// TOML file with the same keys (addr, exchanges, seed, symbols, full_markets, tick_ms, ...);
+    /// flags win
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
 }
@@ -196,7 +198,7 @@ fn main() -> ExitCode {
         )
         .init();
 
-    let sims = match &cli.exchanges {
+    let sims = match cli.exchanges.as_ref().or(file.exchanges.as_ref()) {
         None => match start_on(config, addr) {
             Ok(s) => {
                 s.set_faults(faults);

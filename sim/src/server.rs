@@ -119,7 +119,9 @@ impl SimHandle {
         self.state.faults.get()
     }
 
-    /// Requests received by endpoint name ("klines", "ticker/24hr", ...), failed ones included.
+    /// Requests received by endpoint name, failed ones included: Binance's path after /api/v3/
+    /// ("klines", "ticker/24hr"), another venue's path after its REST base ("market/ticker" on
+    /// OKX, "Ticker" on Kraken; the full list is in the `venues` module doc).
     pub fn calls(&self, endpoint: &str) -> u64 {
         self.state.calls.get(endpoint)
     }
@@ -132,7 +134,8 @@ impl SimHandle {
         self.state.calls.reset();
     }
 
-    /// The request log: every /api/v3 request since start or the last reset, oldest first (at
+    /// The request log: every exchange API request (Binance's /api/v3, another venue's REST
+    /// paths) since start or the last reset, oldest first (at
     /// most [`crate::MAX_REQUESTS`], the most recent). Requests still in flight have
     /// `answered_us` and `status` None.
     pub fn requests(&self) -> Vec<RequestRecord> {
@@ -207,7 +210,8 @@ impl SimHandle {
         String::from_utf8(body.to_vec()).ok()
     }
 
-    /// What REST would answer at wall time `at_ms`: the body of `GET /api/v3/<endpoint>?<query>`
+    /// Binance only: what REST would answer at wall time `at_ms`: the body of
+    /// `GET /api/v3/<endpoint>?<query>`
     /// computed as at that instant (no counting, weight or faults), or the Binance error body.
     /// Lets tests compare a websocket event with REST at the event's own time `E`.
     pub fn rest_body_at(&self, endpoint: &str, query: &str, at_ms: u64) -> Result<String, String> {
