@@ -58,7 +58,7 @@ pub fn instruments(m: &Market, p: &Params) -> Result<Value, Reject> {
 pub fn ticker(m: &Market, s: &Symbol, now: u64) -> Value {
     let d = m.day_stats(s, now);
     let sod_utc0 = now - now % DAY;
-    let sod_utc8 = (now + 8 * HOUR) / DAY * DAY - 8 * HOUR;
+    let sod_utc8 = ((now + 8 * HOUR) / DAY * DAY).saturating_sub(8 * HOUR);
     json!({
         "instType": "SPOT", "instId": m.venue_id(s),
         "last": trimmed(d.last), "lastSz": trimmed(d.last_qty),
