@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 /// they change at runtime.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
+    /// The exchange served: its paths, wire formats, errors and price skew.
+    pub venue: crate::Venue,
     /// Seed of the price walk: same seed, same prices at the same wall time.
     pub seed: u64,
     /// Generated symbols `SIM0001USDT`.. appended to the fixture markets (BTCUSDT-shaped).
@@ -37,6 +39,7 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
+            venue: crate::Venue::Binance,
             seed: 42,
             extra_symbols: 0,
             full_markets: false,
@@ -56,6 +59,8 @@ impl Default for SimConfig {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FileConfig {
     pub addr: Option<SocketAddr>,
+    /// `exchanges = "binance,okx"`: the binary's `--exchanges`.
+    pub exchanges: Option<Vec<crate::Venue>>,
     pub seed: Option<u64>,
     pub extra_symbols: Option<usize>,
     pub full_markets: Option<bool>,
@@ -96,6 +101,13 @@ impl FileConfig {
             let bad = || err(&format!("invalid value {value} for {key}"));
             match key.as_str() {
                 "addr" => c.addr = Some(unquoted.parse().map_err(|_| bad())?),
+                "exchanges" => {
+                    let venues = unquoted
+                        .split(',')
+                        .map(|id| crate::Venue::from_id(id.trim()))
+                        .collect::<Option<Vec<_>>>();
+                    c.exchanges = Some(venues.ok_or_else(bad)?);
+                }
                 "seed" => c.seed = Some(unquoted.parse().map_err(|_| bad())?),
                 "symbols" | "extra_symbols" => {
                     c.extra_symbols = Some(unquoted.parse().map_err(|_| bad())?)
@@ -173,7 +185,7 @@ mod tests {
     #[test]
     fn parses_file() {
         let c = FileConfig::parse(
-            "# sim\n[sim]\naddr = \"127.0.0.1:9100\"\nseed = 7 # comment\nsymbols = 20\n\
+            "# sim\n[sim]\naddr = \"127.0.0.1:9100\"\nexchanges = \"okx, kraken\"\nseed = 7 # comment\nsymbols = 20\n\
              full-markets = true\ntick_ms = 50\nlatency_ms = 5\njitter_ms = 2\nerror_rate = 0.25\n\
              weight_limit = 1200\nws-ticker-interval-ms = 100\nws_book_ticker_interval_ms = 50\n\
              ws_kline_interval_ms = 500\nws_ping_interval_ms = 300\nws_pong_timeout_ms = 900\n\
@@ -181,6 +193,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.addr, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(
+            c.exchanges,
+            Some(vec![crate::Venue::Okx, crate::Venue::Kraken])
+        );
         assert_eq!(c.seed, Some(7));
         assert_eq!(c.extra_symbols, Some(20));
         assert_eq!(c.full_markets, Some(true));
@@ -215,5 +231,6 @@ mod tests {
             .unwrap_err()
             .contains("unknown key nope"));
         assert!(FileConfig::parse("seed").is_err());
+        assert!(FileConfig::parse("exchanges = \"okx,ftx\"").is_err());
     }
 }

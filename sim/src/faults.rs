@@ -1,4 +1,5 @@
-//! Fault injection: latency, jitter, random 5xx and forced statuses on /api/v3 requests.
+//! Fault injection: latency, jitter, random 5xx and forced statuses on exchange API requests
+//! (Binance's /api/v3 and the other venues' REST paths), each answered in the venue's format.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,14 +11,15 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
-    /// Added before answering every /api/v3 request.
+    /// Added before answering every exchange API request.
     pub latency_ms: u64,
     /// Plus a uniform random 0..=jitter_ms.
     pub jitter_ms: u64,
-    /// Fraction (0..=1) of /api/v3 requests answered 500 or 503 with code -1000.
+    /// Fraction (0..=1) of API requests answered 500 or 503 (Binance: code -1000; other venues:
+    /// their own 5xx answer).
     pub error_rate: f64,
-    /// Answer every /api/v3 request with this status: 429/418 (rate-limit bodies + Retry-After),
-    /// anything else with the code -1000 body.
+    /// Answer every API request with this status: 429/418 (the venue's rate-limit answer +
+    /// Retry-After), anything else with the venue's error body (Binance: code -1000).
     pub force_status: Option<u16>,
     /// Retry-After seconds for 429/418 (0 means 1).
     pub retry_after_s: u64,

@@ -1,5 +1,6 @@
 //! `crypto-market-sim`: an offline exchange simulator speaking Binance's spot REST and websocket
-//! market-stream formats.
+//! market-stream formats, and the public spot REST market data of OKX, Bybit, Kraken and
+//! Coinbase in each one's own format.
 //!
 //! ```no_run
 //! use crypto_market_sim::{Faults, SimConfig, Simulator};
@@ -17,6 +18,28 @@
 //! # let _ = (url, stream, batched);
 //! ```
 //!
+//! One instance serves one exchange ([`SimConfig::venue`], default [`Venue::Binance`]) on its
+//! own listener, with that exchange's own paths; [`SimHandle::rest_url`] is its base URL
+//! (scheme, host and port) and every per-handle control (faults, call counters, request log,
+//! rate limit, runtime listings) works for every venue:
+//!
+//! ```no_run
+//! use crypto_market_sim::{SimConfig, Simulator, Venue};
+//! let okx = Simulator::start(SimConfig { venue: Venue::Okx, tick_ms: 60_000, ..SimConfig::default() }).unwrap();
+//! let url = format!("{}/api/v5/market/ticker?instId=BTC-USDT", okx.rest_url());
+//! let q = okx.quote("BTCUSDT").unwrap(); // what that ticker shows: bid, ask, last
+//! assert_eq!(okx.current_price("BTCUSDT"), Some(q.last));
+//! let n = okx.calls("market/ticker");
+//! # let _ = (url, n);
+//! ```
+//!
+//! All venues share the seed's price walk; each adds a small fixed skew and per-step wobble
+//! (a few basis points), so their prices differ slightly and deterministically. Binance lists
+//! BNB/USDT, the others do not. The other venues are REST only (no websocket streams). Their
+//! endpoint names and how ccxt maps their errors: see the `venues` module (`src/venues/mod.rs`).
+//! The binary serves several at once: `crypto-market-sim --exchanges binance,okx,bybit,kraken,
+//! coinbase` (consecutive ports from `--addr`, one `<id> <url>` line each on stdout).
+//!
 //! Layout:
 //! * `market`: symbols, the deterministic random walk and the data derived from it. Transport
 //!   agnostic: REST and the websocket streams publish the same trades/book/candles.
@@ -27,6 +50,8 @@
 //!   serverShutdown, update intervals).
 //! * `faults`, `counters`, `requests`: fault injection, call counting, REQUEST_WEIGHT limiting,
 //!   the request log.
+//! * `venue`, `venues`: [`Venue`] and its price skew; OKX, Bybit, Kraken and Coinbase REST
+//!   (a folder each), served by one request pipeline with the same faults and counters.
 //! * `server`: the thread + runtime that hosts it, and [`SimHandle`].
 
 mod config;
@@ -39,6 +64,8 @@ mod requests;
 mod rest;
 mod server;
 mod state;
+mod venue;
+mod venues;
 mod ws;
 
 pub use config::{FileConfig, SimConfig};
@@ -46,4 +73,5 @@ pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{start_on, SimHandle, Simulator};
+pub use venue::{Quote, Venue};
 pub use ws::{WsConnectionStats, WsIntervals, WsStats};

@@ -1,14 +1,29 @@
 //! `crypto-market-sim` binary: a thin CLI around the library.
 
 use clap::Parser;
-use crypto_market_sim::{start_on, Faults, FileConfig, SimConfig, WsIntervals};
+use crypto_market_sim::{start_on, Faults, FileConfig, SimConfig, SimHandle, Venue, WsIntervals};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-/// Offline Binance spot REST and websocket-stream simulator with fault injection.
+/// Offline exchange simulator with fault injection: Binance spot REST and websocket streams,
+/// and with --exchanges the public spot REST market data of OKX, Bybit, Kraken and Coinbase.
 #[derive(Parser, Debug)]
-#[command(name = "crypto-market-sim", version, about)]
+#[command(
+    name = "crypto-market-sim",
+    version,
+    about,
+    after_help = "With --exchanges binance,okx,bybit,kraken,coinbase one listener per exchange is \
+started on consecutive ports from --addr, in the order given (127.0.0.1:9000 -> binance 9000, \
+okx 9001, bybit 9002, kraken 9003, coinbase 9004), and one line `<id> http://127.0.0.1:PORT` per \
+exchange is printed. Each serves that exchange's own paths (/api/v3 Binance, /api/v5 OKX, /v5 \
+Bybit, /0/public Kraken, /api/v3/brokerage Coinbase) and has its own faults, counters and /__sim \
+controls; websocket streams are Binance's only. Without --exchanges: Binance only."
+)]
 struct Cli {
+    /// Exchanges to serve, comma-separated, one listener each on consecutive ports
+    /// (binance, okx, bybit, kraken, coinbase) [default: binance]
+    #[arg(long, value_delimiter = ',', value_parser = parse_venue)]
+    exchanges: Option<Vec<Venue>>,
     /// Listen address [default: 127.0.0.1:9000]
     #[arg(long)]
     addr: Option<SocketAddr>,
@@ -24,16 +39,17 @@ struct Cli {
     /// Milliseconds per random-walk step [default: 100]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     tick_ms: Option<u64>,
-    /// Latency added to every /api/v3 response [default: 0]
+    /// Latency added to every exchange API response [default: 0]
     #[arg(long)]
     latency_ms: Option<u64>,
     /// Uniform random extra latency 0..=N ms [default: 0]
     #[arg(long)]
     jitter_ms: Option<u64>,
-    /// Fraction (0..=1) of /api/v3 requests answered 500/503 [default: 0]
+    /// Fraction (0..=1) of exchange API requests answered 500/503 [default: 0]
     #[arg(long, value_parser = parse_rate)]
     error_rate: Option<f64>,
-    /// REQUEST_WEIGHT per minute before 429/418 [default: 6000]
+    /// REQUEST_WEIGHT per minute before 429/418 (other exchanges: requests per minute before
+    /// their rate-limit answer) [default: 6000]
     #[arg(long)]
     weight_limit: Option<u32>,
     /// Websocket @ticker / @miniTicker update period [default: 1000]
@@ -54,9 +70,17 @@ struct Cli {
     /// Close connections this long after a serverShutdown event [default: 1000]
     #[arg(long)]
     ws_shutdown_grace_ms: Option<u64>,
-    /// TOML file with the same keys (addr, seed, symbols, full_markets, tick_ms, ...); flags win
+    /// TOML file with the same keys (addr, exchanges, seed, symbols, full_markets, tick_ms, ...);
+    /// flags win
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+}
+
+fn parse_venue(s: &str) -> Result<Venue, String> {
+    Venue::from_id(s.trim()).ok_or_else(|| {
+        let ids: Vec<&str> = Venue::ALL.iter().map(|v| v.id()).collect();
+        format!("unknown exchange '{s}' (one of {})", ids.join(", "))
+    })
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -100,6 +124,7 @@ fn main() -> ExitCode {
     };
     let defaults = SimConfig::default();
     let config = SimConfig {
+        venue: Venue::Binance,
         seed: cli.seed.or(file.seed).unwrap_or(defaults.seed),
         extra_symbols: cli
             .symbols
@@ -173,19 +198,30 @@ fn main() -> ExitCode {
         )
         .init();
 
-    let sim = match start_on(config, addr) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("crypto-market-sim: cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let sims = match cli.exchanges.as_ref().or(file.exchanges.as_ref()) {
+        None => match start_on(config, addr) {
+            Ok(s) => {
+                s.set_faults(faults);
+                println!("crypto-market-sim listening on {}", s.rest_url());
+                println!(
+                    "websocket streams on {0}/ws/<stream> and {0}/stream?streams=<a>/<b>",
+                    s.ws_url()
+                );
+                vec![s]
+            }
+            Err(e) => {
+                eprintln!("crypto-market-sim: cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some(venues) => match start_all(venues, &config, addr, &faults) {
+            Ok(sims) => sims,
+            Err(e) => {
+                eprintln!("crypto-market-sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
-    sim.set_faults(faults);
-    println!("crypto-market-sim listening on {}", sim.rest_url());
-    println!(
-        "websocket streams on {0}/ws/<stream> and {0}/stream?streams=<a>/<b>",
-        sim.ws_url()
-    );
 
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -198,8 +234,40 @@ fn main() -> ExitCode {
         }
     }
     tracing::info!("shutting down");
-    sim.shutdown();
+    for sim in sims {
+        sim.shutdown();
+    }
     ExitCode::SUCCESS
+}
+
+/// One listener per exchange on consecutive ports from `addr`, each printed as `<id> <url>`.
+fn start_all(
+    venues: &[Venue],
+    config: &SimConfig,
+    addr: SocketAddr,
+    faults: &Faults,
+) -> Result<Vec<SimHandle>, String> {
+    let mut sims = Vec::new();
+    for (i, venue) in venues.iter().enumerate() {
+        if venues[..i].contains(venue) {
+            return Err(format!("{venue} is listed twice in --exchanges"));
+        }
+        let port = u16::try_from(usize::from(addr.port()) + i)
+            .map_err(|_| format!("no port left for {venue} after {addr}"))?;
+        let at = SocketAddr::new(addr.ip(), port);
+        let sim = start_on(
+            SimConfig {
+                venue: *venue,
+                ..config.clone()
+            },
+            at,
+        )
+        .map_err(|e| format!("cannot listen on {at} for {venue}: {e}"))?;
+        sim.set_faults(faults.clone());
+        println!("{} {}", venue.id(), sim.rest_url());
+        sims.push(sim);
+    }
+    Ok(sims)
 }
 
 async fn wait_for_signal() {

@@ -1,4 +1,4 @@
-//! The request log: every /api/v3 request in arrival order, with when and how it was answered.
+//! The request log: every exchange API request in arrival order, with when and how it was answered.
 //!
 //! Tests use it to check what an engine asked the exchange for (which symbols went into one
 //! batched call, whether calls overlapped); benchmarks leave it on, so recording is one short
@@ -13,12 +13,13 @@ use std::time::Instant;
 /// (≈ 20 MB at this size).
 pub const MAX_REQUESTS: usize = 100_000;
 
-/// One /api/v3 request as the simulator saw it.
+/// One exchange API request as the simulator saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
     /// Arrival order, from 0; restarts at 0 when the log is reset.
     pub seq: u64,
-    /// Path after /api/v3/, as in the call counters ("ticker/24hr"); unknown paths too.
+    /// The endpoint name, as in the call counters: Binance's path after /api/v3/ ("ticker/24hr"),
+    /// another venue's path after its REST base (see the `venues` module); unknown paths too.
     pub endpoint: String,
     /// The query string, percent-decoded (`symbols=["BTCUSDT","ETHUSDT"]`); "" if none.
     pub query: String,

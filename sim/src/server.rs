@@ -42,7 +42,9 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
         .enable_all()
         .build()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let app = router(state.clone());
+    // Binance's router carries its websocket streams too; the other venues are REST only.
+    let app = crate::venues::router(state.clone()).unwrap_or_else(|| router(state.clone()));
+    let binance = state.config.venue == crate::Venue::Binance;
     let state_for_ws = state.clone();
     let thread = std::thread::Builder::new()
         .name("crypto-market-sim".into())
@@ -56,7 +58,9 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
                     }
                 };
                 // The websocket publishers run on this runtime until it shuts down.
-                ws::publish::spawn(state_for_ws);
+                if binance {
+                    ws::publish::spawn(state_for_ws);
+                }
                 let (grace_tx, grace_rx) = oneshot::channel::<()>();
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                     let _ = stop_rx.await;
@@ -115,7 +119,9 @@ impl SimHandle {
         self.state.faults.get()
     }
 
-    /// Requests received by endpoint name ("klines", "ticker/24hr", ...), failed ones included.
+    /// Requests received by endpoint name, failed ones included: Binance's path after /api/v3/
+    /// ("klines", "ticker/24hr"), another venue's path after its REST base ("market/ticker" on
+    /// OKX, "Ticker" on Kraken; the full list is in the `venues` module doc).
     pub fn calls(&self, endpoint: &str) -> u64 {
         self.state.calls.get(endpoint)
     }
@@ -128,7 +134,8 @@ impl SimHandle {
         self.state.calls.reset();
     }
 
-    /// The request log: every /api/v3 request since start or the last reset, oldest first (at
+    /// The request log: every exchange API request (Binance's /api/v3, another venue's REST
+    /// paths) since start or the last reset, oldest first (at
     /// most [`crate::MAX_REQUESTS`], the most recent). Requests still in flight have
     /// `answered_us` and `status` None.
     pub fn requests(&self) -> Vec<RequestRecord> {
@@ -203,7 +210,8 @@ impl SimHandle {
         String::from_utf8(body.to_vec()).ok()
     }
 
-    /// What REST would answer at wall time `at_ms`: the body of `GET /api/v3/<endpoint>?<query>`
+    /// Binance only: what REST would answer at wall time `at_ms`: the body of
+    /// `GET /api/v3/<endpoint>?<query>`
     /// computed as at that instant (no counting, weight or faults), or the Binance error body.
     /// Lets tests compare a websocket event with REST at the event's own time `E`.
     pub fn rest_body_at(&self, endpoint: &str, query: &str, at_ms: u64) -> Result<String, String> {
@@ -277,19 +285,37 @@ impl SimHandle {
         })
     }
 
-    /// The walk price of `symbol` now (what ticker/price would serve), or None if unknown.
-    pub fn current_price(&self, symbol: &str) -> Option<f64> {
-        let m = self.state.market();
-        let s = m.symbol(symbol)?;
-        Some(crate::market::decimal::to_f64(m.price_at(s, now_ms())))
+    /// The venue served ([`SimConfig::venue`]).
+    pub fn venue(&self) -> crate::Venue {
+        self.state.config.venue
     }
 
-    /// The walk price of `symbol` at `t_ms` (Unix ms): what a ticker/24hr answered at that
-    /// time served as `lastPrice` (its `closeTime` is `t_ms`), or None if unknown.
+    /// The last price of `symbol` now, as this venue's REST ticker shows it (Binance's
+    /// ticker/price), or None if the venue does not list it. `symbol` is the Binance-style id
+    /// ("BTCUSDT") on every venue.
+    pub fn current_price(&self, symbol: &str) -> Option<f64> {
+        self.price_at(symbol, now_ms())
+    }
+
+    /// The last price of `symbol` at `t_ms` (Unix ms) as this venue's REST ticker showed it
+    /// then (on Binance: a ticker/24hr's `lastPrice` with `closeTime` `t_ms`), or None if the
+    /// venue does not list it. Each venue's price is the shared walk with its own small skew;
+    /// Coinbase's last is its latest trade.
     pub fn price_at(&self, symbol: &str, t_ms: u64) -> Option<f64> {
         let m = self.state.market();
         let s = m.symbol(symbol)?;
-        Some(crate::market::decimal::to_f64(m.price_at(s, t_ms)))
+        Some(crate::market::decimal::to_f64(crate::venues::last_price(
+            &m, s, t_ms,
+        )))
+    }
+
+    /// Best bid, best ask and last price of `symbol` ("BTCUSDT") as this venue's REST ticker
+    /// shows them now, or None if the venue does not list it. The values change once per walk
+    /// step (`tick_ms`); a large `tick_ms` freezes them for exact comparisons.
+    pub fn quote(&self, symbol: &str) -> Option<crate::Quote> {
+        let m = self.state.market();
+        let s = m.symbol(symbol)?;
+        Some(crate::venues::quote(&m, s, now_ms()))
     }
 
     /// Stops the server and waits for its thread (what Drop does).

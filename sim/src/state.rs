@@ -37,7 +37,8 @@ impl SimState {
             kline_ms: config.ws_kline_interval_ms,
         }
         .validate()?;
-        let market = Market::new(
+        let market = Market::for_venue(
+            config.venue,
             config.seed,
             config.extra_symbols,
             config.full_markets,

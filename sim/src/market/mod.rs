@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use crate::venue::Venue;
 pub use symbols::Symbol;
 use symbols::{build_symbol, extra_name, extra_raw, info_doc, template, InfoDoc, SymbolMeta};
 use walk::Walk;
@@ -28,9 +29,13 @@ use walk::Walk;
 /// without locks.
 pub struct Market {
     seed: u64,
+    venue: Venue,
     walk: Walk,
     symbols: Vec<Symbol>,
     index: HashMap<String, usize>,
+    /// Each symbol's id on the venue ("BTC-USDT" on OKX), parallel to `symbols`.
+    venue_ids: Vec<String>,
+    venue_index: HashMap<String, usize>,
     doc: &'static InfoDoc,
     /// Comma-joined JSON of every symbol, built on the first unfiltered exchangeInfo request.
     all_symbols_json: OnceLock<String>,
@@ -39,7 +44,21 @@ pub struct Market {
 }
 
 impl Market {
+    /// Binance's market (the reference venue), for tests.
+    #[cfg(test)]
     pub fn new(
+        seed: u64,
+        extra_symbols: usize,
+        full_markets: bool,
+        tick_ms: u64,
+    ) -> Result<Market, String> {
+        Market::for_venue(Venue::Binance, seed, extra_symbols, full_markets, tick_ms)
+    }
+
+    /// `venue`'s market: the same symbols and walk as Binance's (minus what the venue does not
+    /// list), with the venue's own price skew.
+    pub fn for_venue(
+        venue: Venue,
         seed: u64,
         extra_symbols: usize,
         full_markets: bool,
@@ -60,20 +79,45 @@ impl Market {
                 symbols.push(build_symbol(seed, &meta, Cow::Owned(raw)));
             }
         }
-        Ok(Market::build(seed, Walk::new(seed, tick_ms), doc, symbols))
+        symbols.retain(|s| venue.lists(&s.base));
+        Ok(Market::build(
+            seed,
+            venue,
+            Walk::new(seed, tick_ms),
+            doc,
+            symbols,
+        ))
     }
 
-    fn build(seed: u64, walk: Walk, doc: &'static InfoDoc, symbols: Vec<Symbol>) -> Market {
+    fn build(
+        seed: u64,
+        venue: Venue,
+        walk: Walk,
+        doc: &'static InfoDoc,
+        symbols: Vec<Symbol>,
+    ) -> Market {
         let index = symbols
             .iter()
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
+        let venue_ids: Vec<String> = symbols
+            .iter()
+            .map(|s| crate::venues::market_id(venue, &s.base, &s.quote))
+            .collect();
+        let venue_index = venue_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
         Market {
             seed,
+            venue,
             walk,
             symbols,
             index,
+            venue_ids,
+            venue_index,
             doc,
             all_symbols_json: OnceLock::new(),
             hour_grid: Mutex::new(HashMap::new()),
@@ -85,7 +129,24 @@ impl Market {
     /// reference price. Memos start empty, since a new symbol may reuse a removed one's name (and
     /// walk key) with another reference price.
     pub fn with_symbols(&self, symbols: Vec<Symbol>) -> Market {
-        Market::build(self.seed, self.walk.clone(), self.doc, symbols)
+        Market::build(self.seed, self.venue, self.walk.clone(), self.doc, symbols)
+    }
+
+    pub fn venue(&self) -> Venue {
+        self.venue
+    }
+
+    /// The symbol whose id on this market's venue is `id` ("BTC-USDT" on OKX).
+    pub fn by_venue_id(&self, id: &str) -> Option<&Symbol> {
+        self.venue_index.get(id).map(|&i| &self.symbols[i])
+    }
+
+    /// `s`'s id on this market's venue.
+    pub fn venue_id<'a>(&'a self, s: &'a Symbol) -> &'a str {
+        self.index
+            .get(&s.name)
+            .and_then(|&i| self.venue_ids.get(i))
+            .map_or(s.name.as_str(), String::as_str)
     }
 
     pub fn symbol(&self, name: &str) -> Option<&Symbol> {
@@ -98,7 +159,8 @@ impl Market {
 
     /// Price in ticks at a walk step (never below one tick).
     pub fn ticks_at_step(&self, s: &Symbol, step: u64) -> u64 {
-        let p = s.ref_ticks * self.walk.log_offset(s.key, step).exp();
+        let offset = self.walk.log_offset(s.key, step) + self.venue.log_skew(s.key, step);
+        let p = s.ref_ticks * offset.exp();
         (p.round() as u64).max(1)
     }
 

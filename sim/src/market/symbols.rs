@@ -12,6 +12,10 @@ use std::sync::OnceLock;
 #[derive(Clone, Debug)]
 pub struct Symbol {
     pub name: String,
+    /// Base and quote asset (Binance spelling, e.g. "BTC", "USDT"); other venues derive their
+    /// own ids from these.
+    pub base: String,
+    pub quote: String,
     /// PRICE_FILTER tickSize in 1e-8 units.
     pub tick: u64,
     /// LOT_SIZE stepSize in 1e-8 units.
@@ -152,6 +156,8 @@ pub fn build_symbol(seed: u64, meta: &SymbolMeta, raw: Cow<'static, str>) -> Sym
     let trade_gap_ms = 20 + (hash(&[key, 2]) % 380);
     Symbol {
         name: meta.symbol.clone(),
+        base: meta.base_asset.clone(),
+        quote: meta.quote_asset.clone(),
         tick,
         step,
         key,

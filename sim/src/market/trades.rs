@@ -56,7 +56,10 @@ impl Market {
         let buyer_maker = h & 1 == 1;
         let ticks = self.ticks_at_step(s, self.walk.step_at(time));
         // A buyer-maker trade hits the bid (one tick under the walk price); otherwise the ask.
-        let ticks = if buyer_maker {
+        // Coinbase's REST ticker *is* its latest trade, so there every trade prints at the
+        // step's price: its `last` then only moves with the walk, and a large tick_ms freezes
+        // it for exact comparisons, as on the other venues.
+        let ticks = if buyer_maker && self.venue != crate::venue::Venue::Coinbase {
             ticks.saturating_sub(1).max(1)
         } else {
             ticks

@@ -14,7 +14,12 @@ mod params;
 pub(crate) mod ticker;
 
 pub use error::ApiError;
-pub use params::Params;
+pub use params::{decode, Params};
+
+/// The `/__sim` control routes, shared by every venue's router.
+pub fn control_routes() -> Router<Arc<SimState>> {
+    control::routes()
+}
 
 use crate::counters::Verdict;
 use crate::state::{now_ms, SimState};

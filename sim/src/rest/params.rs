@@ -30,6 +30,16 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every non-empty value of `key`, in order (repeated parameters such as Coinbase's
+    /// `product_ids`).
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Optional `symbol`: illegal characters → -1100, unknown → -1121.
     pub fn symbol<'m>(&self, market: &'m Market) -> Result<Option<&'m Symbol>, ApiError> {
         self.get("symbol")

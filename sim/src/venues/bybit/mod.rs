@@ -1,0 +1,91 @@
+//! Bybit v5 public market data (`/v5/market/...`), category `spot`: `{"retCode":0,"retMsg":"OK",
+//! "result":{...},"retExtInfo":{},"time":<ms>}` envelopes, numbers as decimal strings, symbols
+//! `BTCUSDT`. Errors are HTTP 200 with a non-zero `retCode`, except the IP ban (HTTP 403).
+
+mod data;
+
+use super::{Answer, Reject, VenueApi};
+use crate::market::Market;
+use crate::rest::Params;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+pub struct Bybit;
+
+const BASE: &str = "/v5/";
+
+const ENDPOINTS: [&str; 6] = [
+    "market/instruments-info",
+    "market/time",
+    "market/tickers",
+    "market/orderbook",
+    "market/kline",
+    "market/recent-trade",
+];
+
+fn envelope(code: u32, msg: &str, result: Value, now: u64) -> String {
+    json!({"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": now})
+        .to_string()
+}
+
+impl VenueApi for Bybit {
+    fn endpoint(&self, path: &str) -> Option<&'static str> {
+        let rest = path.strip_prefix(BASE)?;
+        ENDPOINTS.into_iter().find(|e| *e == rest)
+    }
+
+    fn symbols_named(&self, _path: &str, p: &Params) -> Vec<String> {
+        p.get("symbol").map(str::to_string).into_iter().collect()
+    }
+
+    fn handle(
+        &self,
+        endpoint: &'static str,
+        _path: &str,
+        m: &Market,
+        p: &Params,
+        now: u64,
+    ) -> Result<String, Reject> {
+        let result = match endpoint {
+            "market/time" => json!({
+                "timeSecond": (now / 1000).to_string(),
+                "timeNano": (u128::from(now) * 1_000_000).to_string()
+            }),
+            "market/instruments-info" => data::instruments(m, p)?,
+            "market/tickers" => data::tickers(m, p, now)?,
+            "market/orderbook" => data::orderbook(m, p, now)?,
+            "market/kline" => data::kline(m, p, now)?,
+            "market/recent-trade" => data::recent_trades(m, p, now)?,
+            _ => return Err(Reject::BadParam(format!("no endpoint {endpoint}"))),
+        };
+        Ok(envelope(0, "OK", result, now))
+    }
+
+    fn reject(&self, r: &Reject, now: u64) -> Answer {
+        let msg = match r {
+            Reject::UnknownSymbol => "Not supported symbols",
+            Reject::BadParam(msg) => msg.as_str(),
+        };
+        Answer::json(StatusCode::OK, envelope(10001, msg, json!({}), now))
+    }
+
+    fn rate_limited(&self, now: u64) -> Answer {
+        Answer::json(
+            StatusCode::OK,
+            envelope(10006, "Too many visits!", json!({}), now),
+        )
+    }
+
+    fn failure(&self, status: StatusCode, _now: u64) -> Answer {
+        if status == StatusCode::FORBIDDEN {
+            // Bybit's IP ban for exceeding the request rate: plain text, HTTP 403.
+            Answer::text(status, "access too frequent")
+        } else {
+            // What the CDN in front of Bybit answers when the API is down.
+            Answer::text(status, status.canonical_reason().unwrap_or("error"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
