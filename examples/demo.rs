@@ -1,6 +1,7 @@
-//! Offline demo: starts the exchange simulator, launches the real `crypto-market-mcp` binary
-//! as an MCP client would (a child process speaking MCP over stdio), calls every tool and
-//! prints what came back.
+//! Offline demo: starts the exchange simulator (one listener per exchange: Binance, OKX,
+//! Bybit, Kraken, Coinbase, each in its own format), launches the real `crypto-market-mcp`
+//! binary as an MCP client would (a child process speaking MCP over stdio), calls every tool,
+//! compares the five venues, fails Binance over to OKX, and prints what came back.
 //!
 //!     cargo run --release --example demo
 
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 
-use crypto_market_sim::{SimConfig, Simulator};
+use crypto_market_sim::{Faults, SimConfig, SimHandle, Simulator, Venue};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -20,16 +21,34 @@ type Client = RunningService<RoleClient, ()>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_binary = build_server_binary()?;
-    let sim = Simulator::start(SimConfig::default())?;
+    let sims = Venue::ALL
+        .into_iter()
+        .map(|venue| {
+            Simulator::start(SimConfig {
+                venue,
+                ..SimConfig::default()
+            })
+        })
+        .collect::<Result<Vec<SimHandle>, _>>()?;
+    let sim = &sims[0];
     println!(
-        "exchange simulator (Binance REST + websocket) at {}",
+        "exchange simulator: Binance REST + websocket at {}",
         sim.rest_url()
     );
+    let others: Vec<String> = sims[1..]
+        .iter()
+        .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
+        .collect();
+    for other in &others {
+        println!("exchange simulator: {other}");
+    }
 
     let mut command = tokio::process::Command::new(&server_binary);
     command
         .env("EXCHANGE_REST_URL", sim.rest_url())
         .env("EXCHANGE_WS_URL", sim.ws_url())
+        .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")
+        .env("EXCHANGE_REST_URLS", others.join(","))
         .env("RUST_LOG", "warn")
         .env("CACHE_TTL", "10");
     let (transport, _) = TokioChildProcess::builder(command)
@@ -104,10 +123,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?; // invalid_argument
 
-    println!(
-        "exchange calls the simulator received: {}",
-        sim.total_calls()
-    );
+    // The same market on five venues, asked at once; then each venue's own format.
+    show(&client, "compare_prices", json!({"symbol": "BTC/USDT"})).await?;
+    show(
+        &client,
+        "get_ticker",
+        json!({"symbol": "XBTUSDT", "exchange": "kraken"}),
+    )
+    .await?; // Kraken's XBT is BTC
+    // Binance down: a request naming no exchange is served by OKX, and says so.
+    sim.set_faults(Faults {
+        force_status: Some(503),
+        ..Faults::default()
+    });
+    show(&client, "get_ticker", json!({"symbol": "SOL/USDT"})).await?;
+    show(&client, "exchange_status", json!({"exchange": "binance"})).await?;
+    sim.set_faults(Faults::default());
+
+    for s in &sims {
+        println!(
+            "exchange calls the {} simulator received: {}",
+            s.venue(),
+            s.total_calls()
+        );
+    }
     client.cancel().await?;
     Ok(())
 }

@@ -1,0 +1,287 @@
+//! Five exchanges (issue 14's table; a load generator, not criterion).
+//!
+//! `cargo bench --bench venues`: five in-process simulators (Binance, OKX, Bybit, Kraken,
+//! Coinbase formats, each on its own port, every REST answer delayed `BENCH_VENUE_LATENCY_MS`,
+//! default 20, as a network round trip would), the real `crypto-market-mcp` binary over stdio
+//! with all five enabled, one call at a time (`BENCH_CALLS`, default 100 per row):
+//!
+//! 1. `compare_prices` cold (`CACHE_TTL=0`: every venue is asked each time) against, in the same
+//!    run, its baselines: one venue's cold `get_ticker` (the floor: one round trip) and the five
+//!    `get_ticker`s one after another (what a client without compare would do);
+//! 2. `compare_prices` warm (`CACHE_TTL=3600`) against one warm `get_ticker`;
+//! 3. failover: Binance (the default) answers 503; the first calls after its death (its circuit
+//!    still closed: each call tries Binance, then OKX serves) over `BENCH_ROUNDS` (default 5)
+//!    deaths, and the steady state with its circuit open, against OKX's own cold `get_ticker`.
+//!
+//! Prints Markdown tables to stdout.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crypto_market_sim::{Faults, SimConfig, SimHandle, Simulator, Venue};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
+/// The circuit opens after this many failures in a row (the adapter's threshold), and stays
+/// open this long.
+const CIRCUIT_THRESHOLD: usize = 5;
+const CIRCUIT_OPEN: Duration = Duration::from_secs(5);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
+}
+
+fn main() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run());
+}
+
+struct Server {
+    client: RunningService<RoleClient, ()>,
+}
+
+impl Server {
+    async fn start(sims: &[SimHandle], ttl: &str) -> Self {
+        let urls: Vec<String> = sims[1..]
+            .iter()
+            .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
+            .collect();
+        let mut cmd = Command::new(MCP_BINARY);
+        cmd.env("EXCHANGE_REST_URL", sims[0].rest_url())
+            .env("EXCHANGE_WS_URL", sims[0].ws_url())
+            .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")
+            .env("EXCHANGE_REST_URLS", urls.join(","))
+            // The simulators' limits are not the subject; the budgets would queue cold calls.
+            .env("ENABLE_RATE_LIMIT", "false")
+            .env("CACHE_TTL", ttl)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true);
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let client = ().serve(transport).await.expect("MCP handshake");
+        Self { client }
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> Value {
+        let result: CallToolResult = self
+            .client
+            .call_tool(
+                CallToolRequestParams::new(tool.to_owned())
+                    .with_arguments(args.as_object().cloned().unwrap_or_default()),
+            )
+            .await
+            .expect("call answered");
+        let content = result.structured_content.unwrap_or(Value::Null);
+        assert_ne!(result.is_error, Some(true), "{tool}: {content}");
+        content
+    }
+
+    /// Latency of `calls` calls made by `call` one after another, ms.
+    async fn time<F, Fut>(&self, calls: u64, mut call: F) -> Vec<f64>
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mut out = Vec::with_capacity(calls as usize);
+        for i in 0..calls {
+            let started = Instant::now();
+            call(i).await;
+            out.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        out
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>) {
+    ms.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+    let ratio = floor_p50.map_or("1.00 (baseline)".to_owned(), |f| format!("{:.2}", p50 / f));
+    println!(
+        "| {label} | {} | {p50:.2} | {p99:.2} | {ratio} |",
+        ms.len()
+    );
+}
+
+fn header(title: &str) {
+    println!("\n### {title}\n");
+    println!("| call | calls | p50 ms | p99 ms | p50 / baseline |");
+    println!("|---|---|---|---|---|");
+}
+
+async fn run() {
+    let calls = env_number("BENCH_CALLS", 100);
+    let rounds = env_number("BENCH_ROUNDS", 5);
+    let latency = env_number("BENCH_VENUE_LATENCY_MS", 20);
+    let sims: Vec<SimHandle> = Venue::ALL
+        .into_iter()
+        .map(|venue| {
+            Simulator::start(SimConfig {
+                venue,
+                weight_limit: u32::MAX,
+                ..SimConfig::default()
+            })
+            .expect("simulator")
+        })
+        .collect();
+    let delayed = Faults {
+        latency_ms: latency,
+        ..Default::default()
+    };
+    for sim in &sims {
+        sim.set_faults(delayed.clone());
+    }
+    println!("# five venues: compare_prices and failover\n");
+    println!(
+        "- {calls} calls per row, one at a time; every simulated REST answer takes {latency} ms; \
+         release `crypto-market-mcp` over stdio, `ENABLE_RATE_LIMIT=false`"
+    );
+
+    // 1. Cold: every call goes to the venues.
+    let cold = Server::start(&sims, "0").await;
+    cold.call("compare_prices", json!({"symbol": "BTC/USDT"})).await; // markets loaded
+    header("cold (CACHE_TTL=0: every call asks the exchanges)");
+    let one = cold
+        .time(calls, |_| async {
+            cold.call("get_ticker", json!({"symbol": "BTC/USDT", "exchange": "okx"}))
+                .await;
+        })
+        .await;
+    let floor = {
+        let mut s = one.clone();
+        s.sort_by(f64::total_cmp);
+        percentile(&s, 0.5)
+    };
+    row("`get_ticker` on one venue (OKX)", one, None);
+    let sequential = cold
+        .time(calls, |_| async {
+            for venue in Venue::ALL {
+                cold.call(
+                    "get_ticker",
+                    json!({"symbol": "BTC/USDT", "exchange": venue.id()}),
+                )
+                .await;
+            }
+        })
+        .await;
+    row("five `get_ticker`s, one after another", sequential, Some(floor));
+    let compared = cold
+        .time(calls, |_| async {
+            let c = cold
+                .call("compare_prices", json!({"symbol": "BTC/USDT"}))
+                .await;
+            assert_eq!(c["quotes"].as_array().map(Vec::len), Some(5), "{c}");
+        })
+        .await;
+    row("`compare_prices`, five venues", compared, Some(floor));
+    drop(cold);
+
+    // 2. Warm: everything from memory.
+    let warm = Server::start(&sims, "3600").await;
+    warm.call("compare_prices", json!({"symbol": "BTC/USDT"})).await;
+    header("warm (CACHE_TTL=3600: served from memory)");
+    let one = warm
+        .time(calls, |_| async {
+            warm.call("get_ticker", json!({"symbol": "BTC/USDT", "exchange": "okx"}))
+                .await;
+        })
+        .await;
+    let floor = {
+        let mut s = one.clone();
+        s.sort_by(f64::total_cmp);
+        percentile(&s, 0.5)
+    };
+    row("`get_ticker` on one venue (OKX)", one, None);
+    let compared = warm
+        .time(calls, |_| async {
+            warm.call("compare_prices", json!({"symbol": "BTC/USDT"}))
+                .await;
+        })
+        .await;
+    row("`compare_prices`, five venues", compared, Some(floor));
+    drop(warm);
+
+    // 3. Failover: Binance, the default, answers 503.
+    let server = Server::start(&sims, "0").await;
+    server
+        .call("compare_prices", json!({"symbol": "BTC/USDT"}))
+        .await;
+    header("failover (Binance, the default, answers 503; OKX serves)");
+    let okx = server
+        .time(calls, |_| async {
+            server
+                .call("get_ticker", json!({"symbol": "BTC/USDT", "exchange": "okx"}))
+                .await;
+        })
+        .await;
+    let floor = {
+        let mut s = okx.clone();
+        s.sort_by(f64::total_cmp);
+        percentile(&s, 0.5)
+    };
+    row("`get_ticker` on OKX, named (baseline)", okx, None);
+    let mut first_calls = Vec::new();
+    let mut steady = Vec::new();
+    for _ in 0..rounds {
+        sims[0].set_faults(Faults {
+            force_status: Some(503),
+            ..delayed.clone()
+        });
+        // Until the circuit opens each call pays Binance's failure, then OKX's answer.
+        first_calls.extend(
+            server
+                .time(CIRCUIT_THRESHOLD as u64, |_| async {
+                    let t = server
+                        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+                        .await;
+                    assert_eq!(t["failover_from"], "binance", "{t}");
+                })
+                .await,
+        );
+        steady.extend(
+            server
+                .time(calls / rounds, |_| async {
+                    let t = server
+                        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+                        .await;
+                    assert_eq!(t["failover_from"], "binance", "{t}");
+                })
+                .await,
+        );
+        // Binance back; once its circuit lets a call through, that success closes it.
+        sims[0].set_faults(delayed.clone());
+        tokio::time::sleep(CIRCUIT_OPEN).await;
+        let t = server
+            .call("get_ticker", json!({"symbol": "BTC/USDT"}))
+            .await;
+        assert_eq!(t["exchange"], "binance", "{t}");
+    }
+    row(
+        "first calls after Binance dies (circuit closed: Binance 503, then OKX)",
+        first_calls,
+        Some(floor),
+    );
+    row(
+        "steady state, Binance's circuit open (OKX only)",
+        steady,
+        Some(floor),
+    );
+}
