@@ -48,8 +48,10 @@ return 1
 ";
 
 impl RemoteCache {
+    /// `{prefix}:budget:{{exchange}}:{part}`: the exchange in a hash tag, so the keys TAKE
+    /// touches together live in one Redis Cluster slot (a script may not span slots).
     fn budget_key(&self, exchange: &str, part: &str) -> String {
-        format!("{}:budget:{exchange}:{part}", self.target().key_prefix)
+        format!("{}:budget:{{{exchange}}}:{part}", self.target().key_prefix)
     }
 }
 
