@@ -300,19 +300,23 @@ impl RemoteCache {
             }
             _ => None,
         };
+        // Two commands sent together rather than a pipeline: a cluster client refuses a
+        // pipeline whose commands hash to different slots (the channel counts as a key), and
+        // on a multiplexed connection the two still share one round trip.
         let _: Option<()> = self
             .run(|mut conn| async move {
-                let mut pipe = redis::pipe();
-                pipe.cmd("SET")
-                    .arg(name)
-                    .arg(json)
-                    .arg("PX")
-                    .arg(ms)
-                    .ignore();
-                if let Some((channel, payload)) = update {
-                    pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
-                }
-                pipe.query_async(&mut conn).await
+                let mut publisher = conn.clone();
+                let mut set = redis::cmd("SET");
+                set.arg(name).arg(json).arg("PX").arg(ms);
+                let set = set.query_async::<()>(&mut conn);
+                let publish = async move {
+                    match update {
+                        Some((channel, payload)) => publisher.publish(channel, payload).await,
+                        None => Ok(()),
+                    }
+                };
+                let (set, published) = futures::future::join(set, publish).await;
+                set.and(published)
             })
             .await;
     }
