@@ -19,6 +19,9 @@ use futures::StreamExt;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
+/// Each call's end and its failure, if it failed.
+type Outcomes = Vec<(Instant, Result<(), String>)>;
+
 fn client_config(id: &str) -> PubSubConfig {
     PubSubConfig {
         request_channel: "crypto_mcp:requests".into(),
@@ -207,7 +210,7 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
         .map(|n| n.slots)
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let outcomes: Arc<Mutex<Vec<(Instant, Result<(), String>)>>> = Arc::default();
+    let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
     let callers: Vec<_> = servers
         .iter()
         .map(|server| {

@@ -19,6 +19,9 @@ use crypto_market_sim::{SimConfig, Simulator};
 use redis::AsyncCommands;
 use serde_json::json;
 
+/// Each call's end and the source it was served from, or its failure.
+type Outcomes = Vec<(Instant, Result<String, String>)>;
+
 fn client_config() -> PubSubConfig {
     PubSubConfig {
         request_channel: "crypto_mcp:requests".into(),
@@ -81,7 +84,7 @@ async fn a_master_killed_under_load_fails_no_call_and_every_node_follows_the_new
 
     // An MCP client calling every 50 ms throughout.
     let stop = Arc::new(AtomicBool::new(false));
-    let outcomes: Arc<Mutex<Vec<(Instant, Result<String, String>)>>> = Arc::default();
+    let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
     let caller = {
         let (server, stop, outcomes) = (server.clone(), stop.clone(), outcomes.clone());
         tokio::spawn(async move {
