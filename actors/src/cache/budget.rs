@@ -107,3 +107,25 @@ impl SharedBudget for RemoteCache {
             .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_target::RedisTarget;
+    use redis::cluster_routing::{Route, SlotAddr};
+
+    #[test]
+    fn the_keys_take_touches_share_one_cluster_slot() {
+        let cache = RemoteCache::new(
+            RedisTarget::new("redis://localhost:6379/0", "crypto_mcp"),
+            Duration::from_secs(1),
+        );
+        let slot = |part| Route::with_key(cache.budget_key("binance", part), SlotAddr::Master);
+        assert_eq!(
+            cache.budget_key("binance", "gcra"),
+            "crypto_mcp:budget:{binance}:gcra"
+        );
+        assert_eq!(slot("gcra"), slot("pause"));
+        assert_eq!(slot("gcra"), slot("sharers"));
+    }
+}

@@ -364,6 +364,25 @@ mod tests {
     }
 
     #[test]
+    fn nodes_keep_the_urls_credentials_db_and_tls_and_stay_out_of_debug() {
+        let target = RedisTarget::new("rediss://user:hunter2@ignored:6379/2#insecure", "p")
+            .with_topology(Topology::Sentinel {
+                nodes: vec!["10.0.0.7:26379".into()],
+                master: "mymaster".into(),
+            });
+        assert_eq!(
+            target.node_url("10.0.0.9:6380").unwrap(),
+            "rediss://user:hunter2@10.0.0.9:6380/2#insecure"
+        );
+        assert!(target.node_url("no-port").is_err());
+        let debug = format!("{target:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("10.0.0.7:26379"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn a_rediss_url_makes_a_tls_client_and_keeps_its_password_out_of_debug() {
         let target = RedisTarget::new("rediss://:hunter2@redis.example.com:6380/0", "p");
         let client = target.client().expect("rediss:// is built in");
