@@ -16,11 +16,12 @@
 //! `rediss://...#insecure` skips verification (self-signed development certificates only), and
 //! a private CA is given as a PEM file ([`RedisTarget::with_tls_ca`], `REDIS_TLS_CA`).
 
+mod cluster;
 mod conn;
 mod sentinel;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -229,36 +230,9 @@ impl RedisTarget {
                     .map_err(|e| self.connect_error(e))?;
                 Ok(RedisConn::Sentinel(conn))
             }
-            Topology::Cluster { nodes } => {
-                let urls = nodes
-                    .iter()
-                    .map(|node| self.node_url(node))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if self.url.starts_with("rediss:") {
-                    install_crypto_provider();
-                }
-                let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
-                    .response_timeout(response_timeout)
-                    .connection_timeout(self.connection_timeout)
-                    // The defaults wait 1.3 s and more between retries: longer than callers
-                    // wait. A failover (replica promoted after cluster-node-timeout) is ridden
-                    // out by retrying often and briefly.
-                    .retries(8)
-                    .min_retry_wait(50)
-                    .max_retry_wait(500);
-                if let Some(certificates) = self.certificates()? {
-                    builder = builder.certs(certificates);
-                }
-                let client = builder.build().map_err(|source| RedisSetupError::Url {
-                    url: redacted(&self.url),
-                    source,
-                })?;
-                client
-                    .get_async_connection()
-                    .await
-                    .map(RedisConn::Cluster)
-                    .map_err(|source| self.connect_error(source))
-            }
+            Topology::Cluster { nodes } => cluster::connect(self, nodes, response_timeout)
+                .await
+                .map(RedisConn::Cluster),
         }
     }
 
@@ -286,14 +260,9 @@ impl RedisTarget {
             }
             Topology::Cluster { nodes } => {
                 let mut last = None;
-                for _ in 0..nodes.len() {
-                    let i = self.next_seed.fetch_add(1, Ordering::Relaxed) % nodes.len();
-                    match connect(self.client_for(&self.node_url(&nodes[i])?)?).await {
-                        Ok(pubsub) => {
-                            // Start here again next time: it answered.
-                            self.next_seed.fetch_sub(1, Ordering::Relaxed);
-                            return Ok(pubsub);
-                        }
+                for url in cluster::seeds(self, nodes)? {
+                    match connect(self.client_for(&url)?).await {
+                        Ok(pubsub) => return Ok(pubsub),
                         Err(e) => last = Some(e),
                     }
                 }
