@@ -402,8 +402,12 @@ fn compose_runs_redis_the_simulator_three_workers_and_a_gateway() {
     let mut workers = 0;
     let mut gateways = 0;
     let mut checked = 0;
+    let mut sentinel_workers = 0;
     for (name, service) in &services {
         let name = str_of(name);
+        // Services of an optional profile (`--profile sentinel`) are checked the same way, but
+        // the default deployment is counted without them.
+        let profiles = words(service.get("profiles").unwrap_or(&Value::Null));
         let image_ref = str_of(&service["image"]);
         for dependency in mapping_keys(service.get("depends_on").unwrap_or(&Value::Null)) {
             assert!(
@@ -418,7 +422,9 @@ fn compose_runs_redis_the_simulator_three_workers_and_a_gateway() {
             );
             continue;
         }
-        checked += 1;
+        if profiles.is_empty() {
+            checked += 1;
+        }
         assert!(service.get("build").is_some(), "{name} builds the image");
         let command = command_of(&name);
         assert!(
@@ -435,7 +441,11 @@ fn compose_runs_redis_the_simulator_three_workers_and_a_gateway() {
         }
         // Every URL names a service of this file, on a port that service serves.
         for (key, value) in &env {
-            let Ok(url) = url::Url::parse(value) else {
+            // host:port lists (REDIS_NODES) are checked with the service that uses them.
+            let Some(url) = url::Url::parse(value)
+                .ok()
+                .filter(|_| value.contains("://"))
+            else {
                 continue;
             };
             let host = url.host_str().unwrap_or_default().to_owned();
@@ -477,7 +487,30 @@ fn compose_runs_redis_the_simulator_three_workers_and_a_gateway() {
                         .get("deploy")
                         .and_then(|d| d.get("replicas"))
                         .map_or(1, |r| r.as_u64().expect("replicas"));
-                    workers += replicas;
+                    if profiles.is_empty() {
+                        workers += replicas;
+                    } else {
+                        assert_eq!(profiles, ["sentinel"], "{name}: profiles");
+                        sentinel_workers += replicas;
+                        // The sentinels it asks are a service of this file, on their port.
+                        assert_eq!(settings.redis.mode, "sentinel", "{name}: REDIS_MODE");
+                        for node in &settings.redis.nodes {
+                            let (host, port) = node.rsplit_once(':').expect("host:port");
+                            let sentinel = words(&services[host]["entrypoint"]).join(" ");
+                            assert!(
+                                sentinel.contains("--sentinel")
+                                    && sentinel.contains(&format!("port {port}")),
+                                "{name}: REDIS_NODES {node} is not a sentinel of this file"
+                            );
+                            assert!(
+                                sentinel.contains(&format!(
+                                    "sentinel monitor {} ",
+                                    settings.redis.sentinel_master
+                                )),
+                                "{name}: the sentinel does not watch REDIS_SENTINEL_MASTER"
+                            );
+                        }
+                    }
                     assert!(settings.cache.use_redis, "{name}: USE_REDIS_CACHE");
                     assert!(
                         settings.exchange.rest_url.is_some() && settings.exchange.ws_url.is_some(),
@@ -509,6 +542,7 @@ fn compose_runs_redis_the_simulator_three_workers_and_a_gateway() {
         }
     }
     assert_eq!(workers, 3, "three workers");
+    assert_eq!(sentinel_workers, 2, "two workers in the sentinel profile");
     assert_eq!(gateways, 1, "one MCP gateway");
     assert_eq!(
         checked, 3,

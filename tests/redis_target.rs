@@ -8,10 +8,10 @@ use crypto_market_actors::redis_target::RedisTarget;
 use redis::AsyncCommands;
 
 #[tokio::test]
-async fn a_managed_connection_survives_a_redis_restart() {
+async fn a_connection_survives_a_redis_restart() {
     let mut server = RedisServer::start();
     let target = RedisTarget::new(server.url(), "test_prefix");
-    let mut conn = target.manager().await.expect("connects");
+    let mut conn = target.connection().await.expect("connects");
     let _: () = conn.set("k", "v1").await.unwrap();
     let v: String = conn.get("k").await.unwrap();
     assert_eq!(v, "v1");

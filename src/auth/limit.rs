@@ -7,9 +7,9 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crypto_market_actors::redis_target::RedisConn;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use redis::aio::ConnectionManager;
 
 use super::Client;
 
@@ -42,14 +42,14 @@ pub enum Verdict {
 }
 
 pub struct ClientLimiter {
-    redis: Option<(ConnectionManager, String)>,
+    redis: Option<(RedisConn, String)>,
     script: redis::Script,
     local: Mutex<HashMap<String, DefaultDirectRateLimiter>>,
 }
 
 impl ClientLimiter {
     /// `redis`: the connection and the key prefix, when limits are shared.
-    pub fn new(redis: Option<(ConnectionManager, String)>) -> Self {
+    pub fn new(redis: Option<(RedisConn, String)>) -> Self {
         Self {
             redis,
             script: redis::Script::new(GCRA),

@@ -72,7 +72,7 @@ async fn client_limiter(settings: &ServerConfig) -> ClientLimiter {
         return ClientLimiter::new(None);
     }
     let target = settings.redis_target();
-    match tokio::time::timeout(std::time::Duration::from_secs(2), target.manager()).await {
+    match tokio::time::timeout(std::time::Duration::from_secs(2), target.connection()).await {
         Ok(Ok(conn)) => ClientLimiter::new(Some((conn, target.key_prefix.clone()))),
         _ => {
             tracing::warn!("client rates: Redis not reachable now; limiting in this process");

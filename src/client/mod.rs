@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crypto_market_actors::redis_target::RedisTarget;
+use crypto_market_actors::redis_target::{RedisConn, RedisTarget};
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -48,7 +47,7 @@ pub enum ClientError {
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
 
 pub struct PubSubClient {
-    conn: ConnectionManager,
+    conn: RedisConn,
     config: PubSubConfig,
     client_id: String,
     reply_channel: String,
@@ -69,21 +68,19 @@ impl PubSubClient {
         });
         let reply_channel = format!("{}:{client_id}", config.response_channel);
         let conn = target
-            .manager()
+            .connection()
             .await
             .map_err(|e| ClientError::Setup(e.to_string()))?;
-        let mut pubsub = target
-            .client()
-            .map_err(|e| ClientError::Setup(e.to_string()))?
-            .get_async_pubsub()
-            .await
-            .map_err(|e| ClientError::Setup(e.to_string()))?;
-        pubsub
-            .subscribe(&reply_channel)
+        let pubsub = subscribe(&target, &reply_channel)
             .await
             .map_err(|e| ClientError::Setup(e.to_string()))?;
         let pending: Pending = Arc::default();
-        let listener = tokio::spawn(listen(pubsub, pending.clone()));
+        let listener = tokio::spawn(listen(
+            target,
+            reply_channel.clone(),
+            pubsub,
+            pending.clone(),
+        ));
         Ok(Self {
             conn,
             config,
@@ -178,9 +175,40 @@ impl Drop for PubSubClient {
     }
 }
 
+async fn subscribe(target: &RedisTarget, channel: &str) -> Result<redis::aio::PubSub, String> {
+    let mut pubsub = target.pubsub().await.map_err(|e| e.to_string())?;
+    pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+    Ok(pubsub)
+}
+
 /// Hands each reply to the call waiting for it; replies nobody waits for (timed out) are
-/// dropped.
-async fn listen(mut pubsub: redis::aio::PubSub, pending: Pending) {
+/// dropped. `aio::PubSub` does not reconnect: a lost subscription is made again (on the new
+/// master after a failover); replies published meanwhile are lost and their calls time out.
+async fn listen(
+    target: RedisTarget,
+    channel: String,
+    pubsub: redis::aio::PubSub,
+    pending: Pending,
+) {
+    let mut pubsub = Some(pubsub);
+    loop {
+        let current = match pubsub.take() {
+            Some(current) => current,
+            None => match subscribe(&target, &channel).await {
+                Ok(current) => current,
+                Err(error) => {
+                    tracing::debug!(%error, "the client's reply channel: cannot subscribe yet");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+        };
+        hand_over(current, &pending).await;
+        tracing::warn!("the client's reply subscription ended; subscribing again");
+    }
+}
+
+async fn hand_over(mut pubsub: redis::aio::PubSub, pending: &Pending) {
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
         let Ok(payload) = message.get_payload::<String>() else {
@@ -198,7 +226,6 @@ async fn listen(mut pubsub: redis::aio::PubSub, pending: Pending) {
             let _ = tx.send(reply);
         }
     }
-    tracing::warn!("the client's reply subscription ended");
 }
 
 /// A pool failure as the tools report failures: the remote code as it was, or what went wrong

@@ -106,7 +106,10 @@ pub fn load(
             }
             continue;
         }
-        builder = if key == "exchange.exchanges" || key == "exchange.warm_symbols" {
+        builder = if matches!(
+            key.as_str(),
+            "exchange.exchanges" | "exchange.warm_symbols" | "redis.nodes"
+        ) {
             let list: Vec<String> = value
                 .split(',')
                 .map(|s| s.trim().to_owned())
@@ -178,6 +181,60 @@ fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
     check(ok, key, || {
         format!("{value:?} is empty or has spaces or odd characters")
     })
+}
+
+/// `REDIS_MODE` and what each mode needs: nodes for sentinel and cluster, a TCP URL (its host
+/// is replaced by the nodes'), and db 0 in a cluster (a cluster has no other).
+fn check_topology(c: &ServerConfig) -> Result<(), ConfigError> {
+    let r = &c.redis;
+    let mode = r.mode.as_str();
+    check(
+        matches!(mode, "standalone" | "sentinel" | "cluster"),
+        "redis.mode",
+        || format!("{mode:?} is not a mode"),
+    )?;
+    if let Some(bad) = r.nodes.iter().find(|n| {
+        n.rsplit_once(':').is_none_or(|(host, port)| {
+            host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0)
+        })
+    }) {
+        return Err(ConfigError::new(
+            "redis.nodes",
+            format!("{bad:?} is not host:port"),
+        ));
+    }
+    if mode == "standalone" {
+        return Ok(());
+    }
+    check(!r.nodes.is_empty(), "redis.nodes", || {
+        format!("REDIS_MODE={mode} needs the nodes")
+    })?;
+    let tcp = r
+        .url
+        .as_ref()
+        .is_none_or(|u| u.expose().starts_with("redis://") || u.expose().starts_with("rediss://"));
+    check(tcp, "redis.url", || {
+        format!("REDIS_MODE={mode} needs a redis:// or rediss:// URL (or none)")
+    })?;
+    check(
+        !r.sentinel_master.is_empty()
+            && r.sentinel_master
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch)),
+        "redis.sentinel_master",
+        || format!("{:?} is not a master name", r.sentinel_master),
+    )?;
+    if mode == "cluster" {
+        let db = c
+            .redis_target()
+            .client()
+            .map(|client| client.get_connection_info().redis_settings().db())
+            .unwrap_or(0);
+        check(db == 0, "redis.db", || {
+            format!("{db}: a Redis Cluster has only database 0")
+        })?;
+    }
+    Ok(())
 }
 
 fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
@@ -310,6 +367,7 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         format!("{} is out of range", c.redis.db)
     })?;
     check_name("redis.key_prefix", &c.redis.key_prefix)?;
+    check_topology(c)?;
     check_name("pubsub.request_channel", &c.pubsub.request_channel)?;
     check_name("pubsub.response_channel", &c.pubsub.response_channel)?;
     let wait = c.pubsub.request_timeout;
@@ -514,6 +572,72 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(load_with(args, &[]).unwrap().exchange.timeout, 0.5);
+    }
+
+    #[test]
+    fn redis_modes_are_checked_and_need_their_nodes() {
+        use crypto_market_actors::redis_target::Topology;
+        let c = load_with(CommonArgs::default(), &[]).unwrap();
+        assert_eq!(c.redis_target().topology(), &Topology::Standalone);
+        let bad = load_with(CommonArgs::default(), &[("REDIS_MODE", "replicated")]).unwrap_err();
+        assert_eq!(bad.key, "redis.mode");
+        let text = bad.to_string();
+        assert!(
+            text.contains("REDIS_MODE") && text.contains("standalone, sentinel or cluster"),
+            "{text}"
+        );
+        for mode in ["sentinel", "cluster"] {
+            let missing = load_with(CommonArgs::default(), &[("REDIS_MODE", mode)]).unwrap_err();
+            assert_eq!(missing.key, "redis.nodes", "{mode}");
+            assert!(missing.to_string().contains("REDIS_NODES"));
+        }
+        let odd = load_with(
+            CommonArgs::default(),
+            &[
+                ("REDIS_MODE", "cluster"),
+                ("REDIS_NODES", "10.0.0.1:7000,10.0.0.2"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(odd.key, "redis.nodes");
+        let c = load_with(
+            CommonArgs::default(),
+            &[
+                ("REDIS_MODE", "sentinel"),
+                ("REDIS_NODES", "s1:26379, s2:26379"),
+                ("REDIS_PASSWORD", "hunter2"),
+            ],
+        )
+        .unwrap();
+        let target = c.redis_target();
+        assert_eq!(
+            target.topology(),
+            &Topology::Sentinel {
+                nodes: vec!["s1:26379".into(), "s2:26379".into()],
+                master: "mymaster".into()
+            }
+        );
+        assert!(!format!("{target:?}").contains("hunter2"));
+        let cluster_db = load_with(
+            CommonArgs::default(),
+            &[
+                ("REDIS_MODE", "cluster"),
+                ("REDIS_NODES", "n1:7000"),
+                ("REDIS_DB", "3"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(cluster_db.key, "redis.db");
+        let unix = load_with(
+            CommonArgs::default(),
+            &[
+                ("REDIS_MODE", "cluster"),
+                ("REDIS_NODES", "n1:7000"),
+                ("REDIS_URL", "redis+unix:///tmp/redis.sock"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(unix.key, "redis.url");
     }
 
     #[test]

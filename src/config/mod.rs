@@ -10,6 +10,7 @@ mod settings;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use crypto_market_actors::redis_target::Topology;
 use crypto_market_actors::venue::VenueConfig;
 use crypto_market_actors::EngineConfig;
 use serde::Deserialize;
@@ -145,6 +146,12 @@ pub struct RedisSettings {
     pub db: u32,
     pub password: Option<Secret>,
     pub key_prefix: String,
+    /// `standalone`, `sentinel` or `cluster` (`REDIS_MODE`).
+    pub mode: String,
+    /// `host:port` of the sentinels or the cluster's seed nodes (`REDIS_NODES`).
+    pub nodes: Vec<String>,
+    /// The master's name at the sentinels (`REDIS_SENTINEL_MASTER`).
+    pub sentinel_master: String,
     /// PEM file of the CA that signed the Redis server's certificate (`rediss://` only).
     pub tls_ca: Option<std::path::PathBuf>,
 }
@@ -158,6 +165,9 @@ impl Default for RedisSettings {
             db: 0,
             password: None,
             key_prefix: "crypto_mcp".into(),
+            mode: "standalone".into(),
+            nodes: Vec::new(),
+            sentinel_master: "mymaster".into(),
             tls_ca: None,
         }
     }
@@ -249,6 +259,15 @@ impl ServerConfig {
             url,
             self.redis.key_prefix.clone(),
         );
+        let nodes = self.redis.nodes.clone();
+        let target = target.with_topology(match self.redis.mode.as_str() {
+            "sentinel" => Topology::Sentinel {
+                nodes,
+                master: self.redis.sentinel_master.clone(),
+            },
+            "cluster" => Topology::Cluster { nodes },
+            _ => Topology::Standalone,
+        });
         match &self.redis.tls_ca {
             Some(path) => target.with_tls_ca(path),
             None => target,

@@ -110,6 +110,21 @@ pub const SETTINGS: &[Setting] = &[
         "a readable PEM file, with a rediss:// REDIS_URL",
     ),
     s(
+        "redis.mode",
+        "REDIS_MODE",
+        "standalone, sentinel or cluster",
+    ),
+    s(
+        "redis.nodes",
+        "REDIS_NODES",
+        "comma-separated host:port: the sentinels (sentinel mode) or seed nodes (cluster mode)",
+    ),
+    s(
+        "redis.sentinel_master",
+        "REDIS_SENTINEL_MASTER",
+        "the name the sentinels monitor the master under (letters, digits and _ - .)",
+    ),
+    s(
         "redis.key_prefix",
         "KEY_PREFIX",
         "letters, digits and _ - . : (no spaces)",

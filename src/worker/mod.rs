@@ -19,9 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crypto_market_actors::redis_target::RedisTarget;
+use crypto_market_actors::redis_target::{RedisConn, RedisTarget};
 use crypto_market_actors::{Engine, ErrorCode};
-use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -58,7 +57,7 @@ pub(crate) struct Shared {
     /// What the tools know of this front end (e.g. the key prefix of the channels they name).
     pub front: Front,
     /// For ordinary commands (replies, acks, claims); cloned per task, multiplexed.
-    pub conn: ConnectionManager,
+    pub conn: RedisConn,
     pub request_channel: String,
     pub response_channel: String,
     pub processed: AtomicU64,
@@ -221,7 +220,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
     let mut interrupt = signal(SignalKind::interrupt()).map_err(WorkerError::Signals)?;
 
     let target = settings.redis_target();
-    let conn = target.manager_with(COMMAND_TIMEOUT).await?;
+    let conn = target.connection_with(COMMAND_TIMEOUT).await?;
     let gate = match settings.api_keys() {
         Ok(Some(keys)) => Some(admit::Gate::new(
             keys,

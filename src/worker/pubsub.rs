@@ -16,7 +16,7 @@ use super::{Shared, WorkerError};
 const CLAIM_TTL: Duration = Duration::from_secs(60);
 
 pub async fn subscribe(shared: &Shared) -> Result<PubSub, WorkerError> {
-    let mut pubsub = shared.target.client()?.get_async_pubsub().await?;
+    let mut pubsub = shared.target.pubsub().await?;
     pubsub.subscribe(&shared.request_channel).await?;
     Ok(pubsub)
 }

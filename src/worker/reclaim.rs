@@ -86,7 +86,7 @@ async fn sweep(shared: &Arc<Shared>) -> RedisResult<()> {
 
 /// How many times `id` was delivered, claims included.
 async fn deliveries(
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &mut crypto_market_actors::redis_target::RedisConn,
     shared: &Shared,
     id: &str,
 ) -> RedisResult<usize> {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crypto_market_actors::redis_target::RedisConn;
 use serde_json::{json, Value};
 
 use crate::tools::ToolError;
@@ -48,7 +48,7 @@ pub fn replied_key(prefix: &str, request_id: &str) -> String {
 /// Whether `request_id` was answered already (a reclaimed request whose worker replied, then
 /// died before its XACK): such a request is acknowledged, not run again.
 pub async fn already_replied(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     prefix: &str,
     request_id: &str,
 ) -> redis::RedisResult<bool> {
@@ -71,7 +71,7 @@ return 0";
 /// Claims the reply for `request_id` and publishes it. `Ok(false)`: another delivery of the same
 /// request was answered already, nothing was published.
 pub async fn send(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     prefix: &str,
     channel: &str,
     request_id: &str,

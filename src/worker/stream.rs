@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
+use crypto_market_actors::redis_target::RedisConn;
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, RedisResult};
 use tokio::sync::OwnedSemaphorePermit;
@@ -31,14 +31,14 @@ pub async fn ensure_group(shared: &Shared) -> RedisResult<()> {
 
 /// The reader's own connection: `XREADGROUP ... BLOCK` would stall every command multiplexed
 /// with it, and fail on the default response timeout.
-pub async fn reader(shared: &Shared) -> Result<ConnectionManager, WorkerError> {
+pub async fn reader(shared: &Shared) -> Result<RedisConn, WorkerError> {
     Ok(shared
         .target
-        .manager_with(BLOCK + Duration::from_secs(5))
+        .connection_with(BLOCK + Duration::from_secs(5))
         .await?)
 }
 
-pub async fn read_loop(shared: Arc<Shared>, mut reader: ConnectionManager) {
+pub async fn read_loop(shared: Arc<Shared>, mut reader: RedisConn) {
     let mut backoff = Duration::from_millis(100);
     // Only take work there is room for: an entry read but not started would sit idle in this
     // worker's pending list while others could serve it.

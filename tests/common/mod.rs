@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod redis;
+pub mod redis_topology;
 pub mod worker;
 
 use std::process::Stdio;

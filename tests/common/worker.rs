@@ -27,10 +27,17 @@ pub struct Worker {
 
 /// A worker pointed at `sim` and `redis`, with the test's extra settings.
 pub fn start_worker(sim: &SimHandle, redis: &RedisServer, env: &[(&str, &str)]) -> Worker {
+    let url = redis.url();
+    let mut all = vec![("REDIS_URL", url.as_str())];
+    all.extend_from_slice(env);
+    start_worker_env(sim, &all)
+}
+
+/// A worker pointed at `sim`, Redis as `env` says (e.g. `REDIS_MODE` and `REDIS_NODES`).
+pub fn start_worker_env(sim: &SimHandle, env: &[(&str, &str)]) -> Worker {
     let mut cmd = Command::new(WORKER_BINARY);
     cmd.env("EXCHANGE_REST_URL", sim.rest_url())
         .env("EXCHANGE_WS_URL", sim.ws_url())
-        .env("REDIS_URL", redis.url())
         .env("RUST_LOG", "info")
         .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())

@@ -53,11 +53,7 @@ async fn run(target: RedisTarget, mut inbox: mpsc::UnboundedReceiver<Command>, d
                 None => return,
             }
         }
-        let pubsub = match target.client() {
-            Ok(client) => client.get_async_pubsub().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let pubsub = match pubsub {
+        let pubsub = match target.pubsub().await.map_err(|e| e.to_string()) {
             Ok(pubsub) => pubsub,
             Err(error) => {
                 tracing::debug!(%error, "ticker channels: cannot subscribe yet");

@@ -48,8 +48,10 @@ return 1
 ";
 
 impl RemoteCache {
+    /// `{prefix}:budget:{{exchange}}:{part}`: the exchange in a hash tag, so the keys TAKE
+    /// touches together live in one Redis Cluster slot (a script may not span slots).
     fn budget_key(&self, exchange: &str, part: &str) -> String {
-        format!("{}:budget:{exchange}:{part}", self.target().key_prefix)
+        format!("{}:budget:{{{exchange}}}:{part}", self.target().key_prefix)
     }
 }
 
@@ -103,5 +105,27 @@ impl SharedBudget for RemoteCache {
                     .await
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_target::RedisTarget;
+    use redis::cluster_routing::{Route, SlotAddr};
+
+    #[test]
+    fn the_keys_take_touches_share_one_cluster_slot() {
+        let cache = RemoteCache::new(
+            RedisTarget::new("redis://localhost:6379/0", "crypto_mcp"),
+            Duration::from_secs(1),
+        );
+        let slot = |part| Route::with_key(cache.budget_key("binance", part), SlotAddr::Master);
+        assert_eq!(
+            cache.budget_key("binance", "gcra"),
+            "crypto_mcp:budget:{binance}:gcra"
+        );
+        assert_eq!(slot("gcra"), slot("pause"));
+        assert_eq!(slot("gcra"), slot("sharers"));
     }
 }

@@ -63,20 +63,17 @@ impl FillWatch {
         );
         tokio::spawn(async move {
             loop {
-                match target.client() {
-                    Ok(client) => match client.get_async_pubsub().await {
-                        Ok(mut pubsub) => {
-                            if pubsub.subscribe(&channel).await.is_ok() {
-                                let mut messages = pubsub.on_message();
-                                while let Some(message) = messages.next().await {
-                                    if let Ok(key) = message.get_payload::<String>() {
-                                        wake(&waiters, Some(&key));
-                                    }
+                match target.pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(&channel).await.is_ok() {
+                            let mut messages = pubsub.on_message();
+                            while let Some(message) = messages.next().await {
+                                if let Ok(key) = message.get_payload::<String>() {
+                                    wake(&waiters, Some(&key));
                                 }
                             }
                         }
-                        Err(e) => tracing::debug!("fill subscription: {e}"),
-                    },
+                    }
                     Err(e) => tracing::debug!("fill subscription: {e}"),
                 }
                 wake(&waiters, None);

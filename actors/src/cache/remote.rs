@@ -9,7 +9,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -17,7 +16,7 @@ use tokio::time::Instant;
 use super::lease::{FillWatch, RECHECK_AFTER};
 use super::CacheKey;
 use crate::model::{Candle, MarketData, OrderBook, Source, Ticker, Trade};
-use crate::redis_target::RedisTarget;
+use crate::redis_target::{RedisConn, RedisTarget};
 use crate::symbol::Stamped;
 
 /// How long the layer steps aside after Redis failed.
@@ -47,7 +46,7 @@ enum StoredData {
 
 pub struct RemoteCache {
     target: RedisTarget,
-    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    conn: tokio::sync::Mutex<Option<RedisConn>>,
     stepped_aside_until: Mutex<Option<Instant>>,
     /// How long a miss's lease on a key lasts (longer than an exchange call may take).
     lease: Duration,
@@ -301,19 +300,23 @@ impl RemoteCache {
             }
             _ => None,
         };
+        // Two commands sent together rather than a pipeline: a cluster client refuses a
+        // pipeline whose commands hash to different slots (the channel counts as a key), and
+        // on a multiplexed connection the two still share one round trip.
         let _: Option<()> = self
             .run(|mut conn| async move {
-                let mut pipe = redis::pipe();
-                pipe.cmd("SET")
-                    .arg(name)
-                    .arg(json)
-                    .arg("PX")
-                    .arg(ms)
-                    .ignore();
-                if let Some((channel, payload)) = update {
-                    pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
-                }
-                pipe.query_async(&mut conn).await
+                let mut publisher = conn.clone();
+                let mut set = redis::cmd("SET");
+                set.arg(name).arg(json).arg("PX").arg(ms);
+                let set = set.query_async::<()>(&mut conn);
+                let publish = async move {
+                    match update {
+                        Some((channel, payload)) => publisher.publish(channel, payload).await,
+                        None => Ok(()),
+                    }
+                };
+                let (set, published) = futures::future::join(set, publish).await;
+                set.and(published)
             })
             .await;
     }
@@ -325,7 +328,7 @@ impl RemoteCache {
     /// does not make the cache stand aside.
     pub(crate) async fn run_patiently<T, F, Fut>(&self, wait: Duration, command: F) -> Option<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(RedisConn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let conn = self.connection().await?;
@@ -341,7 +344,7 @@ impl RemoteCache {
 
     pub(crate) async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(RedisConn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         if self.standing_aside() {
@@ -361,13 +364,13 @@ impl RemoteCache {
         }
     }
 
-    async fn connection(&self) -> Option<ConnectionManager> {
+    async fn connection(&self) -> Option<RedisConn> {
         let mut conn = self.conn.lock().await;
         if let Some(existing) = conn.as_ref() {
             // Cheap: a handle on the one multiplexed connection.
             return Some(existing.clone());
         }
-        match tokio::time::timeout(COMMAND_TIMEOUT * 5, self.target.manager()).await {
+        match tokio::time::timeout(COMMAND_TIMEOUT * 5, self.target.connection()).await {
             Ok(Ok(made)) => {
                 tracing::info!(target = ?self.target, "Redis cache connected");
                 *conn = Some(made.clone());
