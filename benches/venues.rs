@@ -115,10 +115,7 @@ fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>) {
     ms.sort_by(f64::total_cmp);
     let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
     let ratio = floor_p50.map_or("1.00 (baseline)".to_owned(), |f| format!("{:.2}", p50 / f));
-    println!(
-        "| {label} | {} | {p50:.2} | {p99:.2} | {ratio} |",
-        ms.len()
-    );
+    println!("| {label} | {} | {p50:.2} | {p99:.2} | {ratio} |", ms.len());
 }
 
 fn header(title: &str) {
@@ -157,12 +154,16 @@ async fn run() {
 
     // 1. Cold: every call goes to the venues.
     let cold = Server::start(&sims, "0").await;
-    cold.call("compare_prices", json!({"symbol": "BTC/USDT"})).await; // markets loaded
+    cold.call("compare_prices", json!({"symbol": "BTC/USDT"}))
+        .await; // markets loaded
     header("cold (CACHE_TTL=0: every call asks the exchanges)");
     let one = cold
         .time(calls, |_| async {
-            cold.call("get_ticker", json!({"symbol": "BTC/USDT", "exchange": "okx"}))
-                .await;
+            cold.call(
+                "get_ticker",
+                json!({"symbol": "BTC/USDT", "exchange": "okx"}),
+            )
+            .await;
         })
         .await;
     let floor = {
@@ -182,7 +183,11 @@ async fn run() {
             }
         })
         .await;
-    row("five `get_ticker`s, one after another", sequential, Some(floor));
+    row(
+        "five `get_ticker`s, one after another",
+        sequential,
+        Some(floor),
+    );
     let compared = cold
         .time(calls, |_| async {
             let c = cold
@@ -196,12 +201,16 @@ async fn run() {
 
     // 2. Warm: everything from memory.
     let warm = Server::start(&sims, "3600").await;
-    warm.call("compare_prices", json!({"symbol": "BTC/USDT"})).await;
+    warm.call("compare_prices", json!({"symbol": "BTC/USDT"}))
+        .await;
     header("warm (CACHE_TTL=3600: served from memory)");
     let one = warm
         .time(calls, |_| async {
-            warm.call("get_ticker", json!({"symbol": "BTC/USDT", "exchange": "okx"}))
-                .await;
+            warm.call(
+                "get_ticker",
+                json!({"symbol": "BTC/USDT", "exchange": "okx"}),
+            )
+            .await;
         })
         .await;
     let floor = {
@@ -228,7 +237,10 @@ async fn run() {
     let okx = server
         .time(calls, |_| async {
             server
-                .call("get_ticker", json!({"symbol": "BTC/USDT", "exchange": "okx"}))
+                .call(
+                    "get_ticker",
+                    json!({"symbol": "BTC/USDT", "exchange": "okx"}),
+                )
                 .await;
         })
         .await;

@@ -131,7 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({"symbol": "XBTUSDT", "exchange": "kraken"}),
     )
     .await?; // Kraken's XBT is BTC
-    // Binance down: a request naming no exchange is served by OKX, and says so.
+             // Binance down: a request naming no exchange is served by OKX, and says so.
     sim.set_faults(Faults {
         force_status: Some(503),
         ..Faults::default()

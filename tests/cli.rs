@@ -39,6 +39,13 @@ async fn cli(sim: &SimHandle, args: &[&str]) -> Run {
     run(&all, &[]).await
 }
 
+/// [`cli`] with extra environment for the embedded server (e.g. more exchanges).
+async fn run_with_env(sim: &SimHandle, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["--rest-url".to_owned(), sim.rest_url()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    run(&all, env).await
+}
+
 async fn run(args: &[String], env: &[(&str, &str)]) -> Run {
     let mut cmd = tokio::process::Command::new(CLI);
     cmd.args(args)
@@ -417,19 +424,86 @@ async fn markets_json_equals_the_tools_result_and_the_table_lists_them() {
 }
 
 #[tokio::test]
-async fn status_names_the_server_its_tools_and_whether_the_exchange_answers() {
+async fn status_shows_whether_each_exchange_answers() {
     let sim = simulator();
+    // A fresh embedded server has not called the exchange: status asks it for its markets.
     let v = cli(&sim, &["--json", "status"]).await.success().json();
-    assert_eq!(v["answers"], true);
-    assert_eq!(v["exchange"], "binance");
-    assert_eq!(v["server"]["name"], "crypto-market-mcp");
-    assert!(v["tools"]
+    let binance = &v["exchanges"][0];
+    assert_eq!(binance["id"], "binance");
+    assert_eq!(binance["circuit"], "closed");
+    assert_eq!(binance["markets"], 4, "{v}");
+    assert_eq!(
+        (binance["calls_1m"].as_u64(), binance["errors_1m"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let out = cli(&sim, &["status"]).await.success();
+    assert!(
+        out.stdout.starts_with("crypto-market-mcp "),
+        "{}",
+        out.stdout
+    );
+    let line = row(&out.stdout, "binance");
+    assert_eq!(line[1], "closed", "{line:?}");
+
+    // An exchange that fails: the table says so, with its last error.
+    sim.set_faults(crypto_market_sim::Faults {
+        force_status: Some(503),
+        ..Default::default()
+    });
+    let out = cli(&sim, &["status"]).await.success();
+    let line = row(&out.stdout, "binance");
+    assert_eq!((line[3], line[4]), ("1", "1"), "{line:?}");
+    assert!(line[9].starts_with("exchange_unavailable"), "{line:?}");
+}
+
+#[tokio::test]
+async fn compare_shows_every_venue_and_the_best_prices() {
+    let venues: Vec<crypto_market_sim::SimHandle> = crypto_market_sim::Venue::ALL
+        .into_iter()
+        .map(|venue| {
+            crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
+                venue,
+                tick_ms: 3_600_000,
+                ..Default::default()
+            })
+            .unwrap()
+        })
+        .collect();
+    let urls: Vec<String> = venues[1..]
+        .iter()
+        .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
+        .collect();
+    let env = [
+        ("EXCHANGES", "binance,okx,bybit,kraken,coinbase".to_owned()),
+        ("EXCHANGE_REST_URLS", urls.join(",")),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_with_env(&venues[0], &["compare", "BTC/USDT"], &env)
+        .await
+        .success();
+    for venue in ["binance", "okx", "bybit", "kraken", "coinbase"] {
+        assert_eq!(row(&out.stdout, venue)[0], venue, "{}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains("best bid ") && out.stdout.contains(" bps"),
+        "{}",
+        out.stdout
+    );
+    let v = run_with_env(
+        &venues[0],
+        &["--json", "compare", "BTC/USDT", "--exchanges", "okx,kraken"],
+        &env,
+    )
+    .await
+    .success()
+    .json();
+    let ids: Vec<&str> = v["quotes"]
         .as_array()
         .unwrap()
-        .contains(&json!("get_ticker")));
-    let out = cli(&sim, &["status"]).await.success();
-    assert!(out.stdout.contains("get_ohlcv"));
-    assert!(row(&out.stdout, "answers")[1].starts_with("yes"));
+        .iter()
+        .map(|q| q["exchange"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["okx", "kraken"]);
 }
 
 #[tokio::test]
@@ -464,11 +538,14 @@ async fn a_remote_server_over_streamable_http_gives_the_same_output() {
     let embedded = cli(&sim, &["--json", "markets"]).await.success().json();
     assert_eq!(without_freshness(remote), without_freshness(embedded));
 
+    // The remote server's view of its exchanges.
     let status = run(&remote_args(&["--json", "status"]), &[])
         .await
         .success()
         .json();
-    assert!(status["backend"].as_str().unwrap().contains(&url));
+    assert_eq!(status["exchanges"][0]["id"], "binance", "{status}");
+    let status = run(&remote_args(&["status"]), &[]).await.success();
+    assert!(status.stdout.contains(&url), "{}", status.stdout);
 
     // The token from the environment; a wrong one is refused with one line.
     let out = run(&remote_args(&["ticker", "BTC/USDT"])[..2], &[]).await;

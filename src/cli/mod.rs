@@ -325,10 +325,33 @@ async fn status(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliE
     let (name, version, tools) = spin(backend.server_info()).await?;
     if tools.iter().any(|t| t == "exchange_status") {
         let v = spin(backend.call("exchange_status", args(cli, json!({})))).await?;
+        // A server that has not talked to an exchange yet (the embedded one always) knows
+        // nothing of it: ask each such exchange for its markets once, so the table says
+        // whether it answers. Failures are what the table then shows.
+        let untried: Vec<String> = v["exchanges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["calls_1m"].as_u64() == Some(0) && e["markets"].as_u64() == Some(0))
+            .filter_map(|e| e["id"].as_str().map(str::to_owned))
+            .collect();
+        let v = if untried.is_empty() {
+            v
+        } else {
+            let probes = untried
+                .iter()
+                .map(|id| backend.call("list_markets", json!({ "exchange": id, "limit": 1 })));
+            let _ = spin(futures::future::join_all(probes)).await;
+            spin(backend.call("exchange_status", args(cli, json!({})))).await?
+        };
         if cli.global.json {
             return Ok(json_line(&v));
         }
-        return Ok(venues::status(&v, look));
+        return Ok(format!(
+            "{name} {version} ({})\n{}",
+            backend.describe(),
+            venues::status(&v, look)
+        ));
     }
     let started = std::time::Instant::now();
     let probe = spin(backend.call("list_markets", args(cli, json!({ "limit": 1 })))).await;
