@@ -40,10 +40,17 @@ fn pairs<'m>(m: &'m Market, p: &Params) -> Result<Vec<&'m Symbol>, Reject> {
     }
 }
 
+/// Kraken orders results by pair id. Sorted here, not left to the map: serde_json keeps
+/// insertion order when another crate of the build enables its `preserve_order`.
 fn keyed<'m>(m: &'m Market, list: Vec<&'m Symbol>, row: impl Fn(&Symbol) -> Value) -> Value {
+    let mut keyed: Vec<(String, &Symbol)> = list
+        .into_iter()
+        .map(|s| (m.venue_id(s).to_string(), s))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Map::new();
-    for s in list {
-        out.insert(m.venue_id(s).to_string(), row(s));
+    for (id, s) in keyed {
+        out.insert(id, row(s));
     }
     Value::Object(out)
 }

@@ -1,0 +1,359 @@
+//! Issue 13's table (a load generator, not criterion): the worker pool on a 3-master Redis
+//! Cluster against a single Redis, and how fast a Sentinel failover lets writes resume.
+//!
+//! `cargo bench --bench redis_topologies`:
+//!
+//! 1. Cache-hit throughput through the pool: 3 release `crypto-market-worker`s and one
+//!    `PubSubClient` (this process) keeping `BENCH_CLIENTS` (64) `get_ticker` calls in flight
+//!    for `BENCH_SECONDS` (5) per row, on a single `redis-server` and on a 3-master + 3-replica
+//!    cluster, rows interleaved (single, cluster, single, cluster) so both see the same
+//!    machine. Two kinds of hits: the workers' memory (`source: cache`; Redis carries only the
+//!    request stream and the replies) and Redis's (`CACHE_MAXSIZE=1`, so each answer is a Redis
+//!    GET, `source: redis`).
+//! 2. Sentinel failover, `BENCH_FAILOVERS` (5) times: a master, a replica and a sentinel
+//!    (`down-after-milliseconds 1000`); a writer on the product's own sentinel connection
+//!    (`RedisTarget` with `REDIS_MODE=sentinel`'s topology) SETs every 5 ms; the master is
+//!    SIGKILLed; reported: the time to the sentinel's promotion and to the first write that
+//!    lands on the new master.
+
+#[path = "../tests/common/redis.rs"]
+#[allow(dead_code)]
+mod redis_server;
+#[path = "../tests/common/redis_topology.rs"]
+#[allow(dead_code)]
+mod redis_topology;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crypto_market_actors::redis_target::{RedisTarget, Topology};
+use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
+use crypto_market_sim::{SimConfig, SimHandle, Simulator};
+use redis_server::RedisServer;
+use redis_topology::{ClusterRig, SentinelRig};
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_crypto-market-worker");
+const WORKERS: usize = 3;
+const HOT: usize = 20;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
+}
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run());
+}
+
+/// Where the pool's Redis is, as the workers' settings and the client's target.
+#[derive(Clone)]
+enum Where {
+    Single(String),
+    Cluster(String),
+}
+
+impl Where {
+    fn label(&self) -> &'static str {
+        match self {
+            Where::Single(_) => "single Redis",
+            Where::Cluster(_) => "3-master cluster",
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Where::Single(url) => vec![("REDIS_URL", url.clone())],
+            Where::Cluster(seeds) => vec![
+                ("REDIS_MODE", "cluster".to_owned()),
+                ("REDIS_NODES", seeds.clone()),
+            ],
+        }
+    }
+
+    fn target(&self) -> RedisTarget {
+        match self {
+            Where::Single(url) => RedisTarget::new(url.clone(), "crypto_mcp"),
+            Where::Cluster(seeds) => RedisTarget::new("redis://127.0.0.1/0", "crypto_mcp")
+                .with_topology(Topology::Cluster {
+                    nodes: seeds.split(',').map(str::to_owned).collect(),
+                }),
+        }
+    }
+}
+
+struct Pool(Vec<Child>);
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+fn start_workers(sim: &SimHandle, at: &Where, memory: bool) -> Pool {
+    let children = (0..WORKERS)
+        .map(|_| {
+            let mut cmd = Command::new(WORKER);
+            cmd.env("EXCHANGE_REST_URL", sim.rest_url())
+                .env("USE_REDIS_CACHE", "true")
+                .env("CACHE_TTL", "3600")
+                .env("ENABLE_RATE_LIMIT", "false")
+                .env("EXCHANGE_MAX_CONCURRENT_CALLS", "2")
+                .env("RUST_LOG", "warn,redis=error")
+                .env_remove("RUST_BACKTRACE")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true);
+            if !memory {
+                // One value in memory: each answer comes from Redis.
+                cmd.env("CACHE_MAXSIZE", "1");
+            }
+            for (key, value) in at.env() {
+                cmd.env(key, value);
+            }
+            cmd.spawn().expect("worker starts")
+        })
+        .collect();
+    Pool(children)
+}
+
+struct Row {
+    label: String,
+    calls: usize,
+    failed: usize,
+    per_s: f64,
+    p50: f64,
+    p99: f64,
+    sources: String,
+}
+
+fn hot(i: usize) -> String {
+    format!("SIM{:04}/USDT", i % HOT + 1)
+}
+
+async fn load(
+    client: &Arc<PubSubClient>,
+    in_flight: usize,
+    measure: Duration,
+    label: String,
+) -> Row {
+    let stop = Instant::now() + measure;
+    let sources: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let tasks: Vec<_> = (0..in_flight)
+        .map(|t| {
+            let (client, sources) = (client.clone(), sources.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut failed, mut n) = (Vec::new(), 0usize, t);
+                while Instant::now() < stop {
+                    n += in_flight;
+                    let sent = Instant::now();
+                    match client.call("get_ticker", json!({ "symbol": hot(n) })).await {
+                        Ok(v) => {
+                            latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                            let source = v["source"].as_str().unwrap_or("?").to_owned();
+                            *sources.lock().unwrap().entry(source).or_default() += 1;
+                        }
+                        Err(_) => failed += 1,
+                    }
+                }
+                (latencies, failed)
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let (mut all, mut failed) = (Vec::new(), 0);
+    for task in tasks {
+        if let Ok((latencies, f)) = task.await {
+            all.extend(latencies);
+            failed += f;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        if all.is_empty() {
+            f64::NAN
+        } else {
+            all[((q * all.len() as f64).ceil() as usize).clamp(1, all.len()) - 1]
+        }
+    };
+    let mut sources: Vec<(String, usize)> = sources.lock().unwrap().clone().into_iter().collect();
+    sources.sort();
+    let total: usize = sources.iter().map(|(_, n)| n).sum::<usize>().max(1);
+    Row {
+        label,
+        calls: all.len(),
+        failed,
+        per_s: all.len() as f64 / elapsed,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        sources: sources
+            .iter()
+            .map(|(s, n)| format!("{s} {:.0}%", *n as f64 * 100.0 / total as f64))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+async fn pool_row(
+    sim: &SimHandle,
+    at: &Where,
+    memory: bool,
+    seconds: Duration,
+    clients: usize,
+) -> Row {
+    let pool = start_workers(sim, at, memory);
+    let config = PubSubConfig {
+        request_channel: "crypto_mcp:requests".into(),
+        response_channel: "crypto_mcp:responses".into(),
+        request_timeout: Duration::from_secs(30),
+        client_id: Some(format!("bench{}", std::process::id())),
+    };
+    let client = Arc::new(
+        PubSubClient::connect(at.target(), config)
+            .await
+            .expect("client connects"),
+    );
+    // Every hot symbol into the shared cache, then into every worker's memory.
+    for _ in 0..3 {
+        let calls = (0..HOT).map(|i| client.call("get_ticker", json!({ "symbol": hot(i) })));
+        for r in futures::future::join_all(calls).await {
+            r.expect("warm-up call");
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kind = if memory {
+        "hits in the workers' memory"
+    } else {
+        "Redis hits (CACHE_MAXSIZE=1)"
+    };
+    let row = load(&client, clients, seconds, format!("{}, {kind}", at.label())).await;
+    drop(pool);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    row
+}
+
+async fn failover(round: u64) -> (f64, f64) {
+    let mut rig = tokio::task::spawn_blocking(SentinelRig::start)
+        .await
+        .expect("sentinel rig");
+    let target =
+        RedisTarget::new("redis://127.0.0.1/0", "bench").with_topology(Topology::Sentinel {
+            nodes: vec![rig.sentinels()],
+            master: "mymaster".into(),
+        });
+    let mut conn = target.connection().await.expect("sentinel connection");
+    let key = format!("bench:failover:{round}");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .expect("first write");
+    let replica = rig.replica;
+    let killed = Instant::now();
+    rig.kill_master();
+    let mut promoted: Option<f64> = None;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        if promoted.is_none() && rig.master_port() == Some(replica) {
+            promoted = Some(killed.elapsed().as_secs_f64() * 1000.0);
+        }
+        let wrote: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(&key)
+            .arg(n)
+            .query_async(&mut conn)
+            .await;
+        if wrote.is_ok() {
+            let at = killed.elapsed().as_secs_f64() * 1000.0;
+            // It must have landed on the new master, the old replica.
+            let on_replica: Option<u64> =
+                redis_topology::query(replica, redis::cmd("GET").arg(&key)).ok();
+            if on_replica == Some(n) {
+                return (promoted.unwrap_or(at), at);
+            }
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "no failover within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn run() {
+    let seconds = Duration::from_secs(env_number("BENCH_SECONDS", 5));
+    let clients = env_number("BENCH_CLIENTS", 64) as usize;
+    let failovers = env_number("BENCH_FAILOVERS", 5);
+    let sim = Simulator::start(SimConfig {
+        extra_symbols: 100,
+        weight_limit: u32::MAX,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let single = RedisServer::start();
+    let cluster = tokio::task::spawn_blocking(ClusterRig::start)
+        .await
+        .expect("cluster rig");
+    let places = [Where::Single(single.url()), Where::Cluster(cluster.seeds())];
+    println!("# Redis topologies\n");
+    println!(
+        "- {WORKERS} workers, {clients} calls in flight, {} s per row, {HOT} warmed symbols; rows interleaved\n",
+        seconds.as_secs()
+    );
+    let mut rows = Vec::new();
+    for round in 0..2 {
+        for memory in [true, false] {
+            for at in &places {
+                let mut row = pool_row(&sim, at, memory, seconds, clients).await;
+                row.label = format!("{} (round {})", row.label, round + 1);
+                rows.push(row);
+            }
+        }
+    }
+    println!("| pool | calls | failed | calls/s | p50 ms | p99 ms | sources |");
+    println!("|---|---:|---:|---:|---:|---:|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} |",
+            r.label, r.calls, r.failed, r.per_s, r.p50, r.p99, r.sources
+        );
+    }
+    drop(cluster);
+
+    println!("\n### Sentinel failover (master SIGKILLed, down-after-milliseconds 1000)\n");
+    println!("| failover | promoted after ms | first write on the new master after ms |");
+    println!("|---|---:|---:|");
+    let (mut promotions, mut writes) = (Vec::new(), Vec::new());
+    for round in 1..=failovers {
+        let (promoted, wrote) = failover(round).await;
+        println!("| {round} | {promoted:.0} | {wrote:.0} |");
+        promotions.push(promoted);
+        writes.push(wrote);
+    }
+    println!(
+        "| **p50** | **{:.0}** | **{:.0}** |",
+        median(promotions),
+        median(writes)
+    );
+}
