@@ -16,9 +16,6 @@
 //!    SIGKILLed; reported: the time to the sentinel's promotion and to the first write that
 //!    lands on the new master.
 
-#[path = "../tests/common/redis.rs"]
-#[allow(dead_code)]
-mod redis_server;
 #[path = "../tests/common/redis_topology.rs"]
 #[allow(dead_code)]
 mod redis_topology;
@@ -31,7 +28,6 @@ use std::time::{Duration, Instant};
 use crypto_market_actors::redis_target::{RedisTarget, Topology};
 use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
 use crypto_market_sim::{SimConfig, SimHandle, Simulator};
-use redis_server::RedisServer;
 use redis_topology::{ClusterRig, SentinelRig};
 use serde_json::json;
 use tokio::process::{Child, Command};
@@ -112,7 +108,10 @@ fn start_workers(sim: &SimHandle, at: &Where, memory: bool) -> Pool {
                 .env("CACHE_TTL", "3600")
                 .env("ENABLE_RATE_LIMIT", "false")
                 .env("EXCHANGE_MAX_CONCURRENT_CALLS", "2")
-                .env("RUST_LOG", "warn,redis=error")
+                .env(
+                    "RUST_LOG",
+                    std::env::var("BENCH_WORKER_LOG").unwrap_or_else(|_| "warn,redis=error".into()),
+                )
                 .env_remove("RUST_BACKTRACE")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -131,7 +130,39 @@ fn start_workers(sim: &SimHandle, at: &Where, memory: bool) -> Pool {
     Pool(children)
 }
 
+/// CPU seconds used so far by every process whose `comm` starts with `name` (from /proc).
+fn cpu_seconds(name: &str) -> f64 {
+    let ticks_per_s = 100.0; // USER_HZ on Linux
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return f64::NAN;
+    };
+    let mut ticks = 0u64;
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with(name) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += field(11) + field(12);
+    }
+    ticks as f64 / ticks_per_s
+}
+
 struct Row {
+    redis_cpu_ms_per_1k: f64,
+    workers_cpu_ms_per_1k: f64,
     label: String,
     calls: usize,
     failed: usize,
@@ -175,6 +206,7 @@ async fn load(
         })
         .collect();
     let started = Instant::now();
+    let (redis_cpu, workers_cpu) = (cpu_seconds("redis-server"), cpu_seconds("crypto-market-w"));
     let (mut all, mut failed) = (Vec::new(), 0);
     for task in tasks {
         if let Ok((latencies, f)) = task.await {
@@ -183,6 +215,9 @@ async fn load(
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let per_1k = |used: f64| used * 1000.0 / (all.len().max(1) as f64 / 1000.0);
+    let redis_cpu_ms_per_1k = per_1k(cpu_seconds("redis-server") - redis_cpu);
+    let workers_cpu_ms_per_1k = per_1k(cpu_seconds("crypto-market-w") - workers_cpu);
     all.sort_by(f64::total_cmp);
     let pct = |q: f64| {
         if all.is_empty() {
@@ -195,6 +230,8 @@ async fn load(
     sources.sort();
     let total: usize = sources.iter().map(|(_, n)| n).sum::<usize>().max(1);
     Row {
+        redis_cpu_ms_per_1k,
+        workers_cpu_ms_per_1k,
         label,
         calls: all.len(),
         failed,
@@ -221,7 +258,13 @@ async fn pool_row(
         request_channel: "crypto_mcp:requests".into(),
         response_channel: "crypto_mcp:responses".into(),
         request_timeout: Duration::from_secs(30),
-        client_id: Some(format!("bench{}", std::process::id())),
+        // Request ids are `{client_id}-{n}` and a worker answers an id once: a new id per row.
+        client_id: Some(format!(
+            "bench{}-{}{}",
+            std::process::id(),
+            at.label().len(),
+            crypto_market_actors::model::now_ms()
+        )),
     };
     let client = Arc::new(
         PubSubClient::connect(at.target(), config)
@@ -296,6 +339,61 @@ async fn failover(round: u64) -> (f64, f64) {
     }
 }
 
+/// A `redis-server` on a free loopback TCP port, killed on drop.
+struct SingleRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl SingleRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        redis_topology::wait(Duration::from_secs(30), "redis", || {
+            redis_topology::query::<String>(port, &redis::cmd("PING")).is_ok()
+        });
+        Self { port, child }
+    }
+}
+
+impl Drop for SingleRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// requests/s of one command by `redis-benchmark` (the ceiling of a server), or `-`.
+fn redis_benchmark(port: u16, cluster: bool, command: &[&str]) -> String {
+    let mut cmd = std::process::Command::new("redis-benchmark");
+    cmd.args(["-p", &port.to_string(), "-c", "50", "-n", "100000", "-q"]);
+    if cluster {
+        cmd.arg("--cluster");
+    }
+    let out = cmd.args(command).output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    // "...: 81234.56 requests per second, p50=0.303 msec"
+    text.rsplit('\r')
+        .chain(text.lines())
+        .find_map(|line| {
+            let (_, rest) = line.split_once(": ")?;
+            let per_s = rest.split_whitespace().next()?.parse::<f64>().ok()?;
+            Some(format!("{per_s:.0}"))
+        })
+        .unwrap_or_else(|| "-".to_owned())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -311,11 +409,15 @@ async fn run() {
         ..SimConfig::default()
     })
     .expect("simulator");
-    let single = RedisServer::start();
+    // Over TCP on loopback like the cluster's nodes (a unix socket would flatter it).
+    let single = SingleRedis::start();
     let cluster = tokio::task::spawn_blocking(ClusterRig::start)
         .await
         .expect("cluster rig");
-    let places = [Where::Single(single.url()), Where::Cluster(cluster.seeds())];
+    let places = [
+        Where::Single(format!("redis://127.0.0.1:{}/0", single.port)),
+        Where::Cluster(cluster.seeds()),
+    ];
     println!("# Redis topologies\n");
     println!(
         "- {WORKERS} workers, {clients} calls in flight, {} s per row, {HOT} warmed symbols; rows interleaved\n",
@@ -331,12 +433,40 @@ async fn run() {
             }
         }
     }
-    println!("| pool | calls | failed | calls/s | p50 ms | p99 ms | sources |");
-    println!("|---|---:|---:|---:|---:|---:|---|");
+    println!("| pool | calls | failed | calls/s | p50 ms | p99 ms | Redis CPU ms / 1k calls | workers CPU ms / 1k calls | sources |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} |",
-            r.label, r.calls, r.failed, r.per_s, r.p50, r.p99, r.sources
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
+            r.label,
+            r.calls,
+            r.failed,
+            r.per_s,
+            r.p50,
+            r.p99,
+            r.redis_cpu_ms_per_1k,
+            r.workers_cpu_ms_per_1k,
+            r.sources
+        );
+    }
+    // The ceiling of each: redis-benchmark's PUBLISH of a reply-sized payload (a cluster
+    // forwards every PUBLISH to all its nodes over the bus) and XADD, same run.
+    println!("\n### redis-benchmark on the same servers (50 clients, unpipelined, calls/s)\n");
+    println!("| server | PUBLISH 700 B | XADD |");
+    println!("|---|---:|---:|");
+    let master = cluster.masters()[0];
+    for (label, port, cluster) in [
+        ("single Redis", single.port, false),
+        ("the cluster (`--cluster`)", master, true),
+    ] {
+        println!(
+            "| {label} | {} | {} |",
+            redis_benchmark(port, cluster, &["PUBLISH", "bench:reply", &"x".repeat(700)]),
+            redis_benchmark(
+                port,
+                cluster,
+                &["XADD", "bench:{stream}", "*", "request", "x"]
+            ),
         );
     }
     drop(cluster);
