@@ -192,6 +192,47 @@ async fn every_tool_returns_each_venues_own_values() {
             "{id}: {symbols:?}"
         );
 
+        let tickers = server
+            .call(
+                "get_tickers",
+                json!({"symbols": ["ETH/USDT", "SOL/USDT", "NOPE/USDT"], "exchange": id}),
+            )
+            .await;
+        let tk = ok(&tickers);
+        let served: Vec<&str> = tk["tickers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["symbol"].as_str().unwrap())
+            .collect();
+        assert_eq!(served, ["ETH/USDT", "SOL/USDT"], "{id}: {tk}");
+        for t in tk["tickers"].as_array().unwrap() {
+            assert_eq!(t["exchange"], id);
+            let quote = sim
+                .quote(&t["symbol"].as_str().unwrap().replace('/', ""))
+                .unwrap();
+            assert!(
+                (f(&t["last"]) / quote.last - 1.0).abs() < 1e-9,
+                "{id}: {t} vs {quote:?}"
+            );
+        }
+        assert_eq!(tk["errors"][0]["error"]["code"], "invalid_symbol", "{id}");
+
+        // Streaming works on every venue (polled over REST where there is no websocket).
+        let streamed = server
+            .call(
+                "stream_ticker",
+                json!({"symbol": "SOL/USDT", "exchange": id, "max_updates": 1, "duration_s": 5}),
+            )
+            .await;
+        let st = ok(&streamed);
+        assert_eq!(
+            (st["exchange"].as_str(), st["updates"].as_u64()),
+            (Some(id), Some(1)),
+            "{st}"
+        );
+        assert_eq!(st["first"]["exchange"], id);
+
         // A symbol the venue lacks: invalid_symbol with suggestions from its own markets.
         let bad = server
             .call("get_ticker", json!({"symbol": "BTC/USDX", "exchange": id}))
