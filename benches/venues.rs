@@ -111,6 +111,12 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
+fn p50(ms: &[f64]) -> f64 {
+    let mut sorted = ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 0.5)
+}
+
 fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>) {
     ms.sort_by(f64::total_cmp);
     let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
@@ -166,11 +172,7 @@ async fn run() {
             .await;
         })
         .await;
-    let floor = {
-        let mut s = one.clone();
-        s.sort_by(f64::total_cmp);
-        percentile(&s, 0.5)
-    };
+    let floor = p50(&one);
     row("`get_ticker` on one venue (OKX)", one, None);
     let sequential = cold
         .time(calls, |_| async {
@@ -213,11 +215,7 @@ async fn run() {
             .await;
         })
         .await;
-    let floor = {
-        let mut s = one.clone();
-        s.sort_by(f64::total_cmp);
-        percentile(&s, 0.5)
-    };
+    let floor = p50(&one);
     row("`get_ticker` on one venue (OKX)", one, None);
     let compared = warm
         .time(calls, |_| async {
@@ -244,11 +242,7 @@ async fn run() {
                 .await;
         })
         .await;
-    let floor = {
-        let mut s = okx.clone();
-        s.sort_by(f64::total_cmp);
-        percentile(&s, 0.5)
-    };
+    let floor = p50(&okx);
     row("`get_ticker` on OKX, named (baseline)", okx, None);
     let mut first_calls = Vec::new();
     let mut steady = Vec::new();
