@@ -136,7 +136,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         force_status: Some(503),
         ..Faults::default()
     });
-    show(&client, "get_ticker", json!({"symbol": "SOL/USDT"})).await?;
+    show(
+        &client,
+        "get_order_book",
+        json!({"symbol": "ETH/USDT", "limit": 3}),
+    )
+    .await?;
     show(&client, "exchange_status", json!({"exchange": "binance"})).await?;
     sim.set_faults(Faults::default());
 
