@@ -141,6 +141,8 @@ async fn rate_limited_exchange_serves_a_fresh_enough_value_stale() {
     assert!(wait > 20_000 && wait <= 30_000, "{wait}");
     // While backing off, the server does not hammer the exchange (that earns a 418 ban).
     let calls = sim.total_calls();
+    let status = |v: &serde_json::Value| v["exchanges"][0]["calls_1m"].clone();
+    let seen = status(ok(&server.call("exchange_status", json!({})).await));
     for symbol in ["SOL/USDT", "BNB/USDT", "ETH/USDT"] {
         assert_eq!(
             error_code(&server.call("get_ticker", json!({"symbol": symbol})).await),
@@ -148,6 +150,11 @@ async fn rate_limited_exchange_serves_a_fresh_enough_value_stale() {
         );
     }
     assert_eq!(sim.total_calls(), calls);
+    // Refusals of our own are not exchange calls in exchange_status either.
+    assert_eq!(
+        status(ok(&server.call("exchange_status", json!({})).await)),
+        seen
+    );
 }
 
 #[tokio::test]

@@ -287,4 +287,48 @@ async fn compare_asks_every_venue_at_once_and_a_slow_one_costs_only_its_deadline
     assert_eq!(named.errors[0].1.code(), ErrorCode::InvalidSymbol);
     let nowhere = engine.compare_tickers("NOPE/USDT", None).await.unwrap_err();
     assert_eq!(nowhere.code(), ErrorCode::InvalidSymbol);
+
+    // One venue named twice is asked once; an unknown one names the argument.
+    let twice = engine
+        .compare_tickers("BTC/USDT", Some(&["a".to_owned(), "A".to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(twice.quotes.len(), 1);
+    let unknown = engine
+        .compare_tickers("BTC/USDT", Some(&["a".to_owned(), "zz".to_owned()]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unknown, EngineError::InvalidArgument(m) if m.starts_with("exchanges: zz")),
+        "{unknown}"
+    );
+}
+
+#[actix::test]
+async fn failing_over_takes_at_most_one_more_deadline() {
+    let venues = [
+        Venue::new("a", 100.0, true),
+        Venue::new("b", 200.0, true),
+        Venue::new("c", 300.0, true),
+    ];
+    let engine = start(&venues, true, Duration::from_millis(300));
+    venues[0].down.store(true, Ordering::SeqCst);
+    venues[1].delay_ms.store(5_000, Ordering::SeqCst);
+    let started = Instant::now();
+    let answer = engine
+        .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
+        .await;
+    let took = started.elapsed();
+    // b's call times out at 300 ms, which is also the whole failover's budget: the caller
+    // gets a's error rather than waiting a deadline per venue.
+    assert_eq!(answer.unwrap_err().code(), ErrorCode::ExchangeUnavailable);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // Once b answers quickly again, the failover reaches it (another symbol: this fake
+    // venue has no call deadline of its own, so b's 5 s BTC call is still in flight).
+    venues[1].delay_ms.store(0, Ordering::SeqCst);
+    let answer = engine
+        .fetch_named(None, "ETH/USDT", DataRequest::Ticker)
+        .await
+        .unwrap();
+    assert_eq!(&*answer.exchange, "b");
 }

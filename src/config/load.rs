@@ -266,6 +266,14 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         ("exchange.ws_urls", &c.exchange.ws_urls, &["ws", "wss"]),
     ] {
         for (id, url) in urls {
+            // A websocket URL for a venue without a feed would be accepted and never used.
+            let has_feed = crypto_market_actors::venue::FEED_EXCHANGES.contains(&id.as_str());
+            check(key != "exchange.ws_urls" || has_feed, key, || {
+                format!(
+                    "{id} has no websocket feed in this build (it streams by REST polling; feeds: {})",
+                    crypto_market_actors::venue::FEED_EXCHANGES.join(", ")
+                )
+            })?;
             check(enabled.contains(id), key, || {
                 format!(
                     "{id:?} is not an enabled exchange (EXCHANGES: {})",
@@ -494,7 +502,7 @@ mod tests {
                     "EXCHANGE_REST_URLS",
                     "okx=http://127.0.0.1:9001, kraken = http://127.0.0.1:9003,binance=http://x:1",
                 ),
-                ("EXCHANGE_WS_URLS", "okx=ws://127.0.0.1:9001"),
+                ("EXCHANGE_WS_URLS", "binance=ws://127.0.0.1:9000"),
                 ("FAILOVER", "false"),
             ],
         )
@@ -507,12 +515,12 @@ mod tests {
         assert_eq!(
             urls,
             vec![
-                ("binance", Some("http://127.0.0.1:9000"), None),
                 (
-                    "okx",
-                    Some("http://127.0.0.1:9001"),
-                    Some("ws://127.0.0.1:9001")
+                    "binance",
+                    Some("http://127.0.0.1:9000"),
+                    Some("ws://127.0.0.1:9000")
                 ),
+                ("okx", Some("http://127.0.0.1:9001"), None),
                 ("kraken", Some("http://127.0.0.1:9003"), None),
             ],
             "EXCHANGE_REST_URL wins for the default exchange"
@@ -530,6 +538,11 @@ mod tests {
             ("EXCHANGE_REST_URLS", "binance"),
             ("EXCHANGE_REST_URLS", "binance=ws://127.0.0.1:1"),
             ("EXCHANGE_WS_URLS", "binance=http://127.0.0.1:1"),
+            // OKX streams by REST polling here: a websocket URL for it would do nothing.
+            (
+                "EXCHANGE_WS_URLS",
+                "binance=ws://127.0.0.1:1,okx=ws://127.0.0.1:2",
+            ),
         ] {
             let err = load_with(CommonArgs::default(), &[(env, value)]).unwrap_err();
             assert!(err.to_string().contains(env), "{env}={value}: {err}");

@@ -69,7 +69,8 @@ pub struct CompareResult {
     /// Unified symbol, e.g. BTC/USDT.
     pub symbol: String,
     pub quotes: Vec<Quote>,
-    /// Highest bid across venues; null when no venue quotes a bid.
+    /// Highest bid across venues (fresh quotes only, when there are any); null when no venue
+    /// quotes a bid.
     pub best_bid: Option<BestPrice>,
     /// Lowest ask across venues; null when no venue quotes an ask.
     pub best_ask: Option<BestPrice>,
@@ -100,9 +101,13 @@ impl CompareResult {
                 })
             })
             .collect();
+        // A stale quote (a venue serving an old value while it cannot answer) must not make
+        // up the best price or a crossed spread, unless nothing fresh is there at all.
+        let any_fresh = quotes.iter().any(|q| !q.stale);
         let best = |side: fn(&Quote) -> Option<f64>, better: fn(f64, f64) -> bool| {
             quotes
                 .iter()
+                .filter(|q| !any_fresh || !q.stale)
                 .filter_map(|q| {
                     side(q)
                         .filter(|p| p.is_finite() && *p > 0.0)
@@ -141,5 +146,96 @@ impl CompareResult {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crypto_market_actors::model::{DataRequest, Served, Ticker};
+    use crypto_market_actors::symbol::Answer;
+
+    use super::*;
+
+    fn quote(exchange: &str, bid: f64, ask: f64, stale: bool) -> Answer {
+        let ticker = Ticker {
+            symbol: "BTC/USDT".into(),
+            bid: Some(bid),
+            ask: Some(ask),
+            last: Some((bid + ask) / 2.0),
+            ..Default::default()
+        };
+        let served = Served {
+            value: Arc::new(MarketData::Ticker(ticker)),
+            source: if stale {
+                Source::Cache
+            } else {
+                Source::Exchange
+            },
+            fetched_at_ms: 0,
+            stale,
+            age_ms: if stale { 300_000 } else { 5 },
+        };
+        Answer::new(
+            Arc::from(exchange),
+            Arc::from("BTC/USDT"),
+            served,
+            &DataRequest::Ticker,
+        )
+    }
+
+    fn compare(quotes: Vec<Answer>) -> CompareResult {
+        CompareResult::new(Comparison {
+            symbol: Arc::from("BTC/USDT"),
+            quotes,
+            errors: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn best_prices_and_the_spread_across_venues() {
+        let r = compare(vec![
+            quote("binance", 100.0, 101.0, false),
+            quote("okx", 100.4, 100.9, false),
+            quote("kraken", 99.0, 100.5, false),
+        ]);
+        assert_eq!(
+            r.best_bid,
+            Some(BestPrice {
+                exchange: "okx".into(),
+                price: 100.4
+            })
+        );
+        assert_eq!(
+            r.best_ask,
+            Some(BestPrice {
+                exchange: "kraken".into(),
+                price: 100.5
+            })
+        );
+        let spread = (100.5 - 100.4) / 100.45 * 10_000.0;
+        assert!((r.spread_bps.unwrap() - spread).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_stale_quote_never_makes_the_best_price_unless_all_are_stale() {
+        // The stale venue's old bid would cross the book: 105 over the fresh asks.
+        let r = compare(vec![
+            quote("binance", 100.0, 101.0, false),
+            quote("okx", 105.0, 106.0, true),
+        ]);
+        assert_eq!(
+            r.best_bid.as_ref().map(|b| b.exchange.as_str()),
+            Some("binance")
+        );
+        assert!(r.spread_bps.unwrap() > 0.0);
+        assert_eq!(
+            r.quotes.len(),
+            2,
+            "the stale quote is still listed, marked stale"
+        );
+        let all_stale = compare(vec![quote("okx", 105.0, 106.0, true)]);
+        assert_eq!(all_stale.best_bid.map(|b| b.price), Some(105.0));
     }
 }

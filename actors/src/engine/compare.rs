@@ -38,10 +38,21 @@ impl Engine {
         exchanges: Option<&[String]>,
     ) -> Result<Comparison, EngineError> {
         let venues: Vec<&ExchangeInfo> = match exchanges {
-            Some(names) => names
-                .iter()
-                .map(|name| self.exchange(Some(name)))
-                .collect::<Result<_, _>>()?,
+            Some(names) => {
+                let mut venues: Vec<&ExchangeInfo> = Vec::with_capacity(names.len());
+                for name in names {
+                    let venue = self.exchange(Some(name)).map_err(|e| {
+                        let why = e.to_string();
+                        let why = why.trim_start_matches("exchange: ");
+                        EngineError::InvalidArgument(format!("exchanges: {why}"))
+                    })?;
+                    // `okx` and `OKX` are one venue, asked once.
+                    if !venues.iter().any(|v| v.id == venue.id) {
+                        venues.push(venue);
+                    }
+                }
+                venues
+            }
             None => self.inner.exchanges.iter().collect(),
         };
         let asks = venues.iter().map(|venue| async move {

@@ -23,14 +23,16 @@ impl Engine {
         if names_exchange(named) || !wants_failover(&first) {
             return first;
         }
-        match self.fail_over(exchange, symbol, &request).await {
+        let symbol = self.unified(exchange, symbol, &first);
+        match self.fail_over(exchange, &symbol, &request).await {
             Some(answer) => Ok(answer),
             None => first,
         }
     }
 
-    /// Tickers of many symbols on the named exchange, or on the default one with each symbol
-    /// it cannot answer fresh failed over on its own.
+    /// Tickers of many symbols on the named exchange, or on the default one with the symbols
+    /// it cannot answer fresh failed over together: each next venue gets one batch (its own
+    /// batching and budget apply), not one call per symbol.
     pub async fn fetch_tickers_named(
         &self,
         named: Option<&str>,
@@ -49,24 +51,48 @@ impl Engine {
         if names_exchange(named) || !self.inner.failover {
             return answers;
         }
-        let retries = answers
+        // (slot in `answers`, unified symbol) of what still wants a fresh answer.
+        let mut waiting: Vec<(usize, String)> = answers
             .iter()
             .enumerate()
             .filter(|(_, (_, reply))| wants_failover(reply))
-            .map(|(slot, (symbol, _))| async move {
-                let answer = self.fail_over(exchange, symbol, &DataRequest::Ticker).await;
-                (slot, answer)
-            });
-        for (slot, answer) in futures::future::join_all(retries).await {
-            if let Some(answer) = answer {
-                answers[slot].1 = Ok(answer);
+            .map(|(slot, (input, reply))| (slot, self.unified(exchange, input, reply)))
+            .collect();
+        let others = self.inner.exchanges.iter().filter(|e| e.id != exchange.id);
+        let within = tokio::time::timeout(exchange.timeout, async {
+            for other in others {
+                if waiting.is_empty() {
+                    break;
+                }
+                let names: Vec<String> = waiting.iter().map(|(_, s)| s.clone()).collect();
+                // By name, not position: spellings of one market are answered once.
+                let mut replies: std::collections::HashMap<String, Reply> = self
+                    .fetch_tickers(other, &names)
+                    .await
+                    .into_iter()
+                    .collect();
+                let mut still = Vec::new();
+                for (slot, symbol) in waiting.drain(..) {
+                    match replies.remove(&symbol) {
+                        Some(Ok(mut answer)) if !answer.data.stale => {
+                            answer.failover_from = Some(exchange.id.clone());
+                            answers[slot].1 = Ok(answer);
+                        }
+                        _ => still.push((slot, symbol)),
+                    }
+                }
+                waiting = still;
             }
-        }
+        });
+        // Past the deadline the symbols left keep the default's answer.
+        let _ = within.await;
         answers
     }
 
     /// A fresh answer from the first other enabled exchange that has one, marked as failed
-    /// over from `from`; `None` when failover is off or no other venue answers fresh.
+    /// over from `from`; `None` when failover is off or no other venue answers fresh. The
+    /// venues are asked one after another, all within one more call deadline: the default
+    /// has already spent one, and the caller will not wait for five.
     pub(crate) async fn fail_over(
         &self,
         from: &ExchangeInfo,
@@ -76,24 +102,43 @@ impl Engine {
         if !self.inner.failover {
             return None;
         }
-        for other in self.inner.exchanges.iter().filter(|e| e.id != from.id) {
-            let Some(request) = on_venue(request, &other.timeframes) else {
-                continue;
-            };
-            // A venue that does not list the symbol answers `invalid_symbol` from its markets
-            // without an exchange call; one that fails is skipped like the default was.
-            match self.fetch(other, symbol, request).await {
-                Ok(mut answer) if !answer.data.stale => {
-                    tracing::info!(from = %from.id, to = %other.id, symbol, "failed over");
-                    metrics::counter!("cmm_failovers_total", "from" => from.id.to_string(), "to" => other.id.to_string())
-                        .increment(1);
-                    answer.failover_from = Some(from.id.clone());
-                    return Some(answer);
+        let next = async {
+            for other in self.inner.exchanges.iter().filter(|e| e.id != from.id) {
+                let Some(request) = on_venue(request, &other.timeframes) else {
+                    continue;
+                };
+                // A venue that does not list the symbol answers `invalid_symbol` from its
+                // markets without an exchange call; one that fails is skipped like the default.
+                match self.fetch(other, symbol, request).await {
+                    Ok(mut answer) if !answer.data.stale => {
+                        tracing::info!(from = %from.id, to = %other.id, symbol, "failed over");
+                        metrics::counter!("cmm_failovers_total", "from" => from.id.to_string(), "to" => other.id.to_string())
+                            .increment(1);
+                        answer.failover_from = Some(from.id.clone());
+                        return Some(answer);
+                    }
+                    _ => continue,
                 }
-                _ => continue,
             }
+            None
+        };
+        tokio::time::timeout(from.timeout, next)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The unified symbol the default venue resolved `input` to (its answer says, else its
+    /// markets), so every venue is asked for the same market; the input when neither knows.
+    fn unified(&self, venue: &ExchangeInfo, input: &str, reply: &Reply) -> String {
+        if let Ok(answer) = reply {
+            return answer.symbol.to_string();
         }
-        None
+        let now = self.inner.directory.now_ms();
+        self.venue(venue)
+            .ok()
+            .and_then(|v| v.resolve(input, now).ok().flatten())
+            .map_or_else(|| input.to_owned(), |r| r.symbol.to_string())
     }
 }
 

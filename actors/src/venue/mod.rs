@@ -64,6 +64,9 @@ impl VenueConfig {
     }
 }
 
+/// Exchanges whose websocket format this build speaks (the others stream by REST polling).
+pub const FEED_EXCHANGES: &[&str] = &["binance"];
+
 /// The websocket feed for `config`'s exchange format, if this build speaks it.
 pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
     match config.id.as_str() {

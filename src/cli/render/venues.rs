@@ -86,8 +86,8 @@ pub fn status(v: &Value, look: Look) -> String {
     for e in v["exchanges"].as_array().into_iter().flatten() {
         let circuit = text(&e["circuit"]);
         let circuit = match circuit.as_str() {
-            "closed" => Cell::new(circuit),
-            _ => Cell::new(circuit).fg(Color::Red),
+            "open" => Cell::new(circuit).fg(Color::Red),
+            _ => Cell::new(circuit),
         };
         let ms = |x: &Value| x.as_f64().map_or("-".to_owned(), |x| format!("{x:.1} ms"));
         let last_error = match &e["last_error"] {
@@ -114,7 +114,7 @@ pub fn status(v: &Value, look: Look) -> String {
             Cell::new(text(&e["markets"])),
             Cell::new(match e["ws_connected"].as_bool() {
                 Some(true) => "connected",
-                Some(false) => "down",
+                Some(false) => "not connected",
                 None => "-",
             }),
             Cell::new(last_error),

@@ -205,8 +205,12 @@ impl CcxtExchange {
         let started = std::time::Instant::now();
         // Refused by an open circuit: not an exchange call, so neither counted nor recorded.
         self.breaker.check()?;
+        // Whether the call got past our own budget: a refusal of ours is not an exchange call
+        // and must not show in `exchange_status` as one.
+        let reached = std::sync::atomic::AtomicBool::new(false);
         let attempt = async {
             self.budget.admit(weight).await?;
+            reached.store(true, std::sync::atomic::Ordering::Relaxed);
             let result = work.await;
             if let Err(VenueError::RateLimited {
                 retry_after: Some(wait),
@@ -230,7 +234,9 @@ impl CcxtExchange {
             }
         }
         self.breaker.record(&result);
-        self.calls.record(weight, started.elapsed(), &result);
+        if reached.load(std::sync::atomic::Ordering::Relaxed) {
+            self.calls.record(weight, started.elapsed(), &result);
+        }
         let exchange = self.id.clone();
         metrics::counter!("cmm_exchange_calls_total", "exchange" => exchange.clone(), "endpoint" => endpoint, "outcome" => outcome_label(&result))
             .increment(1);
