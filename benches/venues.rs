@@ -18,7 +18,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crypto_market_sim::{Faults, SimConfig, SimHandle, Simulator, Venue};
+use crypto_market_sim::{rest_urls, Faults, SimConfig, SimHandle, Simulator, Venue};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -54,15 +54,11 @@ struct Server {
 
 impl Server {
     async fn start(sims: &[SimHandle], ttl: &str) -> Self {
-        let urls: Vec<String> = sims[1..]
-            .iter()
-            .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
-            .collect();
         let mut cmd = Command::new(MCP_BINARY);
         cmd.env("EXCHANGE_REST_URL", sims[0].rest_url())
             .env("EXCHANGE_WS_URL", sims[0].ws_url())
             .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")
-            .env("EXCHANGE_REST_URLS", urls.join(","))
+            .env("EXCHANGE_REST_URLS", rest_urls(&sims[1..]))
             // The simulators' limits are not the subject; the budgets would queue cold calls.
             .env("ENABLE_RATE_LIMIT", "false")
             .env("CACHE_TTL", ttl)
@@ -134,17 +130,11 @@ async fn run() {
     let calls = env_number("BENCH_CALLS", 100);
     let rounds = env_number("BENCH_ROUNDS", 5);
     let latency = env_number("BENCH_VENUE_LATENCY_MS", 20);
-    let sims: Vec<SimHandle> = Venue::ALL
-        .into_iter()
-        .map(|venue| {
-            Simulator::start(SimConfig {
-                venue,
-                weight_limit: u32::MAX,
-                ..SimConfig::default()
-            })
-            .expect("simulator")
-        })
-        .collect();
+    let sims = Simulator::start_venues(SimConfig {
+        weight_limit: u32::MAX,
+        ..SimConfig::default()
+    })
+    .expect("simulators");
     let delayed = Faults {
         latency_ms: latency,
         ..Default::default()

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 
-use crypto_market_sim::{Faults, SimConfig, SimHandle, Simulator, Venue};
+use crypto_market_sim::{rest_urls, Faults, SimConfig, Simulator};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -21,25 +21,14 @@ type Client = RunningService<RoleClient, ()>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_binary = build_server_binary()?;
-    let sims = Venue::ALL
-        .into_iter()
-        .map(|venue| {
-            Simulator::start(SimConfig {
-                venue,
-                ..SimConfig::default()
-            })
-        })
-        .collect::<Result<Vec<SimHandle>, _>>()?;
+    let sims = Simulator::start_venues(SimConfig::default())?;
     let sim = &sims[0];
     println!(
         "exchange simulator: Binance REST + websocket at {}",
         sim.rest_url()
     );
-    let others: Vec<String> = sims[1..]
-        .iter()
-        .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
-        .collect();
-    for other in &others {
+    let others = rest_urls(&sims[1..]);
+    for other in others.split(',') {
         println!("exchange simulator: {other}");
     }
 
@@ -48,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .env("EXCHANGE_REST_URL", sim.rest_url())
         .env("EXCHANGE_WS_URL", sim.ws_url())
         .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")
-        .env("EXCHANGE_REST_URLS", others.join(","))
+        .env("EXCHANGE_REST_URLS", &others)
         .env("RUST_LOG", "warn")
         .env("CACHE_TTL", "10");
     let (transport, _) = TokioChildProcess::builder(command)

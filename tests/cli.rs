@@ -458,24 +458,17 @@ async fn status_shows_whether_each_exchange_answers() {
 
 #[tokio::test]
 async fn compare_shows_every_venue_and_the_best_prices() {
-    let venues: Vec<crypto_market_sim::SimHandle> = crypto_market_sim::Venue::ALL
-        .into_iter()
-        .map(|venue| {
-            crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
-                venue,
-                tick_ms: 3_600_000,
-                ..Default::default()
-            })
-            .unwrap()
-        })
-        .collect();
-    let urls: Vec<String> = venues[1..]
-        .iter()
-        .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
-        .collect();
+    let venues = crypto_market_sim::Simulator::start_venues(crypto_market_sim::SimConfig {
+        tick_ms: 3_600_000,
+        ..Default::default()
+    })
+    .unwrap();
     let env = [
         ("EXCHANGES", "binance,okx,bybit,kraken,coinbase".to_owned()),
-        ("EXCHANGE_REST_URLS", urls.join(",")),
+        (
+            "EXCHANGE_REST_URLS",
+            crypto_market_sim::rest_urls(&venues[1..]),
+        ),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run_with_env(&venues[0], &["compare", "BTC/USDT"], &env)

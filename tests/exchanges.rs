@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{error_code, error_message, ok, start_server};
-use crypto_market_sim::{Faults, Quote, SimConfig, SimHandle, Simulator, Venue};
+use crypto_market_sim::{rest_urls, Faults, Quote, SimConfig, SimHandle, Simulator, Venue};
 use serde_json::{json, Value};
 
 /// One simulator per venue, prices frozen (a walk step of an hour) so values compare exactly.
@@ -18,17 +18,11 @@ struct Venues {
 
 impl Venues {
     fn start() -> Self {
-        let sims = Venue::ALL
-            .into_iter()
-            .map(|venue| {
-                Simulator::start(SimConfig {
-                    venue,
-                    tick_ms: 3_600_000,
-                    ..SimConfig::default()
-                })
-                .expect("simulator starts")
-            })
-            .collect();
+        let sims = Simulator::start_venues(SimConfig {
+            tick_ms: 3_600_000,
+            ..SimConfig::default()
+        })
+        .expect("simulators start");
         Self { sims }
     }
 
@@ -42,13 +36,9 @@ impl Venues {
     /// `EXCHANGES` and `EXCHANGE_REST_URLS` enabling all five (Binance the default, pointed
     /// at by the common `EXCHANGE_REST_URL`).
     fn env(&self) -> Vec<(&'static str, String)> {
-        let urls: Vec<String> = self.sims[1..]
-            .iter()
-            .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
-            .collect();
         vec![
             ("EXCHANGES", "binance,okx,bybit,kraken,coinbase".to_owned()),
-            ("EXCHANGE_REST_URLS", urls.join(",")),
+            ("EXCHANGE_REST_URLS", rest_urls(&self.sims[1..])),
         ]
     }
 }

@@ -72,6 +72,6 @@ pub use config::{FileConfig, SimConfig};
 pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
-pub use server::{start_on, SimHandle, Simulator};
+pub use server::{rest_urls, start_on, SimHandle, Simulator};
 pub use venue::{Quote, Venue};
 pub use ws::{WsConnectionStats, WsIntervals, WsStats};

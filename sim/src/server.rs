@@ -25,6 +25,28 @@ impl Simulator {
     pub fn start(config: SimConfig) -> io::Result<SimHandle> {
         start_on(config, SocketAddr::from(([127, 0, 0, 1], 0)))
     }
+
+    /// One simulator per exchange format, in [`crate::Venue::ALL`] order (Binance first), each
+    /// on its own port with `config` (its `venue` replaced).
+    pub fn start_venues(config: SimConfig) -> io::Result<Vec<SimHandle>> {
+        crate::Venue::ALL
+            .into_iter()
+            .map(|venue| {
+                Simulator::start(SimConfig {
+                    venue,
+                    ..config.clone()
+                })
+            })
+            .collect()
+    }
+}
+
+/// `id=url,id=url` of `sims`' REST URLs (the engine's `EXCHANGE_REST_URLS` form).
+pub fn rest_urls(sims: &[SimHandle]) -> String {
+    sims.iter()
+        .map(|s| format!("{}={}", s.venue().id(), s.rest_url()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Binds `addr` and serves on a dedicated thread with its own 2-worker tokio runtime, so it
