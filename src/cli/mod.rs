@@ -426,7 +426,9 @@ fn terminal_width() -> usize {
 /// Awaits `call`, showing a spinner on stderr once it takes longer than 200 ms (only when
 /// stderr is a terminal).
 async fn spin<T>(call: impl Future<Output = T>) -> T {
-    if !std::io::stderr().is_terminal() {
+    // NO_COLOR asks for plain output: the spinner's cursor escapes are not plain either.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if !std::io::stderr().is_terminal() || no_color {
         return call.await;
     }
     tokio::pin!(call);
