@@ -41,11 +41,7 @@ impl Engine {
             Some(names) => {
                 let mut venues: Vec<&ExchangeInfo> = Vec::with_capacity(names.len());
                 for name in names {
-                    let venue = self.exchange(Some(name)).map_err(|e| {
-                        let why = e.to_string();
-                        let why = why.trim_start_matches("exchange: ");
-                        EngineError::InvalidArgument(format!("exchanges: {why}"))
-                    })?;
+                    let venue = self.exchange_for("exchanges", Some(name))?;
                     // `okx` and `OKX` are one venue, asked once.
                     if !venues.iter().any(|v| v.id == venue.id) {
                         venues.push(venue);

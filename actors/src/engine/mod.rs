@@ -183,6 +183,15 @@ impl Engine {
 
     /// The named exchange (or the default one) if it is enabled.
     pub fn exchange(&self, name: Option<&str>) -> Result<&ExchangeInfo, EngineError> {
+        self.exchange_for("exchange", name)
+    }
+
+    /// [`Engine::exchange`], the error naming `argument` (the tool argument it came from).
+    pub(crate) fn exchange_for(
+        &self,
+        argument: &str,
+        name: Option<&str>,
+    ) -> Result<&ExchangeInfo, EngineError> {
         let name = name
             .map(str::trim)
             .filter(|n| !n.is_empty())
@@ -194,7 +203,7 @@ impl Engine {
             .ok_or_else(|| {
                 let enabled: Vec<&str> = self.inner.exchanges.iter().map(|e| &*e.id).collect();
                 EngineError::InvalidArgument(format!(
-                    "exchange: {name} is not enabled here (enabled: {})",
+                    "{argument}: {name} is not enabled here (enabled: {})",
                     enabled.join(", ")
                 ))
             })
