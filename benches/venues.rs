@@ -86,6 +86,22 @@ impl Server {
         content
     }
 
+    /// Every table's baseline: OKX's `get_ticker`, `calls` times, printed as a row; its p50.
+    async fn baseline(&self, calls: u64, label: &str) -> f64 {
+        let ms = self
+            .time(calls, |_| async {
+                self.call(
+                    "get_ticker",
+                    json!({"symbol": "BTC/USDT", "exchange": "okx"}),
+                )
+                .await;
+            })
+            .await;
+        let floor = p50(&ms);
+        row(label, ms, None);
+        floor
+    }
+
     /// Latency of `calls` calls made by `call` one after another, ms.
     async fn time<F, Fut>(&self, calls: u64, mut call: F) -> Vec<f64>
     where
@@ -153,17 +169,9 @@ async fn run() {
     cold.call("compare_prices", json!({"symbol": "BTC/USDT"}))
         .await; // markets loaded
     header("cold (CACHE_TTL=0: every call asks the exchanges)");
-    let one = cold
-        .time(calls, |_| async {
-            cold.call(
-                "get_ticker",
-                json!({"symbol": "BTC/USDT", "exchange": "okx"}),
-            )
-            .await;
-        })
+    let floor = cold
+        .baseline(calls, "`get_ticker` on one venue (OKX)")
         .await;
-    let floor = p50(&one);
-    row("`get_ticker` on one venue (OKX)", one, None);
     let sequential = cold
         .time(calls, |_| async {
             for venue in Venue::ALL {
@@ -196,17 +204,9 @@ async fn run() {
     warm.call("compare_prices", json!({"symbol": "BTC/USDT"}))
         .await;
     header("warm (CACHE_TTL=3600: served from memory)");
-    let one = warm
-        .time(calls, |_| async {
-            warm.call(
-                "get_ticker",
-                json!({"symbol": "BTC/USDT", "exchange": "okx"}),
-            )
-            .await;
-        })
+    let floor = warm
+        .baseline(calls, "`get_ticker` on one venue (OKX)")
         .await;
-    let floor = p50(&one);
-    row("`get_ticker` on one venue (OKX)", one, None);
     let compared = warm
         .time(calls, |_| async {
             warm.call("compare_prices", json!({"symbol": "BTC/USDT"}))
@@ -222,18 +222,9 @@ async fn run() {
         .call("compare_prices", json!({"symbol": "BTC/USDT"}))
         .await;
     header("failover (Binance, the default, answers 503; OKX serves)");
-    let okx = server
-        .time(calls, |_| async {
-            server
-                .call(
-                    "get_ticker",
-                    json!({"symbol": "BTC/USDT", "exchange": "okx"}),
-                )
-                .await;
-        })
+    let floor = server
+        .baseline(calls, "`get_ticker` on OKX, named (baseline)")
         .await;
-    let floor = p50(&okx);
-    row("`get_ticker` on OKX, named (baseline)", okx, None);
     let mut first_calls = Vec::new();
     let mut steady = Vec::new();
     for _ in 0..rounds {
