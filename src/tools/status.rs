@@ -62,29 +62,26 @@ pub struct StatusResult {
 impl VenueStatus {
     pub fn new(status: ExchangeStatus) -> Self {
         let now = now_ms();
-        let health = status.health;
-        let last_error =
-            health
-                .as_ref()
-                .and_then(|h| h.last_error.clone())
-                .map(|(error, at_ms)| {
-                    let error = ToolError::from(EngineError::from_venue(&status.id, None, error));
-                    LastError {
-                        code: error.code.as_str(),
-                        message: error.message,
-                        age_ms: (now - at_ms).max(0),
-                    }
-                });
+        // An adapter without a record reads as closed with nothing counted.
+        let health = status.health.unwrap_or_default();
+        let last_error = health.last_error.map(|(error, at_ms)| {
+            let error = ToolError::from(EngineError::from_venue(&status.id, None, error));
+            LastError {
+                code: error.code.as_str(),
+                message: error.message,
+                age_ms: (now - at_ms).max(0),
+            }
+        });
         Self {
             id: status.id.to_string(),
-            circuit: health.as_ref().map_or("closed", |h| h.circuit.as_str()),
-            weight_used: health.as_ref().map_or(0, |h| h.weight_used),
-            weight_limit: health.as_ref().map_or(0, |h| h.weight_limit),
-            calls_1m: health.as_ref().map_or(0, |h| h.calls_1m),
-            errors_1m: health.as_ref().map_or(0, |h| h.errors_1m),
+            circuit: health.circuit.as_str(),
+            weight_used: health.weight_used,
+            weight_limit: health.weight_limit,
+            calls_1m: health.calls_1m,
+            errors_1m: health.errors_1m,
             latency_ms: Latency {
-                p50: health.as_ref().and_then(|h| h.latency_p50_ms),
-                p99: health.as_ref().and_then(|h| h.latency_p99_ms),
+                p50: health.latency_p50_ms,
+                p99: health.latency_p99_ms,
             },
             last_error,
             markets: status.markets.map_or(0, |(count, _)| count),

@@ -15,9 +15,10 @@ const WINDOW: Duration = Duration::from_secs(60);
 const MAX_RECORDS: usize = 20_000;
 
 /// Whether calls go through (SPEC.md `exchange_status.circuit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CircuitState {
     /// Calls go through.
+    #[default]
     Closed,
     /// Calls fail at once until the open period ends.
     Open,
@@ -35,8 +36,9 @@ impl CircuitState {
     }
 }
 
-/// A snapshot of one exchange's health.
-#[derive(Debug, Clone, PartialEq)]
+/// A snapshot of one exchange's health; the default is an adapter with no record (closed,
+/// nothing counted).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct VenueHealth {
     pub circuit: CircuitState,
     /// Request weight this process spent in the last minute.
