@@ -1,7 +1,7 @@
 //! Binance payload fixtures embedded at compile time.
 //!
-//! They live in `sim/fixtures/` (copied from `../shared/fixtures`) so a clean clone builds and tests
-//! without the shared folder. The exchangeInfo documents are served (filtered); the others are shape
+//! They live in `sim/fixtures/` (provenance: `sim/fixtures/SOURCES.md`), so a clean clone builds
+//! and tests on its own. The exchangeInfo documents are served (filtered); the others are shape
 //! templates that the tests compare generated payloads against.
 
 use serde::de::{Deserializer, MapAccess, Visitor};

@@ -8,7 +8,7 @@
 //! and is the caller's to retry or route around; the connection itself recovers (reconnects,
 //! asks the sentinels again, refreshes the cluster's slots). Blocking reads (`XREADGROUP ...
 //! BLOCK`) need a connection of their own: on a shared one they would stall every other
-//! command (see `../shared/notes/redis.md`). Subscribers get a plain `aio::PubSub` from
+//! command (see `docs/notes/redis.md`). Subscribers get a plain `aio::PubSub` from
 //! [`RedisTarget::pubsub`] and ask again whenever it ends, which is what makes them follow a
 //! failover.
 //!
