@@ -180,8 +180,12 @@ fn build_server_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
         .and_then(|p| p.parent())
         .ok_or("cannot locate the target directory")?;
     if let Ok(cargo) = std::env::var("CARGO") {
+        eprintln!("demo: building crypto-market-mcp, the server it launches (seconds after the example's own build)");
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "--quiet", "--bin", "crypto-market-mcp"]);
+        // Naming this example beside the binary makes cargo resolve features as it did for the
+        // example (dev-dependencies unified): with the binary alone it resolved another feature
+        // set and rebuilt ccxt-base, minutes of silence on a first run.
+        build.args(["build", "--bin", "crypto-market-mcp", "--example", "demo"]);
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }
