@@ -379,12 +379,16 @@ async fn a_rate_below_a_thousandth_is_a_settings_error() {
     for rate in [1e-30, 0.0009] {
         let dir = tempdir("tiny-rate");
         let file = keys_file(&dir, &[("tiny", "tiny-key", rate, 1, None)]);
-        let output = tokio::process::Command::new(common::MCP_BINARY)
+        let mut command = tokio::process::Command::new(common::MCP_BINARY);
+        command
             .args(["--http", "127.0.0.1:0"])
             .env("API_KEYS_FILE", &file)
             .stdin(std::process::Stdio::null())
-            .output()
+            .kill_on_drop(true);
+        // A server that accepted the file serves on: that is the failure.
+        let output = tokio::time::timeout(Duration::from_secs(20), command.output())
             .await
+            .unwrap_or_else(|_| panic!("rate {rate}: the server started with it"))
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "rate {rate}: {stderr}");
