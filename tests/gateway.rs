@@ -51,14 +51,19 @@ async fn an_mcp_gateway_serves_every_call_through_the_pool() {
 }
 
 /// Gateway mode cannot carry a stream through the pool's request/reply protocol: it leases the
-/// ticker at the pool (`stream_ticker` there keeps it fresh) and polls the pool's `get_ticker`,
-/// forwarding each new ticker as progress, or as a resource update.
+/// ticker at the pool (`stream_ticker` there keeps it streamed) and follows the ticker's Redis
+/// channel, which the pool publishes on with its shared cache (`USE_REDIS_CACHE`), forwarding
+/// each new ticker as progress, or as a resource update (tests/gateway_keys.rs: no polling).
 #[tokio::test]
 #[allow(deprecated)]
-async fn an_mcp_gateway_streams_tickers_by_polling_the_pool() {
+async fn an_mcp_gateway_streams_tickers_from_the_pool() {
     let sim = simulator();
     let redis = RedisServer::start();
-    let _worker = start_worker(&sim, &redis, &[("CACHE_TTL", "1")]);
+    let _worker = start_worker(
+        &sim,
+        &redis,
+        &[("CACHE_TTL", "1"), ("USE_REDIS_CACHE", "true")],
+    );
     let recorder = common::Recorder::default();
     let gateway = common::start_server_with(
         &sim,

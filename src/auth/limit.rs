@@ -35,6 +35,9 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(burst
 return -1
 ";
 
+/// The longest time between two calls of one client: that of [`super::MIN_RATE_PER_S`].
+const SLOWEST_PERIOD: Duration = Duration::from_secs(1_000);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Allowed,
@@ -59,7 +62,14 @@ impl ClientLimiter {
 
     pub async fn check(&self, client: &Client) -> Verdict {
         if let Some((conn, prefix)) = &self.redis {
-            let interval_us = (1_000_000.0 / client.rate_per_s).max(1.0);
+            let interval_us =
+                (1_000_000.0 / client.rate_per_s).clamp(1.0, SLOWEST_PERIOD.as_micros() as f64);
+            // NaN (a rate of NaN) fails every comparison: the slowest rate.
+            let interval_us = if interval_us.is_nan() {
+                SLOWEST_PERIOD.as_micros() as f64
+            } else {
+                interval_us
+            };
             let mut conn = conn.clone();
             let mut invocation = self
                 .script
@@ -84,8 +94,11 @@ impl ClientLimiter {
     fn check_locally(&self, client: &Client) -> Verdict {
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let limiter = local.entry(client.id.clone()).or_insert_with(|| {
-            let period =
-                Duration::from_secs_f64(1.0 / client.rate_per_s).max(Duration::from_nanos(1));
+            // `try_`: a rate the keys file should have refused (0, NaN, 1e-30) must not
+            // panic here; it limits to the slowest rate instead.
+            let period = Duration::try_from_secs_f64(1.0 / client.rate_per_s)
+                .unwrap_or(SLOWEST_PERIOD)
+                .clamp(Duration::from_nanos(1), SLOWEST_PERIOD);
             let burst = NonZeroU32::new(client.burst).unwrap_or(NonZeroU32::MIN);
             let quota = Quota::with_period(period)
                 .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
@@ -137,5 +150,23 @@ mod tests {
             Verdict::Allowed,
             "clients are apart"
         );
+    }
+
+    #[test]
+    fn rates_the_file_refuses_do_not_panic_the_limiter() {
+        let limiter = ClientLimiter::new(None);
+        for (id, rate_per_s) in [("tiny", 1e-30), ("zero", 0.0), ("nan", f64::NAN)] {
+            let client = Client {
+                id: id.into(),
+                rate_per_s,
+                burst: 1,
+                tools: None,
+            };
+            assert_eq!(limiter.check_locally(&client), Verdict::Allowed, "{id}");
+            assert!(
+                matches!(limiter.check_locally(&client), Verdict::Limited { .. }),
+                "{id}"
+            );
+        }
     }
 }

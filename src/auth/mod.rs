@@ -22,6 +22,15 @@ use sha2::{Digest, Sha256};
 
 pub use limit::{ClientLimiter, Verdict};
 
+use crate::tools::ToolError;
+use crypto_market_actors::ErrorCode;
+
+/// The slowest rate a client may be given: one call in 1,000 s. Below it the limiter's
+/// period would not fit a `Duration` sensibly (1e-30/s is ~3e22 years) and is surely a typo.
+pub const MIN_RATE_PER_S: f64 = 0.001;
+/// The fastest: above it a limit limits nothing.
+pub const MAX_RATE_PER_S: f64 = 100_000.0;
+
 /// One client of the file.
 #[derive(Debug)]
 pub struct Client {
@@ -97,11 +106,10 @@ impl ApiKeys {
                 return Err(format!("client {id}: key_sha256 must be 64 hex digits"));
             }
             if !(entry.rate_per_s.is_finite()
-                && entry.rate_per_s > 0.0
-                && entry.rate_per_s <= 100_000.0)
+                && (MIN_RATE_PER_S..=MAX_RATE_PER_S).contains(&entry.rate_per_s))
             {
                 return Err(format!(
-                    "client {id}: rate_per_s must be above 0 (at most 100000)"
+                    "client {id}: rate_per_s must be from {MIN_RATE_PER_S} to {MAX_RATE_PER_S}"
                 ));
             }
             if entry.burst == 0 || entry.burst > 100_000 {
@@ -137,6 +145,37 @@ impl ApiKeys {
 
     pub fn clients(&self) -> impl Iterator<Item = &Arc<Client>> {
         self.by_hash.values()
+    }
+}
+
+/// Whether `client` may make a call of `tool` now: the tool is on its list and, when
+/// `charge` is set, the call fits its rate (and is counted against it). Every front that
+/// takes client keys admits through this (MCP over HTTP, the worker pool).
+pub async fn admit(
+    client: &Client,
+    tool: &str,
+    limiter: &ClientLimiter,
+    charge: bool,
+) -> Result<(), ToolError> {
+    if !client.may_call(tool) {
+        return Err(ToolError::new(
+            ErrorCode::Unauthorized,
+            format!("client {} may not call {tool}", client.id),
+        ));
+    }
+    if !charge {
+        return Ok(());
+    }
+    match limiter.check(client).await {
+        Verdict::Allowed => Ok(()),
+        Verdict::Limited { retry_after } => Err(ToolError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "client {} is over its rate ({} requests/s, burst {})",
+                client.id, client.rate_per_s, client.burst
+            ),
+        )
+        .with_retry_after(retry_after)),
     }
 }
 
@@ -180,6 +219,14 @@ mod tests {
             (&file("").replace("burst = 3", "burst = 0"), "burst"),
             (
                 &file("").replace("rate_per_s = 2.5", "rate_per_s = -1.0"),
+                "rate_per_s",
+            ),
+            (
+                &file("").replace("rate_per_s = 2.5", "rate_per_s = 1e-30"),
+                "rate_per_s",
+            ),
+            (
+                &file("").replace("rate_per_s = 2.5", "rate_per_s = 0.0009"),
                 "rate_per_s",
             ),
             (

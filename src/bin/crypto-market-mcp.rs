@@ -44,6 +44,7 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         McpServer::new(ToolService::new(engine))
     };
+    let server = server.with_max_subscriptions(settings.server.max_subscriptions);
     match parse_addr(&settings.server.http) {
         Some(addr) => {
             let keys = settings.api_keys()?;
@@ -56,12 +57,29 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
                 token: settings.server.auth_token.clone(),
                 keys,
             };
-            mcp::serve_http(addr, server, auth).await
+            mcp::serve_http(addr, server, auth, http_limits(&settings)).await
         }
         None => {
             tracing::info!(exchange = %settings.exchange.name, ttl_s = settings.cache.ttl, "crypto-market-mcp serving MCP on stdio");
             mcp::serve_stdio(server).await
         }
+    }
+}
+
+/// The limits of `--http` (SPEC.md section 9), from the validated settings.
+fn http_limits(settings: &ServerConfig) -> mcp::HttpLimits {
+    let server = &settings.server;
+    mcp::HttpLimits {
+        allowed_origins: server
+            .allowed_origins
+            .iter()
+            .filter_map(|origin| mcp::Origin::parse(origin))
+            .collect(),
+        sessions: mcp::SessionCaps {
+            max_sessions: server.max_sessions,
+            max_sessions_per_client: server.max_sessions_per_client,
+            idle: std::time::Duration::from_secs(server.session_idle),
+        },
     }
 }
 
@@ -89,7 +107,12 @@ async fn gateway(settings: &ServerConfig) -> Result<McpServer, String> {
     }
     let client = PubSubClient::connect(settings.redis_target(), settings.pubsub_client(None))
         .await
-        .map_err(|e| format!("cannot reach the worker pool: {e}"))?;
+        .map_err(|e| format!("cannot reach the worker pool: {e}"))?
+        // Callers without a key of their own are served under the gateway's.
+        .with_api_key(
+            settings.pubsub.api_key.clone(),
+            settings.pubsub.client_id.clone(),
+        );
     tracing::info!(
         client = client.client_id(),
         "forwarding tool calls to the worker pool"

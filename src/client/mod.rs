@@ -2,6 +2,10 @@
 //! section 6). Requests go on the request stream (`XADD`, so no request is lost while the
 //! workers restart); replies come back on this client's own channel,
 //! `{RESPONSE_CHANNEL}:{client_id}`, subscribed before the first request leaves.
+//! Ticker channels (`{KEY_PREFIX}:ticker:{exchange}:{symbol}`) are followed through
+//! [`channels::TickerChannels`], one subscriber connection for all of them.
+
+pub mod channels;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crypto_market_actors::redis_target::{RedisConn, RedisTarget};
+
+use crate::config::Secret;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -54,6 +60,11 @@ pub struct PubSubClient {
     pending: Pending,
     next: AtomicU64,
     listener: tokio::task::JoinHandle<()>,
+    /// The key requests carry when the caller brings none (`PUBSUB_API_KEY`), and the pool's
+    /// client id of that key (`PUBSUB_CLIENT_ID`).
+    api_key: Option<(Secret, Option<String>)>,
+    /// Ticker channels, followed from the first stream on.
+    channels: channels::TickerChannels,
 }
 
 impl PubSubClient {
@@ -71,16 +82,16 @@ impl PubSubClient {
             .connection()
             .await
             .map_err(|e| ClientError::Setup(e.to_string()))?;
-        let pubsub = subscribe(&target, &reply_channel)
+        let replies = Replies {
+            own: reply_channel.clone(),
+            owned_pattern: format!("{}:*:{client_id}", config.response_channel),
+        };
+        let pubsub = subscribe(&target, &replies)
             .await
             .map_err(|e| ClientError::Setup(e.to_string()))?;
         let pending: Pending = Arc::default();
-        let listener = tokio::spawn(listen(
-            target,
-            reply_channel.clone(),
-            pubsub,
-            pending.clone(),
-        ));
+        let channels = channels::TickerChannels::new(target.clone());
+        let listener = tokio::spawn(listen(target, replies, pubsub, pending.clone()));
         Ok(Self {
             conn,
             config,
@@ -89,11 +100,40 @@ impl PubSubClient {
             pending,
             next: AtomicU64::new(0),
             listener,
+            api_key: None,
+            channels,
         })
+    }
+
+    /// Requests carry `key` as their `api_key` unless the call names another
+    /// ([`Self::call_as`]): a pool with `API_KEYS_FILE` refuses requests without one.
+    /// `owner` is the key's client id at the pool: a pool with keys replies to a keyed
+    /// request only under `{RESPONSE_CHANNEL}:{owner}:` (SPEC.md section 9).
+    pub fn with_api_key(mut self, key: Option<Secret>, owner: Option<String>) -> Self {
+        self.api_key = key.map(|key| (key, owner));
+        self
+    }
+
+    /// Where the reply to a request made for `owner` (a pool client id) comes back:
+    /// `{RESPONSE_CHANNEL}:{owner}:{client_id}`, else this client's own channel. The listener
+    /// follows both (the first by pattern).
+    fn reply_channel_for(&self, owner: Option<&str>) -> String {
+        match owner {
+            Some(owner) => format!(
+                "{}:{owner}:{}",
+                self.config.response_channel, self.client_id
+            ),
+            None => self.reply_channel.clone(),
+        }
     }
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The ticker channels of this client's Redis.
+    pub fn channels(&self) -> &channels::TickerChannels {
+        &self.channels
     }
 
     /// Calls `tool` with `args` on the pool and waits for its result, at most `timeout`
@@ -104,18 +144,50 @@ impl PubSubClient {
         args: Value,
         timeout: Duration,
     ) -> Result<Value, ClientError> {
+        self.request(tool, args, timeout, None).await
+    }
+
+    /// `call` for a caller with its own key and pool client id (`None`: this client's key,
+    /// [`Self::with_api_key`]).
+    pub async fn call_as(
+        &self,
+        tool: &str,
+        args: Value,
+        caller: Option<(&Secret, &str)>,
+    ) -> Result<Value, ClientError> {
+        self.request(tool, args, self.config.request_timeout, caller)
+            .await
+    }
+
+    async fn request(
+        &self,
+        tool: &str,
+        args: Value,
+        timeout: Duration,
+        caller: Option<(&Secret, &str)>,
+    ) -> Result<Value, ClientError> {
+        let (api_key, owner) = match caller {
+            Some((key, owner)) => (Some(key), Some(owner)),
+            None => match &self.api_key {
+                Some((key, owner)) => (Some(key), owner.as_deref()),
+                None => (None, None),
+            },
+        };
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let request_id = format!("{}-{n}", self.client_id);
         let deadline_ms = crypto_market_actors::model::now_ms()
             + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
-        let request = json!({
+        let mut request = json!({
             "request_id": request_id,
             "tool": tool,
             "args": args,
-            "reply_to": self.reply_channel,
+            "reply_to": self.reply_channel_for(owner),
             "deadline_ms": deadline_ms,
             "client_id": self.client_id,
         });
+        if let Some(key) = api_key {
+            request["api_key"] = json!(key.expose());
+        }
         let (tx, rx) = oneshot::channel();
         self.lock().insert(request_id.clone(), tx);
         let mut conn = self.conn.clone();
@@ -175,10 +247,26 @@ impl Drop for PubSubClient {
     }
 }
 
-async fn subscribe(target: &RedisTarget, channel: &str) -> Result<redis::aio::PubSub, String> {
+/// Subscribes to `channel`, and by pattern to the channels under other owners that end in
+/// this client's id (`{RESPONSE_CHANNEL}:{owner}:{client_id}`, see `reply_channel_for`).
+async fn subscribe(target: &RedisTarget, channels: &Replies) -> Result<redis::aio::PubSub, String> {
     let mut pubsub = target.pubsub().await.map_err(|e| e.to_string())?;
-    pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+    pubsub
+        .subscribe(&channels.own)
+        .await
+        .map_err(|e| e.to_string())?;
+    pubsub
+        .psubscribe(&channels.owned_pattern)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(pubsub)
+}
+
+/// The channels replies come on: this client's own, and (by pattern) those under an owner.
+#[derive(Clone)]
+struct Replies {
+    own: String,
+    owned_pattern: String,
 }
 
 /// Hands each reply to the call waiting for it; replies nobody waits for (timed out) are
@@ -186,7 +274,7 @@ async fn subscribe(target: &RedisTarget, channel: &str) -> Result<redis::aio::Pu
 /// master after a failover); replies published meanwhile are lost and their calls time out.
 async fn listen(
     target: RedisTarget,
-    channel: String,
+    channels: Replies,
     pubsub: redis::aio::PubSub,
     pending: Pending,
 ) {
@@ -194,7 +282,7 @@ async fn listen(
     loop {
         let current = match pubsub.take() {
             Some(current) => current,
-            None => match subscribe(&target, &channel).await {
+            None => match subscribe(&target, &channels).await {
                 Ok(current) => current,
                 Err(error) => {
                     tracing::debug!(%error, "the client's reply channel: cannot subscribe yet");

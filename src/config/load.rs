@@ -108,7 +108,10 @@ pub fn load(
         }
         builder = if matches!(
             key.as_str(),
-            "exchange.exchanges" | "exchange.warm_symbols" | "redis.nodes"
+            "exchange.exchanges"
+                | "exchange.warm_symbols"
+                | "redis.nodes"
+                | "server.allowed_origins"
         ) {
             let list: Vec<String> = value
                 .split(',')
@@ -401,9 +404,59 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         "server.symbol_idle",
         || format!("{} is out of range", c.server.symbol_idle),
     )?;
+    check_front_limits(c)?;
     tracing_subscriber::EnvFilter::try_new(&c.server.log)
         .map(|_| ())
         .map_err(|e| ConfigError::new("server.log", format!("{:?}: {e}", c.server.log)))
+}
+
+/// The limits of the HTTP front (SPEC.md section 9) and its allowed origins.
+fn check_front_limits(c: &ServerConfig) -> Result<(), ConfigError> {
+    let s = &c.server;
+    check(
+        (1..=1_000_000).contains(&s.max_sessions),
+        "server.max_sessions",
+        || format!("{} is out of range", s.max_sessions),
+    )?;
+    check(
+        (1..=s.max_sessions).contains(&s.max_sessions_per_client),
+        "server.max_sessions_per_client",
+        || format!("{} is out of range", s.max_sessions_per_client),
+    )?;
+    check(
+        (1..=86_400).contains(&s.session_idle),
+        "server.session_idle",
+        || format!("{} is out of range", s.session_idle),
+    )?;
+    check(
+        (1..=100_000).contains(&s.max_subscriptions),
+        "server.max_subscriptions",
+        || format!("{} is out of range", s.max_subscriptions),
+    )?;
+    let pool = &c.pubsub;
+    check(
+        pool.api_key.is_some() == pool.client_id.is_some(),
+        "pubsub.client_id",
+        || "PUBSUB_API_KEY and PUBSUB_CLIENT_ID go together".to_owned(),
+    )?;
+    if let Some(id) = &pool.client_id {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch));
+        check(ok, "pubsub.client_id", || {
+            format!("{id:?} is not a client id")
+        })?;
+    }
+    for origin in &s.allowed_origins {
+        check(
+            crate::mcp::Origin::parse(origin).is_some(),
+            "server.allowed_origins",
+            || format!("{origin:?} is not scheme://host[:port]"),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -562,6 +615,24 @@ mod tests {
             ("REDIS_URL", "http://user:hunter2@host", "redis.url"),
             ("METRICS_ADDR", "nowhere", "metrics.addr"),
             ("RUST_LOG", "info,[", "server.log"),
+            ("MCP_MAX_SESSIONS", "0", "server.max_sessions"),
+            (
+                "MCP_MAX_SESSIONS_PER_CLIENT",
+                "20000",
+                "server.max_sessions_per_client",
+            ),
+            ("MCP_SESSION_IDLE_S", "0", "server.session_idle"),
+            ("MCP_MAX_SUBSCRIPTIONS", "many", "server.max_subscriptions"),
+            (
+                "MCP_ALLOWED_ORIGINS",
+                "app.example.com",
+                "server.allowed_origins",
+            ),
+            (
+                "MCP_ALLOWED_ORIGINS",
+                "https://a.example/path",
+                "server.allowed_origins",
+            ),
         ];
         for (env, value, key) in cases {
             let err = load_with(CommonArgs::default(), &[(env, value)]).unwrap_err();

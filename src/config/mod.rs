@@ -181,6 +181,13 @@ pub struct PubSubSettings {
     pub response_channel: String,
     /// Seconds a pub/sub client waits for a reply.
     pub request_timeout: u64,
+    /// The client key a gateway (`enabled`) presents to the pool for callers who bring none
+    /// of their own (stdio, `MCP_AUTH_TOKEN` or open HTTP); HTTP callers with a key of
+    /// `API_KEYS_FILE` present theirs.
+    pub api_key: Option<Secret>,
+    /// The pool's client id of `api_key` (its `[[client]] id`): a pool with keys replies to
+    /// it only on channels under `{RESPONSE_CHANNEL}:{client_id}:`.
+    pub client_id: Option<String>,
 }
 
 impl Default for PubSubSettings {
@@ -190,6 +197,8 @@ impl Default for PubSubSettings {
             request_channel: "crypto_mcp:requests".into(),
             response_channel: "crypto_mcp:responses".into(),
             request_timeout: 10,
+            api_key: None,
+            client_id: None,
         }
     }
 }
@@ -206,6 +215,17 @@ pub struct ServerSettings {
     pub log: String,
     /// Seconds after which an unused symbol actor stops.
     pub symbol_idle: u64,
+    /// Browser origins allowed besides the server's own (`MCP_ALLOWED_ORIGINS`), each
+    /// `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+    /// MCP sessions open at once over HTTP, all clients together.
+    pub max_sessions: usize,
+    /// MCP sessions open at once per client key (per peer address without keys).
+    pub max_sessions_per_client: usize,
+    /// Seconds without traffic after which an HTTP session is closed.
+    pub session_idle: u64,
+    /// Resource subscriptions per session, by resolved (exchange, symbol).
+    pub max_subscriptions: usize,
 }
 
 impl Default for ServerSettings {
@@ -216,6 +236,11 @@ impl Default for ServerSettings {
             api_keys_file: None,
             log: "info".into(),
             symbol_idle: 300,
+            allowed_origins: Vec::new(),
+            max_sessions: 10_000,
+            max_sessions_per_client: 100,
+            session_idle: 300,
+            max_subscriptions: 500,
         }
     }
 }

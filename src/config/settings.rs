@@ -146,6 +146,16 @@ pub const SETTINGS: &[Setting] = &[
         "whole seconds from 1 to 3600",
     ),
     s(
+        "pubsub.api_key",
+        "PUBSUB_API_KEY",
+        "a client key of the pool's API_KEYS_FILE (the gateway presents it for callers without one)",
+    ),
+    s(
+        "pubsub.client_id",
+        "PUBSUB_CLIENT_ID",
+        "the [[client]] id of PUBSUB_API_KEY in the pool's API_KEYS_FILE (letters, digits and - _ . :)",
+    ),
+    s(
         "metrics.addr",
         "METRICS_ADDR",
         "host:port such as 127.0.0.1:9100",
@@ -160,6 +170,31 @@ pub const SETTINGS: &[Setting] = &[
         "server.api_keys_file",
         "API_KEYS_FILE",
         "a TOML file of [[client]] tables: id, key_sha256, rate_per_s, burst (+ optional tools)",
+    ),
+    s(
+        "server.allowed_origins",
+        "MCP_ALLOWED_ORIGINS",
+        "comma-separated origins scheme://host[:port], e.g. https://app.example.com",
+    ),
+    s(
+        "server.max_sessions",
+        "MCP_MAX_SESSIONS",
+        "a whole number from 1 to 1000000",
+    ),
+    s(
+        "server.max_sessions_per_client",
+        "MCP_MAX_SESSIONS_PER_CLIENT",
+        "a whole number from 1 to MCP_MAX_SESSIONS",
+    ),
+    s(
+        "server.session_idle",
+        "MCP_SESSION_IDLE_S",
+        "whole seconds from 1 to 86400",
+    ),
+    s(
+        "server.max_subscriptions",
+        "MCP_MAX_SUBSCRIPTIONS",
+        "a whole number from 1 to 100000",
     ),
     s(
         "server.log",

@@ -3,13 +3,17 @@
 
 pub mod catalog;
 mod http;
+mod origin;
 pub mod resources;
 mod server;
+mod sessions;
 mod stdio;
 pub mod ticks;
 
-pub use http::{serve_http, Caller, HttpAuth};
+pub use http::{serve_http, Caller, HttpAuth, HttpLimits};
+pub use origin::Origin;
 pub use server::{Backend, McpServer};
+pub use sessions::SessionCaps;
 pub use stdio::{stdio_transport, StdioKind, StdioReader, StdioWriter};
 
 /// Serves MCP over stdin/stdout until the client closes stdin: on the IO reactor when they are

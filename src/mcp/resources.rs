@@ -1,10 +1,15 @@
 //! MCP resources `ticker://{exchange}/{symbol}` (SPEC.md section 5): their URIs, the
 //! subscriptions of one session, and the forwarding of ticker changes as
 //! `notifications/resources/updated`, at most [`MAX_UPDATES_PER_SECOND`] per resource.
+//!
+//! A session's subscriptions count by market, the resolved (exchange, unified symbol), however
+//! the URIs spell it (SPEC.md section 9): `ticker://binance/BTCUSDT` and
+//! `ticker://binance/btc-usdt` are one subscription, one ticker watch, notified under each
+//! spelling subscribed (at most [`MAX_SPELLINGS`] of one market).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{ErrorCode as McpErrorCode, ResourceUpdatedNotificationParam};
@@ -65,6 +70,10 @@ pub fn resource_error(uri: &str, error: ToolError) -> McpError {
     match error.code {
         ErrorCode::InvalidSymbol => McpError::resource_not_found(message, data),
         ErrorCode::InvalidArgument => McpError::invalid_params(message, data),
+        // The client's key or a cap refuses it: the client must change what it asks.
+        ErrorCode::Unauthorized | ErrorCode::RateLimited => {
+            McpError::invalid_request(message, data)
+        }
         _ => McpError::new(McpErrorCode::INTERNAL_ERROR, message, data),
     }
 }
@@ -75,33 +84,53 @@ pub trait UpdateSink: Send {
     fn updated(&mut self) -> impl Future<Output = bool> + Send;
 }
 
+/// The URIs one market is subscribed under (shared with its forwarding task).
+pub type Spellings = Arc<Mutex<Vec<String>>>;
+
+fn spellings_now(spellings: &Spellings) -> Vec<String> {
+    spellings.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 /// A legacy `resources/subscribe` (sessions opened with `initialize`).
 pub struct PeerUpdates {
     pub peer: Peer<RoleServer>,
-    pub uri: String,
+    pub uris: Spellings,
 }
 
 impl UpdateSink for PeerUpdates {
     async fn updated(&mut self) -> bool {
-        self.peer
-            .notify_resource_updated(ResourceUpdatedNotificationParam::new(self.uri.clone()))
-            .await
-            .is_ok()
+        for uri in spellings_now(&self.uris) {
+            let sent = self
+                .peer
+                .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                .await;
+            if sent.is_err() {
+                return false;
+            }
+        }
+        true
     }
 }
 
-/// A resource of a 2026-07-28 `subscriptions/listen`.
+/// A market of a 2026-07-28 `subscriptions/listen`, under each URI it was asked by.
 pub struct ListenUpdates {
     pub sink: SubscriptionSink,
-    pub uri: String,
+    pub uris: Vec<String>,
 }
 
 impl UpdateSink for ListenUpdates {
     async fn updated(&mut self) -> bool {
-        self.sink
-            .notify_resource_updated(self.uri.clone())
-            .await
-            .is_ok()
+        for uri in &self.uris {
+            if self
+                .sink
+                .notify_resource_updated(uri.clone())
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -143,12 +172,23 @@ pub async fn forward_changes(
     }
 }
 
-/// The legacy subscriptions of one MCP session, by URI as the client wrote it: each a task
-/// forwarding changes. Dropping an entry (unsubscribe, or the session ending) stops its task,
-/// which releases its ticker watch.
+/// At most this many spellings of one market per session: each is notified on every change.
+pub const MAX_SPELLINGS: usize = 8;
+
+/// A resolved market: (exchange id, unified symbol).
+pub type Market = (String, String);
+
+/// The legacy subscriptions of one MCP session, by market: each a task forwarding changes to
+/// every spelling subscribed. Dropping an entry (its last spelling unsubscribed, or the
+/// session ending) stops its task, which releases its ticker watch.
 #[derive(Default)]
 pub struct Subscriptions {
-    held: Mutex<HashMap<String, Forwarding>>,
+    held: Mutex<HashMap<Market, Subscription>>,
+}
+
+struct Subscription {
+    spellings: Spellings,
+    forwarding: Forwarding,
 }
 
 struct Forwarding(AbortHandle);
@@ -160,38 +200,99 @@ impl Drop for Forwarding {
 }
 
 impl Subscriptions {
-    /// Whether `uri` is subscribed and still forwarding.
+    /// Whether `uri` is subscribed (as written) and still forwarding.
     pub fn contains(&self, uri: &str) -> bool {
-        self.lock()
-            .get(uri)
-            .is_some_and(|forwarding| !forwarding.0.is_finished())
+        self.lock().values().any(|subscription| {
+            !subscription.forwarding.0.is_finished()
+                && spellings_now(&subscription.spellings)
+                    .iter()
+                    .any(|u| u == uri)
+        })
     }
 
-    /// Starts forwarding `uri` (replacing a finished or concurrent subscription to it).
-    pub fn insert(&self, uri: String, forwarding: impl Future<Output = ()> + Send + 'static) {
-        let task = tokio::spawn(forwarding).abort_handle();
-        let replaced = self.lock().insert(uri, Forwarding(task));
-        drop(replaced);
+    /// Subscribes `uri`, a spelling of `market`: a new spelling of a subscribed market joins
+    /// it (`forward` is not started); a new market starts `forward` with the spellings to
+    /// notify, unless the session holds `cap` markets already. The error says why not.
+    pub fn subscribe<F>(
+        &self,
+        market: Market,
+        uri: String,
+        cap: usize,
+        forward: impl FnOnce(Spellings) -> F,
+    ) -> Result<(), String>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut held = self.lock();
+        held.retain(|_, subscription| !subscription.forwarding.0.is_finished());
+        if let Some(subscription) = held.get(&market) {
+            let mut spellings = subscription
+                .spellings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !spellings.contains(&uri) {
+                if spellings.len() >= MAX_SPELLINGS {
+                    return Err(format!(
+                        "{} {} is subscribed under {MAX_SPELLINGS} spellings already",
+                        market.0, market.1
+                    ));
+                }
+                spellings.push(uri);
+            }
+            return Ok(());
+        }
+        if held.len() >= cap {
+            return Err(format!(
+                "this session holds {cap} resource subscriptions (MCP_MAX_SUBSCRIPTIONS); \
+                 unsubscribe some first"
+            ));
+        }
+        let spellings: Spellings = Arc::new(Mutex::new(vec![uri]));
+        let task = tokio::spawn(forward(spellings.clone())).abort_handle();
+        held.insert(
+            market,
+            Subscription {
+                spellings,
+                forwarding: Forwarding(task),
+            },
+        );
+        Ok(())
     }
 
+    /// Unsubscribes the spelling `uri`; the market's forwarding stops with its last spelling.
     pub fn remove(&self, uri: &str) {
-        let removed = self.lock().remove(uri);
-        drop(removed);
+        let mut held = self.lock();
+        let mut emptied = None;
+        for (market, subscription) in held.iter() {
+            let mut spellings = subscription
+                .spellings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            spellings.retain(|u| u != uri);
+            if spellings.is_empty() {
+                emptied = Some(market.clone());
+            }
+        }
+        if let Some(market) = emptied {
+            let removed = held.remove(&market);
+            drop(held);
+            drop(removed);
+        }
     }
 
     /// The URIs still forwarding.
     pub fn uris(&self) -> Vec<String> {
         let mut uris: Vec<String> = self
             .lock()
-            .iter()
-            .filter(|(_, forwarding)| !forwarding.0.is_finished())
-            .map(|(uri, _)| uri.clone())
+            .values()
+            .filter(|subscription| !subscription.forwarding.0.is_finished())
+            .flat_map(|subscription| spellings_now(&subscription.spellings))
             .collect();
         uris.sort();
         uris
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Forwarding>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Market, Subscription>> {
         // Whole entries are inserted and removed: a panic elsewhere leaves nothing half-done.
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -201,7 +302,6 @@ impl Subscriptions {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::sync::Arc;
 
     #[test]
     fn uris_name_an_exchange_and_a_symbol() {
@@ -228,6 +328,42 @@ mod tests {
             assert_eq!(error.code, McpErrorCode::RESOURCE_NOT_FOUND, "{bad}");
         }
         assert_eq!(uri_of("binance", "BTC/USDT"), "ticker://binance/BTCUSDT");
+    }
+
+    #[tokio::test]
+    async fn subscriptions_count_markets_not_spellings() {
+        let subscriptions = Subscriptions::default();
+        let market = |symbol: &str| ("binance".to_owned(), symbol.to_owned());
+        let idle = |_: Spellings| std::future::pending::<()>();
+        for uri in ["ticker://binance/BTCUSDT", "ticker://binance/btc-usdt"] {
+            subscriptions
+                .subscribe(market("BTC/USDT"), uri.into(), 1, idle)
+                .unwrap();
+        }
+        let full = subscriptions.subscribe(
+            market("ETH/USDT"),
+            "ticker://binance/ETHUSDT".into(),
+            1,
+            idle,
+        );
+        assert!(full.unwrap_err().contains("MCP_MAX_SUBSCRIPTIONS"));
+        subscriptions.remove("ticker://binance/BTCUSDT");
+        assert!(subscriptions.contains("ticker://binance/btc-usdt"));
+        subscriptions.remove("ticker://binance/btc-usdt");
+        assert!(subscriptions.uris().is_empty());
+        subscriptions
+            .subscribe(
+                market("ETH/USDT"),
+                "ticker://binance/ETHUSDT".into(),
+                1,
+                idle,
+            )
+            .unwrap();
+        for n in 0..MAX_SPELLINGS {
+            let spelled = format!("ticker://binance/ETH{n}USDT");
+            let added = subscriptions.subscribe(market("ETH/USDT"), spelled, 1, idle);
+            assert_eq!(added.is_ok(), n + 1 < MAX_SPELLINGS, "spelling {n}");
+        }
     }
 
     #[test]

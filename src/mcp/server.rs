@@ -1,3 +1,8 @@
+//! The MCP server handler: tools, ticker resources and their subscriptions, over whichever
+//! backend runs the tools; client keys admitted on every method that reads market data and
+//! per-session caps applied (SPEC.md section 9).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -14,10 +19,11 @@ use serde_json::{json, Value};
 
 use super::catalog;
 use super::resources::{
-    self, forward_changes, resource_error, ListenUpdates, PeerUpdates, Subscriptions, TickerUri,
-    UPDATE_GAP,
+    self, forward_changes, resource_error, ListenUpdates, Market, PeerUpdates, Subscriptions,
+    TickerUri, MAX_SPELLINGS, UPDATE_GAP,
 };
-use super::ticks::{PoolTicker, Ticks};
+use super::ticks::{PoolCaller, PoolTicker, Ticks};
+use super::Caller;
 use crate::client::PubSubClient;
 use crate::tools::args::{parse, StreamLimits, StreamTickerArgs};
 use crate::tools::{stream, CallContext, ProgressSink, Tool as ToolKind, ToolError, ToolService};
@@ -43,6 +49,11 @@ pub enum Backend {
     Pool(Arc<PubSubClient>),
 }
 
+/// The caller a gateway forwards: its key and client id, when it called with its own key.
+fn pool_caller(context: &CallContext) -> PoolCaller {
+    context.api_key.clone().zip(context.client_id.clone())
+}
+
 impl Backend {
     async fn call(
         &self,
@@ -62,7 +73,12 @@ impl Backend {
                         stream_from_pool(client, &args, limits, &context).await
                     } else {
                         let args = Value::Object(arguments.unwrap_or_default());
-                        client.call(name, args).await.map_err(ToolError::from)
+                        let caller = pool_caller(&context);
+                        let caller = caller.as_ref().map(|(key, id)| (key, id.as_str()));
+                        client
+                            .call_as(name, args, caller)
+                            .await
+                            .map_err(ToolError::from)
                     }
                 };
                 tokio::select! {
@@ -74,17 +90,31 @@ impl Backend {
     }
 
     /// Every new ticker of `symbol` from now on.
-    async fn watch(&self, exchange: Option<&str>, symbol: &str) -> Result<Ticks, ToolError> {
+    async fn watch(
+        &self,
+        exchange: Option<&str>,
+        symbol: &str,
+        caller: PoolCaller,
+    ) -> Result<Ticks, ToolError> {
         match self {
             Self::Local(tools) => tools.watch_ticker(exchange, symbol).await.map(Ticks::Watch),
-            Self::Pool(client) => PoolTicker::start(client.clone(), exchange, symbol, POOL_LEASE)
-                .await
-                .map(Ticks::Pool),
+            Self::Pool(client) => {
+                PoolTicker::start(client.clone(), caller, exchange, symbol, POOL_LEASE)
+                    .await
+                    .map(Ticks::Pool)
+            }
         }
+    }
+
+    /// Whether client rates are charged here: a gateway leaves them to the pool, which
+    /// charges each forwarded call once (SPEC.md section 9).
+    fn charges_rates(&self) -> bool {
+        matches!(self, Self::Local(_))
     }
 }
 
-/// Gateway mode: `stream_ticker` forwarded to the pool and polled there (see [`super::ticks`]).
+/// Gateway mode: `stream_ticker` leased at the pool and followed on its ticker channel (see
+/// [`super::ticks`]).
 async fn stream_from_pool(
     client: &Arc<PubSubClient>,
     args: &StreamTickerArgs,
@@ -94,9 +124,11 @@ async fn stream_from_pool(
     let mut ticks = Ticks::Pool(
         PoolTicker::start(
             client.clone(),
+            pool_caller(context),
             args.exchange.as_deref(),
             &args.symbol,
-            limits.duration,
+            // Outlasts the stream: no renewal while it runs.
+            limits.duration + super::ticks::RENEW_AHEAD,
         )
         .await?,
     );
@@ -122,6 +154,41 @@ pub struct McpServer {
     subscriptions: Arc<Subscriptions>,
     /// Rates of the clients calling with their own key over HTTP (`API_KEYS_FILE`).
     limiter: Arc<crate::auth::ClientLimiter>,
+    /// Most resource subscriptions (markets) a session may hold (`MCP_MAX_SUBSCRIPTIONS`).
+    max_subscriptions: usize,
+    /// This session's `stream_ticker` calls in progress.
+    streams: Arc<AtomicUsize>,
+}
+
+/// `stream_ticker` calls one session may run at once (SPEC.md section 9).
+pub const MAX_STREAMS_PER_SESSION: usize = 20;
+
+/// A running `stream_ticker` of a session, counted until dropped.
+struct StreamSlot(Arc<AtomicUsize>);
+
+impl StreamSlot {
+    fn take(streams: &Arc<AtomicUsize>) -> Option<Self> {
+        streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < MAX_STREAMS_PER_SESSION).then_some(running + 1)
+            })
+            .ok()
+            .map(|_| Self(streams.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The key's caller of an HTTP request (none over stdio, or with `MCP_AUTH_TOKEN`).
+fn caller_of(context: &RequestContext<RoleServer>) -> Option<&Caller> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
 }
 
 impl McpServer {
@@ -135,7 +202,15 @@ impl McpServer {
             catalog: Arc::new(catalog::tools()),
             subscriptions: Arc::default(),
             limiter: Arc::new(crate::auth::ClientLimiter::new(None)),
+            max_subscriptions: 500,
+            streams: Arc::default(),
         }
+    }
+
+    /// At most `cap` resource subscriptions per session (`MCP_MAX_SUBSCRIPTIONS`).
+    pub fn with_max_subscriptions(mut self, cap: usize) -> Self {
+        self.max_subscriptions = cap.max(1);
+        self
     }
 
     /// Client rates are kept here (e.g. in Redis, shared with other processes).
@@ -144,42 +219,40 @@ impl McpServer {
         self
     }
 
-    /// A call made with a client's key: that client may call `tool`, within its rate.
+    /// A call of `tool` by the request's caller: with a client's key, that client may call
+    /// `tool` and (unless the pool charges it) is within its rate. The call's context names
+    /// the caller (client id, and the key a gateway forwards).
     async fn admit(
         &self,
         tool: &str,
         context: &RequestContext<RoleServer>,
-    ) -> Result<Option<String>, ToolError> {
-        let caller = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<super::Caller>());
-        let Some(super::Caller(client)) = caller else {
-            return Ok(None);
-        };
-        if !client.may_call(tool) {
-            return Err(ToolError::new(
-                crypto_market_actors::ErrorCode::Unauthorized,
-                format!("client {} may not call {tool}", client.id),
-            ));
+    ) -> Result<CallContext, ToolError> {
+        let mut call = call_context(context);
+        if let Some(caller) = caller_of(context) {
+            let charge = self.tools.charges_rates();
+            crate::auth::admit(&caller.client, tool, &self.limiter, charge).await?;
+            call.client_id = Some(caller.client.id.clone());
+            call.api_key = Some(caller.key.clone());
         }
-        match self.limiter.check(client).await {
-            crate::auth::Verdict::Allowed => Ok(Some(client.id.clone())),
-            crate::auth::Verdict::Limited { retry_after } => Err(ToolError::new(
-                crypto_market_actors::ErrorCode::RateLimited,
-                format!(
-                    "client {} is over its rate ({} requests/s, burst {})",
-                    client.id, client.rate_per_s, client.burst
-                ),
-            )
-            .with_retry_after(retry_after)),
-        }
+        Ok(call)
+    }
+
+    /// Resource methods read tickers: admitted as a `get_ticker` call (SPEC.md section 9).
+    async fn admit_resource(
+        &self,
+        uri: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallContext, McpError> {
+        self.admit("get_ticker", context)
+            .await
+            .map_err(|refused| resource_error(uri, refused))
     }
 
     /// A handler for a new session: same tools, no subscriptions yet.
     pub fn session(&self) -> Self {
         Self {
             subscriptions: Arc::default(),
+            streams: Arc::default(),
             ..self.clone()
         }
     }
@@ -195,24 +268,20 @@ impl McpServer {
         Ok(ticker.to_string())
     }
 
-    async fn watch(&self, uri: &str) -> Result<Ticks, McpError> {
+    async fn watch(&self, uri: &str, call: &CallContext) -> Result<Ticks, McpError> {
         let target = TickerUri::parse(uri)?;
         self.tools
-            .watch(Some(target.exchange), target.symbol)
+            .watch(Some(target.exchange), target.symbol, pool_caller(call))
             .await
             .map_err(|e| resource_error(uri, e))
     }
 
     /// A few markets of the default exchange as resources, best effort.
-    async fn default_resources(&self) -> Vec<String> {
+    async fn default_resources(&self, call: CallContext) -> Vec<String> {
         let args = json!({"limit": LISTED_MARKETS});
         let Ok(markets) = self
             .tools
-            .call(
-                "list_markets",
-                args.as_object().cloned(),
-                CallContext::default(),
-            )
+            .call("list_markets", args.as_object().cloned(), call)
             .await
         else {
             return Vec::new();
@@ -312,14 +381,26 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let outcome = match self.admit(&request.name, &context).await {
-            Ok(client_id) => {
-                let call = CallContext {
-                    client_id,
-                    ..call_context(&context)
-                };
-                self.tools
-                    .call(&request.name, request.arguments, call)
-                    .await
+            Ok(call) => {
+                let streams = request.name == "stream_ticker";
+                match streams.then(|| StreamSlot::take(&self.streams)) {
+                    Some(None) => Err(ToolError::new(
+                        crypto_market_actors::ErrorCode::RateLimited,
+                        format!(
+                            "this session runs {MAX_STREAMS_PER_SESSION} stream_ticker calls \
+                             already; wait for one to end"
+                        ),
+                    )
+                    .with_retry_after(std::time::Duration::from_secs(1))),
+                    slot => {
+                        let outcome = self
+                            .tools
+                            .call(&request.name, request.arguments, call)
+                            .await;
+                        drop(slot);
+                        outcome
+                    }
+                }
             }
             Err(refused) => Err(refused),
         };
@@ -348,12 +429,15 @@ impl ServerHandler for McpServer {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let mut uris = self.subscriptions.uris();
-        for uri in self.default_resources().await {
-            if !uris.contains(&uri) {
-                uris.push(uri);
+        // The markets come from list_markets: listed when the caller may read them.
+        if let Ok(call) = self.admit("list_markets", &context).await {
+            for uri in self.default_resources(call).await {
+                if !uris.contains(&uri) {
+                    uris.push(uri);
+                }
             }
         }
         let listed = uris
@@ -373,9 +457,8 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let text = self
-            .ticker_json(&request.uri, call_context(&context))
-            .await?;
+        let call = self.admit_resource(&request.uri, &context).await?;
+        let text = self.ticker_json(&request.uri, call).await?;
         let contents =
             ResourceContents::text(text, request.uri).with_mime_type(resources::MIME_TYPE);
         Ok(ReadResourceResult::new(vec![contents]).into())
@@ -390,18 +473,27 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let uri = request.uri;
+        let call = self.admit_resource(&uri, &context).await?;
         if self.subscriptions.contains(&uri) {
             return Ok(());
         }
-        let mut ticks = self.watch(&uri).await?;
-        let mut updates = PeerUpdates {
-            peer: context.peer.clone(),
-            uri: uri.clone(),
-        };
-        self.subscriptions.insert(uri, async move {
-            forward_changes(&mut ticks, &mut updates, UPDATE_GAP).await;
-        });
-        Ok(())
+        // Watching resolves the spelling: the cap counts markets, not URIs.
+        let mut ticks = self.watch(&uri, &call).await?;
+        let market = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
+        let peer = context.peer.clone();
+        self.subscriptions
+            .subscribe(market, uri.clone(), self.max_subscriptions, |uris| {
+                let mut updates = PeerUpdates { peer, uris };
+                async move {
+                    forward_changes(&mut ticks, &mut updates, UPDATE_GAP).await;
+                }
+            })
+            .map_err(|refused| {
+                resource_error(
+                    &uri,
+                    ToolError::new(crypto_market_actors::ErrorCode::RateLimited, refused),
+                )
+            })
     }
 
     #[allow(deprecated)]
@@ -440,12 +532,43 @@ impl ServerHandler for McpServer {
             .resource_subscriptions
             .clone()
             .unwrap_or_default();
-        let mut forwards = Vec::with_capacity(uris.len());
+        let Some(first) = uris.first() else {
+            context.cancelled().await;
+            return Ok(());
+        };
+        let call = self
+            .admit_resource(first, context.request_context())
+            .await?;
+        // One watch per market, however many spellings ask for it; at most the cap.
+        let mut markets: Vec<(Market, Ticks, Vec<String>)> = Vec::new();
         for uri in uris {
-            let mut ticks = self.watch(&uri).await?;
+            let ticks = self.watch(&uri, &call).await?;
+            let market = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
+            match markets.iter().position(|(held, _, _)| *held == market) {
+                Some(at) => {
+                    let spellings = &mut markets[at].2;
+                    if spellings.len() < MAX_SPELLINGS {
+                        spellings.push(uri);
+                    }
+                }
+                None if markets.len() >= self.max_subscriptions => {
+                    let refused = ToolError::new(
+                        crypto_market_actors::ErrorCode::RateLimited,
+                        format!(
+                            "at most {} resources per subscription (MCP_MAX_SUBSCRIPTIONS)",
+                            self.max_subscriptions
+                        ),
+                    );
+                    return Err(resource_error(&uri, refused));
+                }
+                None => markets.push((market, ticks, vec![uri])),
+            }
+        }
+        let mut forwards = Vec::with_capacity(markets.len());
+        for (_, mut ticks, uris) in markets {
             let mut updates = ListenUpdates {
                 sink: context.sink().clone(),
-                uri,
+                uris,
             };
             forwards.push(async move {
                 forward_changes(&mut ticks, &mut updates, UPDATE_GAP).await;

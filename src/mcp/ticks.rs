@@ -1,10 +1,10 @@
 //! Live tickers for the MCP front end, whoever runs the tools: this process's engine (a
 //! [`TickerWatch`]) or, in gateway mode (`PUBSUB_ENABLED`), the worker pool.
 //!
-//! The pool cannot push a stream through its request/reply protocol, so the gateway forwards
-//! and polls: it asks the pool's `stream_ticker` to keep the symbol watched there (fresh, from
-//! the exchange's feed where it has one), and reads the pool's `get_ticker` every
-//! [`POLL_EVERY`], handing over each ticker that differs from the last one.
+//! The pool cannot push a stream through its request/reply protocol, but it publishes every
+//! tick of a streamed symbol on the symbol's Redis channel (SPEC.md section 5). So the gateway
+//! asks the pool's `stream_ticker` to keep the symbol streamed there (a lease, renewed shortly
+//! before it ends while in use) and follows the channel the pool names: no request per tick.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +13,19 @@ use crypto_market_actors::TickerWatch;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use crate::client::channels::TickerFeed;
 use crate::client::PubSubClient;
+use crate::config::Secret;
 use crate::tools::stream::TickerSource;
 use crate::tools::ToolError;
+use crypto_market_actors::ErrorCode;
 
-/// How often the gateway reads a streamed ticker from the pool.
-pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long before a pool lease ends it is renewed (at most half the lease): time for the
+/// renewal's round trip through the pool.
+pub const RENEW_AHEAD: Duration = Duration::from_secs(10);
+
+/// A caller's key and its client id at the pool, which the gateway forwards.
+pub type PoolCaller = Option<(Secret, String)>;
 
 /// Every new ticker of one symbol.
 pub enum Ticks {
@@ -59,59 +66,75 @@ impl TickerSource for Ticks {
     }
 }
 
-/// A ticker read from the worker pool (see the module docs).
+/// A ticker streamed by the worker pool (see the module docs).
 pub struct PoolTicker {
     client: Arc<PubSubClient>,
+    caller: PoolCaller,
     exchange: String,
     symbol: String,
     /// The first ticker, read at start: handed over first.
     held: Option<Value>,
-    /// The last ticker handed over, without its freshness fields (which change on every read).
+    /// The last ticker handed over, without its freshness fields.
     last: Option<Value>,
-    /// How long each `stream_ticker` lease at the pool lasts; renewed at half of it.
+    feed: TickerFeed,
+    /// How long each `stream_ticker` lease at the pool lasts; renewed [`RENEW_AHEAD`] of its end.
     lease: Duration,
-    leased_until: Instant,
+    renew_at: Instant,
 }
 
 impl PoolTicker {
-    /// Reads the ticker once (which resolves the symbol: a bad one fails here) and asks the
-    /// pool to keep it watched for `lease`, renewed for as long as this is used.
+    /// Reads the ticker once (which resolves the symbol: a bad one fails here), asks the pool
+    /// to keep it streamed for `lease` and follows its channel.
     pub async fn start(
         client: Arc<PubSubClient>,
+        caller: PoolCaller,
         exchange: Option<&str>,
         symbol: &str,
         lease: Duration,
     ) -> Result<Self, ToolError> {
         let args = json!({"symbol": symbol, "exchange": exchange});
-        let first = client.call("get_ticker", args).await?;
+        let as_caller = caller.as_ref().map(|(key, id)| (key, id.as_str()));
+        let first = client.call_as("get_ticker", args, as_caller).await?;
         let name = |field: &str| first[field].as_str().unwrap_or_default().to_owned();
-        let mut ticker = Self {
-            exchange: name("exchange"),
-            symbol: name("symbol"),
+        let (exchange, symbol) = (name("exchange"), name("symbol"));
+        let lease = lease.clamp(Duration::from_secs(2), Duration::from_secs(300));
+        let channel = match lease_stream(&client, as_caller, &exchange, &symbol, lease).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                // Without a lease the pool may still stream it for someone else; follow anyway.
+                tracing::warn!(%symbol, "the pool did not lease the ticker stream: {error}");
+                client.channels().channel_of(&exchange, &symbol)
+            }
+        };
+        let feed = client.channels().follow(&channel);
+        Ok(Self {
             client,
+            caller,
+            exchange,
+            symbol,
             held: Some(first),
             last: None,
-            lease: lease.clamp(Duration::from_secs(1), Duration::from_secs(300)),
-            leased_until: Instant::now(),
-        };
-        ticker.renew().await;
-        Ok(ticker)
+            feed,
+            lease,
+            renew_at: Instant::now() + renew_after(lease),
+        })
     }
 
-    fn args(&self) -> Value {
-        json!({"symbol": self.symbol, "exchange": self.exchange})
-    }
-
-    /// Extends the pool's watch. A pool that cannot is still read: only freshness suffers.
+    /// Extends the pool's stream. A pool that cannot is still followed: only freshness suffers.
     async fn renew(&mut self) {
-        let mut args = self.args();
-        args["duration_s"] = json!(self.lease.as_secs());
-        match self.client.call("stream_ticker", args).await {
-            Ok(_) => self.leased_until = Instant::now() + self.lease,
-            Err(e) => {
-                tracing::warn!(symbol = %self.symbol, "the pool did not lease the ticker stream: {e}")
-            }
+        let caller = self.caller.as_ref().map(|(key, id)| (key, id.as_str()));
+        if let Err(error) = lease_stream(
+            &self.client,
+            caller,
+            &self.exchange,
+            &self.symbol,
+            self.lease,
+        )
+        .await
+        {
+            tracing::warn!(symbol = %self.symbol, "the pool did not renew the ticker stream: {error}");
         }
+        self.renew_at = Instant::now() + renew_after(self.lease);
     }
 
     fn hand_over(&mut self, ticker: &Value) {
@@ -124,24 +147,26 @@ impl PoolTicker {
             return Ok(first);
         }
         loop {
-            tokio::time::sleep(POLL_EVERY).await;
-            if Instant::now() + self.lease / 2 >= self.leased_until {
-                self.renew().await;
-            }
-            match self.client.call("get_ticker", self.args()).await {
-                Ok(ticker) => {
-                    if self.last.as_ref() != Some(&without_freshness(&ticker)) {
-                        self.hand_over(&ticker);
-                        return Ok(ticker);
-                    }
+            let message = tokio::select! {
+                message = self.feed.next() => message,
+                () = tokio::time::sleep_until(self.renew_at) => {
+                    self.renew().await;
+                    continue;
                 }
-                Err(e) => {
-                    let error = ToolError::from(e);
-                    if !error.retryable {
-                        return Err(error);
-                    }
-                    tracing::debug!(symbol = %self.symbol, "polling the pool: {error}");
-                }
+            };
+            let Some(message) = message else {
+                return Err(ToolError::new(
+                    ErrorCode::Internal,
+                    format!("the ticker channel {} closed", self.feed.channel()),
+                ));
+            };
+            let Some(ticker) = published_ticker(&message) else {
+                tracing::debug!(channel = self.feed.channel(), "unreadable ticker ignored");
+                continue;
+            };
+            if self.last.as_ref() != Some(&without_freshness(&ticker)) {
+                self.hand_over(&ticker);
+                return Ok(ticker);
             }
         }
     }
@@ -151,6 +176,44 @@ impl PoolTicker {
             self.hand_over(&first);
         }
     }
+}
+
+/// When to renew a lease of `lease` taken now.
+fn renew_after(lease: Duration) -> Duration {
+    lease - RENEW_AHEAD.min(lease / 2)
+}
+
+/// Asks the pool to keep `symbol` streamed (and published) for `lease`: the channel it
+/// publishes on.
+async fn lease_stream(
+    client: &PubSubClient,
+    caller: Option<(&Secret, &str)>,
+    exchange: &str,
+    symbol: &str,
+    lease: Duration,
+) -> Result<String, ToolError> {
+    let args = json!({"symbol": symbol, "exchange": exchange, "duration_s": lease.as_secs()});
+    let reply = client.call_as("stream_ticker", args, caller).await?;
+    reply["channel"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ToolError::new(ErrorCode::Internal, "the pool's lease names no channel"))
+}
+
+/// A published tick as `get_ticker` answers: the ticker JSON of the channel, with the age it
+/// has now (ticks are published as they arrive, so they are fresh).
+fn published_ticker(payload: &str) -> Option<Value> {
+    let mut ticker: Value = serde_json::from_str(payload).ok()?;
+    let fields = ticker.as_object_mut()?;
+    let now = crypto_market_actors::model::now_ms();
+    let age_ms = fields
+        .get("timestamp")
+        .and_then(Value::as_i64)
+        .map_or(0, |at| (now - at).max(0));
+    fields.insert("age_ms".into(), json!(age_ms));
+    fields.insert("stale".into(), json!(false));
+    fields.entry("source").or_insert(json!("stream"));
+    Some(ticker)
 }
 
 /// The ticker without what changes on every read of the same value.

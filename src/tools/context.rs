@@ -34,6 +34,8 @@ pub struct CallContext {
     pub progress: Option<Arc<dyn ProgressSink>>,
     /// Who is calling, when the front end knows (an API key's client id).
     pub client_id: Option<String>,
+    /// The caller's own client key, which an MCP gateway forwards to the worker pool.
+    pub api_key: Option<crate::config::Secret>,
 }
 
 impl CallContext {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crypto_market_actors::ErrorCode;
 
 use super::request::Request;
-use crate::auth::{ApiKeys, Client, ClientLimiter, Verdict};
+use crate::auth::{ApiKeys, Client, ClientLimiter};
 use crate::tools::ToolError;
 
 /// Requests and rejections of one client on this worker.
@@ -45,31 +45,22 @@ impl Gate {
             record("unknown", "unauthorized");
             return Err(unauthorized("api_key: not a known client key"));
         };
-        if !client.may_call(&request.tool) {
-            self.count(&client, false);
-            record(&client.id, "unauthorized");
-            return Err(unauthorized(&format!(
-                "client {} may not call {}",
-                client.id, request.tool
-            )));
-        }
-        match self.limiter.check(&client).await {
-            Verdict::Allowed => {
+        // The same admission as the MCP front's (tool list, then the shared rate).
+        match crate::auth::admit(&client, &request.tool, &self.limiter, true).await {
+            Ok(()) => {
                 self.count(&client, true);
                 record(&client.id, "ok");
                 Ok(client)
             }
-            Verdict::Limited { retry_after } => {
+            Err(refused) => {
                 self.count(&client, false);
-                record(&client.id, "rate_limited");
-                Err(ToolError::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "client {} is over its rate ({} requests/s, burst {})",
-                        client.id, client.rate_per_s, client.burst
-                    ),
-                )
-                .with_retry_after(retry_after))
+                let outcome = if refused.code == ErrorCode::RateLimited {
+                    "rate_limited"
+                } else {
+                    "unauthorized"
+                };
+                record(&client.id, outcome);
+                Err(refused)
             }
         }
     }

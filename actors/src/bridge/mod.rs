@@ -9,6 +9,9 @@
 
 mod follow;
 
+/// Also used by an MCP gateway to follow the pool's ticker channels.
+pub use follow::{Deliver, Follower};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +23,6 @@ use crate::model::{DataRequest, MarketData, Source, Ticker};
 use crate::router::Directory;
 use crate::symbol::{Stamped, Store};
 use crate::venue::{Feed, StreamKey};
-use follow::Follower;
 
 /// How long a feed lease lasts without renewal: the longest a dead holder keeps a symbol
 /// from being streamed (plus one check).
