@@ -3,6 +3,12 @@
 //! milliseconds while calls end every few: a queue that left whenever a call ended (or 3 ms
 //! after its oldest miss) went out a few symbols at a time. Now a partial batch leaves when
 //! the burst pauses, when it is full, or after a bounded wait; a lone miss still leaves at once.
+//!
+//! This end-to-end check holds the requirement; it does not pin the old mechanism down on a
+//! loaded machine (a debug server hands the burst to the batcher in clumps, which batch well
+//! either way: 9 to 10 requests with the old batcher here). The unit test
+//! `a_burst_arriving_over_milliseconds_against_a_5_ms_exchange_takes_at_most_15_calls`
+//! (actors, virtual time) does: 27 calls before the change.
 
 mod common;
 
