@@ -8,10 +8,12 @@ mod common;
 use std::time::Duration;
 
 use common::redis::RedisServer;
-use common::worker::{collect_replies, connect, start_worker, subscribe, wait_for_workers, xadd};
+use common::worker::{collect_replies, connect, psubscribe, start_worker, wait_for_workers, xadd};
 use serde_json::{json, Value};
 
-const REPLIES: &str = "test:replies:keys";
+/// Every client's reply channel: a known key is answered only on its client's own channel
+/// (SPEC.md section 9).
+const REPLIES: &str = "crypto_mcp:responses:*";
 
 fn keys_file(dir: &std::path::Path) -> std::path::PathBuf {
     let sha = |key: &str| crypto_market_mcp::auth::sha256_hex(key);
@@ -29,9 +31,17 @@ fn keys_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// `crypto_mcp:responses:{client id}` for a known key (`alpha-secret` is client alpha's).
+fn reply_channel(key: Option<&str>) -> String {
+    let client = key
+        .and_then(|k| k.strip_suffix("-secret"))
+        .unwrap_or("anonymous");
+    format!("crypto_mcp:responses:{client}")
+}
+
 fn request(id: &str, tool: &str, key: Option<&str>) -> Value {
     let mut request = json!({"request_id": id, "tool": tool, "args": {"symbol": "BTC/USDT"},
-                             "reply_to": REPLIES});
+                             "reply_to": reply_channel(key)});
     if tool == "status" {
         request["args"] = json!({});
     }
@@ -51,7 +61,7 @@ async fn keyed_clients_are_admitted_limited_across_workers_and_counted_by_id() {
     let first = start_worker(&sim, &redis, &[("API_KEYS_FILE", file)]);
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let mut replies = subscribe(&redis, REPLIES).await;
+    let mut replies = psubscribe(&redis, REPLIES).await;
 
     let cases = [
         ("no-key", "get_ticker", None, "unauthorized"),

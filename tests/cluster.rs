@@ -36,10 +36,10 @@ async fn three_workers_and_two_mcp_servers_make_one_call_for_200_concurrent_cold
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 3).await;
     // Markets loaded everywhere first (each node loads its own list once).
-    let mut replies = subscribe(&redis, "test:replies:cluster").await;
+    let mut replies = subscribe(&redis, "crypto_mcp:responses:cluster").await;
     for i in 0..30 {
         let warm = json!({"request_id": format!("warm-{i}"), "tool": "list_markets",
-                          "args": {"limit": 1}, "reply_to": "test:replies:cluster"});
+                          "args": {"limit": 1}, "reply_to": "crypto_mcp:responses:cluster"});
         xadd(&mut conn, warm.to_string().as_bytes()).await;
     }
     let warmed = collect_replies(&mut replies, 30, Duration::from_secs(60), Duration::ZERO).await;
@@ -56,7 +56,7 @@ async fn three_workers_and_two_mcp_servers_make_one_call_for_200_concurrent_cold
     let ids: Vec<String> = (0..100).map(|i| format!("cold-{i}")).collect();
     for id in &ids {
         let request = json!({"request_id": id, "tool": "get_ticker",
-                             "args": {"symbol": "ETH/USDT"}, "reply_to": "test:replies:cluster"});
+                             "args": {"symbol": "ETH/USDT"}, "reply_to": "crypto_mcp:responses:cluster"});
         xadd(&mut conn, request.to_string().as_bytes()).await;
     }
     let mcp_calls = servers.iter().flat_map(|server| {
@@ -133,7 +133,7 @@ async fn redis_killed_mid_run_costs_no_answers_and_sharing_resumes_after_its_res
     redis.restart();
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 2).await;
-    let mut replies = subscribe(&redis, "test:replies:after").await;
+    let mut replies = subscribe(&redis, "crypto_mcp:responses:after").await;
     // The workers serve the stream again, and what a worker fetches (written to the shared
     // cache) is served by the MCP server from Redis: each round a symbol nobody asked yet.
     let mut shared = false;
@@ -141,7 +141,7 @@ async fn redis_killed_mid_run_costs_no_answers_and_sharing_resumes_after_its_res
         let symbol = format!("SIM{round:04}/USDT");
         let id = format!("after-{round}");
         let request = json!({"request_id": id, "tool": "get_ticker",
-                             "args": {"symbol": symbol}, "reply_to": "test:replies:after"});
+                             "args": {"symbol": symbol}, "reply_to": "crypto_mcp:responses:after"});
         xadd(&mut conn, request.to_string().as_bytes()).await;
         let got = collect_replies(&mut replies, 1, Duration::from_secs(30), Duration::ZERO).await;
         let reply = &got[&id][0];

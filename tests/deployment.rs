@@ -846,6 +846,113 @@ fn kubernetes_manifests_run_five_workers_and_a_gateway_safely() {
     }
 }
 
+/// Issue 20 (SPEC.md section 9): the filled-in Secret stays out of git and out of the image,
+/// and the network is fenced: Redis reachable only from the pool and the gateway, the workers'
+/// unauthenticated metrics port only from the `monitoring` namespace.
+#[test]
+fn secrets_stay_out_of_git_and_the_image_and_redis_and_metrics_are_fenced() {
+    for file in [".gitignore", ".dockerignore"] {
+        let patterns: Vec<String> = read(file)
+            .lines()
+            .map(|l| {
+                l.trim()
+                    .trim_start_matches("**/")
+                    .trim_start_matches('/')
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            patterns.iter().any(|p| p == "secret.yaml"),
+            "{file} excludes the secret.yaml that deploy/secret.example.yaml says to write"
+        );
+    }
+    assert!(read("deploy/secret.example.yaml").contains("secret.yaml"));
+
+    let docs = manifests();
+    let policies: Vec<&Value> = docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind(d) == "NetworkPolicy")
+        .collect();
+    let selecting = |name: &str, component: Option<&str>| {
+        policies
+            .iter()
+            .copied()
+            .find(|p| {
+                let labels = &p["spec"]["podSelector"]["matchLabels"];
+                labels.get("app.kubernetes.io/name").map(str_of).as_deref() == Some(name)
+                    && labels
+                        .get("app.kubernetes.io/component")
+                        .map(str_of)
+                        .as_deref()
+                        == component
+            })
+            .unwrap_or_else(|| panic!("a NetworkPolicy for {name} {component:?}"))
+    };
+    let ingress = |policy: &Value| -> Vec<Value> {
+        policy["spec"]["ingress"]
+            .as_sequence()
+            .expect("ingress rules")
+            .clone()
+    };
+    let ports = |rule: &Value| -> Vec<u64> {
+        rule["ports"]
+            .as_sequence()
+            .expect("every rule names its ports")
+            .iter()
+            .map(|p| p["port"].as_u64().expect("a port number"))
+            .collect()
+    };
+
+    // Redis: only the worker and gateway pods, only on Redis's ports.
+    let redis = selecting("redis", None);
+    for rule in ingress(redis) {
+        assert!(ports(&rule).iter().all(|p| [6379, 6380].contains(p)));
+        for source in rule["from"].as_sequence().expect("sources") {
+            assert!(source.get("namespaceSelector").is_none(), "{source:?}");
+            let mut components = Vec::new();
+            for requirement in source["podSelector"]["matchExpressions"]
+                .as_sequence()
+                .expect("pod requirements")
+            {
+                let values: Vec<String> = requirement["values"]
+                    .as_sequence()
+                    .expect("values")
+                    .iter()
+                    .map(str_of)
+                    .collect();
+                match str_of(&requirement["key"]).as_str() {
+                    "app.kubernetes.io/name" => assert_eq!(values, ["crypto-market"]),
+                    "app.kubernetes.io/component" => components = values,
+                    other => panic!("unexpected requirement on {other}"),
+                }
+            }
+            components.sort();
+            assert_eq!(components, ["mcp-gateway", "worker"]);
+        }
+    }
+
+    // Workers: nothing but the metrics port, from the monitoring namespace.
+    let workers = selecting("crypto-market", Some("worker"));
+    for rule in ingress(workers) {
+        assert_eq!(ports(&rule), [9100]);
+        let sources = rule["from"].as_sequence().expect("sources");
+        assert!(!sources.is_empty());
+        for source in sources {
+            assert_eq!(
+                str_of(&source["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]),
+                "monitoring"
+            );
+            assert!(source.get("podSelector").is_none());
+        }
+    }
+    // The gateway: only its MCP port.
+    let gateway = selecting("crypto-market", Some("mcp-gateway"));
+    for rule in ingress(gateway) {
+        assert_eq!(ports(&rule), [8080]);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // README.md
 

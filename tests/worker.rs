@@ -69,13 +69,13 @@ async fn three_workers_answer_300_stream_requests_exactly_once_between_them() {
     let workers: Vec<Worker> = (0..3).map(|_| start_worker(&sim, &redis, &[])).collect();
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 3).await;
-    let mut replies = subscribe(&redis, "test:replies:a").await;
+    let mut replies = subscribe(&redis, "crypto_mcp:responses:a").await;
 
     let ids: Vec<String> = (0..300).map(|i| format!("a-{i}")).collect();
     for i in 0..300 {
         xadd(
             &mut conn,
-            mixed_request(i, "a", "test:replies:a")
+            mixed_request(i, "a", "crypto_mcp:responses:a")
                 .to_string()
                 .as_bytes(),
         )
@@ -103,9 +103,8 @@ async fn three_workers_answer_300_stream_requests_exactly_once_between_them() {
     .await;
 
     // `status` (Redis protocol only) sees the three live workers and an empty queue.
-    let mut status_replies = subscribe(&redis, "test:replies:status").await;
-    let request =
-        json!({"request_id": "a-status", "tool": "status", "reply_to": "test:replies:status"});
+    let mut status_replies = subscribe(&redis, "crypto_mcp:responses:status").await;
+    let request = json!({"request_id": "a-status", "tool": "status", "reply_to": "crypto_mcp:responses:status"});
     xadd(&mut conn, request.to_string().as_bytes()).await;
     let got = collect_replies(&mut status_replies, 1, GENEROUS, Duration::ZERO).await;
     let status = &got["a-status"][0];
@@ -142,14 +141,14 @@ async fn seed_style_pubsub_requests_get_exactly_one_reply_each() {
     let _workers: Vec<Worker> = (0..3).map(|_| start_worker(&sim, &redis, &[])).collect();
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 3).await;
-    let mut replies = subscribe(&redis, "test:replies:b").await;
+    let mut replies = subscribe(&redis, "crypto_mcp:responses:b").await;
 
     let ids: Vec<String> = (0..300).map(|i| format!("b-{i}")).collect();
     for i in 0..300 {
         let heard: usize = conn
             .publish(
                 REQUESTS,
-                mixed_request(i, "b", "test:replies:b").to_string(),
+                mixed_request(i, "b", "crypto_mcp:responses:b").to_string(),
             )
             .await
             .expect("PUBLISH");
@@ -166,7 +165,7 @@ async fn malformed_requests_are_answered_when_identifiable_and_never_stop_a_work
     let mut workers: Vec<Worker> = (0..2).map(|_| start_worker(&sim, &redis, &[])).collect();
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 2).await;
-    let channel = "test:replies:c";
+    let channel = "crypto_mcp:responses:c";
     let mut replies = subscribe(&redis, channel).await;
 
     let huge = json!({"request_id": "c-huge", "tool": "get_ticker", "reply_to": channel,
@@ -245,7 +244,7 @@ async fn sigterm_finishes_and_acknowledges_in_flight_requests_then_exits_0() {
     let mut worker = start_worker(&sim, &redis, &[]);
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let channel = "test:replies:d";
+    let channel = "crypto_mcp:responses:d";
     let mut replies = subscribe(&redis, channel).await;
     sim.set_faults(Faults {
         // Long enough that the requests are surely still running when the signal comes.
@@ -282,7 +281,7 @@ async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
     let mut doomed = start_worker(&sim, &redis, &[]);
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let channel = "test:replies:e";
+    let channel = "crypto_mcp:responses:e";
     let mut replies = subscribe(&redis, channel).await;
     sim.set_faults(Faults {
         latency_ms: 3000,
@@ -320,7 +319,7 @@ async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
 
     // The killed worker never left the worker list; `status` stops counting it once it has
     // been silent for 10 s.
-    let channel = "test:replies:e-status";
+    let channel = "crypto_mcp:responses:e-status";
     let mut status_replies = subscribe(&redis, channel).await;
     let rescuer_id = answered_by.into_iter().next().unwrap();
     let deadline = std::time::Instant::now() + GENEROUS;
@@ -347,7 +346,7 @@ async fn a_request_reclaimed_more_than_3_times_is_dead_lettered_and_answered_int
     let sim = common::simulator();
     let redis = RedisServer::start();
     let mut conn = connect(&redis).await;
-    let channel = "test:replies:dead";
+    let channel = "crypto_mcp:responses:dead";
     let mut replies = subscribe(&redis, channel).await;
     // Before any worker runs: a consumer "ghost" took two requests and vanished; one of them
     // was already delivered 4 times (first delivery and three reclaims), the other once.
@@ -415,7 +414,7 @@ async fn a_worker_serves_again_after_redis_restarts_empty() {
     redis.restart();
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let channel = "test:replies:restart";
+    let channel = "crypto_mcp:responses:restart";
     let mut replies = subscribe(&redis, channel).await;
     let request = json!({"request_id": "r-stream", "tool": "get_ticker", "args": {"symbol": "BTC/USDT"}, "reply_to": channel});
     xadd(&mut conn, request.to_string().as_bytes()).await;
@@ -481,7 +480,7 @@ async fn a_slow_miss_does_not_hold_up_requests_read_after_it() {
     let _worker = start_worker(&sim, &redis, &[]);
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let channel = "test:replies:slow";
+    let channel = "crypto_mcp:responses:slow";
     let mut replies = subscribe(&redis, channel).await;
     sim.set_faults(Faults {
         latency_ms: 3000,
@@ -523,7 +522,7 @@ async fn stream_ticker_keeps_the_ticker_published_on_its_channel_until_it_expire
     );
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let mut replies = subscribe(&redis, "test:replies:stream").await;
+    let mut replies = subscribe(&redis, "crypto_mcp:responses:stream").await;
     let mut published = subscribe(&redis, CHANNEL).await;
     let now_ms = || {
         std::time::SystemTime::now()
@@ -533,7 +532,7 @@ async fn stream_ticker_keeps_the_ticker_published_on_its_channel_until_it_expire
     };
     let ask = |id: &str, args: Value| {
         let request = json!({"request_id": id, "tool": "stream_ticker", "args": args,
-                             "reply_to": "test:replies:stream"});
+                             "reply_to": "crypto_mcp:responses:stream"});
         let mut conn = conn.clone();
         async move { xadd(&mut conn, request.to_string().as_bytes()).await }
     };

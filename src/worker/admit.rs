@@ -33,6 +33,11 @@ impl Gate {
         }
     }
 
+    /// The client a key belongs to, if it is a known key.
+    pub fn client_of(&self, key: &crate::config::Secret) -> Option<Arc<Client>> {
+        self.keys.client(key.expose())
+    }
+
     /// The request's client, or why it may not run.
     pub async fn admit(&self, request: &Request) -> Result<Arc<Client>, ToolError> {
         let Some(key) = &request.api_key else {

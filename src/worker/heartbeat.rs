@@ -49,16 +49,18 @@ pub async fn beat(shared: &Shared) -> redis::RedisResult<()> {
         .await
 }
 
-/// Gauges, forgetting long-dead workers, trimming the stream. Best effort: each runs again in
+/// Gauges, forgetting long-dead workers and their consumers, trimming the stream. Best effort: each runs again in
 /// 2 s.
 async fn housekeeping(shared: &Shared) {
     let now = now_ms();
     if let Ok(workers) = status::workers(shared).await {
-        let live = workers
+        let live: std::collections::HashSet<&str> = workers
             .iter()
             .filter(|w| now.saturating_sub(w.last_seen_ms) <= status::LIVE_WITHIN_MS)
-            .count();
-        metrics::gauge!("cmm_workers_live").set(live as f64);
+            .map(|w| w.id.as_str())
+            .collect();
+        metrics::gauge!("cmm_workers_live").set(live.len() as f64);
+        super::consumers::reap(shared, &live).await;
         let gone: Vec<&String> = workers
             .iter()
             .filter(|w| now.saturating_sub(w.last_seen_ms) > FORGET_AFTER_MS)

@@ -5,12 +5,16 @@
 //! requests left pending by dead ones ([`reclaim`]).
 
 mod admit;
+mod consumers;
 mod error;
 mod heartbeat;
 mod pubsub;
+mod read;
 mod reclaim;
+mod redact;
 pub mod reply;
 pub mod request;
+mod route;
 mod status;
 mod stream;
 
@@ -29,7 +33,7 @@ pub use error::WorkerError;
 use request::{Malformed, Request};
 
 use crate::auth::ClientLimiter;
-use crate::config::ServerConfig;
+use crate::config::{Secret, ServerConfig};
 use crate::tools::{CallContext, Front, ToolError, ToolService};
 
 /// Consumer group of every worker (SPEC.md section 6).
@@ -94,24 +98,63 @@ impl Shared {
     }
 
     /// Runs one parsed (or malformed) request and replies. Never fails: problems are logged and
-    /// counted; an unsent reply shows up as a client timeout.
+    /// counted; an unsent reply shows up as a client timeout. A request whose reply may not go
+    /// where it asks ([`route`]) is dropped before it runs.
     pub async fn serve(&self, parsed: Result<Request, Malformed>, received: Instant) {
-        let (request_id, reply_to, outcome) = match parsed {
+        let (request_id, reply_to, api_key, outcome) = match parsed {
             Err(malformed) => {
                 count_malformed(&malformed);
                 let Some(request_id) = malformed.request_id else {
                     return;
                 };
+                if let Err(why) = self.destination(malformed.reply_to.as_deref(), None) {
+                    route::record(Some(&request_id), malformed.reply_to.as_deref(), why);
+                    return;
+                }
                 let error = ToolError::invalid_argument(malformed.message);
-                (request_id, malformed.reply_to, Err(error))
+                (request_id, malformed.reply_to, None, Err(error))
             }
             Ok(request) => {
+                let reply_to = request.reply_to.as_deref();
+                if let Err(why) = self.destination(reply_to, request.api_key.as_ref()) {
+                    route::record(Some(&request.request_id), reply_to, why);
+                    return;
+                }
                 let outcome = self.run(&request).await;
-                (request.request_id, request.reply_to, outcome)
+                (
+                    request.request_id,
+                    request.reply_to,
+                    request.api_key,
+                    outcome,
+                )
             }
         };
-        self.reply(&request_id, reply_to.as_deref(), &outcome, received)
-            .await;
+        self.reply(
+            &request_id,
+            reply_to.as_deref(),
+            api_key.as_ref(),
+            &outcome,
+            received,
+        )
+        .await;
+    }
+
+    /// The channel a reply to `reply_to` may go to, given the request's key (SPEC.md
+    /// section 9): a known key confines it to its client's channels.
+    fn destination<'a>(
+        &'a self,
+        reply_to: Option<&'a str>,
+        api_key: Option<&Secret>,
+    ) -> Result<&'a str, route::Dropped> {
+        let client = match (&self.gate, api_key) {
+            (Some(gate), Some(key)) => gate.client_of(key),
+            _ => None,
+        };
+        route::destination(
+            &self.response_channel,
+            reply_to,
+            client.as_ref().map(|c| c.id.as_str()),
+        )
     }
 
     async fn run(&self, request: &Request) -> Result<Value, ToolError> {
@@ -144,15 +187,23 @@ impl Shared {
             .await
     }
 
+    /// Publishes the reply, where [`route`] allows (else drops and counts it).
     pub async fn reply(
         &self,
         request_id: &str,
         reply_to: Option<&str>,
+        api_key: Option<&Secret>,
         outcome: &Result<Value, ToolError>,
         received: Instant,
     ) {
+        let channel = match self.destination(reply_to, api_key) {
+            Ok(channel) => channel,
+            Err(why) => {
+                route::record(Some(request_id), reply_to, why);
+                return;
+            }
+        };
         let body = reply::body(request_id, outcome, &self.id, received.elapsed());
-        let channel = reply_to.unwrap_or(&self.response_channel);
         let mut conn = self.conn.clone();
         match reply::send(
             &mut conn,
@@ -253,11 +304,10 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
 
     // Ready before announced: the first heartbeat tells clients and tests this worker serves.
     stream::ensure_group(&shared).await?;
-    let reader = stream::reader(&shared).await?;
     let subscription = pubsub::subscribe(&shared).await?;
     heartbeat::beat(&shared).await?;
     let tasks = vec![
-        actix_rt::spawn(stream::read_loop(shared.clone(), reader)),
+        actix_rt::spawn(stream::read_loop(shared.clone())),
         actix_rt::spawn(pubsub::listen(shared.clone(), subscription)),
         actix_rt::spawn(heartbeat::run(shared.clone())),
         actix_rt::spawn(reclaim::run(shared.clone())),
@@ -287,6 +337,9 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         );
     }
     heartbeat::leave(&shared).await;
+    if drained {
+        consumers::leave(&shared).await;
+    }
     tracing::info!(
         processed = shared.processed.load(Ordering::Relaxed),
         "crypto-market-worker stopped"

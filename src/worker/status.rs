@@ -87,8 +87,12 @@ pub async fn queue(shared: &Shared) -> Result<Queue, WorkerError> {
     };
     let depth = match group.lag {
         Some(lag) => lag as u64,
-        // Redis cannot tell the lag (e.g. after deletions): the stream length bounds it.
-        None => conn.xlen::<_, u64>(&shared.request_channel).await?,
+        // Redis cannot tell the lag (answered entries are deleted): what the stream holds
+        // is what waits plus what is pending.
+        None => conn
+            .xlen::<_, u64>(&shared.request_channel)
+            .await?
+            .saturating_sub(group.pending as u64),
     };
     Ok(Queue {
         depth,

@@ -1,19 +1,17 @@
-//! The request stream (SPEC.md section 6): `XREADGROUP` in group `workers`, each entry run in a
-//! task of its own (a slow miss never holds up hits read with it), replied to, then `XACK`ed.
+//! The request stream (SPEC.md section 6): entries read in group `workers` (through
+//! [`read`](super::read), which bounds what one entry can cost), each run in a task of its own
+//! (a slow miss never holds up hits read with it), replied to, then `XACK`ed and `XDEL`eted.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crypto_market_actors::redis_target::RedisConn;
-use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, RedisResult};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::read::{self, Delivery, Poll};
 use super::request::{self, Malformed, MalformedKind};
-use super::{Shared, WorkerError, GROUP};
+use super::{Shared, GROUP};
 
-/// How long one read blocks: also how long a shutdown may wait for the reader to notice.
-const BLOCK: Duration = Duration::from_secs(1);
 /// Entries per read, at most: batching saves round trips under load.
 const READ_COUNT: usize = 16;
 
@@ -29,32 +27,27 @@ pub async fn ensure_group(shared: &Shared) -> RedisResult<()> {
     }
 }
 
-/// The reader's own connection: `XREADGROUP ... BLOCK` would stall every command multiplexed
-/// with it, and fail on the default response timeout.
-pub async fn reader(shared: &Shared) -> Result<RedisConn, WorkerError> {
-    Ok(shared
-        .target
-        .connection_with(BLOCK + Duration::from_secs(5))
-        .await?)
-}
-
-pub async fn read_loop(shared: Arc<Shared>, mut reader: RedisConn) {
+/// Reads new entries until shutdown, each run in a task of its own.
+pub async fn read_loop(shared: Arc<Shared>) {
+    let mut conn = shared.conn.clone();
     let mut backoff = Duration::from_millis(100);
+    let mut poll = Poll::new();
     // Only take work there is room for: an entry read but not started would sit idle in this
     // worker's pending list while others could serve it.
     while let Some(first) = shared.slot().await {
         let room = 1 + shared.slots.available_permits().min(READ_COUNT - 1);
-        let options = StreamReadOptions::default()
-            .group(GROUP, &shared.id)
-            .count(room)
-            .block(BLOCK.as_millis() as usize);
-        let read: RedisResult<Option<StreamReadReply>> = reader
-            .xread_options(&[&shared.request_channel], &[">"], &options)
-            .await;
-        match read {
-            Ok(reply) => {
+        match read::new_entries(&mut conn, &shared, room).await {
+            Ok(entries) if entries.is_empty() => {
+                drop(first);
+                let wait = poll.idle();
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = shared.shutdown.cancelled() => {}
+                }
+            }
+            Ok(entries) => {
                 backoff = Duration::from_millis(100);
-                let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
+                poll.busy();
                 let mut first = Some(first);
                 for entry in entries {
                     let permit = match first.take() {
@@ -69,7 +62,7 @@ pub async fn read_loop(shared: Arc<Shared>, mut reader: RedisConn) {
                     actix_rt::spawn(process(shared.clone(), entry, permit, false));
                 }
             }
-            Err(e) if e.code() == Some("NOGROUP") => {
+            Err(e) if read::is_nogroup(&e) => {
                 // Redis lost the stream and group (a restart without persistence).
                 tracing::warn!("request group missing, creating it again");
                 if let Err(e) = ensure_group(&shared).await {
@@ -98,31 +91,32 @@ pub async fn pause(shared: &Shared, backoff: &mut Duration) {
     *backoff = (*backoff * 2).min(Duration::from_secs(5));
 }
 
-/// The `request` field of an entry, parsed.
-pub fn parse_entry(entry: &StreamId) -> Result<request::Request, Malformed> {
-    match entry.map.get("request") {
-        Some(redis::Value::BulkString(bytes)) => request::parse(bytes),
-        Some(redis::Value::SimpleString(text)) => request::parse(text.as_bytes()),
-        _ => Err(Malformed {
-            kind: MalformedKind::NoPayload,
-            message: format!("stream entry {} has no request field", entry.id),
-            request_id: None,
-            reply_to: None,
-        }),
-    }
-}
-
-/// Runs one entry, replies, acknowledges. `reclaimed`: it was taken over from another worker,
-/// which may have answered it before dying.
+/// Runs one entry, replies, acknowledges and deletes it. `reclaimed`: it was taken over from
+/// another worker, which may have answered it before dying.
 pub async fn process(
     shared: Arc<Shared>,
-    entry: StreamId,
+    entry: Delivery,
     _permit: OwnedSemaphorePermit,
     reclaimed: bool,
 ) {
     let received = Instant::now();
-    let _running = Running::new(&shared, &entry.id);
-    let parsed = parse_entry(&entry);
+    let _running = Running::new(&shared, entry.id());
+    let (id, request) = match entry {
+        Delivery::Oversized { .. } => {
+            super::reclaim::set_aside_oversized(&shared, entry, received).await;
+            return;
+        }
+        Delivery::Entry { id, request } => (id, request),
+    };
+    let parsed = match request {
+        Some(payload) => request::parse(&payload),
+        None => Err(Malformed {
+            kind: MalformedKind::NoPayload,
+            message: format!("stream entry {id} has no request field"),
+            request_id: None,
+            reply_to: None,
+        }),
+    };
     let answered = match (&parsed, reclaimed) {
         (Ok(request), true) => {
             let mut conn = shared.conn.clone();
@@ -135,7 +129,7 @@ pub async fn process(
     if !answered {
         shared.serve(parsed, received).await;
     }
-    ack(&shared, &entry.id).await;
+    ack(&shared, &id).await;
 }
 
 /// Marks an entry as this worker's while it runs. Removed on drop, so that even a task that
@@ -161,14 +155,23 @@ impl Drop for Running<'_> {
     }
 }
 
+/// `XACK` then `XDEL`: an answered entry leaves the stream at once, and with it the client's
+/// `api_key` (SPEC.md section 9), instead of lingering until trimmed.
 pub async fn ack(shared: &Shared, id: &str) {
     let mut conn = shared.conn.clone();
-    // XACK is idempotent; one that fails leaves the entry pending, and the reclaimer, seeing
-    // it answered, acknowledges it later.
-    if let Err(e) = conn
-        .xack::<_, _, _, i64>(&shared.request_channel, GROUP, &[id])
-        .await
-    {
-        tracing::warn!(entry = id, "XACK failed: {e}");
+    // Both are idempotent; one that fails leaves the entry pending, and the reclaimer, seeing
+    // it answered, acknowledges (and deletes) it later.
+    let done: RedisResult<(i64, i64)> = redis::pipe()
+        .cmd("XACK")
+        .arg(&shared.request_channel)
+        .arg(GROUP)
+        .arg(id)
+        .cmd("XDEL")
+        .arg(&shared.request_channel)
+        .arg(id)
+        .query_async(&mut conn)
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(entry = id, "XACK/XDEL failed: {e}");
     }
 }

@@ -130,12 +130,30 @@ pub async fn xadd(conn: &mut MultiplexedConnection, payload: &[u8]) {
 
 /// Replies published on `channel`, subscribed before this returns.
 pub async fn subscribe(redis: &RedisServer, channel: &str) -> mpsc::UnboundedReceiver<Value> {
+    listen(redis, channel, false).await
+}
+
+/// Replies published on any channel matching `pattern` (`PSUBSCRIBE`): e.g. the channels of
+/// several clients at once.
+pub async fn psubscribe(redis: &RedisServer, pattern: &str) -> mpsc::UnboundedReceiver<Value> {
+    listen(redis, pattern, true).await
+}
+
+async fn listen(
+    redis: &RedisServer,
+    channel: &str,
+    pattern: bool,
+) -> mpsc::UnboundedReceiver<Value> {
     let mut pubsub = redis::Client::open(redis.url())
         .expect("URL")
         .get_async_pubsub()
         .await
         .expect("connects");
-    pubsub.subscribe(channel).await.expect("SUBSCRIBE");
+    if pattern {
+        pubsub.psubscribe(channel).await.expect("PSUBSCRIBE");
+    } else {
+        pubsub.subscribe(channel).await.expect("SUBSCRIBE");
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut messages = pubsub.into_on_message();

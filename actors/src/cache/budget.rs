@@ -70,7 +70,7 @@ impl SharedBudget for RemoteCache {
             self.budget_key(exchange, "pause"),
             self.budget_key(exchange, "sharers"),
         ];
-        let node = self.node.clone();
+        let (keys, node) = (&keys, &self.node);
         let (wait_ms, sharers): (i64, u32) = self
             .run_patiently(PATIENCE, |mut conn| async move {
                 redis::Script::new(TAKE)
@@ -94,7 +94,7 @@ impl SharedBudget for RemoteCache {
     }
 
     async fn pause(&self, exchange: &str, wait: Duration) {
-        let key = self.budget_key(exchange, "pause");
+        let key = &self.budget_key(exchange, "pause");
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
         let _: Option<i64> = self
             .run_patiently(PATIENCE, |mut conn| async move {

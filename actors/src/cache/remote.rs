@@ -107,8 +107,7 @@ impl RemoteCache {
             if let Some(shared) = self.get(key).await.filter(|s| fresh(s)) {
                 return Claim::Shared(shared);
             }
-            let (node, ms) = (self.node.clone(), self.lease_ms());
-            let lease_key = lease_key.clone();
+            let (node, ms, lease_key) = (&self.node, self.lease_ms(), &lease_key);
             let leased: Option<bool> = self
                 .run(|mut conn| async move {
                     redis::cmd("SET")
@@ -139,7 +138,7 @@ impl RemoteCache {
     pub async fn fill(&self, key: &CacheKey, stamped: &Stamped, ttl_left: Duration) {
         self.put(key, stamped, ttl_left).await;
         self.release(key).await;
-        let (channel, name) = (self.fills.channel().to_owned(), self.target.cache_key(key));
+        let (channel, name) = (self.fills.channel(), &self.target.cache_key(key));
         let _: Option<i64> = self
             .run(|mut conn| async move { conn.publish(channel, name).await })
             .await;
@@ -148,7 +147,7 @@ impl RemoteCache {
     /// Gives up this node's lease on `key` (after a fill, or a failed fetch: the next node
     /// may try at once); a lease that expired and went to another node is left alone.
     pub async fn release(&self, key: &CacheKey) {
-        let (lease_key, node) = (self.lease_key(key), self.node.clone());
+        let (lease_key, node) = (&self.lease_key(key), &self.node);
         let _: Option<i64> = self
             .run(|mut conn| async move {
                 RELEASE
@@ -179,8 +178,8 @@ impl RemoteCache {
             if holder then return 0 end
             redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
             return 1";
-        let key = self.feed_key(exchange, symbol);
-        let (node, ms) = (self.node.clone(), ttl.as_millis().max(1) as u64);
+        let key = &self.feed_key(exchange, symbol);
+        let (node, ms) = (&self.node, ttl.as_millis().max(1) as u64);
         self.run(|mut conn| async move {
             redis::Script::new(HOLD)
                 .key(key)
@@ -200,8 +199,7 @@ impl RemoteCache {
                 return redis.call('DEL', KEYS[1])
             end
             return 0";
-        let key = self.feed_key(exchange, symbol);
-        let node = self.node.clone();
+        let (key, node) = (&self.feed_key(exchange, symbol), &self.node);
         let _: Option<i64> = self
             .run(|mut conn| async move {
                 redis::Script::new(DROP)
@@ -240,7 +238,7 @@ impl RemoteCache {
     }
 
     async fn lookup(&self, key: &CacheKey) -> Option<Stamped> {
-        let name = self.target.cache_key(key);
+        let name = &self.target.cache_key(key);
         let raw: Option<String> = self
             .run(|mut conn| async move { conn.get(name).await })
             .await?;
@@ -286,7 +284,7 @@ impl RemoteCache {
         let ms = u64::try_from(ttl_left.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        let name = self.target.cache_key(key);
+        let (name, json) = (&self.target.cache_key(key), &json);
         // A ticker is also an update for every node's subscribers (SPEC.md section 5):
         // `{prefix}:ticker:{exchange}:{symbol}`, the ticker JSON, in the same round trip.
         let update = match &*stamped.value {
@@ -303,6 +301,7 @@ impl RemoteCache {
         // Two commands sent together rather than a pipeline: a cluster client refuses a
         // pipeline whose commands hash to different slots (the channel counts as a key), and
         // on a multiplexed connection the two still share one round trip.
+        let update = &update;
         let _: Option<()> = self
             .run(|mut conn| async move {
                 let mut publisher = conn.clone();
@@ -321,45 +320,67 @@ impl RemoteCache {
             .await;
     }
 
-    /// Runs one command unless the layer stands aside; a failure or a timeout makes it stand
-    /// aside for a while. `None` when nothing could be asked.
     /// Like [`Self::run`] for commands that must not be skipped lightly (the shared exchange
     /// budget): tried even while the cache stands aside, with a longer wait, and a failure
     /// does not make the cache stand aside.
     pub(crate) async fn run_patiently<T, F, Fut>(&self, wait: Duration, command: F) -> Option<T>
     where
-        F: FnOnce(RedisConn) -> Fut,
+        F: Fn(RedisConn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let conn = self.connection().await?;
-        match tokio::time::timeout(wait, command(conn)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "shared budget: Redis failed");
+        match self.attempt(wait, &command).await {
+            Ok(value) => Some(value),
+            Err(why) => {
+                tracing::debug!(error = %why, "shared budget: Redis failed");
                 None
             }
-            Err(_) => None,
         }
     }
 
+    /// Runs one command unless the layer stands aside; a failure or a timeout makes it stand
+    /// aside for a while. `None` when nothing could be asked.
     pub(crate) async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
-        F: FnOnce(RedisConn) -> Fut,
+        F: Fn(RedisConn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         if self.standing_aside() {
             return None;
         }
-        let conn = self.connection().await?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, command(conn)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(e)) => {
-                self.step_aside(&e.to_string());
+        match self.attempt(COMMAND_TIMEOUT, &command).await {
+            Ok(value) => Some(value),
+            Err(why) => {
+                self.step_aside(&why);
                 None
             }
-            Err(_) => {
-                self.step_aside("no answer in time");
-                None
+        }
+    }
+
+    /// One command, tried a second time when the first met a broken connection. After a
+    /// Redis restart every process's first command fails on its dead connection while the
+    /// connection reconnects behind it; stepping aside then would make every process call
+    /// the exchange for the same key. The retry waits for that reconnection instead, so
+    /// sharing resumes with the first request. Anything else (an error reply, a timeout) is
+    /// not retried: Redis is there but unwell, and a miss is better than a stall.
+    async fn attempt<T, F, Fut>(&self, wait: Duration, command: &F) -> Result<T, String>
+    where
+        F: Fn(RedisConn) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let mut retried = false;
+        loop {
+            let conn = self
+                .connection()
+                .await
+                .ok_or_else(|| "cannot connect".to_owned())?;
+            match tokio::time::timeout(wait, command(conn)).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) if !retried && broken_connection(&e) => {
+                    tracing::debug!(error = %e, "Redis cache: connection broken, trying again");
+                    retried = true;
+                }
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err("no answer in time".to_owned()),
             }
         }
     }
@@ -415,6 +436,13 @@ impl RemoteCache {
         }
         *until = Some(Instant::now() + STEP_ASIDE);
     }
+}
+
+/// Whether `e` says the connection itself is gone (Redis restarted, a proxy or a failover
+/// dropped it) rather than that Redis refused the command: the connection reconnects by
+/// itself, so the same command is worth one more try.
+fn broken_connection(e: &redis::RedisError) -> bool {
+    e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped()
 }
 
 /// The ticker as the tools answer it (CCXT's unified ticker plus `exchange` and `price`), for

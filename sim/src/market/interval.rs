@@ -62,19 +62,20 @@ impl Interval {
             }
             Interval::Month => {
                 let (y, m, _) = civil_from_days((t / DAY) as i64);
-                days_from_civil(y, m, 1) as u64 * DAY
+                day_start(days_from_civil(y, m, 1))
             }
         }
     }
 
-    /// Open time of the candle after the one opening at `open`.
+    /// Open time of the candle after the one opening at `open`. Saturates at `u64::MAX`: a
+    /// client's `startTime` near the end of time must not wrap around to 1970.
     pub fn next(&self, open: u64) -> u64 {
         match *self {
-            Interval::Fixed { len, .. } => open + len,
+            Interval::Fixed { len, .. } => open.saturating_add(len),
             Interval::Month => {
                 let (y, m, _) = civil_from_days((open / DAY) as i64);
                 let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-                days_from_civil(y, m, 1) as u64 * DAY
+                day_start(days_from_civil(y, m, 1))
             }
         }
     }
@@ -96,6 +97,15 @@ impl Interval {
             self.next(a)
         }
     }
+}
+
+/// Days since 1970-01-01 → that day's first ms, saturating (past `u64::MAX` ms is the end of
+/// time, for the simulator's purposes).
+fn day_start(days: i64) -> u64 {
+    u64::try_from(days)
+        .ok()
+        .and_then(|d| d.checked_mul(DAY))
+        .unwrap_or(u64::MAX)
 }
 
 /// Days since 1970-01-01 → (year, month, day). Howard Hinnant's `civil_from_days`.
@@ -151,6 +161,18 @@ mod tests {
         let w = Interval::parse("1w").unwrap();
         // 2024-03-13 (Wednesday) → Monday 2024-03-11 00:00 UTC = 1710115200000
         assert_eq!(w.align(1_710_328_245_391), 1_710_115_200_000);
+    }
+
+    #[test]
+    fn extreme_start_times_saturate_instead_of_wrapping() {
+        for name in NAMES {
+            let iv = Interval::parse(name).unwrap();
+            for t in [u64::MAX, u64::MAX - 1, u64::MAX / 2 + 12_345] {
+                let first = iv.ceil(t);
+                assert!(first >= iv.align(t), "{name} {t}: {first}");
+                assert!(iv.next(first) >= first, "{name} {t}: next wrapped");
+            }
+        }
     }
 
     #[test]

@@ -109,6 +109,18 @@ mod tests {
     }
 
     #[test]
+    fn a_start_time_at_the_end_of_time_gives_no_candles_not_1970s() {
+        for interval in ["1m", "1w", "1M"] {
+            let body = get(&format!(
+                "symbol=ETHUSDT&interval={interval}&startTime={}",
+                u64::MAX
+            ))
+            .unwrap();
+            assert_eq!(body, "[]", "{interval}");
+        }
+    }
+
+    #[test]
     fn start_time_window() {
         let start = NOW - 10 * 60_000 - 5;
         let v: Value = serde_json::from_str(

@@ -203,3 +203,45 @@ async fn an_extra_wait_gathers_company_before_leaving() {
     b.await.unwrap();
     assert_eq!(keys(&fake.calls()), vec![vec!["a", "b"]]);
 }
+
+/// Issue 20, defect 12: an exchange answering in 5 ms and a burst arriving over 45 ms (one
+/// miss every 300 µs, as a server passes them on). Calls end while the burst still arrives; a
+/// queue released by each end (or 3 ms after its oldest miss) left a few keys at a time.
+#[tokio::test(start_paused = true)]
+async fn a_burst_arriving_over_milliseconds_against_a_5_ms_exchange_takes_at_most_15_calls() {
+    let batcher = Arc::new(Batcher::new(20, 8, Duration::ZERO));
+    let calls: Arc<Mutex<Vec<(Duration, usize)>>> = Arc::default();
+    let started = tokio::time::Instant::now();
+    let handles: Vec<_> = (0..150u64)
+        .map(|i| {
+            let (batcher, calls) = (batcher.clone(), calls.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_micros(300 * i)).await;
+                let key = [format!("s{i}")];
+                let exchange = |keys: Vec<String>| {
+                    let calls = calls.clone();
+                    async move {
+                        calls.lock().unwrap().push((started.elapsed(), keys.len()));
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        keys.into_iter()
+                            .map(|k| (k.clone(), Ok(k.to_uppercase())))
+                            .collect::<HashMap<_, Answer<String>>>()
+                    }
+                };
+                batcher.get_many(&key, exchange).await.remove(&key[0])
+            })
+        })
+        .collect();
+    for (i, handle) in handles.into_iter().enumerate() {
+        assert_eq!(handle.await.unwrap(), Some(Ok(format!("S{i}"))));
+    }
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(
+        calls[0],
+        (Duration::ZERO, 1),
+        "the first miss left at once, alone"
+    );
+    assert!(calls.len() <= 15, "{} calls: {calls:?}", calls.len());
+    assert_eq!(calls.iter().map(|(_, n)| n).sum::<usize>(), 150);
+    assert!(calls.iter().all(|(_, n)| *n <= 20));
+}
