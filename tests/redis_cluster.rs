@@ -320,9 +320,17 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
         "a pool request took {} attempts: {summary:?}",
         summary.most_attempts
     );
+    // The traffic went through the failover: some rounds were under way or began while
+    // it lasted, and rounds went on after it.
+    let during = rounds
+        .iter()
+        .filter(|r| r.started < late && r.answered.is_some_and(|at| at >= killed))
+        .count();
+    let after = rounds.iter().filter(|r| r.started >= late).count();
     assert!(
-        summary.through >= 20,
-        "the traffic kept going through the failover: {summary:?}"
+        during >= 1 && after >= 5,
+        "the traffic did not go through the failover ({during} rounds during it, {after} \
+         after): {summary:?}"
     );
     eprintln!(
         "cluster master crash (the request stream's master): all slots served again after \
