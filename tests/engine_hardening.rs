@@ -187,13 +187,21 @@ async fn a_cancelled_call_stops_waiting_for_the_exchange() {
         .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await
         .unwrap();
-    // Wait until the exchange call is under way, then cancel.
+    // Wait until the exchange call is under way, then cancel: a cancel before it would prove
+    // nothing about waiting for the exchange.
+    let mut under_way = false;
     for _ in 0..200 {
         if sim.requests().iter().any(|r| r.endpoint == "klines") {
+            under_way = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        under_way,
+        "the exchange was never called: {:?}",
+        sim.requests()
+    );
     handle.cancel(Some("changed my mind".into())).await.unwrap();
     let series = r#"cmm_requests_total{tool="get_ohlcv",outcome="cancelled"} 1"#;
     for _ in 0..200 {

@@ -264,7 +264,8 @@ async fn every_tool_returns_each_venues_own_values() {
 #[tokio::test]
 async fn a_failing_default_fails_over_to_the_next_venue_and_says_so() {
     let venues = Venues::start();
-    let server = server(&venues, &[]).await;
+    // Nothing held in memory: every call goes to the venues, so their calls can be counted.
+    let server = server(&venues, &[("CACHE_TTL", "0")]).await;
     let binance = venues.sim("binance");
     ok(&server.call("list_markets", json!({})).await);
     binance.set_faults(Faults {
@@ -272,10 +273,14 @@ async fn a_failing_default_fails_over_to_the_next_venue_and_says_so() {
         ..Default::default()
     });
 
-    // Until the circuit opens each call tries Binance first, then OKX serves.
-    for _ in 0..6 {
+    let okx = venues.sim("okx");
+    // Until the circuit opens each call tries Binance first (its failure answered before OKX
+    // is asked), then costs exactly one OKX ticker call.
+    let mut tried_binance = 0;
+    for call in 0..6 {
+        let (binance_seen, okx_seen) = (binance.requests().len(), okx.requests().len());
         let (answer, quotes) = around(
-            venues.sim("okx"),
+            okx,
             "BTCUSDT",
             server.call("get_ticker", json!({"symbol": "BTC/USDT"})),
         )
@@ -285,14 +290,33 @@ async fn a_failing_default_fails_over_to_the_next_venue_and_says_so() {
         assert_eq!(t["failover_from"], "binance");
         assert_eq!(t["stale"], false);
         assert!(quotes.iter().any(|q| f(&t["last"]) == q.last), "{t}");
+        let okx_new = &okx.requests()[okx_seen..];
+        let tickers: Vec<_> = okx_new
+            .iter()
+            .filter(|r| r.endpoint == "market/ticker")
+            .collect();
+        assert_eq!(tickers.len(), 1, "one call to the next venue: {okx_new:?}");
+        let binance_new = &binance.requests()[binance_seen..];
+        assert!(
+            call > 0 || !binance_new.is_empty(),
+            "the first call did not try the default"
+        );
+        if let Some(last) = binance_new.last() {
+            tried_binance += 1;
+            let failed_at = binance.request_instant(last.answered_us.expect("answered"));
+            assert!(
+                failed_at <= okx.request_instant(tickers[0].received_us),
+                "OKX asked before Binance's failure: {binance_new:?} {tickers:?}"
+            );
+        }
     }
-    // Open circuit: Binance is not called at all, and the failover costs one OKX answer.
+    eprintln!("Binance tried on {tried_binance} of 6 calls before its circuit opened");
+    // Open circuit: Binance is not called at all, and the failover costs one OKX call.
     let binance_calls = binance.total_calls();
-    let started = Instant::now();
+    let okx_calls = okx.calls("market/ticker");
     let t = server
         .call("get_ticker", json!({"symbol": "ETH/USDT"}))
         .await;
-    let took = started.elapsed();
     assert_eq!(ok(&t)["exchange"], "okx");
     assert_eq!(ok(&t)["failover_from"], "binance");
     assert_eq!(
@@ -300,7 +324,11 @@ async fn a_failing_default_fails_over_to_the_next_venue_and_says_so() {
         binance_calls,
         "the open circuit calls nobody"
     );
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        okx.calls("market/ticker"),
+        okx_calls + 1,
+        "one call to the next venue"
+    );
     for tool in [
         json!({"name": "get_order_book", "args": {"symbol": "SOL/USDT", "limit": 5}}),
         json!({"name": "get_trades", "args": {"symbol": "SOL/USDT", "limit": 5}}),

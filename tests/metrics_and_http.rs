@@ -3,6 +3,7 @@
 mod common;
 
 use common::{error_code, http_get, logged_addr, ok, simulator, start_http_server, start_server};
+use crypto_market_sim::Faults;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
@@ -21,9 +22,18 @@ async fn metrics_count_requests_exchange_calls_cache_and_errors() {
     let sim = simulator();
     let server = start_server(&sim, &[("METRICS_ADDR", "127.0.0.1:0")]).await;
     let addr = logged_addr(&server.stderr, "serving /metrics").await;
+    // The one ticker call takes at least 150 ms at the exchange: its recorded duration says
+    // which unit it is in.
+    sim.set_faults(Faults {
+        latency_ms: 150,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
     ok(&server
         .call("get_ticker", json!({"symbol": "BTC/USDT"}))
         .await);
+    let first_call = started.elapsed().as_secs_f64();
     ok(&server
         .call("get_ticker", json!({"symbol": "BTC/USDT"}))
         .await);
@@ -76,7 +86,12 @@ async fn metrics_count_requests_exchange_calls_cache_and_errors() {
         r#"cmm_exchange_call_duration_seconds_sum{exchange="binance",endpoint="ticker"}"#,
     )
     .expect("a duration sum");
-    assert!(took > 0.0 && took < 10.0, "{took}");
+    // Seconds: at least the exchange's 150 ms, at most the whole tool call around it
+    // (milliseconds or microseconds recorded as seconds would be 1,000× more).
+    assert!(
+        (0.15..=first_call).contains(&took),
+        "{took} s recorded for an exchange call inside a {first_call} s tool call"
+    );
 
     let (status, body) = http_get(&addr, "/healthz").await.unwrap();
     assert_eq!(status, 200);

@@ -32,18 +32,24 @@ async fn one_servers_fetch_is_served_by_the_other_from_redis() {
     let sim = simulator();
     let redis = RedisServer::start();
     let (a, b) = two_servers(&sim, &redis).await;
+    let before_a = Instant::now();
     let first = a.call("get_ticker", json!({"symbol": "BTC/USDT"})).await;
+    let after_a = Instant::now();
     assert_eq!(ok(&first)["source"], "exchange");
+    // Time for the value to age: B's answer must say how old A's fetch is, not how long ago
+    // B read it from Redis.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     // The write to Redis happens in the background: B asks until it finds it there.
     let mut shared = None;
     for _ in 0..100 {
+        let asked = Instant::now();
         let r = b
             .call("get_order_book", json!({"symbol": "ETH/USDT", "limit": 5}))
             .await;
         ok(&r);
         let t = b.call("get_ticker", json!({"symbol": "BTC/USDT"})).await;
         if ok(&t)["source"] == "redis" {
-            shared = Some(t);
+            shared = Some((t, asked));
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -51,10 +57,19 @@ async fn one_servers_fetch_is_served_by_the_other_from_redis() {
             break;
         }
     }
-    let shared = shared.expect("B served A's ticker from Redis");
+    let answered = Instant::now();
+    let (shared, asked) = shared.expect("B served A's ticker from Redis");
     let shared = ok(&shared);
     assert_eq!(shared["last"], ok(&first)["last"]);
-    assert!(shared["age_ms"].as_i64().unwrap() >= 0);
+    // The age is A's fetch's, carried through Redis: at least the time from A's answer to B's
+    // question, at most the time from A's question to B's answer (1 ms for clock rounding).
+    let age_ms = shared["age_ms"].as_i64().expect("age_ms");
+    let at_least = (asked - after_a).as_millis() as i64 - 1;
+    let at_most = (answered - before_a).as_millis() as i64 + 1;
+    assert!(
+        (at_least..=at_most).contains(&age_ms),
+        "age_ms {age_ms} not within {at_least}..={at_most}: not the age of A's fetch"
+    );
     assert_eq!(
         sim.calls("ticker/24hr"),
         1,

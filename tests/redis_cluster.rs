@@ -1,14 +1,17 @@
 //! Issue 13, Redis Cluster: two MCP servers and two workers on three masters (each with a
 //! replica). Every tool works through MCP and through the worker protocol, the shared cache
 //! spreads over the masters, one exchange call serves a cold key for the whole deployment, and
-//! a master SIGKILLed mid-run costs no call (its replica takes over; the cache works again).
+//! the master holding the request stream is SIGKILLed under traffic that needs Redis (pool
+//! requests, each followed by an MCP call for the same symbol): every pool request is
+//! answered, its retries counted and bounded to the failover, no MCP call fails, and the
+//! cache is shared again through the promoted replica.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::failover_traffic::{summarize, Traffic};
 use common::redis_topology::ClusterRig;
 use common::worker::{start_worker_env, wait_until};
 use common::{ok, start_server};
@@ -18,9 +21,6 @@ use crypto_market_sim::{Faults, SimConfig, Simulator};
 use futures::StreamExt;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
-
-/// Each call's end and its failure, if it failed.
-type Outcomes = Vec<(Instant, Result<(), String>)>;
 
 fn client_config(id: &str) -> PubSubConfig {
     PubSubConfig {
@@ -44,7 +44,8 @@ fn cache_key(symbol: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a_master_crash() {
     let sim = Simulator::start(SimConfig {
-        extra_symbols: 200,
+        // SIM0001..0200 for the check after the failover, SIM0201..1000 for the traffic.
+        extra_symbols: 1000,
         ..Default::default()
     })
     .expect("simulator");
@@ -75,9 +76,11 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
         }
     })
     .await;
-    let client = PubSubClient::connect(target.clone(), client_config("cluster-test"))
-        .await
-        .expect("pool client");
+    let client = Arc::new(
+        PubSubClient::connect(target.clone(), client_config("cluster-test"))
+            .await
+            .expect("pool client"),
+    );
 
     // Markets loaded everywhere first (each node loads its own list once).
     let warm = (0..10).map(|_| client.call("list_markets", json!({"limit": 1})));
@@ -201,38 +204,19 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
         "cache keys on one master only: {holding:?}"
     );
 
-    // SIGKILL the master of BTC/USDT's key while MCP clients call every 50 ms.
-    let victim = rig.master_of(&cache_key("BTC/USDT")).expect("a master");
+    // SIGKILL the master holding the request stream (every pool request goes through it)
+    // under traffic that needs Redis.
+    let victim = rig.master_of("crypto_mcp:requests").expect("a master");
     let victim_slots: Vec<(u16, u16)> = rig
         .nodes_view()
         .into_iter()
         .find(|n| n.port == victim)
         .map(|n| n.slots)
         .unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
-    let callers: Vec<_> = servers
-        .iter()
-        .map(|server| {
-            let (server, stop, outcomes) = (server.clone(), stop.clone(), outcomes.clone());
-            tokio::spawn(async move {
-                let symbols = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT"];
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let symbol = symbols[i % symbols.len()];
-                    i += 1;
-                    let r = server.call("get_ticker", json!({"symbol": symbol})).await;
-                    let outcome = match r.is_error {
-                        Some(true) => Err(format!("{symbol}: {:?}", r.structured_content)),
-                        _ => Ok(()),
-                    };
-                    outcomes.lock().unwrap().push((Instant::now(), outcome));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let symbols = (201..=1000).map(|n| format!("SIM{n:04}/USDT")).collect();
+    let traffic = Traffic::start(client.clone(), servers[0].clone(), symbols);
+    // Rounds before the kill: served from Redis, no retries (checked at the end).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let killed = Instant::now();
     rig.kill(victim);
     let whole = {
@@ -288,24 +272,69 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
     let Some(shared) = shared else {
         panic!("the cache not shared again through the promoted replica: {seen:#?}");
     };
-    stop.store(true, Ordering::Relaxed);
-    for caller in callers {
-        caller.await.unwrap();
-    }
-    let outcomes = outcomes.lock().unwrap();
-    let during = outcomes.iter().filter(|(at, _)| *at >= killed).count();
-    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| o.is_err()).collect();
+    // Some more rounds on the whole cluster, then the verdict.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rounds = traffic.stop().await;
+    let summary = summarize(&rounds, killed);
+    eprintln!(
+        "rounds:\n{}",
+        common::failover_traffic::timeline(&rounds, killed)
+    );
+    let unanswered: Vec<_> = rounds.iter().filter(|r| r.answered.is_none()).collect();
     assert!(
-        failed.is_empty(),
-        "failed calls across the master's crash: {failed:?}"
+        unanswered.is_empty(),
+        "pool requests never answered: {unanswered:#?}"
+    );
+    let failed: Vec<_> = rounds.iter().filter(|r| r.mcp.is_err()).collect();
+    assert!(failed.is_empty(), "failed MCP calls: {failed:#?}");
+    let before: Vec<_> = rounds
+        .iter()
+        .filter(|r| r.answered.is_some_and(|at| at < killed))
+        .collect();
+    assert!(
+        before.iter().any(|r| r.mcp.as_deref() == Ok("redis")),
+        "no MCP call served from Redis before the kill: {summary:?}"
     );
     assert!(
-        during >= 20,
-        "the callers kept calling ({during} calls after the kill)"
+        before.iter().all(|r| r.attempts == 1),
+        "retries before the kill: {before:#?}"
+    );
+    assert!(
+        summary.first_redis_after.is_some(),
+        "no MCP call served from Redis after the kill: {summary:?}"
+    );
+    // Retries only while the cluster was failing over: none in a round that began 2 s after
+    // all slots were served again, at most 12 attempts for one request (backoff 0.1 s
+    // doubling to 1 s: some 10 s of trying).
+    let late = killed + whole + Duration::from_secs(2);
+    let retried_late: Vec<_> = rounds
+        .iter()
+        .filter(|r| r.started >= late && r.attempts > 1)
+        .collect();
+    assert!(
+        retried_late.is_empty(),
+        "retries after the failover: {retried_late:#?}"
+    );
+    assert!(
+        summary.most_attempts <= 12,
+        "a pool request took {} attempts: {summary:?}",
+        summary.most_attempts
+    );
+    // The traffic went through the failover: some rounds were under way or began while
+    // it lasted, and rounds went on after it.
+    let during = rounds
+        .iter()
+        .filter(|r| r.started < late && r.answered.is_some_and(|at| at >= killed))
+        .count();
+    let after = rounds.iter().filter(|r| r.started >= late).count();
+    assert!(
+        during >= 1 && after >= 5,
+        "the traffic did not go through the failover ({during} rounds during it, {after} \
+         after): {summary:?}"
     );
     eprintln!(
-        "cluster master crash: all slots served again after {whole:?}, a worker's fetch shared \
-         through the promoted replica after {shared:?}; {during} MCP calls during it, none failed; \
-         cache keys per master before: {holding:?}"
+        "cluster master crash (the request stream's master): all slots served again after \
+         {whole:?}, a worker's fetch shared through the promoted replica after {shared:?}; \
+         pool traffic: {summary:?}; cache keys per master before: {holding:?}"
     );
 }

@@ -1,15 +1,17 @@
 //! Issue 13, Redis behind Sentinel: an MCP server and two workers find the master through a
-//! sentinel. The master is SIGKILLed while an MCP client calls `get_ticker` every 50 ms: no
-//! call fails, and soon after the replica's promotion every node is on the new master (a
-//! worker's fetch is served by the MCP server from Redis, the request stream is served, the
-//! workers heartbeat there).
+//! sentinel. The master is SIGKILLed under traffic that needs Redis: pool requests (the request
+//! stream and the reply channel are Redis) for symbols nobody holds, each followed by an MCP
+//! call for the same symbol (from Redis when it works, a miss to the exchange when not). Every
+//! pool request is answered, its retries counted and bounded to the failover; no MCP call
+//! fails; MCP calls are served from Redis before the kill and again after the promotion; and
+//! every node ends up on the new master (the workers heartbeat there).
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::failover_traffic::{summarize, Traffic};
 use common::redis_topology::{query, role, SentinelRig};
 use common::worker::start_worker_env;
 use common::{ok, start_server};
@@ -18,9 +20,6 @@ use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
 use crypto_market_sim::{SimConfig, Simulator};
 use redis::AsyncCommands;
 use serde_json::json;
-
-/// Each call's end and the source it was served from, or its failure.
-type Outcomes = Vec<(Instant, Result<String, String>)>;
 
 fn client_config() -> PubSubConfig {
     PubSubConfig {
@@ -32,9 +31,11 @@ fn client_config() -> PubSubConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_master_killed_under_load_fails_no_call_and_every_node_follows_the_new_master() {
+async fn a_master_killed_under_redis_traffic_loses_no_request_and_every_node_follows_the_new_master(
+) {
     let sim = Simulator::start(SimConfig {
-        extra_symbols: 40,
+        // Enough symbols that each round asks for one nobody holds in memory.
+        extra_symbols: 600,
         ..Default::default()
     })
     .expect("simulator");
@@ -71,39 +72,26 @@ async fn a_master_killed_under_load_fails_no_call_and_every_node_follows_the_new
         }
     })
     .await;
-    let client = PubSubClient::connect(target.clone(), client_config())
-        .await
-        .expect("pool client");
-    client
-        .call("get_ticker", json!({"symbol": "ETH/USDT"}))
-        .await
-        .expect("the pool serves before the failover");
-    ok(&server
-        .call("get_ticker", json!({"symbol": "BTC/USDT"}))
-        .await);
+    let client = Arc::new(
+        PubSubClient::connect(target.clone(), client_config())
+            .await
+            .expect("pool client"),
+    );
+    // Markets loaded everywhere first (each node loads its own list on its first request,
+    // which takes seconds for 600 markets in a debug build).
+    let warm = (0..10).map(|_| {
+        client.publish_request("list_markets", json!({"limit": 1}), Duration::from_secs(30))
+    });
+    for answer in futures::future::join_all(warm).await {
+        answer.expect("the pool serves before the failover");
+    }
+    ok(&server.call("list_markets", json!({"limit": 1})).await);
 
-    // An MCP client calling every 50 ms throughout.
-    let stop = Arc::new(AtomicBool::new(false));
-    let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
-    let caller = {
-        let (server, stop, outcomes) = (server.clone(), stop.clone(), outcomes.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let r = server
-                    .call("get_ticker", json!({"symbol": "BTC/USDT"}))
-                    .await;
-                let outcome = match r.is_error {
-                    Some(true) => Err(format!("{:?}", r.structured_content)),
-                    _ => Ok(r.structured_content.as_ref().map_or(String::new(), |s| {
-                        s["source"].as_str().unwrap_or_default().to_owned()
-                    })),
-                };
-                outcomes.lock().unwrap().push((Instant::now(), outcome));
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Traffic that needs Redis, throughout.
+    let symbols = (1..=600).map(|n| format!("SIM{n:04}/USDT")).collect();
+    let traffic = Traffic::start(client.clone(), server.clone(), symbols);
+    // Rounds before the kill: served from Redis, no retries (checked at the end).
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     let killed = Instant::now();
     rig.kill_master();
@@ -140,70 +128,96 @@ async fn a_master_killed_under_load_fails_no_call_and_every_node_follows_the_new
         "the write landed on the new master"
     );
 
-    // Within 10 s of the promotion: a worker's fetch (through the request stream) is served
-    // by the MCP server from Redis. Each round a symbol nobody asked yet.
-    let deadline = promoted_at + Duration::from_secs(10);
-    let (mut stream_served, mut shared) = (None, None);
-    for round in 1..=40 {
-        assert!(Instant::now() < deadline, "nodes not back on the new master within 10 s of the promotion (stream {stream_served:?})");
-        let symbol = format!("SIM{round:04}/USDT");
-        let reply = client
-            .publish_request(
-                "get_ticker",
-                json!({"symbol": symbol}),
-                Duration::from_secs(2),
-            )
-            .await;
-        let Ok(from_worker) = reply else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        stream_served.get_or_insert_with(|| killed.elapsed());
-        let from_mcp = server.call("get_ticker", json!({"symbol": symbol})).await;
-        if ok(&from_mcp)["source"] == "redis" {
-            assert_eq!(ok(&from_mcp)["last"], from_worker["last"]);
-            shared = Some(killed.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let shared = shared.expect("a worker's fetch served by the MCP server from Redis");
     // Both workers heartbeat into the new master.
-    common::redis_topology::wait(
-        Duration::from_secs(10),
-        "heartbeats on the new master",
-        || {
-            let workers: std::collections::HashMap<String, String> =
-                query(rig.replica, redis::cmd("HGETALL").arg("crypto_mcp:workers"))
-                    .unwrap_or_default();
-            let after = crypto_market_mcp::worker::now_ms() - killed.elapsed().as_millis() as u64;
-            workers
-                .values()
-                .filter_map(|w| serde_json::from_str::<serde_json::Value>(w).ok())
-                .filter(|w| w["last_seen_ms"].as_u64().is_some_and(|t| t > after))
-                .count()
-                >= 2
-        },
-    );
+    tokio::task::block_in_place(|| {
+        common::redis_topology::wait(
+            Duration::from_secs(10),
+            "heartbeats on the new master",
+            || {
+                let workers: std::collections::HashMap<String, String> =
+                    query(rig.replica, redis::cmd("HGETALL").arg("crypto_mcp:workers"))
+                        .unwrap_or_default();
+                let after =
+                    crypto_market_mcp::worker::now_ms() - killed.elapsed().as_millis() as u64;
+                workers
+                    .values()
+                    .filter_map(|w| serde_json::from_str::<serde_json::Value>(w).ok())
+                    .filter(|w| w["last_seen_ms"].as_u64().is_some_and(|t| t > after))
+                    .count()
+                    >= 2
+            },
+        )
+    });
 
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    caller.await.unwrap();
-    let outcomes = outcomes.lock().unwrap();
-    let during = outcomes.iter().filter(|(at, _)| *at >= killed).count();
-    let failed: Vec<_> = outcomes.iter().filter(|(_, o)| o.is_err()).collect();
+    // Some more rounds on the new master, then the verdict.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rounds = traffic.stop().await;
+    let summary = summarize(&rounds, killed);
+    eprintln!(
+        "rounds:\n{}",
+        common::failover_traffic::timeline(&rounds, killed)
+    );
+    let unanswered: Vec<_> = rounds.iter().filter(|r| r.answered.is_none()).collect();
     assert!(
-        failed.is_empty(),
-        "failed calls across the failover: {failed:?}"
+        unanswered.is_empty(),
+        "pool requests never answered: {unanswered:#?}"
+    );
+    let failed: Vec<_> = rounds.iter().filter(|r| r.mcp.is_err()).collect();
+    assert!(failed.is_empty(), "failed MCP calls: {failed:#?}");
+    let before: Vec<_> = rounds
+        .iter()
+        .filter(|r| r.answered.is_some_and(|at| at < killed))
+        .collect();
+    assert!(
+        before.iter().any(|r| r.mcp.as_deref() == Ok("redis")),
+        "no MCP call served from Redis before the kill: {summary:?}"
     );
     assert!(
-        during >= 20,
-        "the caller kept calling ({during} calls after the kill)"
+        before.iter().all(|r| r.attempts == 1),
+        "retries before the kill: {before:#?}"
+    );
+    let recovered_at = killed
+        + summary
+            .first_redis_after
+            .unwrap_or_else(|| panic!("no MCP call served from Redis after the kill: {summary:?}"));
+    assert!(
+        recovered_at <= promoted_at + Duration::from_secs(10),
+        "Redis not serving MCP calls within 10 s of the promotion: {summary:?}"
+    );
+    // Retries only while Redis was failing over: none in a round that began 2 s after the
+    // promotion (the time a node's cache layer stands aside after a failure), at most 12
+    // attempts for one request (backoff 0.1 s doubling to 1 s: some 10 s of trying).
+    let late = promoted_at + Duration::from_secs(2);
+    let retried_late: Vec<_> = rounds
+        .iter()
+        .filter(|r| r.started >= late && r.attempts > 1)
+        .collect();
+    assert!(
+        retried_late.is_empty(),
+        "retries after the failover: {retried_late:#?}"
+    );
+    assert!(
+        summary.most_attempts <= 12,
+        "a pool request took {} attempts: {summary:?}",
+        summary.most_attempts
+    );
+    // The traffic went through the failover: some rounds were under way or began while
+    // it lasted, and rounds went on after it.
+    let during = rounds
+        .iter()
+        .filter(|r| r.started < late && r.answered.is_some_and(|at| at >= killed))
+        .count();
+    let after = rounds.iter().filter(|r| r.started >= late).count();
+    assert!(
+        during >= 1 && after >= 5,
+        "the traffic did not go through the failover ({during} rounds during it, {after} \
+         after): {summary:?}"
     );
     eprintln!(
         "sentinel failover: promoted after {promoted:?}, first write on the new master after \
-         {first_write:?}, stream served after {stream_served:?}, shared cache after {shared:?} \
-         (from the master's death); {during} MCP calls during it, none failed",
-        first_write = first_write.unwrap()
+         {first_write:?}, an MCP call served from Redis again after {recovered:?} (from the \
+         master's death); pool traffic: {summary:?}",
+        first_write = first_write.unwrap(),
+        recovered = recovered_at - killed,
     );
 }

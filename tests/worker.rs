@@ -19,6 +19,9 @@ const SYMBOLS: &[&str] = &["BTC/USDT", "ETH/USDT", "SOL/USDT"];
 const GENEROUS: Duration = Duration::from_secs(60);
 /// After the last expected reply, how long to keep listening for duplicates.
 const LINGER: Duration = Duration::from_secs(2);
+/// Longer than a reclaim cycle: an entry idle 5 s, then the reclaimer's 2 s sweep (SPEC.md
+/// section 6), with room for a loaded machine.
+const RECLAIM_CYCLE: Duration = Duration::from_secs(10);
 
 /// Request `i` of a mixed load: tickers of a few symbols, and market listings.
 fn mixed_request(i: usize, prefix: &str, reply_to: &str) -> Value {
@@ -316,6 +319,10 @@ async fn requests_held_by_a_killed_worker_are_answered_once_by_another() {
         async move { pending(&mut conn).await == 0 }
     })
     .await;
+    // A second reclaim would answer again only after the entry idled 5 s and the reclaimer's
+    // next 2 s sweep: listen past a whole cycle, and any reply at all is one too many.
+    let late = collect_replies(&mut replies, usize::MAX, RECLAIM_CYCLE, Duration::ZERO).await;
+    assert!(late.is_empty(), "replies after the last one: {late:?}");
 
     // The killed worker never left the worker list; `status` stops counting it once it has
     // been silent for 10 s.

@@ -799,6 +799,17 @@ async fn a_watched_symbol_stays_live_while_idle() {
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(engine.symbol_actor_count().await.unwrap(), 1);
+    // The one live actor is SOL's, its entry held: asking for SOL is a memory hit that
+    // starts no actor and calls no exchange.
+    let calls = exchange.calls();
+    let (_, source, stale) = ticker_last(&engine, "SOL/USDT").await.unwrap();
+    assert_eq!((source, stale), (Source::Cache, false));
+    assert_eq!(exchange.calls(), calls, "SOL's entry was kept");
+    assert_eq!(
+        engine.symbol_actor_count().await.unwrap(),
+        1,
+        "SOL's actor was the live one"
+    );
     drop(watch);
     eventually("the released actor stops too", || async {
         engine.symbol_actor_count().await.unwrap() == 0

@@ -225,7 +225,12 @@ async fn without_failover_the_default_error_is_the_answer() {
     let tickers = engine
         .fetch_tickers_named(None, &["BTC/USDT".to_owned()])
         .await;
-    assert!(tickers[0].1.is_err());
+    let error = tickers[0]
+        .1
+        .as_ref()
+        .expect_err("no failover for get_tickers either");
+    assert_eq!(error.code(), ErrorCode::ExchangeUnavailable);
+    assert_eq!(b.calls.load(Ordering::SeqCst), 0, "b was never asked");
 }
 
 #[actix::test]

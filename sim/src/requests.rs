@@ -65,6 +65,11 @@ impl RequestLog {
         }
     }
 
+    /// The instant `received_us` and `answered_us` count from.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     fn now_us(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
     }

@@ -164,6 +164,12 @@ impl SimHandle {
         self.state.requests.snapshot(None)
     }
 
+    /// The instant a request log time (`received_us`, `answered_us`) stands for: orders
+    /// requests seen by different simulators (which venue was asked first).
+    pub fn request_instant(&self, us: u64) -> std::time::Instant {
+        self.state.requests.started() + std::time::Duration::from_micros(us)
+    }
+
     /// Empties the request log; `seq` starts again at 0.
     pub fn reset_requests(&self) {
         self.state.requests.reset();

@@ -160,12 +160,15 @@ pub async fn forward_changes(
         }
         let now = Instant::now();
         if pending && now >= due {
+            // Counted as it is handed to the session, not after: an unsubscribe cancels this
+            // task, possibly while the update is already on its way to the client, and the
+            // count must include it (a failed send ends the subscription anyway).
+            metrics::counter!(crate::metrics::STREAM_UPDATES, "channel" => "mcp_resource")
+                .increment(1);
             if !sink.updated().await {
                 tracing::debug!("a resource subscriber is gone");
                 return;
             }
-            metrics::counter!(crate::metrics::STREAM_UPDATES, "channel" => "mcp_resource")
-                .increment(1);
             pending = false;
             last_sent = Some(now);
         }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod failover_traffic;
 pub mod http_front;
 pub mod redis;
 pub mod redis_topology;
@@ -48,6 +49,8 @@ pub struct McpServer<H: ClientHandler = ()> {
     pub client: RunningService<RoleClient, H>,
     /// Everything the server wrote to stderr so far (its logs).
     pub stderr: Arc<Mutex<String>>,
+    /// The server process, for signals ([`McpServer::kill`]).
+    pub pid: Option<u32>,
 }
 
 /// Starts the server binary and completes the MCP handshake with it.
@@ -65,6 +68,7 @@ pub async fn start_server_with<H: ClientHandler>(
         .stderr(Stdio::piped())
         .spawn()
         .expect("server binary starts");
+    let pid = transport.id();
     let log = match stderr {
         Some(stderr) => collect(stderr),
         None => Arc::new(Mutex::new(String::new())),
@@ -73,12 +77,26 @@ pub async fn start_server_with<H: ClientHandler>(
     McpServer {
         client,
         stderr: log,
+        pid,
     }
 }
 
 impl<H: ClientHandler> McpServer<H> {
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         call(&self.client, tool, args).await
+    }
+
+    /// SIGKILL, as a crash: nothing of the server's own shutdown runs.
+    pub fn kill(&self) {
+        let pid = self.pid.expect("the server's pid") as i32;
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let killed = unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert_eq!(
+            killed,
+            0,
+            "SIGKILL {pid}: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -109,11 +109,15 @@ pub async fn wait_for_workers(conn: &mut MultiplexedConnection, n: usize) {
     .await;
 }
 
-/// Requests read by some worker but not yet acknowledged.
+/// Requests read by some worker but not yet acknowledged. A Redis error fails the test (a
+/// 0 made up from an error would pass "every request acknowledged").
 pub async fn pending(conn: &mut MultiplexedConnection) -> usize {
     let reply: redis::RedisResult<redis::streams::StreamPendingReply> =
         conn.xpending(REQUESTS, "workers").await;
-    reply.map(|r| r.count()).unwrap_or(0)
+    match reply {
+        Ok(reply) => reply.count(),
+        Err(e) => panic!("XPENDING {REQUESTS} workers: {e}"),
+    }
 }
 
 pub async fn xadd(conn: &mut MultiplexedConnection, payload: &[u8]) {

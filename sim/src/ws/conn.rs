@@ -42,6 +42,10 @@ impl Command {
 pub struct Subscriptions {
     order: Vec<String>,
     set: HashSet<String>,
+    /// Streams subscribed / unsubscribed over the connection's life: a stream unsubscribed and
+    /// subscribed again (a resubscription) counts in both.
+    subscribed_total: u64,
+    unsubscribed_total: u64,
 }
 
 impl Subscriptions {
@@ -137,6 +141,7 @@ impl Conn {
             subs.set.insert(s.name.clone());
             subs.order.push(s.name.clone());
         }
+        subs.subscribed_total += new.len() as u64;
         Ok(new)
     }
 
@@ -151,11 +156,18 @@ impl Conn {
         if !gone.is_empty() {
             subs.order.retain(|n| !gone.contains(n));
         }
+        subs.unsubscribed_total += gone.len() as u64;
         gone
     }
 
     pub fn stats(&self) -> WsConnectionStats {
+        let (subscribed_total, unsubscribed_total) = {
+            let subs = self.subs.lock().unwrap_or_else(PoisonError::into_inner);
+            (subs.subscribed_total, subs.unsubscribed_total)
+        };
         WsConnectionStats {
+            subscribed_total,
+            unsubscribed_total,
             closed_at_ms: None,
             end: None,
             id: self.id,

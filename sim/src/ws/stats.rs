@@ -42,6 +42,12 @@ pub struct WsConnectionStats {
     pub microseconds: bool,
     /// Stream names, in subscription order (what LIST_SUBSCRIPTIONS answers).
     pub subscriptions: Vec<String>,
+    /// Streams subscribed (SUBSCRIBE or the URL) and unsubscribed over the connection's life;
+    /// a stream unsubscribed and subscribed again counts in both.
+    #[serde(default)]
+    pub subscribed_total: u64,
+    #[serde(default)]
+    pub unsubscribed_total: u64,
     /// Text messages sent: stream events, control replies, serverShutdown.
     pub messages_sent: u64,
     /// Messages received (text and binary frames, pings, pongs): what Binance's 5-per-second

@@ -1,0 +1,202 @@
+//! Traffic that needs Redis, kept up through a Redis failover (`tests/redis_sentinel.rs`,
+//! `tests/redis_cluster.rs`). Each round asks the worker pool for a symbol not asked for a
+//! while (over the request stream; a failed attempt is retried, with backoff, until answered,
+//! and the attempts are counted), then an MCP server for the same symbol: served from Redis
+//! (the worker's fetch) while Redis works, from the exchange (a miss) while it does not, and
+//! never an error. What the failover cost is then read off the rounds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crypto_market_mcp::client::{ClientError, PubSubClient};
+use serde_json::json;
+
+use super::McpServer;
+
+/// One pool attempt's wait for its reply; a reply lost with the old master's subscription
+/// costs this much.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Backoff between attempts: doubles from the first to the last.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// A request still unanswered after this is given up (and fails the test).
+const GIVE_UP: Duration = Duration::from_secs(40);
+/// Between rounds.
+const PACE: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+pub struct Round {
+    pub symbol: String,
+    pub started: Instant,
+    /// When the pool answered; `None`: given up after 40 s.
+    pub answered: Option<Instant>,
+    /// Pool attempts (1: answered at the first).
+    pub attempts: u32,
+    /// Why the failed attempts failed.
+    pub failures: Vec<String>,
+    /// The MCP server's answer for the same symbol: its `source`, or the error.
+    pub mcp: Result<String, String>,
+}
+
+impl Round {
+    pub fn retries(&self) -> u32 {
+        self.attempts.saturating_sub(1)
+    }
+}
+
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<Round>>,
+}
+
+impl Traffic {
+    /// Rounds over `symbols` (cycled) until [`Traffic::stop`].
+    pub fn start(client: Arc<PubSubClient>, server: Arc<McpServer>, symbols: Vec<String>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(rounds(client, server, symbols, stop.clone()));
+        Self { stop, task }
+    }
+
+    /// Ends after the round under way, and hands over every round.
+    pub async fn stop(self) -> Vec<Round> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("the traffic task")
+    }
+}
+
+async fn rounds(
+    client: Arc<PubSubClient>,
+    server: Arc<McpServer>,
+    symbols: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> Vec<Round> {
+    let mut done = Vec::new();
+    for symbol in symbols.iter().cycle() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let started = Instant::now();
+        let (mut attempts, mut failures, mut answered) = (0, Vec::new(), None);
+        let mut backoff = FIRST_BACKOFF;
+        while started.elapsed() < GIVE_UP {
+            attempts += 1;
+            let reply = client
+                .publish_request("get_ticker", json!({"symbol": symbol}), ATTEMPT_TIMEOUT)
+                .await;
+            match reply {
+                Ok(_) => {
+                    answered = Some(Instant::now());
+                    break;
+                }
+                Err(e) => failures.push(describe(&e, started)),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        let r = server.call("get_ticker", json!({"symbol": symbol})).await;
+        let mcp = match (r.is_error, r.structured_content) {
+            (Some(true), content) => Err(format!("{content:?}")),
+            (_, Some(content)) => Ok(content["source"].as_str().unwrap_or_default().to_owned()),
+            (_, None) => Err("no structured content".to_owned()),
+        };
+        done.push(Round {
+            symbol: symbol.clone(),
+            started,
+            answered,
+            attempts,
+            failures,
+            mcp,
+        });
+        tokio::time::sleep(PACE).await;
+    }
+    done
+}
+
+fn describe(error: &ClientError, started: Instant) -> String {
+    let kind = match error {
+        ClientError::Timeout { .. } => "timeout".to_owned(),
+        ClientError::Redis(e) => format!("redis: {e}"),
+        other => other.to_string(),
+    };
+    format!("{kind} at +{:?}", started.elapsed())
+}
+
+/// What the rounds say about a failover that began at `killed`.
+#[derive(Debug)]
+pub struct Summary {
+    pub rounds: usize,
+    /// Rounds that overlapped the failover or came after it.
+    pub through: usize,
+    pub retried_rounds: usize,
+    pub retries: u32,
+    pub most_attempts: u32,
+    /// The longest a pool request took, first attempt to answer.
+    pub longest: Duration,
+    /// From the kill to the end of the last round that needed a retry.
+    pub last_retry_ended: Option<Duration>,
+    /// From the kill to the first round after it whose MCP call was served from Redis.
+    pub first_redis_after: Option<Duration>,
+    pub mcp_sources: std::collections::BTreeMap<String, usize>,
+}
+
+/// One line per round, times from the kill: for the test's output.
+pub fn timeline(rounds: &[Round], killed: Instant) -> String {
+    let at = |t: Instant| {
+        if t >= killed {
+            format!("+{:.2}", (t - killed).as_secs_f64())
+        } else {
+            format!("-{:.2}", (killed - t).as_secs_f64())
+        }
+    };
+    rounds
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} -> {} attempts {} mcp {:?} {:?}\n",
+                r.symbol,
+                at(r.started),
+                r.answered.map_or("never".to_owned(), at),
+                r.attempts,
+                r.mcp,
+                r.failures
+            )
+        })
+        .collect()
+}
+
+pub fn summarize(rounds: &[Round], killed: Instant) -> Summary {
+    let mut s = Summary {
+        rounds: rounds.len(),
+        through: 0,
+        retried_rounds: 0,
+        retries: 0,
+        most_attempts: 0,
+        longest: Duration::ZERO,
+        last_retry_ended: None,
+        first_redis_after: None,
+        mcp_sources: Default::default(),
+    };
+    for r in rounds {
+        let ended = r.answered.unwrap_or_else(Instant::now);
+        if ended >= killed {
+            s.through += 1;
+        }
+        s.retries += r.retries();
+        s.most_attempts = s.most_attempts.max(r.attempts);
+        s.longest = s.longest.max(ended - r.started);
+        if r.attempts > 1 {
+            s.retried_rounds += 1;
+            s.last_retry_ended = Some(ended.saturating_duration_since(killed));
+        }
+        let source = match &r.mcp {
+            Ok(source) => source.clone(),
+            Err(_) => "error".to_owned(),
+        };
+        if r.started >= killed && source == "redis" && s.first_redis_after.is_none() {
+            s.first_redis_after = Some(ended - killed);
+        }
+        *s.mcp_sources.entry(source).or_default() += 1;
+    }
+    s
+}
