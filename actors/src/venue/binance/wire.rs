@@ -152,6 +152,13 @@ pub struct TickerUpdate {
     pub ticker: Ticker,
 }
 
+impl TickerUpdate {
+    /// How long the event took to reach us (the `cmm_ws_lag_seconds` metric).
+    pub fn lag_ms(&self, received_ms: i64) -> i64 {
+        received_ms - self.event_time_ms
+    }
+}
+
 /// Decimal string → number; unknown (`None`) when absent, unreadable or not finite.
 fn number(text: Option<&str>) -> Option<f64> {
     text.and_then(|t| t.parse::<f64>().ok())
