@@ -53,7 +53,7 @@ impl CommonArgs {
         for pair in &self.set {
             let (key, value) = pair
                 .split_once('=')
-                .ok_or_else(|| ConfigError::new(pair, "--set takes KEY=VALUE"))?;
+                .ok_or_else(|| ConfigError::new("--set", format!("{pair:?} is not KEY=VALUE")))?;
             if super::settings::find(key.trim()).is_none() {
                 return Err(ConfigError::new(key.trim(), "no such setting"));
             }
@@ -602,6 +602,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(load_with(args, &[]).unwrap().exchange.timeout, 0.5);
+        // Found by the settings fuzz target: `--set ""` was reported as "invalid setting :"
+        // (the value, empty, stood where the setting's name goes).
+        for bad in ["", "cache.ttl"] {
+            let args = CommonArgs {
+                set: vec![bad.into()],
+                ..Default::default()
+            };
+            let error = load_with(args, &[]).unwrap_err();
+            assert_eq!(error.key, "--set", "{error}");
+            assert!(error.to_string().contains(&format!("{bad:?}")), "{error}");
+        }
     }
 
     #[test]
