@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mcp;
 pub mod metrics;
 pub mod startup;

@@ -13,6 +13,8 @@ pub mod bridge;
 pub mod cache;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod redis_target;

@@ -53,7 +53,7 @@ impl CommonArgs {
         for pair in &self.set {
             let (key, value) = pair
                 .split_once('=')
-                .ok_or_else(|| ConfigError::new(pair, "--set takes KEY=VALUE"))?;
+                .ok_or_else(|| ConfigError::new("--set", format!("{pair:?} is not KEY=VALUE")))?;
             if super::settings::find(key.trim()).is_none() {
                 return Err(ConfigError::new(key.trim(), "no such setting"));
             }
@@ -100,8 +100,18 @@ pub fn load(
                 let (id, url) = pair
                     .split_once('=')
                     .ok_or_else(|| ConfigError::new(&key, format!("{pair:?} is not id=URL")))?;
+                let id = id.trim();
+                // The id becomes part of a `config` path: `.` would nest tables and `okx[N]`
+                // would index an array, which `config` grows to N entries (an abort, not an
+                // error, for a large N).
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(ConfigError::new(
+                        &key,
+                        format!("{id:?} is not an exchange id"),
+                    ));
+                }
                 builder = builder
-                    .set_override(format!("{key}.{}", id.trim()), url.trim())
+                    .set_override(format!("{key}.{id}"), url.trim())
                     .map_err(|e| ConfigError::new(&key, e.to_string()))?;
             }
             continue;
@@ -589,6 +599,13 @@ mod tests {
         for (env, value) in [
             ("EXCHANGE_REST_URLS", "okx=http://127.0.0.1:9001"),
             ("EXCHANGE_REST_URLS", "binance"),
+            // Found writing the settings fuzz target: `config` read the id as a path and grew
+            // an array to 2^32 entries (the process aborted instead of naming the setting).
+            (
+                "EXCHANGE_REST_URLS",
+                "okx[4294967296]=http://127.0.0.1:9001",
+            ),
+            ("EXCHANGE_WS_URLS", "binance.x=ws://127.0.0.1:9000"),
             ("EXCHANGE_REST_URLS", "binance=ws://127.0.0.1:1"),
             ("EXCHANGE_WS_URLS", "binance=http://127.0.0.1:1"),
             // OKX streams by REST polling here: a websocket URL for it would do nothing.
@@ -656,6 +673,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(load_with(args, &[]).unwrap().exchange.timeout, 0.5);
+        // Found by the settings fuzz target: `--set ""` was reported as "invalid setting :"
+        // (the value, empty, stood where the setting's name goes).
+        for bad in ["", "cache.ttl"] {
+            let args = CommonArgs {
+                set: vec![bad.into()],
+                ..Default::default()
+            };
+            let error = load_with(args, &[]).unwrap_err();
+            assert_eq!(error.key, "--set", "{error}");
+            assert!(error.to_string().contains(&format!("{bad:?}")), "{error}");
+        }
     }
 
     #[test]

@@ -380,7 +380,7 @@ impl Connection {
         let received_ms = now_ms();
         self.shared
             .status
-            .tick(&self.shared.exchange, received_ms - update.event_time_ms);
+            .tick(&self.shared.exchange, update.lag_ms(received_ms));
         let event = MarketEvent {
             symbol,
             data: MarketData::Ticker(update.ticker),

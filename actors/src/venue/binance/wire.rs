@@ -152,6 +152,14 @@ pub struct TickerUpdate {
     pub ticker: Ticker,
 }
 
+impl TickerUpdate {
+    /// How long the event took to reach us (the `cmm_ws_lag_seconds` metric).
+    pub fn lag_ms(&self, received_ms: i64) -> i64 {
+        // The event time is the exchange's word: any i64, so no overflow on ours.
+        received_ms.saturating_sub(self.event_time_ms)
+    }
+}
+
 /// Decimal string → number; unknown (`None`) when absent, unreadable or not finite.
 fn number(text: Option<&str>) -> Option<f64> {
     text.and_then(|t| t.parse::<f64>().ok())
@@ -209,7 +217,10 @@ pub fn ticker_from(event: TickerEvent<'_>, symbol: &str) -> Result<TickerUpdate,
         change: number(event.change),
         percentage: number(event.percentage),
         // As ccxt's safeTicker derives it.
-        average: open.map(|open| (open + last) / 2.0),
+        // Two finite prices near f64::MAX add up to infinity: unknown, like any non-number.
+        average: open
+            .map(|open| (open + last) / 2.0)
+            .filter(|v| v.is_finite()),
         base_volume: number(event.base_volume),
         quote_volume: number(event.quote_volume),
     };
@@ -356,6 +367,26 @@ mod tests {
             "unreadable numbers are unknown, not zero"
         );
         assert_eq!(update.ticker.high, None);
+    }
+
+    #[test]
+    fn extreme_numbers_and_times_stay_numbers() {
+        // Found reading the parser while writing the binance_ws fuzz target (10 minutes of
+        // fuzzing did not reach them): an average of two huge prices was infinite, and the
+        // lag of an event stamped near i64::MIN overflowed (a panic in debug builds).
+        let huge: Box<RawValue> = serde_json::from_str(
+            r#"{"E":-9223372036854775808,"s":"BTCUSDT","c":"1.7e308","o":"1.7e308"}"#,
+        )
+        .unwrap();
+        let update = ticker(&huge, "BTC/USDT").unwrap();
+        assert_eq!(update.ticker.last, Some(1.7e308));
+        assert_eq!(update.ticker.average, None, "infinite, so unknown");
+        assert_eq!(update.lag_ms(1_700_000_000_000), i64::MAX);
+        assert!(crate::fuzzing::binance_frame(&format!(
+            r#"{{"stream":"btcusdt@ticker","data":{}}}"#,
+            huge.get()
+        ))
+        .is_ok());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 mod batch;
 mod convert;
 mod diagnose;
+#[doc(hidden)]
+pub mod fuzzing;
 mod instance;
 mod pool;
 mod weights;
