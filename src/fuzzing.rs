@@ -193,6 +193,7 @@ pub fn worker_request(payload: &[u8]) -> Result<Request, Malformed> {
             if let Some(client_id) = &request.client_id {
                 assert!((1..=128).contains(&chars(client_id)));
             }
+            reply_destination(request);
             let _ = tool_arguments(&request.tool, request.args.clone());
         }
         Err(malformed) => {
@@ -224,6 +225,26 @@ pub fn worker_request(payload: &[u8]) -> Result<Request, Malformed> {
         }
     }
     parsed
+}
+
+/// Where a worker would publish the reply (SPEC.md section 9), as if the request's
+/// `client_id` were its key's client: never outside `RESPONSE_CHANNEL`, never outside the
+/// client's own channel.
+fn reply_destination(request: &Request) {
+    const RESPONSES: &str = "crypto_mcp:responses";
+    let under =
+        |channel: &str, root: &str| channel == root || channel.starts_with(&format!("{root}:"));
+    for client in [None, request.client_id.as_deref()] {
+        if let Ok(channel) =
+            crate::worker::route::destination(RESPONSES, request.reply_to.as_deref(), client)
+        {
+            assert!(under(channel, RESPONSES), "a reply on {channel:?}");
+            if let Some(client) = client {
+                let own = format!("{RESPONSES}:{client}");
+                assert!(under(channel, &own), "{client}'s reply on {channel:?}");
+            }
+        }
+    }
 }
 
 /// The settings loader target's input, as text in sections: the `--config` file's TOML first,

@@ -14,7 +14,7 @@ mod reclaim;
 mod redact;
 pub mod reply;
 pub mod request;
-mod route;
+pub(crate) mod route;
 mod status;
 mod stream;
 
