@@ -90,8 +90,10 @@ async fn a_master_killed_under_redis_traffic_loses_no_request_and_every_node_fol
     // Traffic that needs Redis, throughout.
     let symbols = (1..=600).map(|n| format!("SIM{n:04}/USDT")).collect();
     let traffic = Traffic::start(client.clone(), server.clone(), symbols);
-    // Rounds before the kill: served from Redis, no retries (checked at the end).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The kill comes once the traffic is steady: three rounds in a row served from Redis
+    // without retries (warming up on a loaded machine may take retries). From then until
+    // the kill: served from Redis, no retries (checked at the end).
+    let steady_since = traffic.steady(3, Duration::from_secs(60)).await;
 
     let killed = Instant::now();
     rig.kill_master();
@@ -166,7 +168,7 @@ async fn a_master_killed_under_redis_traffic_loses_no_request_and_every_node_fol
     assert!(failed.is_empty(), "failed MCP calls: {failed:#?}");
     let before: Vec<_> = rounds
         .iter()
-        .filter(|r| r.answered.is_some_and(|at| at < killed))
+        .filter(|r| r.started >= steady_since && r.answered.is_some_and(|at| at < killed))
         .collect();
     assert!(
         before.iter().any(|r| r.mcp.as_deref() == Ok("redis")),

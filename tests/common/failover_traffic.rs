@@ -6,7 +6,7 @@
 //! never an error. What the failover cost is then read off the rounds.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crypto_market_mcp::client::{ClientError, PubSubClient};
@@ -47,21 +47,50 @@ impl Round {
 
 pub struct Traffic {
     stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<Vec<Round>>,
+    done: Arc<Mutex<Vec<Round>>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Traffic {
     /// Rounds over `symbols` (cycled) until [`Traffic::stop`].
     pub fn start(client: Arc<PubSubClient>, server: Arc<McpServer>, symbols: Vec<String>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(rounds(client, server, symbols, stop.clone()));
-        Self { stop, task }
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn(rounds(client, server, symbols, stop.clone(), done.clone()));
+        Self { stop, done, task }
+    }
+
+    /// Waits (up to `within`, else panics) for the steady state the failover is measured
+    /// from: the last `n` rounds each answered by the pool at the first attempt and by the
+    /// MCP server from Redis. Returns when the first of those rounds started. Warming up (the
+    /// first markets loads, a loaded machine) may take retries; the steady state may not.
+    pub async fn steady(&self, n: usize, within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            {
+                let done = self.done.lock().expect("the rounds");
+                let last = done.len().checked_sub(n).map(|from| &done[from..]);
+                if let Some(last) = last.filter(|last| {
+                    last.iter()
+                        .all(|r| r.attempts == 1 && r.mcp.as_deref() == Ok("redis"))
+                }) {
+                    return last[0].started;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no {n} rounds in a row served from Redis without retries within {within:?}: {:#?}",
+                    &done[done.len().saturating_sub(n)..]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Ends after the round under way, and hands over every round.
     pub async fn stop(self) -> Vec<Round> {
         self.stop.store(true, Ordering::Relaxed);
-        self.task.await.expect("the traffic task")
+        self.task.await.expect("the traffic task");
+        std::mem::take(&mut *self.done.lock().expect("the rounds"))
     }
 }
 
@@ -70,8 +99,8 @@ async fn rounds(
     server: Arc<McpServer>,
     symbols: Vec<String>,
     stop: Arc<AtomicBool>,
-) -> Vec<Round> {
-    let mut done = Vec::new();
+    done: Arc<Mutex<Vec<Round>>>,
+) {
     for symbol in symbols.iter().cycle() {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -100,7 +129,7 @@ async fn rounds(
             (_, Some(content)) => Ok(content["source"].as_str().unwrap_or_default().to_owned()),
             (_, None) => Err("no structured content".to_owned()),
         };
-        done.push(Round {
+        done.lock().expect("the rounds").push(Round {
             symbol: symbol.clone(),
             started,
             answered,
@@ -110,7 +139,6 @@ async fn rounds(
         });
         tokio::time::sleep(PACE).await;
     }
-    done
 }
 
 fn describe(error: &ClientError, started: Instant) -> String {
