@@ -228,3 +228,67 @@ pub fn summarize(rounds: &[Round], killed: Instant) -> Summary {
     }
     s
 }
+
+/// The verdict both failover tests give on their rounds: every pool request answered and every
+/// MCP call served; from `steady_since` to the kill served from Redis without retries; Redis
+/// serving MCP calls again after the kill; retries only while the failover lasted (none in a
+/// round begun 2 s after `served_again`, the time a node's cache layer stands aside after a
+/// failure), at most 12 attempts for one request (backoff 0.1 s doubling to 1 s: some 10 s of
+/// trying); and rounds under way during the failover and after it.
+pub fn verdict(
+    rounds: &[Round],
+    steady_since: Instant,
+    killed: Instant,
+    served_again: Instant,
+) -> Summary {
+    let summary = summarize(rounds, killed);
+    eprintln!("rounds:\n{}", timeline(rounds, killed));
+    let unanswered: Vec<_> = rounds.iter().filter(|r| r.answered.is_none()).collect();
+    assert!(
+        unanswered.is_empty(),
+        "pool requests never answered: {unanswered:#?}"
+    );
+    let failed: Vec<_> = rounds.iter().filter(|r| r.mcp.is_err()).collect();
+    assert!(failed.is_empty(), "failed MCP calls: {failed:#?}");
+    let before: Vec<_> = rounds
+        .iter()
+        .filter(|r| r.started >= steady_since && r.answered.is_some_and(|at| at < killed))
+        .collect();
+    assert!(
+        before.iter().any(|r| r.mcp.as_deref() == Ok("redis")),
+        "no MCP call served from Redis before the kill: {summary:?}"
+    );
+    assert!(
+        before.iter().all(|r| r.attempts == 1),
+        "retries before the kill: {before:#?}"
+    );
+    assert!(
+        summary.first_redis_after.is_some(),
+        "no MCP call served from Redis after the kill: {summary:?}"
+    );
+    let late = served_again + Duration::from_secs(2);
+    let retried_late: Vec<_> = rounds
+        .iter()
+        .filter(|r| r.started >= late && r.attempts > 1)
+        .collect();
+    assert!(
+        retried_late.is_empty(),
+        "retries after the failover: {retried_late:#?}"
+    );
+    assert!(
+        summary.most_attempts <= 12,
+        "a pool request took {} attempts: {summary:?}",
+        summary.most_attempts
+    );
+    let during = rounds
+        .iter()
+        .filter(|r| r.started < late && r.answered.is_some_and(|at| at >= killed))
+        .count();
+    let after = rounds.iter().filter(|r| r.started >= late).count();
+    assert!(
+        during >= 1 && after >= 5,
+        "the traffic did not go through the failover ({during} rounds during it, {after} \
+         after): {summary:?}"
+    );
+    summary
+}
