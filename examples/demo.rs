@@ -180,12 +180,14 @@ fn build_server_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
         .and_then(|p| p.parent())
         .ok_or("cannot locate the target directory")?;
     if let Ok(cargo) = std::env::var("CARGO") {
-        eprintln!("demo: building crypto-market-mcp, the server it launches (seconds after the example's own build)");
+        // Not `--quiet`: on a first run this build can take minutes (it compiles ccxt-base
+        // again, for the binary's own dependency set), and a newcomer should see it working.
+        eprintln!(
+            "demo: building crypto-market-mcp, the server it launches \
+             (on a first run this takes several minutes; cargo's progress follows)"
+        );
         let mut build = std::process::Command::new(cargo);
-        // Naming this example beside the binary makes cargo resolve features as it did for the
-        // example (dev-dependencies unified): with the binary alone it resolved another feature
-        // set and rebuilt ccxt-base, minutes of silence on a first run.
-        build.args(["build", "--bin", "crypto-market-mcp", "--example", "demo"]);
+        build.args(["build", "--bin", "crypto-market-mcp"]);
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }
