@@ -6,20 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, ok, start_server};
-use crypto_market_sim::{Faults, RequestRecord, SimConfig, Simulator};
+use common::{call, generated, ok, start_server, ticker_requests};
+use crypto_market_sim::{Faults, SimConfig, Simulator};
 use serde_json::json;
-
-fn ticker_requests(sim: &crypto_market_sim::SimHandle) -> Vec<RequestRecord> {
-    sim.requests()
-        .into_iter()
-        .filter(|r| r.endpoint == "ticker/24hr")
-        .collect()
-}
-
-fn generated(i: usize) -> String {
-    format!("SIM{i:04}/USDT")
-}
 
 #[tokio::test]
 async fn a_lone_miss_leaves_at_once_and_later_ones_share_the_next_call() {

@@ -45,6 +45,11 @@ pub fn binance_frame(text: &str) -> Result<Option<TickerUpdate>, String> {
 fn check_ticker(t: &Ticker) {
     assert_eq!(t.symbol, SYMBOL);
     assert!(t.last.is_some_and(f64::is_finite), "{t:?}");
+    assert_numbers_finite(t);
+}
+
+/// Every number a ticker carries is finite (an unknown one is `None`, never NaN or ∞).
+pub(crate) fn assert_numbers_finite(t: &Ticker) {
     let numbers = [
         t.high,
         t.low,

@@ -27,6 +27,19 @@ use tokio::process::Command;
 
 pub const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
 
+/// The simulator's `ticker/24hr` requests, in order (what the batching tests count).
+pub fn ticker_requests(sim: &SimHandle) -> Vec<crypto_market_sim::RequestRecord> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.endpoint == "ticker/24hr")
+        .collect()
+}
+
+/// The `i`th of the simulator's generated markets (`SimConfig::extra_symbols`).
+pub fn generated(i: usize) -> String {
+    format!("SIM{i:04}/USDT")
+}
+
 pub fn simulator() -> SimHandle {
     Simulator::start(SimConfig::default()).expect("simulator starts")
 }

@@ -346,25 +346,7 @@ impl Loaded {
     /// What the engine relies on in a parsed reply.
     fn check(&self, parsed: &Parsed) {
         let ticker_ok = |t: &Ticker, symbol: &str| {
-            let numbers = [
-                t.high,
-                t.low,
-                t.bid,
-                t.bid_volume,
-                t.ask,
-                t.ask_volume,
-                t.vwap,
-                t.open,
-                t.close,
-                t.last,
-                t.previous_close,
-                t.change,
-                t.percentage,
-                t.average,
-                t.base_volume,
-                t.quote_volume,
-            ];
-            assert!(numbers.iter().flatten().all(|v| v.is_finite()), "{t:?}");
+            crate::fuzzing::assert_numbers_finite(t);
             assert_eq!(t.symbol, symbol, "a ticker of another market: {t:?}");
         };
         match parsed {
