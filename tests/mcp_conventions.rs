@@ -397,3 +397,43 @@ fn server_json_names_the_settings_there_are() {
     }
     assert_eq!(transports, HashSet::from(["stdio", "streamable-http"]));
 }
+
+/// The worker pool's error replies carry the same hint, and a gateway passes it on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_replies_and_a_gateway_carry_the_hint() {
+    use common::redis::RedisServer;
+    use common::worker::{connect, start_worker, subscribe, wait_for_workers, xadd};
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let _worker = start_worker(&sim, &redis, &[]);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let channel = "crypto_mcp:responses:hints";
+    let mut replies = subscribe(&redis, channel).await;
+    let request = json!({"request_id": "h-1", "tool": "get_ticker",
+        "args": {"symbol": "FOOBARUSDT"}, "reply_to": channel});
+    xadd(&mut conn, request.to_string().as_bytes()).await;
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(30), replies.recv())
+        .await
+        .expect("a reply within 30 s")
+        .expect("a reply");
+    assert_eq!(reply["error"]["code"], "invalid_symbol", "{reply}");
+    let replied = reply["error"]["hint"].as_str().expect("hint in the reply");
+    assert!(
+        replied.contains("list_markets") && replied.contains("query=FOOBAR"),
+        "{replied}"
+    );
+
+    let gateway = start_server(
+        &sim,
+        &[
+            ("PUBSUB_ENABLED", "true"),
+            ("REDIS_URL", redis.url().as_str()),
+        ],
+    )
+    .await;
+    let bad = gateway
+        .call("get_ticker", json!({"symbol": "FOOBARUSDT"}))
+        .await;
+    assert_eq!(hint(&bad), replied);
+}
