@@ -19,7 +19,7 @@ pub struct CompareArgs {
     /// Market symbol in any common spelling: BTC/USDT, BTCUSDT, btc-usdt.
     pub symbol: String,
     #[serde(default)]
-    #[schemars(schema_with = "super::args::compared_exchanges_schema")]
+    #[schemars(schema_with = "super::bounds::compared_exchanges_schema")]
     pub exchanges: Option<Vec<String>>,
 }
 

@@ -2,6 +2,7 @@
 //! names and arguments, SPEC.md section 6) call them.
 
 pub mod args;
+mod bounds;
 pub mod compare;
 mod context;
 mod error;
