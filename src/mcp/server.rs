@@ -206,7 +206,7 @@ impl McpServer {
             limiter: Arc::new(crate::auth::ClientLimiter::new(None)),
             max_subscriptions: 500,
             streams: Arc::default(),
-            fresh_for: std::time::Duration::from_secs(10),
+            fresh_for: std::time::Duration::from_secs(crate::config::CacheSettings::default().ttl),
         }
     }
 
