@@ -9,12 +9,9 @@ use std::collections::HashSet;
 use common::{error_code, error_message, ok, simulator, start_server};
 use crypto_market_sim::{Faults, SimConfig, Simulator, Venue};
 use rmcp::model::{
-    ArgumentInfo, CallToolResult, CompleteRequestParams, CompletionContext, ProtocolVersion,
+    ArgumentInfo, CallToolResult, CompleteRequestParams, CompletionContext,
     ReadResourceRequestParams, Reference,
 };
-use rmcp::service::ClientLifecycleMode;
-use rmcp::transport::TokioChildProcess;
-use rmcp::ClientServiceExt;
 use serde_json::{json, Value};
 
 const TICKER_TEMPLATE: &str = "ticker://{exchange}/{symbol}";
@@ -313,19 +310,7 @@ async fn resource_reads_on_2026_07_28_carry_the_time_left_until_stale() {
     let sim = simulator();
     let env = [("CACHE_TTL", "10")];
     let uri = "ticker://binance/BTCUSDT";
-    let (transport, _stderr) = TokioChildProcess::builder(common::server_command(&sim, &env))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let client = ()
-        .serve_with_lifecycle(
-            transport,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("discovered");
+    let client = common::start_2026_client(&sim, &env).await;
     let read = client
         .read_resource(ReadResourceRequestParams::new(uri))
         .await
