@@ -202,9 +202,9 @@ async fn list_markets_pages_cover_every_market_once() {
 
 #[tokio::test]
 async fn results_are_cut_to_max_result_bytes_and_say_where_to_continue() {
-    const CAP: usize = 4096;
+    const CAP: usize = 16_384;
     let sim = simulator_with_markets(300);
-    let server = start_server(&sim, &[("MAX_RESULT_BYTES", "4096")]).await;
+    let server = start_server(&sim, &[("MAX_RESULT_BYTES", "16384")]).await;
     let size = |v: &Value| serde_json::to_string(v).unwrap().len();
 
     let page = server.call("list_markets", json!({"limit": 500})).await;

@@ -199,7 +199,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "server.max_result_bytes",
         "MAX_RESULT_BYTES",
-        "a whole number of bytes from 4096 to 100000000",
+        "a whole number of bytes from 16384 to 100000000",
     ),
     s(
         "server.log",

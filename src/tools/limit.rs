@@ -2,9 +2,10 @@
 //! keeps as many list items as fit, says `truncated: true`, and where to continue
 //! (`next_offset`, `next_since`) when the tool can continue there.
 //!
-//! Measured on the compact JSON of the structured result, as it goes on the wire. Tools whose
-//! result has no list (a ticker, a stream summary) are far below the smallest cap the settings
-//! accept, so they are not measured: the hit path of `get_ticker` pays nothing for this.
+//! Measured on the compact JSON of the structured result, as it goes on the wire. The tools
+//! not cut here (a ticker, a stream summary, a comparison of at most 16 venues, the status of
+//! every venue) answer a few kB at most, far below the smallest cap the settings accept, so
+//! they are not measured: the hit path of `get_ticker` pays nothing for this.
 
 use serde_json::Value;
 
@@ -13,9 +14,8 @@ use crypto_market_actors::ErrorCode;
 
 /// `MAX_RESULT_BYTES` when not set.
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 1_000_000;
-/// The smallest cap the settings accept: every result without a list (a ticker, a venue
-/// comparison, the exchanges' status) fits well within it.
-pub const MIN_MAX_RESULT_BYTES: usize = 4096;
+/// The smallest cap the settings accept: every result that is not cut fits well within it.
+pub const MIN_MAX_RESULT_BYTES: usize = 16_384;
 
 /// How one tool's result is cut.
 #[derive(Debug, Clone, Copy)]
