@@ -383,14 +383,15 @@ fn server_json_names_the_settings_there_are() {
     assert_eq!(transports, HashSet::from(["stdio", "streamable-http"]));
 }
 
-/// The worker pool's error replies carry the same hint, and a gateway passes it on.
+/// The worker pool's error replies carry the same hint, a gateway passes it on, and the
+/// pool's results are cut to its own MAX_RESULT_BYTES.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_replies_and_a_gateway_carry_the_hint() {
+async fn worker_replies_and_a_gateway_carry_the_hint_and_the_cap() {
     use common::redis::RedisServer;
     use common::worker::{connect, start_worker, subscribe, wait_for_workers, xadd};
-    let sim = simulator();
+    let sim = simulator_with_markets(300);
     let redis = RedisServer::start();
-    let _worker = start_worker(&sim, &redis, &[]);
+    let _worker = start_worker(&sim, &redis, &[("MAX_RESULT_BYTES", "16384")]);
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
     let channel = "crypto_mcp:responses:hints";
@@ -421,4 +422,12 @@ async fn worker_replies_and_a_gateway_carry_the_hint() {
         .call("get_ticker", json!({"symbol": "FOOBARUSDT"}))
         .await;
     assert_eq!(hint(&bad), replied);
+    let page = gateway.call("list_markets", json!({"limit": 500})).await;
+    let page = ok(&page);
+    assert_eq!(page["truncated"], true);
+    assert!(serde_json::to_string(page).unwrap().len() <= 16_384);
+    assert_eq!(
+        page["next_offset"],
+        json!(page["markets"].as_array().unwrap().len())
+    );
 }
