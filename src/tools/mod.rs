@@ -5,7 +5,6 @@ pub mod args;
 pub mod compare;
 mod context;
 mod error;
-pub mod leases;
 pub mod output;
 pub mod status;
 pub mod stream;
@@ -13,19 +12,17 @@ pub mod stream;
 use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
 use crypto_market_actors::symbol::Answer;
 use crypto_market_actors::{Engine, ErrorCode, TickerWatch};
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use args::{bounded, parse};
-pub use context::{CallContext, Front, ProgressSink};
+pub use context::{CallContext, ProgressSink, StreamDelivery, WatchKeeper};
 pub use error::ToolError;
-use leases::Leases;
 use output::{
-    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, StreamLease, SymbolError,
-    TickerResult, TickersResult, TradesResult,
+    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, SymbolError, TickerResult,
+    TickersResult, TradesResult,
 };
 
 /// Every tool. Dispatch (here) and each front end's catalog (e.g. `mcp::catalog`) match on it
@@ -120,21 +117,14 @@ const DEFAULT_TIMEFRAME: &str = "1h";
 
 pub type Arguments = Option<Map<String, Value>>;
 
-/// Watches held for Redis `stream_ticker` callers, by (exchange, unified symbol).
-type TickerLeases = Leases<(Arc<str>, Arc<str>), TickerWatch>;
-
 #[derive(Clone)]
 pub struct ToolService {
     engine: Engine,
-    leases: Arc<TickerLeases>,
 }
 
 impl ToolService {
     pub fn new(engine: Engine) -> Self {
-        Self {
-            engine,
-            leases: Leases::new(),
-        }
+        Self { engine }
     }
 
     /// Watches `symbol`'s ticker (see [`Engine::watch_ticker`]): MCP resource subscriptions.
@@ -201,8 +191,9 @@ impl ToolService {
         }
     }
 
-    /// MCP: streams the updates as progress and returns the summary. Redis: keeps the symbol
-    /// watched (hence fresh and published on its channel) until the returned `expires_at_ms`.
+    /// Streams the updates as progress and returns the summary, or (a front end that keeps
+    /// watches) keeps the symbol watched, hence fresh and published, until the returned
+    /// `expires_at_ms`.
     async fn stream_ticker(
         &self,
         args: args::StreamTickerArgs,
@@ -212,9 +203,9 @@ impl ToolService {
         let mut watch = self
             .watch_ticker(args.exchange.as_deref(), &args.symbol)
             .await?;
-        let (exchange, symbol) = (watch.exchange().clone(), watch.symbol().clone());
-        match &context.front {
-            Front::Mcp => {
+        match &context.stream {
+            StreamDelivery::Progress => {
+                let (exchange, symbol) = (watch.exchange().clone(), watch.symbol().clone());
                 stream::run(
                     &mut watch,
                     &exchange,
@@ -224,16 +215,7 @@ impl ToolService {
                 )
                 .await
             }
-            Front::Redis(target) => {
-                let channel = target.ticker_channel(&exchange, &symbol);
-                let expires_at_ms = self
-                    .leases
-                    .lease((exchange, symbol), watch, limits.duration);
-                to_json(&StreamLease {
-                    channel,
-                    expires_at_ms,
-                })
-            }
+            StreamDelivery::Kept(keeper) => to_json(&keeper.keep(watch, limits.duration)),
         }
     }
 
