@@ -16,6 +16,7 @@
 //!    SIGKILLed; reported: the time to the sentinel's promotion and to the first write that
 //!    lands on the new master.
 
+mod common;
 #[path = "../tests/common/redis_topology.rs"]
 #[allow(dead_code)]
 mod redis_topology;
@@ -25,32 +26,18 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{env_number, Pool};
 use crypto_market_actors::redis_target::{RedisTarget, Topology};
-use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
+use crypto_market_mcp::client::PubSubClient;
 use crypto_market_sim::{SimConfig, SimHandle, Simulator};
 use redis_topology::{ClusterRig, SentinelRig};
 use serde_json::json;
-use tokio::process::{Child, Command};
 
-const WORKER: &str = env!("CARGO_BIN_EXE_crypto-market-worker");
 const WORKERS: usize = 3;
 const HOT: usize = 20;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
-}
-
 fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run());
+    common::run_on_one_thread(run());
 }
 
 /// Where the pool's Redis is, as the workers' settings and the client's target.
@@ -89,45 +76,13 @@ impl Where {
     }
 }
 
-struct Pool(Vec<Child>);
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.start_kill();
-        }
-    }
-}
-
 fn start_workers(sim: &SimHandle, at: &Where, memory: bool) -> Pool {
-    let children = (0..WORKERS)
-        .map(|_| {
-            let mut cmd = Command::new(WORKER);
-            cmd.env("EXCHANGE_REST_URL", sim.rest_url())
-                .env("USE_REDIS_CACHE", "true")
-                .env("CACHE_TTL", "3600")
-                .env("ENABLE_RATE_LIMIT", "false")
-                .env("EXCHANGE_MAX_CONCURRENT_CALLS", "2")
-                .env(
-                    "RUST_LOG",
-                    std::env::var("BENCH_WORKER_LOG").unwrap_or_else(|_| "warn,redis=error".into()),
-                )
-                .env_remove("RUST_BACKTRACE")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .kill_on_drop(true);
-            if !memory {
-                // One value in memory: each answer comes from Redis.
-                cmd.env("CACHE_MAXSIZE", "1");
-            }
-            for (key, value) in at.env() {
-                cmd.env(key, value);
-            }
-            cmd.spawn().expect("worker starts")
-        })
-        .collect();
-    Pool(children)
+    let mut env = at.env();
+    if !memory {
+        // One value in memory: each answer comes from Redis.
+        env.push(("CACHE_MAXSIZE", "1".to_owned()));
+    }
+    common::start_workers(sim, WORKERS, &env, "warn,redis=error")
 }
 
 /// CPU seconds used so far by every process whose `comm` starts with `name` (from /proc).
@@ -254,23 +209,14 @@ async fn pool_row(
     clients: usize,
 ) -> Row {
     let pool = start_workers(sim, at, memory);
-    let config = PubSubConfig {
-        request_channel: "crypto_mcp:requests".into(),
-        response_channel: "crypto_mcp:responses".into(),
-        request_timeout: Duration::from_secs(30),
-        // Request ids are `{client_id}-{n}` and a worker answers an id once: a new id per row.
-        client_id: Some(format!(
-            "bench{}-{}{}",
-            std::process::id(),
-            at.label().len(),
-            crypto_market_actors::model::now_ms()
-        )),
-    };
-    let client = Arc::new(
-        PubSubClient::connect(at.target(), config)
-            .await
-            .expect("client connects"),
+    // A new client id per row (a worker answers each request id once).
+    let client_id = format!(
+        "bench{}-{}{}",
+        std::process::id(),
+        at.label().len(),
+        crypto_market_actors::model::now_ms()
     );
+    let client = common::pool_client(at.target(), client_id).await;
     // Every hot symbol into the shared cache, then into every worker's memory.
     for _ in 0..3 {
         let calls = (0..HOT).map(|i| client.call("get_ticker", json!({ "symbol": hot(i) })));

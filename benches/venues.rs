@@ -15,9 +15,12 @@
 //!
 //! Prints Markdown tables to stdout.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::env_number;
 use crypto_market_sim::{rest_urls, Faults, SimConfig, SimHandle, Simulator, Venue};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -31,14 +34,6 @@ const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
 /// open this long.
 const CIRCUIT_THRESHOLD: usize = 5;
 const CIRCUIT_OPEN: Duration = Duration::from_secs(5);
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
-}
 
 fn main() {
     tokio::runtime::Builder::new_current_thread()

@@ -8,39 +8,25 @@
 //! never asked before, which the simulator answers after 100 ms (misses). Then a 100%-hit row,
 //! and `redis-benchmark` against the same server as the ceiling.
 
+mod common;
 #[path = "../tests/common/redis.rs"]
 mod redis_server;
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{env_fraction, Pool};
 use crypto_market_actors::redis_target::RedisTarget;
-use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
+use crypto_market_mcp::client::PubSubClient;
 use crypto_market_sim::{Faults, SimConfig, Simulator};
 use redis_server::RedisServer;
 use serde_json::json;
-use tokio::process::{Child, Command};
 
-const WORKER: &str = env!("CARGO_BIN_EXE_crypto-market-worker");
 const HOT: usize = 20;
 
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v: &f64| v.is_finite() && *v > 0.0)
-        .unwrap_or(default)
-}
-
 fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run());
+    common::run_on_one_thread(run());
 }
 
 struct Row {
@@ -53,8 +39,8 @@ struct Row {
 }
 
 async fn run() {
-    let seconds = Duration::from_secs_f64(env_number("BENCH_SECONDS", 5.0));
-    let clients = env_number("BENCH_CLIENTS", 64.0) as usize;
+    let seconds = Duration::from_secs_f64(env_fraction("BENCH_SECONDS", 5.0));
+    let clients = env_fraction("BENCH_CLIENTS", 64.0) as usize;
     let sim = Simulator::start(SimConfig {
         // Enough new symbols for the misses; few enough that each worker's ccxt instances
         // (which index every market) are made in well under a second.
@@ -152,56 +138,12 @@ async fn flush(redis: &RedisServer) {
         .expect("FLUSHALL");
 }
 
-struct Pool(Vec<Child>);
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.start_kill();
-        }
-    }
-}
-
 async fn start_workers(sim: &crypto_market_sim::SimHandle, redis: &RedisServer, n: usize) -> Pool {
-    let mut children = Vec::new();
-    for _ in 0..n {
-        let child = Command::new(WORKER)
-            .env("EXCHANGE_REST_URL", sim.rest_url())
-            .env("REDIS_URL", redis.url())
-            .env("USE_REDIS_CACHE", "true")
-            .env("CACHE_TTL", "3600")
-            .env("ENABLE_RATE_LIMIT", "false")
-            // Two exchange calls at once per worker (ticker misses batch 20 a call): ten
-            // workers' instance pools must not swamp two cores.
-            .env("EXCHANGE_MAX_CONCURRENT_CALLS", "2")
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("worker starts");
-        children.push(child);
-    }
-    Pool(children)
+    common::start_workers(sim, n, &[("REDIS_URL", redis.url())], "warn")
 }
 
 async fn client(redis: &RedisServer, id: &str) -> Arc<PubSubClient> {
-    let config = PubSubConfig {
-        request_channel: "crypto_mcp:requests".into(),
-        response_channel: "crypto_mcp:responses".into(),
-        request_timeout: Duration::from_secs(30),
-        client_id: Some(id.into()),
-    };
-    Arc::new(
-        PubSubClient::connect(RedisTarget::new(redis.url(), "crypto_mcp"), config)
-            .await
-            .expect("client connects"),
-    )
+    common::pool_client(RedisTarget::new(redis.url(), "crypto_mcp"), id.to_owned()).await
 }
 
 fn hot(i: usize) -> String {

@@ -6,21 +6,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, generated, ok, start_server, ticker_requests};
-use crypto_market_sim::{Faults, SimConfig, Simulator};
+use common::{
+    assert_batched, call, generated, ok, simulator, simulator_with, start_server, ticker_requests,
+};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_lone_miss_leaves_at_once_and_later_ones_share_the_next_call() {
-    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let sim = simulator();
     let server = start_server(&sim, &[]).await;
     ok(&server.call("list_markets", json!({})).await);
     // Hold every ticker call long enough that the next misses arrive while it is in flight.
-    sim.set_faults(Faults {
-        latency_ms: 1500,
-        endpoints: Some(vec!["ticker/24hr".into()]),
-        ..Default::default()
-    });
+    common::slow_tickers(&sim, 1500);
     let mut lone = Box::pin(server.call("get_ticker", json!({"symbol": "BTC/USDT"})));
     // The lone miss reaches the exchange with nothing else to trigger it (no window, no
     // company): it is in the log on its own.
@@ -65,18 +62,10 @@ async fn a_lone_miss_leaves_at_once_and_later_ones_share_the_next_call() {
 
 #[tokio::test]
 async fn a_burst_of_150_distinct_cold_misses_makes_at_most_15_exchange_requests() {
-    let sim = Simulator::start(SimConfig {
-        extra_symbols: 200,
-        ..Default::default()
-    })
-    .unwrap();
+    let sim = simulator_with(200);
     let server = start_server(&sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
     ok(&server.call("list_markets", json!({})).await);
-    sim.set_faults(Faults {
-        latency_ms: 50,
-        endpoints: Some(vec!["ticker/24hr".into()]),
-        ..Default::default()
-    });
+    common::slow_tickers(&sim, 50);
     let calls = (1..=150).map(|i| {
         call(
             &server.client,
@@ -88,19 +77,12 @@ async fn a_burst_of_150_distinct_cold_misses_makes_at_most_15_exchange_requests(
     for (i, answer) in answers.iter().enumerate() {
         assert_eq!(ok(answer)["symbol"], generated(i + 1));
     }
-    let log = ticker_requests(&sim);
-    assert!(log.len() <= 15, "{} requests", log.len());
-    assert_eq!(log.iter().map(|r| r.symbols.len()).sum::<usize>(), 150);
-    assert!(log.iter().all(|r| r.symbols.len() <= 20));
+    assert_batched(&ticker_requests(&sim), 150, 15);
 }
 
 #[tokio::test]
 async fn get_tickers_of_40_cold_symbols_makes_at_most_2_requests() {
-    let sim = Simulator::start(SimConfig {
-        extra_symbols: 50,
-        ..Default::default()
-    })
-    .unwrap();
+    let sim = simulator_with(50);
     let server = start_server(&sim, &[]).await;
     let symbols: Vec<String> = (1..=40).map(generated).collect();
     let r = server

@@ -11,7 +11,6 @@ use common::worker::{
     collect_replies, connect, start_worker, subscribe, wait_for_workers, xadd, Worker,
 };
 use common::{ok, start_server};
-use crypto_market_sim::{Faults, SimConfig, Simulator};
 use serde_json::json;
 
 const SHARED: &[(&str, &str)] = &[("USE_REDIS_CACHE", "true"), ("CACHE_TTL", "30")];
@@ -48,11 +47,7 @@ async fn three_workers_and_two_mcp_servers_make_one_call_for_200_concurrent_cold
         ok(&server.call("list_markets", json!({"limit": 1})).await);
     }
     // A slow exchange: every node misses while the first call is in flight.
-    sim.set_faults(Faults {
-        latency_ms: 1000,
-        endpoints: Some(vec!["ticker/24hr".into()]),
-        ..Default::default()
-    });
+    common::slow_tickers(&sim, 1000);
     let ids: Vec<String> = (0..100).map(|i| format!("cold-{i}")).collect();
     for id in &ids {
         let request = json!({"request_id": id, "tool": "get_ticker",
@@ -81,26 +76,13 @@ async fn three_workers_and_two_mcp_servers_make_one_call_for_200_concurrent_cold
         assert_eq!(replies[0]["ok"], true, "{}", replies[0]);
         lasts.push(replies[0]["result"]["last"].as_f64().expect("a price"));
     }
-    assert_eq!(lasts.len(), 200);
-    assert!(
-        lasts.iter().all(|l| *l == lasts[0]),
-        "one price for all 200"
-    );
-    assert_eq!(
-        sim.calls("ticker/24hr"),
-        1,
-        "one exchange call in the cluster"
-    );
+    common::assert_one_call_served_all(&sim, &lasts, 200);
     drop(workers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_run_costs_no_answers_and_sharing_resumes_after_its_restart() {
-    let sim = Simulator::start(SimConfig {
-        extra_symbols: 40,
-        ..Default::default()
-    })
-    .expect("simulator");
+    let sim = common::simulator_with(40);
     let mut redis = RedisServer::start();
     let url = redis.url();
     let env = with_redis(&url);

@@ -14,24 +14,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{call, generated, ok, start_server, ticker_requests};
-use crypto_market_sim::{Faults, SimConfig, Simulator};
+use common::{assert_batched, call, generated, ok, simulator_with, start_server, ticker_requests};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_burst_of_150_cold_misses_against_a_5_ms_exchange_makes_at_most_15_requests() {
-    let sim = Simulator::start(SimConfig {
-        extra_symbols: 200,
-        ..Default::default()
-    })
-    .unwrap();
+    let sim = simulator_with(200);
     let server = start_server(&sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
     ok(&server.call("list_markets", json!({})).await);
-    sim.set_faults(Faults {
-        latency_ms: 5,
-        endpoints: Some(vec!["ticker/24hr".into()]),
-        ..Default::default()
-    });
+    common::slow_tickers(&sim, 5);
     sim.reset_requests();
     // All 150 in flight together, arriving over 50 ms as a network spreads them (sent at
     // once, a debug build's server reads them in clumps that hide the problem).
@@ -59,9 +50,7 @@ async fn a_burst_of_150_cold_misses_against_a_5_ms_exchange_makes_at_most_15_req
         "{} requests (symbols, sent and answered µs after the first): {shape:?}",
         log.len()
     );
-    assert!(log.len() <= 15, "{} requests: {shape:?}", log.len());
-    assert_eq!(log.iter().map(|r| r.symbols.len()).sum::<usize>(), 150);
-    assert!(log.iter().all(|r| r.symbols.len() <= 20));
+    assert_batched(&log, 150, 15);
 
     // Idle again: a lone miss does not wait for company that is not coming.
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::time::Duration;
+
+use common::gateway::{gateway_env, start_recorded_gateway, subscribe_for_updates};
 use common::redis::RedisServer;
 use common::worker::start_worker;
 use common::{error_code, ok, simulator, start_server};
@@ -14,16 +17,8 @@ async fn an_mcp_gateway_serves_every_call_through_the_pool() {
     let sim = simulator();
     let redis = RedisServer::start();
     let _worker = start_worker(&sim, &redis, &[]);
-    let gateway = start_server(
-        &sim,
-        &[
-            ("PUBSUB_ENABLED", "true"),
-            ("REDIS_URL", redis.url().as_str()),
-            // Were the gateway to call an exchange itself, it would find nothing here.
-            ("EXCHANGE_REST_URL", "http://127.0.0.1:9"),
-        ],
-    )
-    .await;
+    let url = redis.url();
+    let gateway = start_server(&sim, &gateway_env(&url, &[])).await;
     let r = gateway
         .call("get_ticker", json!({"symbol": "BTC/USDT"}))
         .await;
@@ -55,7 +50,6 @@ async fn an_mcp_gateway_serves_every_call_through_the_pool() {
 /// channel, which the pool publishes on with its shared cache (`USE_REDIS_CACHE`), forwarding
 /// each new ticker as progress, or as a resource update (tests/gateway_keys.rs: no polling).
 #[tokio::test]
-#[allow(deprecated)]
 async fn an_mcp_gateway_streams_tickers_from_the_pool() {
     let sim = simulator();
     let redis = RedisServer::start();
@@ -64,17 +58,7 @@ async fn an_mcp_gateway_streams_tickers_from_the_pool() {
         &redis,
         &[("CACHE_TTL", "1"), ("USE_REDIS_CACHE", "true")],
     );
-    let recorder = common::Recorder::default();
-    let gateway = common::start_server_with(
-        &sim,
-        &[
-            ("PUBSUB_ENABLED", "true"),
-            ("REDIS_URL", redis.url().as_str()),
-            ("EXCHANGE_REST_URL", "http://127.0.0.1:9"),
-        ],
-        recorder.clone(),
-    )
-    .await;
+    let (gateway, recorder) = start_recorded_gateway(&sim, &redis.url()).await;
     let r = gateway
         .call(
             "stream_ticker",
@@ -99,14 +83,5 @@ async fn an_mcp_gateway_streams_tickers_from_the_pool() {
     assert_eq!(error_code(&bad), "invalid_argument");
 
     let uri = "ticker://binance/ETHUSDT";
-    gateway
-        .client
-        .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
-        .await
-        .expect("subscribed");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while recorder.updates_of(uri).len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "2 resource updates");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    subscribe_for_updates(&gateway, &recorder, uri, 2, Duration::from_secs(10)).await;
 }

@@ -5,13 +5,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::gateway::{gateway_env, start_recorded_gateway, subscribe_for_updates};
 use common::http_front::{keys_file, tempdir};
 use common::redis::RedisServer;
 use common::worker::{connect, start_worker, wait_for_workers, REQUESTS};
 use common::{error_code, ok, simulator};
-use rmcp::model::SubscribeRequestParams;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
@@ -68,13 +68,10 @@ async fn a_gateway_forwards_keys_to_a_pool_that_requires_them_and_is_charged_onc
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
     let url = redis.url();
-    let gateway_env = [
-        ("PUBSUB_ENABLED", "true"),
-        ("REDIS_URL", url.as_str()),
-        ("EXCHANGE_REST_URL", "http://127.0.0.1:9"),
-        ("PUBSUB_API_KEY", "gw-key"),
-        ("PUBSUB_CLIENT_ID", "gw"),
-    ];
+    let gateway_env = gateway_env(
+        &url,
+        &[("PUBSUB_API_KEY", "gw-key"), ("PUBSUB_CLIENT_ID", "gw")],
+    );
 
     // Over stdio the gateway presents its own key.
     let stdio = common::start_server(&sim, &gateway_env).await;
@@ -85,7 +82,7 @@ async fn a_gateway_forwards_keys_to_a_pool_that_requires_them_and_is_charged_onc
 
     // Over HTTP with client keys, each caller's own key: alpha's burst of 3 holds once
     // (a gateway charging it too would let fewer through).
-    let mut http_env = gateway_env.to_vec();
+    let mut http_env = gateway_env.clone();
     http_env.push(("API_KEYS_FILE", file));
     let (_child, addr) = common::start_http_server(&sim, &http_env).await;
     let transport = StreamableHttpClientTransport::from_config(
@@ -119,35 +116,15 @@ async fn a_gateway_forwards_keys_to_a_pool_that_requires_them_and_is_charged_onc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(deprecated)]
 async fn a_gateway_follows_ticker_channels_instead_of_polling_the_pool() {
     let sim = simulator();
     let redis = RedisServer::start();
     let _worker = start_worker(&sim, &redis, &[("USE_REDIS_CACHE", "true")]);
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;
-    let recorder = common::Recorder::default();
-    let gateway = common::start_server_with(
-        &sim,
-        &[
-            ("PUBSUB_ENABLED", "true"),
-            ("REDIS_URL", redis.url().as_str()),
-            ("EXCHANGE_REST_URL", "http://127.0.0.1:9"),
-        ],
-        recorder.clone(),
-    )
-    .await;
+    let (gateway, recorder) = start_recorded_gateway(&sim, &redis.url()).await;
     let uri = "ticker://binance/ETHUSDT";
-    gateway
-        .client
-        .subscribe(SubscribeRequestParams::new(uri))
-        .await
-        .expect("subscribed");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while recorder.updates_of(uri).len() < 2 {
-        assert!(Instant::now() < deadline, "2 resource updates");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    subscribe_for_updates(&gateway, &recorder, uri, 2, Duration::from_secs(15)).await;
     // Updates keep coming while nothing is asked of the pool.
     let before = requests_added(&mut conn).await;
     let updates = recorder.updates_of(uri).len();

@@ -12,12 +12,7 @@ use crypto_market_mcp::client::{ClientError, PubSubClient, PubSubConfig};
 use serde_json::json;
 
 fn config(client_id: &str) -> PubSubConfig {
-    PubSubConfig {
-        request_channel: "crypto_mcp:requests".into(),
-        response_channel: "crypto_mcp:responses".into(),
-        request_timeout: Duration::from_secs(20),
-        client_id: Some(client_id.into()),
-    }
+    common::worker::pool_config(client_id, Duration::from_secs(20))
 }
 
 #[tokio::test]

@@ -13,22 +13,17 @@ use std::time::{Duration, Instant};
 
 use common::failover_traffic::{verdict, Traffic};
 use common::redis_topology::ClusterRig;
-use common::worker::{start_worker_env, wait_until};
+use common::worker::{pool_config, start_worker_env, topology_env, wait_for_workers};
 use common::{ok, start_server};
 use crypto_market_actors::redis_target::{RedisTarget, Topology};
 use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
-use crypto_market_sim::{Faults, SimConfig, Simulator};
+use crypto_market_sim::Faults;
 use futures::StreamExt;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
 fn client_config(id: &str) -> PubSubConfig {
-    PubSubConfig {
-        request_channel: "crypto_mcp:requests".into(),
-        response_channel: "crypto_mcp:responses".into(),
-        request_timeout: Duration::from_secs(20),
-        client_id: Some(id.into()),
-    }
+    pool_config(id, Duration::from_secs(20))
 }
 
 fn cluster_target(rig: &ClusterRig) -> RedisTarget {
@@ -43,22 +38,13 @@ fn cache_key(symbol: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a_master_crash() {
-    let sim = Simulator::start(SimConfig {
-        // SIM0001..0200 for the check after the failover, SIM0201..1000 for the traffic.
-        extra_symbols: 1000,
-        ..Default::default()
-    })
-    .expect("simulator");
+    // SIM0001..0200 for the check after the failover, SIM0201..1000 for the traffic.
+    let sim = common::simulator_with(1000);
     let mut rig = tokio::task::spawn_blocking(ClusterRig::start)
         .await
         .expect("cluster rig");
     let seeds = rig.seeds();
-    let env = [
-        ("USE_REDIS_CACHE", "true"),
-        ("CACHE_TTL", "5"),
-        ("REDIS_MODE", "cluster"),
-        ("REDIS_NODES", seeds.as_str()),
-    ];
+    let env = topology_env("cluster", &seeds, "5");
     let _workers = [start_worker_env(&sim, &env), start_worker_env(&sim, &env)];
     let servers = [
         Arc::new(start_server(&sim, &env).await),
@@ -66,16 +52,7 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
     ];
     let target = cluster_target(&rig);
     let conn = target.connection().await.expect("the cluster");
-    wait_until(Duration::from_secs(60), "2 workers", || {
-        let mut conn = conn.clone();
-        async move {
-            conn.hlen::<_, usize>("crypto_mcp:workers")
-                .await
-                .unwrap_or(0)
-                >= 2
-        }
-    })
-    .await;
+    wait_for_workers(&mut conn.clone(), 2).await;
     let client = Arc::new(
         PubSubClient::connect(target.clone(), client_config("cluster-test"))
             .await
@@ -92,11 +69,7 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
     }
 
     // One exchange call for a cold key, however many nodes ask at once.
-    sim.set_faults(Faults {
-        latency_ms: 1000,
-        endpoints: Some(vec!["ticker/24hr".into()]),
-        ..Default::default()
-    });
+    common::slow_tickers(&sim, 1000);
     sim.reset_calls();
     let mcp = servers.iter().flat_map(|server| {
         (0..5)
@@ -113,16 +86,7 @@ async fn two_servers_and_two_workers_share_a_three_master_cluster_and_ride_out_a
         .map(|r| r.expect("a pool answer"))
         .collect();
     let lasts: Vec<Value> = mcp.iter().chain(&pool).map(|a| a["last"].clone()).collect();
-    assert_eq!(lasts.len(), 20);
-    assert!(
-        lasts.iter().all(|l| *l == lasts[0]),
-        "one price for all: {lasts:?}"
-    );
-    assert_eq!(
-        sim.calls("ticker/24hr"),
-        1,
-        "one exchange call in the cluster"
-    );
+    common::assert_one_call_served_all(&sim, &lasts, 20);
     sim.set_faults(Faults::default());
 
     // Every tool, through MCP and through the pool.

@@ -13,43 +13,24 @@ use std::time::{Duration, Instant};
 
 use common::failover_traffic::{verdict, Traffic};
 use common::redis_topology::{query, role, SentinelRig};
-use common::worker::start_worker_env;
+use common::worker::{pool_config, start_worker_env, topology_env, wait_for_workers};
 use common::{ok, start_server};
 use crypto_market_actors::redis_target::{RedisTarget, Topology};
-use crypto_market_mcp::client::{PubSubClient, PubSubConfig};
-use crypto_market_sim::{SimConfig, Simulator};
+use crypto_market_mcp::client::PubSubClient;
 use redis::AsyncCommands;
 use serde_json::json;
-
-fn client_config() -> PubSubConfig {
-    PubSubConfig {
-        request_channel: "crypto_mcp:requests".into(),
-        response_channel: "crypto_mcp:responses".into(),
-        request_timeout: Duration::from_secs(5),
-        client_id: Some("sentinel-test".into()),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_killed_under_redis_traffic_loses_no_request_and_every_node_follows_the_new_master(
 ) {
-    let sim = Simulator::start(SimConfig {
-        // Enough symbols that each round asks for one nobody holds in memory.
-        extra_symbols: 600,
-        ..Default::default()
-    })
-    .expect("simulator");
+    // Enough symbols that each round asks for one nobody holds in memory.
+    let sim = common::simulator_with(600);
     let mut rig = tokio::task::spawn_blocking(SentinelRig::start)
         .await
         .expect("sentinel rig");
     let sentinels = rig.sentinels();
     // A short TTL: the MCP server keeps going to Redis (and the exchange), not only memory.
-    let env = [
-        ("USE_REDIS_CACHE", "true"),
-        ("CACHE_TTL", "2"),
-        ("REDIS_MODE", "sentinel"),
-        ("REDIS_NODES", sentinels.as_str()),
-    ];
+    let env = topology_env("sentinel", &sentinels, "2");
     let _workers = [start_worker_env(&sim, &env), start_worker_env(&sim, &env)];
     let server = Arc::new(start_server(&sim, &env).await);
     // The test's own connection is the product's: it follows the master as the nodes do.
@@ -62,20 +43,14 @@ async fn a_master_killed_under_redis_traffic_loses_no_request_and_every_node_fol
         .connection()
         .await
         .expect("the master, through the sentinel");
-    common::worker::wait_until(Duration::from_secs(60), "2 workers", || {
-        let mut conn = conn.clone();
-        async move {
-            conn.hlen::<_, usize>("crypto_mcp:workers")
-                .await
-                .unwrap_or(0)
-                >= 2
-        }
-    })
-    .await;
+    wait_for_workers(&mut conn.clone(), 2).await;
     let client = Arc::new(
-        PubSubClient::connect(target.clone(), client_config())
-            .await
-            .expect("pool client"),
+        PubSubClient::connect(
+            target.clone(),
+            pool_config("sentinel-test", Duration::from_secs(5)),
+        )
+        .await
+        .expect("pool client"),
     );
     // Markets loaded everywhere first (each node loads its own list on its first request,
     // which takes seconds for 600 markets in a debug build).

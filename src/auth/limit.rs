@@ -1,5 +1,5 @@
-//! Each client's request rate, shared by every process that uses the same Redis (a GCRA in
-//! one script, on Redis's clock, so workers on different hosts agree); while Redis does not
+//! Each client's request rate, shared by every process that uses the same Redis (the GCRA of
+//! `redis_target::gcra`, on Redis's clock, so workers on different hosts agree); while Redis does not
 //! answer, each process limits on its own.
 
 use std::collections::HashMap;
@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crypto_market_actors::redis_target::gcra::Take;
 use crypto_market_actors::redis_target::RedisConn;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -17,23 +18,8 @@ use super::Client;
 /// past its cluster-wide rate, so this waits longer than a cache read would).
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// GCRA: KEYS[1] holds the theoretical arrival time (µs); ARGV = interval µs, burst.
-/// Returns -1 when allowed, else the ms to wait.
-const GCRA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_until = now + burst * interval
-if new_tat > allow_until then
-  return math.max(1, math.ceil((new_tat - allow_until) / 1000))
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(burst * interval / 1000) + 1000)
-return -1
-";
+/// How long a client's GCRA time outlives a full burst.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// The longest time between two calls of one client: that of [`super::MIN_RATE_PER_S`].
 const SLOWEST_PERIOD: Duration = Duration::from_secs(1_000);
@@ -46,7 +32,6 @@ pub enum Verdict {
 
 pub struct ClientLimiter {
     redis: Option<(RedisConn, String)>,
-    script: redis::Script,
     local: Mutex<HashMap<String, DefaultDirectRateLimiter>>,
 }
 
@@ -55,7 +40,6 @@ impl ClientLimiter {
     pub fn new(redis: Option<(RedisConn, String)>) -> Self {
         Self {
             redis,
-            script: redis::Script::new(GCRA),
             local: Mutex::new(HashMap::new()),
         }
     }
@@ -71,17 +55,22 @@ impl ClientLimiter {
                 interval_us
             };
             let mut conn = conn.clone();
-            let mut invocation = self
-                .script
-                .key(format!("{prefix}:client:{}:rate", client.id));
-            invocation.arg(interval_us).arg(client.burst);
-            match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<i64>(&mut conn))
-                .await
-            {
-                Ok(Ok(-1)) => return Verdict::Allowed,
-                Ok(Ok(wait_ms)) => {
-                    return Verdict::Limited {
-                        retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+            let key = format!("{prefix}:client:{}:rate", client.id);
+            let take = Take {
+                key: &key,
+                weight: 1,
+                interval_us,
+                burst: client.burst,
+                linger: LINGER,
+                sharing: None,
+            };
+            match tokio::time::timeout(REDIS_TIMEOUT, take.run(&mut conn)).await {
+                Ok(Ok(decision)) => {
+                    return match decision.wait {
+                        None => Verdict::Allowed,
+                        Some(wait) => Verdict::Limited {
+                            retry_after: wait.max(Duration::from_millis(1)),
+                        },
                     }
                 }
                 Ok(Err(error)) => tracing::debug!(%error, "client limit: deciding locally"),

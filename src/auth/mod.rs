@@ -11,6 +11,7 @@
 //! ```
 //! Keys are stored only as SHA-256 hashes (hex); a presented key is hashed and looked up.
 
+mod gate;
 mod limit;
 
 use std::collections::{HashMap, HashSet};
@@ -20,10 +21,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+pub use gate::{ClientCounts, Gate};
 pub use limit::{ClientLimiter, Verdict};
-
-use crate::tools::ToolError;
-use crypto_market_actors::ErrorCode;
 
 /// The slowest rate a client may be given: one call in 1,000 s. Below it the limiter's
 /// period would not fit a `Duration` sensibly (1e-30/s is ~3e22 years) and is surely a typo.
@@ -145,37 +144,6 @@ impl ApiKeys {
 
     pub fn clients(&self) -> impl Iterator<Item = &Arc<Client>> {
         self.by_hash.values()
-    }
-}
-
-/// Whether `client` may make a call of `tool` now: the tool is on its list and, when
-/// `charge` is set, the call fits its rate (and is counted against it). Every front that
-/// takes client keys admits through this (MCP over HTTP, the worker pool).
-pub async fn admit(
-    client: &Client,
-    tool: &str,
-    limiter: &ClientLimiter,
-    charge: bool,
-) -> Result<(), ToolError> {
-    if !client.may_call(tool) {
-        return Err(ToolError::new(
-            ErrorCode::Unauthorized,
-            format!("client {} may not call {tool}", client.id),
-        ));
-    }
-    if !charge {
-        return Ok(());
-    }
-    match limiter.check(client).await {
-        Verdict::Allowed => Ok(()),
-        Verdict::Limited { retry_after } => Err(ToolError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "client {} is over its rate ({} requests/s, burst {})",
-                client.id, client.rate_per_s, client.burst
-            ),
-        )
-        .with_retry_after(retry_after)),
     }
 }
 

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use crypto_market_mcp::auth::ClientLimiter;
+use crypto_market_mcp::auth::{ClientLimiter, Gate};
 use crypto_market_mcp::client::PubSubClient;
 use crypto_market_mcp::config::{CommonArgs, ServerConfig};
-use crypto_market_mcp::mcp::{self, Backend, McpServer};
+use crypto_market_mcp::mcp::{self, McpServer, PoolCaller};
 use crypto_market_mcp::startup;
 use crypto_market_mcp::tools::ToolService;
 
@@ -52,10 +52,11 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
     match parse_addr(&settings.server.http) {
         Some(addr) => {
             let keys = settings.api_keys()?;
-            let server = if keys.is_some() {
-                server.with_limiter(client_limiter(&settings).await)
-            } else {
-                server
+            let server = match &keys {
+                Some(keys) => {
+                    server.with_gate(Gate::new(keys.clone(), client_limiter(&settings).await))
+                }
+                None => server,
             };
             let auth = mcp::HttpAuth {
                 token: settings.server.auth_token.clone(),
@@ -121,7 +122,9 @@ async fn gateway(settings: &ServerConfig) -> Result<McpServer, String> {
         client = client.client_id(),
         "forwarding tool calls to the worker pool"
     );
-    Ok(McpServer::with_backend(Backend::Pool(Arc::new(client))))
+    Ok(McpServer::with_caller(Arc::new(PoolCaller::new(Arc::new(
+        client,
+    )))))
 }
 
 /// Addresses were validated with the settings; `None` means unset.

@@ -17,16 +17,15 @@ use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 use serde_json::{json, Value};
 
+use super::caller::{EngineCaller, MarketCaller, Ticks};
 use super::catalog;
 use super::resources::{
     self, forward_changes, resource_error, ListenUpdates, Market, PeerUpdates, Subscriptions,
     TickerUri, MAX_SPELLINGS, UPDATE_GAP,
 };
-use super::ticks::{PoolCaller, PoolTicker, Ticks};
 use super::Caller;
-use crate::client::PubSubClient;
-use crate::tools::args::{parse, StreamLimits, StreamTickerArgs};
-use crate::tools::{stream, CallContext, ProgressSink, Tool as ToolKind, ToolError, ToolService};
+use crate::auth::{ClientLimiter, Gate};
+use crate::tools::{CallContext, ProgressSink, ToolError, ToolService};
 
 const INSTRUCTIONS: &str = "Cryptocurrency market data (tickers, OHLCV candles, order books, trades, markets) \
 from exchanges through ccxt. Symbols accept BTC/USDT, BTCUSDT or btc-usdt. Every result says how fresh it is \
@@ -37,123 +36,17 @@ notifications), or subscribe to the resource ticker://{exchange}/{symbol} (e.g. 
 /// Markets of the default exchange `resources/list` shows besides the session's subscriptions.
 const LISTED_MARKETS: u32 = 10;
 
-/// How long a gateway's lease on a pool-side ticker stream lasts when nothing else bounds it
-/// (resource subscriptions); renewed while in use.
-const POOL_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Who runs the tools: this process's engine, or the worker pool through Redis
-/// (`PUBSUB_ENABLED`: the MCP server is then a gateway and calls no exchange itself).
-#[derive(Clone)]
-pub enum Backend {
-    Local(ToolService),
-    Pool(Arc<PubSubClient>),
-}
-
-/// The caller a gateway forwards: its key and client id, when it called with its own key.
-fn pool_caller(context: &CallContext) -> PoolCaller {
-    context.api_key.clone().zip(context.client_id.clone())
-}
-
-impl Backend {
-    async fn call(
-        &self,
-        name: &str,
-        arguments: crate::tools::Arguments,
-        context: CallContext,
-    ) -> Result<Value, ToolError> {
-        match self {
-            Self::Local(tools) => tools.call(name, arguments, context).await,
-            Self::Pool(client) => {
-                let streams =
-                    ToolKind::named(name).map(|spec| spec.tool) == Some(ToolKind::StreamTicker);
-                let call = async {
-                    if streams {
-                        let args: StreamTickerArgs = parse(arguments)?;
-                        let limits = args.limits()?;
-                        stream_from_pool(client, &args, limits, &context).await
-                    } else {
-                        let args = Value::Object(arguments.unwrap_or_default());
-                        let caller = pool_caller(&context);
-                        let caller = caller.as_ref().map(|(key, id)| (key, id.as_str()));
-                        client
-                            .call_as(name, args, caller)
-                            .await
-                            .map_err(ToolError::from)
-                    }
-                };
-                tokio::select! {
-                    outcome = call => outcome,
-                    () = context.cancelled() => Err(ToolError::cancelled()),
-                }
-            }
-        }
-    }
-
-    /// Every new ticker of `symbol` from now on.
-    async fn watch(
-        &self,
-        exchange: Option<&str>,
-        symbol: &str,
-        caller: PoolCaller,
-    ) -> Result<Ticks, ToolError> {
-        match self {
-            Self::Local(tools) => tools.watch_ticker(exchange, symbol).await.map(Ticks::Watch),
-            Self::Pool(client) => {
-                PoolTicker::start(client.clone(), caller, exchange, symbol, POOL_LEASE)
-                    .await
-                    .map(Ticks::Pool)
-            }
-        }
-    }
-
-    /// Whether client rates are charged here: a gateway leaves them to the pool, which
-    /// charges each forwarded call once (SPEC.md section 9).
-    fn charges_rates(&self) -> bool {
-        matches!(self, Self::Local(_))
-    }
-}
-
-/// Gateway mode: `stream_ticker` leased at the pool and followed on its ticker channel (see
-/// [`super::ticks`]).
-async fn stream_from_pool(
-    client: &Arc<PubSubClient>,
-    args: &StreamTickerArgs,
-    limits: StreamLimits,
-    context: &CallContext,
-) -> Result<Value, ToolError> {
-    let mut ticks = Ticks::Pool(
-        PoolTicker::start(
-            client.clone(),
-            pool_caller(context),
-            args.exchange.as_deref(),
-            &args.symbol,
-            // Outlasts the stream: no renewal while it runs.
-            limits.duration + super::ticks::RENEW_AHEAD,
-        )
-        .await?,
-    );
-    let (exchange, symbol) = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
-    stream::run(
-        &mut ticks,
-        &exchange,
-        &symbol,
-        limits,
-        context.progress.as_deref(),
-    )
-    .await
-}
-
 /// The MCP server handler. Cheap to clone; [`McpServer::session`] gives each session its own
 /// resource subscriptions over the shared engine.
 #[derive(Clone)]
 pub struct McpServer {
-    tools: Backend,
+    tools: Arc<dyn MarketCaller>,
     catalog: Arc<Vec<Tool>>,
     /// This session's `resources/subscribe` subscriptions; dropped (and released) with the
     /// session's last handler.
     subscriptions: Arc<Subscriptions>,
-    /// Rates of the clients calling with their own key over HTTP (`API_KEYS_FILE`).
-    limiter: Arc<crate::auth::ClientLimiter>,
+    /// Admits the clients calling with their own key over HTTP (`API_KEYS_FILE`).
+    gate: Arc<Gate>,
     /// Most resource subscriptions (markets) a session may hold (`MCP_MAX_SUBSCRIPTIONS`).
     max_subscriptions: usize,
     /// This session's `stream_ticker` calls in progress.
@@ -194,16 +87,18 @@ fn caller_of(context: &RequestContext<RoleServer>) -> Option<&Caller> {
 }
 
 impl McpServer {
+    /// Runs the tools on this process's engine.
     pub fn new(tools: ToolService) -> Self {
-        Self::with_backend(Backend::Local(tools))
+        Self::with_caller(Arc::new(EngineCaller(tools)))
     }
 
-    pub fn with_backend(tools: Backend) -> Self {
+    /// Runs the tools wherever `tools` does (e.g. the worker pool: [`super::PoolCaller`]).
+    pub fn with_caller(tools: Arc<dyn MarketCaller>) -> Self {
         Self {
             tools,
             catalog: Arc::new(catalog::tools()),
             subscriptions: Arc::default(),
-            limiter: Arc::new(crate::auth::ClientLimiter::new(None)),
+            gate: Arc::new(Gate::new(Arc::default(), ClientLimiter::new(None))),
             max_subscriptions: 500,
             streams: Arc::default(),
             fresh_for: std::time::Duration::from_secs(crate::config::CacheSettings::default().ttl),
@@ -222,9 +117,9 @@ impl McpServer {
         self
     }
 
-    /// Client rates are kept here (e.g. in Redis, shared with other processes).
-    pub fn with_limiter(mut self, limiter: crate::auth::ClientLimiter) -> Self {
-        self.limiter = Arc::new(limiter);
+    /// Clients' keys and rates (rates e.g. in Redis, shared with other processes).
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = Arc::new(gate);
         self
     }
 
@@ -239,7 +134,7 @@ impl McpServer {
         let mut call = call_context(context);
         if let Some(caller) = caller_of(context) {
             let charge = self.tools.charges_rates();
-            crate::auth::admit(&caller.client, tool, &self.limiter, charge).await?;
+            self.gate.admit_client(&caller.client, tool, charge).await?;
             call.client_id = Some(caller.client.id.clone());
             call.api_key = Some(caller.key.clone());
         }
@@ -278,7 +173,7 @@ impl McpServer {
     async fn watch(&self, uri: &str, call: &CallContext) -> Result<Ticks, McpError> {
         let target = TickerUri::parse(uri)?;
         self.tools
-            .watch(Some(target.exchange), target.symbol, pool_caller(call))
+            .watch(Some(target.exchange), target.symbol, call)
             .await
             .map_err(|e| resource_error(uri, e))
     }

@@ -1,11 +1,14 @@
-//! What a front end knows about one call, carried down to the tool: which front end serves it,
+//! What a front end knows about one call, carried down to the tool: how it takes a stream,
 //! whether the client still wants the answer, and (for streaming tools) where progress goes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crypto_market_actors::redis_target::RedisTarget;
+use crypto_market_actors::TickerWatch;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
+
+use super::output::StreamLease;
 
 /// Where a streaming tool reports progress (MCP `notifications/progress`).
 pub trait ProgressSink: Send + Sync {
@@ -15,20 +18,28 @@ pub trait ProgressSink: Send + Sync {
     fn progress(&self, progress: u64, message: String) -> BoxFuture<'_, bool>;
 }
 
-/// The front end a call comes from, where a tool answers differently on each (SPEC.md
-/// section 5: MCP `stream_ticker` streams progress; the Redis one returns a channel).
+/// How a front end takes `stream_ticker`'s updates (SPEC.md section 5): on the call itself,
+/// or from wherever the front end publishes them while it keeps the symbol watched.
 #[derive(Clone, Default)]
-pub enum Front {
+pub enum StreamDelivery {
+    /// Each update as progress of the call, then a summary (MCP).
     #[default]
-    Mcp,
-    /// The Redis worker protocol (SPEC.md section 6): names its channels from the target's
-    /// `KEY_PREFIX`.
-    Redis(Arc<RedisTarget>),
+    Progress,
+    /// The front end keeps the watch (the Redis worker pool: its ticker channel).
+    Kept(Arc<dyn WatchKeeper>),
+}
+
+/// A front end that keeps ticker watches for its callers, which read the updates where it
+/// publishes them: the tools layer hands it the watch and answers with the lease it gives.
+pub trait WatchKeeper: Send + Sync {
+    /// Keeps `watch` at least `duration` from now (a symbol kept already has its lease
+    /// extended, and `watch`, a duplicate, is dropped): where the updates go, and until when.
+    fn keep(&self, watch: TickerWatch, duration: Duration) -> StreamLease;
 }
 
 #[derive(Clone, Default)]
 pub struct CallContext {
-    pub front: Front,
+    pub stream: StreamDelivery,
     /// Cancelled when the client gives up on the call (MCP `notifications/cancelled`).
     pub cancel: CancellationToken,
     pub progress: Option<Arc<dyn ProgressSink>>,

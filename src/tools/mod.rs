@@ -7,7 +7,6 @@ pub mod compare;
 mod context;
 mod error;
 mod hint;
-pub mod leases;
 pub mod limit;
 pub mod output;
 pub mod status;
@@ -16,20 +15,18 @@ pub mod stream;
 use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
 use crypto_market_actors::symbol::Answer;
 use crypto_market_actors::{Engine, ErrorCode, TickerWatch};
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use args::parse;
-pub use context::{CallContext, Front, ProgressSink};
+pub use context::{CallContext, ProgressSink, StreamDelivery, WatchKeeper};
 pub use error::ToolError;
-use leases::Leases;
 use limit::{Cut, Keep, Resume};
 use output::{
-    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, StreamLease, SymbolError,
-    TickerResult, TickersResult, TradesResult,
+    ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, SymbolError, TickerResult,
+    TickersResult, TradesResult,
 };
 
 /// Every tool. Dispatch (here) and each front end's catalog (e.g. `mcp::catalog`) match on it
@@ -136,13 +133,9 @@ const DEFAULT_TIMEFRAME: &str = "1h";
 
 pub type Arguments = Option<Map<String, Value>>;
 
-/// Watches held for Redis `stream_ticker` callers, by (exchange, unified symbol).
-type TickerLeases = Leases<(Arc<str>, Arc<str>), TickerWatch>;
-
 #[derive(Clone)]
 pub struct ToolService {
     engine: Engine,
-    leases: Arc<TickerLeases>,
     /// The longest result's JSON (`MAX_RESULT_BYTES`, SPEC.md section 10).
     max_result_bytes: usize,
 }
@@ -151,7 +144,6 @@ impl ToolService {
     pub fn new(engine: Engine) -> Self {
         Self {
             engine,
-            leases: Leases::new(),
             max_result_bytes: limit::DEFAULT_MAX_RESULT_BYTES,
         }
     }
@@ -240,8 +232,9 @@ impl ToolService {
         }
     }
 
-    /// MCP: streams the updates as progress and returns the summary. Redis: keeps the symbol
-    /// watched (hence fresh and published on its channel) until the returned `expires_at_ms`.
+    /// Streams the updates as progress and returns the summary, or (a front end that keeps
+    /// watches) keeps the symbol watched, hence fresh and published, until the returned
+    /// `expires_at_ms`.
     async fn stream_ticker(
         &self,
         args: args::StreamTickerArgs,
@@ -251,9 +244,9 @@ impl ToolService {
         let mut watch = self
             .watch_ticker(args.exchange.as_deref(), &args.symbol)
             .await?;
-        let (exchange, symbol) = (watch.exchange().clone(), watch.symbol().clone());
-        match &context.front {
-            Front::Mcp => {
+        match &context.stream {
+            StreamDelivery::Progress => {
+                let (exchange, symbol) = (watch.exchange().clone(), watch.symbol().clone());
                 stream::run(
                     &mut watch,
                     &exchange,
@@ -263,16 +256,7 @@ impl ToolService {
                 )
                 .await
             }
-            Front::Redis(target) => {
-                let channel = target.ticker_channel(&exchange, &symbol);
-                let expires_at_ms = self
-                    .leases
-                    .lease((exchange, symbol), watch, limits.duration);
-                to_json(&StreamLease {
-                    channel,
-                    expires_at_ms,
-                })
-            }
+            StreamDelivery::Kept(keeper) => to_json(&keeper.keep(watch, limits.duration)),
         }
     }
 

@@ -4,10 +4,11 @@
 //! reply ([`reply`]). Workers heartbeat into `{prefix}:workers` ([`heartbeat`]) and take over
 //! requests left pending by dead ones ([`reclaim`]).
 
-mod admit;
 mod consumers;
 mod error;
 mod heartbeat;
+mod leases;
+mod published;
 mod pubsub;
 mod read;
 mod reclaim;
@@ -32,9 +33,9 @@ use tokio_util::sync::CancellationToken;
 pub use error::WorkerError;
 use request::{Malformed, Request};
 
-use crate::auth::ClientLimiter;
+use crate::auth::{ClientLimiter, Gate};
 use crate::config::{Secret, ServerConfig};
-use crate::tools::{CallContext, Front, ToolError, ToolService};
+use crate::tools::{CallContext, StreamDelivery, ToolError, ToolService};
 
 /// Consumer group of every worker (SPEC.md section 6).
 pub const GROUP: &str = "workers";
@@ -58,8 +59,8 @@ pub(crate) struct Shared {
     pub tools: ToolService,
     pub engine: Engine,
     pub target: RedisTarget,
-    /// What the tools know of this front end (e.g. the key prefix of the channels they name).
-    pub front: Front,
+    /// How `stream_ticker` answers here: the worker keeps the watch and names its channel.
+    pub stream: StreamDelivery,
     /// For ordinary commands (replies, acks, claims); cloned per task, multiplexed.
     pub conn: RedisConn,
     pub request_channel: String,
@@ -71,7 +72,7 @@ pub(crate) struct Shared {
     pub running: Mutex<HashSet<String>>,
     pub shutdown: CancellationToken,
     /// With `API_KEYS_FILE`: who may run requests, and how fast.
-    pub gate: Option<admit::Gate>,
+    pub gate: Option<Gate>,
 }
 
 impl Shared {
@@ -168,14 +169,17 @@ impl Shared {
             ));
         }
         let client = match &self.gate {
-            Some(gate) => Some(gate.admit(request).await?),
+            Some(gate) => Some(
+                gate.admit_key(request.api_key.as_ref(), &request.tool)
+                    .await?,
+            ),
             None => None,
         };
         if request.tool == "status" {
             return status::status(self).await.map_err(|e| e.to_tool_error());
         }
         let context = CallContext {
-            front: self.front.clone(),
+            stream: self.stream.clone(),
             // A keyed client is who its key says, whatever the request claims.
             client_id: client
                 .map(|c| c.id.clone())
@@ -273,7 +277,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
     let target = settings.redis_target();
     let conn = target.connection_with(COMMAND_TIMEOUT).await?;
     let gate = match settings.api_keys() {
-        Ok(Some(keys)) => Some(admit::Gate::new(
+        Ok(Some(keys)) => Some(Gate::new(
             keys,
             ClientLimiter::new(Some((conn.clone(), target.key_prefix.clone()))),
         )),
@@ -290,7 +294,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         tools: ToolService::new(engine.clone())
             .with_max_result_bytes(settings.server.max_result_bytes),
         engine,
-        front: Front::Redis(Arc::new(target.clone())),
+        stream: StreamDelivery::Kept(Arc::new(published::PublishedTickers::new(target.clone()))),
         target,
         conn,
         request_channel: settings.pubsub.request_channel.clone(),

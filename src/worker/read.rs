@@ -107,19 +107,30 @@ static READ_NEW_SCRIPT: std::sync::LazyLock<redis::Script> =
 static CLAIM_SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(&format!("{SHAPE}{CLAIM}")));
 
+/// `script` on the request stream with the arguments both scripts begin with: the group, this
+/// worker, `count` and the entry size bounds.
+fn on_requests<'a>(
+    script: &'a redis::Script,
+    shared: &Shared,
+    count: usize,
+) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.key(&shared.request_channel);
+    invocation
+        .arg(GROUP)
+        .arg(&shared.id)
+        .arg(count)
+        .arg(MAX_ENTRY_BYTES)
+        .arg(HEAD_BYTES);
+    invocation
+}
+
 /// Up to `count` new entries for this worker (`XREADGROUP ... >`), without waiting.
 pub async fn new_entries(
     conn: &mut RedisConn,
     shared: &Shared,
     count: usize,
 ) -> RedisResult<Vec<Delivery>> {
-    let rows: Vec<Vec<Vec<u8>>> = READ_NEW_SCRIPT
-        .key(&shared.request_channel)
-        .arg(GROUP)
-        .arg(&shared.id)
-        .arg(count)
-        .arg(MAX_ENTRY_BYTES)
-        .arg(HEAD_BYTES)
+    let rows: Vec<Vec<Vec<u8>>> = on_requests(&READ_NEW_SCRIPT, shared, count)
         .invoke_async(conn)
         .await?;
     Ok(rows.into_iter().filter_map(delivery).collect())
@@ -133,17 +144,12 @@ pub async fn claim(
     cursor: &str,
     count: usize,
 ) -> RedisResult<(String, Vec<Delivery>, Vec<String>)> {
-    let (next, rows, deleted): (String, Vec<Vec<Vec<u8>>>, Vec<String>) = CLAIM_SCRIPT
-        .key(&shared.request_channel)
-        .arg(GROUP)
-        .arg(&shared.id)
-        .arg(count)
-        .arg(MAX_ENTRY_BYTES)
-        .arg(HEAD_BYTES)
+    let mut invocation = on_requests(&CLAIM_SCRIPT, shared, count);
+    invocation
         .arg(u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX))
-        .arg(cursor)
-        .invoke_async(conn)
-        .await?;
+        .arg(cursor);
+    let (next, rows, deleted): (String, Vec<Vec<Vec<u8>>>, Vec<String>) =
+        invocation.invoke_async(conn).await?;
     Ok((
         next,
         rows.into_iter().filter_map(delivery).collect(),

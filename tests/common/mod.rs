@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod failover_traffic;
+pub mod gateway;
 pub mod http_front;
 pub mod redis;
 pub mod redis_topology;
@@ -42,6 +43,55 @@ pub fn generated(i: usize) -> String {
 
 pub fn simulator() -> SimHandle {
     Simulator::start(SimConfig::default()).expect("simulator starts")
+}
+
+/// The simulator with `extra_symbols` generated markets besides its own ([`generated`]).
+pub fn simulator_with(extra_symbols: usize) -> SimHandle {
+    Simulator::start(SimConfig {
+        extra_symbols,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts")
+}
+
+/// Holds every `ticker/24hr` answer of `sim` for `latency_ms`: misses that arrive meanwhile
+/// find the call in flight.
+pub fn slow_tickers(sim: &SimHandle, latency_ms: u64) {
+    sim.set_faults(crypto_market_sim::Faults {
+        latency_ms,
+        endpoints: Some(vec!["ticker/24hr".into()]),
+        ..Default::default()
+    });
+}
+
+/// The batching verdict on `symbols` distinct cold misses: at most `max_requests`
+/// `ticker/24hr` calls, each symbol asked once, at most 20 in a call.
+pub fn assert_batched(
+    log: &[crypto_market_sim::RequestRecord],
+    symbols: usize,
+    max_requests: usize,
+) {
+    assert!(log.len() <= max_requests, "{} requests: {log:?}", log.len());
+    assert_eq!(log.iter().map(|r| r.symbols.len()).sum::<usize>(), symbols);
+    assert!(log.iter().all(|r| r.symbols.len() <= 20), "{log:?}");
+}
+
+/// Answers of one cold symbol from every node: one price for all, from one exchange call.
+pub fn assert_one_call_served_all<T: PartialEq + std::fmt::Debug>(
+    sim: &SimHandle,
+    lasts: &[T],
+    expected: usize,
+) {
+    assert_eq!(lasts.len(), expected);
+    assert!(
+        lasts.iter().all(|l| *l == lasts[0]),
+        "one price for all {expected}: {lasts:?}"
+    );
+    assert_eq!(
+        sim.calls("ticker/24hr"),
+        1,
+        "one exchange call in the cluster"
+    );
 }
 
 /// The MCP server binary, pointed at `sim`, with the test's extra settings.

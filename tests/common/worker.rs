@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crypto_market_mcp::client::PubSubConfig;
 use crypto_market_sim::SimHandle;
 use futures::StreamExt;
 use redis::aio::MultiplexedConnection;
@@ -79,6 +80,27 @@ impl Worker {
     }
 }
 
+/// A pool client's settings: the product's request stream and reply channel, `client_id`.
+pub fn pool_config(client_id: &str, request_timeout: Duration) -> PubSubConfig {
+    PubSubConfig {
+        request_channel: REQUESTS.into(),
+        response_channel: "crypto_mcp:responses".into(),
+        request_timeout,
+        client_id: Some(client_id.into()),
+    }
+}
+
+/// Settings of nodes sharing a Redis cache (`CACHE_TTL` `ttl_s`) on a Redis `mode`
+/// (`sentinel`, `cluster`) reached through `nodes`.
+pub fn topology_env<'a>(mode: &'a str, nodes: &'a str, ttl_s: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("USE_REDIS_CACHE", "true"),
+        ("CACHE_TTL", ttl_s),
+        ("REDIS_MODE", mode),
+        ("REDIS_NODES", nodes),
+    ]
+}
+
 pub async fn connect(redis: &RedisServer) -> MultiplexedConnection {
     redis::Client::open(redis.url())
         .expect("URL")
@@ -100,8 +122,12 @@ where
     }
 }
 
-/// Waits until `n` workers announced themselves (they heartbeat once ready to serve).
-pub async fn wait_for_workers(conn: &mut MultiplexedConnection, n: usize) {
+/// Waits until `n` workers announced themselves (they heartbeat once ready to serve), read
+/// through `conn` (any topology's connection).
+pub async fn wait_for_workers<C>(conn: &mut C, n: usize)
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync,
+{
     wait_until(Duration::from_secs(60), &format!("{n} workers"), || {
         let mut conn = conn.clone();
         async move { conn.hlen::<_, usize>(WORKERS).await.unwrap_or(0) >= n }

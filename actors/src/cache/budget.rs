@@ -1,5 +1,5 @@
 //! The exchange's request-weight budget shared through Redis by every process on one IP: a
-//! GCRA over weight units on Redis's clock, a pause every process honours after a 429/418,
+//! GCRA over weight units on Redis's clock (`redis_target::gcra`), a pause every process honours after a 429/418,
 //! and a count of the processes sharing it (for their fallback share while Redis is down).
 
 use std::time::Duration;
@@ -7,37 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::RemoteCache;
+use crate::redis_target::gcra::{Sharing, Take};
 use crate::venue::SharedBudget;
-
-/// KEYS: [1] the GCRA time (µs), [2] the pause, [3] the sharers (sorted set by last use).
-/// ARGV: [1] weight, [2] µs per unit, [3] burst units, [4] this node.
-/// Returns {-1 or ms to wait, sharers}.
-const TAKE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZADD', KEYS[3], now, ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000000)
-redis.call('PEXPIRE', KEYS[3], 120000)
-local sharers = redis.call('ZCARD', KEYS[3])
-local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then return {paused, sharers} end
-local weight = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + weight * interval
-local allow_until = now + burst * interval
-if new_tat > allow_until then
-  return {math.max(1, math.ceil((new_tat - allow_until) / 1000)), sharers}
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(burst * interval / 1000) + 60000)
-return {-1, sharers}
-";
 
 /// How long a budget decision waits for Redis before this process decides alone (with its
 /// share): longer than a cache read may wait, as a wrong "yes" risks the exchange's 429.
 const PATIENCE: Duration = Duration::from_secs(1);
+
+/// How long the budget's GCRA time outlives a full burst.
+const LINGER: Duration = Duration::from_secs(60);
 
 /// Sets the pause unless a longer one is in force.
 const PAUSE: &str = r"
@@ -48,7 +26,7 @@ return 1
 ";
 
 impl RemoteCache {
-    /// `{prefix}:budget:{{exchange}}:{part}`: the exchange in a hash tag, so the keys TAKE
+    /// `{prefix}:budget:{{exchange}}:{part}`: the exchange in a hash tag, so the keys a take
     /// touches together live in one Redis Cluster slot (a script may not span slots).
     fn budget_key(&self, exchange: &str, part: &str) -> String {
         format!("{}:budget:{{{exchange}}}:{part}", self.target().key_prefix)
@@ -64,33 +42,34 @@ impl SharedBudget for RemoteCache {
         per_minute: u32,
         burst: u32,
     ) -> Option<(Result<(), Duration>, u32)> {
-        let interval_us = 60_000_000.0 / f64::from(per_minute.max(1));
         let keys = [
             self.budget_key(exchange, "gcra"),
             self.budget_key(exchange, "pause"),
             self.budget_key(exchange, "sharers"),
         ];
-        let (keys, node) = (&keys, &self.node);
-        let (wait_ms, sharers): (i64, u32) = self
-            .run_patiently(PATIENCE, |mut conn| async move {
-                redis::Script::new(TAKE)
-                    .key(&keys[0])
-                    .key(&keys[1])
-                    .key(&keys[2])
-                    .arg(weight)
-                    .arg(interval_us)
-                    .arg(burst.max(weight))
-                    .arg(node)
-                    .invoke_async(&mut conn)
-                    .await
-            })
-            .await?;
-        let verdict = if wait_ms < 0 {
-            Ok(())
-        } else {
-            Err(Duration::from_millis(wait_ms as u64))
+        let take = &Take {
+            key: &keys[0],
+            weight,
+            interval_us: 60_000_000.0 / f64::from(per_minute.max(1)),
+            burst: burst.max(weight),
+            linger: LINGER,
+            sharing: Some(Sharing {
+                pause_key: &keys[1],
+                sharers_key: &keys[2],
+                node: &self.node,
+            }),
         };
-        Some((verdict, sharers))
+        let decision = self
+            .run_patiently(
+                PATIENCE,
+                |mut conn| async move { take.run(&mut conn).await },
+            )
+            .await?;
+        let verdict = match decision.wait {
+            None => Ok(()),
+            Some(wait) => Err(wait),
+        };
+        Some((verdict, decision.sharers))
     }
 
     async fn pause(&self, exchange: &str, wait: Duration) {

@@ -18,6 +18,7 @@
 
 mod cluster;
 mod conn;
+pub mod gcra;
 mod sentinel;
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
-//! Values held until a deadline: the Redis `stream_ticker` keeps a symbol's [`TickerWatch`]
+//! Values held until a deadline: the worker's `stream_ticker` keeps a symbol's [`TickerWatch`]
 //! (so the engine keeps it fresh and published) until the lease's `expires_at_ms`, and a
-//! second call extends the lease instead of taking a second watch.
+//! second call extends the lease instead of taking a second watch (see [`super::published`]).
 //!
 //! Expiry runs on tokio's clock (one background task sleeping until the earliest deadline), so
 //! tests drive it with paused time; `expires_at_ms` is the wall-clock time of that deadline.
@@ -79,10 +79,12 @@ where
     }
 
     /// Leases held now.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

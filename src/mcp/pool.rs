@@ -1,7 +1,7 @@
-//! Live tickers for the MCP front end, whoever runs the tools: this process's engine (a
-//! [`TickerWatch`]) or, in gateway mode (`PUBSUB_ENABLED`), the worker pool.
+//! Gateway mode (`PUBSUB_ENABLED`): the MCP server's tools run on the worker pool through
+//! Redis ([`PoolCaller`]); this process starts no engine and calls no exchange.
 //!
-//! The pool cannot push a stream through its request/reply protocol, but it publishes every
+//! Live tickers: the pool cannot push a stream through its request/reply protocol, but it publishes every
 //! tick of a streamed symbol on the symbol's Redis channel (SPEC.md section 5). So the gateway
 //! asks the pool's `stream_ticker` to keep the symbol streamed there (a lease, renewed shortly
 //! before it ends while in use) and follows the channel the pool names: no request per tick.
@@ -9,67 +9,134 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crypto_market_actors::TickerWatch;
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use super::caller::{LiveTicker, MarketCaller, Ticks};
 use crate::client::channels::TickerFeed;
 use crate::client::PubSubClient;
 use crate::config::Secret;
-use crate::tools::stream::TickerSource;
-use crate::tools::ToolError;
+use crate::tools::args::{parse, StreamLimits, StreamTickerArgs};
+use crate::tools::stream::{self, TickerSource};
+use crate::tools::{Arguments, CallContext, Tool, ToolError};
 use crypto_market_actors::ErrorCode;
 
 /// How long before a pool lease ends it is renewed (at most half the lease): time for the
 /// renewal's round trip through the pool.
-pub const RENEW_AHEAD: Duration = Duration::from_secs(10);
+const RENEW_AHEAD: Duration = Duration::from_secs(10);
+
+/// How long a gateway's lease on a pool-side ticker stream lasts when nothing else bounds it
+/// (resource subscriptions); renewed while in use.
+const SUBSCRIPTION_LEASE: Duration = Duration::from_secs(300);
 
 /// A caller's key and its client id at the pool, which the gateway forwards.
-pub type PoolCaller = Option<(Secret, String)>;
+type ForwardedKey = Option<(Secret, String)>;
 
-/// Every new ticker of one symbol.
-pub enum Ticks {
-    Watch(TickerWatch),
-    Pool(PoolTicker),
+/// The caller a gateway forwards: its key and client id, when it called with its own key.
+fn forwarded_key(context: &CallContext) -> ForwardedKey {
+    context.api_key.clone().zip(context.client_id.clone())
 }
 
-impl Ticks {
-    pub fn exchange(&self) -> &str {
-        match self {
-            Self::Watch(watch) => watch.exchange(),
-            Self::Pool(pool) => &pool.exchange,
-        }
+/// The tools on the worker pool.
+pub struct PoolCaller(Arc<PubSubClient>);
+
+impl PoolCaller {
+    pub fn new(client: Arc<PubSubClient>) -> Self {
+        Self(client)
     }
 
-    /// Unified symbol, e.g. `BTC/USDT`.
-    pub fn symbol(&self) -> &str {
-        match self {
-            Self::Watch(watch) => watch.symbol(),
-            Self::Pool(pool) => &pool.symbol,
+    async fn call_pool(
+        &self,
+        name: &str,
+        arguments: Arguments,
+        context: &CallContext,
+    ) -> Result<Value, ToolError> {
+        if Tool::named(name).map(|spec| spec.tool) == Some(Tool::StreamTicker) {
+            let args: StreamTickerArgs = parse(arguments)?;
+            let limits = args.limits()?;
+            return self.stream(&args, limits, context).await;
         }
+        let args = Value::Object(arguments.unwrap_or_default());
+        let caller = forwarded_key(context);
+        let caller = caller.as_ref().map(|(key, id)| (key, id.as_str()));
+        self.0
+            .call_as(name, args, caller)
+            .await
+            .map_err(ToolError::from)
+    }
+
+    /// `stream_ticker`: leased at the pool and followed on its ticker channel.
+    async fn stream(
+        &self,
+        args: &StreamTickerArgs,
+        limits: StreamLimits,
+        context: &CallContext,
+    ) -> Result<Value, ToolError> {
+        let mut ticker = PoolTicker::start(
+            self.0.clone(),
+            forwarded_key(context),
+            args.exchange.as_deref(),
+            &args.symbol,
+            // Outlasts the stream: no renewal while it runs.
+            limits.duration + RENEW_AHEAD,
+        )
+        .await?;
+        let (exchange, symbol) = (ticker.exchange.clone(), ticker.symbol.clone());
+        stream::run(
+            &mut ticker,
+            &exchange,
+            &symbol,
+            limits,
+            context.progress.as_deref(),
+        )
+        .await
     }
 }
 
-impl TickerSource for Ticks {
-    async fn next_ticker(&mut self) -> Result<Value, ToolError> {
-        match self {
-            Self::Watch(watch) => watch.next_ticker().await,
-            Self::Pool(pool) => pool.next_ticker().await,
-        }
+impl MarketCaller for PoolCaller {
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: Arguments,
+        context: CallContext,
+    ) -> BoxFuture<'a, Result<Value, ToolError>> {
+        Box::pin(async move {
+            tokio::select! {
+                outcome = self.call_pool(name, arguments, &context) => outcome,
+                () = context.cancelled() => Err(ToolError::cancelled()),
+            }
+        })
     }
 
-    async fn skip_held(&mut self) {
-        match self {
-            Self::Watch(watch) => watch.skip_held().await,
-            Self::Pool(pool) => pool.skip_held().await,
-        }
+    fn watch<'a>(
+        &'a self,
+        exchange: Option<&'a str>,
+        symbol: &'a str,
+        context: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Ticks, ToolError>> {
+        Box::pin(async move {
+            let ticker = PoolTicker::start(
+                self.0.clone(),
+                forwarded_key(context),
+                exchange,
+                symbol,
+                SUBSCRIPTION_LEASE,
+            )
+            .await?;
+            Ok(Ticks::new(ticker))
+        })
+    }
+
+    fn charges_rates(&self) -> bool {
+        false
     }
 }
 
 /// A ticker streamed by the worker pool (see the module docs).
-pub struct PoolTicker {
+struct PoolTicker {
     client: Arc<PubSubClient>,
-    caller: PoolCaller,
+    caller: ForwardedKey,
     exchange: String,
     symbol: String,
     /// The first ticker, read at start: handed over first.
@@ -85,9 +152,9 @@ pub struct PoolTicker {
 impl PoolTicker {
     /// Reads the ticker once (which resolves the symbol: a bad one fails here), asks the pool
     /// to keep it streamed for `lease` and follows its channel.
-    pub async fn start(
+    async fn start(
         client: Arc<PubSubClient>,
-        caller: PoolCaller,
+        caller: ForwardedKey,
         exchange: Option<&str>,
         symbol: &str,
         lease: Duration,
@@ -141,7 +208,7 @@ impl PoolTicker {
         self.last = Some(without_freshness(ticker));
     }
 
-    async fn next_ticker(&mut self) -> Result<Value, ToolError> {
+    async fn next(&mut self) -> Result<Value, ToolError> {
         if let Some(first) = self.held.take() {
             self.hand_over(&first);
             return Ok(first);
@@ -171,10 +238,39 @@ impl PoolTicker {
         }
     }
 
-    async fn skip_held(&mut self) {
+    fn skip_first(&mut self) {
         if let Some(first) = self.held.take() {
             self.hand_over(&first);
         }
+    }
+}
+
+impl TickerSource for PoolTicker {
+    async fn next_ticker(&mut self) -> Result<Value, ToolError> {
+        self.next().await
+    }
+
+    async fn skip_held(&mut self) {
+        self.skip_first();
+    }
+}
+
+impl LiveTicker for PoolTicker {
+    fn exchange(&self) -> &str {
+        &self.exchange
+    }
+
+    fn symbol(&self) -> &str {
+        &self.symbol
+    }
+
+    fn next_ticker(&mut self) -> BoxFuture<'_, Result<Value, ToolError>> {
+        Box::pin(self.next())
+    }
+
+    fn skip_held(&mut self) -> BoxFuture<'_, ()> {
+        self.skip_first();
+        Box::pin(async {})
     }
 }
 
