@@ -346,7 +346,7 @@ impl Loaded {
     /// What the engine relies on in a parsed reply.
     fn check(&self, parsed: &Parsed) {
         let ticker_ok = |t: &Ticker, symbol: &str| {
-            crate::fuzzing::assert_numbers_finite(t);
+            assert_numbers_finite(t);
             assert_eq!(t.symbol, symbol, "a ticker of another market: {t:?}");
         };
         match parsed {
@@ -378,4 +378,30 @@ impl Loaded {
             }
         }
     }
+}
+
+/// Every number a ticker carries is finite (an unknown one is `None`, never NaN or ∞).
+pub(crate) fn assert_numbers_finite(t: &Ticker) {
+    let numbers = [
+        t.high,
+        t.low,
+        t.bid,
+        t.bid_volume,
+        t.ask,
+        t.ask_volume,
+        t.vwap,
+        t.open,
+        t.close,
+        t.last,
+        t.previous_close,
+        t.change,
+        t.percentage,
+        t.average,
+        t.base_volume,
+        t.quote_volume,
+    ];
+    assert!(
+        numbers.iter().flatten().all(|v| v.is_finite()),
+        "a number that is not: {t:?}"
+    );
 }
