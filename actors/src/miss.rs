@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::{Message, Recipient};
+use actix::{Message, WeakRecipient};
 use futures::FutureExt;
 use tokio::task::JoinHandle;
 
@@ -40,20 +40,21 @@ pub(crate) struct SymbolRejected {
 pub(crate) struct Trim;
 
 /// The steps every miss shares, with what they need: the read side, where exchange calls and
-/// Redis writes run, and the router's inbox for what a miss finds out.
+/// Redis writes run, and the router's inbox for what a miss finds out (weak: the router holds
+/// its own miss path, and must still stop once the engine lets go of it).
 pub(crate) struct MissPath {
     directory: Arc<Directory>,
     io: ExchangeIo,
-    rejected: Recipient<SymbolRejected>,
-    trim: Recipient<Trim>,
+    rejected: WeakRecipient<SymbolRejected>,
+    trim: WeakRecipient<Trim>,
 }
 
 impl MissPath {
     pub fn new(
         directory: Arc<Directory>,
         io: ExchangeIo,
-        rejected: Recipient<SymbolRejected>,
-        trim: Recipient<Trim>,
+        rejected: WeakRecipient<SymbolRejected>,
+        trim: WeakRecipient<Trim>,
     ) -> Self {
         Self {
             directory,
@@ -221,7 +222,7 @@ impl MissPath {
             },
         };
         if self.directory.over_capacity() {
-            let _ = self.trim.try_send(Trim);
+            tell(&self.trim, Trim);
         }
         served
     }
@@ -239,10 +240,13 @@ impl MissPath {
     ) -> Result<Served<MarketData>, EngineError> {
         if matches!(error, EngineError::InvalidSymbol { .. }) {
             // The market list has it but the exchange does not (delisted since).
-            let _ = self.rejected.try_send(SymbolRejected {
-                exchange: exchange.clone(),
-                symbol: symbol.clone(),
-            });
+            tell(
+                &self.rejected,
+                SymbolRejected {
+                    exchange: exchange.clone(),
+                    symbol: symbol.clone(),
+                },
+            );
         }
         if !error.allows_stale() {
             return Err(error);
@@ -286,6 +290,17 @@ impl MissPath {
             self.io
                 .spawn(async move { remote.put(&key, &stamped, ttl_left).await }),
         );
+    }
+}
+
+/// Tells the router, if it still runs, without waiting.
+fn tell<M>(router: &WeakRecipient<M>, message: M)
+where
+    M: Message + Send,
+    M::Result: Send,
+{
+    if let Some(router) = router.upgrade() {
+        let _ = router.try_send(message);
     }
 }
 

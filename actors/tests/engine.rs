@@ -215,6 +215,51 @@ async fn a_full_mailbox_answers_busy_instead_of_queueing_without_limit() {
     }
 }
 
+/// A batched ticker miss fails the way a single one does (one miss path): a recent value
+/// marked stale when the exchange failed, a rejected listed symbol remembered.
+#[actix::test]
+async fn a_batched_miss_falls_back_and_reports_rejections_like_a_single_one() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 600_000);
+    let info = engine.exchange(None).unwrap().clone();
+    let tickers = |symbols: &[&str]| {
+        let inputs: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+        let engine = engine.clone();
+        let info = info.clone();
+        async move { engine.fetch_tickers(&info, &inputs).await }
+    };
+    assert!(tickers(&["BTC/USDT"]).await[0].1.is_ok());
+    eventually("the ticker is stored", || async {
+        engine.cache_stats().entries == 1
+    })
+    .await;
+    exchange.fail_with(Some(VenueError::unavailable("HTTP 503")));
+    engine.clock().advance(Duration::from_secs(11));
+    let answers = tickers(&["BTC/USDT", "ETH/USDT"]).await;
+    let btc = answers[0].1.as_ref().unwrap();
+    assert_eq!((btc.data.source, btc.data.stale), (Source::Cache, true));
+    assert_eq!(
+        answers[1].1.as_ref().unwrap_err().code(),
+        ErrorCode::ExchangeUnavailable
+    );
+
+    exchange.fail_with(None);
+    exchange.rejects.lock().unwrap().push("SOL/USDT".into());
+    let answers = tickers(&["SOL/USDT"]).await;
+    assert_eq!(
+        answers[0].1.as_ref().unwrap_err().code(),
+        ErrorCode::InvalidSymbol
+    );
+    eventually("an early markets reload", || async {
+        exchange.market_loads.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    let calls = exchange.calls();
+    let again = ticker_last(&engine, "SOL/USDT").await.unwrap_err();
+    assert_eq!(again.code(), ErrorCode::InvalidSymbol);
+    assert_eq!(exchange.calls(), calls, "answered from the negative cache");
+}
+
 /// Issue 9, defect 8 (engine side): spellings of one market are one answer.
 #[actix::test]
 async fn tickers_of_many_spellings_of_one_market_are_answered_once() {

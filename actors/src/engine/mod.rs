@@ -8,9 +8,9 @@
 //! - a symbol's first request (or one before the markets are loaded): a hop to the router,
 //!   which starts the actor, then one to the actor.
 //!
-//! - [`fetch`](self): one symbol's data, the hit path and the hops of a miss; watches; markets;
-//! - [`tickers`](self): many tickers at once, the misses fetched in one batch;
-//! - `compare`, `failover`, `status`: across venues, and each venue's health.
+//! Files: `fetch` (one symbol's data: the hit path and the hops of a miss; watches; markets),
+//! `tickers` (many tickers at once, the misses fetched in one batch), `compare`, `failover`
+//! and `status` (across venues, and each venue's health).
 
 mod compare;
 mod failover;
@@ -18,7 +18,7 @@ mod fetch;
 mod status;
 mod tickers;
 
-/// Named in the engine's signatures.
+// Named in the engine's signatures (their modules are the crate's own).
 pub use crate::cache::CacheStats;
 pub use crate::directory::MarketsAnswer;
 pub use compare::Comparison;

@@ -41,8 +41,9 @@ impl Engine {
         let policy = self.inner.directory.policy;
         let mut seen = HashSet::new();
         let mut answers: Vec<(String, Option<Reply>)> = Vec::with_capacity(symbols.len());
-        // (slot in `answers`, unified symbol) of the misses.
-        let mut missing: Vec<(usize, Arc<str>)> = Vec::new();
+        // The misses: their unified symbols, and their slots in `answers`.
+        let mut missing: Vec<Arc<str>> = Vec::new();
+        let mut missing_slots: Vec<usize> = Vec::new();
         for input in symbols {
             let resolved = match venue.resolve(input, now) {
                 Ok(Some(resolved)) => resolved,
@@ -79,16 +80,16 @@ impl Engine {
                     if resolved.entry.is_none() {
                         self.inner.directory.counters.miss();
                     }
-                    missing.push((answers.len(), resolved.symbol.clone()));
+                    missing.push(resolved.symbol.clone());
+                    missing_slots.push(answers.len());
                     answers.push((input.clone(), None));
                 }
             }
         }
         if !missing.is_empty() {
-            let symbols: Vec<Arc<str>> = missing.iter().map(|(_, s)| s.clone()).collect();
-            let fetched = self.fetch_missing_tickers(&venue, &symbols).await;
-            for ((slot, _), reply) in missing.iter().zip(fetched) {
-                answers[*slot].1 = Some(reply);
+            let fetched = self.fetch_missing_tickers(&venue, &missing).await;
+            for (slot, reply) in missing_slots.into_iter().zip(fetched) {
+                answers[slot].1 = Some(reply);
             }
         }
         answers

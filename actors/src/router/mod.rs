@@ -7,9 +7,9 @@
 //! markets are not loaded yet): cache hits and calls to running actors bypass it, reading the
 //! shared [`Directory`] instead.
 //!
-//! - [`markets`]: each exchange's market list, loading and reloading;
-//! - [`symbols`]: the symbol actors, started, stopped when idle, evicted over capacity;
-//! - [`feeds`]: the venues' live feeds, what they carry and where their events go.
+//! Files: `markets` (each exchange's market list, loading and reloading), `symbols` (the
+//! symbol actors: started, stopped when idle, evicted over capacity), `feeds` (the venues'
+//! live feeds: what they carry and where their events go), `messages`.
 
 mod feeds;
 mod markets;
@@ -94,8 +94,8 @@ impl Router {
         MissPath::new(
             directory,
             io,
-            router.clone().recipient(),
-            router.clone().recipient(),
+            router.downgrade().recipient(),
+            router.downgrade().recipient(),
         )
     }
 
