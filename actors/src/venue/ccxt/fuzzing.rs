@@ -54,6 +54,8 @@ impl ReplyKind {
 }
 
 /// A reply as the adapter returns it to the engine.
+// One per fuzz input, checked and dropped: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
     Ticker(Ticker),
