@@ -5,6 +5,8 @@
 
 pub use crate::venue::ccxt::fuzzing::{Parsed, ReplyKind, ReplyParsers, VENUES};
 
+use crate::venue::ccxt::fuzzing::assert_numbers_finite;
+
 use crate::model::{now_ms, MarketData, Ticker};
 use crate::venue::binance::wire::{self, Frame, TickerUpdate};
 use crate::venue::MarketEvent;
@@ -48,32 +50,6 @@ fn check_ticker(t: &Ticker) {
     assert_numbers_finite(t);
 }
 
-/// Every number a ticker carries is finite (an unknown one is `None`, never NaN or ∞).
-pub(crate) fn assert_numbers_finite(t: &Ticker) {
-    let numbers = [
-        t.high,
-        t.low,
-        t.bid,
-        t.bid_volume,
-        t.ask,
-        t.ask_volume,
-        t.vwap,
-        t.open,
-        t.close,
-        t.last,
-        t.previous_close,
-        t.change,
-        t.percentage,
-        t.average,
-        t.base_volume,
-        t.quote_volume,
-    ];
-    assert!(
-        numbers.iter().flatten().all(|v| v.is_finite()),
-        "a number that is not: {t:?}"
-    );
-}
-
 /// The `ccxt_reply` target's input: a venue selector byte, a reply kind selector byte, then
 /// the reply's body.
 pub fn ccxt_input(data: &[u8]) -> Option<(&'static str, ReplyKind, &[u8])> {
@@ -83,4 +59,14 @@ pub fn ccxt_input(data: &[u8]) -> Option<(&'static str, ReplyKind, &[u8])> {
     let venue = VENUES[usize::from(*venue) % VENUES.len()];
     let kind = ReplyKind::ALL[usize::from(*kind) % ReplyKind::ALL.len()];
     Some((venue, kind, body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_frame_of_extreme_numbers_goes_the_whole_way() {
+        // The ticker of `venue::binance::wire`'s extreme-numbers test, as a connection reads it.
+        let frame = r#"{"stream":"btcusdt@ticker","data":{"E":-9223372036854775808,"s":"BTCUSDT","c":"1.7e308","o":"1.7e308"}}"#;
+        assert!(super::binance_frame(frame).is_ok());
+    }
 }

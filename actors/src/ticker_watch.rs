@@ -7,9 +7,9 @@ use std::sync::Arc;
 use actix::Addr;
 use tokio::sync::watch;
 
-use crate::model::DataRequest;
-use crate::router::{Directory, Router, SymbolEntry, Unwatch};
-use crate::symbol::{Answer, Lookup, Stamped};
+use crate::directory::{Answer, Directory, Lookup, SymbolEntry};
+use crate::model::{DataRequest, MarketData, Served, Stamped};
+use crate::router::{Router, Unwatch};
 
 /// Holding it keeps the symbol watched; dropping it releases the watch (the last release
 /// stops the symbol's feed stream and polling).
@@ -84,7 +84,7 @@ impl TickerWatch {
         }
     }
 
-    fn answer(&self, served: crate::model::Served<crate::model::MarketData>) -> Answer {
+    fn answer(&self, served: Served<MarketData>) -> Answer {
         Answer::new(
             self.entry.exchange.clone(),
             self.entry.symbol.clone(),

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crypto_market_actors::engine::ExchangeInfo;
 use crypto_market_actors::model::{Clock, DataRequest, MarketData, Source, Ticker};
-use crypto_market_actors::symbol::Answer;
 use crypto_market_actors::venue::VenueConfig;
+use crypto_market_actors::Answer;
 use crypto_market_actors::{Engine, EngineConfig, TickerWatch};
 use crypto_market_sim::{SimConfig, SimHandle, Simulator};
 

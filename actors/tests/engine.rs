@@ -6,223 +6,16 @@
 //! within a wall-clock window. Waiting is "until a condition holds", bounded only by a long
 //! timeout that a healthy run never approaches.
 
-use std::collections::HashMap;
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use crypto_market_actors::model::{
-    Candle, Clock, DataRequest, Market, MarketData, OrderBook, Source, Ticker, Timeframe, Trade,
-};
-use crypto_market_actors::venue::{Exchange, Feed, MarketEvent, StreamKey, VenueError};
+use common::{config, ScriptedExchange, GENERATED_MARKETS};
+use crypto_market_actors::model::{DataRequest, MarketData, Source, Ticker};
+use crypto_market_actors::venue::{Exchange, StreamKey, VenueError};
 use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
-
-/// Extra markets `C0000/USDT`.. for scale tests.
-const GENERATED_MARKETS: usize = 3000;
-
-/// An exchange whose answers the test scripts: a price per symbol, an optional failure, a delay.
-#[derive(Default)]
-struct ScriptedExchange {
-    ticker_calls: AtomicUsize,
-    market_loads: AtomicUsize,
-    fail_markets: AtomicBool,
-    /// Symbols the exchange rejects (BadSymbol) though its market list has them.
-    rejects: Mutex<Vec<String>>,
-    delay_ms: AtomicUsize,
-    failure: Mutex<Option<VenueError>>,
-    /// Symbols whose next ticker call panics (once).
-    panic_once: Mutex<Vec<String>>,
-    prices: Mutex<HashMap<String, f64>>,
-    timeframes: Vec<String>,
-    feed: Option<Arc<FakeFeed>>,
-}
-
-/// A live feed the test drives: records what it is asked to carry, pushes what the test sends.
-struct FakeFeed {
-    subscribed: Mutex<Vec<StreamKey>>,
-    unsubscribed: Mutex<Vec<StreamKey>>,
-    events: tokio::sync::broadcast::Sender<MarketEvent>,
-}
-
-impl FakeFeed {
-    fn push(&self, symbol: &str, timestamp: i64, last: f64) {
-        let event = MarketEvent {
-            symbol: Arc::from(symbol),
-            data: MarketData::Ticker(Ticker {
-                symbol: symbol.into(),
-                timestamp: Some(timestamp),
-                last: Some(last),
-                ..Default::default()
-            }),
-            event_time_ms: crypto_market_actors::model::now_ms(),
-            received_ms: crypto_market_actors::model::now_ms(),
-        };
-        self.events.send(event).unwrap();
-    }
-}
-
-impl Feed for FakeFeed {
-    fn subscribe(&self, streams: &[StreamKey]) {
-        self.subscribed.lock().unwrap().extend_from_slice(streams);
-    }
-    fn unsubscribe(&self, streams: &[StreamKey]) {
-        self.unsubscribed.lock().unwrap().extend_from_slice(streams);
-    }
-    fn events(&self) -> tokio::sync::broadcast::Receiver<MarketEvent> {
-        self.events.subscribe()
-    }
-    fn connected(&self) -> bool {
-        true
-    }
-}
-
-impl ScriptedExchange {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            timeframes: vec!["1m".into(), "1h".into()],
-            ..Default::default()
-        })
-    }
-    fn with_feed() -> (Arc<Self>, Arc<FakeFeed>) {
-        let feed = Arc::new(FakeFeed {
-            subscribed: Mutex::default(),
-            unsubscribed: Mutex::default(),
-            events: tokio::sync::broadcast::channel(64).0,
-        });
-        let exchange = Arc::new(Self {
-            timeframes: vec!["1m".into(), "1h".into()],
-            feed: Some(feed.clone()),
-            ..Default::default()
-        });
-        (exchange, feed)
-    }
-    fn calls(&self) -> usize {
-        self.ticker_calls.load(Ordering::SeqCst)
-    }
-    fn fail_with(&self, error: Option<VenueError>) {
-        *self.failure.lock().unwrap() = error;
-    }
-}
-
-fn market(symbol: &str) -> Market {
-    let (base, quote) = symbol.split_once('/').unwrap();
-    Market {
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: quote.into(),
-        market_type: "spot".into(),
-        active: true,
-        id: format!("{base}{quote}"),
-    }
-}
-
-#[async_trait]
-impl Exchange for ScriptedExchange {
-    fn id(&self) -> &str {
-        "scripted"
-    }
-    fn timeframes(&self) -> &[String] {
-        &self.timeframes
-    }
-    fn feed(&self) -> Option<Arc<dyn Feed>> {
-        self.feed.clone().map(|feed| feed as Arc<dyn Feed>)
-    }
-    async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
-        self.market_loads.fetch_add(1, Ordering::SeqCst);
-        if self.fail_markets.load(Ordering::SeqCst) {
-            return Err(VenueError::unavailable("exchangeInfo down"));
-        }
-        let named = ["BTC/USDT", "ETH/USDT", "PANIC/USDT", "SOL/USDT"]
-            .into_iter()
-            .map(market);
-        let generated = (0..GENERATED_MARKETS).map(|i| market(&format!("C{i:04}/USDT")));
-        Ok(named.chain(generated).collect())
-    }
-    async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
-        self.ticker_calls.fetch_add(1, Ordering::SeqCst);
-        let delay = self.delay_ms.load(Ordering::SeqCst) as u64;
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        let should_panic = {
-            let mut once = self.panic_once.lock().unwrap();
-            let hit = once.iter().any(|s| s == symbol);
-            once.retain(|s| s != symbol);
-            hit
-        };
-        if should_panic {
-            panic!("scripted panic for {symbol}");
-        }
-        if let Some(error) = self.failure.lock().unwrap().clone() {
-            return Err(error);
-        }
-        if self.rejects.lock().unwrap().iter().any(|s| s == symbol) {
-            return Err(VenueError::BadSymbol(format!(
-                "binance {{\"code\":-1121}} {symbol}"
-            )));
-        }
-        let last = self
-            .prices
-            .lock()
-            .unwrap()
-            .get(symbol)
-            .copied()
-            .unwrap_or(100.0);
-        Ok(Ticker {
-            symbol: symbol.into(),
-            last: Some(last),
-            ..Default::default()
-        })
-    }
-    async fn fetch_ohlcv(
-        &self,
-        _: &str,
-        _: &Timeframe,
-        _: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<Candle>, VenueError> {
-        Ok((0..limit as i64)
-            .map(|i| Candle {
-                timestamp: i,
-                open: 1.0,
-                high: 1.0,
-                low: 1.0,
-                close: 1.0,
-                volume: 1.0,
-            })
-            .collect())
-    }
-    async fn fetch_order_book(&self, _: &str, limit: u32) -> Result<OrderBook, VenueError> {
-        let levels =
-            |start: f64, step: f64| (0..limit).map(|i| [start + step * i as f64, 1.0]).collect();
-        Ok(OrderBook {
-            bids: levels(99.0, -1.0),
-            asks: levels(101.0, 1.0),
-            timestamp: None,
-            nonce: Some(1),
-        })
-    }
-    async fn fetch_trades(&self, _: &str, _: u32) -> Result<Vec<Trade>, VenueError> {
-        Err(VenueError::Unsupported("trades".into()))
-    }
-}
-
-fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
-    EngineConfig {
-        default_exchange: "scripted".into(),
-        venues: Vec::new(),
-        cache_ttl: Duration::from_millis(ttl_ms),
-        cache_stale_ttl: Duration::from_secs(60),
-        cache_capacity: NonZeroUsize::new(1024).unwrap(),
-        symbol_idle_after: Duration::from_millis(idle_ms),
-        markets_refresh: Duration::from_secs(3600),
-        io_threads: 2,
-        mailbox_capacity: 4096,
-        clock: Clock::default(),
-        remote_cache: None,
-        failover: true,
-    }
-}
 
 fn start(exchange: &Arc<ScriptedExchange>, ttl_ms: u64, idle_ms: u64) -> Engine {
     start_with(exchange, config(ttl_ms, idle_ms))
@@ -420,6 +213,51 @@ async fn a_full_mailbox_answers_busy_instead_of_queueing_without_limit() {
     for call in pending {
         call.await.unwrap();
     }
+}
+
+/// A batched ticker miss fails the way a single one does (one miss path): a recent value
+/// marked stale when the exchange failed, a rejected listed symbol remembered.
+#[actix::test]
+async fn a_batched_miss_falls_back_and_reports_rejections_like_a_single_one() {
+    let exchange = ScriptedExchange::new();
+    let engine = start(&exchange, 10_000, 600_000);
+    let info = engine.exchange(None).unwrap().clone();
+    let tickers = |symbols: &[&str]| {
+        let inputs: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+        let engine = engine.clone();
+        let info = info.clone();
+        async move { engine.fetch_tickers(&info, &inputs).await }
+    };
+    assert!(tickers(&["BTC/USDT"]).await[0].1.is_ok());
+    eventually("the ticker is stored", || async {
+        engine.cache_stats().entries == 1
+    })
+    .await;
+    exchange.fail_with(Some(VenueError::unavailable("HTTP 503")));
+    engine.clock().advance(Duration::from_secs(11));
+    let answers = tickers(&["BTC/USDT", "ETH/USDT"]).await;
+    let btc = answers[0].1.as_ref().unwrap();
+    assert_eq!((btc.data.source, btc.data.stale), (Source::Cache, true));
+    assert_eq!(
+        answers[1].1.as_ref().unwrap_err().code(),
+        ErrorCode::ExchangeUnavailable
+    );
+
+    exchange.fail_with(None);
+    exchange.rejects.lock().unwrap().push("SOL/USDT".into());
+    let answers = tickers(&["SOL/USDT"]).await;
+    assert_eq!(
+        answers[0].1.as_ref().unwrap_err().code(),
+        ErrorCode::InvalidSymbol
+    );
+    eventually("an early markets reload", || async {
+        exchange.market_loads.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    let calls = exchange.calls();
+    let again = ticker_last(&engine, "SOL/USDT").await.unwrap_err();
+    assert_eq!(again.code(), ErrorCode::InvalidSymbol);
+    assert_eq!(exchange.calls(), calls, "answered from the negative cache");
 }
 
 /// Issue 9, defect 8 (engine side): spellings of one market are one answer.
@@ -817,7 +655,7 @@ async fn a_watched_symbol_stays_live_while_idle() {
     .await;
 }
 
-fn ticker_of(answer: &crypto_market_actors::symbol::Answer) -> &Ticker {
+fn ticker_of(answer: &crypto_market_actors::Answer) -> &Ticker {
     match answer.data.value.as_ref() {
         MarketData::Ticker(ticker) => ticker,
         other => panic!("not a ticker: {other:?}"),

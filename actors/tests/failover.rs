@@ -3,120 +3,35 @@
 //! hold up `compare_tickers`. (The same against the simulator's five formats, through the real
 //! binaries: the workspace's `tests/exchanges.rs`.)
 
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use crypto_market_actors::model::{
-    Candle, Clock, DataRequest, Market, MarketData, OrderBook, Ticker, Timeframe, Trade,
-};
-use crypto_market_actors::venue::{Exchange, VenueConfig, VenueError};
+use common::{config, ScriptedExchange};
+use crypto_market_actors::model::{DataRequest, MarketData};
+use crypto_market_actors::venue::{Exchange, VenueConfig};
 use crypto_market_actors::{Engine, EngineConfig, EngineError, ErrorCode};
 
-/// A venue quoting `price` for BTC/USDT and ETH/USDT (ETH only where `lists_eth`), down while
-/// `down` is set, answering after `delay_ms`.
-struct Venue {
-    id: &'static str,
-    price: f64,
-    lists_eth: bool,
-    down: AtomicBool,
-    delay_ms: AtomicU64,
-    calls: AtomicUsize,
+/// A venue `id` quoting `price` for BTC/USDT, and for ETH/USDT where `lists_eth`.
+fn venue(id: &'static str, price: f64, lists_eth: bool) -> Arc<ScriptedExchange> {
+    ScriptedExchange::venue(id, price, lists_eth)
 }
 
-impl Venue {
-    fn new(id: &'static str, price: f64, lists_eth: bool) -> Arc<Self> {
-        Arc::new(Self {
-            id,
-            price,
-            lists_eth,
-            down: AtomicBool::new(false),
-            delay_ms: AtomicU64::new(0),
-            calls: AtomicUsize::new(0),
-        })
-    }
-}
-
-fn market(symbol: &str) -> Market {
-    let (base, quote) = symbol.split_once('/').unwrap();
-    Market {
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: quote.into(),
-        market_type: "spot".into(),
-        active: true,
-        id: format!("{base}{quote}"),
-    }
-}
-
-#[async_trait]
-impl Exchange for Venue {
-    fn id(&self) -> &str {
-        self.id
-    }
-    fn timeframes(&self) -> &[String] {
-        &[]
-    }
-    async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
-        let mut markets = vec![market("BTC/USDT")];
-        if self.lists_eth {
-            markets.push(market("ETH/USDT"));
-        }
-        Ok(markets)
-    }
-    async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst))).await;
-        if self.down.load(Ordering::SeqCst) {
-            return Err(VenueError::unavailable("HTTP 503"));
-        }
-        Ok(Ticker {
-            symbol: symbol.into(),
-            bid: Some(self.price - 1.0),
-            ask: Some(self.price + 1.0),
-            last: Some(self.price),
-            ..Default::default()
-        })
-    }
-    async fn fetch_ohlcv(
-        &self,
-        _: &str,
-        _: &Timeframe,
-        _: Option<i64>,
-        _: u32,
-    ) -> Result<Vec<Candle>, VenueError> {
-        Err(VenueError::Unsupported("candles".into()))
-    }
-    async fn fetch_order_book(&self, _: &str, _: u32) -> Result<OrderBook, VenueError> {
-        Err(VenueError::Unsupported("books".into()))
-    }
-    async fn fetch_trades(&self, _: &str, _: u32) -> Result<Vec<Trade>, VenueError> {
-        Err(VenueError::Unsupported("trades".into()))
-    }
-}
-
-fn start(venues: &[Arc<Venue>], failover: bool, timeout: Duration) -> Engine {
+fn start(venues: &[Arc<ScriptedExchange>], failover: bool, timeout: Duration) -> Engine {
     let config = EngineConfig {
-        default_exchange: venues[0].id.into(),
+        default_exchange: venues[0].id().into(),
         venues: venues
             .iter()
             .map(|v| VenueConfig {
                 timeout,
-                ..VenueConfig::new(v.id)
+                ..VenueConfig::new(v.id())
             })
             .collect(),
-        cache_ttl: Duration::from_secs(10),
-        cache_stale_ttl: Duration::from_secs(60),
-        cache_capacity: NonZeroUsize::new(1024).unwrap(),
-        symbol_idle_after: Duration::from_secs(60),
-        markets_refresh: Duration::from_secs(3600),
-        io_threads: 2,
-        mailbox_capacity: 4096,
-        clock: Clock::default(),
-        remote_cache: None,
         failover,
+        // Fresh for 10 s, actors idle after a minute.
+        ..config(10_000, 60_000)
     };
     let venues = venues
         .iter()
@@ -125,7 +40,7 @@ fn start(venues: &[Arc<Venue>], failover: bool, timeout: Duration) -> Engine {
     Engine::start_with_venues(config, venues).unwrap()
 }
 
-fn last(answer: &crypto_market_actors::symbol::Answer) -> f64 {
+fn last(answer: &crypto_market_actors::Answer) -> f64 {
     match &*answer.data.value {
         MarketData::Ticker(t) => t.last.unwrap(),
         other => panic!("expected a ticker, got {other:?}"),
@@ -135,16 +50,16 @@ fn last(answer: &crypto_market_actors::symbol::Answer) -> f64 {
 #[actix::test]
 async fn a_default_that_is_down_fails_over_to_the_next_venue_listing_the_symbol() {
     let (a, b, c) = (
-        Venue::new("a", 100.0, true),
-        Venue::new("b", 200.0, false),
-        Venue::new("c", 300.0, true),
+        venue("a", 100.0, true),
+        venue("b", 200.0, false),
+        venue("c", 300.0, true),
     );
     let engine = start(
         &[a.clone(), b.clone(), c.clone()],
         true,
         Duration::from_secs(2),
     );
-    a.down.store(true, Ordering::SeqCst);
+    a.set_down(true);
 
     let answer = engine
         .fetch_named(None, "BTCUSDT", DataRequest::Ticker)
@@ -180,7 +95,7 @@ async fn a_default_that_is_down_fails_over_to_the_next_venue_listing_the_symbol(
 
 #[actix::test]
 async fn a_stale_default_value_gives_way_to_a_fresh_one_elsewhere_but_beats_nothing() {
-    let (a, b) = (Venue::new("a", 100.0, true), Venue::new("b", 200.0, true));
+    let (a, b) = (venue("a", 100.0, true), venue("b", 200.0, true));
     let engine = start(&[a.clone(), b.clone()], true, Duration::from_secs(2));
     let exchange = engine.exchange(None).unwrap().clone();
     engine
@@ -188,7 +103,7 @@ async fn a_stale_default_value_gives_way_to_a_fresh_one_elsewhere_but_beats_noth
         .await
         .unwrap();
     engine.clock().advance(Duration::from_secs(11));
-    a.down.store(true, Ordering::SeqCst);
+    a.set_down(true);
 
     let answer = engine
         .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
@@ -200,7 +115,7 @@ async fn a_stale_default_value_gives_way_to_a_fresh_one_elsewhere_but_beats_noth
     );
 
     // Nobody fresh: the default's stale value, as without failover.
-    b.down.store(true, Ordering::SeqCst);
+    b.set_down(true);
     engine.clock().advance(Duration::from_secs(11));
     let answer = engine
         .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
@@ -212,15 +127,15 @@ async fn a_stale_default_value_gives_way_to_a_fresh_one_elsewhere_but_beats_noth
 
 #[actix::test]
 async fn without_failover_the_default_error_is_the_answer() {
-    let (a, b) = (Venue::new("a", 100.0, true), Venue::new("b", 200.0, true));
+    let (a, b) = (venue("a", 100.0, true), venue("b", 200.0, true));
     let engine = start(&[a.clone(), b.clone()], false, Duration::from_secs(2));
-    a.down.store(true, Ordering::SeqCst);
+    a.set_down(true);
     let error = engine
         .fetch_named(None, "BTC/USDT", DataRequest::Ticker)
         .await
         .unwrap_err();
     assert_eq!(error.code(), ErrorCode::ExchangeUnavailable);
-    assert_eq!(b.calls.load(Ordering::SeqCst), 0, "b was never asked");
+    assert_eq!(b.calls(), 0, "b was never asked");
 
     let tickers = engine
         .fetch_tickers_named(None, &["BTC/USDT".to_owned()])
@@ -230,14 +145,14 @@ async fn without_failover_the_default_error_is_the_answer() {
         .as_ref()
         .expect_err("no failover for get_tickers either");
     assert_eq!(error.code(), ErrorCode::ExchangeUnavailable);
-    assert_eq!(b.calls.load(Ordering::SeqCst), 0, "b was never asked");
+    assert_eq!(b.calls(), 0, "b was never asked");
 }
 
 #[actix::test]
 async fn tickers_fail_over_symbol_by_symbol() {
-    let (a, b) = (Venue::new("a", 100.0, false), Venue::new("b", 200.0, true));
+    let (a, b) = (venue("a", 100.0, false), venue("b", 200.0, true));
     let engine = start(&[a.clone(), b.clone()], true, Duration::from_secs(2));
-    a.down.store(true, Ordering::SeqCst);
+    a.set_down(true);
     let answers = engine
         .fetch_tickers_named(None, &["BTC/USDT".to_owned(), "ETH/USDT".to_owned()])
         .await;
@@ -256,9 +171,9 @@ async fn tickers_fail_over_symbol_by_symbol() {
 #[actix::test]
 async fn compare_asks_every_venue_at_once_and_a_slow_one_costs_only_its_deadline() {
     let venues = [
-        Venue::new("a", 100.0, true),
-        Venue::new("b", 102.0, false),
-        Venue::new("c", 98.0, true),
+        venue("a", 100.0, true),
+        venue("b", 102.0, false),
+        venue("c", 98.0, true),
     ];
     let engine = start(&venues, true, Duration::from_millis(500));
     venues[2].delay_ms.store(5_000, Ordering::SeqCst);
@@ -312,12 +227,12 @@ async fn compare_asks_every_venue_at_once_and_a_slow_one_costs_only_its_deadline
 #[actix::test]
 async fn failing_over_takes_at_most_one_more_deadline() {
     let venues = [
-        Venue::new("a", 100.0, true),
-        Venue::new("b", 200.0, true),
-        Venue::new("c", 300.0, true),
+        venue("a", 100.0, true),
+        venue("b", 200.0, true),
+        venue("c", 300.0, true),
     ];
     let engine = start(&venues, true, Duration::from_millis(300));
-    venues[0].down.store(true, Ordering::SeqCst);
+    venues[0].set_down(true);
     venues[1].delay_ms.store(5_000, Ordering::SeqCst);
     let started = Instant::now();
     let answer = engine

@@ -151,7 +151,7 @@ mod tests {
     use std::sync::Arc;
 
     use crypto_market_actors::model::{DataRequest, Served, Ticker};
-    use crypto_market_actors::symbol::Answer;
+    use crypto_market_actors::Answer;
 
     use super::*;
 

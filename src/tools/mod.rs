@@ -13,7 +13,7 @@ pub mod status;
 pub mod stream;
 
 use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
-use crypto_market_actors::symbol::Answer;
+use crypto_market_actors::Answer;
 use crypto_market_actors::{Engine, ErrorCode, TickerWatch};
 use std::time::Instant;
 

@@ -4,7 +4,7 @@
 use crypto_market_actors::model::{
     now_ms, Candle, Market, OrderBook, Served, Source, Ticker, Trade,
 };
-use crypto_market_actors::symbol::Answer;
+use crypto_market_actors::Answer;
 use schemars::JsonSchema;
 use serde::Serialize;
 

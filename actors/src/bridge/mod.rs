@@ -19,9 +19,8 @@ use std::time::Duration;
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
 
 use crate::cache::RemoteCache;
-use crate::model::{DataRequest, MarketData, Source, Ticker};
-use crate::router::Directory;
-use crate::symbol::{Stamped, Store};
+use crate::directory::{Directory, Store};
+use crate::model::{DataRequest, MarketData, Source, Stamped, Ticker};
 use crate::venue::{Feed, StreamKey};
 
 /// How long a feed lease lasts without renewal: the longest a dead holder keeps a symbol
@@ -33,7 +32,7 @@ const CHECK_EVERY: Duration = Duration::from_secs(2);
 /// A watched symbol wants its exchange feed (first watcher on this node).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct FeedWanted {
+pub(crate) struct FeedWanted {
     pub exchange: Arc<str>,
     pub stream: StreamKey,
 }
@@ -41,7 +40,7 @@ pub struct FeedWanted {
 /// Nobody on this node watches the symbol any more.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct FeedUnwanted {
+pub(crate) struct FeedUnwanted {
     pub exchange: Arc<str>,
     pub stream: StreamKey,
 }
@@ -58,7 +57,7 @@ enum Role {
 
 type Key = (Arc<str>, StreamKey);
 
-pub struct RedisBridge {
+pub(crate) struct RedisBridge {
     remote: Arc<RemoteCache>,
     feeds: HashMap<Arc<str>, Arc<dyn Feed>>,
     watched: HashMap<Key, Role>,
@@ -191,7 +190,7 @@ fn deliver(directory: &Directory, prefix: &str, channel: &str, payload: &str) {
             _ => Source::Redis,
         },
     };
-    let _ = actor.try_send(Store {
+    let _ = actor.try_store(Store {
         upstream: DataRequest::Ticker,
         stamped,
         from_own_feed: false,

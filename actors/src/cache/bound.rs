@@ -30,12 +30,9 @@ impl<K: Hash + Eq + Clone, V> SymbolLru<K, V> {
         self.order.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
-    }
-
-    pub fn get(&self, key: &K) -> Option<&V> {
-        self.order.peek(key).map(|slot| &slot.value)
     }
 
     /// Adds (or re-adds) `key` as the most recently used.

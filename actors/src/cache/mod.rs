@@ -1,13 +1,12 @@
 //! Freshness and bounds of the in-memory market data.
 //!
-//! Values live in their symbol's state ([`crate::symbol::SymbolState`]), owned by that
-//! symbol's actor. This module says how long a value is fresh ([`TtlPolicy`]), bounds how many
+//! Values live in their symbol's state (`directory::SymbolState`, on the read side), written
+//! by that symbol's actor. This module says how long a value is fresh ([`TtlPolicy`]), bounds how many
 //! values the process keeps ([`SymbolLru`]: least recently used symbols go first, `lru` crate),
 //! and counts hits and misses.
 
 mod bound;
 mod budget;
-mod key;
 mod lease;
 mod policy;
 mod remote;
@@ -15,7 +14,6 @@ mod remote;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub use bound::SymbolLru;
-pub use key::CacheKey;
 pub use policy::{Age, TtlPolicy};
 pub use remote::{Claim, RemoteCache};
 

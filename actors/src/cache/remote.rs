@@ -14,10 +14,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::lease::{FillWatch, RECHECK_AFTER};
-use super::CacheKey;
-use crate::model::{Candle, MarketData, OrderBook, Source, Ticker, Trade};
+use crate::model::{CacheKey, Candle, MarketData, OrderBook, Source, Stamped, Ticker, Trade};
 use crate::redis_target::{RedisConn, RedisTarget};
-use crate::symbol::Stamped;
 
 /// How long the layer steps aside after Redis failed.
 const STEP_ASIDE: Duration = Duration::from_secs(2);

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
+use crate::directory::Answer;
 use crate::error::EngineError;
 use crate::model::DataRequest;
-use crate::symbol::Answer;
 
 use super::{Engine, ExchangeInfo};
 

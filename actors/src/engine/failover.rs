@@ -4,8 +4,8 @@
 //! An open circuit fails in microseconds, so failing over then costs one call to the next
 //! venue. Only when no venue answers fresh is the default's stale value (or its error) served.
 
+use crate::directory::{Answer, Reply};
 use crate::model::{DataRequest, Timeframe};
-use crate::symbol::{Answer, Reply};
 
 use super::{Engine, ExchangeInfo};
 

@@ -1,6 +1,7 @@
 //! Normalised market data, the same whatever exchange or wire format it came from.
 
 mod candle;
+mod key;
 mod market;
 mod order_book;
 mod request;
@@ -10,10 +11,11 @@ mod ticker;
 mod trade;
 
 pub use candle::{Candle, Timeframe};
+pub use key::CacheKey;
 pub use market::Market;
 pub use order_book::OrderBook;
 pub use request::{DataKind, DataRequest, MarketData};
-pub use served::{now_ms, Clock, Served, Source};
+pub use served::{now_ms, Clock, Served, Source, Stamped};
 pub use symbol::{MarketIndex, SymbolLookup};
 pub use ticker::Ticker;
 pub use trade::{Trade, TradeSide};

@@ -30,7 +30,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use conn::RedisConn;
 
-use crate::cache::CacheKey;
+use crate::model::CacheKey;
 
 /// How Redis is deployed (`REDIS_MODE`); the nodes are `host:port` (`REDIS_NODES`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

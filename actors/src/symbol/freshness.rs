@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use actix::{AsyncContext, Context, Handler};
 
-use super::messages::KeepFresh;
-use super::{Lookup, SymbolActor};
+use super::SymbolActor;
+use crate::directory::{KeepFresh, Lookup};
 use crate::model::DataRequest;
 
 /// How long a new watcher of a venue with a feed waits for the stream's first value before
@@ -18,7 +18,7 @@ const MIN_PERIOD: Duration = Duration::from_millis(250);
 
 impl SymbolActor {
     fn period(&self) -> Duration {
-        self.directory.policy.ttl().max(MIN_PERIOD)
+        self.miss.directory().policy.ttl().max(MIN_PERIOD)
     }
 
     /// Starts the freshness checks unless they run already: one per period until the last
@@ -45,7 +45,7 @@ impl SymbolActor {
                 return;
             }
             // Watched is in use: never idle, never the least recently used.
-            actor.entry.state.touch(actor.directory.now_ms());
+            actor.entry.state.touch(actor.now_ms());
             actor.refresh_if_quiet(ctx);
         });
         self.freshness = Some(handle);
@@ -58,7 +58,7 @@ impl SymbolActor {
         if self.in_flight.contains_key(&upstream) {
             return;
         }
-        let now = self.directory.now_ms();
+        let now = self.now_ms();
         let period_ms = i64::try_from(self.period().as_millis()).unwrap_or(i64::MAX);
         let quiet = match self.lookup(&upstream) {
             Lookup::Fresh(held) | Lookup::Stale(held) => now - held.fetched_at_ms >= period_ms,

@@ -54,6 +54,8 @@ impl ReplyKind {
 }
 
 /// A reply as the adapter returns it to the engine.
+// One per fuzz input, checked and dropped: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
     Ticker(Ticker),
@@ -346,7 +348,7 @@ impl Loaded {
     /// What the engine relies on in a parsed reply.
     fn check(&self, parsed: &Parsed) {
         let ticker_ok = |t: &Ticker, symbol: &str| {
-            crate::fuzzing::assert_numbers_finite(t);
+            assert_numbers_finite(t);
             assert_eq!(t.symbol, symbol, "a ticker of another market: {t:?}");
         };
         match parsed {
@@ -378,4 +380,30 @@ impl Loaded {
             }
         }
     }
+}
+
+/// Every number a ticker carries is finite (an unknown one is `None`, never NaN or ∞).
+pub(crate) fn assert_numbers_finite(t: &Ticker) {
+    let numbers = [
+        t.high,
+        t.low,
+        t.bid,
+        t.bid_volume,
+        t.ask,
+        t.ask_volume,
+        t.vwap,
+        t.open,
+        t.close,
+        t.last,
+        t.previous_close,
+        t.change,
+        t.percentage,
+        t.average,
+        t.base_volume,
+        t.quote_volume,
+    ];
+    assert!(
+        numbers.iter().flatten().all(|v| v.is_finite()),
+        "a number that is not: {t:?}"
+    );
 }

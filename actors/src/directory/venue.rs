@@ -1,7 +1,5 @@
-//! What every thread may read without asking an actor: each exchange's loaded markets (to
-//! resolve symbols), symbols the exchange rejected (negative cache), "did you mean"
-//! suggestions already computed, and the live symbols with their state. The router writes it;
-//! the engine's hit path only reads it, so a cache hit costs no mailbox hop.
+//! One exchange's shared view: its loaded markets, the symbols it rejected, the suggestions
+//! already computed for unknown input, and its live symbols.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -12,10 +10,8 @@ use std::time::Duration;
 use lru::LruCache;
 
 use super::entry::SymbolEntry;
-use super::messages::MarketsAnswer;
-use crate::cache::{CacheCounters, CacheKey, RemoteCache, TtlPolicy};
 use crate::error::EngineError;
-use crate::model::{Clock, Market, MarketIndex};
+use crate::model::{Market, MarketIndex};
 use crate::venue::Exchange;
 
 /// Unknown inputs whose suggestions are remembered, per exchange.
@@ -25,77 +21,12 @@ const SUGGESTION_CACHE: usize = 4096;
 /// usually settles the question sooner.
 pub const REJECTED_FOR: Duration = Duration::from_secs(600);
 
-/// Every exchange's shared view, plus the freshness policy and counters of their values.
-pub struct Directory {
-    venues: HashMap<Arc<str>, Arc<VenueDirectory>>,
-    pub policy: TtlPolicy,
-    pub counters: Arc<CacheCounters>,
-    /// Most values kept across all symbols (`CACHE_MAXSIZE`).
-    pub capacity: usize,
-    pub clock: Clock,
-    /// The shared layer in Redis, when this node uses one.
-    pub remote: Option<Arc<RemoteCache>>,
-}
-
-impl Directory {
-    pub fn new(
-        venues: Vec<Arc<dyn Exchange>>,
-        policy: TtlPolicy,
-        capacity: NonZeroUsize,
-        clock: Clock,
-        remote: Option<Arc<RemoteCache>>,
-    ) -> Self {
-        let venues = venues
-            .into_iter()
-            .map(|venue| {
-                let id: Arc<str> = Arc::from(venue.id());
-                (id.clone(), Arc::new(VenueDirectory::new(id, venue)))
-            })
-            .collect();
-        Self {
-            venues,
-            policy,
-            counters: Arc::new(CacheCounters::default()),
-            capacity: capacity.get(),
-            clock,
-            remote,
-        }
-    }
-
-    pub fn venue(&self, id: &str) -> Option<&Arc<VenueDirectory>> {
-        self.venues.get(id)
-    }
-
-    pub fn venues(&self) -> impl Iterator<Item = &Arc<VenueDirectory>> {
-        self.venues.values()
-    }
-
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
-    }
-
-    /// Copies a value this node fetched into the shared layer, in the background, for what is
-    /// left of its freshness. `io` runs the write (never on the thread serving hits' caller).
-    pub fn mirror(
-        &self,
-        io: &crate::io::ExchangeIo,
-        key: CacheKey,
-        stamped: &crate::symbol::Stamped,
-    ) {
-        let Some(remote) = self.remote.clone() else {
-            return;
-        };
-        let ttl_left = self.policy.fresh_for(stamped.fetched_at_ms, self.now_ms());
-        if ttl_left.is_zero() {
-            return;
-        }
-        let stamped = stamped.clone();
-        drop(io.spawn(async move { remote.put(&key, &stamped, ttl_left).await }));
-    }
-
-    pub fn over_capacity(&self) -> bool {
-        self.counters.entries() > self.capacity
-    }
+/// An exchange's markets, loaded once and shared.
+#[derive(Debug, Clone)]
+pub struct MarketsAnswer {
+    pub exchange: Arc<str>,
+    pub index: Arc<MarketIndex>,
+    pub fetched_at_ms: i64,
 }
 
 /// One exchange's shared view.
@@ -121,7 +52,7 @@ pub struct Resolved {
 }
 
 impl VenueDirectory {
-    fn new(id: Arc<str>, venue: Arc<dyn Exchange>) -> Self {
+    pub(super) fn new(id: Arc<str>, venue: Arc<dyn Exchange>) -> Self {
         Self {
             id,
             venue,

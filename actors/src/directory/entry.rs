@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use actix::Addr;
 use tokio::sync::watch;
 
-use crate::symbol::{Stamped, SymbolActor, SymbolState};
+use super::mailbox::SymbolMailbox;
+use super::state::SymbolState;
+use crate::model::Stamped;
 
 pub struct SymbolEntry {
     pub exchange: Arc<str>,
@@ -15,7 +16,7 @@ pub struct SymbolEntry {
     /// The exchange's own id of the market (Binance `BTCUSDT`), as its feed names it.
     pub market_id: Arc<str>,
     pub state: SymbolState,
-    actor: Mutex<Option<Addr<SymbolActor>>>,
+    actor: Mutex<Option<Arc<dyn SymbolMailbox>>>,
     /// Live watchers (stream_ticker calls, resource subscriptions, warm symbols). While there
     /// is one, the symbol's feed runs, its actor keeps it fresh, and it is never evicted.
     watchers: AtomicUsize,
@@ -43,19 +44,24 @@ impl SymbolEntry {
     }
 
     /// The symbol's actor, if it is running.
-    pub fn actor(&self) -> Option<Addr<SymbolActor>> {
+    pub fn actor(&self) -> Option<Arc<dyn SymbolMailbox>> {
         self.actor
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .filter(|addr| addr.connected())
+            .filter(|actor| actor.connected())
             .cloned()
     }
 
-    pub fn set_actor(&self, addr: Option<Addr<SymbolActor>>) -> Option<Addr<SymbolActor>> {
+    /// Replaces the running actor; dropping the last handle of the old one stops it once its
+    /// mailbox and calls are done.
+    pub fn set_actor(
+        &self,
+        actor: Option<Arc<dyn SymbolMailbox>>,
+    ) -> Option<Arc<dyn SymbolMailbox>> {
         std::mem::replace(
             &mut *self.actor.lock().unwrap_or_else(|p| p.into_inner()),
-            addr,
+            actor,
         )
     }
 

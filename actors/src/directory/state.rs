@@ -9,48 +9,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::cache::{Age, CacheCounters, TtlPolicy};
-use crate::model::{DataRequest, MarketData, Served, Source};
+use crate::model::{DataRequest, Stamped};
 
 /// Most values one symbol keeps (distinct candle requests could otherwise grow without
 /// bound); past it, the one fetched longest ago goes.
 const MAX_VALUES_PER_SYMBOL: usize = 32;
-
-/// One value with where and when it came from.
-#[derive(Debug, Clone)]
-pub struct Stamped {
-    pub value: Arc<MarketData>,
-    /// `Exchange` (a REST call of this process), `Redis` (another node's), `Stream` (a feed).
-    pub origin: Source,
-    /// Unix ms when it was fetched from (or pushed by) the exchange; ages count from here.
-    pub fetched_at_ms: i64,
-}
-
-impl Stamped {
-    /// As served from the symbol's state: a value this process fetched is now a cache hit.
-    pub fn served(&self, stale: bool, now_ms: i64) -> Served<MarketData> {
-        Served {
-            age_ms: now_ms.saturating_sub(self.fetched_at_ms).max(0),
-            value: self.value.clone(),
-            source: match self.origin {
-                Source::Exchange | Source::Cache => Source::Cache,
-                other => other,
-            },
-            fetched_at_ms: self.fetched_at_ms,
-            stale,
-        }
-    }
-
-    /// As served to the callers whose request fetched it.
-    pub fn served_fresh(&self, now_ms: i64) -> Served<MarketData> {
-        Served {
-            age_ms: now_ms.saturating_sub(self.fetched_at_ms).max(0),
-            value: self.value.clone(),
-            source: self.origin,
-            fetched_at_ms: self.fetched_at_ms,
-            stale: false,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub enum Lookup {
@@ -160,12 +123,9 @@ impl SymbolState {
         values.clear();
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.values().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     pub fn touch(&self, now_ms: i64) {
@@ -180,7 +140,7 @@ impl SymbolState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Ticker;
+    use crate::model::{MarketData, Source, Ticker};
     use std::time::Duration;
 
     fn ticker(ts: i64, last: f64) -> Arc<MarketData> {

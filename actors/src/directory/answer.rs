@@ -1,9 +1,10 @@
+//! What a request for one symbol's data gets back, from a hit on the read side or from the
+//! symbol's actor after a miss.
+
 use std::sync::Arc;
 
-use actix::Message;
 use tokio::sync::oneshot;
 
-use super::state::Stamped;
 use crate::error::EngineError;
 use crate::model::{DataRequest, MarketData, Served};
 
@@ -44,29 +45,3 @@ pub type Reply = Result<Answer, EngineError>;
 /// Where an answer goes. The caller holds the receiving end, so a request can pass through the
 /// router to the symbol actor and be answered straight from there.
 pub type Responder = oneshot::Sender<Reply>;
-
-/// Serve `request` for this actor's symbol: from its state when fresh, else by one exchange
-/// call shared with every concurrent request for the same data.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Fetch {
-    pub request: DataRequest,
-    pub reply: Responder,
-}
-
-/// A value for this symbol obtained elsewhere (a batched ticker call, a feed, another node):
-/// kept if it is newer than what the symbol holds.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Store {
-    pub upstream: DataRequest,
-    pub stamped: Stamped,
-    /// Came from this node's own exchange feed: the symbol shares it with the cluster (a
-    /// value another node published, or one already shared when fetched, is not re-shared).
-    pub from_own_feed: bool,
-}
-
-/// The symbol is watched: keep its ticker fresh until nobody watches it any more.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct KeepFresh;

@@ -1,6 +1,8 @@
+//! The name of one cached value, shared by the in-memory cache and the Redis layer.
+
 use std::sync::Arc;
 
-use crate::model::DataRequest;
+use super::DataRequest;
 
 /// Identifies one cached value. Displays as SPEC.md's Redis key suffix
 /// `{exchange}:{kind}:{symbol}[:{params}]` (the `KEY_PREFIX:cache:` part is the Redis layer's).

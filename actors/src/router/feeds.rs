@@ -1,0 +1,159 @@
+//! The venues' live feeds as the router sees them: which symbols they carry (the first watcher
+//! of a symbol subscribes it, the last one leaves), and where their events go (straight to a
+//! running symbol actor from the feed's thread; through the router, which starts the actor,
+//! otherwise).
+
+use std::sync::Arc;
+
+use actix::{Context, Handler, StreamHandler};
+
+use super::markets::Pending;
+use super::messages::{Delivery, Route, Unwatch, VenueEvent};
+use super::Router;
+use crate::bridge::{FeedUnwanted, FeedWanted};
+use crate::directory::{Directory, Store, SymbolEntry, SymbolMailbox};
+use crate::model::{DataRequest, MarketData, Source, Stamped};
+use crate::venue::{EventSink, Feed, MarketEvent, StreamKey};
+
+impl Router {
+    /// One more watcher of `entry`: the first one subscribes its feed stream (through the
+    /// bridge with Redis: one node streams it for the cluster) and starts its actor keeping
+    /// it fresh.
+    pub(super) fn watch(
+        &self,
+        feed: Option<&Arc<dyn Feed>>,
+        entry: &SymbolEntry,
+        actor: &dyn SymbolMailbox,
+    ) {
+        if !entry.add_watcher() {
+            return;
+        }
+        if let Some(feed) = feed {
+            match &self.bridge {
+                Some(bridge) => bridge.do_send(FeedWanted {
+                    exchange: entry.exchange.clone(),
+                    stream: ticker_stream(entry),
+                }),
+                None => feed.subscribe(&[ticker_stream(entry)]),
+            }
+        }
+        // Not try_send: a full mailbox must not lose the start of polling.
+        actor.keep_fresh();
+    }
+}
+
+/// A feed's events as a stream the router handles; a lagging receiver skips what it missed
+/// (newer values follow) rather than ending.
+pub(super) fn feed_events(
+    exchange: Arc<str>,
+    events: tokio::sync::broadcast::Receiver<MarketEvent>,
+) -> impl futures::Stream<Item = VenueEvent> {
+    use tokio::sync::broadcast::error::RecvError;
+    futures::stream::unfold(events, move |mut events| {
+        let exchange = exchange.clone();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => return Some((VenueEvent { exchange, event }, events)),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(%exchange, missed, "feed events dropped: the router fell behind");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
+
+/// A feed event handed from the feed's thread straight to its symbol's running actor: no
+/// router hop, no symbol resolution (the feed names the unified symbol). Events for symbols
+/// without a running actor come back, for the router to start one.
+pub(super) fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> EventSink {
+    Arc::new(move |event| {
+        let actor = directory
+            .venue(&exchange)
+            .and_then(|venue| venue.symbol(&event.symbol))
+            .and_then(|entry| entry.actor());
+        let Some(actor) = actor else {
+            return Some(event);
+        };
+        let (_, upstream, stamped) = streamed(event)?;
+        // A full mailbox drops this value; the next tick replaces it anyway.
+        let _ = actor.try_store(Store {
+            upstream,
+            stamped,
+            from_own_feed: true,
+        });
+        None
+    })
+}
+
+/// A pushed value as a symbol stores it: its symbol, the request it answers, and the value
+/// stamped with when it was true (`None` for data a symbol does not keep from a feed).
+fn streamed(event: MarketEvent) -> Option<(Arc<str>, DataRequest, Stamped)> {
+    let upstream = match event.data {
+        MarketData::Ticker(_) => DataRequest::Ticker,
+        _ => return None,
+    };
+    let stamped = Stamped {
+        fetched_at_ms: event.observed_at_ms(),
+        value: Arc::new(event.data),
+        origin: Source::Stream,
+    };
+    Some((event.symbol, upstream, stamped))
+}
+
+impl StreamHandler<VenueEvent> for Router {
+    fn handle(&mut self, msg: VenueEvent, ctx: &mut Context<Self>) {
+        let Some((symbol, upstream, stamped)) = streamed(msg.event) else {
+            return;
+        };
+        let route = Route {
+            exchange: msg.exchange.clone(),
+            symbol: symbol.to_string(),
+            delivery: Delivery::Store {
+                upstream,
+                stamped,
+                from_own_feed: true,
+            },
+        };
+        self.with_markets(&msg.exchange, Pending::Route(route), ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // A feed ended for good (its adapter dropped it): REST keeps serving.
+        tracing::warn!("an exchange feed closed");
+    }
+}
+
+impl Handler<Unwatch> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Context<Self>) {
+        let Some(slot) = self.slots.get(&msg.exchange) else {
+            return;
+        };
+        let Some(entry) = slot.directory.symbol(&msg.symbol) else {
+            return;
+        };
+        // The actor sees the count drop to zero at its next freshness check and stops.
+        if entry.remove_watcher() {
+            if let Some(feed) = &slot.feed {
+                match &self.bridge {
+                    Some(bridge) => bridge.do_send(FeedUnwanted {
+                        exchange: entry.exchange.clone(),
+                        stream: ticker_stream(&entry),
+                    }),
+                    None => feed.unsubscribe(&[ticker_stream(&entry)]),
+                }
+            }
+        }
+    }
+}
+
+fn ticker_stream(entry: &SymbolEntry) -> StreamKey {
+    StreamKey::Ticker {
+        symbol: entry.symbol.clone(),
+        market_id: entry.market_id.clone(),
+    }
+}
