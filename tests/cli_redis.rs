@@ -229,6 +229,10 @@ async fn the_pools_errors_exit_1_with_their_code_on_one_line() {
         "{}",
         out.stderr
     );
+    // The pool's status counts the key's client by its id (the answering worker's counts).
+    let out = through(&redis, &["status"], &env).await.success();
+    let desk = row(&out.stdout, "desk");
+    assert!(parse_num(desk[1]) >= 1.0, "{}", out.stdout);
     let out = through(&redis, &["--api-key", "desk-secret", "status"], &[]).await;
     let line = out.one_error_line(2);
     assert!(

@@ -90,6 +90,21 @@ pub fn pool_tables(v: &Value, now_ms: i64, look: Look) -> String {
         ]);
     }
     out.push_str(&format!("{t}\n"));
+    // With API_KEYS_FILE: the answering worker's requests and rejections per client id.
+    if let Some(clients) = v["clients"].as_object() {
+        let mut t = tables::table(look, &["client", "requests", "rejected"], &[1, 2]);
+        let mut ids: Vec<&String> = clients.keys().collect();
+        ids.sort();
+        for id in ids {
+            let c = &clients[id];
+            t.add_row(vec![
+                id.clone(),
+                count(&c["requests"]),
+                count(&c["rejected"]),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
     out
 }
 
