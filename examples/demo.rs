@@ -180,16 +180,23 @@ fn build_server_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
         .and_then(|p| p.parent())
         .ok_or("cannot locate the target directory")?;
     if let Ok(cargo) = std::env::var("CARGO") {
-        // Not `--quiet`: on a first run this build can take minutes (it compiles ccxt-base
-        // again, for the binary's own dependency set), and a newcomer should see it working.
-        eprintln!(
-            "demo: building crypto-market-mcp, the server it launches \
-             (on a first run this takes several minutes; cargo's progress follows)"
-        );
+        eprintln!("demo: making sure crypto-market-mcp, the server it launches, is built");
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "--bin", "crypto-market-mcp"]);
+        // Naming this example beside the binary gives the build the example's feature set
+        // (dev-dependencies turn on tokio's `test-util`): the binary then reuses every
+        // dependency `cargo run --example demo` just compiled instead of compiling ccxt-base a
+        // second time for the binary's own feature set.
+        build.args(["build", "--bin", "crypto-market-mcp", "--example", "demo"]);
         if profile_dir.ends_with("release") {
             build.arg("--release");
+        }
+        // `cargo run` hands its child the variables it sets for the package (CARGO_MANIFEST_DIR,
+        // CARGO_PKG_*, …). Build scripts that watch one of them (ring's watches
+        // CARGO_MANIFEST_DIR) would see it changed and rebuild ring and everything above it.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(set_by_cargo_run) {
+                build.env_remove(name);
+            }
         }
         if !build.status()?.success() {
             return Err("building crypto-market-mcp failed".into());
@@ -204,4 +211,19 @@ fn build_server_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
         .into());
     }
     Ok(binary)
+}
+
+/// The variables `cargo run` sets for the program it runs (not the user's own CARGO_HOME,
+/// CARGO_TARGET_DIR, CARGO_PROFILE_* or CARGO_BUILD_* settings, which the inner build needs).
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_RUSTC_CURRENT_DIR"
+        )
 }

@@ -97,9 +97,7 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
         }
         Tool::GetTickers => {
             let a: args::TickersArgs = parse(arguments)?;
-            if a.symbols.is_empty() || a.symbols.len() > args::MAX_TICKERS {
-                return Err(ToolError::invalid_argument("symbols: count"));
-            }
+            args::TICKER_SYMBOLS.check_count(a.symbols.len())?;
             // Each symbol fails on its own (listed under `errors`): the call still answers.
             for symbol in &a.symbols {
                 let _ = check_symbol(symbol);
@@ -112,7 +110,7 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
             let name = a.timeframe.as_deref().map(str::trim).unwrap_or("1h");
             Timeframe::parse(name, &supported)
                 .ok_or_else(|| ToolError::invalid_argument("timeframe"))?;
-            args::bounded("limit", a.limit, 100, args::MAX_CANDLES)?;
+            args::OHLCV_LIMIT.check(a.limit)?;
             if let Some(since) = a.since.as_ref().map(Since::to_millis).transpose()? {
                 assert!(since >= 0, "since {since} accepted before 1970");
             }
@@ -120,19 +118,21 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
         }
         Tool::GetOrderBook => {
             let a: args::OrderBookArgs = parse(arguments)?;
-            args::bounded("limit", a.limit, 20, args::MAX_BOOK_DEPTH)?;
+            args::BOOK_DEPTH.check(a.limit)?;
             check_symbol(&a.symbol)
         }
         Tool::GetTrades => {
             let a: args::TradesArgs = parse(arguments)?;
-            args::bounded("limit", a.limit, 50, args::MAX_TRADES)?;
+            args::TRADES_LIMIT.check(a.limit)?;
             check_symbol(&a.symbol)
         }
         Tool::ListMarkets => {
             let a: args::ListMarketsArgs = parse(arguments)?;
-            let limit = args::bounded("limit", a.limit, 50, args::MAX_MARKETS)? as usize;
+            let limit = args::MARKETS_LIMIT.check(a.limit)? as usize;
+            let offset = args::MARKETS_OFFSET.check(a.offset)? as usize;
             let found = market_index()
                 .search(a.query.as_deref(), a.quote.as_deref())
+                .skip(offset)
                 .take(limit)
                 .count();
             assert!(found <= limit);
@@ -143,7 +143,7 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
             let limits = a.limits()?;
             let seconds = limits.duration.as_secs();
             assert!(
-                (1..=u64::from(args::MAX_STREAM_SECONDS)).contains(&seconds),
+                (1..=u64::from(args::STREAM_SECONDS.max)).contains(&seconds),
                 "a stream of {seconds} s accepted"
             );
             check_symbol(&a.symbol)

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 use common::{error_code, error_message, ok, simulator, start_server_with, Recorder};
 use crypto_market_sim::SimHandle;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, ClientRequest, ProtocolVersion,
-    ReadResourceRequestParams, ResourceContents, ServerNotification, SubscribeRequestParams,
-    SubscriptionFilter, UnsubscribeRequestParams,
+    CallToolRequest, CallToolRequestParams, ClientRequest, ReadResourceRequestParams,
+    ResourceContents, ServerNotification, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::{ClientLifecycleMode, PeerRequestOptions, ServiceError};
+use rmcp::service::{PeerRequestOptions, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientServiceExt, ServiceExt};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
 const FAST: &[(&str, &str)] = &[("CACHE_TTL", "1")];
@@ -416,19 +416,7 @@ async fn a_subscription_hears_each_change_until_unsubscribed_then_the_watch_is_r
 #[tokio::test]
 async fn a_listen_subscription_hears_each_change_until_cancelled() {
     let sim = fast_ticking();
-    let (transport, _stderr) = TokioChildProcess::builder(common::server_command(&sim, FAST))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let client = ()
-        .serve_with_lifecycle(
-            transport,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("discovered");
+    let client = common::start_2026_client(&sim, FAST).await;
     let filter = SubscriptionFilter::builder()
         .resource_subscriptions([BTC, "not-a-ticker"])
         .build();

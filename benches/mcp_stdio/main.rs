@@ -20,7 +20,9 @@
 //! 4. the cost of a cold miss above the exchange call (misses, hits and raw GETs interleaved);
 //! 5. cache hits while a flood of distinct unknown symbols runs beside them.
 //!
-//! `BENCH_ONLY=hits,cold,overhead,flood` picks scenarios (default: all). Prints the machine,
+//! `BENCH_ONLY=hits,cold,overhead,flood` picks scenarios (default: all). `BENCH_BEFORE_BINARY=path`
+//! (a `crypto-market-mcp` built from an earlier commit) adds it to scenarios 1 and 3, levels
+//! interleaved with this build's, so a change is judged before/after in the same run. Prints the machine,
 //! date, commit and Markdown tables to stdout.
 
 use std::borrow::Cow;
@@ -155,9 +157,21 @@ async fn connect(mut cmd: Command, what: &str) -> Child {
     Child { client, pid }
 }
 
+/// The binary of an earlier build to compare with (`BENCH_BEFORE_BINARY`), if any.
+fn before_binary() -> Option<String> {
+    std::env::var("BENCH_BEFORE_BINARY")
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
 /// The real server pointed at `sim`. RUST_LOG=warn: per-call logging would distort the figures.
 async fn start_mcp_server(sim: &SimHandle, env: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(MCP_BINARY);
+    start_mcp_server_at(MCP_BINARY, sim, env).await
+}
+
+/// [`start_mcp_server`] with another build of the server.
+async fn start_mcp_server_at(binary: &str, sim: &SimHandle, env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(binary);
     cmd.env("EXCHANGE_REST_URL", sim.rest_url())
         .env("RUST_LOG", "warn")
         .env_remove("RUST_BACKTRACE");
@@ -246,6 +260,14 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
     );
     let echo_pipes = start_echo_server(&ticker, echo::Transport::Pipes).await;
     let echo_stdio = start_echo_server(&ticker, echo::Transport::Stdio).await;
+    let before = match before_binary() {
+        Some(binary) => {
+            let before = start_mcp_server_at(&binary, &sim, &[("CACHE_TTL", "3600")]).await;
+            call_once(&before, "BTC/USDT").await;
+            Some(before)
+        }
+        None => None,
+    };
     let exchange_calls = sim.calls("ticker/24hr");
 
     let load = Load::For {
@@ -253,11 +275,20 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
         measure,
     };
     let mut rows = Vec::new();
-    let (mut pipe_rows, mut stdio_rows) = (Vec::new(), Vec::new());
+    let (mut pipe_rows, mut stdio_rows, mut before_rows) = (Vec::new(), Vec::new(), Vec::new());
     for in_flight in LEVELS {
         let args = |_| ticker_args("BTC/USDT");
         let hits = run_closed_loop(&server, in_flight, load, args, expect_source("cache")).await;
         hits.report_failures("cache hits");
+        if let Some(before) = &before {
+            let hits = run_closed_loop(before, in_flight, load, args, expect_source("cache")).await;
+            hits.report_failures("cache hits (before)");
+            before_rows.push(Row {
+                scenario: "get_ticker cache hit, BENCH_BEFORE_BINARY",
+                echo: None,
+                result: hits,
+            });
+        }
         let pipes =
             run_closed_loop(&echo_pipes, in_flight, load, args, expect_source("cache")).await;
         pipes.report_failures("echo over pipes");
@@ -287,13 +318,78 @@ async fn cache_hits_and_echo(measure: Duration) -> Vec<Row> {
     stop(server, "crypto-market-mcp").await;
     stop(echo_pipes, echo::Transport::Pipes.label()).await;
     stop(echo_stdio, echo::Transport::Stdio.label()).await;
+    if let Some(before) = before {
+        stop(before, "crypto-market-mcp (before)").await;
+    }
+    rows.extend(before_rows);
     rows.extend(pipe_rows);
     rows.extend(stdio_rows);
     rows
 }
 
-/// Scenario 2: every call a miss on a symbol never asked before, the exchange 50 ms away.
+/// Scenario 2: every call a miss on a symbol never asked before, the exchange 50 ms away; with
+/// `BENCH_BEFORE_BINARY`, the earlier build too (its own simulator), levels interleaved.
 async fn cold_misses() -> Vec<Row> {
+    let mut servers = vec![(
+        MCP_BINARY.to_string(),
+        "get_ticker cold miss (50 ms exchange)",
+    )];
+    if let Some(before) = before_binary() {
+        servers.push((
+            before,
+            "get_ticker cold miss (50 ms exchange), BENCH_BEFORE_BINARY",
+        ));
+    }
+    let mut started = Vec::new();
+    for (binary, scenario) in &servers {
+        started.push((cold_server(binary).await, *scenario));
+    }
+    let mut rows = Vec::new();
+    let mut first_symbol = 1; // SIM0001
+    for (in_flight, calls) in LEVELS.into_iter().zip(COLD_CALLS) {
+        for ((sim, server), scenario) in &started {
+            let before = sim.calls("ticker/24hr");
+            let base = first_symbol;
+            let args = move |i: u64| ticker_args(&format!("SIM{:04}/USDT", base + i));
+            let result = run_closed_loop(
+                server,
+                in_flight,
+                Load::Calls(calls),
+                args,
+                expect_source("exchange"),
+            )
+            .await;
+            result.report_failures("cold misses");
+            // Every call was a miss (its `source` was checked to be "exchange"); concurrent
+            // misses are batched into ticker/24hr?symbols=[..] requests, so there may be fewer
+            // requests.
+            let requests = sim.calls("ticker/24hr") - before;
+            let verdict = if requests >= 1 && requests <= calls {
+                "ok"
+            } else {
+                "UNEXPECTED"
+            };
+            println!(
+                "{scenario}, {in_flight} in flight: {calls} calls, {requests} ticker/24hr \
+                 requests at the simulator ({verdict})"
+            );
+            rows.push(Row {
+                scenario,
+                echo: None,
+                result,
+            });
+        }
+        first_symbol += calls;
+    }
+    for ((_, server), _) in started {
+        stop(server, "crypto-market-mcp").await;
+    }
+    rows
+}
+
+/// A server of `binary` on a simulator of its own with 3000 extra markets, warmed up and with
+/// the exchange's latency set for cold misses.
+async fn cold_server(binary: &str) -> (SimHandle, Child) {
     let sim = Simulator::start(SimConfig {
         extra_symbols: COLD_EXTRA_SYMBOLS,
         // The exchange's own weight limit is not what this measures.
@@ -305,7 +401,7 @@ async fn cold_misses() -> Vec<Row> {
     // burst 600) cap misses at 50/s after the first 300, so the last level would measure the
     // budget and depend on how much burst earlier levels used. Off, this measures the miss path
     // itself: at most EXCHANGE_MAX_CONCURRENT_CALLS (default 8) exchange calls at once.
-    let server = start_mcp_server(&sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
+    let server = start_mcp_server_at(binary, &sim, &[("ENABLE_RATE_LIMIT", "false")]).await;
     // Loads the market list (exchangeInfo) before any latency is injected.
     call_once(&server, "BTC/USDT").await;
     // After loading markets the server makes its pool of ccxt instances in the background
@@ -317,41 +413,5 @@ async fn cold_misses() -> Vec<Row> {
         endpoints: Some(vec!["ticker/24hr".into()]),
         ..Faults::default()
     });
-
-    let mut rows = Vec::new();
-    let mut first_symbol = 1; // SIM0001
-    for (in_flight, calls) in LEVELS.into_iter().zip(COLD_CALLS) {
-        let before = sim.calls("ticker/24hr");
-        let base = first_symbol;
-        let args = move |i: u64| ticker_args(&format!("SIM{:04}/USDT", base + i));
-        let result = run_closed_loop(
-            &server,
-            in_flight,
-            Load::Calls(calls),
-            args,
-            expect_source("exchange"),
-        )
-        .await;
-        result.report_failures("cold misses");
-        first_symbol += calls;
-        // Every call was a miss (its `source` was checked to be "exchange"); concurrent misses
-        // are batched into ticker/24hr?symbols=[..] requests, so there may be fewer requests.
-        let requests = sim.calls("ticker/24hr") - before;
-        let verdict = if requests >= 1 && requests <= calls {
-            "ok"
-        } else {
-            "UNEXPECTED"
-        };
-        println!(
-            "cold misses, {in_flight} in flight: {calls} calls, {requests} ticker/24hr requests \
-             at the simulator ({verdict})"
-        );
-        rows.push(Row {
-            scenario: "get_ticker cold miss (50 ms exchange)",
-            echo: None,
-            result,
-        });
-    }
-    stop(server, "crypto-market-mcp").await;
-    rows
+    (sim, server)
 }

@@ -42,9 +42,13 @@ async fn run(settings: ServerConfig) -> Result<(), String> {
         let engine = startup::start_engine(&settings)
             .await
             .map_err(|e| e.to_string())?;
-        McpServer::new(ToolService::new(engine))
+        McpServer::new(
+            ToolService::new(engine).with_max_result_bytes(settings.server.max_result_bytes),
+        )
     };
-    let server = server.with_max_subscriptions(settings.server.max_subscriptions);
+    let server = server
+        .with_max_subscriptions(settings.server.max_subscriptions)
+        .with_fresh_for(std::time::Duration::from_secs(settings.cache.ttl));
     match parse_addr(&settings.server.http) {
         Some(addr) => {
             let keys = settings.api_keys()?;

@@ -45,6 +45,8 @@ pub enum ClientError {
         message: String,
         retryable: bool,
         retry_after_ms: Option<u64>,
+        /// The next step the worker suggested.
+        hint: Option<String>,
     },
     #[error("unreadable reply: {0}")]
     BadReply(String),
@@ -225,6 +227,7 @@ impl PubSubClient {
                 message: error["message"].as_str().unwrap_or_default().to_owned(),
                 retryable: error["retryable"].as_bool().unwrap_or(false),
                 retry_after_ms: error["retry_after_ms"].as_u64(),
+                hint: error["hint"].as_str().map(str::to_owned),
             }),
             None => Err(ClientError::BadReply(reply.to_string())),
         }
@@ -327,11 +330,13 @@ impl From<ClientError> for crate::tools::ToolError {
                 message,
                 retryable,
                 retry_after_ms,
+                hint,
             } => Self {
                 code: ErrorCode::parse(&code).unwrap_or(ErrorCode::Internal),
                 message,
                 retryable,
                 retry_after_ms,
+                hint,
             },
             ClientError::Timeout { after, .. } => Self::new(
                 ErrorCode::Timeout,

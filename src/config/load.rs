@@ -443,6 +443,11 @@ fn check_front_limits(c: &ServerConfig) -> Result<(), ConfigError> {
         "server.max_subscriptions",
         || format!("{} is out of range", s.max_subscriptions),
     )?;
+    check(
+        (crate::tools::limit::MIN_MAX_RESULT_BYTES..=100_000_000).contains(&s.max_result_bytes),
+        "server.max_result_bytes",
+        || format!("{} is out of range", s.max_result_bytes),
+    )?;
     let pool = &c.pubsub;
     check(
         pool.api_key.is_some() == pool.client_id.is_some(),
@@ -640,6 +645,7 @@ mod tests {
             ),
             ("MCP_SESSION_IDLE_S", "0", "server.session_idle"),
             ("MCP_MAX_SUBSCRIPTIONS", "many", "server.max_subscriptions"),
+            ("MAX_RESULT_BYTES", "100", "server.max_result_bytes"),
             (
                 "MCP_ALLOWED_ORIGINS",
                 "app.example.com",

@@ -226,6 +226,8 @@ pub struct ServerSettings {
     pub session_idle: u64,
     /// Resource subscriptions per session, by resolved (exchange, symbol).
     pub max_subscriptions: usize,
+    /// The longest tool result's JSON; longer lists are cut (`MAX_RESULT_BYTES`).
+    pub max_result_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -241,6 +243,7 @@ impl Default for ServerSettings {
             max_sessions_per_client: 100,
             session_idle: 300,
             max_subscriptions: 500,
+            max_result_bytes: crate::tools::limit::DEFAULT_MAX_RESULT_BYTES,
         }
     }
 }

@@ -197,6 +197,11 @@ pub const SETTINGS: &[Setting] = &[
         "a whole number from 1 to 100000",
     ),
     s(
+        "server.max_result_bytes",
+        "MAX_RESULT_BYTES",
+        "a whole number of bytes from 16384 to 100000000",
+    ),
+    s(
         "server.log",
         "RUST_LOG",
         "a tracing filter such as info or crypto_market_mcp=debug",

@@ -1,4 +1,4 @@
-//! The tool list clients see: names, descriptions, input schemas and output schemas.
+//! The tool list clients see: names, titles, descriptions, input schemas and output schemas.
 //!
 //! Every output schema also admits the error envelope `{"error": {code, message}}`: TypeScript
 //! MCP clients validate `structuredContent` against `outputSchema` even when `isError` is true,
@@ -54,6 +54,7 @@ fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(spec: &ToolSpec) -> Mc
     annotations.idempotent_hint = Some(true);
     annotations.open_world_hint = Some(true);
     McpTool::new(spec.name, spec.description, input)
+        .with_title(spec.title)
         .with_raw_output_schema(with_error_envelope(&schema_for_output::<R>()))
         .with_annotations(annotations)
 }
@@ -71,7 +72,8 @@ pub fn with_error_envelope(schema: &JsonObject) -> Arc<JsonObject> {
             "code": { "type": "string", "description": "SPEC error code, e.g. invalid_symbol" },
             "message": { "type": "string" },
             "retryable": { "type": "boolean", "description": "whether the same call may succeed later" },
-            "retry_after_ms": { "type": "integer", "description": "how long to wait before retrying" }
+            "retry_after_ms": { "type": "integer", "description": "how long to wait before retrying" },
+            "hint": { "type": "string", "description": "the next step: the tool and argument to try" }
         },
         "required": ["code", "message"]
     });

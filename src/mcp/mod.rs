@@ -2,6 +2,7 @@
 //! (or errors) into MCP tool results. Transport-agnostic; `serve_stdio` is the default wiring.
 
 pub mod catalog;
+mod completion;
 mod http;
 mod origin;
 pub mod resources;

@@ -12,7 +12,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::model::{ErrorCode as McpErrorCode, ResourceUpdatedNotificationParam};
+use rmcp::model::{
+    CacheScope, ErrorCode as McpErrorCode, ProtocolVersion, ReadResourceResult, ResourceContents,
+    ResourceUpdatedNotificationParam,
+};
 use rmcp::service::SubscriptionSink;
 use rmcp::{ErrorData as McpError, Peer, RoleServer};
 use tokio::task::AbortHandle;
@@ -59,6 +62,38 @@ impl<'a> TickerUri<'a> {
 /// `ticker://binance/BTCUSDT`).
 pub fn uri_of(exchange: &str, symbol: &str) -> String {
     format!("{SCHEME}{exchange}/{}", symbol.replace('/', ""))
+}
+
+/// `resources/read` of a ticker: its JSON, and on protocol 2026-07-28 (SEP-2549) the result's
+/// `ttlMs`, the time left until the value is stale (0 when it is served stale already), with
+/// `cacheScope: private` (a client's key may be refused a ticker another's key may read, so
+/// no cache is shared between keys).
+pub fn read_result(
+    uri: String,
+    ticker: &serde_json::Value,
+    fresh_for: Duration,
+    protocol: Option<&ProtocolVersion>,
+) -> ReadResourceResult {
+    let contents = ResourceContents::text(ticker.to_string(), uri).with_mime_type(MIME_TYPE);
+    let result = ReadResourceResult::new(vec![contents]);
+    let caches = protocol.is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+    if !caches {
+        return result;
+    }
+    result
+        .with_ttl_ms(ttl_ms(ticker, fresh_for))
+        .with_cache_scope(CacheScope::Private)
+}
+
+/// Milliseconds until `ticker` (with its `age_ms` and `stale`) is stale, at least 0.
+pub fn ttl_ms(ticker: &serde_json::Value, fresh_for: Duration) -> u64 {
+    if ticker["stale"].as_bool() == Some(true) {
+        return 0;
+    }
+    let age_ms = ticker["age_ms"].as_u64().unwrap_or(u64::MAX);
+    u64::try_from(fresh_for.as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_sub(age_ms)
 }
 
 /// A tool failure about resource `uri` as an MCP error: an unknown symbol is "resource not
@@ -367,6 +402,33 @@ mod tests {
             let added = subscriptions.subscribe(market("ETH/USDT"), spelled, 1, idle);
             assert_eq!(added.is_ok(), n + 1 < MAX_SPELLINGS, "spelling {n}");
         }
+    }
+
+    #[test]
+    fn reads_carry_the_time_left_until_stale_on_2026_07_28_only() {
+        let fresh_for = Duration::from_secs(10);
+        let ticker = json!({"last": 1.0, "age_ms": 2_500, "stale": false});
+        assert_eq!(ttl_ms(&ticker, fresh_for), 7_500);
+        assert_eq!(
+            ttl_ms(&json!({"age_ms": 60_000, "stale": false}), fresh_for),
+            0
+        );
+        assert_eq!(ttl_ms(&json!({"age_ms": 1, "stale": true}), fresh_for), 0);
+        let uri = || "ticker://binance/BTCUSDT".to_owned();
+        let new = read_result(
+            uri(),
+            &ticker,
+            fresh_for,
+            Some(&ProtocolVersion::V_2026_07_28),
+        );
+        assert_eq!(new.ttl_ms, Some(7_500));
+        let old = read_result(
+            uri(),
+            &ticker,
+            fresh_for,
+            Some(&ProtocolVersion::V_2025_06_18),
+        );
+        assert_eq!(old.ttl_ms, None);
     }
 
     #[test]

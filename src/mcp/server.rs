@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, Implementation, InitializeResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, ReadResourceRequestParams, ReadResourceResponse, Resource, ResourceTemplate,
     ServerCapabilities, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
@@ -158,6 +158,8 @@ pub struct McpServer {
     max_subscriptions: usize,
     /// This session's `stream_ticker` calls in progress.
     streams: Arc<AtomicUsize>,
+    /// How long a ticker stays fresh (`CACHE_TTL`): resource reads say how much is left.
+    fresh_for: std::time::Duration,
 }
 
 /// `stream_ticker` calls one session may run at once (SPEC.md section 9).
@@ -204,7 +206,14 @@ impl McpServer {
             limiter: Arc::new(crate::auth::ClientLimiter::new(None)),
             max_subscriptions: 500,
             streams: Arc::default(),
+            fresh_for: std::time::Duration::from_secs(crate::config::CacheSettings::default().ttl),
         }
+    }
+
+    /// Values stay fresh this long (`CACHE_TTL`), for the `ttlMs` of resource reads.
+    pub fn with_fresh_for(mut self, fresh_for: std::time::Duration) -> Self {
+        self.fresh_for = fresh_for;
+        self
     }
 
     /// At most `cap` resource subscriptions per session (`MCP_MAX_SUBSCRIPTIONS`).
@@ -257,15 +266,13 @@ impl McpServer {
         }
     }
 
-    async fn ticker_json(&self, uri: &str, context: CallContext) -> Result<String, McpError> {
+    async fn ticker(&self, uri: &str, context: CallContext) -> Result<Value, McpError> {
         let target = TickerUri::parse(uri)?;
         let args = json!({"symbol": target.symbol, "exchange": target.exchange});
-        let ticker = self
-            .tools
+        self.tools
             .call("get_ticker", args.as_object().cloned(), context)
             .await
-            .map_err(|e| resource_error(uri, e))?;
-        Ok(ticker.to_string())
+            .map_err(|e| resource_error(uri, e))
     }
 
     async fn watch(&self, uri: &str, call: &CallContext) -> Result<Ticks, McpError> {
@@ -349,6 +356,7 @@ impl ServerHandler for McpServer {
     fn get_info(&self) -> InitializeResult {
         InitializeResult::new(
             ServerCapabilities::builder()
+                .enable_completions()
                 .enable_tools()
                 .enable_resources()
                 .enable_resources_subscribe()
@@ -458,10 +466,24 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let call = self.admit_resource(&request.uri, &context).await?;
-        let text = self.ticker_json(&request.uri, call).await?;
-        let contents =
-            ResourceContents::text(text, request.uri).with_mime_type(resources::MIME_TYPE);
-        Ok(ReadResourceResult::new(vec![contents]).into())
+        let ticker = self.ticker(&request.uri, call).await?;
+        let protocol = context.protocol_version();
+        Ok(resources::read_result(request.uri, &ticker, self.fresh_for, protocol.as_ref()).into())
+    }
+
+    /// Completes the `exchange` and `symbol` of the resource templates (see
+    /// [`super::completion`]); admitted as a `list_markets` call, which it makes.
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let call = self
+            .admit("list_markets", &context)
+            .await
+            .map_err(|refused| resource_error(resources::TEMPLATE, refused))?;
+        let tool = |name: &'static str, args| self.tools.call(name, Some(args), call.clone());
+        Ok(super::completion::complete(&request, tool).await)
     }
 
     /// Legacy (`initialize`) sessions: forwards the ticker's changes until `unsubscribe` or the

@@ -7,15 +7,14 @@ use serde::Deserialize;
 
 use super::ToolError;
 
-pub const MAX_TICKERS: usize = 100;
-pub const MAX_CANDLES: u32 = 1000;
-pub const MAX_BOOK_DEPTH: u32 = 1000;
-pub const MAX_TRADES: u32 = 1000;
-pub const MAX_MARKETS: u32 = 500;
-/// `stream_ticker`: longest stream (seconds) and most updates one call may ask for.
-pub const MAX_STREAM_SECONDS: u32 = 300;
-pub const MAX_STREAM_UPDATES: u32 = 10_000;
-const DEFAULT_STREAM_SECONDS: u32 = 10;
+use super::bounds::{
+    book_depth_schema, markets_limit_schema, markets_offset_schema, ohlcv_limit_schema,
+    stream_seconds_schema, stream_updates_schema, ticker_symbols_schema, trades_limit_schema,
+};
+pub use super::bounds::{
+    Bound, BOOK_DEPTH, COMPARED_EXCHANGES, MARKETS_LIMIT, MARKETS_OFFSET, OHLCV_LIMIT,
+    STREAM_SECONDS, STREAM_UPDATES, TICKER_SYMBOLS, TRADES_LIMIT,
+};
 
 /// Parses a tool's JSON arguments. Every failure (wrong type, unknown or missing argument)
 /// becomes `invalid_argument` with a message naming the argument.
@@ -34,18 +33,6 @@ pub fn parse<T: DeserializeOwned>(
     })
 }
 
-/// Checks an optional bounded count, applying the default.
-pub fn bounded(name: &str, value: Option<u32>, default: u32, max: u32) -> Result<u32, ToolError> {
-    let value = value.unwrap_or(default);
-    if (1..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ToolError::invalid_argument(format!(
-            "{name}: must be between 1 and {max}, got {value}"
-        )))
-    }
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TickerArgs {
@@ -59,8 +46,7 @@ pub struct TickerArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TickersArgs {
-    /// 1 to 100 market symbols.
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(schema_with = "ticker_symbols_schema")]
     pub symbols: Vec<String>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
@@ -75,9 +61,8 @@ pub struct OhlcvArgs {
     /// Candle interval, one of the exchange's timeframes (default 1h), e.g. 1m, 5m, 1h, 1d.
     #[serde(default)]
     pub timeframe: Option<String>,
-    /// Number of candles, 1 to 1000 (default 100).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(schema_with = "ohlcv_limit_schema")]
     pub limit: Option<u32>,
     /// Start time: Unix milliseconds or ISO-8601 (e.g. 2024-01-31T00:00:00Z).
     #[serde(default)]
@@ -92,9 +77,8 @@ pub struct OhlcvArgs {
 pub struct OrderBookArgs {
     /// Market symbol, e.g. BTC/USDT.
     pub symbol: String,
-    /// Levels per side, 1 to 1000 (default 20).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(schema_with = "book_depth_schema")]
     pub limit: Option<u32>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
@@ -106,9 +90,8 @@ pub struct OrderBookArgs {
 pub struct TradesArgs {
     /// Market symbol, e.g. BTC/USDT.
     pub symbol: String,
-    /// Most recent trades to return, 1 to 1000 (default 50).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(schema_with = "trades_limit_schema")]
     pub limit: Option<u32>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
@@ -124,10 +107,12 @@ pub struct ListMarketsArgs {
     /// Quote currency filter, e.g. USDT.
     #[serde(default)]
     pub quote: Option<String>,
-    /// Markets to return, 1 to 500 (default 50).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 500))]
+    #[schemars(schema_with = "markets_limit_schema")]
     pub limit: Option<u32>,
+    #[serde(default)]
+    #[schemars(schema_with = "markets_offset_schema")]
+    pub offset: Option<u32>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
     pub exchange: Option<String>,
@@ -141,13 +126,11 @@ pub struct StreamTickerArgs {
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
     pub exchange: Option<String>,
-    /// How long to stream, 1 to 300 seconds (default 10).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 300))]
+    #[schemars(schema_with = "stream_seconds_schema")]
     pub duration_s: Option<u32>,
-    /// Stop after this many updates, 1 to 10000 (default: only the duration ends the stream).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 10000))]
+    #[schemars(schema_with = "stream_updates_schema")]
     pub max_updates: Option<u32>,
 }
 
@@ -161,16 +144,8 @@ pub struct StreamLimits {
 impl StreamTickerArgs {
     /// The checked bounds, defaults applied.
     pub fn limits(&self) -> Result<StreamLimits, ToolError> {
-        let seconds = bounded(
-            "duration_s",
-            self.duration_s,
-            DEFAULT_STREAM_SECONDS,
-            MAX_STREAM_SECONDS,
-        )?;
-        let max_updates = self
-            .max_updates
-            .map(|n| bounded("max_updates", Some(n), n, MAX_STREAM_UPDATES))
-            .transpose()?;
+        let seconds = STREAM_SECONDS.check(self.duration_s)?;
+        let max_updates = STREAM_UPDATES.check_optional(self.max_updates)?;
         Ok(StreamLimits {
             duration: std::time::Duration::from_secs(u64::from(seconds)),
             max_updates,
@@ -310,17 +285,6 @@ mod tests {
             assert_eq!(error.code, ErrorCode::InvalidArgument);
             assert!(error.message.starts_with(name), "{bad}: {}", error.message);
         }
-    }
-
-    #[test]
-    fn bounds_apply_defaults_and_limits() {
-        assert_eq!(bounded("limit", None, 20, 1000).unwrap(), 20);
-        assert_eq!(bounded("limit", Some(1000), 20, 1000).unwrap(), 1000);
-        assert!(bounded("limit", Some(0), 20, 1000)
-            .unwrap_err()
-            .message
-            .contains("between 1 and 1000"));
-        assert!(bounded("limit", Some(100_000), 20, 1000).is_err());
     }
 
     #[test]

@@ -6,33 +6,30 @@ use crypto_market_actors::model::{MarketData, Source};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::args::COMPARED_EXCHANGES;
 use super::output::ErrorBody;
 use super::ToolError;
 
-/// Most venues one call may name (every venue this build can serve).
-pub const MAX_EXCHANGES: usize = 16;
+/// Most venues one call may name.
+pub const MAX_EXCHANGES: usize = COMPARED_EXCHANGES.max as usize;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareArgs {
     /// Market symbol in any common spelling: BTC/USDT, BTCUSDT, btc-usdt.
     pub symbol: String,
-    /// Exchange ids to compare (default: every enabled exchange that lists the symbol).
     #[serde(default)]
-    #[schemars(length(min = 1, max = 16))]
+    #[schemars(schema_with = "super::bounds::compared_exchanges_schema")]
     pub exchanges: Option<Vec<String>>,
 }
 
 impl CompareArgs {
     pub fn exchanges(&self) -> Result<Option<&[String]>, ToolError> {
         match &self.exchanges {
-            Some(list) if list.is_empty() || list.len() > MAX_EXCHANGES => {
-                Err(ToolError::invalid_argument(format!(
-                    "exchanges: give between 1 and {MAX_EXCHANGES} exchange ids, got {}",
-                    list.len()
-                )))
+            Some(list) => {
+                COMPARED_EXCHANGES.check_count(list.len())?;
+                Ok(Some(list.as_slice()))
             }
-            Some(list) => Ok(Some(list.as_slice())),
             None => Ok(None),
         }
     }

@@ -2,10 +2,13 @@
 //! names and arguments, SPEC.md section 6) call them.
 
 pub mod args;
+mod bounds;
 pub mod compare;
 mod context;
 mod error;
+mod hint;
 pub mod leases;
+pub mod limit;
 pub mod output;
 pub mod status;
 pub mod stream;
@@ -19,10 +22,11 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use args::{bounded, parse};
+use args::parse;
 pub use context::{CallContext, Front, ProgressSink};
 pub use error::ToolError;
 use leases::Leases;
+use limit::{Cut, Keep, Resume};
 use output::{
     ErrorBody, Freshness, MarketsResult, OhlcvResult, OrderBookResult, StreamLease, SymbolError,
     TickerResult, TickersResult, TradesResult,
@@ -43,10 +47,12 @@ pub enum Tool {
     ExchangeStatus,
 }
 
-/// A tool as clients see it: its name and what it does.
+/// A tool as clients see it: its name, a title for people, and what it does.
 pub struct ToolSpec {
     pub tool: Tool,
     pub name: &'static str,
+    /// Human-readable name (MCP `title`, SPEC.md section 10).
+    pub title: &'static str,
     pub description: &'static str,
 }
 
@@ -55,47 +61,56 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         tool: Tool::GetTicker,
         name: "get_ticker",
+        title: "Latest ticker",
         description: "Latest 24h ticker of one market (last price, bid/ask, high/low, volume, \
                       change), with freshness: source, age_ms, stale.",
     },
     ToolSpec {
         tool: Tool::GetTickers,
         name: "get_tickers",
-        description: "Tickers of up to 100 markets at once; symbols that fail are listed under \
-                      errors.",
+        title: "Tickers of many markets",
+        description: "Tickers of many markets at once (see symbols for how many); symbols that \
+                      fail are listed under errors.",
     },
     ToolSpec {
         tool: Tool::GetOhlcv,
         name: "get_ohlcv",
+        title: "OHLCV candles",
         description: "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first.",
     },
     ToolSpec {
         tool: Tool::GetOrderBook,
         name: "get_order_book",
+        title: "Order book",
         description: "Order book snapshot: bids and asks as [price, amount], best first.",
     },
     ToolSpec {
         tool: Tool::GetTrades,
         name: "get_trades",
+        title: "Recent trades",
         description: "Most recent public trades, oldest first.",
     },
     ToolSpec {
         tool: Tool::ListMarkets,
         name: "list_markets",
+        title: "List markets",
         description: "Markets listed on the exchange, filtered by symbol substring and quote \
-                      currency.",
+                      currency, a page at a time: total counts every match, next_offset is the \
+                      offset of the next page (null at the end).",
     },
     ToolSpec {
         tool: Tool::StreamTicker,
         name: "stream_ticker",
-        description: "Streams one market's ticker for duration_s seconds (default 10, at most \
-                      300) or until max_updates: each update is sent as a progress notification \
+        title: "Stream a ticker",
+        description: "Streams one market's ticker for duration_s seconds or until \
+                      max_updates: each update is sent as a progress notification \
                       (progress = update count, message = the ticker JSON) when the call has a \
                       progressToken; the result is {exchange, symbol, updates, first, last}.",
     },
     ToolSpec {
         tool: Tool::ComparePrices,
         name: "compare_prices",
+        title: "Compare prices across exchanges",
         description: "One market's bid, ask and last on every enabled exchange that lists it \
                       (or the given exchanges), fetched concurrently, with the best bid and ask \
                       across venues and the cross-venue spread in basis points; venues that \
@@ -104,6 +119,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         tool: Tool::ExchangeStatus,
         name: "exchange_status",
+        title: "Exchange status",
         description: "Health of each enabled exchange (or one): circuit state, request weight \
                       used and limit, calls and errors in the last minute, p50/p99 call \
                       latency, last error, markets loaded and their age, websocket state.",
@@ -127,6 +143,8 @@ type TickerLeases = Leases<(Arc<str>, Arc<str>), TickerWatch>;
 pub struct ToolService {
     engine: Engine,
     leases: Arc<TickerLeases>,
+    /// The longest result's JSON (`MAX_RESULT_BYTES`, SPEC.md section 10).
+    max_result_bytes: usize,
 }
 
 impl ToolService {
@@ -134,7 +152,19 @@ impl ToolService {
         Self {
             engine,
             leases: Leases::new(),
+            max_result_bytes: limit::DEFAULT_MAX_RESULT_BYTES,
         }
+    }
+
+    /// Results longer than `bytes` are cut (`MAX_RESULT_BYTES`).
+    pub fn with_max_result_bytes(mut self, bytes: usize) -> Self {
+        self.max_result_bytes = bytes;
+        self
+    }
+
+    /// The enabled exchanges' ids, the default one first.
+    pub fn exchange_ids(&self) -> Vec<&str> {
+        self.engine.exchanges().iter().map(|e| &*e.id).collect()
     }
 
     /// Watches `symbol`'s ticker (see [`Engine::watch_ticker`]): MCP resource subscriptions.
@@ -167,6 +197,9 @@ impl ToolService {
             record("unknown", started, Outcome::Failed(error.code));
             return Err(error);
         };
+        // What a failed venue's hint names (the venue asked, the symbol), read before the
+        // arguments are consumed.
+        let asked = VenueAsked::of(&arguments);
         let outcome = tokio::select! {
             outcome = self.dispatch(spec.tool, arguments, &context) => outcome,
             () = context.cancelled() => {
@@ -179,7 +212,13 @@ impl ToolService {
             Err(error) => Outcome::Failed(error.code),
         };
         record(spec.name, started, label);
-        outcome
+        outcome.map_err(|error| asked.suggest(error, spec.name, self))
+    }
+
+    /// `result` within `MAX_RESULT_BYTES`, cut as `cut` says.
+    fn bounded(&self, mut result: Value, cut: Cut) -> Result<Value, ToolError> {
+        limit::fit(&mut result, self.max_result_bytes, &cut)?;
+        Ok(result)
     }
 
     async fn dispatch(
@@ -246,13 +285,7 @@ impl ToolService {
     }
 
     async fn get_tickers(&self, args: args::TickersArgs) -> Result<Value, ToolError> {
-        if args.symbols.is_empty() || args.symbols.len() > args::MAX_TICKERS {
-            return Err(ToolError::invalid_argument(format!(
-                "symbols: give between 1 and {} symbols, got {}",
-                args::MAX_TICKERS,
-                args.symbols.len()
-            )));
-        }
+        args::TICKER_SYMBOLS.check_count(args.symbols.len())?;
         // Spellings of one market are answered once; cold ones are fetched together.
         let answers = self
             .engine
@@ -273,7 +306,12 @@ impl ToolService {
                 }),
             }
         }
-        to_json(&TickersResult { tickers, errors })
+        let result = to_json(&TickersResult {
+            tickers,
+            errors,
+            truncated: false,
+        })?;
+        self.bounded(result, Cut::of(&["tickers"], Keep::First, Resume::Nowhere))
     }
 
     async fn get_ohlcv(&self, args: args::OhlcvArgs) -> Result<Value, ToolError> {
@@ -290,7 +328,7 @@ impl ToolService {
                 exchange.timeframes.join(", ")
             ))
         })?;
-        let limit = bounded("limit", args.limit, 100, args::MAX_CANDLES)?;
+        let limit = args::OHLCV_LIMIT.check(args.limit)?;
         let since = args
             .since
             .as_ref()
@@ -311,17 +349,20 @@ impl ToolService {
         let MarketData::Ohlcv(candles) = &*answer.data.value else {
             return Err(mismatch("candles"));
         };
-        to_json(&OhlcvResult {
+        let result = to_json(&OhlcvResult {
             exchange: &answer.exchange,
             symbol: &answer.symbol,
             timeframe: timeframe.as_str(),
             candles,
             freshness: Freshness::of(&answer),
-        })
+            truncated: false,
+            next_since: None,
+        })?;
+        self.bounded(result, Cut::of(&["candles"], Keep::First, Resume::Since))
     }
 
     async fn get_order_book(&self, args: args::OrderBookArgs) -> Result<Value, ToolError> {
-        let limit = bounded("limit", args.limit, 20, args::MAX_BOOK_DEPTH)?;
+        let limit = args::BOOK_DEPTH.check(args.limit)?;
         let answer = self
             .engine
             .fetch_named(
@@ -333,16 +374,20 @@ impl ToolService {
         let MarketData::OrderBook(book) = &*answer.data.value else {
             return Err(mismatch("an order book"));
         };
-        to_json(&OrderBookResult::new(
+        let result = to_json(&OrderBookResult::new(
             &answer.exchange,
             &answer.symbol,
             book,
             Freshness::of(&answer),
-        ))
+        ))?;
+        self.bounded(
+            result,
+            Cut::of(&["bids", "asks"], Keep::First, Resume::Nowhere),
+        )
     }
 
     async fn get_trades(&self, args: args::TradesArgs) -> Result<Value, ToolError> {
-        let limit = bounded("limit", args.limit, 50, args::MAX_TRADES)?;
+        let limit = args::TRADES_LIMIT.check(args.limit)?;
         let answer = self
             .engine
             .fetch_named(
@@ -354,12 +399,15 @@ impl ToolService {
         let MarketData::Trades(trades) = &*answer.data.value else {
             return Err(mismatch("trades"));
         };
-        to_json(&TradesResult {
+        let result = to_json(&TradesResult {
             exchange: &answer.exchange,
             symbol: &answer.symbol,
             trades,
             freshness: Freshness::of(&answer),
-        })
+            truncated: false,
+        })?;
+        // The call asked for the most recent trades: those stay.
+        self.bounded(result, Cut::of(&["trades"], Keep::Last, Resume::Nowhere))
     }
 
     async fn compare_prices(&self, args: compare::CompareArgs) -> Result<Value, ToolError> {
@@ -384,18 +432,59 @@ impl ToolService {
 
     async fn list_markets(&self, args: args::ListMarketsArgs) -> Result<Value, ToolError> {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
-        let limit = bounded("limit", args.limit, 50, args::MAX_MARKETS)? as usize;
+        let limit = args::MARKETS_LIMIT.check(args.limit)? as usize;
+        let offset = args::MARKETS_OFFSET.check(args.offset)? as usize;
         let markets = self.engine.markets(exchange).await?;
         let matching: Vec<_> = markets
             .index
             .search(args.query.as_deref(), args.quote.as_deref())
             .collect();
-        to_json(&MarketsResult {
+        let total = matching.len();
+        let page: Vec<_> = matching.into_iter().skip(offset).take(limit).collect();
+        let end = offset + page.len();
+        let result = to_json(&MarketsResult {
             exchange: &markets.exchange,
-            total: matching.len(),
-            markets: matching.into_iter().take(limit).collect(),
+            total,
+            markets: page,
+            next_offset: (end < total).then_some(end),
+            truncated: false,
             freshness: Freshness::cached(markets.fetched_at_ms),
-        })
+        })?;
+        self.bounded(
+            result,
+            Cut::of(&["markets"], Keep::First, Resume::Offset { from: offset }),
+        )
+    }
+}
+
+/// The venue and symbol a call named, for the hint of a venue's failure.
+struct VenueAsked {
+    exchange: Option<String>,
+    symbol: Option<String>,
+}
+
+impl VenueAsked {
+    fn of(arguments: &Arguments) -> Self {
+        let text = |key: &str| {
+            arguments
+                .as_ref()
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Self {
+            exchange: text("exchange"),
+            symbol: text("symbol"),
+        }
+    }
+
+    /// `error`'s hint names the other enabled venues when the one asked failed.
+    fn suggest(self, error: ToolError, tool: &str, tools: &ToolService) -> ToolError {
+        let Ok(asked) = tools.engine.exchange(self.exchange.as_deref()) else {
+            return error;
+        };
+        let enabled = tools.exchange_ids();
+        error.suggest_venues(tool, self.symbol.as_deref(), &asked.id, &enabled)
     }
 }
 

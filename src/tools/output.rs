@@ -74,12 +74,15 @@ pub struct ErrorBody {
     /// How long to wait before retrying (rate limits, an open circuit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// The next step: the tool and argument to try.
+    pub hint: String,
 }
 
 impl From<super::ToolError> for ErrorBody {
     fn from(error: super::ToolError) -> Self {
         Self {
             code: error.code.as_str(),
+            hint: error.hint(),
             message: error.message,
             retryable: error.retryable,
             retry_after_ms: error.retry_after_ms,
@@ -98,6 +101,9 @@ pub struct TickersResult<'a> {
     pub tickers: Vec<TickerResult<'a>>,
     /// Symbols that could not be served, each with its own error.
     pub errors: Vec<SymbolError>,
+    /// True when some tickers were left out to keep the result within MAX_RESULT_BYTES.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -109,6 +115,13 @@ pub struct OhlcvResult<'a> {
     pub candles: &'a [Candle],
     #[serde(flatten)]
     pub freshness: Freshness,
+    /// True when the newest candles were left out to keep the result within
+    /// MAX_RESULT_BYTES: call again with since=next_since for them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// Where a cut result continues (the first candle left out); absent when whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_since: Option<i64>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -123,6 +136,9 @@ pub struct OrderBookResult<'a> {
     pub nonce: Option<i64>,
     #[serde(flatten)]
     pub freshness: Freshness,
+    /// True when the deepest levels were left out to keep the result within MAX_RESULT_BYTES.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl<'a> OrderBookResult<'a> {
@@ -140,6 +156,7 @@ impl<'a> OrderBookResult<'a> {
             timestamp: book.timestamp,
             nonce: book.nonce,
             freshness,
+            truncated: false,
         }
     }
 }
@@ -152,14 +169,22 @@ pub struct TradesResult<'a> {
     pub trades: &'a [Trade],
     #[serde(flatten)]
     pub freshness: Freshness,
+    /// True when the oldest trades were left out to keep the result within MAX_RESULT_BYTES.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct MarketsResult<'a> {
     pub exchange: &'a str,
-    /// Markets matching the filters (before `limit`).
+    /// Markets matching the filters (all pages).
     pub total: usize,
     pub markets: Vec<&'a Market>,
+    /// The offset of the next page (call again with offset=next_offset); null at the end.
+    pub next_offset: Option<usize>,
+    /// True when this page was cut short to keep the result within MAX_RESULT_BYTES.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     #[serde(flatten)]
     pub freshness: Freshness,
 }

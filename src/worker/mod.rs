@@ -287,7 +287,8 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         host,
         pid,
         started_ms: now_ms(),
-        tools: ToolService::new(engine.clone()),
+        tools: ToolService::new(engine.clone())
+            .with_max_result_bytes(settings.server.max_result_bytes),
         engine,
         front: Front::Redis(Arc::new(target.clone())),
         target,

@@ -21,7 +21,7 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, ClientServiceExt, RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
@@ -93,6 +93,26 @@ pub async fn start_server_with<H: ClientHandler>(
         stderr: log,
         pid,
     }
+}
+
+/// The server binary spoken to on protocol 2026-07-28: no `initialize`, each request carries
+/// its own protocol metadata (the server's logs are discarded).
+pub async fn start_2026_client(
+    sim: &SimHandle,
+    env: &[(&str, &str)],
+) -> RunningService<RoleClient, ()> {
+    let (transport, _stderr) = TokioChildProcess::builder(server_command(sim, env))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server binary starts");
+    ().serve_with_lifecycle(
+        transport,
+        rmcp::service::ClientLifecycleMode::Discover {
+            preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .expect("discovered")
 }
 
 impl<H: ClientHandler> McpServer<H> {
