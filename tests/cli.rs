@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{now_ms, parse_num, row, run, without_freshness, Run, CLI};
+use common::cli::{fast_sim, now_ms, parse_num, row, run, watched, without_freshness, Run, CLI};
 use common::{ok, simulator};
 use crypto_market_mcp::cli::render::chart::{self, Candle};
 use crypto_market_mcp::cli::render::{self, ladder, Look};
@@ -651,15 +651,6 @@ async fn server_logs_reach_stderr_only_with_verbose_and_never_stdout() {
 
 // ---- watch ----
 
-/// A simulator whose websocket ticks every 100 ms: a watched price moves between updates.
-fn fast_sim() -> SimHandle {
-    crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
-        ws_ticker_interval_ms: 100,
-        ..Default::default()
-    })
-    .expect("simulator starts")
-}
-
 fn sim_args(sim: &SimHandle, args: &[&str]) -> Vec<String> {
     let mut all = vec![
         "--rest-url".to_owned(),
@@ -669,15 +660,6 @@ fn sim_args(sim: &SimHandle, args: &[&str]) -> Vec<String> {
     ];
     all.extend(args.iter().map(|a| a.to_string()));
     all
-}
-
-/// The BTC/USDT last prices of each appended table.
-fn watched_prices(stdout: &str) -> Vec<f64> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with("| BTC/USDT"))
-        .map(|l| parse_num(l.split('|').nth(2).unwrap().trim()))
-        .collect()
 }
 
 #[tokio::test]
@@ -692,7 +674,7 @@ async fn watch_shows_changing_prices_and_stops_after_count() {
     )
     .await
     .success();
-    let prices = watched_prices(&out.stdout);
+    let prices: Vec<f64> = watched(&out.stdout).into_iter().map(|(p, _)| p).collect();
     assert_eq!(prices.len(), 6, "{}", out.stdout);
     let now = sim.current_price("BTCUSDT").unwrap();
     assert!(prices.iter().all(|p| (p - now).abs() / now < 0.01));

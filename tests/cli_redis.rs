@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cli::{parse_num, row, run, without_freshness, Run};
+use common::cli::{fast_sim, parse_num, row, run, watched, without_freshness, Run};
 use common::redis::RedisServer;
 use common::worker::{connect, start_worker, wait_for_workers, Worker, WORKERS};
 use crypto_market_actors::redis_target::RedisTarget;
@@ -291,27 +291,6 @@ async fn redis_out_of_reach_or_no_worker_is_one_clean_line() {
     )
     .await;
     assert_eq!(out.code, 2, "{}", out.stderr);
-}
-
-/// The BTC/USDT rows of each appended table: (last price, source).
-fn watched(stdout: &str) -> Vec<(f64, String)> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with("| BTC/USDT"))
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (parse_num(cells[2]), cells[7].to_owned())
-        })
-        .collect()
-}
-
-/// A simulator whose websocket ticks every 100 ms.
-fn fast_sim() -> SimHandle {
-    Simulator::start(SimConfig {
-        ws_ticker_interval_ms: 100,
-        ..Default::default()
-    })
-    .expect("simulator starts")
 }
 
 /// `watch` of BTC/USDT and ETH/USDT through `redis`, 8 updates half a second apart: the

@@ -94,3 +94,24 @@ pub fn without_freshness(mut v: Value) -> Value {
     }
     v
 }
+
+/// A simulator whose websocket ticks every 100 ms: a watched price moves between updates.
+pub fn fast_sim() -> crypto_market_sim::SimHandle {
+    crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
+        ws_ticker_interval_ms: 100,
+        ..Default::default()
+    })
+    .expect("simulator starts")
+}
+
+/// The BTC/USDT rows of each table `watch` appended: (last price, source).
+pub fn watched(stdout: &str) -> Vec<(f64, String)> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("| BTC/USDT"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (parse_num(cells[2]), cells[7].to_owned())
+        })
+        .collect()
+}
