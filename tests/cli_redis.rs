@@ -245,11 +245,19 @@ async fn redis_out_of_reach_or_no_worker_is_one_clean_line() {
             .map(|s| s.to_string())
             .collect()
     };
+    let started = std::time::Instant::now();
     let out = run(&args(&["ticker", "BTC/USDT"]), &[]).await;
     let line = out.one_error_line(1);
     assert!(
         line.starts_with("error: unavailable: cannot reach Redis at "),
         "{line}"
+    );
+    // At once, with the cause: not after the connection manager's retries.
+    assert!(line.contains("No such file or directory"), "{line}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
     );
 
     // Redis answers but no worker does: within REQUEST_TIMEOUT, not forever.

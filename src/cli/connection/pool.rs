@@ -48,8 +48,22 @@ impl WorkerPool {
             .map_err(|e| CliError::Usage(e.to_string()))?;
         let shown_url = without_password(url.expose());
         let timeout = Duration::from_secs(settings.pubsub.request_timeout);
-        let connecting =
-            PubSubClient::connect(settings.redis_target(), settings.pubsub_client(None));
+        let out_of_reach = || {
+            CliError::Unavailable(format!(
+                "cannot reach Redis at {shown_url} within {} s",
+                CONNECT_WITHIN.as_secs()
+            ))
+        };
+        let target = settings.redis_target();
+        // One attempt first: the client's connection manager retries for seconds before it
+        // gives up, and then without saying why. This says at once (refused, no such host).
+        match tokio::time::timeout(CONNECT_WITHIN, target.pubsub()).await {
+            Ok(Ok(_probe)) => {}
+            // The error names the (redacted) URL and the cause.
+            Ok(Err(e)) => return Err(CliError::Unavailable(e.to_string())),
+            Err(_) => return Err(out_of_reach()),
+        }
+        let connecting = PubSubClient::connect(target, settings.pubsub_client(None));
         let client = match tokio::time::timeout(CONNECT_WITHIN, connecting).await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => {
@@ -57,12 +71,7 @@ impl WorkerPool {
                     "cannot reach Redis at {shown_url}: {e}"
                 )))
             }
-            Err(_) => {
-                return Err(CliError::Unavailable(format!(
-                    "cannot reach Redis at {shown_url} within {} s",
-                    CONNECT_WITHIN.as_secs()
-                )))
-            }
+            Err(_) => return Err(out_of_reach()),
         };
         let client = client.with_api_key(
             settings.pubsub.api_key.clone(),
