@@ -4,28 +4,12 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use common::cli::{fast_sim, now_ms, parse_num, row, run, watched, without_freshness, Run, CLI};
 use common::{ok, simulator};
 use crypto_market_mcp::cli::render::chart::{self, Candle};
 use crypto_market_mcp::cli::render::{self, ladder, Look};
 use crypto_market_sim::SimHandle;
 use serde_json::{json, Value};
-
-const CLI: &str = env!("CARGO_BIN_EXE_crypto-market");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
-}
 
 /// The CLI with `args`, its own embedded server pointed at `sim`.
 async fn cli(sim: &SimHandle, args: &[&str]) -> Run {
@@ -44,79 +28,6 @@ async fn run_with_env(sim: &SimHandle, args: &[&str], env: &[(&str, &str)]) -> R
     let mut all = vec!["--rest-url".to_owned(), sim.rest_url()];
     all.extend(args.iter().map(|a| a.to_string()));
     run(&all, env).await
-}
-
-async fn run(args: &[String], env: &[(&str, &str)]) -> Run {
-    let mut cmd = tokio::process::Command::new(CLI);
-    cmd.args(args)
-        .env_remove("MCP_AUTH_TOKEN")
-        .env_remove("EXCHANGE_REST_URL")
-        .env_remove("EXCHANGE_WS_URL")
-        .env("COLUMNS", "100")
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
-        .await
-        .expect("the CLI finishes")
-        .expect("the CLI runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
-}
-
-impl Run {
-    fn success(self) -> Run {
-        assert_eq!(self.code, 0, "exit 0; stderr: {}", self.stderr);
-        assert!(self.stderr.is_empty(), "nothing on stderr: {}", self.stderr);
-        assert!(self.stdout.is_ascii(), "ASCII off a TTY:\n{}", self.stdout);
-        assert!(!self.stdout.contains('\x1b'), "no colours off a TTY");
-        self
-    }
-
-    /// The `--json` line, parsed.
-    fn json(&self) -> Value {
-        assert_eq!(self.stdout.lines().count(), 1, "one line: {}", self.stdout);
-        serde_json::from_str(&self.stdout).expect("--json prints JSON")
-    }
-
-    fn one_error_line(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "stderr: {}", self.stderr);
-        assert_eq!(
-            self.stderr.lines().count(),
-            1,
-            "one line: {:?}",
-            self.stderr
-        );
-        assert!(self.stdout.is_empty(), "nothing on stdout: {}", self.stdout);
-        self.stderr.trim_end()
-    }
-}
-
-/// The cells of the table row whose first cell is `first`.
-fn row<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
-    table
-        .lines()
-        .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
-        .find(|cells| cells.get(1) == Some(&first))
-        .map(|cells| cells[1..cells.len() - 1].to_vec())
-        .unwrap_or_else(|| panic!("no row {first:?} in\n{table}"))
-}
-
-fn parse_num(cell: &str) -> f64 {
-    cell.replace(',', "").parse().expect("a number")
-}
-
-fn without_freshness(mut v: Value) -> Value {
-    if let Some(map) = v.as_object_mut() {
-        map.remove("age_ms");
-        map.remove("source");
-        map.remove("stale");
-    }
-    v
 }
 
 /// Closed hourly candles: the same whoever asks and when.
@@ -740,15 +651,6 @@ async fn server_logs_reach_stderr_only_with_verbose_and_never_stdout() {
 
 // ---- watch ----
 
-/// A simulator whose websocket ticks every 100 ms: a watched price moves between updates.
-fn fast_sim() -> SimHandle {
-    crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
-        ws_ticker_interval_ms: 100,
-        ..Default::default()
-    })
-    .expect("simulator starts")
-}
-
 fn sim_args(sim: &SimHandle, args: &[&str]) -> Vec<String> {
     let mut all = vec![
         "--rest-url".to_owned(),
@@ -758,15 +660,6 @@ fn sim_args(sim: &SimHandle, args: &[&str]) -> Vec<String> {
     ];
     all.extend(args.iter().map(|a| a.to_string()));
     all
-}
-
-/// The BTC/USDT last prices of each appended table.
-fn watched_prices(stdout: &str) -> Vec<f64> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with("| BTC/USDT"))
-        .map(|l| parse_num(l.split('|').nth(2).unwrap().trim()))
-        .collect()
 }
 
 #[tokio::test]
@@ -781,7 +674,7 @@ async fn watch_shows_changing_prices_and_stops_after_count() {
     )
     .await
     .success();
-    let prices = watched_prices(&out.stdout);
+    let prices: Vec<f64> = watched(&out.stdout).into_iter().map(|(p, _)| p).collect();
     assert_eq!(prices.len(), 6, "{}", out.stdout);
     let now = sim.current_price("BTCUSDT").unwrap();
     assert!(prices.iter().all(|p| (p - now).abs() / now < 0.01));

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::Secret;
+
 /// Crypto market data for people: tickers, candles, order books, trades and markets, served by
-/// `crypto-market-mcp` (started as a child by default, or a remote one with --mcp-url).
+/// `crypto-market-mcp` (started as a child by default, or a remote one with --mcp-url) or by
+/// the worker pool over Redis (--redis).
 #[derive(Debug, Parser)]
 #[command(name = "crypto-market", version, about, propagate_version = true)]
 pub struct Cli {
@@ -33,8 +36,20 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub ws_url: Option<String>,
     /// Use a remote crypto-market-mcp over streamable HTTP, e.g. http://host:8080/mcp.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "redis")]
     pub mcp_url: Option<String>,
+    /// Use the worker pool (crypto-market-worker) through this Redis, e.g.
+    /// redis://host:6379; KEY_PREFIX, REQUEST_CHANNEL, RESPONSE_CHANNEL, REQUEST_TIMEOUT and
+    /// REDIS_MODE apply as for the workers.
+    #[arg(long, global = true, value_name = "URL", value_parser = secret)]
+    pub redis: Option<Secret>,
+    /// Client key for a pool with API_KEYS_FILE (PUBSUB_API_KEY); needs --client-id.
+    #[arg(long, global = true, value_name = "KEY", requires = "redis", value_parser = secret)]
+    pub api_key: Option<Secret>,
+    /// The [[client]] id of --api-key in the pool's API_KEYS_FILE (PUBSUB_CLIENT_ID): the pool
+    /// replies to a keyed request only on that client's channels.
+    #[arg(long, global = true, value_name = "ID", requires = "redis")]
+    pub client_id: Option<String>,
     /// Bearer token for --mcp-url (MCP_AUTH_TOKEN).
     #[arg(
         long,
@@ -86,6 +101,11 @@ pub struct WatchArgs {
     /// Stop after this many updates (default: until Ctrl-C).
     #[arg(long, short = 'n')]
     pub count: Option<u64>,
+}
+
+/// A value `Debug` never shows (a key, a URL that may hold a password).
+fn secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
 }
 
 fn interval(s: &str) -> Result<f64, String> {

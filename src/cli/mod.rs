@@ -1,12 +1,13 @@
-//! `crypto-market`: the command line for people (SPEC.md section 8). It speaks MCP to a
-//! `crypto-market-mcp` (embedded as a child over stdio, or remote over streamable HTTP) and
-//! renders the tools' results as tables, a candlestick chart and a depth ladder, or prints
-//! exactly the tool's JSON with `--json`.
+//! `crypto-market`: the command line for people (SPEC.md section 8). It calls the tools of a
+//! `crypto-market-mcp` (embedded as a child over stdio, or remote over streamable HTTP) or of
+//! the worker pool over Redis, and renders their results as tables, a candlestick chart and a
+//! depth ladder, or prints exactly the tool's JSON with `--json`.
 
 pub mod args;
-pub mod backend;
 pub mod chat;
+pub mod connection;
 pub mod render;
+mod status;
 pub mod watch;
 
 use std::future::Future;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use args::{Cli, Command};
-use backend::Backend;
+use connection::Connection;
 use render::{chart, ladder, tables, venues, Look};
 
 /// What can go wrong, and the exit status it gives.
@@ -50,19 +51,19 @@ impl CliError {
 /// Runs one command; prints the result on stdout and an error as one line on stderr.
 pub async fn run(cli: Cli) -> ExitCode {
     let look = Look::detect();
-    let outcome = match Backend::connect(&cli.global).await {
-        Ok(backend) => {
+    let outcome = match Connection::open(&cli.global).await {
+        Ok(connection) => {
             // `watch` and `chat` end on Ctrl-C themselves (exit 0); a one-shot call is
             // abandoned, the server closed, and the exit status is 130.
             let outcome = if matches!(cli.command, Command::Watch(_) | Command::Chat) {
-                execute(&backend, &cli, look).await
+                execute(&connection, &cli, look).await
             } else {
                 tokio::select! {
-                    outcome = execute(&backend, &cli, look) => outcome,
+                    outcome = execute(&connection, &cli, look) => outcome,
                     _ = interrupted() => Err(CliError::Interrupted),
                 }
             };
-            backend.close().await;
+            connection.close().await;
             outcome
         }
         Err(e) => Err(e),
@@ -110,20 +111,21 @@ pub(crate) fn json_line(value: &Value) -> String {
     format!("{value}\n")
 }
 
-async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliError> {
+async fn execute(connection: &Connection, cli: &Cli, look: Look) -> Result<String, CliError> {
     let as_json = cli.global.json;
     match &cli.command {
         Command::Ticker(a) => {
             if let [symbol] = a.symbols.as_slice() {
-                let v = spin(backend.call("get_ticker", args(cli, json!({ "symbol": symbol }))))
+                let v = spin(connection.call("get_ticker", args(cli, json!({ "symbol": symbol }))))
                     .await?;
                 if as_json {
                     return Ok(json_line(&v));
                 }
                 return Ok(format!("{}\n", tables::tickers(&[&v], look)));
             }
-            let v = spin(backend.call("get_tickers", args(cli, json!({ "symbols": a.symbols }))))
-                .await?;
+            let v =
+                spin(connection.call("get_tickers", args(cli, json!({ "symbols": a.symbols }))))
+                    .await?;
             if as_json {
                 return Ok(json_line(&v));
             }
@@ -150,14 +152,14 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
                     Err(_) => json!(since),
                 };
             }
-            let v = spin(backend.call("get_ohlcv", args(cli, extra))).await?;
+            let v = spin(connection.call("get_ohlcv", args(cli, extra))).await?;
             if as_json {
                 return Ok(json_line(&v));
             }
             Ok(show_ohlcv(&v, look))
         }
         Command::Book(a) => {
-            let v = spin(backend.call(
+            let v = spin(connection.call(
                 "get_order_book",
                 args(cli, json!({ "symbol": a.symbol, "limit": a.limit })),
             ))
@@ -168,7 +170,7 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             Ok(show_book(&v, look))
         }
         Command::Trades(a) => {
-            let v = spin(backend.call(
+            let v = spin(connection.call(
                 "get_trades",
                 args(cli, json!({ "symbol": a.symbol, "limit": a.limit })),
             ))
@@ -186,27 +188,27 @@ async fn execute(backend: &Backend, cli: &Cli, look: Look) -> Result<String, Cli
             if let Some(q) = &a.quote {
                 extra["quote"] = json!(q);
             }
-            let v = spin(backend.call("list_markets", args(cli, extra))).await?;
+            let v = spin(connection.call("list_markets", args(cli, extra))).await?;
             if as_json {
                 return Ok(json_line(&v));
             }
             Ok(show_markets(&v, look))
         }
-        Command::Watch(a) => watch::run(backend, cli, a, look).await,
+        Command::Watch(a) => watch::run(connection, cli, a, look).await,
         Command::Compare(a) => {
             let mut extra = json!({ "symbol": a.symbol });
             if !a.exchanges.is_empty() {
                 extra["exchanges"] = json!(a.exchanges);
             }
             // Compare spans exchanges: the global --exchange does not narrow it.
-            let v = spin(backend.call("compare_prices", extra)).await?;
+            let v = spin(connection.call("compare_prices", extra)).await?;
             if as_json {
                 return Ok(json_line(&v));
             }
             Ok(venues::comparison(&v, look))
         }
-        Command::Status => status(backend, cli, look).await,
-        Command::Chat => chat::run(backend, cli, look).await,
+        Command::Status => status::run(connection, cli, look).await,
+        Command::Chat => chat::run(connection, cli, look).await,
     }
 }
 
@@ -320,95 +322,6 @@ fn tickers_error(v: &Value) -> Option<CliError> {
     })
 }
 
-/// The server and whether its exchange answers (`exchange_status` when the server has it).
-async fn status(backend: &Backend, cli: &Cli, look: Look) -> Result<String, CliError> {
-    let (name, version, tools) = spin(backend.server_info()).await?;
-    if tools.iter().any(|t| t == "exchange_status") {
-        let v = spin(backend.call("exchange_status", args(cli, json!({})))).await?;
-        // A server that has not talked to an exchange yet (the embedded one always) knows
-        // nothing of it: ask each such exchange for its markets once, so the table says
-        // whether it answers. Failures are what the table then shows.
-        let untried: Vec<String> = v["exchanges"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["calls_1m"].as_u64() == Some(0) && e["markets"].as_u64() == Some(0))
-            .filter_map(|e| e["id"].as_str().map(str::to_owned))
-            .collect();
-        let v = if untried.is_empty() {
-            v
-        } else {
-            let probes = untried
-                .iter()
-                .map(|id| backend.call("list_markets", json!({ "exchange": id, "limit": 1 })));
-            let _ = spin(futures::future::join_all(probes)).await;
-            spin(backend.call("exchange_status", args(cli, json!({})))).await?
-        };
-        if cli.global.json {
-            return Ok(json_line(&v));
-        }
-        return Ok(format!(
-            "{name} {version} ({})\n{}",
-            backend.describe(),
-            venues::status(&v, look)
-        ));
-    }
-    let started = std::time::Instant::now();
-    let probe = spin(backend.call("list_markets", args(cli, json!({ "limit": 1 })))).await;
-    let latency_ms = started.elapsed().as_millis() as u64;
-    let (answers, exchange, markets, error) = match &probe {
-        Ok(v) => (true, v["exchange"].clone(), v["total"].clone(), Value::Null),
-        Err(e) => (
-            false,
-            json!(cli.global.exchange),
-            Value::Null,
-            json!(e.to_string()),
-        ),
-    };
-    let v = json!({
-        "backend": backend.describe(),
-        "server": {"name": name, "version": version},
-        "tools": tools,
-        "exchange": exchange,
-        "answers": answers,
-        "markets": markets,
-        "latency_ms": latency_ms,
-        "error": error,
-    });
-    if cli.global.json {
-        return Ok(json_line(&v));
-    }
-    let mut t = tables::table(look, &[], &[]);
-    t.add_row(vec!["backend".to_owned(), backend.describe()]);
-    t.add_row(vec!["server".to_owned(), format!("{name} {version}")]);
-    t.add_row(vec!["tools".to_owned(), tools.join(", ")]);
-    t.add_row(vec![
-        "exchange".to_owned(),
-        exchange.as_str().unwrap_or("(server default)").to_owned(),
-    ]);
-    t.add_row(vec![
-        "answers".to_owned(),
-        match &probe {
-            Ok(_) => format!("yes ({latency_ms} ms)"),
-            Err(e) => format!("no: {}", one_line(&e.to_string())),
-        },
-    ]);
-    t.add_row(vec![
-        "markets".to_owned(),
-        markets
-            .as_u64()
-            .map_or("-".to_owned(), |m| render::group(m as f64, 0)),
-    ]);
-    let out = format!("{t}\n");
-    match probe {
-        Ok(_) => Ok(out),
-        Err(e) => {
-            print!("{out}");
-            Err(e)
-        }
-    }
-}
-
 /// The chart's width: `COLUMNS`, else the terminal's, else 100.
 fn terminal_width() -> usize {
     std::env::var("COLUMNS")
@@ -425,7 +338,7 @@ fn terminal_width() -> usize {
 
 /// Awaits `call`, showing a spinner on stderr once it takes longer than 200 ms (only when
 /// stderr is a terminal).
-async fn spin<T>(call: impl Future<Output = T>) -> T {
+pub(crate) async fn spin<T>(call: impl Future<Output = T>) -> T {
     // NO_COLOR asks for plain output: the spinner's cursor escapes are not plain either.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     if !std::io::stderr().is_terminal() || no_color {

@@ -122,3 +122,20 @@ impl Drop for TickerFeed {
         }
     }
 }
+
+/// A message of a ticker channel as `get_ticker` answers: the ticker JSON published there,
+/// with the age it has now (ticks are published as they arrive, so they are fresh); `None`
+/// for a message that is not a ticker object.
+pub fn published_ticker(payload: &str) -> Option<serde_json::Value> {
+    let mut ticker: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let fields = ticker.as_object_mut()?;
+    let now = crypto_market_actors::model::now_ms();
+    let age_ms = fields
+        .get("timestamp")
+        .and_then(serde_json::Value::as_i64)
+        .map_or(0, |at| (now - at).max(0));
+    fields.insert("age_ms".into(), age_ms.into());
+    fields.insert("stale".into(), false.into());
+    fields.entry("source").or_insert("stream".into());
+    Some(ticker)
+}

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod cli;
 pub mod failover_traffic;
 pub mod gateway;
 pub mod http_front;

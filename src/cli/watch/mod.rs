@@ -1,7 +1,11 @@
-//! `watch`: a live table of tickers (`get_tickers` every `--interval`; the server answers from
-//! its cache or stream within the TTL), with change arrows and each row's age, until Ctrl-C or
-//! `--count` updates. On a terminal the table is redrawn in place and the cursor restored on
-//! exit; otherwise each update is appended (a time line, then the table).
+//! `watch`: a live table of tickers, with change arrows and each row's age, redrawn every
+//! `--interval` until Ctrl-C or `--count` updates. An MCP server is asked (`get_tickers`) each
+//! time and answers from its cache or stream within the TTL; the worker pool is asked once,
+//! then its Redis ticker channels are followed ([`follow`]). On a terminal the table is redrawn
+//! in place and the cursor restored on exit; otherwise each update is appended (a time line,
+//! then the table).
+
+mod follow;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -11,7 +15,7 @@ use comfy_table::{Cell, Color};
 use serde_json::{json, Value};
 
 use super::args::{Cli, WatchArgs};
-use super::backend::Backend;
+use super::connection::Connection;
 use super::render::{age, num_of, tables, Look};
 use super::{args, json_line, one_line, CliError};
 
@@ -55,7 +59,7 @@ impl Drop for Screen {
 }
 
 pub async fn run(
-    backend: &Backend,
+    connection: &Connection,
     cli: &Cli,
     a: &WatchArgs,
     look: Look,
@@ -67,14 +71,15 @@ pub async fn run(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut updates = 0u64;
+    let mut followed = None;
     loop {
         let result = tokio::select! {
             _ = &mut ctrl_c => break,
-            r = backend.call("get_tickers", request.clone()) => r?,
+            r = latest(connection, &request, &mut followed) => r?,
         };
         updates += 1;
         if updates == 1 {
-            subscribe(backend, &result).await;
+            subscribe(connection, &result).await;
         }
         let text = if cli.global.json {
             json_line(&result)
@@ -141,13 +146,31 @@ pub async fn run(
     Ok(String::new())
 }
 
+/// The tickers to show now (a `get_tickers` result): asked of an MCP server each time; asked of
+/// the pool once, then followed on their channels.
+async fn latest(
+    connection: &Connection,
+    request: &Value,
+    followed: &mut Option<follow::Followed>,
+) -> Result<Value, CliError> {
+    match (connection, followed.as_ref()) {
+        (Connection::Pool(pool), Some(followed)) => followed.current(pool).await,
+        (Connection::Pool(pool), None) => {
+            let (first, started) = follow::Followed::start(pool, request.clone()).await?;
+            *followed = Some(started);
+            Ok(first)
+        }
+        _ => connection.call("get_tickers", request.clone()).await,
+    }
+}
+
 /// Keeps the watched tickers streamed by the server (resource subscriptions); without them
 /// (an older server, an exchange with no feed) the view still updates at the server's TTL.
-async fn subscribe(backend: &Backend, result: &Value) {
+async fn subscribe(connection: &Connection, result: &Value) {
     for t in result["tickers"].as_array().into_iter().flatten() {
         if let (Some(exchange), Some(symbol)) = (t["exchange"].as_str(), t["symbol"].as_str()) {
             let uri = format!("ticker://{exchange}/{}", symbol.replace('/', ""));
-            let _ = backend.subscribe(&uri).await;
+            let _ = connection.subscribe(&uri).await;
         }
     }
 }

@@ -1,0 +1,223 @@
+//! The chat's built-in parser: what a question in plain words asks for ("price of btc",
+//! "eth 4h candles", "order book sol limit 5"), without a model. It only understands; the
+//! answering is the chat's (`chat::builtin`).
+
+/// What a question asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    Ticker(String),
+    Ohlcv {
+        symbol: String,
+        timeframe: String,
+        limit: u32,
+    },
+    Book {
+        symbol: String,
+        limit: u32,
+    },
+    Trades {
+        symbol: String,
+        limit: u32,
+    },
+    Markets(Option<String>),
+    Compare(String),
+    Help,
+    Unknown,
+}
+
+const STOPWORDS: &[&str] = &[
+    "price",
+    "prices",
+    "of",
+    "the",
+    "what",
+    "whats",
+    "what's",
+    "is",
+    "are",
+    "a",
+    "an",
+    "for",
+    "me",
+    "show",
+    "give",
+    "order",
+    "book",
+    "orderbook",
+    "depth",
+    "limit",
+    "last",
+    "top",
+    "candles",
+    "candle",
+    "ohlcv",
+    "chart",
+    "kline",
+    "klines",
+    "trades",
+    "trade",
+    "recent",
+    "markets",
+    "market",
+    "have",
+    "has",
+    "with",
+    "listed",
+    "list",
+    "pairs",
+    "pair",
+    "on",
+    "in",
+    "and",
+    "now",
+    "current",
+    "currently",
+    "today",
+    "how",
+    "much",
+    "does",
+    "do",
+    "cost",
+    "worth",
+    "ticker",
+    "quote",
+    "please",
+    "tell",
+    "about",
+    "compare",
+    "get",
+    "hourly",
+    "daily",
+    "at",
+    "to",
+    "from",
+    "which",
+    "there",
+    "any",
+    "coins",
+    "coin",
+    "trading",
+    "traded",
+    "latest",
+    "check",
+    "bids",
+    "asks",
+    "usd",
+    "i",
+    "can",
+    "you",
+    "buy",
+    "sell",
+    "see",
+    "across",
+    "exchanges",
+    "help",
+    "it",
+    "its",
+];
+
+/// `btc` → `BTC/USDT`; `eth/usdt`, `ETH-USDT`, `ethusdt` as given (the server resolves them).
+fn symbol_of(tokens: &[&str]) -> Option<String> {
+    let pair = tokens.iter().find(|t| {
+        t.chars().any(|c| matches!(c, '/' | '-' | '_'))
+            && t.split(['/', '-', '_'])
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+    });
+    if let Some(pair) = pair {
+        return Some(pair.to_uppercase());
+    }
+    let coin = tokens.iter().find(|t| {
+        (2..=12).contains(&t.len())
+            && t.chars().all(|c| c.is_ascii_alphanumeric())
+            && t.chars().any(|c| c.is_ascii_alphabetic())
+            && !STOPWORDS.contains(t)
+            && timeframe_of(t).is_none()
+    })?;
+    let up = coin.to_uppercase();
+    let quoted = ["USDT", "USDC", "FDUSD", "BUSD"]
+        .iter()
+        .any(|q| up.len() > q.len() + 1 && up.ends_with(q));
+    Some(if quoted { up } else { format!("{up}/USDT") })
+}
+
+fn timeframe_of(token: &str) -> Option<String> {
+    match token {
+        "hourly" => return Some("1h".into()),
+        "daily" => return Some("1d".into()),
+        "weekly" => return Some("1w".into()),
+        _ => {}
+    }
+    let unit = token.chars().last()?;
+    let digits = &token[..token.len() - unit.len_utf8()];
+    (matches!(unit, 'm' | 'h' | 'd' | 'w')
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit()))
+    .then(|| token.to_owned())
+}
+
+/// Understands the common questions.
+pub fn parse(question: &str) -> Intent {
+    let lower = question.to_lowercase();
+    let cleaned: String = lower
+        .chars()
+        .map(|c| {
+            if matches!(c, '?' | '!' | ',' | ';' | ':') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let tokens: Vec<&str> = cleaned.split_whitespace().collect();
+    let has = |words: &[&str]| tokens.iter().any(|t| words.contains(t));
+    let limit = tokens
+        .iter()
+        .find_map(|t| t.parse::<u32>().ok())
+        .filter(|n| (1..=1000).contains(n));
+    let timeframe = tokens.iter().find_map(|t| timeframe_of(t));
+    let symbol = symbol_of(&tokens);
+    if has(&["help"]) {
+        return Intent::Help;
+    }
+    if has(&["compare"]) || cleaned.contains("across exchanges") {
+        return symbol.map_or(Intent::Unknown, Intent::Compare);
+    }
+    if has(&["market", "markets", "listed", "list", "pairs"]) && !has(&["order", "book"]) {
+        return Intent::Markets(
+            symbol.map(|s| s.split('/').next().unwrap_or_default().to_lowercase()),
+        );
+    }
+    let Some(symbol) = symbol else {
+        return Intent::Unknown;
+    };
+    if has(&["candles", "candle", "ohlcv", "chart", "kline", "klines"]) || timeframe.is_some() {
+        return Intent::Ohlcv {
+            symbol,
+            timeframe: timeframe.unwrap_or_else(|| "1h".into()),
+            limit: limit.unwrap_or(24),
+        };
+    }
+    if has(&["book", "orderbook", "depth", "bids", "asks"]) {
+        return Intent::Book {
+            symbol,
+            limit: limit.unwrap_or(10),
+        };
+    }
+    if has(&["trades", "trade"]) {
+        return Intent::Trades {
+            symbol,
+            limit: limit.unwrap_or(10),
+        };
+    }
+    // A price question, a bare pair or coin ("eth/usdt", "btc"): not any sentence with a word
+    // that might be a coin.
+    let explicit = tokens.iter().any(|t| t.contains(['/', '-', '_']));
+    if has(&[
+        "price", "prices", "ticker", "quote", "cost", "worth", "much", "trading", "at",
+    ]) || explicit
+        || tokens.len() <= 2
+    {
+        return Intent::Ticker(symbol);
+    }
+    Intent::Unknown
+}

@@ -1,0 +1,117 @@
+//! The `crypto-market` binary as a child process, output captured (so not a TTY: plain ASCII,
+//! no colours), and what its tests read of the output: the exit status, one error line, the
+//! `--json` line, table rows.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+pub const CLI: &str = env!("CARGO_BIN_EXE_crypto-market");
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+pub async fn run(args: &[String], env: &[(&str, &str)]) -> Run {
+    let mut cmd = tokio::process::Command::new(CLI);
+    cmd.args(args)
+        .env_remove("MCP_AUTH_TOKEN")
+        .env_remove("EXCHANGE_REST_URL")
+        .env_remove("EXCHANGE_WS_URL")
+        .env("COLUMNS", "100")
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+        .await
+        .expect("the CLI finishes")
+        .expect("the CLI runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+impl Run {
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "exit 0; stderr: {}", self.stderr);
+        assert!(self.stderr.is_empty(), "nothing on stderr: {}", self.stderr);
+        assert!(self.stdout.is_ascii(), "ASCII off a TTY:\n{}", self.stdout);
+        assert!(!self.stdout.contains('\x1b'), "no colours off a TTY");
+        self
+    }
+
+    /// The `--json` line, parsed.
+    pub fn json(&self) -> Value {
+        assert_eq!(self.stdout.lines().count(), 1, "one line: {}", self.stdout);
+        serde_json::from_str(&self.stdout).expect("--json prints JSON")
+    }
+
+    pub fn one_error_line(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "stderr: {}", self.stderr);
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "one line: {:?}",
+            self.stderr
+        );
+        assert!(self.stdout.is_empty(), "nothing on stdout: {}", self.stdout);
+        self.stderr.trim_end()
+    }
+}
+
+/// The cells of the table row whose first cell is `first`.
+pub fn row<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
+        .find(|cells| cells.get(1) == Some(&first))
+        .map(|cells| cells[1..cells.len() - 1].to_vec())
+        .unwrap_or_else(|| panic!("no row {first:?} in\n{table}"))
+}
+
+pub fn parse_num(cell: &str) -> f64 {
+    cell.replace(',', "").parse().expect("a number")
+}
+
+/// A result without what differs between two reads of the same value.
+pub fn without_freshness(mut v: Value) -> Value {
+    if let Some(map) = v.as_object_mut() {
+        map.remove("age_ms");
+        map.remove("source");
+        map.remove("stale");
+    }
+    v
+}
+
+/// A simulator whose websocket ticks every 100 ms: a watched price moves between updates.
+pub fn fast_sim() -> crypto_market_sim::SimHandle {
+    crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
+        ws_ticker_interval_ms: 100,
+        ..Default::default()
+    })
+    .expect("simulator starts")
+}
+
+/// The BTC/USDT rows of each table `watch` appended: (last price, source).
+pub fn watched(stdout: &str) -> Vec<(f64, String)> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("| BTC/USDT"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (parse_num(cells[2]), cells[7].to_owned())
+        })
+        .collect()
+}
