@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::caller::{LiveTicker, MarketCaller, Ticks};
-use crate::client::channels::TickerFeed;
+use crate::client::channels::{published_ticker, TickerFeed};
 use crate::client::PubSubClient;
 use crate::config::Secret;
 use crate::tools::args::{parse, StreamLimits, StreamTickerArgs};
@@ -294,22 +294,6 @@ async fn lease_stream(
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| ToolError::new(ErrorCode::Internal, "the pool's lease names no channel"))
-}
-
-/// A published tick as `get_ticker` answers: the ticker JSON of the channel, with the age it
-/// has now (ticks are published as they arrive, so they are fresh).
-fn published_ticker(payload: &str) -> Option<Value> {
-    let mut ticker: Value = serde_json::from_str(payload).ok()?;
-    let fields = ticker.as_object_mut()?;
-    let now = crypto_market_actors::model::now_ms();
-    let age_ms = fields
-        .get("timestamp")
-        .and_then(Value::as_i64)
-        .map_or(0, |at| (now - at).max(0));
-    fields.insert("age_ms".into(), json!(age_ms));
-    fields.insert("stale".into(), json!(false));
-    fields.entry("source").or_insert(json!("stream"));
-    Some(ticker)
 }
 
 /// The ticker without what changes on every read of the same value.

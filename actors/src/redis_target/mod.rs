@@ -79,7 +79,8 @@ impl std::fmt::Debug for RedisTarget {
     }
 }
 
-fn redacted(url: &str) -> String {
+/// `url` fit to show: its password replaced by `***` (a settings error, a log line).
+pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));

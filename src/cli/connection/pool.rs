@@ -122,16 +122,7 @@ impl WorkerPool {
 
 /// `url` with its password (if any) replaced by `***`.
 fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            // Only fails for URLs that cannot have a password, which this one has.
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        // Not a URL: the settings check refused it already; show nothing of it.
-        Err(_) => "the given URL".to_owned(),
-    }
+    crypto_market_actors::redis_target::redacted(url)
 }
 
 #[cfg(test)]
