@@ -77,7 +77,7 @@ fn main() {
             .expect("BENCH_SECONDS must be a positive number of seconds"),
         Err(_) => 5.0,
     };
-    // The client side on one thread, as in the baseline figures of shared/notes/rmcp.md.
+    // The client side on one thread, as in the baseline figures of docs/notes/rmcp.md.
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

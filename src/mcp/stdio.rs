@@ -2,7 +2,7 @@
 //!
 //! `rmcp::transport::stdio()` wraps tokio's `stdin()`/`stdout()`, which run every read and write
 //! on tokio's blocking thread pool: a thread hand-off per line, which caps a stdio server well
-//! below what rmcp can do (shared/notes/rmcp.md, "Figures"). MCP clients start servers with
+//! below what rmcp can do (docs/notes/rmcp.md, "Figures"). MCP clients start servers with
 //! pipes (Python's asyncio) or Unix socket pairs (Node's `child_process`, hence the TypeScript
 //! SDK and the desktop assistants built on it); both can be driven by epoll instead. A terminal,
 //! a regular file or anything else on either side falls back to `stdio()`.

@@ -250,7 +250,7 @@ pub fn control(method: &str, streams: &[String], id: u64) -> String {
 mod tests {
     use super::*;
 
-    /// Copies of `shared/fixtures/binance/ws` (Binance's documented examples).
+    /// The venue's websocket samples in `actors/fixtures/binance/ws` (Binance's documented examples).
     fn fixture(name: &str) -> String {
         let path = format!("{}/fixtures/binance/ws/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
