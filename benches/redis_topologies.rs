@@ -16,9 +16,17 @@
 //!    SIGKILLed; reported: the time to the sentinel's promotion and to the first write that
 //!    lands on the new master.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 mod common;
 #[path = "../tests/common/redis_topology.rs"]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the tests' module; this benchmark uses part of it"
+)]
 mod redis_topology;
 
 use std::collections::HashMap;

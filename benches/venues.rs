@@ -15,6 +15,11 @@
 //!
 //! Prints Markdown tables to stdout.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 mod common;
 
 use std::process::Stdio;

@@ -8,6 +8,11 @@
 //! never asked before, which the simulator answers after 100 ms (misses). Then a 100%-hit row,
 //! and `redis-benchmark` against the same server as the ceiling.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 mod common;
 #[path = "../tests/common/redis.rs"]
 mod redis_server;

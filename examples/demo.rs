@@ -5,6 +5,11 @@
 //!
 //!     cargo run --release --example demo
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows its results on stdout"
+)]
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;

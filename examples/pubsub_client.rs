@@ -7,6 +7,11 @@
 //! `REDIS_URL` or `REDIS_HOST`/..., `KEY_PREFIX`, `REQUEST_CHANNEL`, `RESPONSE_CHANNEL`,
 //! `REQUEST_TIMEOUT`.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows its results on stdout"
+)]
+
 use std::process::ExitCode;
 
 use crypto_market_mcp::client::PubSubClient;

@@ -9,6 +9,11 @@
 //! ```
 //! Settings as for `crypto-market-mcp` (environment, `CACHE_TTL`, ...). Ctrl-C stops it.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows its results on stdout"
+)]
+
 use std::process::ExitCode;
 
 use crypto_market_actors::model::MarketData;

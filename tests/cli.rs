@@ -691,6 +691,7 @@ async fn watch_shows_changing_prices_and_stops_after_count() {
 }
 
 /// Starts the CLI with stdout and stderr on a pseudo-terminal; `(child, master)`.
+#[allow(unsafe_code, reason = "openpty(3) through libc, its fds then owned")]
 fn spawn_in_pty(args: &[String], env: &[(&str, &str)]) -> (std::process::Child, std::fs::File) {
     use std::os::fd::FromRawFd;
     let (mut master, mut slave) = (0, 0);
@@ -760,8 +761,7 @@ async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    common::send_signal(child.id(), libc::SIGINT);
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()

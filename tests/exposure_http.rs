@@ -27,7 +27,10 @@ fn mcp_error<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> rmcp::Error
 /// Resources read tickers: a key that may not call get_ticker reads none, and reads count
 /// against the key's rate like calls do.
 #[tokio::test]
-#[allow(deprecated)]
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 async fn resources_are_admitted_like_get_ticker_calls() {
     let sim = simulator();
     let dir = tempdir("res-keys");
@@ -163,7 +166,10 @@ async fn sessions_are_capped_per_client_and_in_all_and_idle_ones_close() {
 /// Resource subscriptions count by market, however spelled; past MCP_MAX_SUBSCRIPTIONS
 /// markets a subscription is a JSON-RPC error.
 #[tokio::test]
-#[allow(deprecated)]
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 async fn subscriptions_count_by_market_and_are_capped() {
     let sim = simulator();
     let server = common::start_server(&sim, &[("MCP_MAX_SUBSCRIPTIONS", "2")]).await;
@@ -327,7 +333,7 @@ async fn sigterm_closes_open_streams_and_exits_within_five_seconds() {
     })
     .await;
     assert!(end.is_ok(), "the SSE stream is closed");
-    println!("exited {:?} after SIGTERM", signalled.elapsed());
+    eprintln!("exited {:?} after SIGTERM", signalled.elapsed());
 }
 
 /// An `Origin` must be the server's own address or listed in MCP_ALLOWED_ORIGINS.

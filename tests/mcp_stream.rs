@@ -363,7 +363,10 @@ async fn ticker_resources_are_listed_and_read_and_bad_ones_are_mcp_errors() {
             .await,
     );
     assert_eq!(malformed.code.0, -32002);
-    #[allow(deprecated)]
+    #[allow(
+        deprecated,
+        reason = "resources/subscribe: what `initialize` sessions speak"
+    )]
     let subscribe = server
         .client
         .subscribe(SubscribeRequestParams::new("ticker://binance/NOPEUSDT"))
@@ -372,7 +375,10 @@ async fn ticker_resources_are_listed_and_read_and_bad_ones_are_mcp_errors() {
 }
 
 #[tokio::test]
-#[allow(deprecated)]
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 async fn a_subscription_hears_each_change_until_unsubscribed_then_the_watch_is_released() {
     let sim = fast_ticking();
     let recorder = Recorder::default();
@@ -448,7 +454,10 @@ async fn a_listen_subscription_hears_each_change_until_cancelled() {
 /// Streamable HTTP: progress rides on the call's SSE response, resource updates on the
 /// session's stream, and a client that goes away takes its subscriptions with it.
 #[tokio::test]
-#[allow(deprecated)]
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 async fn over_http_progress_and_resource_updates_arrive_and_end_with_the_session() {
     let sim = simulator();
     let (_child, addr) = common::start_http_server(&sim, FAST).await;
@@ -499,7 +508,10 @@ async fn over_http_progress_and_resource_updates_arrive_and_end_with_the_session
 /// A symbol ticking 50 times a second (the simulator's websocket at 20 ms): a resource
 /// subscriber hears about it 10 times a second, never more in any one-second window.
 #[tokio::test]
-#[allow(deprecated)]
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 async fn a_fast_ticking_resource_is_throttled_to_ten_updates_a_second() {
     let sim = crypto_market_sim::Simulator::start(crypto_market_sim::SimConfig {
         ws_ticker_interval_ms: 20,

@@ -116,6 +116,15 @@ async fn eof_before_any_request_exits_0_on_pipes_and_sockets() {
     }
 }
 
+/// The file status flags (`O_NONBLOCK`, …) of the open file description behind `fd`.
+#[allow(unsafe_code, reason = "fcntl(2) through libc")]
+fn status_flags(fd: &OwnedFd) -> libc::c_int {
+    // SAFETY: `fd` is open; F_GETFL only reads the description's flags.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert!(flags >= 0, "F_GETFL: {}", std::io::Error::last_os_error());
+    flags
+}
+
 /// Handshake and one get_ticker over `wire`, answers read as they come; checks the fds the
 /// child shares with us are still blocking, then closes stdin: exit 0, nothing more on stdout.
 async fn serve_one_ticker_then_close(wire: Wire, transport_log: &str) {
@@ -131,11 +140,8 @@ async fn serve_one_ticker_then_close(wire: Wire, transport_log: &str) {
     assert_ticker_from(&sim, &answer["result"]["structuredContent"]);
 
     for fd in session.shared.drain(..) {
-        // SAFETY: `fd` is open; F_GETFL only reads the description's flags.
-        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-        assert!(flags >= 0, "F_GETFL: {}", std::io::Error::last_os_error());
         assert_eq!(
-            flags & libc::O_NONBLOCK,
+            status_flags(&fd) & libc::O_NONBLOCK,
             0,
             "the parent's description is untouched"
         );

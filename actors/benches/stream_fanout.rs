@@ -12,6 +12,11 @@
 //!  cargo bench -p crypto-market-actors --bench stream_fanout`
 //! (BENCH_SYMBOLS=500 BENCH_RATE_MS=100 BENCH_SECONDS=10)
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

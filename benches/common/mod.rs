@@ -2,7 +2,10 @@
 //! their settings from the environment, the runtime they run on, a pool of release
 //! `crypto-market-worker`s that dies with the benchmark, and the pool's client.
 
-#![allow(dead_code)] // each benchmark uses a different part of this module
+#![allow(
+    dead_code,
+    reason = "each benchmark uses a different part of this module"
+)]
 
 use std::process::Stdio;
 use std::sync::Arc;

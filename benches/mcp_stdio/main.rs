@@ -25,6 +25,11 @@
 //! interleaved with this build's, so a change is judged before/after in the same run. Prints the machine,
 //! date, commit and Markdown tables to stdout.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 use std::borrow::Cow;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};

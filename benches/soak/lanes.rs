@@ -241,7 +241,7 @@ pub fn mcp_book_or_candles(load: &Load, n: u64) -> (&'static str, &'static str, 
     } else {
         load.cold()
     };
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let args = json!({ "symbol": symbol, "limit": 20 });
         ("mcp get_order_book", "get_order_book", args)
     } else {
@@ -267,7 +267,10 @@ fn ticker_uri(symbol: &str) -> String {
 
 /// Every `period`: a new session subscribes to three `ticker://` resources, waits for an
 /// update of each, reads one, then is closed (unsubscribed first) or simply dropped, in turn.
-#[allow(deprecated)] // resources/subscribe: what sessions opened with `initialize` use
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 pub async fn subscriber_lane(load: &Load, period: Duration) {
     let mut pace = Pace::new(load, period);
     while let Some(n) = pace.next().await {

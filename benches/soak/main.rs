@@ -21,6 +21,11 @@
 //! Prints Markdown to stdout (progress to stderr); engine logs are written to `SOAK_LOG_DIR`
 //! (default a temporary directory, named at the end).
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod lanes;
@@ -424,7 +429,7 @@ fn logs(engine: &Engine) {
         let total: u64 = by_message.values().sum();
         println!("- {name}: {total} WARN/ERROR lines");
         let mut common: Vec<_> = by_message.into_iter().collect();
-        common.sort_by(|a, b| b.1.cmp(&a.1));
+        common.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
         for (message, n) in common.into_iter().take(6) {
             println!("  - ×{n} `{message}`");
         }

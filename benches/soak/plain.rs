@@ -67,7 +67,7 @@ pub fn pool_miss(load: &Load, _: u64) -> (&'static str, &'static str, Value) {
 }
 
 pub fn pool_book(load: &Load, n: u64) -> (&'static str, &'static str, Value) {
-    let symbol = if n % 2 == 0 {
+    let symbol = if n.is_multiple_of(2) {
         HOT[(n / 2) as usize % HOT.len()].to_owned()
     } else {
         load.cold()

@@ -137,7 +137,7 @@ pub fn print(samples: &[Sample], names: &[String], starts: &[(String, f64)], bas
     println!("|---|---:|---:|---:|---:|");
     for (name, since_s) in starts {
         let base = at(name, since_s + baseline_s);
-        let last = samples.iter().filter(|s| &s.name == name).last();
+        let last = samples.iter().rfind(|s| &s.name == name);
         match (base, last) {
             (Some(b), Some(l)) if l.at_s > b.at_s => println!(
                 "| {name} | {} | {} | {} (at {}) | {:.3} |",
@@ -162,7 +162,7 @@ pub fn ratios(samples: &[Sample], starts: &[(String, f64)], baseline_s: f64) -> 
         .iter()
         .filter_map(|(name, since_s)| {
             let base = nearest(samples, name, since_s + baseline_s)?;
-            let last = samples.iter().filter(|s| &s.name == name).last()?;
+            let last = samples.iter().rfind(|s| &s.name == name)?;
             (last.at_s > base.at_s).then(|| (name.clone(), last.kib as f64 / base.kib as f64))
         })
         .collect()

@@ -98,7 +98,7 @@ impl Tally {
             .faults
             .iter_mut()
             .rev()
-            .find(|f| f.began_s <= at_s && f.ended_s.map_or(true, |end| at_s <= end + window));
+            .find(|f| f.began_s <= at_s && f.ended_s.is_none_or(|end| at_s <= end + window));
         let explained = match fault {
             Some(fault) => {
                 fault.explained += 1;

@@ -8,6 +8,11 @@
 //! threads (its runtime workers) and by the client, and how late events arrive (receive time
 //! minus the event's `E`).
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows its results on stdout"
+)]
+
 use crypto_market_sim::{SimConfig, Simulator, WsIntervals};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};

@@ -35,7 +35,7 @@ impl Faults {
     pub fn applies_to(&self, endpoint: &str) -> bool {
         self.endpoints
             .as_ref()
-            .map_or(true, |eps| eps.iter().any(|e| e == endpoint))
+            .is_none_or(|eps| eps.iter().any(|e| e == endpoint))
     }
 
     /// Checks values a caller could get wrong (used for POST /__sim/faults).

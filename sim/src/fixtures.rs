@@ -120,7 +120,7 @@ impl<'de> Deserialize<'de> for OrderedObject {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = OrderedObject;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -166,7 +166,7 @@ mod shape_impl {
             struct V;
             impl<'de> Visitor<'de> for V {
                 type Value = ShapeOf;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     f.write_str("JSON")
                 }
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ShapeOf, A::Error> {

@@ -1,5 +1,10 @@
 //! `crypto-market-sim` binary: a thin CLI around the library.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "it prints the URLs it listens on for whoever started it"
+)]
+
 use clap::Parser;
 use crypto_market_sim::{start_on, Faults, FileConfig, SimConfig, SimHandle, Venue, WsIntervals};
 use std::net::SocketAddr;

@@ -122,7 +122,7 @@ impl RequestLog {
         let g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         g.entries
             .iter()
-            .filter(|r| endpoint.map_or(true, |e| r.endpoint == e))
+            .filter(|r| endpoint.is_none_or(|e| r.endpoint == e))
             .cloned()
             .collect()
     }

@@ -418,7 +418,7 @@ fn request_log_records_every_api_request_in_order() {
     assert_eq!(log, sim.requests(), "HTTP and library views agree");
     // (seq, endpoint, query, symbols, status)
     type Row<'a> = (u64, &'a str, &'a str, Vec<&'a str>, Option<u16>);
-    let summary: Vec<Row> = log
+    let summary: Vec<Row<'_>> = log
         .iter()
         .map(|r| {
             (

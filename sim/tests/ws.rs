@@ -54,7 +54,7 @@ enum Got {
     Ping(Vec<u8>),
     Close(Option<u16>),
     /// The stream ended or failed (after a close frame, or without one).
-    End(#[allow(dead_code)] String),
+    End(#[allow(dead_code, reason = "shown by Debug when an assertion fails")] String),
 }
 
 impl Client {

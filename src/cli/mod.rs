@@ -3,6 +3,11 @@
 //! the worker pool over Redis, and renders their results as tables, a candlestick chart and a
 //! depth ladder, or prints exactly the tool's JSON with `--json`.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "the command line's output for people is its stdout"
+)]
+
 pub mod args;
 pub mod chat;
 pub mod connection;

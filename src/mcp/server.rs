@@ -383,7 +383,10 @@ impl ServerHandler for McpServer {
 
     /// Legacy (`initialize`) sessions: forwards the ticker's changes until `unsubscribe` or the
     /// end of the session.
-    #[allow(deprecated)]
+    #[allow(
+        deprecated,
+        reason = "resources/subscribe serves `initialize` sessions"
+    )]
     async fn subscribe(
         &self,
         request: SubscribeRequestParams,
@@ -413,7 +416,10 @@ impl ServerHandler for McpServer {
             })
     }
 
-    #[allow(deprecated)]
+    #[allow(
+        deprecated,
+        reason = "resources/unsubscribe serves `initialize` sessions"
+    )]
     async fn unsubscribe(
         &self,
         request: UnsubscribeRequestParams,

@@ -26,6 +26,9 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+// The crate's only unsafe code: recv/send/getsockopt on a socket fd (std has no MSG_DONTWAIT
+// calls on a borrowed fd). Each block there carries its SAFETY argument.
+#[allow(unsafe_code, reason = "socket syscalls through libc")]
 mod socket;
 
 use rmcp::service::ServerInitializeError;

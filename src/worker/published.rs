@@ -13,12 +13,14 @@ use super::leases::Leases;
 use crate::tools::output::StreamLease;
 use crate::tools::WatchKeeper;
 
-/// The watches this worker keeps, by (exchange, unified symbol), and where their ticks are
-/// published.
+/// A market a watch is kept for: (exchange, unified symbol).
+type Market = (Arc<str>, Arc<str>);
+
+/// The watches this worker keeps, by market, and where their ticks are published.
 pub struct PublishedTickers {
     /// Names the channels (`KEY_PREFIX`).
     target: RedisTarget,
-    leases: Arc<Leases<(Arc<str>, Arc<str>), TickerWatch>>,
+    leases: Arc<Leases<Market, TickerWatch>>,
 }
 
 impl PublishedTickers {

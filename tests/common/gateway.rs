@@ -37,7 +37,10 @@ pub async fn start_recorded_gateway(
 
 /// Subscribes to `uri` (`resources/subscribe`) and waits for `n` updates of it, at most
 /// `within`.
-#[allow(deprecated)]
+#[allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
 pub async fn subscribe_for_updates(
     gateway: &McpServer<Recorder>,
     recorder: &Recorder,

@@ -77,11 +77,11 @@ pub async fn open_stream(addr: &str, session: &str) -> reqwest::Response {
     response
 }
 
-/// A keys file in `dir`: one `(id, key, rate_per_s, burst, tools)` per client.
-pub fn keys_file(
-    dir: &std::path::Path,
-    clients: &[(&str, &str, f64, u32, Option<&[&str]>)],
-) -> std::path::PathBuf {
+/// One client of a keys file: `(id, key, rate_per_s, burst, tools)`.
+pub type KeysFileClient<'a> = (&'a str, &'a str, f64, u32, Option<&'a [&'a str]>);
+
+/// A keys file in `dir`: one line group per client.
+pub fn keys_file(dir: &std::path::Path, clients: &[KeysFileClient<'_>]) -> std::path::PathBuf {
     let mut text = String::new();
     for (id, key, rate, burst, tools) in clients {
         text.push_str(&format!(
@@ -114,11 +114,5 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
 
 /// Sends `signal` to `child`.
 pub fn signal(child: &tokio::process::Child, signal: i32) {
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(
-        unsafe { libc::kill(pid, signal) },
-        0,
-        "kill({pid}, {signal})"
-    );
+    super::send_signal(child.id().expect("running"), signal);
 }

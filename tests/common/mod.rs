@@ -2,7 +2,10 @@
 //! `crypto-market-mcp` binary as a child process, and an rmcp client speaking MCP to it over
 //! its stdio, as an AI assistant would.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 pub mod cli;
 pub mod failover_traffic;
@@ -172,16 +175,25 @@ impl<H: ClientHandler> McpServer<H> {
 
     /// SIGKILL, as a crash: nothing of the server's own shutdown runs.
     pub fn kill(&self) {
-        let pid = self.pid.expect("the server's pid") as i32;
-        // SAFETY: kill(2) on our own child's pid; no memory is involved.
-        let killed = unsafe { libc::kill(pid, libc::SIGKILL) };
-        assert_eq!(
-            killed,
-            0,
-            "SIGKILL {pid}: {}",
-            std::io::Error::last_os_error()
-        );
+        send_signal(self.pid.expect("the server's pid"), libc::SIGKILL);
     }
+}
+
+/// Sends `signal` to `pid`, one of the test's own child processes.
+#[allow(
+    unsafe_code,
+    reason = "kill(2) through libc: std can only SIGKILL a Child it owns"
+)]
+pub fn send_signal(pid: u32, signal: i32) {
+    let pid = pid as i32;
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        sent,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// A client handler that records the notifications streaming sends: progress (with when it

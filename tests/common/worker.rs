@@ -55,13 +55,7 @@ pub fn start_worker_env(sim: &SimHandle, env: &[(&str, &str)]) -> Worker {
 
 impl Worker {
     pub fn signal(&self, signal: i32) {
-        let pid = self.child.id().expect("running") as i32;
-        // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(
-            unsafe { libc::kill(pid, signal) },
-            0,
-            "kill({pid}, {signal})"
-        );
+        super::send_signal(self.child.id().expect("running"), signal);
     }
 
     /// Its exit status, waiting at most `within`.

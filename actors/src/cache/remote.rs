@@ -31,8 +31,10 @@ struct Stored {
     data: StoredData,
 }
 
-// Built and consumed right away around one (de)serialisation: its size does not matter.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built and consumed around one (de)serialisation"
+)]
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "lowercase")]
 enum StoredData {

@@ -95,7 +95,7 @@ fn fetch_step(limit: u32) -> u32 {
 
 /// A value fetched for one symbol. Always held behind an `Arc`, so the variants' sizes differ
 /// harmlessly.
-#[allow(clippy::large_enum_variant)]
+#[allow(clippy::large_enum_variant, reason = "always held behind an Arc")]
 #[derive(Debug, Clone, PartialEq)]
 pub enum MarketData {
     Ticker(Ticker),

@@ -2,7 +2,10 @@
 //! its prices, its failures and delays, and a live feed the test drives; plus the engine
 //! settings those tests start from.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;

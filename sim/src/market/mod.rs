@@ -172,7 +172,7 @@ impl Market {
     /// exchangeInfo body: the fixture's top-level members in order, `serverTime` = now, and the
     /// symbols (all, or the requested ones in request order).
     pub fn exchange_info(&self, now_ms: u64, filter: Option<&[&Symbol]>) -> String {
-        let symbols_json: Cow<str> = match filter {
+        let symbols_json: Cow<'_, str> = match filter {
             Some(list) => Cow::Owned(join_raw(list.iter().copied())),
             None => Cow::Borrowed(
                 self.all_symbols_json
@@ -286,7 +286,7 @@ mod tests {
         let m = Market::new(42, 0, true, 100).unwrap();
         for s in m.symbols() {
             let p = m.price_at(s, 1_725_817_008_719);
-            assert!(p > 0 && p % s.tick == 0, "{} {p}", s.name);
+            assert!(p > 0 && p.is_multiple_of(s.tick), "{} {p}", s.name);
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn float(v: f64, decimals: usize) -> String {
 pub fn decimals_of(units: u64) -> u32 {
     let mut d = 8;
     let mut u = units;
-    while d > 0 && u % 10 == 0 {
+    while d > 0 && u.is_multiple_of(10) {
         u /= 10;
         d -= 1;
     }

@@ -45,7 +45,10 @@ impl McpSession {
     /// ticker streamed while the session lasts, so calls are served `source: "stream"`.
     // resources/subscribe: what the server's sessions opened with `initialize` speak (as
     // its tests do); `listen` is for protocol 2026-07-28.
-    #[allow(deprecated)]
+    #[allow(
+        deprecated,
+        reason = "resources/subscribe: what the server's `initialize` sessions speak"
+    )]
     pub async fn subscribe(&self, uri: &str) -> Result<(), CliError> {
         self.client
             .subscribe(rmcp::model::SubscribeRequestParams::new(uri))

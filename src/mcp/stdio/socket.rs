@@ -57,16 +57,17 @@ impl AsyncRead for Socket {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
-            // SAFETY: `unfilled` is writable memory of the length given; the fd is open.
             let received = guard.try_io(|fd| {
-                byte_count(unsafe {
+                // SAFETY: `unfilled` is writable memory of the length given; the fd is open.
+                let rc = unsafe {
                     libc::recv(
                         fd.as_raw_fd(),
                         unfilled.as_mut_ptr().cast(),
                         unfilled.len(),
                         libc::MSG_DONTWAIT,
                     )
-                })
+                };
+                byte_count(rc)
             });
             match received {
                 Ok(Ok(n)) => {
@@ -90,17 +91,18 @@ impl AsyncWrite for Socket {
     ) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.0.poll_write_ready(cx))?;
-            // SAFETY: `data` is readable memory of the length given; the fd is open.
-            // MSG_NOSIGNAL: a client that went away is an EPIPE error here, not a signal.
             let sent = guard.try_io(|fd| {
-                byte_count(unsafe {
+                // SAFETY: `data` is readable memory of the length given; the fd is open.
+                // MSG_NOSIGNAL: a client that went away is an EPIPE error here, not a signal.
+                let rc = unsafe {
                     libc::send(
                         fd.as_raw_fd(),
                         data.as_ptr().cast(),
                         data.len(),
                         libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
                     )
-                })
+                };
+                byte_count(rc)
             });
             match sent {
                 Ok(Ok(n)) => return Poll::Ready(Ok(n)),

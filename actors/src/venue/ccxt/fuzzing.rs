@@ -54,8 +54,10 @@ impl ReplyKind {
 }
 
 /// A reply as the adapter returns it to the engine.
-// One per fuzz input, checked and dropped: its size does not matter.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per fuzz input, checked and dropped"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
     Ticker(Ticker),

@@ -36,7 +36,7 @@ pub fn instruments(m: &Market, p: &Params) -> Result<Value, Reject> {
     let wanted = p.get("instId");
     Ok(m.symbols()
         .iter()
-        .filter(|s| wanted.map_or(true, |w| w == m.venue_id(s)))
+        .filter(|s| wanted.is_none_or(|w| w == m.venue_id(s)))
         .map(|s| {
             json!({
                 "alias": "", "auctionEndTime": "", "baseCcy": s.base, "category": "1",
@@ -131,9 +131,7 @@ pub fn candles(m: &Market, p: &Params, now: u64, max: usize) -> Result<Value, Re
     let mut rows: Vec<Value> = m
         .klines(s, iv, range, now)
         .into_iter()
-        .filter(|c| {
-            before.map_or(true, |b| c.open_time > b) && after.map_or(true, |a| c.open_time < a)
-        })
+        .filter(|c| before.is_none_or(|b| c.open_time > b) && after.is_none_or(|a| c.open_time < a))
         .map(|c| {
             let closed = if c.close_time < now { "1" } else { "0" };
             json!([
