@@ -54,6 +54,12 @@ def call(sid, name, args):
     reply, _ = post({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                      "params": {"name": name, "arguments": args}}, sid)
     result = reply.get("result", {})
+    if result.get("isError"):
+        text = "".join(c.get("text", "") for c in result.get("content", []))
+        try:
+            return json.loads(text), True
+        except ValueError:
+            return {"code": text[:60]}, True
     return result.get("structuredContent"), result.get("isError")
 
 sid = session()
@@ -70,8 +76,8 @@ def miss(v, s):
     try:
         out, err = call(session(), "get_order_book", {"exchange": v, "symbol": s, "limit": 20})
         if err:
-            code = (out or {}).get("error", {}).get("code") if isinstance(out, dict) else None
-            errors.append((v, code or (out or {}).get("code")))
+            code = out.get("code") or out.get("error", {}).get("code") if isinstance(out, dict) else out
+            errors.append((v, code))
     except Exception as e:  # noqa: BLE001 - counted and reported
         errors.append((v, s, str(e)))
 

@@ -99,10 +99,10 @@ impl CcxtExchange {
         Ok(Self {
             id: config.id.clone(),
             timeframes: describe.timeframes,
-            factory: RwLock::new(InstanceFactory {
-                id: config.id.clone(),
-                config: Value::from(base_config),
-            }),
+            factory: RwLock::new(InstanceFactory::new(
+                config.id.clone(),
+                Value::from(base_config),
+            )),
             pool: Arc::new(InstancePool::new(max_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
@@ -332,16 +332,16 @@ impl Exchange for CcxtExchange {
                 let mut ex = self.instance().await?;
                 let reply = ex.call_raw("load_markets", vec![Value::Bool(true)]).await;
                 reply.map_err(|e| failure(&ex, e))?;
-                Ok(ex.markets())
+                Ok((ex.markets(), ex.market_tables()))
             })
             .await?;
+        let (loaded, tables) = loaded;
         if loaded.is_empty() {
             return Err(VenueError::Malformed(
                 "the exchange listed no markets".to_owned(),
             ));
         }
-        let raw = Value::Arr(Arc::new(loaded.iter().map(|m| m.raw.clone()).collect()));
-        let factory = self.factory().with_markets(raw);
+        let factory = self.factory().with_markets(tables);
         if let Ok(mut current) = self.factory.write() {
             *current = factory.clone();
         }
