@@ -7,7 +7,8 @@
 //! Rows, per venue:
 //! - `instance, no markets`: `X::new(config)` without markets (describe(), API tables, options);
 //! - `load_markets (1st instance)`: what `load_markets` adds to that instance (markets,
-//!   markets_by_id, currencies, symbols, ids, the HTTP client);
+//!   markets_by_id, currencies, symbols, ids, the HTTP client), and how much of it the raw
+//!   `info` of the markets is (measured on a copy);
 //! - `extra instance, today`: `X::new(config + "markets": [raw markets])` while the loaded markets
 //!   are alive elsewhere, which is how the pool makes every further instance today;
 //! - `extra instance, info stripped`: the same with each market's raw `info` removed;
@@ -170,6 +171,18 @@ where
     parts.push(("load_markets (1st instance)", bytes));
     let (typed, bytes) = measured(|| first.markets());
     parts.push(("typed markets() (raw shared)", bytes));
+    // What the raw `info` of every market weighs: a fresh copy of each (JSON round trip).
+    let (infos, bytes) = measured(|| {
+        typed
+            .iter()
+            .map(|m| match m.raw.as_map().and_then(|raw| raw.get("info")) {
+                Some(info) => Value::from(info.to_json()),
+                None => Value::Null,
+            })
+            .collect::<Vec<_>>()
+    });
+    parts.push(("  of which raw `info` of every market (a copy)", bytes));
+    drop(infos);
     let raw = Value::Arr(std::sync::Arc::new(
         typed.iter().map(|m| m.raw.clone()).collect(),
     ));

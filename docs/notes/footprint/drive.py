@@ -55,11 +55,8 @@ def call(sid, name, args):
                      "params": {"name": name, "arguments": args}}, sid)
     result = reply.get("result", {})
     if result.get("isError"):
-        text = "".join(c.get("text", "") for c in result.get("content", []))
-        try:
-            return json.loads(text), True
-        except ValueError:
-            return {"code": text[:60]}, True
+        error = (result.get("structuredContent") or {}).get("error") or {}
+        return {"code": error.get("code", "unknown")}, True
     return result.get("structuredContent"), result.get("isError")
 
 sid = session()
@@ -76,10 +73,9 @@ def miss(v, s):
     try:
         out, err = call(session(), "get_order_book", {"exchange": v, "symbol": s, "limit": 20})
         if err:
-            code = out.get("code") or out.get("error", {}).get("code") if isinstance(out, dict) else out
-            errors.append((v, code))
+            errors.append((v, out["code"]))
     except Exception as e:  # noqa: BLE001 - counted and reported
-        errors.append((v, s, str(e)))
+        errors.append((v, f"{type(e).__name__}: {str(e)[:60]}"))
 
 threads = [threading.Thread(target=miss, args=(v, s))
            for v in venues for s in symbols[v][:misses]]
