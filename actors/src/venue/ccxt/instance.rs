@@ -67,6 +67,64 @@ fn market_tables(ex: &ccxt::Exchange) -> Value {
     Value::map(tables)
 }
 
+/// `tables` with the raw `info` (the exchange's own record) removed from every market, so that
+/// only the unified markets stay alive once the loading instance is gone (Binance: 8 MB of
+/// 25 MB). None of the calls we make reads it: ccxt reads `market['info']` only for orders and
+/// derivatives (order types, contract pairs, index candles, funding). `markets_by_id` is
+/// rebuilt to point at the same stripped markets, so each market is still held once.
+pub fn without_info(tables: &Value) -> Value {
+    let Some(map) = tables.as_map() else {
+        return tables.clone();
+    };
+    let Some(Value::Dict(markets)) = map.get("markets") else {
+        return tables.clone();
+    };
+    let stripped: ccxt::value::HashMap<String, Value> = markets
+        .iter()
+        .map(|(symbol, market)| (symbol.clone(), drop_info(market)))
+        .collect();
+    let same_market = |market: &Value| {
+        market
+            .as_map()
+            .and_then(|m| m.get("symbol"))
+            .and_then(|symbol| symbol.as_str())
+            .and_then(|symbol| stripped.get(symbol))
+            .cloned()
+            .unwrap_or_else(|| drop_info(market))
+    };
+    let by_id = match map.get("markets_by_id") {
+        Some(Value::Dict(by_id)) => Value::map(
+            by_id
+                .iter()
+                .map(|(id, listed)| {
+                    let listed = match listed {
+                        Value::Arr(listed) => {
+                            Value::Array(listed.iter().map(same_market).collect())
+                        }
+                        other => other.clone(),
+                    };
+                    (id.clone(), listed)
+                })
+                .collect(),
+        ),
+        other => other.cloned().unwrap_or(Value::Null),
+    };
+    let mut out = map.clone();
+    out.insert("markets".to_owned(), Value::map(stripped));
+    out.insert("markets_by_id".to_owned(), by_id);
+    Value::map(out)
+}
+
+fn drop_info(market: &Value) -> Value {
+    let mut market = market.clone();
+    if let Value::Dict(fields) = &mut market {
+        if fields.contains_key("info") {
+            std::sync::Arc::make_mut(fields).shift_remove("info");
+        }
+    }
+    market
+}
+
 /// ccxt stores response headers lower-cased (reqwest's names).
 fn header(headers: &Value, name: &str) -> Option<String> {
     match headers.to_json() {
@@ -191,7 +249,8 @@ mod tests {
 
     /// Issue 25: every instance the factory makes shares the loaded market tables (the same
     /// `Arc`s), where handing the markets over as config made each instance rebuild its own
-    /// copy (~10 MB per instance on a full market list).
+    /// copy (~10 MB per instance on a full market list); and the tables can drop the raw `info`
+    /// while still holding each market once.
     #[test]
     fn made_instances_share_the_loaded_market_tables() {
         let market = |id: &str, base: &str| {
@@ -229,5 +288,32 @@ mod tests {
         let btc = made.market("BTC/USDT").unwrap();
         assert_eq!(btc.id, "BTCUSDT");
         assert!(made.market("SOL/USDT").is_err());
+
+        // Without `info`: gone from every market, and markets_by_id points at the very same
+        // stripped markets (each held once); an instance made from them still resolves.
+        let stripped = without_info(&loaded.market_tables());
+        let table = |key: &str| stripped.as_map().and_then(|m| m.get(key)).cloned();
+        let Some(Value::Dict(markets)) = table("markets") else {
+            panic!("markets kept")
+        };
+        let Some(Value::Dict(by_id)) = table("markets_by_id") else {
+            panic!("markets_by_id kept")
+        };
+        assert_eq!(markets.len(), 2);
+        for market in markets.values() {
+            assert!(market.as_map().is_some_and(|m| !m.contains_key("info")));
+        }
+        match (markets.get("ETH/USDT"), by_id.get("ETHUSDT")) {
+            (Some(Value::Dict(a)), Some(Value::Arr(listed))) => match listed.first() {
+                Some(Value::Dict(b)) => assert!(std::sync::Arc::ptr_eq(a, b)),
+                other => panic!("ETHUSDT lists {other:?}"),
+            },
+            other => panic!("ETH/USDT: {other:?}"),
+        }
+        let lean = InstanceFactory::new("binance".to_owned(), Value::from(serde_json::json!({})))
+            .with_markets(stripped)
+            .make()
+            .unwrap();
+        assert_eq!(lean.market("ETH/USDT").unwrap().id, "ETHUSDT");
     }
 }

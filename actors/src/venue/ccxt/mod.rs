@@ -341,7 +341,9 @@ impl Exchange for CcxtExchange {
                 "the exchange listed no markets".to_owned(),
             ));
         }
-        let factory = self.factory().with_markets(tables);
+        // Held by the factory for every later instance; the loading instance (with `info`)
+        // is dropped when it comes back to the pool, being of the old generation.
+        let factory = self.factory().with_markets(instance::without_info(&tables));
         if let Ok(mut current) = self.factory.write() {
             *current = factory.clone();
         }
