@@ -351,7 +351,17 @@ impl Exchange for CcxtExchange {
         // fresh ones are made ahead of the first calls.
         let generation = self.pool.advance_generation();
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.warm(generation, move || factory.make()).await });
+        tokio::spawn(async move {
+            pool.warm(generation, move || factory.make()).await;
+            // Loading markets allocates several times what it keeps (the reply's text, its
+            // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            let _ = tokio::task::spawn_blocking(|| {
+                // SAFETY: malloc_trim only releases free memory back to the kernel.
+                unsafe { libc::malloc_trim(0) }
+            })
+            .await;
+        });
         Ok(loaded.iter().filter_map(convert::market).collect())
     }
 
