@@ -14,6 +14,8 @@
 //! - `extra instance, info stripped`: the same with each market's raw `info` removed;
 //! - `extra instance, shared markets`: `X::new(config)` then `set_markets_from_exchange` with
 //!   the first instance's market tables (shared through `Arc`, nothing copied);
+//! - `shared tables without info: new maps`: what `without_info` allocates (the old maps and
+//!   the `info` are freed once the loading instance goes);
 //! - `directory MarketIndex`: our own index of the same markets.
 //!
 //! `cargo test -p crypto-market-actors --bench footprint` (debug build; byte counts do not
@@ -26,6 +28,9 @@ use std::time::Instant;
 
 use ccxt::{TypedExchange, TypedExchangeExt, Value};
 use crypto_market_actors::model::{Market, MarketIndex};
+use crypto_market_actors::venue::ccxt::footprint::{
+    market, market_tables, rebase_urls, without_info,
+};
 use crypto_market_sim::{SimConfig, Simulator};
 
 /// Counts the bytes allocated minus freed by the current thread.
@@ -73,33 +78,13 @@ fn mb(bytes: isize) -> String {
     format!("{:.2}", bytes as f64 / 1_048_576.0)
 }
 
-/// Points every http(s) URL under `api` at `base` (scheme, host, port), keeping the paths.
-fn rebase(api: serde_json::Value, base: &url::Url) -> serde_json::Value {
-    match api {
-        serde_json::Value::String(s) => match url::Url::parse(&s) {
-            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
-                let _ = u.set_scheme(base.scheme());
-                let _ = u.set_host(base.host_str());
-                let _ = u.set_port(base.port());
-                serde_json::Value::String(u.to_string().trim_end_matches('/').to_owned())
-            }
-            _ => serde_json::Value::String(s),
-        },
-        serde_json::Value::Object(map) => {
-            serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, rebase(v, base))).collect())
-        }
-        other => other,
-    }
-}
-
 /// The engine's config for a venue (see `CcxtExchange::new`), pointed at the simulator.
 fn config(api: serde_json::Value, rest_url: &str) -> serde_json::Value {
-    let base = url::Url::parse(rest_url).expect("the simulator's URL parses");
     serde_json::json!({
         "enableRateLimit": false,
         "timeout": 11_000,
         "options": { "fetchMarkets": { "types": ["spot"] } },
-        "urls": { "api": rebase(api, &base) },
+        "urls": { "api": rebase_urls(api, rest_url).expect("the simulator's URL is a base URL") },
     })
 }
 
@@ -111,27 +96,7 @@ fn with_key(config: &serde_json::Value, key: &str, value: Value) -> Value {
     config
 }
 
-/// The market tables of a loaded instance, as `set_markets_from_exchange` reads them.
-fn market_tables(ex: &ccxt::Exchange) -> Value {
-    let mut tables = ccxt::value::HashMap::new();
-    for (key, value) in [
-        ("id", &ex.id),
-        ("markets", &ex.markets),
-        ("markets_by_id", &ex.markets_by_id),
-        ("symbols", &ex.symbols),
-        ("ids", &ex.ids),
-        ("currencies", &ex.currencies),
-        ("currencies_by_id", &ex.currencies_by_id),
-        ("baseCurrencies", &ex.baseCurrencies),
-        ("quoteCurrencies", &ex.quoteCurrencies),
-        ("codes", &ex.codes),
-    ] {
-        tables.insert(key.to_owned(), value.clone());
-    }
-    Value::map(tables)
-}
-
-fn without_info(market: &Value) -> Value {
+fn drop_info(market: &Value) -> Value {
     let mut market = market.clone();
     if let Value::Dict(map) = &mut market {
         std::sync::Arc::make_mut(map).shift_remove("info");
@@ -193,7 +158,7 @@ where
     parts.push(("extra instance, today", bytes));
 
     let stripped = match &raw {
-        Value::Arr(all) => Value::Arr(std::sync::Arc::new(all.iter().map(without_info).collect())),
+        Value::Arr(all) => Value::Arr(std::sync::Arc::new(all.iter().map(drop_info).collect())),
         other => other.clone(),
     };
     let started = Instant::now();
@@ -213,6 +178,9 @@ where
     });
     make_ms.push(("shared", started.elapsed().as_secs_f64() * 1e3));
     parts.push(("extra instance, shared markets", bytes));
+    let (lean_tables, bytes) = measured(|| without_info(&tables));
+    parts.push(("shared tables without `info`: new maps", bytes));
+    drop(lean_tables);
 
     // The shared instance serves calls without loading markets again, and without copying them.
     let symbol = typed
@@ -234,17 +202,7 @@ where
     );
     parts.push(("shared instance after 2 calls (growth)", bytes));
 
-    let ours: Vec<Market> = typed
-        .iter()
-        .map(|m| Market {
-            symbol: m.symbol.clone(),
-            base: m.base.clone(),
-            quote: m.quote.clone(),
-            market_type: m.market_type.clone(),
-            active: m.active,
-            id: m.id.clone(),
-        })
-        .collect();
+    let ours: Vec<Market> = typed.iter().filter_map(market).collect();
     let (index, bytes) = measured(|| MarketIndex::new(ours));
     parts.push(("directory MarketIndex", bytes));
 

@@ -47,7 +47,7 @@ pub type Instance = Box<dyn VenueInstance>;
 
 /// What `set_markets_from_exchange` copies from its source: the market and currency tables,
 /// and `options` for the venues that keep market helpers there (Kraken's `marketsByAltname`).
-fn market_tables(ex: &ccxt::Exchange) -> Value {
+pub fn market_tables(ex: &ccxt::Exchange) -> Value {
     let mut tables = ccxt::value::HashMap::new();
     for (key, value) in [
         ("id", &ex.id),

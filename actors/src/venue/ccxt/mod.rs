@@ -29,6 +29,14 @@ use instance::{build, Instance, InstanceFactory};
 use pool::InstancePool;
 use weights::Weights;
 
+/// For `benches/footprint.rs`, which measures what these build and keep.
+#[doc(hidden)]
+pub mod footprint {
+    pub use super::convert::market;
+    pub use super::instance::{market_tables, without_info};
+    pub use super::rebase_urls;
+}
+
 /// Exchange ids this build can serve (the ccxt crate is compiled with only these features).
 pub const SUPPORTED_EXCHANGES: &[&str] = &["binance", "okx", "bybit", "kraken", "coinbase"];
 
@@ -273,7 +281,7 @@ fn outcome_label<T>(result: &Result<T, VenueError>) -> &'static str {
 }
 
 /// Replaces scheme, host and port of every http(s) URL under `api`, keeping each path.
-fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
+pub fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
     let base = url::Url::parse(base)
         .map_err(|e| VenueError::Config(format!("REST URL {base:?} is not a URL: {e}")))?;
     if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
