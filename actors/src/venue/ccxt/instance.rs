@@ -1,8 +1,14 @@
 //! Making ccxt instances. One instance serialises its calls (`&mut self`), so the adapter keeps
 //! a pool of them; an [`InstanceFactory`] holds everything needed to make a ready one (URLs,
 //! timeout, and the loaded markets, so no instance calls `exchangeInfo` again).
+//!
+//! The loaded markets are held once per venue: a new instance gets the market tables of the
+//! instance that loaded them (`markets`, `markets_by_id`, currencies, ...) through ccxt's
+//! `set_markets_from_exchange`, which shares them (`Arc`) instead of rebuilding them. Handing
+//! them over as the `markets` config key instead makes ccxt's constructor run `set_markets`,
+//! which rebuilds every unified market and the currency tables: ~10 MB per instance on a full
+//! market list (issue 25, docs/notes/footprint.md).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ccxt::{TypedExchange, Value};
@@ -11,6 +17,9 @@ use ccxt::{TypedExchange, Value};
 /// headers of the last response (ccxt keeps them, and `Retry-After` is among them).
 pub trait VenueInstance: TypedExchange {
     fn last_response_header(&self, name: &str) -> Option<String>;
+    /// The loaded market tables, as ccxt's `set_markets_from_exchange` reads them from its
+    /// source exchange; every value is shared with this instance, not copied.
+    fn market_tables(&self) -> Value;
 }
 
 /// Each typed ccxt exchange derefs to its core, which keeps the last response's headers.
@@ -19,6 +28,9 @@ macro_rules! venue_instance {
         impl VenueInstance for $venue {
             fn last_response_header(&self, name: &str) -> Option<String> {
                 header(&self.last_response_headers, name)
+            }
+            fn market_tables(&self) -> Value {
+                market_tables(self)
             }
         }
     )+};
@@ -32,6 +44,86 @@ venue_instance!(
 );
 
 pub type Instance = Box<dyn VenueInstance>;
+
+/// What `set_markets_from_exchange` copies from its source: the market and currency tables,
+/// and `options` for the venues that keep market helpers there (Kraken's `marketsByAltname`).
+pub fn market_tables(ex: &ccxt::Exchange) -> Value {
+    let mut tables = ccxt::value::HashMap::new();
+    for (key, value) in [
+        ("id", &ex.id),
+        ("markets", &ex.markets),
+        ("markets_by_id", &ex.markets_by_id),
+        ("symbols", &ex.symbols),
+        ("ids", &ex.ids),
+        ("currencies", &ex.currencies),
+        ("currencies_by_id", &ex.currencies_by_id),
+        ("baseCurrencies", &ex.baseCurrencies),
+        ("quoteCurrencies", &ex.quoteCurrencies),
+        ("codes", &ex.codes),
+        ("options", &ex.options),
+    ] {
+        tables.insert(key.to_owned(), value.clone());
+    }
+    Value::map(tables)
+}
+
+/// `tables` with the raw `info` (the exchange's own record) removed from every market, so that
+/// only the unified markets stay alive once the loading instance is gone (Binance: 8 MB of
+/// 25 MB). None of the calls we make reads it: ccxt reads `market['info']` only for orders and
+/// derivatives (order types, contract pairs, index candles, funding). `markets_by_id` is
+/// rebuilt to point at the same stripped markets, so each market is still held once.
+pub fn without_info(tables: &Value) -> Value {
+    let Some(map) = tables.as_map() else {
+        return tables.clone();
+    };
+    let Some(Value::Dict(markets)) = map.get("markets") else {
+        return tables.clone();
+    };
+    let stripped: ccxt::value::HashMap<String, Value> = markets
+        .iter()
+        .map(|(symbol, market)| (symbol.clone(), drop_info(market)))
+        .collect();
+    let same_market = |market: &Value| {
+        market
+            .as_map()
+            .and_then(|m| m.get("symbol"))
+            .and_then(|symbol| symbol.as_str())
+            .and_then(|symbol| stripped.get(symbol))
+            .cloned()
+            .unwrap_or_else(|| drop_info(market))
+    };
+    let by_id = match map.get("markets_by_id") {
+        Some(Value::Dict(by_id)) => Value::map(
+            by_id
+                .iter()
+                .map(|(id, listed)| {
+                    let listed = match listed {
+                        Value::Arr(listed) => {
+                            Value::Array(listed.iter().map(same_market).collect())
+                        }
+                        other => other.clone(),
+                    };
+                    (id.clone(), listed)
+                })
+                .collect(),
+        ),
+        other => other.cloned().unwrap_or(Value::Null),
+    };
+    let mut out = map.clone();
+    out.insert("markets".to_owned(), Value::map(stripped));
+    out.insert("markets_by_id".to_owned(), by_id);
+    Value::map(out)
+}
+
+fn drop_info(market: &Value) -> Value {
+    let mut market = market.clone();
+    if let Value::Dict(fields) = &mut market {
+        if fields.contains_key("info") {
+            std::sync::Arc::make_mut(fields).shift_remove("info");
+        }
+    }
+    market
+}
 
 /// ccxt stores response headers lower-cased (reqwest's names).
 fn header(headers: &Value, name: &str) -> Option<String> {
@@ -97,25 +189,43 @@ fn timeframe_names(timeframes: &Value) -> Vec<String> {
 #[derive(Clone)]
 pub struct InstanceFactory {
     pub id: String,
-    /// URLs, timeout, spot-only markets, and (once loaded) the markets.
+    /// URLs, timeout, spot-only markets.
     pub config: Value,
+    /// Once loaded: the market tables of the instance that loaded them ([`market_tables`]).
+    pub markets: Option<Value>,
 }
 
 impl InstanceFactory {
-    /// `None` only if the id stopped being buildable, which cannot happen: the adapter was made
-    /// for an id that built.
-    pub fn make(&self) -> Option<Instance> {
-        build(&self.id, Some(self.config.clone())).map(|(instance, _)| instance)
+    pub fn new(id: String, config: Value) -> Self {
+        Self {
+            id,
+            config,
+            markets: None,
+        }
     }
 
-    pub fn with_markets(&self, markets: Value) -> Self {
-        let mut config = self.config.clone();
-        if let Value::Dict(map) = &mut config {
-            Arc::make_mut(map).insert("markets".to_owned(), markets);
+    /// `None` only if the id stopped being buildable, which cannot happen: the adapter was made
+    /// for an id that built, or if ccxt refuses the market tables (logged).
+    pub fn make(&self) -> Option<Instance> {
+        let (mut instance, _) = build(&self.id, Some(self.config.clone()))?;
+        if let Some(tables) = &self.markets {
+            // Synchronous inside (no I/O): only ccxt's dynamic-call wrapper is async.
+            let shared = futures::executor::block_on(
+                instance.call_raw("set_markets_from_exchange", vec![tables.clone()]),
+            );
+            if let Err(e) = shared {
+                tracing::warn!(exchange = %self.id, "sharing the loaded markets with a new instance failed: {e}");
+                return None;
+            }
         }
+        Some(instance)
+    }
+
+    pub fn with_markets(&self, tables: Value) -> Self {
         Self {
             id: self.id.clone(),
-            config,
+            config: self.config.clone(),
+            markets: Some(tables),
         }
     }
 }
@@ -135,5 +245,75 @@ mod tests {
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(retry_after(&ccxt::Binance::new(None)), None);
+    }
+
+    /// Issue 25: every instance the factory makes shares the loaded market tables (the same
+    /// `Arc`s), where handing the markets over as config made each instance rebuild its own
+    /// copy (~10 MB per instance on a full market list); and the tables can drop the raw `info`
+    /// while still holding each market once.
+    #[test]
+    fn made_instances_share_the_loaded_market_tables() {
+        let market = |id: &str, base: &str| {
+            serde_json::json!({
+                "id": id, "symbol": format!("{base}/USDT"), "base": base, "quote": "USDT",
+                "baseId": base, "quoteId": "USDT", "type": "spot", "spot": true, "active": true,
+                "info": {"symbol": id},
+            })
+        };
+        let markets = Value::from(serde_json::json!([
+            market("BTCUSDT", "BTC"),
+            market("ETHUSDT", "ETH")
+        ]));
+        let config = Value::from(serde_json::json!({"enableRateLimit": false}));
+        let mut with_markets = config.clone();
+        if let Value::Dict(map) = &mut with_markets {
+            std::sync::Arc::make_mut(map).insert("markets".to_owned(), markets);
+        }
+        let (loaded, _) = build("binance", Some(with_markets)).unwrap();
+        let tables = loaded.market_tables();
+        let factory = InstanceFactory::new("binance".to_owned(), config).with_markets(tables);
+        let made = factory.make().unwrap();
+        let (source, copy) = (loaded.market_tables(), made.market_tables());
+        let shared = |key: &str| match (
+            source.as_map().and_then(|m| m.get(key)),
+            copy.as_map().and_then(|m| m.get(key)),
+        ) {
+            (Some(Value::Dict(a)), Some(Value::Dict(b))) => std::sync::Arc::ptr_eq(a, b),
+            (Some(Value::Arr(a)), Some(Value::Arr(b))) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        for key in ["markets", "markets_by_id", "symbols", "currencies"] {
+            assert!(shared(key), "{key} is shared, not copied");
+        }
+        let btc = made.market("BTC/USDT").unwrap();
+        assert_eq!(btc.id, "BTCUSDT");
+        assert!(made.market("SOL/USDT").is_err());
+
+        // Without `info`: gone from every market, and markets_by_id points at the very same
+        // stripped markets (each held once); an instance made from them still resolves.
+        let stripped = without_info(&loaded.market_tables());
+        let table = |key: &str| stripped.as_map().and_then(|m| m.get(key)).cloned();
+        let Some(Value::Dict(markets)) = table("markets") else {
+            panic!("markets kept")
+        };
+        let Some(Value::Dict(by_id)) = table("markets_by_id") else {
+            panic!("markets_by_id kept")
+        };
+        assert_eq!(markets.len(), 2);
+        for market in markets.values() {
+            assert!(market.as_map().is_some_and(|m| !m.contains_key("info")));
+        }
+        match (markets.get("ETH/USDT"), by_id.get("ETHUSDT")) {
+            (Some(Value::Dict(a)), Some(Value::Arr(listed))) => match listed.first() {
+                Some(Value::Dict(b)) => assert!(std::sync::Arc::ptr_eq(a, b)),
+                other => panic!("ETHUSDT lists {other:?}"),
+            },
+            other => panic!("ETH/USDT: {other:?}"),
+        }
+        let lean = InstanceFactory::new("binance".to_owned(), Value::from(serde_json::json!({})))
+            .with_markets(stripped)
+            .make()
+            .unwrap();
+        assert_eq!(lean.market("ETH/USDT").unwrap().id, "ETHUSDT");
     }
 }

@@ -29,6 +29,14 @@ use instance::{build, Instance, InstanceFactory};
 use pool::InstancePool;
 use weights::Weights;
 
+/// For `benches/footprint.rs`, which measures what these build and keep.
+#[doc(hidden)]
+pub mod footprint {
+    pub use super::convert::market;
+    pub use super::instance::{market_tables, without_info};
+    pub use super::rebase_urls;
+}
+
 /// Exchange ids this build can serve (the ccxt crate is compiled with only these features).
 pub const SUPPORTED_EXCHANGES: &[&str] = &["binance", "okx", "bybit", "kraken", "coinbase"];
 
@@ -99,10 +107,10 @@ impl CcxtExchange {
         Ok(Self {
             id: config.id.clone(),
             timeframes: describe.timeframes,
-            factory: RwLock::new(InstanceFactory {
-                id: config.id.clone(),
-                config: Value::from(base_config),
-            }),
+            factory: RwLock::new(InstanceFactory::new(
+                config.id.clone(),
+                Value::from(base_config),
+            )),
             pool: Arc::new(InstancePool::new(max_calls)),
             budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
@@ -273,7 +281,7 @@ fn outcome_label<T>(result: &Result<T, VenueError>) -> &'static str {
 }
 
 /// Replaces scheme, host and port of every http(s) URL under `api`, keeping each path.
-fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
+pub fn rebase_urls(api: serde_json::Value, base: &str) -> Result<serde_json::Value, VenueError> {
     let base = url::Url::parse(base)
         .map_err(|e| VenueError::Config(format!("REST URL {base:?} is not a URL: {e}")))?;
     if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
@@ -332,16 +340,18 @@ impl Exchange for CcxtExchange {
                 let mut ex = self.instance().await?;
                 let reply = ex.call_raw("load_markets", vec![Value::Bool(true)]).await;
                 reply.map_err(|e| failure(&ex, e))?;
-                Ok(ex.markets())
+                Ok((ex.markets(), ex.market_tables()))
             })
             .await?;
+        let (loaded, tables) = loaded;
         if loaded.is_empty() {
             return Err(VenueError::Malformed(
                 "the exchange listed no markets".to_owned(),
             ));
         }
-        let raw = Value::Arr(Arc::new(loaded.iter().map(|m| m.raw.clone()).collect()));
-        let factory = self.factory().with_markets(raw);
+        // Held by the factory for every later instance; the loading instance (with `info`)
+        // is dropped when it comes back to the pool, being of the old generation.
+        let factory = self.factory().with_markets(instance::without_info(&tables));
         if let Ok(mut current) = self.factory.write() {
             *current = factory.clone();
         }
@@ -349,7 +359,17 @@ impl Exchange for CcxtExchange {
         // fresh ones are made ahead of the first calls.
         let generation = self.pool.advance_generation();
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.warm(generation, move || factory.make()).await });
+        tokio::spawn(async move {
+            pool.warm(generation, move || factory.make()).await;
+            // Loading markets allocates several times what it keeps (the reply's text, its
+            // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            let _ = tokio::task::spawn_blocking(|| {
+                // SAFETY: malloc_trim only releases free memory back to the kernel.
+                unsafe { libc::malloc_trim(0) }
+            })
+            .await;
+        });
         Ok(loaded.iter().filter_map(convert::market).collect())
     }
 
