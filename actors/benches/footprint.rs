@@ -21,6 +21,11 @@
 //! `cargo test -p crypto-market-actors --bench footprint` (debug build; byte counts do not
 //! depend on the profile, times do). `FOOTPRINT_VENUES=binance,okx` limits the venues.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ops::Deref;
@@ -45,18 +50,30 @@ fn add(delta: isize) {
     let _ = LIVE.try_with(|live| live.set(live.get() + delta));
 }
 
+#[allow(
+    unsafe_code,
+    reason = "a counting GlobalAlloc is unsafe to implement by definition"
+)]
+// SAFETY: every method forwards to the system allocator with the caller's own arguments, so
+// `System`'s guarantees are this allocator's; the counting touches no allocated memory.
 unsafe impl GlobalAlloc for PerThreadCounter {
+    #[allow(unsafe_code, reason = "GlobalAlloc's methods are unsafe fns")]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         add(layout.size() as isize);
-        System.alloc(layout)
+        // SAFETY: the caller's layout, as GlobalAlloc::alloc requires.
+        unsafe { System.alloc(layout) }
     }
+    #[allow(unsafe_code, reason = "GlobalAlloc's methods are unsafe fns")]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         add(-(layout.size() as isize));
-        System.dealloc(ptr, layout)
+        // SAFETY: ptr was allocated by System (alloc above) with this layout.
+        unsafe { System.dealloc(ptr, layout) }
     }
+    #[allow(unsafe_code, reason = "GlobalAlloc's methods are unsafe fns")]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         add(new_size as isize - layout.size() as isize);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: ptr was allocated by System with layout; new_size is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -364,11 +364,7 @@ impl Exchange for CcxtExchange {
             // Loading markets allocates several times what it keeps (the reply's text, its
             // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
             #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            let _ = tokio::task::spawn_blocking(|| {
-                // SAFETY: malloc_trim only releases free memory back to the kernel.
-                unsafe { libc::malloc_trim(0) }
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(give_free_memory_back).await;
         });
         Ok(loaded.iter().filter_map(convert::market).collect())
     }
@@ -451,6 +447,16 @@ impl Exchange for CcxtExchange {
             })
             .await?;
         Ok(convert::trades(trades))
+    }
+}
+
+/// Asks glibc to hand the free pages of its heaps back to the kernel (`malloc_trim(0)`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code, reason = "one libc call with no arguments to uphold")]
+fn give_free_memory_back() {
+    // SAFETY: malloc_trim takes no pointers and only releases memory malloc holds free.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
