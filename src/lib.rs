@@ -2,6 +2,7 @@
 //! (MCP) and services. This crate wires the actor core (`crypto-market-actors`) to its front
 //! ends: settings, the MCP server and the Redis worker pool (`worker`).
 
+mod allocator;
 pub mod auth;
 pub mod cli;
 pub mod client;

@@ -181,6 +181,7 @@ fn main() {
             clock: Clock::default(),
             remote_cache: None,
             failover: true,
+            memory_target_mb: None,
         })
         .expect("engine");
         let info = engine.exchange(None).unwrap().clone();

@@ -2,6 +2,7 @@
 //!
 //! Layers, inside out (each imports only the ones before it; `tests/module_graph.rs` fails on
 //! a cycle):
+//! - `memory`: the process's resident memory and the `MEMORY_TARGET_MB` policy (imports no layer).
 //! - [`model`]: normalised market data (tickers, candles, books, trades, markets), symbol
 //!   resolution, and values stamped with their origin and age. Knows nothing of exchanges,
 //!   actors, MCP or Redis.
@@ -23,6 +24,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod io;
+mod memory;
 mod miss;
 pub mod model;
 pub mod redis_target;

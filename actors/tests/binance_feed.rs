@@ -42,6 +42,7 @@ fn engine(sim: &SimHandle, ttl: Duration, stall_after: Duration) -> Engine {
         clock: Clock::default(),
         remote_cache: None,
         failover: true,
+        memory_target_mb: None,
     };
     Engine::start(config).expect("engine")
 }

@@ -414,6 +414,13 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
         "server.symbol_idle",
         || format!("{} is out of range", c.server.symbol_idle),
     )?;
+    if let Some(mb) = c.server.memory_target_mb {
+        check(
+            (32..=1_048_576).contains(&mb),
+            "server.memory_target_mb",
+            || format!("{mb} is out of range"),
+        )?;
+    }
     check_front_limits(c)?;
     tracing_subscriber::EnvFilter::try_new(&c.server.log)
         .map(|_| ())
@@ -646,6 +653,8 @@ mod tests {
             ("MCP_SESSION_IDLE_S", "0", "server.session_idle"),
             ("MCP_MAX_SUBSCRIPTIONS", "many", "server.max_subscriptions"),
             ("MAX_RESULT_BYTES", "100", "server.max_result_bytes"),
+            ("MEMORY_TARGET_MB", "8", "server.memory_target_mb"),
+            ("MEMORY_TARGET_MB", "lots", "server.memory_target_mb"),
             (
                 "MCP_ALLOWED_ORIGINS",
                 "app.example.com",

@@ -215,6 +215,9 @@ pub struct ServerSettings {
     pub log: String,
     /// Seconds after which an unused symbol actor stops.
     pub symbol_idle: u64,
+    /// Resident memory (MB) over which idle exchange instances and cold symbols are shed
+    /// (`MEMORY_TARGET_MB`); none by default.
+    pub memory_target_mb: Option<u64>,
     /// Browser origins allowed besides the server's own (`MCP_ALLOWED_ORIGINS`), each
     /// `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
@@ -238,6 +241,7 @@ impl Default for ServerSettings {
             api_keys_file: None,
             log: "info".into(),
             symbol_idle: 300,
+            memory_target_mb: None,
             allowed_origins: Vec::new(),
             max_sessions: 10_000,
             max_sessions_per_client: 100,
@@ -362,6 +366,7 @@ impl ServerConfig {
             clock: Default::default(),
             remote_cache: self.cache.use_redis.then(|| self.redis_target()),
             failover: self.exchange.failover,
+            memory_target_mb: self.server.memory_target_mb,
         }
     }
 }

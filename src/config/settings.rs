@@ -211,6 +211,11 @@ pub const SETTINGS: &[Setting] = &[
         "SYMBOL_IDLE_TIMEOUT",
         "whole seconds from 1 to 86400",
     ),
+    s(
+        "server.memory_target_mb",
+        "MEMORY_TARGET_MB",
+        "whole megabytes from 32 to 1048576",
+    ),
 ];
 
 /// Every environment variable the settings are read from (the `env` column of [`SETTINGS`], in

@@ -52,6 +52,18 @@ pub struct VenueStatus {
     pub markets_age_ms: Option<i64>,
     /// Whether its websocket feed has a connection open; null when it has no feed.
     pub ws_connected: Option<bool>,
+    /// The exchange client instances this server holds for it (made when load needs them,
+    /// dropped when idle); null when the adapter keeps none.
+    pub instances: Option<Instances>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Instances {
+    /// Alive (idle + in use).
+    pub live: usize,
+    pub idle: usize,
+    /// Most at once (EXCHANGE_MAX_CONCURRENT_CALLS).
+    pub max: usize,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -64,6 +76,11 @@ impl VenueStatus {
         let now = now_ms();
         // An adapter without a record reads as closed with nothing counted.
         let health = status.health.unwrap_or_default();
+        let instances = health.instances.map(|i| Instances {
+            live: i.live,
+            idle: i.idle,
+            max: i.max,
+        });
         let last_error = health.last_error.map(|(error, at_ms)| {
             let error = ToolError::from(EngineError::from_venue(&status.id, None, error));
             LastError {
@@ -87,6 +104,7 @@ impl VenueStatus {
             markets: status.markets.map_or(0, |(count, _)| count),
             markets_age_ms: status.markets.map(|(_, at)| (now - at).max(0)),
             ws_connected: status.ws_connected,
+            instances,
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct EngineConfig {
     /// A request naming no exchange fails over to the next one when the default cannot
     /// answer fresh (`FAILOVER`).
     pub failover: bool,
+    /// `MEMORY_TARGET_MB`: resident memory over which idle exchange instances and cold
+    /// symbols are shed; `None`: no target.
+    pub memory_target_mb: Option<u64>,
 }
 
 /// What a front end needs to validate a request for an exchange before sending it.
@@ -171,6 +174,7 @@ impl Engine {
                 markets_refresh: config.markets_refresh,
                 mailbox_capacity: config.mailbox_capacity.max(1),
                 bridge,
+                memory_target_mb: config.memory_target_mb,
             },
         );
         let miss = Router::miss_path(&router, directory.clone(), io.place());

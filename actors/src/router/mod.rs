@@ -1,7 +1,8 @@
 //! The router actor: loads each exchange's markets (and reloads them, hourly or early when the
 //! exchange rejects a symbol it lists), starts the supervisor actor of each (exchange, symbol)
 //! on first use, stops it when idle, and keeps the process within its cache capacity by
-//! evicting least recently used symbols.
+//! evicting least recently used symbols (and, over `MEMORY_TARGET_MB`, cold symbols and idle
+//! exchange instances).
 //!
 //! Requests reach it only when the caller found no running actor for its symbol (or the
 //! markets are not loaded yet): cache hits and calls to running actors bypass it, reading the
@@ -18,7 +19,7 @@ mod symbols;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler};
 
@@ -27,6 +28,7 @@ use crate::cache::SymbolLru;
 use crate::directory::{Directory, SymbolEntry, VenueDirectory};
 use crate::error::EngineError;
 use crate::io::ExchangeIo;
+use crate::memory::{release_free_memory, MemoryTarget, OverTarget};
 use crate::miss::MissPath;
 use crate::venue::Feed;
 use markets::{Markets, Pending};
@@ -58,6 +60,8 @@ pub(crate) struct RouterSettings {
     pub mailbox_capacity: usize,
     /// With Redis: decides which node streams a symbol (one feed per symbol cluster-wide).
     pub bridge: Option<Addr<RedisBridge>>,
+    /// `MEMORY_TARGET_MB`: over it, idle exchange instances and cold symbols are shed.
+    pub memory_target_mb: Option<u64>,
 }
 
 pub(crate) struct Router {
@@ -72,6 +76,7 @@ pub(crate) struct Router {
     markets_refresh: Duration,
     mailbox_capacity: usize,
     bridge: Option<Addr<RedisBridge>>,
+    memory: Option<MemoryTarget>,
 }
 
 impl Router {
@@ -123,6 +128,7 @@ impl Router {
             markets_refresh: settings.markets_refresh,
             mailbox_capacity: settings.mailbox_capacity,
             bridge: settings.bridge,
+            memory: settings.memory_target_mb.map(MemoryTarget::new),
         }
     }
 
@@ -137,7 +143,40 @@ impl Router {
         if self.directory.over_capacity() {
             self.trim();
         }
+        let over = self.memory.as_mut().and_then(|m| m.check(Instant::now()));
+        if let Some(over) = over {
+            self.shed(over, now, ctx);
+        }
         self.reload_old_markets(now, ctx);
+    }
+
+    /// Over `MEMORY_TARGET_MB`: drops what is cheapest to make again (idle exchange
+    /// instances, then the state of cold symbols), and hands the freed pages back.
+    fn shed(&mut self, over: OverTarget, now: i64, ctx: &mut Context<Self>) {
+        let instances: usize = self
+            .directory
+            .venues()
+            .map(|venue| venue.venue.shed_idle())
+            .sum();
+        let symbols = self.shed_cold(now);
+        let mb = |bytes: u64| bytes / (1024 * 1024);
+        if over.newly {
+            tracing::warn!(
+                resident_mb = mb(over.resident),
+                target_mb = mb(over.target),
+                instances,
+                symbols,
+                "over MEMORY_TARGET_MB: shedding idle exchange instances and cold symbols"
+            );
+        } else {
+            tracing::debug!(
+                resident_mb = mb(over.resident),
+                instances,
+                symbols,
+                "still over MEMORY_TARGET_MB"
+            );
+        }
+        ctx.spawn(actix::fut::wrap_future(release_free_memory()));
     }
 }
 

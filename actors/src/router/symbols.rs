@@ -8,11 +8,12 @@ use actix::dev::SendError;
 use actix::{Context, Handler, Supervisor};
 
 use super::messages::{Delivery, Route, SymbolActorCount};
-use super::Router;
+use super::{Router, SymbolKey};
 use crate::directory::{
     Fetch, Resolved, Store, SymbolEntry, SymbolMailbox, SymbolState, VenueDirectory,
 };
 use crate::error::EngineError;
+use crate::memory::COLD_AFTER;
 use crate::miss::Trim;
 use crate::symbol::SymbolActor;
 
@@ -156,6 +157,30 @@ impl Router {
                 "stopped idle symbol actors"
             );
         }
+    }
+}
+
+impl Router {
+    /// Memory pressure: stops the actors of the unwatched symbols unused for
+    /// [`COLD_AFTER`] and drops their values (the next call fetches again); returns how many.
+    pub(super) fn shed_cold(&mut self, now: i64) -> usize {
+        let cold_ms = i64::try_from(COLD_AFTER.as_millis()).unwrap_or(i64::MAX);
+        let cold: Vec<SymbolKey> = self
+            .symbols
+            .iter()
+            .filter(|(_, entry)| now - entry.state.last_used_ms() >= cold_ms && !entry.watched())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &cold {
+            if let Some(entry) = self.symbols.remove(key) {
+                entry.set_actor(None);
+                entry.state.clear();
+            }
+            if let Some(slot) = self.slots.get(&key.0) {
+                slot.directory.remove_symbol(&key.1);
+            }
+        }
+        cold.len()
     }
 }
 

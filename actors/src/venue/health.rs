@@ -52,6 +52,19 @@ pub struct VenueHealth {
     pub latency_p99_ms: Option<f64>,
     /// The last failed call: its error and when (Unix ms).
     pub last_error: Option<(VenueError, i64)>,
+    /// The adapter's client instances, where it pools them.
+    pub instances: Option<InstanceCounts>,
+}
+
+/// How many client instances an adapter's pool holds (issue 25: made on demand, dropped when
+/// idle), for `exchange_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InstanceCounts {
+    /// Alive or being made (idle + in use).
+    pub live: usize,
+    pub idle: usize,
+    /// Most that may exist at once (`EXCHANGE_MAX_CONCURRENT_CALLS`).
+    pub max: usize,
 }
 
 struct Call {
@@ -114,6 +127,7 @@ impl CallLog {
             latency_p50_ms: percentile(&latencies, 0.50),
             latency_p99_ms: percentile(&latencies, 0.99),
             last_error: log.last_error.clone(),
+            instances: None,
         }
     }
 

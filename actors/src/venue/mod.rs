@@ -21,7 +21,7 @@ pub use budget::{SharedBudget, WeightBudget};
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
 pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
-pub use health::{CallLog, CircuitState, VenueHealth};
+pub use health::{CallLog, CircuitState, InstanceCounts, VenueHealth};
 
 /// How to reach one exchange.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +106,11 @@ pub trait Exchange: Send + Sync + 'static {
     /// How the exchange has been answering lately; `None` when the adapter keeps no record.
     fn health(&self) -> Option<VenueHealth> {
         None
+    }
+
+    /// Drops every idle client instance the adapter keeps (memory pressure); how many went.
+    fn shed_idle(&self) -> usize {
+        0
     }
 
     /// The exchange's live feed, if this adapter has one (websockets); `None` means REST only.

@@ -271,5 +271,6 @@ pub fn config(ttl_ms: u64, idle_ms: u64) -> EngineConfig {
         clock: Clock::default(),
         remote_cache: None,
         failover: true,
+        memory_target_mb: None,
     }
 }

@@ -50,8 +50,11 @@ def session():
     post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
     return sid
 
+ids = __import__("itertools").count(1)
 def call(sid, name, args):
-    reply, _ = post({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+    # Ids unique per session: calls of one session run concurrently, and JSON-RPC pairs a
+    # reply with its request by id.
+    reply, _ = post({"jsonrpc": "2.0", "id": next(ids), "method": "tools/call",
                      "params": {"name": name, "arguments": args}}, sid)
     result = reply.get("result", {})
     if result.get("isError"):
@@ -69,16 +72,19 @@ print(f"after first call per venue ({','.join(venues)}): {rss_mb():.1f} MB", flu
 print(f"  settled (pool warmed in the background): {settled_mb():.1f} MB", flush=True)
 
 errors = []
-def miss(v, s):
+# One session per miss index, shared by the venues: the HTTP front allows 100 sessions per
+# client (MCP_MAX_SESSIONS_PER_CLIENT), and calls on one session run concurrently anyway.
+sessions = [session() for _ in range(misses)]
+def miss(i, v, s):
     try:
-        out, err = call(session(), "get_order_book", {"exchange": v, "symbol": s, "limit": 20})
+        out, err = call(sessions[i], "get_order_book", {"exchange": v, "symbol": s, "limit": 20})
         if err:
             errors.append((v, out["code"]))
     except Exception as e:  # noqa: BLE001 - counted and reported
         errors.append((v, f"{type(e).__name__}: {str(e)[:60]}"))
 
-threads = [threading.Thread(target=miss, args=(v, s))
-           for v in venues for s in symbols[v][:misses]]
+threads = [threading.Thread(target=miss, args=(i, v, s))
+           for v in venues for i, s in enumerate(symbols[v][:misses])]
 t0 = time.time()
 for t in threads:
     t.start()

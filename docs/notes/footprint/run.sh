@@ -17,7 +17,7 @@ for v in ${venues//,/ }; do
 done
 env EXCHANGES="$venues" EXCHANGE_REST_URL="http://127.0.0.1:${url[$first]}" \
     ${others:+EXCHANGE_REST_URLS="$others"} EXCHANGE_WS_URL="ws://127.0.0.1:${url[binance]}/ws" \
-    RUST_LOG=warn "$@" ${WRAP:-} "$bin" --http "127.0.0.1:$port" 2>/tmp/fp/server.err &
+    RUST_LOG=${LOG:-warn} "$@" ${WRAP:-} "$bin" --http "127.0.0.1:$port" 2>/tmp/fp/server.err &
 wrapper=$!
 sleep 3
 # The server is the wrapper itself or (heaptrack) its child.

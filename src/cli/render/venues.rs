@@ -78,10 +78,11 @@ pub fn status(v: &Value, look: Look) -> String {
             "p50",
             "p99",
             "markets",
+            "instances",
             "ws",
             "last error",
         ],
-        &[2, 3, 4, 5, 6, 7],
+        &[2, 3, 4, 5, 6, 7, 8],
     );
     for e in v["exchanges"].as_array().into_iter().flatten() {
         let circuit = text(&e["circuit"]);
@@ -112,6 +113,15 @@ pub fn status(v: &Value, look: Look) -> String {
             Cell::new(ms(&e["latency_ms"]["p50"])),
             Cell::new(ms(&e["latency_ms"]["p99"])),
             Cell::new(text(&e["markets"])),
+            Cell::new(
+                match (
+                    e["instances"]["live"].as_u64(),
+                    e["instances"]["max"].as_u64(),
+                ) {
+                    (Some(live), Some(max)) => format!("{live}/{max}"),
+                    _ => "-".to_owned(),
+                },
+            ),
             Cell::new(match e["ws_connected"].as_bool() {
                 Some(true) => "connected",
                 Some(false) => "not connected",

@@ -23,6 +23,7 @@ use ccxt::{TypedExchangeExt, Value};
 use super::{
     CallLog, CircuitBreaker, Exchange, Feed, VenueConfig, VenueError, VenueHealth, WeightBudget,
 };
+use crate::memory::release_free_memory;
 use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
 use batch::Batcher;
 use instance::{build, Instance, InstanceFactory};
@@ -47,6 +48,11 @@ const CCXT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// long it then stays open.
 const CIRCUIT_THRESHOLD: u32 = 5;
 const CIRCUIT_OPEN_FOR: Duration = Duration::from_secs(5);
+/// Instances idle this long are dropped (all but the most recently used one), checked this
+/// often: a burst's instances go a minute after it, and the next call still finds one ready.
+const INSTANCE_IDLE_FOR: Duration = Duration::from_secs(60);
+const INSTANCE_IDLE_CHECK: Duration = Duration::from_secs(15);
+const INSTANCES_KEPT_IDLE: usize = 1;
 
 pub struct CcxtExchange {
     id: String,
@@ -65,6 +71,9 @@ pub struct CcxtExchange {
     rest_base: Option<url::Url>,
     /// The exchange's websocket feed, where this build has one for its format.
     feed: Option<Arc<dyn Feed>>,
+    /// Whether the task dropping idle instances runs (started with the first markets load,
+    /// inside the runtime).
+    idle_trimming: std::sync::atomic::AtomicBool,
 }
 
 impl CcxtExchange {
@@ -120,7 +129,31 @@ impl CcxtExchange {
             timeout: config.timeout,
             rest_base,
             feed: super::feed_for(config),
+            idle_trimming: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Starts, once, the task that drops instances idle for [`INSTANCE_IDLE_FOR`]; it ends
+    /// with the pool.
+    fn start_idle_trimming(&self) {
+        if self
+            .idle_trimming
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let pool = Arc::downgrade(&self.pool);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(INSTANCE_IDLE_CHECK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(pool) = pool.upgrade() else { return };
+                if pool.trim_idle(INSTANCES_KEPT_IDLE, INSTANCE_IDLE_FOR) > 0 {
+                    release_free_memory().await;
+                }
+            }
+        });
     }
 
     fn factory(&self) -> InstanceFactory {
@@ -324,10 +357,15 @@ impl Exchange for CcxtExchange {
     }
 
     fn health(&self) -> Option<VenueHealth> {
-        Some(
-            self.calls
-                .health(self.breaker.state(), self.weights.per_minute),
-        )
+        let mut health = self
+            .calls
+            .health(self.breaker.state(), self.weights.per_minute);
+        health.instances = Some(self.pool.counts());
+        Some(health)
+    }
+
+    fn shed_idle(&self) -> usize {
+        self.pool.trim_idle(0, Duration::ZERO)
     }
 
     fn share_budget(&self, shared: Arc<dyn super::SharedBudget>) {
@@ -356,16 +394,17 @@ impl Exchange for CcxtExchange {
             *current = factory.clone();
         }
         // Instances made with the old markets go (idle ones now, busy ones when they return);
-        // fresh ones are made ahead of the first calls.
+        // one fresh one is made ahead of the next call, more only when load needs them.
         let generation = self.pool.advance_generation();
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            pool.warm(generation, move || factory.make()).await;
+            pool.warm(generation, INSTANCES_KEPT_IDLE, move || factory.make())
+                .await;
             // Loading markets allocates several times what it keeps (the reply's text, its
             // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            let _ = tokio::task::spawn_blocking(give_free_memory_back).await;
+            release_free_memory().await;
         });
+        self.start_idle_trimming();
         Ok(loaded.iter().filter_map(convert::market).collect())
     }
 
@@ -447,16 +486,6 @@ impl Exchange for CcxtExchange {
             })
             .await?;
         Ok(convert::trades(trades))
-    }
-}
-
-/// Asks glibc to hand the free pages of its heaps back to the kernel (`malloc_trim(0)`).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code, reason = "one libc call with no arguments to uphold")]
-fn give_free_memory_back() {
-    // SAFETY: malloc_trim takes no pointers and only releases memory malloc holds free.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -1,8 +1,9 @@
 //! A pool of ccxt exchange instances. A ccxt instance takes `&mut self` on every call, so one
 //! instance serialises its calls; separate instances (sharing the loaded markets) run in
-//! parallel. Making an instance is CPU work that grows with the market count (ccxt indexes every
-//! market: ~0.3 s for 3000), so instances are made on blocking threads, reused, and made ahead
-//! of need by [`InstancePool::warm`] once markets are loaded.
+//! parallel. Instances are made on blocking threads when load needs them (none idle, a slot
+//! free), reused, and dropped again by [`InstancePool::trim_idle`] once idle for a while: a
+//! venue that once served 8 calls at once does not keep 8 instances all day (issue 25; each
+//! costs ~1 MB now that they share the market tables, and making one takes 5–25 ms).
 //!
 //! Instances carry the markets they were made with. When markets are reloaded the pool moves
 //! to a new *generation*: idle instances are dropped at once, and instances still out on a
@@ -10,12 +11,24 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+use crate::venue::InstanceCounts;
+
+struct Idle<T> {
+    generation: u64,
+    /// When it came back to the pool.
+    since: Instant,
+    instance: T,
+}
 
 pub struct InstancePool<T> {
-    /// Idle instances, each with the generation it was made in.
-    free: Mutex<Vec<(u64, T)>>,
+    /// Idle instances, most recently returned last: reuse takes the last, so the ones at the
+    /// front are those load has not needed for longest.
+    free: Mutex<Vec<Idle<T>>>,
     /// One permit per instance in use: at most `size` calls at once.
     permits: Semaphore,
     size: usize,
@@ -59,7 +72,7 @@ impl<T: Send + 'static> InstancePool<T> {
         };
         let idle = self.free.lock().ok().and_then(|mut free| free.pop());
         let (generation, instance) = match idle {
-            Some(idle) => idle,
+            Some(idle) => (idle.generation, idle.instance),
             None => {
                 self.live.fetch_add(1, Ordering::SeqCst);
                 (generation, self.make(make).await?)
@@ -73,13 +86,14 @@ impl<T: Send + 'static> InstancePool<T> {
         })
     }
 
-    /// Makes instances in the background until the pool is full, one at a time so that a
-    /// serving process keeps its CPU. Stops when the generation moves on meanwhile.
-    pub async fn warm<F>(&self, generation: u64, make: F)
+    /// Makes instances in the background until `target` are alive (at most the pool's size),
+    /// one at a time so that a serving process keeps its CPU. Stops when the generation moves
+    /// on meanwhile.
+    pub async fn warm<F>(&self, generation: u64, target: usize, make: F)
     where
         F: Fn() -> Option<T> + Clone + Send + 'static,
     {
-        let size = self.size;
+        let size = target.min(self.size);
         while self.generation() == generation
             && self
                 .live
@@ -120,9 +134,38 @@ impl<T: Send + 'static> InstancePool<T> {
         generation
     }
 
-    #[cfg(test)]
+    /// Drops idle instances beyond the `keep` most recently used that have been idle for
+    /// `idle_for` or longer; returns how many went. `keep: 0, idle_for: ZERO` drops every idle
+    /// one (memory pressure).
+    pub fn trim_idle(&self, keep: usize, idle_for: Duration) -> usize {
+        let now = Instant::now();
+        let dropped: Vec<Idle<T>> = match self.free.lock() {
+            Ok(mut free) => {
+                let removable = free.len().saturating_sub(keep);
+                // The front holds the longest idle: take from there while they are old enough.
+                let old = free[..removable]
+                    .iter()
+                    .take_while(|idle| now.duration_since(idle.since) >= idle_for)
+                    .count();
+                free.drain(..old).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        self.live.fetch_sub(dropped.len(), Ordering::SeqCst);
+        // Dropped outside the lock: freeing an instance's tables is not free.
+        dropped.len()
+    }
+
     pub fn idle(&self) -> usize {
         self.free.lock().map(|free| free.len()).unwrap_or(0)
+    }
+
+    pub fn counts(&self) -> InstanceCounts {
+        InstanceCounts {
+            live: self.live.load(Ordering::SeqCst),
+            idle: self.idle(),
+            max: self.size,
+        }
     }
 }
 
@@ -139,7 +182,11 @@ impl<T> InstancePool<T> {
     fn put_back(&self, generation: u64, instance: T) {
         if let Ok(mut free) = self.free.lock() {
             if generation == self.generation() {
-                free.push((generation, instance));
+                free.push(Idle {
+                    generation,
+                    since: Instant::now(),
+                    instance,
+                });
                 return;
             }
         }
@@ -224,11 +271,76 @@ mod tests {
         let pool = InstancePool::new(3);
         let (made, make) = counter();
         let held = pool.acquire(0, make.clone()).await.unwrap();
-        pool.warm(0, make.clone()).await;
+        pool.warm(0, 1, make.clone()).await;
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            1,
+            "one is alive: nothing to make"
+        );
+        pool.warm(0, 10, make.clone()).await;
         assert_eq!((made.load(Ordering::SeqCst), pool.idle()), (3, 2));
         drop(held);
-        pool.warm(0, make).await;
+        pool.warm(0, 10, make).await;
         assert_eq!((made.load(Ordering::SeqCst), pool.idle()), (3, 3));
+    }
+
+    /// Issue 25: a burst of load makes instances; once they have been idle long enough they
+    /// go, down to the ones kept for the next call.
+    #[tokio::test(start_paused = true)]
+    async fn idle_instances_are_dropped_after_a_while_keeping_the_last_used() {
+        let pool = InstancePool::new(8);
+        let (made, make) = counter();
+        let burst: Vec<_> =
+            futures::future::join_all((0..5).map(|_| pool.acquire(0, make.clone())))
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            5,
+            "made on demand, not to the maximum"
+        );
+        drop(burst);
+        assert_eq!(
+            pool.counts(),
+            InstanceCounts {
+                live: 5,
+                idle: 5,
+                max: 8
+            }
+        );
+        assert_eq!(
+            pool.trim_idle(1, Duration::from_secs(60)),
+            0,
+            "not idle long enough"
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        // One is used again: it is the one kept.
+        let used = *pool.acquire(0, make.clone()).await.unwrap();
+        tokio::time::advance(Duration::from_secs(45)).await;
+        assert_eq!(pool.trim_idle(1, Duration::from_secs(60)), 4);
+        assert_eq!(
+            pool.counts(),
+            InstanceCounts {
+                live: 1,
+                idle: 1,
+                max: 8
+            }
+        );
+        assert_eq!(*pool.acquire(0, make.clone()).await.unwrap(), used);
+        // Memory pressure: every idle one goes at once.
+        assert_eq!(pool.trim_idle(0, Duration::ZERO), 1);
+        assert_eq!(
+            pool.counts(),
+            InstanceCounts {
+                live: 0,
+                idle: 0,
+                max: 8
+            }
+        );
+        // And the next call makes one again.
+        assert_eq!(*pool.acquire(0, make).await.unwrap(), 5);
     }
 
     /// Issue 9, defect 1: an instance out on a call while markets reload must not come back
@@ -248,13 +360,13 @@ mod tests {
         let fresh = pool.acquire(next, make.clone()).await.unwrap();
         assert_eq!(*fresh, 2, "a new instance is made for the new generation");
         drop(fresh);
-        pool.warm(next, make).await;
+        pool.warm(next, 2, make).await;
         assert_eq!(pool.idle(), 2);
         assert_eq!(made.load(Ordering::SeqCst), 4);
         // Warming for a generation that has passed makes nothing.
         let (made_late, make_late) = counter();
         pool.advance_generation();
-        pool.warm(next, make_late).await;
+        pool.warm(next, 2, make_late).await;
         assert_eq!(made_late.load(Ordering::SeqCst), 0);
     }
 }
