@@ -120,6 +120,7 @@ pub fn load(
             key.as_str(),
             "exchange.exchanges"
                 | "exchange.warm_symbols"
+                | "exchange.market_types"
                 | "redis.nodes"
                 | "server.allowed_origins"
         ) {
@@ -312,6 +313,11 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
             "exchange.weight_limit",
             || format!("{limit} is out of range"),
         )?;
+    }
+    if let Err(problem) =
+        crypto_market_actors::model::MarketType::parse_list(&c.exchange.market_types.join(","))
+    {
+        return Err(ConfigError::new("exchange.market_types", problem));
     }
     let stall = c.exchange.ws_stall_ms;
     check(

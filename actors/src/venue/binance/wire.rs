@@ -223,6 +223,8 @@ pub fn ticker_from(event: TickerEvent<'_>, symbol: &str) -> Result<TickerUpdate,
             .filter(|v| v.is_finite()),
         base_volume: number(event.base_volume),
         quote_volume: number(event.quote_volume),
+        mark_price: None,
+        index_price: None,
     };
     Ok(TickerUpdate {
         market_id: event.market_id.to_owned(),

@@ -1,0 +1,203 @@
+//! The derivative calls of the ccxt adapter (SPEC.md 4.1): funding rate, funding history, open
+//! interest, mark and index candles, and a perpetual ticker's mark and index price. All run on
+//! the derivatives side (its instances and budget), under the venue's circuit and deadline.
+
+use ccxt::TypedExchangeExt;
+
+use super::{convert, failure, CcxtExchange};
+use crate::model::{Candle, CandlePrice, FundingPoint, FundingRate, OpenInterest, Ticker, Timeframe};
+use crate::venue::VenueError;
+
+/// Most rates one funding-history call returns (Binance's and OKX's cap is 100 on some
+/// endpoints, 1000 on others; Bybit's 200): longer histories are cut to the most recent.
+const HISTORY_PAGE: u32 = 1000;
+/// Hours between settlements where a Binance contract is not listed in `fundingInfo`.
+const BINANCE_DEFAULT_INTERVAL_HOURS: f64 = 8.0;
+
+impl CcxtExchange {
+    /// The settlement interval the venue lists apart from the rate, if any.
+    fn listed_interval(&self, symbol: &str) -> Option<f64> {
+        let listed = self
+            .funding_intervals
+            .read()
+            .ok()
+            .and_then(|map| map.get(symbol).copied());
+        listed.or_else(|| (self.id == "binance").then_some(BINANCE_DEFAULT_INTERVAL_HOURS))
+    }
+
+    /// Binance lists contracts whose funding interval is not 8 h in `fundingInfo`; read once
+    /// with the derivative markets. A failure keeps the default (logged).
+    pub(super) async fn load_funding_intervals(&self) {
+        if self.id != "binance" {
+            return;
+        }
+        let side = &self.derivatives;
+        let listed = self
+            .call(side, "fundinginfo", side.weights.markets, async {
+                let mut ex = side.instance().await?;
+                let reply = ex.fetch_funding_intervals(None, ()).await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await;
+        match listed {
+            Ok(rates) => {
+                let intervals = rates
+                    .into_iter()
+                    .filter_map(|(symbol, rate)| {
+                        let hours = rate.interval?.trim_end_matches('h').parse::<f64>().ok()?;
+                        (hours.is_finite() && hours > 0.0).then_some((symbol, hours))
+                    })
+                    .collect();
+                if let Ok(mut map) = self.funding_intervals.write() {
+                    *map = intervals;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(exchange = %self.id, "funding intervals not loaded, 8 h assumed: {e}")
+            }
+        }
+    }
+
+    pub(super) async fn funding_rate(&self, symbol: &str) -> Result<FundingRate, VenueError> {
+        let side = &self.derivatives;
+        let rate = self
+            .call(side, "funding", side.weights.funding, async {
+                let mut ex = side.instance().await?;
+                let reply = ex.fetch_funding_rate(symbol, ()).await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        let mut rate = convert::funding_rate(rate, self.listed_interval(symbol));
+        if rate.mark_price.is_none() {
+            // OKX's funding endpoint has no prices: its mark-price endpoint does.
+            if let Ok(mark) = self.mark_price(symbol).await {
+                rate.mark_price = mark.mark_price;
+                rate.index_price = rate.index_price.or(mark.index_price);
+            }
+        }
+        Ok(rate)
+    }
+
+    /// The venue's mark price of `symbol` (a ticker with `mark_price`).
+    async fn mark_price(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        let side = &self.derivatives;
+        let ticker = self
+            .call(side, "markprice", side.weights.funding, async {
+                let mut ex = side.instance().await?;
+                let reply = ex.fetch_mark_price(symbol, ()).await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        Ok(convert::ticker(ticker))
+    }
+
+    /// A perpetual's ticker with its mark and index price: from the ticker where the venue
+    /// puts them there (Bybit), else from its funding rate (Binance's premiumIndex).
+    pub(super) async fn with_mark_and_index(&self, mut ticker: Ticker) -> Ticker {
+        if ticker.mark_price.is_some() && ticker.index_price.is_some() {
+            return ticker;
+        }
+        match self.funding_rate(&ticker.symbol).await {
+            Ok(rate) => {
+                ticker.mark_price = ticker.mark_price.or(rate.mark_price);
+                ticker.index_price = ticker.index_price.or(rate.index_price);
+            }
+            Err(e) => tracing::debug!(exchange = %self.id, symbol = %ticker.symbol, "no mark price for the ticker: {e}"),
+        }
+        ticker
+    }
+
+    pub(super) async fn funding_history(
+        &self,
+        symbol: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<FundingPoint>, VenueError> {
+        let side = &self.derivatives;
+        let ask = limit.min(HISTORY_PAGE);
+        let params = match until {
+            Some(until) => ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "until": until }))),
+            None => ccxt::Params::default(),
+        };
+        let rows = self
+            .call(side, "fundinghistory", side.weights.funding_history, async {
+                let mut ex = side.instance().await?;
+                let reply = ex
+                    .fetch_funding_rate_history(Some(symbol), since, Some(i64::from(ask)), params)
+                    .await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        let mut points = convert::funding_history(rows);
+        if let Some(until) = until {
+            points.retain(|p| p.timestamp <= until);
+        }
+        if let Some(since) = since {
+            points.retain(|p| p.timestamp >= since);
+        }
+        let keep = limit as usize;
+        if points.len() > keep {
+            // From `since` the oldest; without it the most recent.
+            if since.is_some() {
+                points.truncate(keep);
+            } else {
+                points.drain(..points.len() - keep);
+            }
+        }
+        Ok(points)
+    }
+
+    pub(super) async fn open_interest(&self, symbol: &str) -> Result<OpenInterest, VenueError> {
+        let side = &self.derivatives;
+        let (interest, contract_size) = self
+            .call(side, "openinterest", side.weights.open_interest, async {
+                let mut ex = side.instance().await?;
+                let size = ex
+                    .market(symbol)
+                    .ok()
+                    .and_then(|m| ccxt::safe_number(&m.raw, "contractSize", None));
+                let reply = ex.fetch_open_interest(symbol, ()).await;
+                reply.map(|o| (o, size)).map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        let mut interest = convert::open_interest(interest, contract_size);
+        if interest.symbol.is_empty() {
+            interest.symbol = symbol.to_owned();
+        }
+        Ok(interest)
+    }
+
+    pub(super) async fn price_candles(
+        &self,
+        symbol: &str,
+        timeframe: &Timeframe,
+        since: Option<i64>,
+        limit: u32,
+        price: CandlePrice,
+    ) -> Result<Vec<Candle>, VenueError> {
+        if !symbol.contains(':') {
+            return Err(VenueError::Unsupported(format!(
+                "{} price candles of {symbol}: mark and index prices are a derivative's",
+                price.as_str()
+            )));
+        }
+        let side = &self.derivatives;
+        let rows = self
+            .call(side, "ohlcv", side.weights.ohlcv, async {
+                let mut ex = side.instance().await?;
+                let reply = ex
+                    .fetch_ohlcv(
+                        symbol,
+                        Some(timeframe.as_str()),
+                        since,
+                        Some(i64::from(limit)),
+                        [("price", price.as_str())],
+                    )
+                    .await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        Ok(convert::candles(rows))
+    }
+}
