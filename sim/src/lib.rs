@@ -56,6 +56,7 @@
 
 mod config;
 mod counters;
+mod derivs_handle;
 mod faults;
 mod fixtures;
 mod market;
@@ -69,6 +70,7 @@ mod venues;
 mod ws;
 
 pub use config::{FileConfig, SimConfig};
+pub use derivs_handle::{is_derivative_name, ContractQuote};
 pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};

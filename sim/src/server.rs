@@ -120,6 +120,10 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
+    pub(crate) fn state(&self) -> &SimState {
+        &self.state
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -51,6 +51,7 @@
 //!   text gateway error → `ExchangeNotAvailable` by status; Kraken `EGeneral:Internal error`
 //!   (500) / `EService:Unavailable` → `ExchangeNotAvailable` [all Unavailable].
 
+pub mod binance_futures;
 mod bybit;
 mod coinbase;
 pub mod format;
