@@ -86,8 +86,14 @@ pub fn other_venues(
         steps.push(format!("call {tool} with exchange={first}{also}"));
     }
     if let Some(symbol) = symbol.filter(|_| enabled.len() > 1) {
+        // The derivative tools compare funding; the others prices.
+        let compare = if tool.contains("funding") || tool == "get_open_interest" {
+            "compare_funding"
+        } else {
+            "compare_prices"
+        };
         steps.push(format!(
-            "call compare_prices with symbol={symbol} to read every enabled exchange at once"
+            "call {compare} with symbol={symbol} to read every enabled exchange at once"
         ));
     }
     join_steps(steps)
