@@ -471,3 +471,60 @@ async fn get_funding_rate_fails_over_from_binance_to_okx() {
         .await;
     assert_eq!(error_code(&named), "exchange_unavailable");
 }
+
+/// The command line: `funding` as a table across venues (or one venue's history), `oi`, and a
+/// perpetual's `ticker` with mark and index.
+#[tokio::test]
+async fn command_line_funding_oi_and_a_perpetuals_ticker() {
+    use common::cli::{parse_num, row, run};
+    let venues = Venues::start();
+    let env = [
+        ("EXCHANGES", "binance,okx,bybit,kraken,coinbase".to_owned()),
+        ("EXCHANGE_REST_URLS", rest_urls(&venues.sims[1..])),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--rest-url".to_owned(), venues.sim("binance").rest_url()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    };
+    let sim = venues.sim("binance");
+    let before = sim.contract("BTCUSDT").expect("listed");
+    let out = run(&cli(&["funding", "BTCUSDT"]), &env).await.success();
+    let after = sim.contract("BTCUSDT").expect("listed");
+    assert!(out.stdout.contains("BTC/USDT:USDT funding across exchanges"), "{}", out.stdout);
+    let binance = row(&out.stdout, "binance");
+    let pct = parse_num(binance[1].trim_end_matches('%'));
+    assert!(
+        [before.funding_rate, after.funding_rate]
+            .iter()
+            .any(|r| (r * 100.0 - pct).abs() < 0.00006),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(binance[3], "8 h");
+    assert!(out.stdout.contains("highest "), "{}", out.stdout);
+
+    let out = run(&cli(&["--exchange", "binance", "funding", "BTCUSDT", "--history", "--limit", "5"]), &env)
+        .await
+        .success();
+    assert!(out.stdout.contains("settled funding"), "{}", out.stdout);
+    assert_eq!(out.stdout.matches('%').count(), 5, "{}", out.stdout);
+
+    let v = run(&cli(&["--json", "oi", "ETHUSDT.P"]), &env).await.success().json();
+    assert_eq!(v["symbol"], "ETH/USDT:USDT");
+    assert!(v["open_interest"].as_f64().is_some_and(|oi| oi > 0.0), "{v}");
+    let out = run(&cli(&["oi", "ETHUSDT.P"]), &env).await.success();
+    assert_eq!(row(&out.stdout, "ETH/USDT:USDT")[1], "binance", "{}", out.stdout);
+
+    let out = run(&cli(&["ticker", "BTC/USDT:USDT"]), &env).await.success();
+    let header = out.stdout.lines().nth(1).unwrap_or_default();
+    assert!(header.contains("mark") && header.contains("index"), "{}", out.stdout);
+    let cells = row(&out.stdout, "BTC/USDT:USDT");
+    let (mark, index) = (parse_num(cells[3]), parse_num(cells[4]));
+    let near = |x: f64, a: f64, b: f64| (x - a).abs() <= 0.01 * a.abs().max(1e-9) || (x - b).abs() <= 0.01 * b.abs().max(1e-9);
+    assert!(near(mark, before.mark, after.mark), "{}", out.stdout);
+    assert!(near(index, before.index, after.index), "{}", out.stdout);
+    let spot = run(&cli(&["ticker", "BTC/USDT"]), &env).await.success();
+    assert!(!spot.stdout.contains("mark"), "{}", spot.stdout);
+}
