@@ -528,3 +528,115 @@ async fn command_line_funding_oi_and_a_perpetuals_ticker() {
     let spot = run(&cli(&["ticker", "BTC/USDT"]), &env).await.success();
     assert!(!spot.stdout.contains("mark"), "{}", spot.stdout);
 }
+
+/// get_ohlcv price=mark|index of a perpetual are the venue's mark and index klines (read from
+/// the simulator's own answer); on spot they are unsupported.
+#[tokio::test]
+async fn mark_and_index_candles_of_a_perpetual() {
+    let venues = Venues::start();
+    let server = server(&venues, &[]).await;
+    let sim = venues.sim("binance");
+    for (price, endpoint) in [
+        ("mark", "fapi/v1/markPriceKlines"),
+        ("index", "fapi/v1/indexPriceKlines"),
+    ] {
+        let result = server
+            .call(
+                "get_ohlcv",
+                json!({"symbol": "BTCUSDT.P", "price": price, "limit": 5, "timeframe": "1h"}),
+            )
+            .await;
+        let got = ok(&result);
+        assert_eq!(got["symbol"], "BTC/USDT:USDT");
+        let raw = sim
+            .last_response(endpoint, Some("BTCUSDT"))
+            .or_else(|| sim.last_response(endpoint, None))
+            .unwrap_or_else(|| panic!("the simulator answered {endpoint}"));
+        let want: Vec<(u64, f64)> = raw
+            .as_array()
+            .expect("klines")
+            .iter()
+            .map(|k| {
+                let close: f64 = k[4].as_str().expect("close").parse().expect("number");
+                (k[0].as_u64().expect("open time"), close)
+            })
+            .collect();
+        let candles: Vec<(u64, f64)> = got["candles"]
+            .as_array()
+            .expect("candles")
+            .iter()
+            .map(|c| (c[0].as_u64().expect("ts"), f(&c[4])))
+            .collect();
+        assert_eq!(candles.len(), 5);
+        assert_eq!(candles, want, "{price}");
+    }
+    let trade = server
+        .call("get_ohlcv", json!({"symbol": "BTCUSDT.P", "limit": 5}))
+        .await;
+    let trade_closes: Vec<f64> = ok(&trade)["candles"]
+        .as_array()
+        .expect("candles")
+        .iter()
+        .map(|c| f(&c[4]))
+        .collect();
+    assert_eq!(trade_closes.len(), 5);
+    let spot = server
+        .call("get_ohlcv", json!({"symbol": "BTCUSDT", "price": "mark"}))
+        .await;
+    assert_eq!(error_code(&spot), "unsupported");
+    let bad = server
+        .call("get_ohlcv", json!({"symbol": "BTCUSDT.P", "price": "last"}))
+        .await;
+    assert_eq!(error_code(&bad), "invalid_argument");
+}
+
+/// The worker pool serves the derivative tools too, and their values are shared through Redis
+/// (`{KEY_PREFIX}:cache:binance:funding:BTC/USDT:USDT`): an MCP server on the same Redis
+/// answers from there without calling the exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_pool_serves_funding_and_redis_shares_it() {
+    use common::redis::RedisServer;
+    use common::worker::{collect_replies, connect, start_worker, subscribe, wait_for_workers, xadd};
+    use redis::AsyncCommands;
+    use std::time::Duration;
+
+    let venues = Venues::start();
+    let sim = venues.sim("binance");
+    let redis = RedisServer::start();
+    let shared = [("USE_REDIS_CACHE", "true"), ("CACHE_TTL", "60")];
+    let _worker = start_worker(sim, &redis, &shared);
+    let mut conn = connect(&redis).await;
+    wait_for_workers(&mut conn, 1).await;
+    let mut replies = subscribe(&redis, "crypto_mcp:responses").await;
+    for (id, tool) in [("f1", "get_funding_rate"), ("o1", "get_open_interest")] {
+        let request = json!({"request_id": id, "tool": tool, "args": {"symbol": "BTCUSDT"}});
+        xadd(&mut conn, request.to_string().as_bytes()).await;
+    }
+    let by_id = collect_replies(&mut replies, 2, Duration::from_secs(20), Duration::ZERO).await;
+    let funding = &by_id["f1"][0];
+    assert_eq!(funding["ok"], true, "{funding}");
+    assert_eq!(funding["result"]["symbol"], "BTC/USDT:USDT");
+    assert!(funding["result"]["funding_rate"].is_number(), "{funding}");
+    assert_eq!(by_id["o1"][0]["ok"], true, "{}", by_id["o1"][0]);
+    let key = "crypto_mcp:cache:binance:funding:BTC/USDT:USDT";
+    let mut stored = None;
+    for _ in 0..100 {
+        let value: Option<String> = conn.get(key).await.expect("GET");
+        if value.is_some() {
+            stored = value;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = stored.unwrap_or_else(|| panic!("{key} in Redis"));
+    assert!(stored.contains("funding_rate"), "{stored}");
+    let calls = sim.calls("fapi/v1/premiumIndex");
+    assert_eq!(calls, 1);
+    let url = redis.url();
+    let server = server(&venues, &[shared[0], shared[1], ("REDIS_URL", url.as_str())]).await;
+    let result = server.call("get_funding_rate", json!({"symbol": "BTC/USDT:USDT"})).await;
+    let got = ok(&result);
+    assert_eq!(got["source"], "redis", "{got}");
+    assert_eq!(got["funding_rate"], funding["result"]["funding_rate"]);
+    assert_eq!(sim.calls("fapi/v1/premiumIndex"), calls, "served from Redis");
+}
