@@ -93,6 +93,8 @@ pub(super) fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> 
 fn streamed(event: MarketEvent) -> Option<(Arc<str>, DataRequest, Stamped)> {
     let upstream = match event.data {
         MarketData::Ticker(_) => DataRequest::Ticker,
+        // A perpetual's `@markPrice@1s`: its funding (with mark and index) kept fresh.
+        MarketData::FundingRate(_) => DataRequest::FundingRate,
         _ => return None,
     };
     let stamped = Stamped {

@@ -78,20 +78,18 @@ pub const FEED_EXCHANGES: &[&str] = &["binance"];
 pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
     match config.id.as_str() {
         "binance" => {
-            let options = FeedOptions {
-                url: config
-                    .ws_url
-                    .clone()
-                    .unwrap_or_else(|| binance::DEFAULT_WS_URL.to_owned()),
+            let options = |default: &str| FeedOptions {
+                // A rebased endpoint (the simulator) serves both spot and USDⓈ-M streams.
+                url: config.ws_url.clone().unwrap_or_else(|| default.to_owned()),
                 stall_after: config.ws_stall_after,
                 max_streams_per_connection: binance::MAX_STREAMS_PER_CONNECTION,
                 control_interval: Duration::from_millis(300),
                 backoff_min: Duration::from_millis(500),
                 backoff_max: Duration::from_secs(5),
             };
-            Some(std::sync::Arc::new(binance::BinanceFeed::new(
-                &config.id, options,
-            )))
+            let spot = binance::BinanceFeed::new(&config.id, options(binance::DEFAULT_WS_URL));
+            let futures = spot.sibling(options(binance::DEFAULT_FUTURES_WS_URL));
+            Some(std::sync::Arc::new(binance::SplitFeed::new(spot, futures)))
         }
         _ => None,
     }

@@ -118,6 +118,19 @@ impl BinanceFeed {
         }
     }
 
+    /// A feed of another endpoint (Binance USDⓈ-M's `fstream`) whose events, sink and counters
+    /// are this one's: the router sees one feed per venue.
+    pub fn sibling(&self, options: FeedOptions) -> Self {
+        Self {
+            exchange: self.exchange.clone(),
+            options: Arc::new(options),
+            events: self.events.clone(),
+            sink: self.sink.clone(),
+            status: self.status.clone(),
+            requests: Mutex::new(None),
+        }
+    }
+
     pub fn status(&self) -> &Arc<FeedStatus> {
         &self.status
     }
@@ -203,6 +216,17 @@ impl Feed for BinanceFeed {
     }
 }
 
+/// The streams carrying `key`: a ticker; for a derivative (`BTC/USDT:USDT`) also its mark
+/// price and funding every second.
+fn stream_names(key: &StreamKey) -> Vec<String> {
+    let StreamKey::Ticker { symbol, market_id } = key;
+    let mut names = vec![wire::ticker_stream(market_id)];
+    if symbol.contains(':') {
+        names.push(wire::mark_price_stream(market_id));
+    }
+    names
+}
+
 /// A connection as the manager sees it.
 struct Handle {
     id: u64,
@@ -272,9 +296,13 @@ impl Manager {
     fn subscribe(&mut self, keys: Vec<StreamKey>) {
         let max = self.shared.options.max_streams_per_connection.max(1);
         let mut batches: HashMap<u64, Vec<(String, Arc<str>)>> = HashMap::new();
-        for key in keys {
-            let StreamKey::Ticker { symbol, market_id } = key;
-            let name = wire::ticker_stream(&market_id);
+        let named = keys.into_iter().flat_map(|key| {
+            let symbol = key.symbol().clone();
+            stream_names(&key)
+                .into_iter()
+                .map(move |name| (name, symbol.clone()))
+        });
+        for (name, symbol) in named {
             if self
                 .connections
                 .iter()
@@ -306,9 +334,7 @@ impl Manager {
 
     fn unsubscribe(&mut self, keys: Vec<StreamKey>) {
         let mut batches: HashMap<u64, Vec<String>> = HashMap::new();
-        for key in keys {
-            let StreamKey::Ticker { market_id, .. } = key;
-            let name = wire::ticker_stream(&market_id);
+        for name in keys.iter().flat_map(stream_names) {
             if let Some(connection) = self
                 .connections
                 .iter_mut()
