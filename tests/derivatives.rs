@@ -58,7 +58,7 @@ impl Venues {
 }
 
 async fn server(venues: &Venues, extra: &[(&str, &str)]) -> common::McpServer {
-    let env = vec![
+    let env = [
         ("EXCHANGES", "binance,okx,bybit,kraken,coinbase".to_owned()),
         ("EXCHANGE_REST_URLS", rest_urls(&venues.sims[1..])),
     ];
@@ -131,9 +131,16 @@ async fn funding_rate_of_each_venue_equals_the_simulators() {
         );
         if !got["index_price"].is_null() {
             let index = f(&got["index_price"]);
-            assert!(close(index, before.index) || close(index, after.index), "{venue}: {got}");
+            assert!(
+                close(index, before.index) || close(index, after.index),
+                "{venue}: {got}"
+            );
         }
-        assert_ne!(f(&got["mark_price"]), before.last, "{venue}: mark is not last");
+        assert_ne!(
+            f(&got["mark_price"]),
+            before.last,
+            "{venue}: mark is not last"
+        );
     }
 }
 
@@ -278,8 +285,13 @@ async fn a_bare_pair_is_spot_for_get_ticker_and_the_perpetual_for_get_funding_ra
         let ticker = server.call("get_ticker", json!({"symbol": bare})).await;
         let ticker = ok(&ticker);
         assert_eq!(ticker["symbol"], "BTC/USDT", "{bare}");
-        assert!(ticker.get("mark_price").is_none(), "spot has no mark: {ticker}");
-        let funding = server.call("get_funding_rate", json!({"symbol": bare})).await;
+        assert!(
+            ticker.get("mark_price").is_none(),
+            "spot has no mark: {ticker}"
+        );
+        let funding = server
+            .call("get_funding_rate", json!({"symbol": bare}))
+            .await;
         assert_eq!(ok(&funding)["symbol"], "BTC/USDT:USDT", "{bare}");
     }
     let sim = venues.sim("binance");
@@ -292,13 +304,25 @@ async fn a_bare_pair_is_spot_for_get_ticker_and_the_perpetual_for_get_funding_ra
     let perp = ok(&result);
     let mark = f(&perp["mark_price"]);
     let index = f(&perp["index_price"]);
-    assert!(close(mark, before.mark) || close(mark, after.mark), "{perp}");
-    assert!(close(index, before.index) || close(index, after.index), "{perp}");
+    assert!(
+        close(mark, before.mark) || close(mark, after.mark),
+        "{perp}"
+    );
+    assert!(
+        close(index, before.index) || close(index, after.index),
+        "{perp}"
+    );
     let last = f(&perp["last"]);
-    assert!(close(last, before.last) || close(last, after.last), "{perp}");
+    assert!(
+        close(last, before.last) || close(last, after.last),
+        "{perp}"
+    );
     // Kraken has no derivatives: the derivative tools say unsupported.
     let result = server
-        .call("get_funding_rate", json!({"symbol": "BTCUSDT", "exchange": "kraken"}))
+        .call(
+            "get_funding_rate",
+            json!({"symbol": "BTCUSDT", "exchange": "kraken"}),
+        )
         .await;
     assert_eq!(error_code(&result), "unsupported");
 }
@@ -334,14 +358,20 @@ async fn compare_funding_gives_the_extremes_and_annualizes_8h_and_4h_contracts()
             );
             seen.push((venue.to_owned(), r));
         }
-        let max = seen.iter().cloned().fold(None::<(String, f64)>, |m, x| match m {
-            Some(m) if m.1 >= x.1 => Some(m),
-            _ => Some(x),
-        });
-        let min = seen.iter().cloned().fold(None::<(String, f64)>, |m, x| match m {
-            Some(m) if m.1 <= x.1 => Some(m),
-            _ => Some(x),
-        });
+        let max = seen
+            .iter()
+            .cloned()
+            .fold(None::<(String, f64)>, |m, x| match m {
+                Some(m) if m.1 >= x.1 => Some(m),
+                _ => Some(x),
+            });
+        let min = seen
+            .iter()
+            .cloned()
+            .fold(None::<(String, f64)>, |m, x| match m {
+                Some(m) if m.1 <= x.1 => Some(m),
+                _ => Some(x),
+            });
         let (max, min) = (max.expect("a rate"), min.expect("a rate"));
         assert_eq!(got["highest"]["exchange"], max.0.as_str(), "{got}");
         assert_eq!(got["lowest"]["exchange"], min.0.as_str(), "{got}");
@@ -376,15 +406,27 @@ async fn no_futures_request_before_the_first_derivative_call_and_none_again_with
             venue.venue().id()
         );
     }
-    ok(&server.call("get_funding_rate", json!({"symbol": "BTCUSDT"})).await);
+    ok(&server
+        .call("get_funding_rate", json!({"symbol": "BTCUSDT"}))
+        .await);
     let after_first = sim.derivative_calls();
     assert!(after_first > 0, "the first derivative call loads and asks");
     assert_eq!(sim.calls("fapi/v1/premiumIndex"), 1);
-    let second = server.call("get_funding_rate", json!({"symbol": "BTC/USDT:USDT"})).await;
+    let second = server
+        .call("get_funding_rate", json!({"symbol": "BTC/USDT:USDT"}))
+        .await;
     assert_eq!(ok(&second)["source"], "cache");
-    ok(&server.call("get_open_interest", json!({"symbol": "BTCUSDT"})).await);
-    ok(&server.call("get_open_interest", json!({"symbol": "BTCUSDT.P"})).await);
-    assert_eq!(sim.calls("fapi/v1/premiumIndex"), 1, "a second call within the TTL");
+    ok(&server
+        .call("get_open_interest", json!({"symbol": "BTCUSDT"}))
+        .await);
+    ok(&server
+        .call("get_open_interest", json!({"symbol": "BTCUSDT.P"}))
+        .await);
+    assert_eq!(
+        sim.calls("fapi/v1/premiumIndex"),
+        1,
+        "a second call within the TTL"
+    );
     assert_eq!(sim.calls("fapi/v1/openInterest"), 1);
     assert_eq!(
         sim.derivative_calls(),
@@ -467,7 +509,10 @@ async fn get_funding_rate_fails_over_from_binance_to_okx() {
     assert_eq!(got["failover_from"], "binance");
     assert_eq!(got["symbol"], "BTC/USDT:USDT");
     let named = server
-        .call("get_funding_rate", json!({"symbol": "BTCUSDT", "exchange": "binance"}))
+        .call(
+            "get_funding_rate",
+            json!({"symbol": "BTCUSDT", "exchange": "binance"}),
+        )
         .await;
     assert_eq!(error_code(&named), "exchange_unavailable");
 }
@@ -492,7 +537,12 @@ async fn command_line_funding_oi_and_a_perpetuals_ticker() {
     let before = sim.contract("BTCUSDT").expect("listed");
     let out = run(&cli(&["funding", "BTCUSDT"]), &env).await.success();
     let after = sim.contract("BTCUSDT").expect("listed");
-    assert!(out.stdout.contains("BTC/USDT:USDT funding across exchanges"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("BTC/USDT:USDT funding across exchanges"),
+        "{}",
+        out.stdout
+    );
     let binance = row(&out.stdout, "binance");
     let pct = parse_num(binance[1].trim_end_matches('%'));
     assert!(
@@ -505,24 +555,54 @@ async fn command_line_funding_oi_and_a_perpetuals_ticker() {
     assert_eq!(binance[3], "8 h");
     assert!(out.stdout.contains("highest "), "{}", out.stdout);
 
-    let out = run(&cli(&["--exchange", "binance", "funding", "BTCUSDT", "--history", "--limit", "5"]), &env)
-        .await
-        .success();
+    let out = run(
+        &cli(&[
+            "--exchange",
+            "binance",
+            "funding",
+            "BTCUSDT",
+            "--history",
+            "--limit",
+            "5",
+        ]),
+        &env,
+    )
+    .await
+    .success();
     assert!(out.stdout.contains("settled funding"), "{}", out.stdout);
     assert_eq!(out.stdout.matches('%').count(), 5, "{}", out.stdout);
 
-    let v = run(&cli(&["--json", "oi", "ETHUSDT.P"]), &env).await.success().json();
+    let v = run(&cli(&["--json", "oi", "ETHUSDT.P"]), &env)
+        .await
+        .success()
+        .json();
     assert_eq!(v["symbol"], "ETH/USDT:USDT");
-    assert!(v["open_interest"].as_f64().is_some_and(|oi| oi > 0.0), "{v}");
+    assert!(
+        v["open_interest"].as_f64().is_some_and(|oi| oi > 0.0),
+        "{v}"
+    );
     let out = run(&cli(&["oi", "ETHUSDT.P"]), &env).await.success();
-    assert_eq!(row(&out.stdout, "ETH/USDT:USDT")[1], "binance", "{}", out.stdout);
+    assert_eq!(
+        row(&out.stdout, "ETH/USDT:USDT")[1],
+        "binance",
+        "{}",
+        out.stdout
+    );
 
-    let out = run(&cli(&["ticker", "BTC/USDT:USDT"]), &env).await.success();
+    let out = run(&cli(&["ticker", "BTC/USDT:USDT"]), &env)
+        .await
+        .success();
     let header = out.stdout.lines().nth(1).unwrap_or_default();
-    assert!(header.contains("mark") && header.contains("index"), "{}", out.stdout);
+    assert!(
+        header.contains("mark") && header.contains("index"),
+        "{}",
+        out.stdout
+    );
     let cells = row(&out.stdout, "BTC/USDT:USDT");
     let (mark, index) = (parse_num(cells[3]), parse_num(cells[4]));
-    let near = |x: f64, a: f64, b: f64| (x - a).abs() <= 0.01 * a.abs().max(1e-9) || (x - b).abs() <= 0.01 * b.abs().max(1e-9);
+    let near = |x: f64, a: f64, b: f64| {
+        (x - a).abs() <= 0.01 * a.abs().max(1e-9) || (x - b).abs() <= 0.01 * b.abs().max(1e-9)
+    };
     assert!(near(mark, before.mark, after.mark), "{}", out.stdout);
     assert!(near(index, before.index, after.index), "{}", out.stdout);
     let spot = run(&cli(&["ticker", "BTC/USDT"]), &env).await.success();
@@ -596,7 +676,9 @@ async fn mark_and_index_candles_of_a_perpetual() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_pool_serves_funding_and_redis_shares_it() {
     use common::redis::RedisServer;
-    use common::worker::{collect_replies, connect, start_worker, subscribe, wait_for_workers, xadd};
+    use common::worker::{
+        collect_replies, connect, start_worker, subscribe, wait_for_workers, xadd,
+    };
     use redis::AsyncCommands;
     use std::time::Duration;
 
@@ -633,10 +715,20 @@ async fn the_worker_pool_serves_funding_and_redis_shares_it() {
     let calls = sim.calls("fapi/v1/premiumIndex");
     assert_eq!(calls, 1);
     let url = redis.url();
-    let server = server(&venues, &[shared[0], shared[1], ("REDIS_URL", url.as_str())]).await;
-    let result = server.call("get_funding_rate", json!({"symbol": "BTC/USDT:USDT"})).await;
+    let server = server(
+        &venues,
+        &[shared[0], shared[1], ("REDIS_URL", url.as_str())],
+    )
+    .await;
+    let result = server
+        .call("get_funding_rate", json!({"symbol": "BTC/USDT:USDT"}))
+        .await;
     let got = ok(&result);
     assert_eq!(got["source"], "redis", "{got}");
     assert_eq!(got["funding_rate"], funding["result"]["funding_rate"]);
-    assert_eq!(sim.calls("fapi/v1/premiumIndex"), calls, "served from Redis");
+    assert_eq!(
+        sim.calls("fapi/v1/premiumIndex"),
+        calls,
+        "served from Redis"
+    );
 }

@@ -44,9 +44,7 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::ComparePrices => tool::<CompareArgs, CompareResult>(spec),
         Tool::ExchangeStatus => tool::<StatusArgs, StatusResult>(spec),
         Tool::GetFundingRate => tool::<FundingRateArgs, FundingRateResult<'static>>(spec),
-        Tool::GetFundingHistory => {
-            tool::<FundingHistoryArgs, FundingHistoryResult<'static>>(spec)
-        }
+        Tool::GetFundingHistory => tool::<FundingHistoryArgs, FundingHistoryResult<'static>>(spec),
         Tool::GetOpenInterest => tool::<FundingRateArgs, OpenInterestResult<'static>>(spec),
         Tool::CompareFunding => tool::<CompareFundingArgs, CompareFundingResult>(spec),
     }

@@ -249,7 +249,11 @@ impl ToolService {
     ) -> Result<serde_json::Value, ToolError> {
         let answer = self
             .engine
-            .fetch_named(args.exchange.as_deref(), &args.symbol, DataRequest::FundingRate)
+            .fetch_named(
+                args.exchange.as_deref(),
+                &args.symbol,
+                DataRequest::FundingRate,
+            )
             .await?;
         to_json(&funding_result(&answer)?)
     }
@@ -297,7 +301,11 @@ impl ToolService {
     ) -> Result<serde_json::Value, ToolError> {
         let answer = self
             .engine
-            .fetch_named(args.exchange.as_deref(), &args.symbol, DataRequest::OpenInterest)
+            .fetch_named(
+                args.exchange.as_deref(),
+                &args.symbol,
+                DataRequest::OpenInterest,
+            )
             .await?;
         let MarketData::OpenInterest(interest) = &*answer.data.value else {
             return Err(mismatch("open interest"));
@@ -387,7 +395,10 @@ mod tests {
                 funding_rate: 0.0003
             })
         );
-        assert_eq!(result.lowest.as_ref().map(|l| l.exchange.as_str()), Some("bybit"));
+        assert_eq!(
+            result.lowest.as_ref().map(|l| l.exchange.as_str()),
+            Some("bybit")
+        );
         assert!((result.spread.unwrap() - 0.0005).abs() < 1e-15);
         let okx = &result.rates[1];
         assert!((okx.annualized.unwrap() - 0.0003 * 6.0 * 365.0).abs() < 1e-12);

@@ -143,10 +143,12 @@ impl SymbolState {
 /// no mark or index price (the held funding value has them, refreshed every second).
 fn completed(values: &[(DataRequest, Stamped)], stamped: Stamped) -> Stamped {
     let held_funding = || {
-        values.iter().find_map(|(request, held)| match (request, &*held.value) {
-            (DataRequest::FundingRate, MarketData::FundingRate(f)) => Some(f),
-            _ => None,
-        })
+        values
+            .iter()
+            .find_map(|(request, held)| match (request, &*held.value) {
+                (DataRequest::FundingRate, MarketData::FundingRate(f)) => Some(f),
+                _ => None,
+            })
     };
     let value = match &*stamped.value {
         MarketData::FundingRate(f) if f.interval_hours.is_none() => {
@@ -198,8 +200,14 @@ mod tests {
                 ..Default::default()
             }))
         };
-        state.offer(DataRequest::FundingRate, stamped(funding(1, Some(4.0), 100.0), Source::Exchange, 1));
-        state.offer(DataRequest::FundingRate, stamped(funding(2, None, 101.0), Source::Stream, 2));
+        state.offer(
+            DataRequest::FundingRate,
+            stamped(funding(1, Some(4.0), 100.0), Source::Exchange, 1),
+        );
+        state.offer(
+            DataRequest::FundingRate,
+            stamped(funding(2, None, 101.0), Source::Stream, 2),
+        );
         let policy = TtlPolicy::new(Duration::from_secs(10), Duration::from_secs(60));
         let Lookup::Fresh(held) = state.lookup(&DataRequest::FundingRate, &policy, 3, false) else {
             panic!("a fresh funding value")

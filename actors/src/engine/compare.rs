@@ -66,16 +66,15 @@ impl Engine {
         let request = &request;
         let asks = venues.iter().map(|venue| async move {
             let deadline = venue.timeout + COMPARE_MARGIN;
-            let reply =
-                tokio::time::timeout(deadline, self.fetch(venue, symbol, request.clone()))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(EngineError::Timeout(format!(
-                            "{} did not answer within {} ms",
-                            venue.id,
-                            deadline.as_millis()
-                        )))
-                    });
+            let reply = tokio::time::timeout(deadline, self.fetch(venue, symbol, request.clone()))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EngineError::Timeout(format!(
+                        "{} did not answer within {} ms",
+                        venue.id,
+                        deadline.as_millis()
+                    )))
+                });
             (venue.id.clone(), reply)
         });
         let mut quotes = Vec::new();

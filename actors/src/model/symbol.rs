@@ -166,7 +166,9 @@ impl MarketIndex {
                 derivative_by_compact
                     .entry(compact(&market.symbol))
                     .or_insert(i);
-                derivative_by_compact.entry(compact(&market.id)).or_insert(i);
+                derivative_by_compact
+                    .entry(compact(&market.id))
+                    .or_insert(i);
             }
             if market.is_linear_perpetual() {
                 let pair = compact(&format!("{}{}", market.base, market.quote));
@@ -433,7 +435,9 @@ mod tests {
                 Ok("future")
             );
             assert_eq!(
-                index.resolve_for("BTC-USD-SWAP", means).map(|m| m.symbol.as_str()),
+                index
+                    .resolve_for("BTC-USD-SWAP", means)
+                    .map(|m| m.symbol.as_str()),
                 Ok("BTC/USD:BTC")
             );
         }
@@ -470,7 +474,9 @@ mod tests {
         assert!(perps.iter().all(|s| s.contains(':')), "{perps:?}");
         // A pair with no perpetual is unlisted for the derivative tools.
         let spot_only = MarketIndex::new(vec![market("SOL/USDT", "SOLUSDT", "spot")]);
-        assert!(spot_only.resolve_for("SOLUSDT", PairMeans::Perpetual).is_err());
+        assert!(spot_only
+            .resolve_for("SOLUSDT", PairMeans::Perpetual)
+            .is_err());
         assert!(!spot_only.has_derivatives());
     }
 

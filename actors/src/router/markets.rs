@@ -236,9 +236,7 @@ impl Router {
 
     /// Starts the background reload of every market list due for one.
     pub(super) fn reload_old_markets(&mut self, now: i64, ctx: &mut Context<Self>) {
-        let due_at = |group: &Markets| {
-            matches!(group, Markets::Loaded { reload_at_ms } if now >= *reload_at_ms)
-        };
+        let due_at = |group: &Markets| matches!(group, Markets::Loaded { reload_at_ms } if now >= *reload_at_ms);
         let mut due: Vec<(Arc<str>, bool)> = Vec::new();
         for (id, slot) in &mut self.slots {
             if !slot.refreshing && due_at(&slot.markets) {

@@ -130,12 +130,18 @@ pub trait Exchange: Send + Sync + 'static {
     /// The derivative markets of the types `MARKET_TYPES` names, loaded apart from spot and
     /// only when a derivative is first asked for.
     async fn load_derivative_markets(&self) -> Result<Vec<Market>, VenueError> {
-        Err(VenueError::Unsupported(format!("{} derivatives", self.id())))
+        Err(VenueError::Unsupported(format!(
+            "{} derivatives",
+            self.id()
+        )))
     }
 
     /// A perpetual's current funding rate, with mark and index price where given.
     async fn fetch_funding_rate(&self, _symbol: &str) -> Result<FundingRate, VenueError> {
-        Err(VenueError::Unsupported(format!("{} funding rates", self.id())))
+        Err(VenueError::Unsupported(format!(
+            "{} funding rates",
+            self.id()
+        )))
     }
 
     /// Settled funding rates, oldest first.
@@ -146,11 +152,17 @@ pub trait Exchange: Send + Sync + 'static {
         _until: Option<i64>,
         _limit: u32,
     ) -> Result<Vec<FundingPoint>, VenueError> {
-        Err(VenueError::Unsupported(format!("{} funding history", self.id())))
+        Err(VenueError::Unsupported(format!(
+            "{} funding history",
+            self.id()
+        )))
     }
 
     async fn fetch_open_interest(&self, _symbol: &str) -> Result<OpenInterest, VenueError> {
-        Err(VenueError::Unsupported(format!("{} open interest", self.id())))
+        Err(VenueError::Unsupported(format!(
+            "{} open interest",
+            self.id()
+        )))
     }
 
     /// Candles of a derivative's mark or index price.
@@ -220,7 +232,9 @@ pub trait Exchange: Send + Sync + 'static {
             DataRequest::Trades { limit } => {
                 MarketData::Trades(self.fetch_trades(symbol, *limit).await?)
             }
-            DataRequest::FundingRate => MarketData::FundingRate(self.fetch_funding_rate(symbol).await?),
+            DataRequest::FundingRate => {
+                MarketData::FundingRate(self.fetch_funding_rate(symbol).await?)
+            }
             DataRequest::FundingHistory {
                 since,
                 until,

@@ -134,7 +134,11 @@ pub fn funding_history(v: &Value, look: Look) -> String {
             rate_cell(&r["funding_rate"], 4),
         ]);
     }
-    let title = format!("{} on {}: settled funding\n", text(&v["symbol"]), text(&v["exchange"]));
+    let title = format!(
+        "{} on {}: settled funding\n",
+        text(&v["symbol"]),
+        text(&v["exchange"])
+    );
     with_freshness(format!("{title}{t}\n"), v, look)
 }
 
@@ -189,6 +193,9 @@ mod tests {
         assert!(out.contains("+0.0100%"), "{out}");
         assert!(out.contains("+10.95%"), "{out}");
         assert!(out.contains("-0.0200%"), "{out}");
-        assert!(out.contains("highest +0.0100% on binance, lowest -0.0200% on okx, spread +0.0300%"), "{out}");
+        assert!(
+            out.contains("highest +0.0100% on binance, lowest -0.0200% on okx, spread +0.0300%"),
+            "{out}"
+        );
     }
 }

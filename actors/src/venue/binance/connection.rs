@@ -321,9 +321,8 @@ impl Connection {
             Ok(Frame::Data { stream, data }) => {
                 if let Some(symbol) = self.seen(stream, awaiting_ack) {
                     let update = if wire::is_mark_price_stream(stream) {
-                        wire::mark_price(data, &symbol).map(|u| {
-                            (MarketData::FundingRate(u.funding), u.event_time_ms)
-                        })
+                        wire::mark_price(data, &symbol)
+                            .map(|u| (MarketData::FundingRate(u.funding), u.event_time_ms))
                     } else {
                         wire::ticker(data, &symbol).map(ticker_data)
                     };
@@ -384,9 +383,10 @@ impl Connection {
             }
         };
         let received_ms = now_ms();
-        self.shared
-            .status
-            .tick(&self.shared.exchange, received_ms.saturating_sub(event_time_ms));
+        self.shared.status.tick(
+            &self.shared.exchange,
+            received_ms.saturating_sub(event_time_ms),
+        );
         let event = MarketEvent {
             symbol,
             data,

@@ -19,7 +19,10 @@ impl SplitFeed {
 
     /// Streams by endpoint: derivatives (`BTC/USDT:USDT`) to futures, the rest to spot.
     fn split(streams: &[StreamKey]) -> (Vec<StreamKey>, Vec<StreamKey>) {
-        streams.iter().cloned().partition(|s| !s.symbol().contains(':'))
+        streams
+            .iter()
+            .cloned()
+            .partition(|s| !s.symbol().contains(':'))
     }
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::model::{
-    Candle, FundingPoint, FundingRate, Market, MarketTerms, OpenInterest, OrderBook, Ticker,
-    Trade, TradeSide,
+    Candle, FundingPoint, FundingRate, Market, MarketTerms, OpenInterest, OrderBook, Ticker, Trade,
+    TradeSide,
 };
 use crate::venue::VenueError;
 

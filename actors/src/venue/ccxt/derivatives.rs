@@ -5,7 +5,9 @@
 use ccxt::TypedExchangeExt;
 
 use super::{convert, failure, CcxtExchange};
-use crate::model::{Candle, CandlePrice, FundingPoint, FundingRate, OpenInterest, Ticker, Timeframe};
+use crate::model::{
+    Candle, CandlePrice, FundingPoint, FundingRate, OpenInterest, Ticker, Timeframe,
+};
 use crate::venue::VenueError;
 
 /// Most rates one funding-history call returns (Binance's and OKX's cap is 100 on some
@@ -102,7 +104,9 @@ impl CcxtExchange {
                 ticker.mark_price = ticker.mark_price.or(rate.mark_price);
                 ticker.index_price = ticker.index_price.or(rate.index_price);
             }
-            Err(e) => tracing::debug!(exchange = %self.id, symbol = %ticker.symbol, "no mark price for the ticker: {e}"),
+            Err(e) => {
+                tracing::debug!(exchange = %self.id, symbol = %ticker.symbol, "no mark price for the ticker: {e}")
+            }
         }
         ticker
     }
@@ -117,17 +121,29 @@ impl CcxtExchange {
         let side = &self.derivatives;
         let ask = limit.min(HISTORY_PAGE);
         let params = match until {
-            Some(until) => ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "until": until }))),
+            Some(until) => {
+                ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "until": until })))
+            }
             None => ccxt::Params::default(),
         };
         let rows = self
-            .call(side, "fundinghistory", side.weights.funding_history, async {
-                let mut ex = side.instance().await?;
-                let reply = ex
-                    .fetch_funding_rate_history(Some(symbol), since, Some(i64::from(ask)), params)
-                    .await;
-                reply.map_err(|e| failure(&ex, e))
-            })
+            .call(
+                side,
+                "fundinghistory",
+                side.weights.funding_history,
+                async {
+                    let mut ex = side.instance().await?;
+                    let reply = ex
+                        .fetch_funding_rate_history(
+                            Some(symbol),
+                            since,
+                            Some(i64::from(ask)),
+                            params,
+                        )
+                        .await;
+                    reply.map_err(|e| failure(&ex, e))
+                },
+            )
             .await?;
         let mut points = convert::funding_history(rows);
         if let Some(until) = until {

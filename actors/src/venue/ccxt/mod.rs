@@ -236,11 +236,16 @@ impl CcxtExchange {
         }
         let side = &self.spot;
         let reply = self
-            .call(side, "tickers", side.weights.tickers(symbols.len()), async {
-                let mut ex = side.instance().await?;
-                let reply = ex.fetch_tickers(Some(symbols.clone()), ()).await;
-                reply.map_err(|e| failure(&ex, e))
-            })
+            .call(
+                side,
+                "tickers",
+                side.weights.tickers(symbols.len()),
+                async {
+                    let mut ex = side.instance().await?;
+                    let reply = ex.fetch_tickers(Some(symbols.clone()), ()).await;
+                    reply.map_err(|e| failure(&ex, e))
+                },
+            )
             .await;
         // One symbol the exchange rejects (delisted since the markets were loaded) fails the
         // whole request: ask for each symbol on its own so the others are still served.

@@ -82,11 +82,7 @@ pub(super) fn derivative_ccxt_types(id: &str, types: &[MarketType]) -> Vec<&'sta
     let contracts = wants(MarketType::Swap) || wants(MarketType::Future);
     let mut out = Vec::new();
     match id {
-        "binance" | "bybit" => {
-            if contracts {
-                out.push("linear");
-            }
-        }
+        "binance" | "bybit" if contracts => out.push("linear"),
         "okx" => {
             if wants(MarketType::Swap) {
                 out.push("swap");
