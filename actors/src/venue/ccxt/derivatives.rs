@@ -60,7 +60,7 @@ impl CcxtExchange {
         }
     }
 
-    pub(super) async fn funding_rate(&self, symbol: &str) -> Result<FundingRate, VenueError> {
+    async fn funding_call(&self, symbol: &str) -> Result<FundingRate, VenueError> {
         let side = &self.derivatives;
         let rate = self
             .call(side, "funding", side.weights.funding, async {
@@ -69,15 +69,48 @@ impl CcxtExchange {
                 reply.map_err(|e| failure(&ex, e))
             })
             .await?;
-        let mut rate = convert::funding_rate(rate, self.listed_interval(symbol));
-        if rate.mark_price.is_none() {
-            // OKX's funding endpoint has no prices: its mark-price endpoint does.
-            if let Ok(mark) = self.mark_price(symbol).await {
-                rate.mark_price = mark.mark_price;
-                rate.index_price = rate.index_price.or(mark.index_price);
-            }
+        Ok(convert::funding_rate(rate, self.listed_interval(symbol)))
+    }
+
+    /// Venues whose ticker endpoint has no mark or index price (their funding one has).
+    fn ticker_without_mark(&self) -> bool {
+        matches!(self.id.as_str(), "binance" | "okx")
+    }
+
+    /// A perpetual's current funding, with its mark price: OKX's funding endpoint has no
+    /// prices, so its mark-price endpoint is asked at the same time (one round trip, not two).
+    pub(super) async fn funding_rate(&self, symbol: &str) -> Result<FundingRate, VenueError> {
+        if self.id != "okx" {
+            return self.funding_call(symbol).await;
+        }
+        let (rate, mark) = futures::join!(self.funding_call(symbol), self.mark_price(symbol));
+        let mut rate = rate?;
+        if let Ok(mark) = mark {
+            rate.mark_price = rate.mark_price.or(mark.mark_price);
+            rate.index_price = rate.index_price.or(mark.index_price);
         }
         Ok(rate)
+    }
+
+    /// A perpetual's ticker with mark and index price: the ticker alone where it has them
+    /// (Bybit), else the ticker and the funding call at the same time.
+    pub(super) async fn derivative_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        if !self.ticker_without_mark() {
+            let ticker = self.ticker_call(symbol).await?;
+            return Ok(self.with_mark_and_index(ticker).await);
+        }
+        let (ticker, rate) = futures::join!(self.ticker_call(symbol), self.funding_rate(symbol));
+        let mut ticker = ticker?;
+        match rate {
+            Ok(rate) => {
+                ticker.mark_price = ticker.mark_price.or(rate.mark_price);
+                ticker.index_price = ticker.index_price.or(rate.index_price);
+            }
+            Err(e) => {
+                tracing::debug!(exchange = %self.id, symbol, "no mark price for the ticker: {e}")
+            }
+        }
+        Ok(ticker)
     }
 
     /// The venue's mark price of `symbol` (a ticker with `mark_price`).
@@ -93,9 +126,8 @@ impl CcxtExchange {
         Ok(convert::ticker(ticker))
     }
 
-    /// A perpetual's ticker with its mark and index price: from the ticker where the venue
-    /// puts them there (Bybit), else from its funding rate (Binance's premiumIndex).
-    pub(super) async fn with_mark_and_index(&self, mut ticker: Ticker) -> Ticker {
+    /// `ticker` with mark and index from the funding call when the ticker lacked them.
+    async fn with_mark_and_index(&self, mut ticker: Ticker) -> Ticker {
         if ticker.mark_price.is_some() && ticker.index_price.is_some() {
             return ticker;
         }

@@ -201,7 +201,8 @@ impl CcxtExchange {
             })
             .await?;
         let (loaded, tables) = loaded;
-        if loaded.is_empty() {
+        // An empty spot list is a broken endpoint; a venue may well list no derivatives.
+        if loaded.is_empty() && !derivative {
             return Err(VenueError::Malformed(
                 "the exchange listed no markets".to_owned(),
             ));
@@ -282,6 +283,14 @@ impl CcxtExchange {
     }
 
     async fn fetch_one_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        if std::ptr::eq(self.side(symbol), &self.derivatives) {
+            return self.derivative_ticker(symbol).await;
+        }
+        self.ticker_call(symbol).await
+    }
+
+    /// One symbol's ticker, as the exchange's ticker endpoint gives it.
+    async fn ticker_call(&self, symbol: &str) -> Result<Ticker, VenueError> {
         let side = self.side(symbol);
         let ticker = self
             .call(side, "ticker", side.weights.ticker, async {
@@ -290,11 +299,7 @@ impl CcxtExchange {
                 reply.map_err(|e| failure(&ex, e))
             })
             .await?;
-        let ticker = convert::ticker(ticker);
-        if std::ptr::eq(side, &self.derivatives) {
-            return Ok(self.with_mark_and_index(ticker).await);
-        }
-        Ok(ticker)
+        Ok(convert::ticker(ticker))
     }
 
     /// Runs one exchange call within the circuit, the budget and the deadline. The deadline
