@@ -732,3 +732,82 @@ async fn the_worker_pool_serves_funding_and_redis_shares_it() {
         "served from Redis"
     );
 }
+
+/// `stream_ticker` and the `ticker://` resources work on a perpetual: the updates are the
+/// perpetual's (its last, mark and index), not the spot pair's.
+#[tokio::test]
+async fn stream_ticker_and_ticker_resources_on_a_perpetual() {
+    use rmcp::model::{ReadResourceRequestParams, ResourceContents};
+    let venues = Venues::start();
+    let server = server(&venues, &[("CACHE_TTL", "1")]).await;
+    // A venue streamed by REST polling: Bybit where its simulator serves perpetuals, else
+    // Binance (its feed, or polling while the feed has nothing).
+    let venue = if venues.with_derivatives().contains(&"bybit") {
+        "bybit"
+    } else {
+        "binance"
+    };
+    let sim = venues.sim(venue);
+    let id = venues.perpetual_id(venue, "BTC");
+    let spot_last = sim.quote("BTC/USDT").expect("spot listed").last;
+    let (result, quotes) = around(
+        sim,
+        &id,
+        server.call(
+            "stream_ticker",
+            json!({"symbol": "BTCUSDT.P", "exchange": venue, "duration_s": 4, "max_updates": 1}),
+        ),
+    )
+    .await;
+    let got = ok(&result);
+    assert_eq!(got["symbol"], "BTC/USDT:USDT", "{got}");
+    let first = &got["first"];
+    assert_eq!(first["symbol"], "BTC/USDT:USDT", "{got}");
+    let last = f(&first["last"]);
+    assert!(
+        quotes.iter().any(|q| close(last, q.last)),
+        "the perpetual's last, not spot's {spot_last}: {first} vs {quotes:?}"
+    );
+    assert!(
+        quotes.iter().any(|q| close(f(&first["mark_price"]), q.mark)),
+        "{first}"
+    );
+    let uri = format!("ticker://{venue}/BTCUSDT.P");
+    let read = server
+        .client
+        .read_resource(ReadResourceRequestParams::new(uri.as_str()))
+        .await
+        .expect("a perpetual's ticker resource reads");
+    let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("not text: {:?}", read.contents)
+    };
+    let ticker: Value = serde_json::from_str(text).expect("ticker JSON");
+    assert_eq!(ticker["symbol"], "BTC/USDT:USDT", "{ticker}");
+    assert!(ticker["mark_price"].is_number(), "{ticker}");
+}
+
+/// Binance's futures weights are a budget of their own: with spot's spent (a tiny
+/// `EXCHANGE_WEIGHT_LIMIT`), spot calls are `rate_limited` while funding is still served.
+#[tokio::test]
+async fn binance_futures_weights_are_a_budget_apart_from_spots() {
+    let venues = Venues::start();
+    let server = server(&venues, &[("EXCHANGE_WEIGHT_LIMIT", "30"), ("CACHE_TTL", "0")]).await;
+    let mut limited = false;
+    for _ in 0..20 {
+        let book = server
+            .call("get_order_book", json!({"symbol": "BTC/USDT", "exchange": "binance"}))
+            .await;
+        if book.is_error == Some(true) {
+            assert_eq!(error_code(&book), "rate_limited");
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "spot's 30 weight a minute runs out");
+    for _ in 0..3 {
+        let funding = server
+            .call("get_funding_rate", json!({"symbol": "BTCUSDT", "exchange": "binance"}))
+            .await;
+        assert_eq!(ok(&funding)["source"], "exchange");
+    }
+}
