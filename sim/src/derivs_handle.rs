@@ -74,8 +74,9 @@ impl SimHandle {
         self.contract_at(id, now_ms())
     }
 
-    /// Settled funding of perpetual `id` in `[from_ms, to_ms]`: (funding time, rate), oldest
-    /// first, as the history endpoints serve them.
+    /// Settled funding of perpetual `id` in `[from_ms, to_ms]` (`to_ms` capped at now: no
+    /// settlement is in the future): (funding time, rate), oldest first, as the history
+    /// endpoints serve them.
     pub fn funding_history(&self, id: &str, from_ms: u64, to_ms: u64) -> Vec<(u64, f64)> {
         let Some(d) = self.state().derivs.as_ref() else {
             return Vec::new();
@@ -83,7 +84,7 @@ impl SimHandle {
         let Some(s) = d.by_venue_id(id) else {
             return Vec::new();
         };
-        d.funding_history(s, from_ms, to_ms)
+        d.funding_history(s, from_ms, to_ms.min(now_ms()))
             .into_iter()
             .map(|(t, r, _)| (t, r as f64 / 1e8))
             .collect()

@@ -1,0 +1,183 @@
+//! ccxt's parsing of the simulator's derivatives (Binance USDⓈ-M, OKX SWAP, Bybit linear): the
+//! raw ccxt crate the engine uses, its URLs rebased onto the simulator as the engine does, and
+//! every unified value compared with what the simulator served for that very request (read back
+//! from its recorded response) and with the simulator's own contract model.
+
+use ccxt::TypedExchange;
+use crypto_market_actors::venue::ccxt::rebase_urls;
+use crypto_market_sim::{SimConfig, SimHandle, Simulator, Venue};
+use serde_json::{json, Value};
+
+/// Prices (and premiums) move once an hour, so a call and the model agree exactly.
+fn start(venue: Venue) -> SimHandle {
+    Simulator::start(SimConfig {
+        venue,
+        tick_ms: 3_600_000,
+        ..SimConfig::default()
+    })
+    .expect("simulator")
+}
+
+/// ccxt's config for `venue`: URLs rebased onto the simulator, derivative market types.
+fn config(urls: ccxt::Value, sim: &SimHandle, types: Value) -> ccxt::Value {
+    let api = serde_json::to_value(urls.to_json()["api"].clone()).expect("urls");
+    let api = rebase_urls(api, &sim.rest_url()).expect("rebased");
+    ccxt::Value::from(json!({
+        "enableRateLimit": false,
+        "timeout": 10_000,
+        "urls": { "api": api },
+        "options": { "fetchMarkets": { "types": types } },
+    }))
+}
+
+/// ccxt calls must answer promptly; a hang names its step.
+async fn within<T>(step: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(20), f)
+        .await
+        .unwrap_or_else(|_| panic!("{step}: no answer within 20 s"))
+}
+
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => s.parse().expect("a decimal string"),
+        other => other.as_f64().expect("a number"),
+    }
+}
+
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::String(s) => s.parse().expect("an integer string"),
+        other => other.as_i64().expect("an integer"),
+    }
+}
+
+fn served(sim: &SimHandle, endpoint: &str, symbol: Option<&str>) -> Value {
+    sim.last_response(endpoint, symbol)
+        .unwrap_or_else(|| panic!("no {endpoint} {symbol:?} served"))
+}
+
+/// ccxt's load_markets, then the derivative markets it made.
+async fn markets<E: TypedExchange>(ex: &mut E) -> Vec<ccxt::types::Market> {
+    within("load_markets", ex.load_markets(true)).await;
+    ex.markets()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_usdm_through_ccxt() {
+    let sim = start(Venue::Binance);
+    let mut ex = ccxt::Binance::new(Some(config(
+        ccxt::Binance::new(None).urls.clone(),
+        &sim,
+        json!(["linear"]),
+    )));
+    let markets = markets(&mut ex).await;
+    assert!(sim.derivative_calls() >= 1 && sim.calls("exchangeInfo") == 0);
+    let find = |s: &str| markets.iter().find(|m| m.symbol == s).cloned();
+    let btc = find("BTC/USDT:USDT").expect("the BTC perpetual");
+    assert!(btc.swap && btc.contract && btc.linear == Some(true) && btc.active);
+    assert_eq!((btc.id.as_str(), btc.settle.as_deref()), ("BTCUSDT", Some("USDT")));
+    assert_eq!(btc.precision.price, Some(0.1));
+    let quarter = sim
+        .contract_ids()
+        .into_iter()
+        .find(|id| id.starts_with("BTCUSDT_"))
+        .expect("a quarterly");
+    let dated = format!("BTC/USDT:USDT-{}", &quarter[8..]);
+    let q = find(&dated).unwrap_or_else(|| panic!("{dated} in {markets:?}"));
+    assert!(q.future && !q.swap);
+    assert_eq!(
+        q.raw.to_json()["expiry"].as_i64(),
+        sim.contract(&quarter).and_then(|c| c.expiry_ms).map(|e| e as i64)
+    );
+    assert!(find("SOL/USDT:USDT").is_some() && find("BNB/USDT:USDT").is_some());
+
+    let symbol = "BTC/USDT:USDT";
+    let fr = within("funding rate", ex.fetch_funding_rate(symbol, ()))
+        .await
+        .expect("funding rate");
+    let raw = served(&sim, "fapi/v1/premiumIndex", Some("BTCUSDT"));
+    let model = sim.contract("BTCUSDT").expect("modelled");
+    assert_eq!(fr.funding_rate, Some(num(&raw["lastFundingRate"])));
+    assert_eq!(fr.funding_rate, Some(model.funding_rate));
+    assert_eq!(fr.mark_price, Some(num(&raw["markPrice"])));
+    assert_eq!(fr.mark_price, Some(model.mark));
+    assert_eq!(fr.index_price, Some(model.index));
+    // ccxt's binance puts the next settlement in `fundingTimestamp` (nextFundingTimestamp null).
+    assert_eq!(fr.funding_timestamp, Some(int(&raw["nextFundingTime"])));
+    assert_eq!(fr.funding_timestamp, Some(model.next_funding_ms as i64));
+    assert!(model.mark != model.index && model.last != model.mark);
+
+    let since = model.next_funding_ms as i64 - 5 * 8 * 3_600_000;
+    let hist = within(
+        "history",
+        ex.fetch_funding_rate_history(Some(symbol), Some(since), Some(3), ()),
+    )
+    .await
+    .expect("history");
+    let raw = served(&sim, "fapi/v1/fundingRate", Some("BTCUSDT"));
+    let expected = sim.funding_history("BTCUSDT", since as u64, u64::MAX);
+    assert_eq!(hist.len(), 3);
+    for (i, h) in hist.iter().enumerate() {
+        assert_eq!(h.timestamp, Some(int(&raw[i]["fundingTime"])));
+        assert_eq!(h.funding_rate, Some(num(&raw[i]["fundingRate"])));
+        assert_eq!((h.timestamp, h.funding_rate), (Some(expected[i].0 as i64), Some(expected[i].1)));
+        assert_eq!(expected[i].0 % (8 * 3_600_000), 0);
+    }
+
+    let oi = within("open interest", ex.fetch_open_interest(symbol, ()))
+        .await
+        .expect("open interest");
+    let raw = served(&sim, "fapi/v1/openInterest", Some("BTCUSDT"));
+    assert_eq!(oi.open_interest_amount, Some(num(&raw["openInterest"])));
+    assert!(oi.open_interest_amount.unwrap_or(0.0) > 0.0);
+
+    let t = within("ticker", ex.fetch_ticker(symbol, ()))
+        .await
+        .expect("ticker");
+    let raw = served(&sim, "fapi/v1/ticker/24hr", Some("BTCUSDT"));
+    assert_eq!(t.last, Some(num(&raw["lastPrice"])));
+    assert_eq!(t.last, Some(model.last));
+
+    for (price, endpoint, key, value) in [
+        ("mark", "fapi/v1/markPriceKlines", Some("BTCUSDT"), model.mark),
+        ("index", "fapi/v1/indexPriceKlines", None, model.index),
+        ("trade", "fapi/v1/klines", Some("BTCUSDT"), model.last),
+    ] {
+        let params: ccxt::Params = if price == "trade" {
+            ().into()
+        } else {
+            [("price", price)].into()
+        };
+        let candles = within(
+            price,
+            ex.fetch_ohlcv(symbol, Some("1h"), None, Some(3), params),
+        )
+        .await
+        .expect("candles");
+        let raw = served(&sim, endpoint, key);
+        assert_eq!(candles.len(), 3, "{price}");
+        for (c, r) in candles.iter().zip(raw.as_array().expect("rows")) {
+            assert_eq!(c[0] as i64, int(&r[0]), "{price}");
+            assert_eq!(c[4], num(&r[4]), "{price}");
+        }
+        assert_eq!(candles[2][4], value, "{price}: the open candle closes at the price now");
+    }
+
+    let book = within("book", ex.fetch_order_book(symbol, Some(5), ()))
+        .await
+        .expect("book");
+    let raw = served(&sim, "fapi/v1/depth", Some("BTCUSDT"));
+    assert_eq!(book.bids[0], [num(&raw["bids"][0][0]), num(&raw["bids"][0][1])]);
+    assert_eq!(book.asks.len(), 5);
+    let trades = within("trades", ex.fetch_trades(symbol, None, Some(5), ()))
+        .await
+        .expect("trades");
+    let raw = served(&sim, "fapi/v1/aggTrades", Some("BTCUSDT"));
+    assert_eq!(trades.len(), 5);
+    assert_eq!(trades[4].price, Some(num(&raw[4]["p"])));
+    assert_eq!(trades[4].amount, Some(num(&raw[4]["q"])));
+
+    // Futures weight is its own budget; spot's is untouched.
+    assert!(sim.futures_used_weight() > 0);
+    assert_eq!(sim.used_weight(), 0);
+}
