@@ -120,6 +120,22 @@ pub trait VenueApi: Sync {
         p: &Params,
         now: u64,
     ) -> Result<String, Reject>;
+    /// The counter prefix (`"swap:"`) when a request is about derivatives (it is then counted
+    /// and logged as `<prefix><endpoint>` and answered by [`VenueApi::handle_derivative`]);
+    /// None for spot requests and on venues without derivatives.
+    fn derivative(&self, _endpoint: &str, _p: &Params) -> Option<&'static str> {
+        None
+    }
+    /// The 200 body of a derivatives request.
+    fn handle_derivative(
+        &self,
+        endpoint: &'static str,
+        _d: &crate::market::derivatives::Derivatives,
+        _p: &Params,
+        _now: u64,
+    ) -> Result<String, Reject> {
+        Err(Reject::BadParam(format!("no derivatives at {endpoint}")))
+    }
     /// A refused request in the venue's format.
     fn reject(&self, r: &Reject, now: u64) -> Answer;
     /// Over the rate limit (also for an injected 429 / 418).
@@ -188,10 +204,17 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
     let path = uri.path();
     let query = uri.query();
     let endpoint = api.endpoint(path);
-    let name = endpoint.unwrap_or(path);
+    let params = Params::parse(query);
+    // Derivative requests are counted apart (`swap:market/ticker`), so spot's counts stay
+    // spot's and a test can tell when a client first asked for derivatives.
+    let derivative = endpoint.and_then(|e| api.derivative(e, &params));
+    let name = match (derivative, endpoint) {
+        (Some(prefix), Some(e)) => format!("{prefix}{e}"),
+        _ => endpoint.unwrap_or(path).to_string(),
+    };
+    let name = name.as_str();
     // Counted and logged on arrival, before any latency (as Binance's requests).
     st.calls.incr(name);
-    let params = Params::parse(query);
     let named = api.symbols_named(path, &params);
     let ticket = st.requests.record(
         name,
@@ -223,15 +246,16 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
                     .by_venue_id(id)
                     .is_some_and(|s| delisted.delisted.contains(&s.name))
             });
-            let result = if names_delisted {
-                Err(Reject::UnknownSymbol)
-            } else {
-                api.handle(e, path, &market, &params, now)
+            let result = match (names_delisted, derivative, st.derivs.as_deref()) {
+                (true, _, _) => Err(Reject::UnknownSymbol),
+                (false, Some(_), Some(d)) => api.handle_derivative(e, d, &params, now),
+                (false, Some(_), None) => Err(Reject::UnknownSymbol),
+                (false, None, _) => api.handle(e, path, &market, &params, now),
             };
             match result {
                 Ok(body) => {
                     let body = Bytes::from(body);
-                    st.record_last(e, named.first().map(String::as_str), body.clone());
+                    st.record_last(name, named.first().map(String::as_str), body.clone());
                     return finish(
                         &st,
                         ticket,
