@@ -181,3 +181,120 @@ async fn binance_usdm_through_ccxt() {
     assert!(sim.futures_used_weight() > 0);
     assert_eq!(sim.used_weight(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_swaps_through_ccxt() {
+    let sim = start(Venue::Okx);
+    let mut ex = ccxt::Okx::new(Some(config(
+        ccxt::Okx::new(None).urls.clone(),
+        &sim,
+        json!(["swap"]),
+    )));
+    assert_eq!(sim.derivative_calls(), 0);
+    let markets = markets(&mut ex).await;
+    assert!(sim.derivative_calls() >= 1);
+    assert_eq!(sim.calls("public/instruments"), 0, "no spot instruments asked for");
+    let btc = markets
+        .iter()
+        .find(|m| m.symbol == "BTC/USDT:USDT")
+        .expect("the BTC swap");
+    assert!(btc.swap && btc.linear == Some(true));
+    assert_eq!(btc.id, "BTC-USDT-SWAP");
+    assert_eq!(btc.raw.to_json()["contractSize"].as_f64(), Some(0.01));
+
+    let symbol = "BTC/USDT:USDT";
+    let id = "BTC-USDT-SWAP";
+    let model = sim.contract(id).expect("modelled");
+    let fr = within("funding rate", ex.fetch_funding_rate(symbol, ()))
+        .await
+        .expect("funding rate");
+    let raw = served(&sim, "swap:public/funding-rate", Some(id));
+    let raw = &raw["data"][0];
+    assert_eq!(fr.funding_rate, Some(num(&raw["fundingRate"])));
+    assert_eq!(fr.funding_rate, Some(model.funding_rate));
+    assert_eq!(fr.funding_timestamp, Some(model.next_funding_ms as i64));
+    assert_eq!(fr.next_funding_timestamp, Some(int(&raw["nextFundingTime"])));
+    assert_eq!(fr.interval.as_deref(), Some("8h"));
+    let sol = within("SOL funding", ex.fetch_funding_rate("SOL/USDT:USDT", ()))
+        .await
+        .expect("SOL funding");
+    assert_eq!(sol.interval.as_deref(), Some("4h"));
+
+    let since = model.next_funding_ms as i64 - 5 * 8 * 3_600_000;
+    let hist = within(
+        "history",
+        ex.fetch_funding_rate_history(Some(symbol), Some(since), Some(3), ()),
+    )
+    .await
+    .expect("history");
+    let expected = sim.funding_history(id, since as u64, u64::MAX);
+    let raw = served(&sim, "swap:public/funding-rate-history", Some(id));
+    assert_eq!(hist.len(), 3);
+    assert_eq!(raw["data"].as_array().map(Vec::len), Some(3));
+    for (i, h) in hist.iter().enumerate() {
+        assert_eq!(
+            (h.timestamp, h.funding_rate),
+            (Some(expected[i].0 as i64), Some(expected[i].1))
+        );
+    }
+
+    let oi = within("open interest", ex.fetch_open_interest(symbol, ()))
+        .await
+        .expect("open interest");
+    let raw = served(&sim, "swap:public/open-interest", Some(id));
+    let raw = &raw["data"][0];
+    assert_eq!(oi.open_interest_amount, Some(num(&raw["oi"])));
+    assert_eq!(oi.base_volume, Some(num(&raw["oiCcy"])));
+    assert_eq!(oi.open_interest_value, Some(num(&raw["oiUsd"])));
+
+    let t = within("ticker", ex.fetch_ticker(symbol, ()))
+        .await
+        .expect("ticker");
+    let raw = served(&sim, "swap:market/ticker", Some(id));
+    assert_eq!(t.last, Some(num(&raw["data"][0]["last"])));
+    assert_eq!(t.last, Some(model.last));
+
+    for (price, endpoint, key, value) in [
+        ("mark", "swap:market/mark-price-candles", id, model.mark),
+        ("index", "swap:market/index-candles", "BTC-USDT", model.index),
+        ("trade", "swap:market/candles", id, model.last),
+    ] {
+        let params: ccxt::Params = if price == "trade" {
+            ().into()
+        } else {
+            [("price", price)].into()
+        };
+        let candles = within(
+            price,
+            ex.fetch_ohlcv(symbol, Some("1h"), None, Some(3), params),
+        )
+        .await
+        .expect("candles");
+        let raw = served(&sim, endpoint, Some(key));
+        let rows = raw["data"].as_array().expect("rows");
+        assert_eq!(candles.len(), 3, "{price}");
+        // OKX sends newest first; ccxt returns oldest first.
+        for (c, r) in candles.iter().zip(rows.iter().rev()) {
+            assert_eq!(c[0] as i64, int(&r[0]), "{price}");
+            assert_eq!(c[4], num(&r[4]), "{price}");
+        }
+        assert_eq!(candles[2][4], value, "{price}");
+    }
+
+    let book = within("book", ex.fetch_order_book(symbol, Some(5), ()))
+        .await
+        .expect("book");
+    let raw = served(&sim, "swap:market/books", Some(id));
+    let raw = &raw["data"][0];
+    assert_eq!(
+        book.bids[0],
+        [num(&raw["bids"][0][0]), num(&raw["bids"][0][1])]
+    );
+    let trades = within("trades", ex.fetch_trades(symbol, None, Some(5), ()))
+        .await
+        .expect("trades");
+    let raw = served(&sim, "swap:market/trades", Some(id));
+    assert_eq!(trades.len(), 5);
+    assert_eq!(trades[4].price, Some(num(&raw["data"][0]["px"])));
+    assert_eq!(trades[4].amount, Some(num(&raw["data"][0]["sz"])));
+}
