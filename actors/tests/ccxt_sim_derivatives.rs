@@ -298,3 +298,116 @@ async fn okx_swaps_through_ccxt() {
     assert_eq!(trades[4].price, Some(num(&raw["data"][0]["px"])));
     assert_eq!(trades[4].amount, Some(num(&raw["data"][0]["sz"])));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_linear_through_ccxt() {
+    let sim = start(Venue::Bybit);
+    let mut ex = ccxt::Bybit::new(Some(config(
+        ccxt::Bybit::new(None).urls.clone(),
+        &sim,
+        json!(["linear"]),
+    )));
+    assert_eq!(sim.derivative_calls(), 0);
+    let markets = markets(&mut ex).await;
+    assert!(sim.derivative_calls() >= 1);
+    assert_eq!(sim.calls("market/instruments-info"), 0, "no spot instruments asked for");
+    let btc = markets
+        .iter()
+        .find(|m| m.symbol == "BTC/USDT:USDT")
+        .expect("the BTC perpetual");
+    assert!(btc.swap && btc.linear == Some(true) && btc.active);
+    assert_eq!(btc.id, "BTCUSDT");
+
+    let symbol = "BTC/USDT:USDT";
+    let id = "BTCUSDT";
+    let model = sim.contract(id).expect("modelled");
+    let fr = within("funding rate", ex.fetch_funding_rate(symbol, ()))
+        .await
+        .expect("funding rate");
+    let raw = served(&sim, "linear:market/tickers", Some(id));
+    let raw = &raw["result"]["list"][0];
+    assert_eq!(fr.funding_rate, Some(num(&raw["fundingRate"])));
+    assert_eq!(fr.funding_rate, Some(model.funding_rate));
+    assert_eq!(fr.mark_price, Some(model.mark));
+    assert_eq!(fr.index_price, Some(model.index));
+    assert_eq!(fr.funding_timestamp, Some(model.next_funding_ms as i64));
+    assert_eq!(fr.interval.as_deref(), Some("8h"));
+    let sol = within("SOL funding", ex.fetch_funding_rate("SOL/USDT:USDT", ()))
+        .await
+        .expect("SOL funding");
+    assert_eq!(sol.interval.as_deref(), Some("4h"));
+
+    // Between two settlements, so ccxt's [since, since + 3 intervals] holds exactly three.
+    let since = model.next_funding_ms as i64 - 5 * 8 * 3_600_000 + 1;
+    let hist = within(
+        "history",
+        ex.fetch_funding_rate_history(Some(symbol), Some(since), Some(3), ()),
+    )
+    .await
+    .expect("history");
+    let expected = sim.funding_history(id, since as u64, u64::MAX);
+    let raw = served(&sim, "linear:market/funding/history", Some(id));
+    assert_eq!(raw["result"]["list"].as_array().map(Vec::len), Some(3));
+    assert_eq!(hist.len(), 3);
+    for (i, h) in hist.iter().enumerate() {
+        assert_eq!(
+            (h.timestamp, h.funding_rate),
+            (Some(expected[i].0 as i64), Some(expected[i].1))
+        );
+    }
+
+    let oi = within("open interest", ex.fetch_open_interest(symbol, ()))
+        .await
+        .expect("open interest");
+    let raw = served(&sim, "linear:market/open-interest", Some(id));
+    let row = &raw["result"]["list"][0];
+    assert_eq!(oi.open_interest_amount, Some(num(&row["openInterest"])));
+    assert_eq!(oi.timestamp, Some(int(&row["timestamp"])));
+
+    let t = within("ticker", ex.fetch_ticker(symbol, ()))
+        .await
+        .expect("ticker");
+    assert_eq!(t.last, Some(model.last));
+    assert_eq!((t.mark_price, t.index_price), (Some(model.mark), Some(model.index)));
+
+    for (price, endpoint, value) in [
+        ("mark", "linear:market/mark-price-kline", model.mark),
+        ("index", "linear:market/index-price-kline", model.index),
+        ("trade", "linear:market/kline", model.last),
+    ] {
+        let params: ccxt::Params = if price == "trade" {
+            ().into()
+        } else {
+            [("price", price)].into()
+        };
+        let candles = within(
+            price,
+            ex.fetch_ohlcv(symbol, Some("1h"), None, Some(3), params),
+        )
+        .await
+        .expect("candles");
+        let raw = served(&sim, endpoint, Some(id));
+        let rows = raw["result"]["list"].as_array().expect("rows");
+        assert_eq!(candles.len(), 3, "{price}");
+        for (c, r) in candles.iter().zip(rows.iter().rev()) {
+            assert_eq!(c[0] as i64, int(&r[0]), "{price}");
+            assert_eq!(c[4], num(&r[4]), "{price}");
+        }
+        assert_eq!(candles[2][4], value, "{price}");
+    }
+
+    let book = within("book", ex.fetch_order_book(symbol, Some(5), ()))
+        .await
+        .expect("book");
+    let raw = served(&sim, "linear:market/orderbook", Some(id));
+    let raw = &raw["result"];
+    assert_eq!(book.bids[0], [num(&raw["b"][0][0]), num(&raw["b"][0][1])]);
+    let trades = within("trades", ex.fetch_trades(symbol, None, Some(5), ()))
+        .await
+        .expect("trades");
+    let raw = served(&sim, "linear:market/recent-trade", Some(id));
+    let newest = &raw["result"]["list"][0];
+    assert_eq!(trades.len(), 5);
+    assert_eq!(trades[4].price, Some(num(&newest["price"])));
+    assert_eq!(trades[4].amount, Some(num(&newest["size"])));
+}
