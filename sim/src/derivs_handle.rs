@@ -102,6 +102,24 @@ impl SimHandle {
             .sum()
     }
 
+    /// Binance only: the body of `GET /<endpoint>?<query>` (`endpoint` like
+    /// `"fapi/v1/premiumIndex"`) computed at wall time `at_ms` (no counting, weight or faults),
+    /// or the Binance error body. Lets tests compare a `@markPrice` event with REST at its `E`.
+    pub fn futures_body_at(&self, endpoint: &str, query: &str, at_ms: u64) -> Result<String, String> {
+        let d = self
+            .state()
+            .derivs
+            .as_ref()
+            .filter(|_| self.venue() == crate::Venue::Binance)
+            .ok_or_else(|| "no USDⓈ-M futures on this venue".to_string())?;
+        crate::venues::binance_futures::handle_at(
+            endpoint,
+            d,
+            &crate::rest::Params::parse(Some(query)),
+            at_ms,
+        )
+    }
+
     /// Binance USDⓈ-M REQUEST_WEIGHT used in the current minute (its own budget, apart from
     /// spot's [`SimHandle::used_weight`]).
     pub fn futures_used_weight(&self) -> u64 {

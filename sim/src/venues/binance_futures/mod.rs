@@ -146,6 +146,18 @@ impl FEndpoint {
     }
 }
 
+/// The body `GET /<endpoint>?<params>` would get at `now` (no counting, weight or faults), or
+/// its Binance error body: for tests comparing streams with REST at an event's time.
+pub fn handle_at(
+    endpoint: &str,
+    d: &crate::market::derivatives::Derivatives,
+    p: &Params,
+    now: u64,
+) -> Result<String, String> {
+    let e = FEndpoint::from_name(endpoint).ok_or_else(|| format!("unknown endpoint {endpoint}"))?;
+    data::handle(e, d, p, now).map_err(|err| err.body())
+}
+
 /// `GET /fapi/*`: every futures request.
 pub async fn serve(State(st): State<Arc<SimState>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
     let path = uri.path().trim_start_matches('/').to_string();
