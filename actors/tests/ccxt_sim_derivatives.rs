@@ -75,7 +75,10 @@ async fn binance_usdm_through_ccxt() {
     let find = |s: &str| markets.iter().find(|m| m.symbol == s).cloned();
     let btc = find("BTC/USDT:USDT").expect("the BTC perpetual");
     assert!(btc.swap && btc.contract && btc.linear == Some(true) && btc.active);
-    assert_eq!((btc.id.as_str(), btc.settle.as_deref()), ("BTCUSDT", Some("USDT")));
+    assert_eq!(
+        (btc.id.as_str(), btc.settle.as_deref()),
+        ("BTCUSDT", Some("USDT"))
+    );
     assert_eq!(btc.precision.price, Some(0.1));
     let quarter = sim
         .contract_ids()
@@ -87,7 +90,9 @@ async fn binance_usdm_through_ccxt() {
     assert!(q.future && !q.swap);
     assert_eq!(
         q.raw.to_json()["expiry"].as_i64(),
-        sim.contract(&quarter).and_then(|c| c.expiry_ms).map(|e| e as i64)
+        sim.contract(&quarter)
+            .and_then(|c| c.expiry_ms)
+            .map(|e| e as i64)
     );
     assert!(find("SOL/USDT:USDT").is_some() && find("BNB/USDT:USDT").is_some());
 
@@ -120,7 +125,10 @@ async fn binance_usdm_through_ccxt() {
     for (i, h) in hist.iter().enumerate() {
         assert_eq!(h.timestamp, Some(int(&raw[i]["fundingTime"])));
         assert_eq!(h.funding_rate, Some(num(&raw[i]["fundingRate"])));
-        assert_eq!((h.timestamp, h.funding_rate), (Some(expected[i].0 as i64), Some(expected[i].1)));
+        assert_eq!(
+            (h.timestamp, h.funding_rate),
+            (Some(expected[i].0 as i64), Some(expected[i].1))
+        );
         assert_eq!(expected[i].0 % (8 * 3_600_000), 0);
     }
 
@@ -139,7 +147,12 @@ async fn binance_usdm_through_ccxt() {
     assert_eq!(t.last, Some(model.last));
 
     for (price, endpoint, key, value) in [
-        ("mark", "fapi/v1/markPriceKlines", Some("BTCUSDT"), model.mark),
+        (
+            "mark",
+            "fapi/v1/markPriceKlines",
+            Some("BTCUSDT"),
+            model.mark,
+        ),
         ("index", "fapi/v1/indexPriceKlines", None, model.index),
         ("trade", "fapi/v1/klines", Some("BTCUSDT"), model.last),
     ] {
@@ -160,14 +173,20 @@ async fn binance_usdm_through_ccxt() {
             assert_eq!(c[0] as i64, int(&r[0]), "{price}");
             assert_eq!(c[4], num(&r[4]), "{price}");
         }
-        assert_eq!(candles[2][4], value, "{price}: the open candle closes at the price now");
+        assert_eq!(
+            candles[2][4], value,
+            "{price}: the open candle closes at the price now"
+        );
     }
 
     let book = within("book", ex.fetch_order_book(symbol, Some(5), ()))
         .await
         .expect("book");
     let raw = served(&sim, "fapi/v1/depth", Some("BTCUSDT"));
-    assert_eq!(book.bids[0], [num(&raw["bids"][0][0]), num(&raw["bids"][0][1])]);
+    assert_eq!(
+        book.bids[0],
+        [num(&raw["bids"][0][0]), num(&raw["bids"][0][1])]
+    );
     assert_eq!(book.asks.len(), 5);
     let trades = within("trades", ex.fetch_trades(symbol, None, Some(5), ()))
         .await
@@ -193,7 +212,11 @@ async fn okx_swaps_through_ccxt() {
     assert_eq!(sim.derivative_calls(), 0);
     let markets = markets(&mut ex).await;
     assert!(sim.derivative_calls() >= 1);
-    assert_eq!(sim.calls("public/instruments"), 0, "no spot instruments asked for");
+    assert_eq!(
+        sim.calls("public/instruments"),
+        0,
+        "no spot instruments asked for"
+    );
     let btc = markets
         .iter()
         .find(|m| m.symbol == "BTC/USDT:USDT")
@@ -213,7 +236,10 @@ async fn okx_swaps_through_ccxt() {
     assert_eq!(fr.funding_rate, Some(num(&raw["fundingRate"])));
     assert_eq!(fr.funding_rate, Some(model.funding_rate));
     assert_eq!(fr.funding_timestamp, Some(model.next_funding_ms as i64));
-    assert_eq!(fr.next_funding_timestamp, Some(int(&raw["nextFundingTime"])));
+    assert_eq!(
+        fr.next_funding_timestamp,
+        Some(int(&raw["nextFundingTime"]))
+    );
     assert_eq!(fr.interval.as_deref(), Some("8h"));
     let sol = within("SOL funding", ex.fetch_funding_rate("SOL/USDT:USDT", ()))
         .await
@@ -256,7 +282,12 @@ async fn okx_swaps_through_ccxt() {
 
     for (price, endpoint, key, value) in [
         ("mark", "swap:market/mark-price-candles", id, model.mark),
-        ("index", "swap:market/index-candles", "BTC-USDT", model.index),
+        (
+            "index",
+            "swap:market/index-candles",
+            "BTC-USDT",
+            model.index,
+        ),
         ("trade", "swap:market/candles", id, model.last),
     ] {
         let params: ccxt::Params = if price == "trade" {
@@ -310,7 +341,11 @@ async fn bybit_linear_through_ccxt() {
     assert_eq!(sim.derivative_calls(), 0);
     let markets = markets(&mut ex).await;
     assert!(sim.derivative_calls() >= 1);
-    assert_eq!(sim.calls("market/instruments-info"), 0, "no spot instruments asked for");
+    assert_eq!(
+        sim.calls("market/instruments-info"),
+        0,
+        "no spot instruments asked for"
+    );
     let btc = markets
         .iter()
         .find(|m| m.symbol == "BTC/USDT:USDT")
@@ -368,7 +403,10 @@ async fn bybit_linear_through_ccxt() {
         .await
         .expect("ticker");
     assert_eq!(t.last, Some(model.last));
-    assert_eq!((t.mark_price, t.index_price), (Some(model.mark), Some(model.index)));
+    assert_eq!(
+        (t.mark_price, t.index_price),
+        (Some(model.mark), Some(model.index))
+    );
 
     for (price, endpoint, value) in [
         ("mark", "linear:market/mark-price-kline", model.mark),

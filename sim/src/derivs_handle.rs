@@ -105,7 +105,12 @@ impl SimHandle {
     /// Binance only: the body of `GET /<endpoint>?<query>` (`endpoint` like
     /// `"fapi/v1/premiumIndex"`) computed at wall time `at_ms` (no counting, weight or faults),
     /// or the Binance error body. Lets tests compare a `@markPrice` event with REST at its `E`.
-    pub fn futures_body_at(&self, endpoint: &str, query: &str, at_ms: u64) -> Result<String, String> {
+    pub fn futures_body_at(
+        &self,
+        endpoint: &str,
+        query: &str,
+        at_ms: u64,
+    ) -> Result<String, String> {
         let d = self
             .state()
             .derivs
@@ -133,7 +138,11 @@ mod tests {
 
     #[test]
     fn derivative_names() {
-        for n in ["fapi/v1/premiumIndex", "swap:market/ticker", "linear:market/tickers"] {
+        for n in [
+            "fapi/v1/premiumIndex",
+            "swap:market/ticker",
+            "linear:market/tickers",
+        ] {
             assert!(is_derivative_name(n), "{n}");
         }
         for n in ["klines", "market/ticker", "public/instruments", "Ticker"] {

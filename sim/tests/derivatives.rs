@@ -17,18 +17,30 @@ const PATIENCE: Duration = Duration::from_secs(10);
 fn get(addr: SocketAddr, path: &str) -> (u16, Option<u64>, Value) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read");
     let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("status");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
     let weight = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case("x-mbx-used-weight-1m")
             .then(|| v.trim().parse().ok())
             .flatten()
     });
-    (status, weight, serde_json::from_str(body).unwrap_or(Value::Null))
+    (
+        status,
+        weight,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
 }
 
 fn start(venue: Venue) -> SimHandle {
@@ -45,9 +57,17 @@ fn binance_futures_have_their_own_budget_counters_and_faults() {
     let addr = sim.addr();
     let (status, weight, _) = get(addr, "/api/v3/ticker/24hr?symbol=BTCUSDT");
     assert_eq!((status, weight), (200, Some(2)));
-    assert_eq!(sim.derivative_calls(), 0, "spot requests are not derivative ones");
+    assert_eq!(
+        sim.derivative_calls(),
+        0,
+        "spot requests are not derivative ones"
+    );
     let (status, weight, body) = get(addr, "/fapi/v1/premiumIndex?symbol=BTCUSDT");
-    assert_eq!((status, weight), (200, Some(1)), "a budget of its own: {body}");
+    assert_eq!(
+        (status, weight),
+        (200, Some(1)),
+        "a budget of its own: {body}"
+    );
     assert!(body["markPrice"].is_string() && body["nextFundingTime"].is_u64());
     let (_, weight, all) = get(addr, "/fapi/v1/premiumIndex");
     assert_eq!(weight, Some(11));
@@ -63,7 +83,9 @@ fn binance_futures_have_their_own_budget_counters_and_faults() {
     assert_eq!(sim.calls("fapi/v1/premiumIndex"), 3);
     assert_eq!(sim.calls("ticker/24hr"), 1);
     assert_eq!(sim.derivative_calls(), 5);
-    assert!(sim.last_response("fapi/v1/premiumIndex", Some("BTCUSDT")).is_some());
+    assert!(sim
+        .last_response("fapi/v1/premiumIndex", Some("BTCUSDT"))
+        .is_some());
     // Faults name futures endpoints by their path.
     sim.set_faults(Faults {
         endpoints: Some(vec!["fapi/v1/openInterest".into()]),
@@ -83,14 +105,26 @@ fn binance_futures_have_their_own_budget_counters_and_faults() {
 fn okx_and_bybit_count_derivatives_apart_from_spot() {
     let okx = start(Venue::Okx);
     let (status, _, body) = get(okx.addr(), "/api/v5/market/ticker?instId=BTC-USDT");
-    assert_eq!((status, &body["data"][0]["instType"]), (200, &json!("SPOT")));
+    assert_eq!(
+        (status, &body["data"][0]["instType"]),
+        (200, &json!("SPOT"))
+    );
     assert_eq!(okx.derivative_calls(), 0);
     let (_, _, body) = get(okx.addr(), "/api/v5/market/ticker?instId=BTC-USDT-SWAP");
     assert_eq!(body["data"][0]["instType"], "SWAP");
-    let (_, _, body) = get(okx.addr(), "/api/v5/public/funding-rate?instId=SOL-USDT-SWAP");
+    let (_, _, body) = get(
+        okx.addr(),
+        "/api/v5/public/funding-rate?instId=SOL-USDT-SWAP",
+    );
     let f = &body["data"][0];
-    let interval: u64 = f["nextFundingTime"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0)
-        - f["fundingTime"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let interval: u64 = f["nextFundingTime"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+        - f["fundingTime"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
     assert_eq!(interval, 4 * 3_600_000);
     assert_eq!(
         (okx.calls("market/ticker"), okx.calls("swap:market/ticker")),
@@ -99,20 +133,30 @@ fn okx_and_bybit_count_derivatives_apart_from_spot() {
     assert_eq!(okx.derivative_calls(), 2);
 
     let bybit = start(Venue::Bybit);
-    let (_, _, body) = get(bybit.addr(), "/v5/market/tickers?category=linear&symbol=BTCUSDT");
+    let (_, _, body) = get(
+        bybit.addr(),
+        "/v5/market/tickers?category=linear&symbol=BTCUSDT",
+    );
     let t = &body["result"]["list"][0];
     assert!(t["fundingRate"].is_string() && t["markPrice"] != t["indexPrice"]);
-    let (_, _, body) = get(bybit.addr(), "/v5/market/tickers?category=spot&symbol=BTCUSDT");
+    let (_, _, body) = get(
+        bybit.addr(),
+        "/v5/market/tickers?category=spot&symbol=BTCUSDT",
+    );
     assert!(body["result"]["list"][0].get("fundingRate").is_none());
     assert_eq!(
-        (bybit.calls("market/tickers"), bybit.calls("linear:market/tickers")),
+        (
+            bybit.calls("market/tickers"),
+            bybit.calls("linear:market/tickers")
+        ),
         (1, 1)
     );
     assert_eq!(bybit.derivative_calls(), 1);
     assert!(start(Venue::Kraken).contract_ids().is_empty());
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next JSON text frame (pings skipped).
 async fn next_json(ws: &mut Ws) -> Value {
@@ -146,7 +190,10 @@ fn check_event(sim: &SimHandle, ev: &Value) {
             .futures_body_at("fapi/v1/premiumIndex", &format!("symbol={id}"), at)
             .expect("premiumIndex");
         let rest: Value = serde_json::from_str(&rest).expect("JSON");
-        assert_eq!((&ev["p"], &ev["r"]), (&rest["markPrice"], &rest["lastFundingRate"]));
+        assert_eq!(
+            (&ev["p"], &ev["r"]),
+            (&rest["markPrice"], &rest["lastFundingRate"])
+        );
     }
 }
 
@@ -154,7 +201,9 @@ fn check_event(sim: &SimHandle, ev: &Value) {
 async fn mark_price_streams_every_second_raw_combined_and_subscribed() {
     let sim = start(Venue::Binance);
     let url = format!("{}/ws/btcusdt@markPrice@1s", sim.ws_url());
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connect");
     let a = next_json(&mut ws).await;
     let b = next_json(&mut ws).await;
     check_event(&sim, &a);
@@ -166,11 +215,16 @@ async fn mark_price_streams_every_second_raw_combined_and_subscribed() {
         "{}/stream?streams=ethusdt@markPrice@1s/solusdt@markPrice",
         sim.ws_url()
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connect");
     let mut seen = std::collections::HashSet::new();
     while seen.len() < 2 {
         let env = next_json(&mut ws).await;
-        let stream = env["stream"].as_str().expect("combined envelope").to_string();
+        let stream = env["stream"]
+            .as_str()
+            .expect("combined envelope")
+            .to_string();
         check_event(&sim, &env["data"]);
         if stream == "solusdt@markPrice" {
             // The 3-second stream, on its own 4 h funding grid.

@@ -140,7 +140,7 @@ fn mark_price(
     let Some(s) = d.last.symbol(&t.spec.symbol) else {
         return Vec::new();
     };
-    if stalled || (!every_second && (now.ms / 1000) % 3 != 0) {
+    if stalled || (!every_second && !(now.ms / 1000).is_multiple_of(3)) {
         return Vec::new();
     }
     vec![super::mark_price::event(d, s, now, t.unit)]

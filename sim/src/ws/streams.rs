@@ -199,8 +199,14 @@ mod tests {
         assert_eq!(k.kind, Kind::Kline(Interval::Month, "1M"));
         assert_eq!(k.group(), Group::Kline);
         assert_eq!(parse("btcusdt@kline_1s").unwrap().group(), Group::Kline1s);
-        assert_eq!(parse("btcusdt@markPrice@1s").unwrap().kind, Kind::MarkPrice(true));
-        assert_eq!(parse("solusdt@markPrice").unwrap().group(), Group::MarkPrice);
+        assert_eq!(
+            parse("btcusdt@markPrice@1s").unwrap().kind,
+            Kind::MarkPrice(true)
+        );
+        assert_eq!(
+            parse("solusdt@markPrice").unwrap().group(),
+            Group::MarkPrice
+        );
         // Unknown symbols are valid names.
         assert!(parse("nosuchusdt@ticker").is_ok());
     }

@@ -159,13 +159,20 @@ pub fn handle_at(
 }
 
 /// `GET /fapi/*`: every futures request.
-pub async fn serve(State(st): State<Arc<SimState>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
+pub async fn serve(
+    State(st): State<Arc<SimState>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
     let path = uri.path().trim_start_matches('/').to_string();
     st.calls.incr(&path);
     let params = Params::parse(query.as_deref());
     let ticket = st.requests.record(
         &path,
-        query.as_deref().map(crate::rest::decode).unwrap_or_default(),
+        query
+            .as_deref()
+            .map(crate::rest::decode)
+            .unwrap_or_default(),
         params.symbol_names(),
     );
     let endpoint = FEndpoint::from_name(&path);
@@ -182,11 +189,9 @@ pub async fn serve(State(st): State<Arc<SimState>>, uri: Uri, RawQuery(query): R
         .get()
         .names_delisted(params.get("symbol"), params.get("symbols"));
     let mut resp = match (charge.verdict, plan.status, endpoint, st.derivs.as_ref()) {
-        (Verdict::TooMuch { retry_after_s }, ..) => crate::rest::error_response(
-            ApiError::TooMuchWeight(limit),
-            None,
-            Some(retry_after_s),
-        ),
+        (Verdict::TooMuch { retry_after_s }, ..) => {
+            crate::rest::error_response(ApiError::TooMuchWeight(limit), None, Some(retry_after_s))
+        }
         (
             Verdict::Banned {
                 retry_after_s,

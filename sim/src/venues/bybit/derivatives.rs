@@ -57,7 +57,10 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
             // Nothing is pre-launch or delisting here.
             let list: Vec<Value> = match p.get("status") {
                 Some(s) if s != "Trading" => Vec::new(),
-                _ => selected(d, p)?.into_iter().map(|s| instrument(m, s)).collect(),
+                _ => selected(d, p)?
+                    .into_iter()
+                    .map(|s| instrument(m, s))
+                    .collect(),
             };
             json!({"category": "linear", "list": list, "nextPageCursor": ""})
         }
@@ -72,7 +75,9 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
         "market/open-interest" => open_interest(d, contract(d, p)?, p, now)?,
         "market/kline" => {
             let s = contract(d, p)?;
-            klines(m, s, p, now, |c| vec![trimmed(c.volume), float(c.quote_volume, 4)])?
+            klines(m, s, p, now, |c| {
+                vec![trimmed(c.volume), float(c.quote_volume, 4)]
+            })?
         }
         "market/mark-price-kline" => {
             let s = contract(d, p)?;
@@ -214,7 +219,9 @@ fn open_interest(d: &Derivatives, s: &Symbol, p: &Params, now: u64) -> Result<Va
     let list: Vec<Value> = (0..limit)
         .map_while(|i| last.checked_sub(i * iv))
         .take_while(|&t| t >= start)
-        .map(|t| json!({"openInterest": trimmed(d.open_interest(s, t)), "timestamp": t.to_string()}))
+        .map(
+            |t| json!({"openInterest": trimmed(d.open_interest(s, t)), "timestamp": t.to_string()}),
+        )
         .collect();
     Ok(json!({
         "category": "linear", "symbol": d.last.venue_id(s), "list": list, "nextPageCursor": ""

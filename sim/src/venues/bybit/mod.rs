@@ -79,7 +79,12 @@ impl VenueApi for Bybit {
         p: &Params,
         now: u64,
     ) -> Result<String, Reject> {
-        Ok(envelope(0, "OK", derivatives::handle(endpoint, d, p, now)?, now))
+        Ok(envelope(
+            0,
+            "OK",
+            derivatives::handle(endpoint, d, p, now)?,
+            now,
+        ))
     }
 
     fn reject(&self, r: &Reject, now: u64) -> Answer {

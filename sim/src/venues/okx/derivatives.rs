@@ -52,7 +52,8 @@ fn by_index<'d>(d: &'d Derivatives, p: &Params) -> Result<&'d Symbol, Reject> {
     let id = p
         .get("instId")
         .ok_or_else(|| Reject::BadParam("Parameter instId can not be empty".into()))?;
-    d.by_venue_id(&format!("{id}-SWAP")).ok_or(Reject::UnknownSymbol)
+    d.by_venue_id(&format!("{id}-SWAP"))
+        .ok_or(Reject::UnknownSymbol)
 }
 
 /// Rows of the swaps, or of the one `instId` names.
@@ -68,7 +69,10 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
     let swaps_only = |p: &Params| p.get("instType").is_none_or(|t| t == "SWAP");
     Ok(match endpoint {
         "public/instruments" if !swaps_only(p) => json!([]),
-        "public/instruments" => selected(d, p)?.into_iter().map(|s| instrument(d, s)).collect(),
+        "public/instruments" => selected(d, p)?
+            .into_iter()
+            .map(|s| instrument(d, s))
+            .collect(),
         "public/funding-rate" => json!([funding_rate(d, swap(d, p)?, now)]),
         "public/funding-rate-history" => funding_history(d, swap(d, p)?, p, now)?,
         "public/open-interest" => selected(d, p)?
@@ -103,7 +107,11 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
         "market/tickers" => d.symbols().iter().map(|s| ticker(m, s, now)).collect(),
         "market/books" | "market/books-full" => {
             let s = swap(d, p)?;
-            let max = if endpoint == "market/books" { 400 } else { 5000 };
+            let max = if endpoint == "market/books" {
+                400
+            } else {
+                5000
+            };
             let book = m.book(s, now, limit_param(p, "sz", 1, max)?);
             let side = |levels: &[(u64, u64)]| -> Vec<[String; 4]> {
                 levels
@@ -133,7 +141,11 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
         }
         "market/trades" | "market/history-trades" => {
             let s = swap(d, p)?;
-            let max = if endpoint == "market/trades" { 500 } else { 100 };
+            let max = if endpoint == "market/trades" {
+                500
+            } else {
+                100
+            };
             let limit = limit_param(p, "limit", 100, max)?;
             m.recent_trades(s, now, limit)
                 .iter()
