@@ -22,6 +22,27 @@
 //!   `market/product_book`, `time`; and the v2 currency lists ccxt loads with the markets
 //!   (`/v2/`): `v2/currencies`, `v2/currencies/crypto`, `v2/exchange-rates`.
 //!
+//! Derivatives (see `market::derivatives` for the contracts, `market::contract` for how their
+//! prices, funding and open interest are made) are counted under the endpoint name with a
+//! prefix, so spot's counts stay spot's and [`crate::SimHandle::derivative_calls`] says whether a
+//! client asked for any:
+//! * Binance USDⓈ-M (`binance_futures`, `/fapi/...` on the Binance port, its own weight budget):
+//!   the path, `fapi/v1/premiumIndex`, `fapi/v1/fundingRate`, `fapi/v1/fundingInfo`,
+//!   `fapi/v1/openInterest`, `fapi/v1/exchangeInfo`, `fapi/v1/ticker/24hr`,
+//!   `fapi/v1/ticker/bookTicker`, `fapi/v1/ticker/price`, `fapi/v2/ticker/price`,
+//!   `fapi/v1/klines`, `fapi/v1/markPriceKlines`, `fapi/v1/indexPriceKlines`, `fapi/v1/depth`,
+//!   `fapi/v1/trades`, `fapi/v1/aggTrades`, `fapi/v1/historicalTrades`, `fapi/v1/time`,
+//!   `fapi/v1/ping`.
+//! * OKX: `swap:<endpoint>` for every request with `instType=SWAP` (or FUTURES / OPTION, which
+//!   list nothing), an `instId` ending in `-SWAP`, or a swap-only endpoint:
+//!   `public/funding-rate`, `public/funding-rate-history`, `public/open-interest`,
+//!   `public/mark-price`, `market/index-tickers`, `market/mark-price-candles`,
+//!   `market/history-mark-price-candles`, `market/index-candles`,
+//!   `market/history-index-candles`.
+//! * Bybit: `linear:<endpoint>` for `category=linear` and the linear-only
+//!   `market/funding/history`, `market/open-interest`, `market/mark-price-kline`,
+//!   `market/index-price-kline`.
+//!
 //! Paths a venue does not have answer 404 and are counted under their full path. The request
 //! log's `symbols` are the venue's own ids as sent (`BTC-USDT`, `XBTUSDT`). The
 //! `delisted` fault takes Binance ids (`SOLUSDT`) for every venue. `last_response` is keyed by
