@@ -131,6 +131,15 @@ fn okx_and_bybit_count_derivatives_apart_from_spot() {
         (1, 1)
     );
     assert_eq!(okx.derivative_calls(), 2);
+    // Delisting the underlying delists its swap too (OKX's 51001).
+    okx.set_faults(Faults {
+        delisted: vec!["BTCUSDT".into()],
+        ..Faults::default()
+    });
+    let (_, _, body) = get(okx.addr(), "/api/v5/market/ticker?instId=BTC-USDT-SWAP");
+    assert_eq!(body["code"], "51001");
+    let (_, _, body) = get(okx.addr(), "/api/v5/market/ticker?instId=ETH-USDT-SWAP");
+    assert_eq!(body["code"], "0");
 
     let bybit = start(Venue::Bybit);
     let (_, _, body) = get(

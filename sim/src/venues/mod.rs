@@ -262,10 +262,17 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
         (Verdict::Ok, None, Some(e)) => {
             let market = st.market();
             let delisted = st.faults.get();
+            // A contract counts as delisted with its underlying (`BTC-USDT-SWAP` with BTCUSDT).
             let names_delisted = named.iter().any(|id| {
-                market
-                    .by_venue_id(id)
-                    .is_some_and(|s| delisted.delisted.contains(&s.name))
+                let spot = market.by_venue_id(id).map(|s| s.name.clone());
+                let contract = || {
+                    st.derivs
+                        .as_ref()
+                        .and_then(|d| d.by_venue_id(id))
+                        .map(|s| format!("{}{}", s.base, s.quote))
+                };
+                spot.or_else(contract)
+                    .is_some_and(|name| delisted.delisted.contains(&name))
             });
             let result = match (names_delisted, derivative, st.derivs.as_deref()) {
                 (true, _, _) => Err(Reject::UnknownSymbol),
