@@ -191,8 +191,13 @@ fn check_event(sim: &SimHandle, ev: &Value) {
     let num = |k: &str| ev[k].as_str().and_then(|v| v.parse::<f64>().ok());
     assert_eq!(num("p"), Some(c.mark), "{ev}");
     assert_eq!(num("i"), Some(c.index), "{ev}");
-    assert_eq!(num("r"), Some(c.funding_rate), "{ev}");
-    assert_eq!(ev["T"].as_u64(), Some(c.next_funding_ms), "{ev}");
+    if c.perpetual {
+        assert_eq!(num("r"), Some(c.funding_rate), "{ev}");
+        assert_eq!(ev["T"].as_u64(), Some(c.next_funding_ms), "{ev}");
+    } else {
+        // A dated future has no funding.
+        assert_eq!((&ev["r"], &ev["T"]), (&json!(""), &json!(0)), "{ev}");
+    }
     assert!(num("P").is_some());
     if id.ends_with("USDT") {
         let rest = sim
@@ -252,4 +257,16 @@ async fn mark_price_streams_every_second_raw_combined_and_subscribed() {
     let ev = next_json(&mut ws).await;
     assert_eq!(ev["s"], "BNBUSDT");
     check_event(&sim, &ev);
+
+    let url = format!("{}/stream?streams=!markPrice@arr@1s", sim.ws_url());
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connect");
+    let env = next_json(&mut ws).await;
+    assert_eq!(env["stream"], "!markPrice@arr@1s");
+    let all = env["data"].as_array().expect("an array of every contract");
+    assert_eq!(all.len(), sim.contract_ids().len());
+    for ev in all {
+        check_event(&sim, ev);
+    }
 }

@@ -29,6 +29,12 @@ struct MarkPriceEvent<'a> {
     next_funding: u64,
 }
 
+/// `!markPrice@arr`: every contract's event, one JSON array.
+pub fn all(d: &Derivatives, now: Now, unit: TimeUnit) -> String {
+    let events: Vec<String> = d.symbols().iter().map(|s| event(d, s, now, unit)).collect();
+    format!("[{}]", events.join(","))
+}
+
 /// One `markPriceUpdate` for contract `s` at `now`.
 pub fn event(d: &Derivatives, s: &Symbol, now: Now, unit: TimeUnit) -> String {
     let index = fmt_units(d.index_price(s, now.ms));
@@ -85,5 +91,8 @@ mod tests {
         assert_eq!(ev["T"], rest["nextFundingTime"]);
         let micro: Value = serde_json::from_str(&event(&d, s, now, TimeUnit::Micro)).unwrap();
         assert_eq!(micro["E"], now.us);
+        let arr: Value = serde_json::from_str(&all(&d, now, TimeUnit::Milli)).unwrap();
+        assert_eq!(arr.as_array().map(Vec::len), Some(d.symbols().len()));
+        assert_eq!(arr[0], ev);
     }
 }

@@ -115,10 +115,10 @@ pub fn publish(st: &SimState, group: Group, now: Now) -> usize {
         }
         let is_stalled = !stalled.is_empty() && stalled.contains(&*t.name);
         let produced = match (t.spec.kind, st.derivs.as_deref()) {
-            (Kind::MarkPrice(every_second), Some(d)) => {
+            (Kind::MarkPrice(every_second) | Kind::MarkPriceAll(every_second), Some(d)) => {
                 mark_price(d, &t, now, is_stalled, every_second)
             }
-            (Kind::MarkPrice(_), None) => Vec::new(),
+            (Kind::MarkPrice(_) | Kind::MarkPriceAll(_), None) => Vec::new(),
             _ => produce(&market, &t, now, is_stalled),
         };
         for data in produced {
@@ -137,12 +137,15 @@ fn mark_price(
     stalled: bool,
     every_second: bool,
 ) -> Vec<String> {
-    let Some(s) = d.last.symbol(&t.spec.symbol) else {
-        return Vec::new();
-    };
     if stalled || (!every_second && !(now.ms / 1000).is_multiple_of(3)) {
         return Vec::new();
     }
+    if let Kind::MarkPriceAll(_) = t.spec.kind {
+        return vec![super::mark_price::all(d, now, t.unit)];
+    }
+    let Some(s) = d.last.symbol(&t.spec.symbol) else {
+        return Vec::new();
+    };
     vec![super::mark_price::event(d, s, now, t.unit)]
 }
 
@@ -192,7 +195,7 @@ fn produce(m: &Market, t: &Topic, now: Now, stalled: bool) -> Vec<String> {
                 .collect()
         }
         // Served from the contracts by `mark_price`.
-        Kind::MarkPrice(_) => Vec::new(),
+        Kind::MarkPrice(_) | Kind::MarkPriceAll(_) => Vec::new(),
         Kind::Kline(iv, label) => {
             let open = iv.align(now.ms);
             let prev = t

@@ -17,6 +17,8 @@ pub enum Kind {
     Kline(Interval, &'static str),
     /// USDⓈ-M `markPriceUpdate`: `@markPrice@1s` (true) or `@markPrice` (every 3 s).
     MarkPrice(bool),
+    /// `!markPrice@arr@1s` (true) / `!markPrice@arr`: every contract's, as one array.
+    MarkPriceAll(bool),
 }
 
 /// Streams updated together, on one timer (see `publish.rs`).
@@ -65,7 +67,7 @@ impl StreamSpec {
             Kind::Trade | Kind::AggTrade => Group::Trade,
             Kind::Kline(_, "1s") => Group::Kline1s,
             Kind::Kline(..) => Group::Kline,
-            Kind::MarkPrice(_) => Group::MarkPrice,
+            Kind::MarkPrice(_) | Kind::MarkPriceAll(_) => Group::MarkPrice,
         }
     }
 }
@@ -74,6 +76,18 @@ impl StreamSpec {
 /// symbol is accepted and simply never sends anything (it starts if the market is listed later).
 /// The error is the text after "Invalid request: ".
 pub fn parse(name: &str) -> Result<StreamSpec, String> {
+    let all = match name {
+        "!markPrice@arr@1s" => Some(Kind::MarkPriceAll(true)),
+        "!markPrice@arr" => Some(Kind::MarkPriceAll(false)),
+        _ => None,
+    };
+    if let Some(kind) = all {
+        return Ok(StreamSpec {
+            name: name.to_string(),
+            symbol: String::new(),
+            kind,
+        });
+    }
     let (symbol, kind) = name
         .split_once('@')
         .ok_or_else(|| format!("invalid stream name {name:?}: expected <symbol>@<type>"))?;
@@ -108,7 +122,7 @@ pub fn parse(name: &str) -> Result<StreamSpec, String> {
                 return Err(format!(
                     "stream {name:?} is not served by the simulator (it serves <symbol>@ticker, \
                      @miniTicker, @bookTicker, @trade, @aggTrade, @kline_<interval>, \
-                     @markPrice and @markPrice@1s)"
+                     @markPrice, @markPrice@1s, !markPrice@arr and !markPrice@arr@1s)"
                 ))
             }
         },
