@@ -3,7 +3,7 @@
 //! every unified value compared with what the simulator served for that very request (read back
 //! from its recorded response) and with the simulator's own contract model.
 
-use ccxt::TypedExchange;
+use ccxt::{TypedExchange, TypedExchangeExt};
 use crypto_market_actors::venue::ccxt::rebase_urls;
 use crypto_market_sim::{SimConfig, SimHandle, Simulator, Venue};
 use serde_json::{json, Value};
@@ -60,6 +60,32 @@ fn served(sim: &SimHandle, endpoint: &str, symbol: Option<&str>) -> Value {
 async fn markets<E: TypedExchange>(ex: &mut E) -> Vec<ccxt::types::Market> {
     within("load_markets", ex.load_markets(true)).await;
     ex.markets()
+}
+
+/// Many contracts in one call, as the engine batches them: `fetch_funding_rates` and
+/// `fetch_tickers` on `(unified symbol, venue id)` pairs, each equal to the contract model.
+async fn batched<E: TypedExchangeExt + Send>(ex: &mut E, sim: &SimHandle, pairs: &[(&str, &str)]) {
+    let symbols: Vec<String> = pairs.iter().map(|(s, _)| (*s).to_owned()).collect();
+    let rates = within(
+        "funding rates",
+        ex.fetch_funding_rates(Some(symbols.clone()), ()),
+    )
+    .await
+    .expect("funding rates");
+    let tickers = within("tickers", ex.fetch_tickers(Some(symbols), ()))
+        .await
+        .expect("tickers");
+    for (symbol, id) in pairs {
+        let model = sim.contract(id).expect("modelled");
+        let rate = rates
+            .get(*symbol)
+            .unwrap_or_else(|| panic!("no {symbol} rate"));
+        assert_eq!(rate.funding_rate, Some(model.funding_rate), "{symbol}");
+        let ticker = tickers
+            .get(*symbol)
+            .unwrap_or_else(|| panic!("no {symbol} ticker"));
+        assert_eq!(ticker.last, Some(model.last), "{symbol}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,6 +222,12 @@ async fn binance_usdm_through_ccxt() {
     assert_eq!(trades[4].price, Some(num(&raw[4]["p"])));
     assert_eq!(trades[4].amount, Some(num(&raw[4]["q"])));
 
+    batched(
+        &mut ex,
+        &sim,
+        &[("BTC/USDT:USDT", "BTCUSDT"), ("SOL/USDT:USDT", "SOLUSDT")],
+    )
+    .await;
     // Futures weight is its own budget; spot's is untouched.
     assert!(sim.futures_used_weight() > 0);
     assert_eq!(sim.used_weight(), 0);
@@ -328,6 +360,15 @@ async fn okx_swaps_through_ccxt() {
     assert_eq!(trades.len(), 5);
     assert_eq!(trades[4].price, Some(num(&raw["data"][0]["px"])));
     assert_eq!(trades[4].amount, Some(num(&raw["data"][0]["sz"])));
+    batched(
+        &mut ex,
+        &sim,
+        &[
+            ("BTC/USDT:USDT", "BTC-USDT-SWAP"),
+            ("SOL/USDT:USDT", "SOL-USDT-SWAP"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,4 +489,10 @@ async fn bybit_linear_through_ccxt() {
     assert_eq!(trades.len(), 5);
     assert_eq!(trades[4].price, Some(num(&newest["price"])));
     assert_eq!(trades[4].amount, Some(num(&newest["size"])));
+    batched(
+        &mut ex,
+        &sim,
+        &[("BTC/USDT:USDT", "BTCUSDT"), ("SOL/USDT:USDT", "SOLUSDT")],
+    )
+    .await;
 }

@@ -73,6 +73,12 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
             .into_iter()
             .map(|s| instrument(d, s))
             .collect(),
+        // `instId=ANY`: every swap's (what ccxt's fetchFundingRates asks for).
+        "public/funding-rate" if p.get("instId") == Some("ANY") => d
+            .symbols()
+            .iter()
+            .map(|s| funding_rate(d, s, now))
+            .collect(),
         "public/funding-rate" => json!([funding_rate(d, swap(d, p)?, now)]),
         "public/funding-rate-history" => funding_history(d, swap(d, p)?, p, now)?,
         "public/open-interest" => selected(d, p)?

@@ -110,6 +110,9 @@ fn funding_rate_settles_at_the_next_boundary() {
     assert_eq!(f["nextFundingTime"], (NOW + 13 * H).to_string());
     let s = d.by_venue_id("BTC-USDT-SWAP").unwrap();
     assert_eq!(num(&f["fundingRate"]), d.funding_rate(s, NOW) as f64 / 1e8);
+    let any = get(&d, "public/funding-rate", "instId=ANY").unwrap();
+    assert_eq!(any.as_array().map(Vec::len), Some(3));
+    assert_eq!(&any[0], f);
     let sol = &get(&d, "public/funding-rate", "instId=SOL-USDT-SWAP").unwrap()[0];
     assert_eq!(sol["fundingTime"], (NOW + H).to_string());
     assert_eq!(sol["nextFundingTime"], (NOW + 5 * H).to_string());
