@@ -3,10 +3,11 @@
 
 use crate::market::decimal::to_f64;
 use crate::server::SimHandle;
-use crate::state::now_ms;
+use crate::state::{now_ms, SimState};
 
-/// What a contract's endpoints show at one instant, as numbers.
-#[derive(Clone, Debug, PartialEq)]
+/// What a contract's endpoints show at one instant, as numbers (also what
+/// `GET /__sim/contracts?at=<ms>` lists, one per contract).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ContractQuote {
     /// The venue's id ("BTCUSDT", "BTC-USDT-SWAP", "BTCUSDT_261225").
     pub id: String,
@@ -32,6 +33,41 @@ pub fn is_derivative_name(name: &str) -> bool {
     name.starts_with("fapi/") || name.starts_with("swap:") || name.starts_with("linear:")
 }
 
+/// Contract `id` of the venue at `t_ms`.
+pub(crate) fn quote(st: &SimState, id: &str, t_ms: u64) -> Option<ContractQuote> {
+    let d = st.derivs.as_ref()?;
+    let s = d.by_venue_id(id)?;
+    let c = s.contract.as_ref()?;
+    let expiry_ms = match c.kind {
+        crate::market::contract::ContractKind::Dated { expiry_ms } => Some(expiry_ms),
+        crate::market::contract::ContractKind::Perpetual => None,
+    };
+    Some(ContractQuote {
+        id: id.to_string(),
+        perpetual: c.is_perpetual(),
+        expiry_ms,
+        last: to_f64(d.last_price(s, t_ms)),
+        mark: to_f64(d.mark_price(s, t_ms)),
+        index: to_f64(d.index_price(s, t_ms)),
+        funding_rate: d.funding_rate(s, t_ms) as f64 / 1e8,
+        next_funding_ms: c.next_funding(t_ms),
+        interval_hours: c.funding_hours,
+        open_interest_base: to_f64(d.open_interest(s, t_ms)),
+        contract_size: to_f64(c.contract_size),
+    })
+}
+
+/// Every contract of the venue at `t_ms`, perpetuals first.
+pub(crate) fn quotes(st: &SimState, t_ms: u64) -> Vec<ContractQuote> {
+    let Some(d) = st.derivs.as_ref() else {
+        return Vec::new();
+    };
+    d.symbols()
+        .iter()
+        .filter_map(|s| quote(st, d.last.venue_id(s), t_ms))
+        .collect()
+}
+
 impl SimHandle {
     /// The venue's contract ids, perpetuals first (empty on Kraken and Coinbase).
     pub fn contract_ids(&self) -> Vec<String> {
@@ -47,26 +83,7 @@ impl SimHandle {
     /// What contract `id` (the venue's id) shows at `t_ms`, or None if the venue lists no such
     /// contract.
     pub fn contract_at(&self, id: &str, t_ms: u64) -> Option<ContractQuote> {
-        let d = self.state().derivs.as_ref()?;
-        let s = d.by_venue_id(id)?;
-        let c = s.contract.as_ref()?;
-        let expiry_ms = match c.kind {
-            crate::market::contract::ContractKind::Dated { expiry_ms } => Some(expiry_ms),
-            crate::market::contract::ContractKind::Perpetual => None,
-        };
-        Some(ContractQuote {
-            id: id.to_string(),
-            perpetual: c.is_perpetual(),
-            expiry_ms,
-            last: to_f64(d.last_price(s, t_ms)),
-            mark: to_f64(d.mark_price(s, t_ms)),
-            index: to_f64(d.index_price(s, t_ms)),
-            funding_rate: d.funding_rate(s, t_ms) as f64 / 1e8,
-            next_funding_ms: c.next_funding(t_ms),
-            interval_hours: c.funding_hours,
-            open_interest_base: to_f64(d.open_interest(s, t_ms)),
-            contract_size: to_f64(c.contract_size),
-        })
+        quote(self.state(), id, t_ms)
     }
 
     /// [`SimHandle::contract_at`] now.

@@ -162,6 +162,18 @@ fn okx_and_bybit_count_derivatives_apart_from_spot() {
     );
     assert_eq!(bybit.derivative_calls(), 1);
     assert!(start(Venue::Kraken).contract_ids().is_empty());
+    // The controls list every contract at an instant, as the model says.
+    let at = 1_796_612_400_000u64;
+    let (status, _, list) = get(bybit.addr(), &format!("/__sim/contracts?at={at}"));
+    assert_eq!((status, &list["at"]), (200, &json!(at)));
+    let sol = list["contracts"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["id"] == "SOLUSDT"))
+        .expect("SOLUSDT listed");
+    let model = bybit.contract_at("SOLUSDT", at).expect("modelled");
+    assert_eq!(sol["interval_hours"], 4);
+    assert_eq!(sol["funding_rate"].as_f64(), Some(model.funding_rate));
+    assert_eq!(sol["next_funding_ms"].as_u64(), Some(model.next_funding_ms));
 }
 
 type Ws =
