@@ -496,3 +496,69 @@ async fn bybit_linear_through_ccxt() {
     )
     .await;
 }
+
+/// The engine's `MARKET_TYPES=spot,swap`: both kinds load side by side, each from its own
+/// endpoint, and a spot ticker is still spot's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spot_and_derivative_markets_load_together() {
+    for (venue, types, spot_markets, swap_markets) in [
+        (
+            Venue::Binance,
+            json!(["spot", "linear"]),
+            "exchangeInfo",
+            "fapi/v1/exchangeInfo",
+        ),
+        (
+            Venue::Okx,
+            json!(["spot", "swap"]),
+            "public/instruments",
+            "swap:public/instruments",
+        ),
+        (
+            Venue::Bybit,
+            json!(["spot", "linear"]),
+            "market/instruments-info",
+            "linear:market/instruments-info",
+        ),
+    ] {
+        let sim = start(venue);
+        let (markets, spot_last) = match venue {
+            Venue::Binance => {
+                let mut ex = ccxt::Binance::new(Some(config(
+                    ccxt::Binance::new(None).urls.clone(),
+                    &sim,
+                    types,
+                )));
+                let m = markets(&mut ex).await;
+                (m, ex.fetch_ticker("BTC/USDT", ()).await.map(|t| t.last))
+            }
+            Venue::Okx => {
+                let mut ex =
+                    ccxt::Okx::new(Some(config(ccxt::Okx::new(None).urls.clone(), &sim, types)));
+                let m = markets(&mut ex).await;
+                (m, ex.fetch_ticker("BTC/USDT", ()).await.map(|t| t.last))
+            }
+            _ => {
+                let mut ex = ccxt::Bybit::new(Some(config(
+                    ccxt::Bybit::new(None).urls.clone(),
+                    &sim,
+                    types,
+                )));
+                let m = markets(&mut ex).await;
+                (m, ex.fetch_ticker("BTC/USDT", ()).await.map(|t| t.last))
+            }
+        };
+        let has = |s: &str| markets.iter().any(|m| m.symbol == s);
+        assert!(has("BTC/USDT") && has("BTC/USDT:USDT"), "{venue}");
+        assert!(sim.calls(spot_markets) >= 1, "{venue}");
+        assert!(sim.calls(swap_markets) >= 1, "{venue}");
+        let spot = spot_last.expect("a spot ticker");
+        assert_eq!(spot, sim.current_price("BTCUSDT"), "{venue}");
+        let perpetual = sim.contract_ids().first().and_then(|id| sim.contract(id));
+        assert_ne!(
+            spot,
+            perpetual.map(|c| c.last),
+            "{venue}: spot is not the perpetual"
+        );
+    }
+}
