@@ -3,10 +3,11 @@
 
 use crate::market::decimal::to_f64;
 use crate::server::SimHandle;
-use crate::state::now_ms;
+use crate::state::{now_ms, SimState};
 
-/// What a contract's endpoints show at one instant, as numbers.
-#[derive(Clone, Debug, PartialEq)]
+/// What a contract's endpoints show at one instant, as numbers (also what
+/// `GET /__sim/contracts?at=<ms>` lists, one per contract).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ContractQuote {
     /// The venue's id ("BTCUSDT", "BTC-USDT-SWAP", "BTCUSDT_261225").
     pub id: String,
@@ -32,6 +33,41 @@ pub fn is_derivative_name(name: &str) -> bool {
     name.starts_with("fapi/") || name.starts_with("swap:") || name.starts_with("linear:")
 }
 
+/// Contract `id` of the venue at `t_ms`.
+pub(crate) fn quote(st: &SimState, id: &str, t_ms: u64) -> Option<ContractQuote> {
+    let d = st.derivs.as_ref()?;
+    let s = d.by_venue_id(id)?;
+    let c = s.contract.as_ref()?;
+    let expiry_ms = match c.kind {
+        crate::market::contract::ContractKind::Dated { expiry_ms } => Some(expiry_ms),
+        crate::market::contract::ContractKind::Perpetual => None,
+    };
+    Some(ContractQuote {
+        id: id.to_string(),
+        perpetual: c.is_perpetual(),
+        expiry_ms,
+        last: to_f64(d.last_price(s, t_ms)),
+        mark: to_f64(d.mark_price(s, t_ms)),
+        index: to_f64(d.index_price(s, t_ms)),
+        funding_rate: d.funding_rate(s, t_ms) as f64 / 1e8,
+        next_funding_ms: c.next_funding(t_ms),
+        interval_hours: c.funding_hours,
+        open_interest_base: to_f64(d.open_interest(s, t_ms)),
+        contract_size: to_f64(c.contract_size),
+    })
+}
+
+/// Every contract of the venue at `t_ms`, perpetuals first.
+pub(crate) fn quotes(st: &SimState, t_ms: u64) -> Vec<ContractQuote> {
+    let Some(d) = st.derivs.as_ref() else {
+        return Vec::new();
+    };
+    d.symbols()
+        .iter()
+        .filter_map(|s| quote(st, d.last.venue_id(s), t_ms))
+        .collect()
+}
+
 impl SimHandle {
     /// The venue's contract ids, perpetuals first (empty on Kraken and Coinbase).
     pub fn contract_ids(&self) -> Vec<String> {
@@ -47,26 +83,7 @@ impl SimHandle {
     /// What contract `id` (the venue's id) shows at `t_ms`, or None if the venue lists no such
     /// contract.
     pub fn contract_at(&self, id: &str, t_ms: u64) -> Option<ContractQuote> {
-        let d = self.state().derivs.as_ref()?;
-        let s = d.by_venue_id(id)?;
-        let c = s.contract.as_ref()?;
-        let expiry_ms = match c.kind {
-            crate::market::contract::ContractKind::Dated { expiry_ms } => Some(expiry_ms),
-            crate::market::contract::ContractKind::Perpetual => None,
-        };
-        Some(ContractQuote {
-            id: id.to_string(),
-            perpetual: c.is_perpetual(),
-            expiry_ms,
-            last: to_f64(d.last_price(s, t_ms)),
-            mark: to_f64(d.mark_price(s, t_ms)),
-            index: to_f64(d.index_price(s, t_ms)),
-            funding_rate: d.funding_rate(s, t_ms) as f64 / 1e8,
-            next_funding_ms: c.next_funding(t_ms),
-            interval_hours: c.funding_hours,
-            open_interest_base: to_f64(d.open_interest(s, t_ms)),
-            contract_size: to_f64(c.contract_size),
-        })
+        quote(self.state(), id, t_ms)
     }
 
     /// [`SimHandle::contract_at`] now.
@@ -74,8 +91,9 @@ impl SimHandle {
         self.contract_at(id, now_ms())
     }
 
-    /// Settled funding of perpetual `id` in `[from_ms, to_ms]`: (funding time, rate), oldest
-    /// first, as the history endpoints serve them.
+    /// Settled funding of perpetual `id` in `[from_ms, to_ms]` (`to_ms` capped at now: no
+    /// settlement is in the future): (funding time, rate), oldest first, as the history
+    /// endpoints serve them.
     pub fn funding_history(&self, id: &str, from_ms: u64, to_ms: u64) -> Vec<(u64, f64)> {
         let Some(d) = self.state().derivs.as_ref() else {
             return Vec::new();
@@ -83,7 +101,7 @@ impl SimHandle {
         let Some(s) = d.by_venue_id(id) else {
             return Vec::new();
         };
-        d.funding_history(s, from_ms, to_ms)
+        d.funding_history(s, from_ms, to_ms.min(now_ms()))
             .into_iter()
             .map(|(t, r, _)| (t, r as f64 / 1e8))
             .collect()
@@ -101,6 +119,29 @@ impl SimHandle {
             .sum()
     }
 
+    /// Binance only: the body of `GET /<endpoint>?<query>` (`endpoint` like
+    /// `"fapi/v1/premiumIndex"`) computed at wall time `at_ms` (no counting, weight or faults),
+    /// or the Binance error body. Lets tests compare a `@markPrice` event with REST at its `E`.
+    pub fn futures_body_at(
+        &self,
+        endpoint: &str,
+        query: &str,
+        at_ms: u64,
+    ) -> Result<String, String> {
+        let d = self
+            .state()
+            .derivs
+            .as_ref()
+            .filter(|_| self.venue() == crate::Venue::Binance)
+            .ok_or_else(|| "no USDⓈ-M futures on this venue".to_string())?;
+        crate::venues::binance_futures::handle_at(
+            endpoint,
+            d,
+            &crate::rest::Params::parse(Some(query)),
+            at_ms,
+        )
+    }
+
     /// Binance USDⓈ-M REQUEST_WEIGHT used in the current minute (its own budget, apart from
     /// spot's [`SimHandle::used_weight`]).
     pub fn futures_used_weight(&self) -> u64 {
@@ -114,7 +155,11 @@ mod tests {
 
     #[test]
     fn derivative_names() {
-        for n in ["fapi/v1/premiumIndex", "swap:market/ticker", "linear:market/tickers"] {
+        for n in [
+            "fapi/v1/premiumIndex",
+            "swap:market/ticker",
+            "linear:market/tickers",
+        ] {
             assert!(is_derivative_name(n), "{n}");
         }
         for n in ["klines", "market/ticker", "public/instruments", "Ticker"] {

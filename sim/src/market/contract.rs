@@ -57,7 +57,9 @@ impl Pricing {
 pub enum ContractKind {
     Perpetual,
     /// Delivers at `expiry_ms`.
-    Dated { expiry_ms: u64 },
+    Dated {
+        expiry_ms: u64,
+    },
 }
 
 /// What makes a [`super::Symbol`] a derivative.
@@ -272,7 +274,15 @@ mod tests {
     const NOW: u64 = 1_796_601_600_000; // 2026-12-07T00:00:00Z
 
     fn perp(hours: u64) -> Contract {
-        Contract::new(ContractKind::Perpetual, 7, "binance", "BTCUSDT", "BTC", hours, 100_000_000)
+        Contract::new(
+            ContractKind::Perpetual,
+            7,
+            "binance",
+            "BTCUSDT",
+            "BTC",
+            hours,
+            100_000_000,
+        )
     }
 
     #[test]
@@ -292,7 +302,12 @@ mod tests {
         let s: Vec<u64> = c.settlements(day, day + 24 * HOUR_MS).collect();
         assert_eq!(
             s,
-            [day, day + 8 * HOUR_MS, day + 16 * HOUR_MS, day + 24 * HOUR_MS]
+            [
+                day,
+                day + 8 * HOUR_MS,
+                day + 16 * HOUR_MS,
+                day + 24 * HOUR_MS
+            ]
         );
         assert_eq!(c.next_funding(day), day + 8 * HOUR_MS);
         assert_eq!(c.next_funding(day + 1), day + 8 * HOUR_MS);
@@ -330,7 +345,9 @@ mod tests {
         assert_ne!(oi(NOW), oi(NOW + 3_600_000));
         assert!(oi(NOW) % 1000 == 0 && oi(NOW) > 0);
         let dated = Contract::new(
-            ContractKind::Dated { expiry_ms: NOW + 90 * 86_400_000 },
+            ContractKind::Dated {
+                expiry_ms: NOW + 90 * 86_400_000,
+            },
             7,
             "binance",
             "BTCUSDT_270307",

@@ -128,7 +128,10 @@ impl Derivatives {
             add(s, ContractKind::Perpetual);
         }
         let expiry_ms = current_quarter_expiry(now_ms);
-        for s in underlying.iter().filter(|s| matches!(s.base.as_str(), "BTC" | "ETH")) {
+        for s in underlying
+            .iter()
+            .filter(|s| matches!(s.base.as_str(), "BTC" | "ETH"))
+        {
             add(s, ContractKind::Dated { expiry_ms });
         }
         // Mark and index are quoted 100 times finer than the contract's tick, as the venues
@@ -262,7 +265,12 @@ mod tests {
         );
         assert_eq!(
             ids(&derivs(Venue::Okx)),
-            ["BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT-SWAP", "SIM0001-USDT-SWAP"]
+            [
+                "BTC-USDT-SWAP",
+                "ETH-USDT-SWAP",
+                "SOL-USDT-SWAP",
+                "SIM0001-USDT-SWAP"
+            ]
         );
         assert_eq!(
             ids(&derivs(Venue::Bybit)),
@@ -284,10 +292,17 @@ mod tests {
                     d.index_price(s, NOW),
                 );
                 assert!(l != m && m != i && l != i, "{v} {}: {l} {m} {i}", s.name);
-                let sp = spot.price_at(spot.symbols().iter().find(|x| x.base == s.base).unwrap(), NOW);
+                let sp = spot.price_at(
+                    spot.symbols().iter().find(|x| x.base == s.base).unwrap(),
+                    NOW,
+                );
                 let basis = l as f64 / sp as f64 - 1.0;
                 assert!(basis.abs() < 0.03, "{v} {} basis {basis}", s.name);
-                assert!((i as f64 / sp as f64 - 1.0).abs() < 5e-5, "{v} {} index {i} ≈ spot {sp}", s.name);
+                assert!(
+                    (i as f64 / sp as f64 - 1.0).abs() < 5e-5,
+                    "{v} {} index {i} ≈ spot {sp}",
+                    s.name
+                );
             }
         }
     }
@@ -300,15 +315,27 @@ mod tests {
         let day = 1_796_601_600_000;
         let h = d.funding_history(btc, day - 24 * 3_600_000, NOW);
         let times: Vec<u64> = h.iter().map(|r| r.0).collect();
-        assert_eq!(times, (0..4).map(|i| day - 24 * 3_600_000 + i * 8 * 3_600_000).collect::<Vec<_>>());
+        assert_eq!(
+            times,
+            (0..4)
+                .map(|i| day - 24 * 3_600_000 + i * 8 * 3_600_000)
+                .collect::<Vec<_>>()
+        );
         for (t, rate, mark) in &h {
             assert_eq!(*rate, d.funding_rate(btc, *t));
             assert_eq!(*mark, d.mark_price(btc, *t));
         }
         assert_eq!(d.funding_history(sol, day, NOW).len(), 1);
         let w = d.history_window(btc, None, NOW, 2);
-        assert_eq!(w.iter().map(|r| r.0).collect::<Vec<_>>(), [day - 8 * 3_600_000, day]);
-        assert_eq!(d.history_window(btc, Some(day - 24 * 3_600_000), NOW, 2).len(), 2);
+        assert_eq!(
+            w.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [day - 8 * 3_600_000, day]
+        );
+        assert_eq!(
+            d.history_window(btc, Some(day - 24 * 3_600_000), NOW, 2)
+                .len(),
+            2
+        );
         let dated = d.by_venue_id("BTCUSDT_261225").unwrap();
         assert!(d.funding_history(dated, day - 86_400_000, NOW).is_empty());
     }

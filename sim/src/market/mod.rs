@@ -8,8 +8,8 @@
 pub mod book;
 pub mod candles;
 pub mod contract;
-pub mod derivatives;
 pub mod decimal;
+pub mod derivatives;
 pub mod interval;
 pub mod listing;
 pub mod stats;

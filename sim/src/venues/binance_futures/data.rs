@@ -7,10 +7,10 @@ use crate::market::candles::{Candle, Range};
 use crate::market::contract::{fmt_rate8, ContractKind, INTEREST_8H};
 use crate::market::decimal::{fmt_f64, fmt_signed_units, fmt_units, mul_units};
 use crate::market::derivatives::Derivatives;
-use crate::venues::format::decimals_of;
 use crate::market::interval::Interval;
 use crate::market::{Market, Symbol};
 use crate::rest::{ApiError, Params};
+use crate::venues::format::decimals_of;
 use serde_json::{json, Value};
 
 /// Binance's delivery date for perpetuals (2100-12-25 08:00 UTC).
@@ -39,9 +39,11 @@ pub fn handle(e: FEndpoint, d: &Derivatives, p: &Params, now: u64) -> Result<Str
         }
         FEndpoint::Ticker24hr => one_or_all(m, p, |s| ticker(m, s, now))?,
         FEndpoint::BookTicker => one_or_all(m, p, |s| book_ticker(m, s, now))?,
-        FEndpoint::TickerPrice | FEndpoint::TickerPriceV2 => one_or_all(m, p, |s| {
-            json!({"symbol": s.name, "price": fmt_units(d.last_price(s, now)), "time": now})
-        })?,
+        FEndpoint::TickerPrice | FEndpoint::TickerPriceV2 => one_or_all(
+            m,
+            p,
+            |s| json!({"symbol": s.name, "price": fmt_units(d.last_price(s, now)), "time": now}),
+        )?,
         FEndpoint::Klines => klines(m, p.require_symbol(m)?, p, now, true)?,
         FEndpoint::MarkPriceKlines => klines(&d.mark, p.require_symbol(&d.mark)?, p, now, false)?,
         FEndpoint::IndexPriceKlines => {
@@ -253,7 +255,9 @@ fn depth(m: &Market, p: &Params, now: u64) -> Result<Value, ApiError> {
     let s = p.require_symbol(m)?;
     let b = m.book(s, now, p.limit(500, 1000)?);
     let side = |l: &[(u64, u64)]| -> Vec<[String; 2]> {
-        l.iter().map(|&(px, q)| [fmt_units(px), fmt_units(q)]).collect()
+        l.iter()
+            .map(|&(px, q)| [fmt_units(px), fmt_units(q)])
+            .collect()
     };
     Ok(json!({
         "lastUpdateId": b.last_update_id, "E": now, "T": now,
@@ -272,12 +276,35 @@ fn klines(m: &Market, s: &Symbol, p: &Params, now: u64, trade: bool) -> Result<V
     };
     let row = |c: &Candle| {
         if trade {
-            json!([c.open_time, fmt_units(c.open), fmt_units(c.high), fmt_units(c.low),
-                fmt_units(c.close), fmt_units(c.volume), c.close_time, fmt_f64(c.quote_volume),
-                c.trades, fmt_units(c.taker_buy_base), fmt_f64(c.taker_buy_quote), "0"])
+            json!([
+                c.open_time,
+                fmt_units(c.open),
+                fmt_units(c.high),
+                fmt_units(c.low),
+                fmt_units(c.close),
+                fmt_units(c.volume),
+                c.close_time,
+                fmt_f64(c.quote_volume),
+                c.trades,
+                fmt_units(c.taker_buy_base),
+                fmt_f64(c.taker_buy_quote),
+                "0"
+            ])
         } else {
-            json!([c.open_time, fmt_units(c.open), fmt_units(c.high), fmt_units(c.low),
-                fmt_units(c.close), "0", c.close_time, "0", 0, "0", "0", "0"])
+            json!([
+                c.open_time,
+                fmt_units(c.open),
+                fmt_units(c.high),
+                fmt_units(c.low),
+                fmt_units(c.close),
+                "0",
+                c.close_time,
+                "0",
+                0,
+                "0",
+                "0",
+                "0"
+            ])
         }
     };
     Ok(m.klines(s, iv, range, now).iter().map(row).collect())

@@ -146,14 +146,33 @@ impl FEndpoint {
     }
 }
 
+/// The body `GET /<endpoint>?<params>` would get at `now` (no counting, weight or faults), or
+/// its Binance error body: for tests comparing streams with REST at an event's time.
+pub fn handle_at(
+    endpoint: &str,
+    d: &crate::market::derivatives::Derivatives,
+    p: &Params,
+    now: u64,
+) -> Result<String, String> {
+    let e = FEndpoint::from_name(endpoint).ok_or_else(|| format!("unknown endpoint {endpoint}"))?;
+    data::handle(e, d, p, now).map_err(|err| err.body())
+}
+
 /// `GET /fapi/*`: every futures request.
-pub async fn serve(State(st): State<Arc<SimState>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
+pub async fn serve(
+    State(st): State<Arc<SimState>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
     let path = uri.path().trim_start_matches('/').to_string();
     st.calls.incr(&path);
     let params = Params::parse(query.as_deref());
     let ticket = st.requests.record(
         &path,
-        query.as_deref().map(crate::rest::decode).unwrap_or_default(),
+        query
+            .as_deref()
+            .map(crate::rest::decode)
+            .unwrap_or_default(),
         params.symbol_names(),
     );
     let endpoint = FEndpoint::from_name(&path);
@@ -170,11 +189,9 @@ pub async fn serve(State(st): State<Arc<SimState>>, uri: Uri, RawQuery(query): R
         .get()
         .names_delisted(params.get("symbol"), params.get("symbols"));
     let mut resp = match (charge.verdict, plan.status, endpoint, st.derivs.as_ref()) {
-        (Verdict::TooMuch { retry_after_s }, ..) => crate::rest::error_response(
-            ApiError::TooMuchWeight(limit),
-            None,
-            Some(retry_after_s),
-        ),
+        (Verdict::TooMuch { retry_after_s }, ..) => {
+            crate::rest::error_response(ApiError::TooMuchWeight(limit), None, Some(retry_after_s))
+        }
         (
             Verdict::Banned {
                 retry_after_s,

@@ -70,7 +70,10 @@ fn premium_index_is_mark_index_and_the_predicted_rate() {
     assert_eq!(num(&v["markPrice"]), f(d.mark_price(s, NOW)));
     assert_eq!(num(&v["indexPrice"]), f(d.index_price(s, NOW)));
     assert_ne!(v["markPrice"], v["indexPrice"]);
-    assert_eq!(num(&v["lastFundingRate"]), d.funding_rate(s, NOW) as f64 / 1e8);
+    assert_eq!(
+        num(&v["lastFundingRate"]),
+        d.funding_rate(s, NOW) as f64 / 1e8
+    );
     assert_eq!(v["nextFundingTime"], NOW + 5 * H);
     assert_eq!(v["interestRate"], "0.00010000");
     let sol = get(&d, FEndpoint::PremiumIndex, "symbol=SOLUSDT").unwrap();
@@ -109,7 +112,10 @@ fn funding_history_windows() {
     );
     let s = d.last.symbol("BTCUSDT").unwrap();
     let row = &latest[2];
-    assert_eq!(num(&row["fundingRate"]), d.funding_rate(s, day) as f64 / 1e8);
+    assert_eq!(
+        num(&row["fundingRate"]),
+        d.funding_rate(s, day) as f64 / 1e8
+    );
     assert_eq!(row["symbol"], "BTCUSDT");
     let sol = get(&d, FEndpoint::FundingRate, "symbol=SOLUSDT&limit=3").unwrap();
     assert_eq!(times(&sol), [day - 8 * H, day - 4 * H, day]);
@@ -127,7 +133,10 @@ fn market_data_shapes() {
     let t = get(&d, FEndpoint::Ticker24hr, "symbol=BTCUSDT").unwrap();
     assert!(t.get("bidPrice").is_none() && t["lastPrice"].is_string());
     let s = d.last.symbol("BTCUSDT").unwrap();
-    assert_eq!(num(&t["lastPrice"]), crate::market::decimal::to_f64(d.last_price(s, NOW)));
+    assert_eq!(
+        num(&t["lastPrice"]),
+        crate::market::decimal::to_f64(d.last_price(s, NOW))
+    );
     let b = get(&d, FEndpoint::BookTicker, "symbol=BTCUSDT").unwrap();
     assert!(num(&b["askPrice"]) > num(&b["bidPrice"]) && b["time"] == NOW);
     let depth = get(&d, FEndpoint::Depth, "symbol=BTCUSDT&limit=5").unwrap();
@@ -139,12 +148,27 @@ fn market_data_shapes() {
     assert!(agg[0].get("M").is_none() && agg[0]["T"].is_u64());
     let kl = |e, q: &str| get(&d, e, q).unwrap();
     let last = kl(FEndpoint::Klines, "symbol=BTCUSDT&interval=1h&limit=2");
-    let mark = kl(FEndpoint::MarkPriceKlines, "symbol=BTCUSDT&interval=1h&limit=2");
-    let index = kl(FEndpoint::IndexPriceKlines, "pair=BTCUSDT&interval=1h&limit=2");
-    assert_eq!(num(&mark[1][4]), crate::market::decimal::to_f64(d.mark_price(s, NOW)));
-    assert_eq!(num(&index[1][4]), crate::market::decimal::to_f64(d.index_price(s, NOW)));
+    let mark = kl(
+        FEndpoint::MarkPriceKlines,
+        "symbol=BTCUSDT&interval=1h&limit=2",
+    );
+    let index = kl(
+        FEndpoint::IndexPriceKlines,
+        "pair=BTCUSDT&interval=1h&limit=2",
+    );
+    assert_eq!(
+        num(&mark[1][4]),
+        crate::market::decimal::to_f64(d.mark_price(s, NOW))
+    );
+    assert_eq!(
+        num(&index[1][4]),
+        crate::market::decimal::to_f64(d.index_price(s, NOW))
+    );
     assert!(last[1][4] != mark[1][4] && mark[1][4] != index[1][4]);
-    assert_eq!((mark[1][5].as_str(), mark[1].as_array().unwrap().len()), (Some("0"), 12));
+    assert_eq!(
+        (mark[1][5].as_str(), mark[1].as_array().unwrap().len()),
+        (Some("0"), 12)
+    );
     assert_eq!(
         get(&d, FEndpoint::IndexPriceKlines, "interval=1h"),
         Err(ApiError::Mandatory("pair"))
