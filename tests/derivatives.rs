@@ -12,7 +12,7 @@ use crypto_market_sim::{rest_urls, ContractQuote, Faults, SimConfig, SimHandle, 
 use serde_json::{json, Value};
 
 /// The venues with perpetuals in this build's simulator.
-const DERIVATIVE_VENUES: [&str; 1] = ["binance"];
+const DERIVATIVE_VENUES: [&str; 3] = ["binance", "okx", "bybit"];
 
 /// One simulator per venue, prices frozen (a walk step of an hour) so values compare exactly.
 struct Venues {
@@ -749,7 +749,6 @@ async fn stream_ticker_and_ticker_resources_on_a_perpetual() {
     };
     let sim = venues.sim(venue);
     let id = venues.perpetual_id(venue, "BTC");
-    let spot_last = sim.quote("BTC/USDT").expect("spot listed").last;
     let (result, quotes) = around(
         sim,
         &id,
@@ -766,10 +765,12 @@ async fn stream_ticker_and_ticker_resources_on_a_perpetual() {
     let last = f(&first["last"]);
     assert!(
         quotes.iter().any(|q| close(last, q.last)),
-        "the perpetual's last, not spot's {spot_last}: {first} vs {quotes:?}"
+        "the perpetual's last: {first} vs {quotes:?}"
     );
     assert!(
-        quotes.iter().any(|q| close(f(&first["mark_price"]), q.mark)),
+        quotes
+            .iter()
+            .any(|q| close(f(&first["mark_price"]), q.mark)),
         "{first}"
     );
     let uri = format!("ticker://{venue}/BTCUSDT.P");
@@ -791,11 +792,18 @@ async fn stream_ticker_and_ticker_resources_on_a_perpetual() {
 #[tokio::test]
 async fn binance_futures_weights_are_a_budget_apart_from_spots() {
     let venues = Venues::start();
-    let server = server(&venues, &[("EXCHANGE_WEIGHT_LIMIT", "30"), ("CACHE_TTL", "0")]).await;
+    let server = server(
+        &venues,
+        &[("EXCHANGE_WEIGHT_LIMIT", "30"), ("CACHE_TTL", "0")],
+    )
+    .await;
     let mut limited = false;
     for _ in 0..20 {
         let book = server
-            .call("get_order_book", json!({"symbol": "BTC/USDT", "exchange": "binance"}))
+            .call(
+                "get_order_book",
+                json!({"symbol": "BTC/USDT", "exchange": "binance"}),
+            )
             .await;
         if book.is_error == Some(true) {
             assert_eq!(error_code(&book), "rate_limited");
@@ -806,8 +814,64 @@ async fn binance_futures_weights_are_a_budget_apart_from_spots() {
     assert!(limited, "spot's 30 weight a minute runs out");
     for _ in 0..3 {
         let funding = server
-            .call("get_funding_rate", json!({"symbol": "BTCUSDT", "exchange": "binance"}))
+            .call(
+                "get_funding_rate",
+                json!({"symbol": "BTCUSDT", "exchange": "binance"}),
+            )
             .await;
         assert_eq!(ok(&funding)["source"], "exchange");
     }
+}
+
+/// A watched Binance perpetual: its `@markPrice@1s` stream keeps funding, mark and index fresh
+/// (`source: stream`, the values of the event's own time) without a funding call.
+#[tokio::test]
+async fn the_mark_price_stream_keeps_a_watched_perpetuals_funding_fresh() {
+    let venues = Venues::start_with(200);
+    let server = server(&venues, &[("CACHE_TTL", "2")]).await;
+    let sim = venues.sim("binance");
+    let watch = server.call(
+        "stream_ticker",
+        json!({"symbol": "BTCUSDT.P", "exchange": "binance", "duration_s": 6}),
+    );
+    let read = async {
+        tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+        let before = sim.calls("fapi/v1/premiumIndex");
+        let mut streamed = Vec::new();
+        for _ in 0..3 {
+            let result = server
+                .call(
+                    "get_funding_rate",
+                    json!({"symbol": "BTCUSDT", "exchange": "binance"}),
+                )
+                .await;
+            streamed.push(ok(&result).clone());
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+        (before, streamed, sim.calls("fapi/v1/premiumIndex"))
+    };
+    let (summary, (before, streamed, after)) = tokio::join!(watch, read);
+    ok(&summary);
+    let mut marks = Vec::new();
+    for got in &streamed {
+        assert_eq!(got["source"], "stream", "{got}");
+        let at = got["timestamp"].as_u64().expect("the event's time");
+        let want = sim.contract_at("BTCUSDT", at).expect("listed");
+        assert!(close(f(&got["mark_price"]), want.mark), "{got} vs {want:?}");
+        assert!(
+            close(f(&got["index_price"]), want.index),
+            "{got} vs {want:?}"
+        );
+        assert!(
+            close(f(&got["funding_rate"]), want.funding_rate),
+            "{got} vs {want:?}"
+        );
+        assert!(close(f(&got["interval_hours"]), 8.0), "{got}");
+        marks.push(at);
+    }
+    marks.dedup();
+    assert!(marks.len() >= 2, "the stream moved on: {marks:?}");
+    // The watch's ticker polls may ask premiumIndex (a perpetual's ticker carries the mark),
+    // but funding itself is served from the stream: no more than one call per poll.
+    assert!(after - before <= 3, "{before} → {after}");
 }

@@ -136,6 +136,12 @@ pub trait Exchange: Send + Sync + 'static {
         )))
     }
 
+    /// Hours between `symbol`'s funding settlements as the venue lists them apart from its
+    /// rates (Binance `fundingInfo`, else its 8 h default); `None` where it does not.
+    fn listed_funding_interval(&self, _symbol: &str) -> Option<f64> {
+        None
+    }
+
     /// A perpetual's current funding rate, with mark and index price where given.
     async fn fetch_funding_rate(&self, _symbol: &str) -> Result<FundingRate, VenueError> {
         Err(VenueError::Unsupported(format!(

@@ -216,15 +216,17 @@ impl Feed for BinanceFeed {
     }
 }
 
-/// The streams carrying `key`: a ticker; for a derivative (`BTC/USDT:USDT`) also its mark
-/// price and funding every second.
+/// The streams carrying `key`: a spot symbol's ticker; a derivative's (`BTC/USDT:USDT`) mark
+/// price and funding every second. A perpetual's 24 h ticker is polled over REST at the TTL
+/// (with the streamed mark and index): a rebased endpoint (the simulator) serves spot and
+/// USDⓈ-M streams on one host, where `<symbol>@ticker` would name the spot pair's.
 fn stream_names(key: &StreamKey) -> Vec<String> {
     let StreamKey::Ticker { symbol, market_id } = key;
-    let mut names = vec![wire::ticker_stream(market_id)];
     if symbol.contains(':') {
-        names.push(wire::mark_price_stream(market_id));
+        vec![wire::mark_price_stream(market_id)]
+    } else {
+        vec![wire::ticker_stream(market_id)]
     }
-    names
 }
 
 /// A connection as the manager sees it.

@@ -1,5 +1,5 @@
 //! Binance's two websocket endpoints behind one [`Feed`]: spot streams on `stream.binance.com`,
-//! USDⓈ-M streams (a perpetual's ticker and its `@markPrice@1s`) on `fstream.binance.com`.
+//! USDⓈ-M streams (a perpetual's `@markPrice@1s`: mark, index, funding) on `fstream.binance.com`.
 //! Both share one event channel, sink and counters, so the router sees one feed per venue.
 
 use tokio::sync::broadcast;

@@ -18,7 +18,7 @@ const BINANCE_DEFAULT_INTERVAL_HOURS: f64 = 8.0;
 
 impl CcxtExchange {
     /// The settlement interval the venue lists apart from the rate, if any.
-    fn listed_interval(&self, symbol: &str) -> Option<f64> {
+    pub(super) fn listed_interval(&self, symbol: &str) -> Option<f64> {
         let listed = self
             .funding_intervals
             .read()

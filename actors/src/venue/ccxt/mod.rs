@@ -449,6 +449,10 @@ impl Exchange for CcxtExchange {
         !self.derivatives.ccxt_types.is_empty()
     }
 
+    fn listed_funding_interval(&self, symbol: &str) -> Option<f64> {
+        self.listed_interval(symbol)
+    }
+
     async fn load_derivative_markets(&self) -> Result<Vec<Market>, VenueError> {
         if !self.has_derivatives() {
             return Err(VenueError::Unsupported(format!(
