@@ -244,8 +244,8 @@ async fn every_spelling_of_a_perpetual_resolves() {
         }
     }
     // A dated future by its unified symbol, once futures are a loaded type.
-    let dated = venues
-        .sim("binance")
+    let sim = venues.sim("binance");
+    let dated = sim
         .contract_ids()
         .into_iter()
         .find(|id| id.starts_with("BTCUSDT_"))
@@ -259,6 +259,18 @@ async fn every_spelling_of_a_perpetual_resolves() {
         )
         .await;
     assert_eq!(ok(&result)["symbol"], format!("BTC/USDT:USDT-{expiry}"));
+    // Dated futures are listed where the venue has them, with their expiry.
+    let futures = with_futures
+        .call("list_markets", json!({"type": "future", "query": "BTC"}))
+        .await;
+    let listed = ok(&futures)["markets"].as_array().expect("markets").clone();
+    let want = sim.contract(&dated).expect("listed").expiry_ms;
+    assert!(
+        listed.iter().any(|m| m["symbol"] == format!("BTC/USDT:USDT-{expiry}")
+            && m["expiry"].as_u64() == want
+            && m["type"] == "future"),
+        "{listed:?}"
+    );
     // An unknown perpetual is invalid_symbol with perpetuals as suggestions.
     let result = server
         .call("get_funding_rate", json!({"symbol": "BTCUSDX.P"}))

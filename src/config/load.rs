@@ -565,6 +565,31 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    /// `MARKET_TYPES` (SPEC.md 4.1): default `spot,swap`, a list, an unknown type refused
+    /// naming the setting and what it accepts.
+    #[test]
+    fn market_types_default_parse_and_refuse_unknown_types() {
+        use crypto_market_actors::model::MarketType;
+        let c = load_with(CommonArgs::default(), &[]).unwrap();
+        assert_eq!(
+            c.engine_config().venues[0].market_types,
+            vec![MarketType::Spot, MarketType::Swap]
+        );
+        let c = load_with(
+            CommonArgs::default(),
+            &[("MARKET_TYPES", "future, spot,swap")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.engine_config().venues[0].market_types,
+            vec![MarketType::Spot, MarketType::Swap, MarketType::Future]
+        );
+        let e = load_with(CommonArgs::default(), &[("MARKET_TYPES", "spot,perp")]).unwrap_err();
+        assert_eq!(e.key, "exchange.market_types");
+        let line = e.to_string();
+        assert!(line.contains("MARKET_TYPES") && line.contains("perp"), "{line}");
+    }
+
     #[test]
     fn per_exchange_urls_point_each_enabled_exchange_elsewhere() {
         let c = load_with(
