@@ -804,9 +804,15 @@ async fn stream_ticker_and_ticker_resources_on_a_perpetual() {
 #[tokio::test]
 async fn binance_futures_weights_are_a_budget_apart_from_spots() {
     let venues = Venues::start();
+    // A call may wait for budget within its 1 s deadline: spot's 30 a minute refills one
+    // weight every 2 s, so calls sharing it would be refused.
     let server = server(
         &venues,
-        &[("EXCHANGE_WEIGHT_LIMIT", "30"), ("CACHE_TTL", "0")],
+        &[
+            ("EXCHANGE_WEIGHT_LIMIT", "30"),
+            ("CACHE_TTL", "0"),
+            ("EXCHANGE_TIMEOUT", "1"),
+        ],
     )
     .await;
     let mut limited = false;
@@ -824,7 +830,7 @@ async fn binance_futures_weights_are_a_budget_apart_from_spots() {
         }
     }
     assert!(limited, "spot's 30 weight a minute runs out");
-    for _ in 0..3 {
+    for _ in 0..5 {
         let funding = server
             .call(
                 "get_funding_rate",
