@@ -893,3 +893,70 @@ async fn the_mark_price_stream_keeps_a_watched_perpetuals_funding_fresh() {
     // but funding itself is served from the stream: no more than one call per poll.
     assert!(after - before <= 3, "{before} → {after}");
 }
+
+/// Section 4's tools on a perpetual: the book and trades are the contract's (Binance's read
+/// from the simulator's own `fapi` answer), `get_tickers` takes perpetuals and spot pairs
+/// together, and every venue with perpetuals answers each tool for `BTC/USDT:USDT`.
+#[tokio::test]
+async fn section_4_tools_work_on_a_perpetual() {
+    let venues = Venues::start();
+    let server = server(&venues, &[]).await;
+    let sim = venues.sim("binance");
+    let book = server
+        .call(
+            "get_order_book",
+            json!({"symbol": "BTCUSDT.P", "limit": 5, "exchange": "binance"}),
+        )
+        .await;
+    let book = ok(&book);
+    assert_eq!(book["symbol"], "BTC/USDT:USDT");
+    let raw = sim
+        .last_response("fapi/v1/depth", Some("BTCUSDT"))
+        .expect("the simulator answered fapi/v1/depth");
+    let best_bid: f64 = raw["bids"][0][0]
+        .as_str()
+        .expect("price")
+        .parse()
+        .expect("number");
+    assert!(close(f(&book["bids"][0][0]), best_bid), "{book} vs {raw}");
+    assert_eq!(sim.calls("depth"), 0, "not the spot book");
+    let trades = server
+        .call(
+            "get_trades",
+            json!({"symbol": "BTCUSDT.P", "limit": 5, "exchange": "binance"}),
+        )
+        .await;
+    let trades = ok(&trades);
+    assert_eq!(trades["trades"].as_array().map(Vec::len), Some(5), "{trades}");
+    let tickers = server
+        .call(
+            "get_tickers",
+            json!({"symbols": ["BTC/USDT", "BTCUSDT.P", "ETH/USDT:USDT"], "exchange": "binance"}),
+        )
+        .await;
+    let tickers = ok(&tickers);
+    let symbols: Vec<&str> = tickers["tickers"]
+        .as_array()
+        .expect("tickers")
+        .iter()
+        .map(|t| t["symbol"].as_str().expect("symbol"))
+        .collect();
+    assert_eq!(symbols, ["BTC/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"], "{tickers}");
+    for t in &tickers["tickers"].as_array().expect("tickers")[1..] {
+        assert!(t["mark_price"].is_number(), "{t}");
+    }
+    for venue in venues.with_derivatives() {
+        for (tool, args) in [
+            ("get_ticker", json!({})),
+            ("get_order_book", json!({"limit": 5})),
+            ("get_trades", json!({"limit": 5})),
+            ("get_ohlcv", json!({"limit": 3})),
+        ] {
+            let mut args = args;
+            args["symbol"] = json!("BTC/USDT:USDT");
+            args["exchange"] = json!(venue);
+            let result = server.call(tool, args).await;
+            assert_eq!(ok(&result)["symbol"], "BTC/USDT:USDT", "{venue} {tool}");
+        }
+    }
+}
