@@ -266,9 +266,11 @@ async fn every_spelling_of_a_perpetual_resolves() {
     let listed = ok(&futures)["markets"].as_array().expect("markets").clone();
     let want = sim.contract(&dated).expect("listed").expiry_ms;
     assert!(
-        listed.iter().any(|m| m["symbol"] == format!("BTC/USDT:USDT-{expiry}")
-            && m["expiry"].as_u64() == want
-            && m["type"] == "future"),
+        listed
+            .iter()
+            .any(|m| m["symbol"] == format!("BTC/USDT:USDT-{expiry}")
+                && m["expiry"].as_u64() == want
+                && m["type"] == "future"),
         "{listed:?}"
     );
     // An unknown perpetual is invalid_symbol with perpetuals as suggestions.
@@ -846,7 +848,17 @@ async fn binance_futures_weights_are_a_budget_apart_from_spots() {
 #[tokio::test]
 async fn the_mark_price_stream_keeps_a_watched_perpetuals_funding_fresh() {
     let venues = Venues::start_with(200);
-    let server = server(&venues, &[("CACHE_TTL", "2")]).await;
+    let redis = common::redis::RedisServer::start();
+    let url = redis.url();
+    let server = server(
+        &venues,
+        &[
+            ("CACHE_TTL", "2"),
+            ("USE_REDIS_CACHE", "true"),
+            ("REDIS_URL", url.as_str()),
+        ],
+    )
+    .await;
     let sim = venues.sim("binance");
     let watch = server.call(
         "stream_ticker",
@@ -892,6 +904,16 @@ async fn the_mark_price_stream_keeps_a_watched_perpetuals_funding_fresh() {
     // The watch's ticker polls may ask premiumIndex (a perpetual's ticker carries the mark),
     // but funding itself is served from the stream: no more than one call per poll.
     assert!(after - before <= 3, "{before} → {after}");
+    // Streamed funding is shared through Redis like a fetched one (no funding was fetched).
+    let mut conn = common::worker::connect(&redis).await;
+    let stored: Option<String> =
+        redis::AsyncCommands::get(&mut conn, "crypto_mcp:cache:binance:funding:BTC/USDT:USDT")
+            .await
+            .expect("GET");
+    let stored: Value =
+        serde_json::from_str(&stored.expect("streamed funding in Redis")).expect("JSON");
+    assert_eq!(stored["kind"], "funding", "{stored}");
+    assert!(stored["data"]["mark_price"].is_number(), "{stored}");
 }
 
 /// Section 4's tools on a perpetual: the book and trades are the contract's (Binance's read
@@ -927,7 +949,11 @@ async fn section_4_tools_work_on_a_perpetual() {
         )
         .await;
     let trades = ok(&trades);
-    assert_eq!(trades["trades"].as_array().map(Vec::len), Some(5), "{trades}");
+    assert_eq!(
+        trades["trades"].as_array().map(Vec::len),
+        Some(5),
+        "{trades}"
+    );
     let tickers = server
         .call(
             "get_tickers",
@@ -941,7 +967,11 @@ async fn section_4_tools_work_on_a_perpetual() {
         .iter()
         .map(|t| t["symbol"].as_str().expect("symbol"))
         .collect();
-    assert_eq!(symbols, ["BTC/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"], "{tickers}");
+    assert_eq!(
+        symbols,
+        ["BTC/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"],
+        "{tickers}"
+    );
     for t in &tickers["tickers"].as_array().expect("tickers")[1..] {
         assert!(t["mark_price"].is_number(), "{t}");
     }

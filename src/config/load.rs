@@ -587,7 +587,10 @@ mod tests {
         let e = load_with(CommonArgs::default(), &[("MARKET_TYPES", "spot,perp")]).unwrap_err();
         assert_eq!(e.key, "exchange.market_types");
         let line = e.to_string();
-        assert!(line.contains("MARKET_TYPES") && line.contains("perp"), "{line}");
+        assert!(
+            line.contains("MARKET_TYPES") && line.contains("perp"),
+            "{line}"
+        );
     }
 
     #[test]
