@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ccxt::{TypedExchangeExt, Value};
+use ccxt::TypedExchangeExt;
 
 use super::{
     CallLog, CircuitBreaker, Exchange, Feed, VenueConfig, VenueError, VenueHealth, WeightBudget,
@@ -179,51 +179,6 @@ impl CcxtExchange {
         } else {
             &self.spot
         }
-    }
-
-    /// Loads one side's markets through ccxt and hands their tables to the side's later
-    /// instances.
-    async fn load_side(&self, derivative: bool) -> Result<Vec<Market>, VenueError> {
-        let side = if derivative {
-            &self.derivatives
-        } else {
-            &self.spot
-        };
-        if side.ccxt_types.is_empty() {
-            return Ok(Vec::new());
-        }
-        let loaded = self
-            .call(side, "markets", side.weights.markets, async {
-                let mut ex = side.instance().await?;
-                let reply = ex.call_raw("load_markets", vec![Value::Bool(true)]).await;
-                reply.map_err(|e| failure(&ex, e))?;
-                Ok((ex.markets(), ex.market_tables()))
-            })
-            .await?;
-        let (loaded, tables) = loaded;
-        // An empty spot list is a broken endpoint; a venue may well list no derivatives.
-        if loaded.is_empty() && !derivative {
-            return Err(VenueError::Malformed(
-                "the exchange listed no markets".to_owned(),
-            ));
-        }
-        // Held by the factory for every later instance; the loading instance is dropped when
-        // it comes back to the pool, being of the old generation.
-        let (factory, generation) = side.install(side::tables_for(&tables, derivative));
-        let pool = side.pool.clone();
-        tokio::spawn(async move {
-            pool.warm(generation, move || factory.make()).await;
-            // Loading markets allocates several times what it keeps (the reply's text, its
-            // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            let _ = tokio::task::spawn_blocking(give_free_memory_back).await;
-        });
-        let types = &self.market_types;
-        Ok(loaded
-            .iter()
-            .filter_map(convert::market)
-            .filter(|m| m.kind().is_some_and(|kind| types.contains(&kind)))
-            .collect())
     }
 
     /// Tickers of up to `ticker_batch` symbols in one call (a single symbol uses the

@@ -11,7 +11,7 @@ use super::batch::Batcher;
 use super::instance::{self, Instance, InstanceFactory};
 use super::pool::{InstancePool, Pooled};
 use super::weights::Weights;
-use crate::model::{MarketType, Ticker};
+use crate::model::{Market, MarketType, Ticker};
 use crate::venue::{VenueError, WeightBudget};
 
 pub(super) struct Side {
@@ -111,6 +111,53 @@ pub(super) fn tables_for(tables: &Value, derivative: bool) -> Value {
         tables.clone()
     } else {
         instance::without_info(tables)
+    }
+}
+
+impl super::CcxtExchange {
+    /// Loads one side's markets through ccxt and hands their tables to the side's later
+    /// instances.
+    pub(super) async fn load_side(&self, derivative: bool) -> Result<Vec<Market>, VenueError> {
+        let side = if derivative {
+            &self.derivatives
+        } else {
+            &self.spot
+        };
+        if side.ccxt_types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let loaded = self
+            .call(side, "markets", side.weights.markets, async {
+                let mut ex = side.instance().await?;
+                let reply = ex.call_raw("load_markets", vec![Value::Bool(true)]).await;
+                reply.map_err(|e| super::failure(&ex, e))?;
+                Ok((ex.markets(), ex.market_tables()))
+            })
+            .await?;
+        let (loaded, tables) = loaded;
+        // An empty spot list is a broken endpoint; a venue may well list no derivatives.
+        if loaded.is_empty() && !derivative {
+            return Err(VenueError::Malformed(
+                "the exchange listed no markets".to_owned(),
+            ));
+        }
+        // Held by the factory for every later instance; the loading instance is dropped when
+        // it comes back to the pool, being of the old generation.
+        let (factory, generation) = side.install(tables_for(&tables, derivative));
+        let pool = side.pool.clone();
+        tokio::spawn(async move {
+            pool.warm(generation, move || factory.make()).await;
+            // Loading markets allocates several times what it keeps (the reply's text, its
+            // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            let _ = tokio::task::spawn_blocking(super::give_free_memory_back).await;
+        });
+        let types = &self.market_types;
+        Ok(loaded
+            .iter()
+            .filter_map(super::convert::market)
+            .filter(|m| m.kind().is_some_and(|kind| types.contains(&kind)))
+            .collect())
     }
 }
 
