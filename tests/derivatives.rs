@@ -115,6 +115,25 @@ async fn funding_history_of_each_venue_equals_the_simulators() {
             assert_eq!(got.0, want.0, "{venue}");
             assert!(close(got.1, want.1), "{venue}: {got:?} vs {want:?}");
         }
+        // Longer than one call of the venue (OKX 100, Bybit 200): asked page after page.
+        let long_since = now_ms() - 120 * 24 * 3_600_000;
+        let result = server
+            .call(
+                "get_funding_history",
+                json!({"symbol": "BTCUSDT", "exchange": venue, "since": long_since, "limit": 250}),
+            )
+            .await;
+        let got = ok(&result);
+        let want = venues.sim(venue).funding_history(&id, long_since, now_ms());
+        let times: Vec<u64> = got["rates"]
+            .as_array()
+            .expect("rates")
+            .iter()
+            .map(|r| r["timestamp"].as_u64().expect("ms"))
+            .collect();
+        let want: Vec<u64> = want.iter().take(250).map(|w| w.0).collect();
+        assert_eq!(times.len(), 250, "{venue}");
+        assert_eq!(times, want, "{venue}");
     }
 }
 

@@ -10,9 +10,17 @@ use crate::model::{
 };
 use crate::venue::VenueError;
 
-/// Most rates one funding-history call returns (Binance's and OKX's cap is 100 on some
-/// endpoints, 1000 on others; Bybit's 200): longer histories are cut to the most recent.
-const HISTORY_PAGE: u32 = 1000;
+/// Most funding-history calls one request makes (pages of the venue's cap).
+const MAX_HISTORY_PAGES: usize = 10;
+
+/// Most rates one funding-history call returns on `venue`.
+fn history_page(venue: &str) -> u32 {
+    match venue {
+        "okx" => 100,
+        "bybit" => 200,
+        _ => 1000,
+    }
+}
 /// Hours between settlements where a Binance contract is not listed in `fundingInfo`.
 const BINANCE_DEFAULT_INTERVAL_HOURS: f64 = 8.0;
 
@@ -143,6 +151,9 @@ impl CcxtExchange {
         ticker
     }
 
+    /// Settled rates, oldest first: from `since` the oldest `limit`, without it the most recent
+    /// `limit` (up to `until`). The venues cap a call (Binance 1000, Bybit 200, OKX 100), so a
+    /// longer range is asked page after page, forwards from `since` or backwards from `until`.
     pub(super) async fn funding_history(
         &self,
         symbol: &str,
@@ -150,8 +161,56 @@ impl CcxtExchange {
         until: Option<i64>,
         limit: u32,
     ) -> Result<Vec<FundingPoint>, VenueError> {
+        let page = history_page(&self.id);
+        let wanted = limit as usize;
+        let (mut from, mut to) = (since, until);
+        let mut points: Vec<FundingPoint> = Vec::new();
+        for _ in 0..MAX_HISTORY_PAGES {
+            let ask = (wanted - points.len()).min(page as usize) as u32;
+            let mut got = self.history_page(symbol, from, to, ask).await?;
+            if let Some(until) = until {
+                got.retain(|p| p.timestamp <= until);
+            }
+            if let Some(since) = since {
+                got.retain(|p| p.timestamp >= since);
+            }
+            let full = got.len() >= ask as usize;
+            let (first, last) = (
+                got.first().map(|p| p.timestamp),
+                got.last().map(|p| p.timestamp),
+            );
+            points.extend(got);
+            points.sort_by_key(|p| p.timestamp);
+            points.dedup_by_key(|p| p.timestamp);
+            if !full || points.len() >= wanted {
+                break;
+            }
+            if since.is_some() {
+                from = last.map(|t| t + 1);
+            } else {
+                to = first.map(|t| t - 1);
+            }
+        }
+        if points.len() > wanted {
+            // From `since` the oldest; without it the most recent.
+            if since.is_some() {
+                points.truncate(wanted);
+            } else {
+                points.drain(..points.len() - wanted);
+            }
+        }
+        Ok(points)
+    }
+
+    /// One call of the venue's funding history.
+    async fn history_page(
+        &self,
+        symbol: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        ask: u32,
+    ) -> Result<Vec<FundingPoint>, VenueError> {
         let side = &self.derivatives;
-        let ask = limit.min(HISTORY_PAGE);
         let params = match until {
             Some(until) => {
                 ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "until": until })))
@@ -177,23 +236,7 @@ impl CcxtExchange {
                 },
             )
             .await?;
-        let mut points = convert::funding_history(rows);
-        if let Some(until) = until {
-            points.retain(|p| p.timestamp <= until);
-        }
-        if let Some(since) = since {
-            points.retain(|p| p.timestamp >= since);
-        }
-        let keep = limit as usize;
-        if points.len() > keep {
-            // From `since` the oldest; without it the most recent.
-            if since.is_some() {
-                points.truncate(keep);
-            } else {
-                points.drain(..points.len() - keep);
-            }
-        }
-        Ok(points)
+        Ok(convert::funding_history(rows))
     }
 
     pub(super) async fn open_interest(&self, symbol: &str) -> Result<OpenInterest, VenueError> {
