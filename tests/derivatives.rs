@@ -594,3 +594,34 @@ async fn section_4_tools_work_on_a_perpetual() {
         }
     }
 }
+
+/// `MARKET_TYPES=swap`: no spot market list is loaded at all, and a bare pair names the
+/// perpetual for every tool.
+#[tokio::test]
+async fn market_types_without_spot_load_no_spot_markets() {
+    let venues = Venues::start();
+    let server = server_with_types(&venues, "swap").await;
+    let sim = venues.sim("binance");
+    let ticker = server
+        .call(
+            "get_ticker",
+            json!({"symbol": "BTCUSDT", "exchange": "binance"}),
+        )
+        .await;
+    let ticker = ok(&ticker);
+    assert_eq!(ticker["symbol"], "BTC/USDT:USDT", "{ticker}");
+    assert!(ticker["mark_price"].is_number(), "{ticker}");
+    assert_eq!(sim.calls("exchangeInfo"), 0, "no spot market list");
+    assert_eq!(sim.calls("fapi/v1/exchangeInfo"), 1);
+    let spot = server
+        .call(
+            "list_markets",
+            json!({"type": "any", "exchange": "binance"}),
+        )
+        .await;
+    assert!(ok(&spot)["markets"]
+        .as_array()
+        .expect("markets")
+        .iter()
+        .all(|m| m["type"] == "swap"));
+}

@@ -100,6 +100,7 @@ impl VenueDirectory {
     /// Whether resolving `input` (a bare pair meaning `means`) waits for the derivative
     /// markets: it names a derivative and they are not loaded yet.
     pub fn needs_derivatives(&self, input: &str, means: PairMeans) -> bool {
+        let means = self.effective(means);
         self.venue.has_derivatives()
             && names_derivative(input, means)
             && !self.markets().is_some_and(|m| m.with_derivatives)
@@ -114,6 +115,7 @@ impl VenueDirectory {
         means: PairMeans,
         now_ms: i64,
     ) -> Result<Option<Resolved>, EngineError> {
+        let means = self.effective(means);
         if means == PairMeans::Perpetual && !self.venue.has_derivatives() {
             return Err(EngineError::Unsupported(format!(
                 "{} has no derivatives here (perpetual swaps are served on binance, okx and \
@@ -132,6 +134,16 @@ impl VenueDirectory {
         }
         self.resolve_in(&markets.index, input, means, now_ms)
             .map(Some)
+    }
+
+    /// What a bare pair means here: without spot markets (`MARKET_TYPES` leaving spot out),
+    /// the perpetual for every tool.
+    fn effective(&self, means: PairMeans) -> PairMeans {
+        if self.venue.has_derivatives() && !self.venue.has_spot() {
+            PairMeans::Perpetual
+        } else {
+            means
+        }
     }
 
     pub fn resolve_in(

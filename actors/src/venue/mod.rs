@@ -127,6 +127,12 @@ pub trait Exchange: Send + Sync + 'static {
         false
     }
 
+    /// Whether spot markets are loaded here (`MARKET_TYPES` may leave them out: then a bare
+    /// pair names the perpetual for every tool).
+    fn has_spot(&self) -> bool {
+        true
+    }
+
     /// The derivative markets of the types `MARKET_TYPES` names, loaded apart from spot and
     /// only when a derivative is first asked for.
     async fn load_derivative_markets(&self) -> Result<Vec<Market>, VenueError> {

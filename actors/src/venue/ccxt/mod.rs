@@ -404,6 +404,10 @@ impl Exchange for CcxtExchange {
         !self.derivatives.ccxt_types.is_empty()
     }
 
+    fn has_spot(&self) -> bool {
+        !self.spot.ccxt_types.is_empty()
+    }
+
     fn listed_funding_interval(&self, symbol: &str) -> Option<f64> {
         self.listed_interval(symbol)
     }
