@@ -144,8 +144,9 @@ async fn the_worker_pool_serves_funding_and_redis_shares_it() {
     }
     let stored = stored.unwrap_or_else(|| panic!("{key} in Redis"));
     assert!(stored.contains("funding_rate"), "{stored}");
+    // The funding call, and the mark the open interest's quote value needs.
     let calls = sim.calls("fapi/v1/premiumIndex");
-    assert_eq!(calls, 1);
+    assert_eq!(calls, 2);
     let url = redis.url();
     let server = server(
         &venues,

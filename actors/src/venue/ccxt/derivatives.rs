@@ -239,7 +239,27 @@ impl CcxtExchange {
         Ok(convert::funding_history(rows))
     }
 
+    /// Open interest in contracts, base and quote. OKX states the quote value; Binance and
+    /// Bybit do not, so their mark price is asked at the same time (one round trip) and the
+    /// value is the base amount at the mark.
     pub(super) async fn open_interest(&self, symbol: &str) -> Result<OpenInterest, VenueError> {
+        if self.id == "okx" {
+            return self.open_interest_call(symbol).await;
+        }
+        let (interest, rate) =
+            futures::join!(self.open_interest_call(symbol), self.funding_call(symbol));
+        let mut interest = interest?;
+        if interest.open_interest_value.is_none() {
+            let mark = rate.ok().and_then(|r| r.mark_price);
+            interest.open_interest_value = interest
+                .open_interest_base
+                .zip(mark)
+                .map(|(base, mark)| base * mark);
+        }
+        Ok(interest)
+    }
+
+    async fn open_interest_call(&self, symbol: &str) -> Result<OpenInterest, VenueError> {
         let side = &self.derivatives;
         let (interest, contract_size) = self
             .call(side, "openinterest", side.weights.open_interest, async {
