@@ -65,7 +65,9 @@ pub const TOOLS: &[ToolSpec] = &[
         name: "get_ticker",
         title: "Latest ticker",
         description: "Latest 24h ticker of one market (last price, bid/ask, high/low, volume, \
-                      change), with freshness: source, age_ms, stale.",
+                      change), with freshness: source, age_ms, stale. A bare pair (BTCUSDT) is \
+                      spot; a perpetual (BTC/USDT:USDT, BTCUSDT.P) adds mark_price and \
+                      index_price.",
     },
     ToolSpec {
         tool: Tool::GetTickers,
@@ -78,7 +80,8 @@ pub const TOOLS: &[ToolSpec] = &[
         tool: Tool::GetOhlcv,
         name: "get_ohlcv",
         title: "OHLCV candles",
-        description: "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first.",
+        description: "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first; \
+                      price=mark or index gives a derivative's mark or index price candles.",
     },
     ToolSpec {
         tool: Tool::GetOrderBook,
@@ -96,9 +99,10 @@ pub const TOOLS: &[ToolSpec] = &[
         tool: Tool::ListMarkets,
         name: "list_markets",
         title: "List markets",
-        description: "Markets listed on the exchange, filtered by symbol substring and quote \
-                      currency, a page at a time: total counts every match, next_offset is the \
-                      offset of the next page (null at the end).",
+        description: "Markets listed on the exchange, filtered by symbol substring, quote \
+                      currency and type (spot by default; swap, future, option or any, with \
+                      the contract terms), a page at a time: total counts every match, \
+                      next_offset is the offset of the next page (null at the end).",
     },
     ToolSpec {
         tool: Tool::StreamTicker,
