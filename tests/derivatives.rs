@@ -137,6 +137,25 @@ async fn funding_history_of_each_venue_equals_the_simulators() {
         let want: Vec<u64> = want.iter().take(250).map(|w| w.0).collect();
         assert_eq!(times.len(), 250, "{venue}");
         assert_eq!(times, want, "{venue}");
+        // Without since: the most recent 250 up to `until`, paged backwards.
+        let until = now_ms() - 10 * 24 * 3_600_000;
+        let result = server
+            .call(
+                "get_funding_history",
+                json!({"symbol": "BTCUSDT", "exchange": venue, "until": until, "limit": 250}),
+            )
+            .await;
+        let times: Vec<u64> = ok(&result)["rates"]
+            .as_array()
+            .expect("rates")
+            .iter()
+            .map(|r| r["timestamp"].as_u64().expect("ms"))
+            .collect();
+        let all = venues
+            .sim(venue)
+            .funding_history(&id, until - 200 * 24 * 3_600_000, until);
+        let want: Vec<u64> = all[all.len() - 250..].iter().map(|w| w.0).collect();
+        assert_eq!(times, want, "{venue}");
     }
 }
 

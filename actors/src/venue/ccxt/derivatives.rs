@@ -211,7 +211,12 @@ impl CcxtExchange {
         ask: u32,
     ) -> Result<Vec<FundingPoint>, VenueError> {
         let side = &self.derivatives;
+        // ccxt maps `until` to Binance's and Bybit's `endTime`; for OKX it passes nothing, and
+        // OKX's own `after` means "settled before".
         let params = match until {
+            Some(until) if self.id == "okx" => ccxt::Params::from(ccxt::Value::from(
+                serde_json::json!({ "after": until.saturating_add(1) }),
+            )),
             Some(until) => {
                 ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "until": until })))
             }
