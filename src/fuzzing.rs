@@ -49,6 +49,7 @@ fn market_index() -> &'static MarketIndex {
                 market_type: market_type.to_owned(),
                 active: true,
                 id: id.to_owned(),
+                terms: Default::default(),
             }
         };
         MarketIndex::new(vec![
@@ -156,6 +157,22 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
             check_symbol(&a.symbol)
         }
         Tool::ExchangeStatus => parse::<status::StatusArgs>(arguments).map(|_| ()),
+        Tool::GetFundingRate | Tool::GetOpenInterest => {
+            let a: crate::tools::derivatives::FundingRateArgs = parse(arguments)?;
+            check_symbol(&a.symbol)
+        }
+        Tool::GetFundingHistory => {
+            let a: crate::tools::derivatives::FundingHistoryArgs = parse(arguments)?;
+            args::FUNDING_HISTORY_LIMIT.check(a.limit)?;
+            check_symbol(&a.symbol)
+        }
+        Tool::CompareFunding => {
+            let a: crate::tools::derivatives::CompareFundingArgs = parse(arguments)?;
+            if let Some(list) = &a.exchanges {
+                args::COMPARED_EXCHANGES.check_count(list.len())?;
+            }
+            check_symbol(&a.symbol)
+        }
     };
     if let Err(error) = &result {
         // Whatever the client sent is answered with a code of its own, never `internal`.

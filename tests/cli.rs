@@ -364,8 +364,9 @@ async fn status_shows_whether_each_exchange_answers() {
     let out = cli(&sim, &["status"]).await.success();
     let line = row(&out.stdout, "binance");
     assert_eq!((line[3], line[4]), ("1", "1"), "{line:?}");
-    // Client instances held of the most (issue 25): the one that made the failed call.
-    assert_eq!(line[8], "1/8", "{line:?}");
+    // Client instances held of the most (issue 25): the one that made the failed call, of 8
+    // per side (spot, and Binance's USDⓈ-M side under the default MARKET_TYPES).
+    assert_eq!(line[8], "1/16", "{line:?}");
     assert!(line[10].starts_with("exchange_unavailable"), "{line:?}");
 }
 

@@ -22,7 +22,11 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "list_markets",
             "stream_ticker",
             "compare_prices",
-            "exchange_status"
+            "exchange_status",
+            "get_funding_rate",
+            "get_funding_history",
+            "get_open_interest",
+            "compare_funding"
         ]
     );
     for tool in &tools {

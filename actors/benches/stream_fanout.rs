@@ -185,7 +185,7 @@ fn main() {
         })
         .expect("engine");
         let info = engine.exchange(None).unwrap().clone();
-        let markets = engine.markets(&info).await.expect("markets");
+        let markets = engine.markets(&info, false).await.expect("markets");
         let chosen: Vec<(String, String)> = markets
             .index
             .markets()

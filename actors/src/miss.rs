@@ -204,14 +204,17 @@ impl MissPath {
             Offered::Stored => {
                 if upstream == DataRequest::Ticker {
                     entry.publish_ticker(&stamped);
-                    if from_own_feed {
-                        let key = CacheKey {
-                            exchange: entry.exchange.clone(),
-                            symbol: entry.symbol.clone(),
-                            request: upstream,
-                        };
-                        self.mirror(key, &stamped);
-                    }
+                }
+                // What this node's feed pushes (tickers, a perpetual's funding and mark) is
+                // shared like what it fetches.
+                let shared = matches!(upstream, DataRequest::Ticker | DataRequest::FundingRate);
+                if from_own_feed && shared {
+                    let key = CacheKey {
+                        exchange: entry.exchange.clone(),
+                        symbol: entry.symbol.clone(),
+                        request: upstream,
+                    };
+                    self.mirror(key, &stamped);
                 }
                 stamped.served_fresh(now)
             }

@@ -287,7 +287,7 @@ async fn fifteen_hundred_symbols_use_two_connections_within_the_message_limit() 
     let sim = sim(1000, 1500);
     let engine = engine(&sim, Duration::from_secs(30), Duration::from_secs(10));
     let info = info(&engine);
-    let markets = engine.markets(&info).await.unwrap();
+    let markets = engine.markets(&info, false).await.unwrap();
     let symbols: Vec<String> = markets
         .index
         .markets()

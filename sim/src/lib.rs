@@ -40,9 +40,26 @@
 //! The binary serves several at once: `crypto-market-sim --exchanges binance,okx,bybit,kraken,
 //! coinbase` (consecutive ports from `--addr`, one `<id> <url>` line each on stdout).
 //!
+//! Derivatives: Binance USDⓈ-M (`/fapi/v1/...` and the `@markPrice` streams on the Binance
+//! port), OKX `SWAP` and Bybit `linear` perpetuals (plus a Binance CURRENT_QUARTER future), on
+//! the same walk as spot with a small basis; mark and index distinct from last; funding that
+//! settles on the UTC grid (SOL every 4 h, the others every 8 h); open interest that moves.
+//! [`SimHandle::contract_at`] and [`SimHandle::funding_history`] say what those endpoints serve
+//! at an instant, [`SimHandle::derivative_calls`] whether a client asked for any:
+//!
+//! ```no_run
+//! use crypto_market_sim::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default()).unwrap();
+//! let url = format!("{}/fapi/v1/premiumIndex?symbol=BTCUSDT", sim.rest_url());
+//! let c = sim.contract("BTCUSDT").unwrap(); // last, mark, index, funding_rate, next_funding_ms, ..
+//! assert!(c.mark != c.index && sim.derivative_calls() == 0);
+//! # let _ = url;
+//! ```
+//!
 //! Layout:
 //! * `market`: symbols, the deterministic random walk and the data derived from it. Transport
-//!   agnostic: REST and the websocket streams publish the same trades/book/candles.
+//!   agnostic: REST and the websocket streams publish the same trades/book/candles. Its
+//!   `contract` and `derivatives` modules are the venues' perpetuals and futures.
 //! * `markets`: markets listed and delisted at runtime (each change is a new `Market` version).
 //! * `rest`: the `/api/v3` handlers in Binance's wire format plus `/__sim` controls.
 //! * `ws`: Binance's websocket market streams (`/ws/<stream>`, `/stream?streams=..`) on the same
@@ -51,11 +68,14 @@
 //! * `faults`, `counters`, `requests`: fault injection, call counting, REQUEST_WEIGHT limiting,
 //!   the request log.
 //! * `venue`, `venues`: [`Venue`] and its price skew; OKX, Bybit, Kraken and Coinbase REST
-//!   (a folder each), served by one request pipeline with the same faults and counters.
+//!   (a folder each, with OKX's and Bybit's derivatives in their `derivatives.rs`), served by one
+//!   request pipeline with the same faults and counters; Binance USDⓈ-M in `binance_futures`.
+//! * `derivs_handle`: [`SimHandle`]'s view of the contracts ([`ContractQuote`]).
 //! * `server`: the thread + runtime that hosts it, and [`SimHandle`].
 
 mod config;
 mod counters;
+mod derivs_handle;
 mod faults;
 mod fixtures;
 mod market;
@@ -69,6 +89,7 @@ mod venues;
 mod ws;
 
 pub use config::{FileConfig, SimConfig};
+pub use derivs_handle::{is_derivative_name, ContractQuote};
 pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};

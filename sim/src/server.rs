@@ -120,6 +120,10 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
+    pub(crate) fn state(&self) -> &SimState {
+        &self.state
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -143,7 +147,9 @@ impl SimHandle {
 
     /// Requests received by endpoint name, failed ones included: Binance's path after /api/v3/
     /// ("klines", "ticker/24hr"), another venue's path after its REST base ("market/ticker" on
-    /// OKX, "Ticker" on Kraken; the full list is in the `venues` module doc).
+    /// OKX, "Ticker" on Kraken; the full list is in the `venues` module doc). Derivative
+    /// requests have names of their own: the path on Binance USDⓈ-M ("fapi/v1/premiumIndex"),
+    /// `swap:<endpoint>` on OKX, `linear:<endpoint>` on Bybit.
     pub fn calls(&self, endpoint: &str) -> u64 {
         self.state.calls.get(endpoint)
     }

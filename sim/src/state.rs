@@ -3,6 +3,7 @@
 use crate::config::SimConfig;
 use crate::counters::{Calls, WeightMeter};
 use crate::faults::FaultState;
+use crate::market::derivatives::Derivatives;
 use crate::market::Market;
 use crate::markets::Markets;
 use crate::requests::{RequestLog, MAX_REQUESTS};
@@ -11,6 +12,9 @@ use axum::body::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Binance USDⓈ-M's REQUEST_WEIGHT per minute (its `exchangeInfo` rateLimits).
+pub const FUTURES_WEIGHT_LIMIT: u32 = 2400;
 
 type LastKey = (String, Option<String>);
 
@@ -21,6 +25,10 @@ pub struct SimState {
     pub faults: FaultState,
     pub calls: Calls,
     pub weight: WeightMeter,
+    /// Binance USDⓈ-M's own REQUEST_WEIGHT budget (`/fapi`), apart from spot's.
+    pub futures_weight: WeightMeter,
+    /// The venue's derivative contracts (None on Kraken and Coinbase); fixed at start.
+    pub derivs: Option<Arc<Derivatives>>,
     pub requests: RequestLog,
     /// The websocket layer: connections, topics, websocket faults.
     pub ws: Hub,
@@ -44,7 +52,10 @@ impl SimState {
             config.full_markets,
             config.tick_ms.max(1),
         )?;
+        let derivs = Derivatives::for_market(&market, now_ms()).map(Arc::new);
         Ok(SimState {
+            futures_weight: WeightMeter::new(FUTURES_WEIGHT_LIMIT),
+            derivs,
             faults: FaultState::new(config.seed),
             weight: WeightMeter::new(config.weight_limit),
             calls: Calls::default(),
@@ -92,6 +103,7 @@ impl SimState {
         self.calls.reset();
         self.requests.reset();
         self.weight.reset();
+        self.futures_weight.reset();
         self.last
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

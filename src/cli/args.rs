@@ -81,6 +81,11 @@ pub enum Command {
     /// One symbol's quote on every exchange that lists it, the best bid and ask across them
     /// and the spread between venues.
     Compare(CompareArgs),
+    /// A perpetual's funding rate on every exchange that has it (the highest, the lowest and
+    /// the spread); with --exchange only that one; --history: its settled rates.
+    Funding(FundingArgs),
+    /// A perpetual's (or future's) open interest.
+    Oi(OiArgs),
     /// The exchanges' health (circuit, calls, errors, latency, markets); with --redis, the
     /// worker pool's status.
     Status,
@@ -153,6 +158,27 @@ pub struct CompareArgs {
     /// Only these exchanges, e.g. --exchanges binance,okx (default: every enabled one).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub exchanges: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FundingArgs {
+    /// Perpetual, e.g. BTCUSDT (its linear USDT perpetual), BTC/USDT:USDT, BTC-USDT-SWAP.
+    pub symbol: String,
+    /// Settled rates instead of the current ones (on --exchange, else the default one).
+    #[arg(long)]
+    pub history: bool,
+    /// Settled rates to show with --history (1..1000).
+    #[arg(long, short, default_value_t = 24)]
+    pub limit: u32,
+    /// Only these exchanges, e.g. --exchanges binance,okx (default: every enabled one).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub exchanges: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OiArgs {
+    /// Perpetual or future, e.g. BTCUSDT (its linear USDT perpetual), BTC/USDT:USDT.
+    pub symbol: String,
 }
 
 #[derive(Debug, Args)]

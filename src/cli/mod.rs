@@ -212,6 +212,36 @@ async fn execute(connection: &Connection, cli: &Cli, look: Look) -> Result<Strin
             }
             Ok(venues::comparison(&v, look))
         }
+        Command::Funding(a) => {
+            let (v, show): (Value, fn(&Value, Look) -> String) = if a.history {
+                let call = json!({ "symbol": a.symbol, "limit": a.limit });
+                let v = spin(connection.call("get_funding_history", args(cli, call))).await?;
+                (v, render::derivatives::funding_history)
+            } else if cli.global.exchange.is_some() && a.exchanges.is_empty() {
+                let call = json!({ "symbol": a.symbol });
+                let v = spin(connection.call("get_funding_rate", args(cli, call))).await?;
+                (v, render::derivatives::funding_rate)
+            } else {
+                let mut call = json!({ "symbol": a.symbol });
+                if !a.exchanges.is_empty() {
+                    call["exchanges"] = json!(a.exchanges);
+                }
+                let v = spin(connection.call("compare_funding", call)).await?;
+                (v, render::derivatives::funding_comparison)
+            };
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(show(&v, look))
+        }
+        Command::Oi(a) => {
+            let call = json!({ "symbol": a.symbol });
+            let v = spin(connection.call("get_open_interest", args(cli, call))).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(render::derivatives::open_interest(&v, look))
+        }
         Command::Status => status::run(connection, cli, look).await,
         Command::Chat => chat::run(connection, cli, look).await,
     }

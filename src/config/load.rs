@@ -120,6 +120,7 @@ pub fn load(
             key.as_str(),
             "exchange.exchanges"
                 | "exchange.warm_symbols"
+                | "exchange.market_types"
                 | "redis.nodes"
                 | "server.allowed_origins"
         ) {
@@ -312,6 +313,11 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
             "exchange.weight_limit",
             || format!("{limit} is out of range"),
         )?;
+    }
+    if let Err(problem) =
+        crypto_market_actors::model::MarketType::parse_list(&c.exchange.market_types.join(","))
+    {
+        return Err(ConfigError::new("exchange.market_types", problem));
     }
     let stall = c.exchange.ws_stall_ms;
     check(
@@ -564,6 +570,34 @@ mod tests {
         assert_eq!(c.redis.key_prefix, "filep", "file beats default");
         assert_eq!(c.enabled_exchanges(), vec!["binance".to_owned()]);
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// `MARKET_TYPES` (SPEC.md 4.1): default `spot,swap`, a list, an unknown type refused
+    /// naming the setting and what it accepts.
+    #[test]
+    fn market_types_default_parse_and_refuse_unknown_types() {
+        use crypto_market_actors::model::MarketType;
+        let c = load_with(CommonArgs::default(), &[]).unwrap();
+        assert_eq!(
+            c.engine_config().venues[0].market_types,
+            vec![MarketType::Spot, MarketType::Swap]
+        );
+        let c = load_with(
+            CommonArgs::default(),
+            &[("MARKET_TYPES", "future, spot,swap")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.engine_config().venues[0].market_types,
+            vec![MarketType::Spot, MarketType::Swap, MarketType::Future]
+        );
+        let e = load_with(CommonArgs::default(), &[("MARKET_TYPES", "spot,perp")]).unwrap_err();
+        assert_eq!(e.key, "exchange.market_types");
+        let line = e.to_string();
+        assert!(
+            line.contains("MARKET_TYPES") && line.contains("perp"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct ExchangeSettings {
     pub weight_limit: Option<u32>,
     /// Symbols of the default exchange kept streamed (or polled) from start.
     pub warm_symbols: Vec<String>,
+    /// Market types that may be loaded (`MARKET_TYPES`): `spot`, `swap`, `future`, `option`;
+    /// derivative ones load on first use.
+    pub market_types: Vec<String>,
 }
 
 impl Default for ExchangeSettings {
@@ -82,11 +85,18 @@ impl Default for ExchangeSettings {
             ws_stall_ms: 10_000,
             weight_limit: None,
             warm_symbols: Vec::new(),
+            market_types: vec!["spot".into(), "swap".into()],
         }
     }
 }
 
 impl ExchangeSettings {
+    /// `MARKET_TYPES`, parsed (validated at load, so never empty here: the default then).
+    pub fn market_types(&self) -> Vec<crypto_market_actors::model::MarketType> {
+        crypto_market_actors::model::MarketType::parse_list(&self.market_types.join(","))
+            .unwrap_or_else(|_| crypto_market_actors::model::DEFAULT_MARKET_TYPES.to_vec())
+    }
+
     /// Where exchange `id`'s REST API is: `EXCHANGE_REST_URL` for the default exchange, else
     /// its entry in `EXCHANGE_REST_URLS`; `None`: the exchange's own.
     pub fn rest_url_of(&self, id: &str) -> Option<&str> {
@@ -349,6 +359,7 @@ impl ServerConfig {
                     } else {
                         None
                     },
+                    market_types: self.exchange.market_types(),
                     id,
                 }
             })

@@ -83,6 +83,11 @@ pub const SETTINGS: &[Setting] = &[
         "WARM_SYMBOLS",
         "comma-separated symbols of the default exchange, e.g. BTC/USDT,ETH/USDT",
     ),
+    s(
+        "exchange.market_types",
+        "MARKET_TYPES",
+        "comma-separated market types from spot, swap, future, option (default spot,swap)",
+    ),
     s("cache.ttl", "CACHE_TTL", "whole seconds from 0 to 86400"),
     s(
         "cache.maxsize",

@@ -16,6 +16,10 @@ use crate::tools::args::{
     TradesArgs,
 };
 use crate::tools::compare::{CompareArgs, CompareResult};
+use crate::tools::derivatives::{
+    CompareFundingArgs, CompareFundingResult, FundingHistoryArgs, FundingHistoryResult,
+    FundingRateArgs, FundingRateResult, OpenInterestResult,
+};
 use crate::tools::output::{
     MarketsResult, OhlcvResult, OrderBookResult, StreamTickerResult, TickerResult, TickersResult,
     TradesResult,
@@ -39,6 +43,10 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::StreamTicker => tool::<StreamTickerArgs, StreamTickerResult>(spec),
         Tool::ComparePrices => tool::<CompareArgs, CompareResult>(spec),
         Tool::ExchangeStatus => tool::<StatusArgs, StatusResult>(spec),
+        Tool::GetFundingRate => tool::<FundingRateArgs, FundingRateResult<'static>>(spec),
+        Tool::GetFundingHistory => tool::<FundingHistoryArgs, FundingHistoryResult<'static>>(spec),
+        Tool::GetOpenInterest => tool::<FundingRateArgs, OpenInterestResult<'static>>(spec),
+        Tool::CompareFunding => tool::<CompareFundingArgs, CompareFundingResult>(spec),
     }
 }
 

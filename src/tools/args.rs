@@ -12,8 +12,8 @@ use super::bounds::{
     stream_seconds_schema, stream_updates_schema, ticker_symbols_schema, trades_limit_schema,
 };
 pub use super::bounds::{
-    Bound, BOOK_DEPTH, COMPARED_EXCHANGES, MARKETS_LIMIT, MARKETS_OFFSET, OHLCV_LIMIT,
-    STREAM_SECONDS, STREAM_UPDATES, TICKER_SYMBOLS, TRADES_LIMIT,
+    Bound, BOOK_DEPTH, COMPARED_EXCHANGES, FUNDING_HISTORY_LIMIT, MARKETS_LIMIT, MARKETS_OFFSET,
+    OHLCV_LIMIT, STREAM_SECONDS, STREAM_UPDATES, TICKER_SYMBOLS, TRADES_LIMIT,
 };
 
 /// Parses a tool's JSON arguments. Every failure (wrong type, unknown or missing argument)
@@ -36,7 +36,8 @@ pub fn parse<T: DeserializeOwned>(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TickerArgs {
-    /// Market symbol in any common spelling: BTC/USDT, BTCUSDT, btc-usdt, BTC_USDT.
+    /// Market symbol in any common spelling: BTC/USDT, BTCUSDT, btc-usdt, BTC_USDT (spot); a
+    /// perpetual as BTC/USDT:USDT, BTCUSDT.P, BTCUSDT-PERP or BTC-USDT-SWAP.
     pub symbol: String,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
@@ -67,6 +68,9 @@ pub struct OhlcvArgs {
     /// Start time: Unix milliseconds or ISO-8601 (e.g. 2024-01-31T00:00:00Z).
     #[serde(default)]
     pub since: Option<Since>,
+    /// Price the candles follow: trade (default), or a derivative's mark or index price.
+    #[serde(default)]
+    pub price: Option<String>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
     pub exchange: Option<String>,
@@ -113,6 +117,9 @@ pub struct ListMarketsArgs {
     #[serde(default)]
     #[schemars(schema_with = "markets_offset_schema")]
     pub offset: Option<u32>,
+    /// Market type: spot (default), swap (perpetuals), future (dated), option, or any.
+    #[serde(default, rename = "type")]
+    pub market_type: Option<String>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
     pub exchange: Option<String>,

@@ -61,6 +61,14 @@ pub const MARKETS_OFFSET: Bound = Bound {
     max: u32::MAX,
     default: Some(0),
 };
+/// `get_funding_history`: settled rates to return.
+pub const FUNDING_HISTORY_LIMIT: Bound = Bound {
+    name: "limit",
+    what: "Settled funding rates to return",
+    min: 1,
+    max: 1000,
+    default: Some(100),
+};
 /// `compare_prices`: the venues one call may name (every venue this build can serve).
 pub const COMPARED_EXCHANGES: Bound = Bound {
     name: "exchanges",
@@ -187,6 +195,7 @@ bound_schemas! {
     stream_seconds_schema => STREAM_SECONDS.schema,
     stream_updates_schema => STREAM_UPDATES.schema,
     compared_exchanges_schema => COMPARED_EXCHANGES.optional_list_schema,
+    funding_history_limit_schema => FUNDING_HISTORY_LIMIT.schema,
 }
 
 #[cfg(test)]

@@ -27,8 +27,16 @@ pub fn within_bounds(bound: &Bound) -> String {
 
 /// `symbol` is not listed on `exchange`: the closest markets, else a search for its base.
 pub fn unknown_symbol(exchange: &str, symbol: &str, suggestions: &[String]) -> String {
+    // A perpetual asked for (or suggested) is searched among the perpetuals.
+    let derivative = symbol.contains(':')
+        || suggestions.first().is_some_and(|s| s.contains(':'))
+        || crypto_market_actors::model::names_derivative(
+            symbol,
+            crypto_market_actors::model::PairMeans::Spot,
+        );
+    let kind = if derivative { ", type=swap" } else { "" };
     let search = format!(
-        "call list_markets with exchange={exchange} and query={}",
+        "call list_markets with exchange={exchange}{kind} and query={}",
         base_of(symbol)
     );
     match suggestions.first() {
@@ -41,7 +49,7 @@ pub fn unknown_symbol(exchange: &str, symbol: &str, suggestions: &[String]) -> S
 fn base_of(symbol: &str) -> String {
     let upper = symbol.trim().to_ascii_uppercase();
     let base = upper
-        .split(['/', '-', '_', ':', ' '])
+        .split(['/', '-', '_', ':', '.', ' '])
         .find(|part| !part.is_empty())
         .unwrap_or(&upper);
     let base = QUOTES
@@ -86,8 +94,14 @@ pub fn other_venues(
         steps.push(format!("call {tool} with exchange={first}{also}"));
     }
     if let Some(symbol) = symbol.filter(|_| enabled.len() > 1) {
+        // The derivative tools compare funding; the others prices.
+        let compare = if tool.contains("funding") || tool == "get_open_interest" {
+            "compare_funding"
+        } else {
+            "compare_prices"
+        };
         steps.push(format!(
-            "call compare_prices with symbol={symbol} to read every enabled exchange at once"
+            "call {compare} with symbol={symbol} to read every enabled exchange at once"
         ));
     }
     join_steps(steps)
@@ -194,6 +208,15 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_perpetual_is_searched_among_perpetuals() {
+        let hint = unknown_symbol("binance", "ETHUSDX.P", &["ETH/USDT:USDT".to_owned()]);
+        assert!(hint.contains("symbol=ETH/USDT:USDT"), "{hint}");
+        assert!(hint.contains("type=swap and query=ETHUSDX"), "{hint}");
+        let spot = unknown_symbol("binance", "FOOUSDT", &[]);
+        assert!(!spot.contains("type="), "{spot}");
+    }
 
     #[test]
     fn an_unknown_symbol_points_to_list_markets_with_its_base() {

@@ -5,6 +5,7 @@ pub mod args;
 mod bounds;
 pub mod compare;
 mod context;
+pub mod derivatives;
 mod error;
 mod hint;
 pub mod limit;
@@ -12,7 +13,7 @@ pub mod output;
 pub mod status;
 pub mod stream;
 
-use crypto_market_actors::model::{DataRequest, MarketData, Timeframe};
+use crypto_market_actors::model::{CandlePrice, DataRequest, MarketData, MarketType, Timeframe};
 use crypto_market_actors::Answer;
 use crypto_market_actors::{Engine, ErrorCode, TickerWatch};
 use std::time::Instant;
@@ -42,6 +43,10 @@ pub enum Tool {
     StreamTicker,
     ComparePrices,
     ExchangeStatus,
+    GetFundingRate,
+    GetFundingHistory,
+    GetOpenInterest,
+    CompareFunding,
 }
 
 /// A tool as clients see it: its name, a title for people, and what it does.
@@ -60,7 +65,9 @@ pub const TOOLS: &[ToolSpec] = &[
         name: "get_ticker",
         title: "Latest ticker",
         description: "Latest 24h ticker of one market (last price, bid/ask, high/low, volume, \
-                      change), with freshness: source, age_ms, stale.",
+                      change), with freshness: source, age_ms, stale. A bare pair (BTCUSDT) is \
+                      spot; a perpetual (BTC/USDT:USDT, BTCUSDT.P) adds mark_price and \
+                      index_price.",
     },
     ToolSpec {
         tool: Tool::GetTickers,
@@ -73,7 +80,8 @@ pub const TOOLS: &[ToolSpec] = &[
         tool: Tool::GetOhlcv,
         name: "get_ohlcv",
         title: "OHLCV candles",
-        description: "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first.",
+        description: "OHLCV candles [ts_ms, open, high, low, close, volume], oldest first; \
+                      price=mark or index gives a derivative's mark or index price candles.",
     },
     ToolSpec {
         tool: Tool::GetOrderBook,
@@ -91,9 +99,10 @@ pub const TOOLS: &[ToolSpec] = &[
         tool: Tool::ListMarkets,
         name: "list_markets",
         title: "List markets",
-        description: "Markets listed on the exchange, filtered by symbol substring and quote \
-                      currency, a page at a time: total counts every match, next_offset is the \
-                      offset of the next page (null at the end).",
+        description: "Markets listed on the exchange, filtered by symbol substring, quote \
+                      currency and type (spot by default; swap, future, option or any, with \
+                      the contract terms), a page at a time: total counts every match, \
+                      next_offset is the offset of the next page (null at the end).",
     },
     ToolSpec {
         tool: Tool::StreamTicker,
@@ -120,6 +129,37 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Health of each enabled exchange (or one): circuit state, request weight \
                       used and limit, calls and errors in the last minute, p50/p99 call \
                       latency, last error, markets loaded and their age, websocket state.",
+    },
+    ToolSpec {
+        tool: Tool::GetFundingRate,
+        name: "get_funding_rate",
+        title: "Perpetual funding rate",
+        description: "Current funding rate of a perpetual swap (a bare pair such as BTCUSDT \
+                      means its linear USDT perpetual), when it settles next, the interval in \
+                      hours, mark and index price, with freshness: source, age_ms, stale.",
+    },
+    ToolSpec {
+        tool: Tool::GetFundingHistory,
+        name: "get_funding_history",
+        title: "Funding rate history",
+        description: "Settled funding rates of a perpetual swap, oldest first, between since \
+                      and until (the most recent ones without since).",
+    },
+    ToolSpec {
+        tool: Tool::GetOpenInterest,
+        name: "get_open_interest",
+        title: "Open interest",
+        description: "Open interest of a perpetual or future: in contracts, in the base \
+                      currency and its quote value where the venue gives them.",
+    },
+    ToolSpec {
+        tool: Tool::CompareFunding,
+        name: "compare_funding",
+        title: "Compare funding across exchanges",
+        description: "One perpetual's funding rate on every enabled exchange that has it (or \
+                      the given exchanges), each annualized (rate × 24 / interval_hours × 365), \
+                      with the highest, the lowest and their spread; venues that fail are \
+                      listed under errors.",
     },
 ];
 
@@ -229,6 +269,10 @@ impl ToolService {
             Tool::StreamTicker => self.stream_ticker(parse(arguments)?, context).await,
             Tool::ComparePrices => self.compare_prices(parse(arguments)?).await,
             Tool::ExchangeStatus => self.exchange_status(parse(arguments)?),
+            Tool::GetFundingRate => self.get_funding_rate(parse(arguments)?).await,
+            Tool::GetFundingHistory => self.get_funding_history(parse(arguments)?).await,
+            Tool::GetOpenInterest => self.get_open_interest(parse(arguments)?).await,
+            Tool::CompareFunding => self.compare_funding(parse(arguments)?).await,
         }
     }
 
@@ -318,6 +362,14 @@ impl ToolService {
             .as_ref()
             .map(args::Since::to_millis)
             .transpose()?;
+        let price = match args.price.as_deref() {
+            None => CandlePrice::Trade,
+            Some(text) => CandlePrice::parse(text).ok_or_else(|| {
+                ToolError::invalid_argument(format!(
+                    "price: {text:?} is not a candle price; use trade, mark or index"
+                ))
+            })?,
+        };
         let answer = self
             .engine
             .fetch_named(
@@ -327,6 +379,7 @@ impl ToolService {
                     timeframe: timeframe.clone(),
                     since,
                     limit,
+                    price,
                 },
             )
             .await?;
@@ -418,10 +471,22 @@ impl ToolService {
         let exchange = self.engine.exchange(args.exchange.as_deref())?;
         let limit = args::MARKETS_LIMIT.check(args.limit)? as usize;
         let offset = args::MARKETS_OFFSET.check(args.offset)? as usize;
-        let markets = self.engine.markets(exchange).await?;
+        // `None`: any type.
+        let wanted = match args.market_type.as_deref().map(str::trim) {
+            None => Some(MarketType::Spot),
+            Some(text) if text.eq_ignore_ascii_case("any") => None,
+            Some(text) => Some(MarketType::parse(text).ok_or_else(|| {
+                ToolError::invalid_argument(format!(
+                    "type: {text:?} is not a market type; use spot, swap, future, option or any"
+                ))
+            })?),
+        };
+        let derivatives = wanted != Some(MarketType::Spot);
+        let markets = self.engine.markets(exchange, derivatives).await?;
         let matching: Vec<_> = markets
             .index
             .search(args.query.as_deref(), args.quote.as_deref())
+            .filter(|m| wanted.is_none_or(|t| m.kind() == Some(t)))
             .collect();
         let total = matching.len();
         let page: Vec<_> = matching.into_iter().skip(offset).take(limit).collect();
@@ -504,7 +569,7 @@ fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {
     })
 }
 
-fn to_json(result: &impl Serialize) -> Result<Value, ToolError> {
+pub(crate) fn to_json(result: &impl Serialize) -> Result<Value, ToolError> {
     serde_json::to_value(result).map_err(|e| {
         ToolError::new(
             ErrorCode::Internal,
@@ -514,7 +579,7 @@ fn to_json(result: &impl Serialize) -> Result<Value, ToolError> {
 }
 
 /// The engine answered with another kind of data than asked: a bug, reported rather than hidden.
-fn mismatch(expected: &str) -> ToolError {
+pub(crate) fn mismatch(expected: &str) -> ToolError {
     ToolError::new(
         ErrorCode::Internal,
         format!("the engine answered without {expected}"),

@@ -8,6 +8,7 @@
 )]
 
 pub mod cli;
+pub mod derivs;
 pub mod failover_traffic;
 pub mod gateway;
 pub mod http_front;

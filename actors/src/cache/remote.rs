@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::lease::{FillWatch, RECHECK_AFTER};
-use crate::model::{CacheKey, Candle, MarketData, OrderBook, Source, Stamped, Ticker, Trade};
+use crate::model::{
+    CacheKey, Candle, FundingPoint, FundingRate, MarketData, OpenInterest, OrderBook, Source,
+    Stamped, Ticker, Trade,
+};
 use crate::redis_target::{RedisConn, RedisTarget};
 
 /// How long the layer steps aside after Redis failed.
@@ -42,6 +45,9 @@ enum StoredData {
     Ohlcv(Vec<Candle>),
     Orderbook(OrderBook),
     Trades(Vec<Trade>),
+    Funding(FundingRate),
+    Fundinghistory(Vec<FundingPoint>),
+    Openinterest(OpenInterest),
 }
 
 pub struct RemoteCache {
@@ -255,6 +261,9 @@ impl RemoteCache {
             StoredData::Ohlcv(c) => MarketData::Ohlcv(c),
             StoredData::Orderbook(b) => MarketData::OrderBook(b),
             StoredData::Trades(t) => MarketData::Trades(t),
+            StoredData::Funding(f) => MarketData::FundingRate(f),
+            StoredData::Fundinghistory(h) => MarketData::FundingHistory(h),
+            StoredData::Openinterest(o) => MarketData::OpenInterest(o),
         };
         if value.kind() != key.request.kind() {
             return None;
@@ -273,6 +282,9 @@ impl RemoteCache {
             MarketData::Ohlcv(c) => StoredData::Ohlcv(c.clone()),
             MarketData::OrderBook(b) => StoredData::Orderbook(b.clone()),
             MarketData::Trades(t) => StoredData::Trades(t.clone()),
+            MarketData::FundingRate(f) => StoredData::Funding(f.clone()),
+            MarketData::FundingHistory(h) => StoredData::Fundinghistory(h.clone()),
+            MarketData::OpenInterest(o) => StoredData::Openinterest(o.clone()),
         };
         let stored = Stored {
             fetched_at_ms: stamped.fetched_at_ms,

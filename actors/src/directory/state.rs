@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::cache::{Age, CacheCounters, TtlPolicy};
-use crate::model::{DataRequest, Stamped};
+use crate::model::{DataRequest, MarketData, Stamped};
 
 /// Most values one symbol keeps (distinct candle requests could otherwise grow without
 /// bound); past it, the one fetched longest ago goes.
@@ -84,6 +84,7 @@ impl SymbolState {
     /// Stores `stamped` for `upstream` unless the held value is newer by exchange time.
     pub fn offer(&self, upstream: DataRequest, stamped: Stamped) -> Offered {
         let mut values = self.values();
+        let stamped = completed(&values, stamped);
         if let Some((_, held)) = values.iter_mut().find(|(request, _)| *request == upstream) {
             if stamped.value.is_older_than(&held.value) {
                 return Offered::KeptNewer;
@@ -137,11 +138,99 @@ impl SymbolState {
     }
 }
 
+/// `stamped` with what its source leaves out and the symbol already knows: a streamed
+/// funding rate (Binance's `@markPrice@1s`) has no interval, a perpetual's streamed ticker
+/// no mark or index price (the held funding value has them, refreshed every second).
+fn completed(values: &[(DataRequest, Stamped)], stamped: Stamped) -> Stamped {
+    let held_funding = || {
+        values
+            .iter()
+            .find_map(|(request, held)| match (request, &*held.value) {
+                (DataRequest::FundingRate, MarketData::FundingRate(f)) => Some(f),
+                _ => None,
+            })
+    };
+    let value = match &*stamped.value {
+        MarketData::FundingRate(f) if f.interval_hours.is_none() => {
+            let Some(interval) = held_funding().and_then(|h| h.interval_hours) else {
+                return stamped;
+            };
+            let mut f = f.clone();
+            f.interval_hours = Some(interval);
+            MarketData::FundingRate(f)
+        }
+        MarketData::Ticker(t)
+            if t.symbol.contains(':') && (t.mark_price.is_none() || t.index_price.is_none()) =>
+        {
+            let Some(held) = held_funding() else {
+                return stamped;
+            };
+            let mut t = t.clone();
+            t.mark_price = t.mark_price.or(held.mark_price);
+            t.index_price = t.index_price.or(held.index_price);
+            MarketData::Ticker(t)
+        }
+        _ => return stamped,
+    };
+    Stamped {
+        value: Arc::new(value),
+        ..stamped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MarketData, Source, Ticker};
+    use crate::model::{FundingRate, MarketData, Source, Ticker};
     use std::time::Duration;
+
+    /// A streamed funding rate keeps the interval REST gave; a perpetual's streamed ticker
+    /// gets the mark and index the funding value holds.
+    #[test]
+    fn streamed_values_are_completed_from_what_the_symbol_holds() {
+        let state = SymbolState::new(Arc::default(), 0);
+        let funding = |ts: i64, hours: Option<f64>, mark: f64| {
+            Arc::new(MarketData::FundingRate(FundingRate {
+                symbol: "BTC/USDT:USDT".into(),
+                funding_rate: Some(0.0001),
+                interval_hours: hours,
+                mark_price: Some(mark),
+                index_price: Some(mark - 1.0),
+                timestamp: Some(ts),
+                ..Default::default()
+            }))
+        };
+        state.offer(
+            DataRequest::FundingRate,
+            stamped(funding(1, Some(4.0), 100.0), Source::Exchange, 1),
+        );
+        state.offer(
+            DataRequest::FundingRate,
+            stamped(funding(2, None, 101.0), Source::Stream, 2),
+        );
+        let policy = TtlPolicy::new(Duration::from_secs(10), Duration::from_secs(60));
+        let Lookup::Fresh(held) = state.lookup(&DataRequest::FundingRate, &policy, 3, false) else {
+            panic!("a fresh funding value")
+        };
+        let MarketData::FundingRate(f) = &*held.value else {
+            panic!("funding")
+        };
+        assert_eq!((f.interval_hours, f.mark_price), (Some(4.0), Some(101.0)));
+        let perp = Arc::new(MarketData::Ticker(Ticker {
+            symbol: "BTC/USDT:USDT".into(),
+            timestamp: Some(3),
+            last: Some(100.5),
+            ..Default::default()
+        }));
+        state.offer(DataRequest::Ticker, stamped(perp, Source::Stream, 3));
+        let Lookup::Fresh(held) = state.lookup(&DataRequest::Ticker, &policy, 3, false) else {
+            panic!("a fresh ticker")
+        };
+        let MarketData::Ticker(t) = &*held.value else {
+            panic!("ticker")
+        };
+        assert_eq!((t.mark_price, t.index_price), (Some(101.0), Some(100.0)));
+    }
 
     fn ticker(ts: i64, last: f64) -> Arc<MarketData> {
         Arc::new(MarketData::Ticker(Ticker {

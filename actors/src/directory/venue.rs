@@ -11,7 +11,7 @@ use lru::LruCache;
 
 use super::entry::SymbolEntry;
 use crate::error::EngineError;
-use crate::model::{Market, MarketIndex};
+use crate::model::{names_derivative, Market, MarketIndex, PairMeans, Unlisted};
 use crate::venue::Exchange;
 
 /// Unknown inputs whose suggestions are remembered, per exchange.
@@ -27,6 +27,8 @@ pub struct MarketsAnswer {
     pub exchange: Arc<str>,
     pub index: Arc<MarketIndex>,
     pub fetched_at_ms: i64,
+    /// The derivative markets are in `index` (they load on first use, SPEC.md 4.1).
+    pub with_derivatives: bool,
 }
 
 /// One exchange's shared view.
@@ -39,8 +41,8 @@ pub struct VenueDirectory {
     rejected: Mutex<HashMap<Arc<str>, i64>>,
     /// Whether `rejected` has anything, so the hit path skips its lock almost always.
     any_rejected: AtomicBool,
-    /// Compact unknown input → its suggestions.
-    suggestions: Mutex<LruCache<String, Vec<String>>>,
+    /// Unknown input (compact, and which type it wanted) → its suggestions.
+    suggestions: Mutex<LruCache<Unlisted, Vec<String>>>,
 }
 
 /// A resolved symbol and its live entry, if it has one.
@@ -89,22 +91,69 @@ impl VenueDirectory {
         *self.markets.write().unwrap_or_else(|p| p.into_inner()) = Some(answer);
     }
 
-    /// Resolves `input` to a listed market the exchange has not rejected; `Ok(None)` while
-    /// the markets are not loaded yet.
+    /// Resolves `input` for a tool of section 4 (a bare pair is spot); see
+    /// [`Self::resolve_for`].
     pub fn resolve(&self, input: &str, now_ms: i64) -> Result<Option<Resolved>, EngineError> {
+        self.resolve_for(input, PairMeans::Spot, now_ms)
+    }
+
+    /// Whether resolving `input` (a bare pair meaning `means`) waits for the derivative
+    /// markets: it names a derivative and they are not loaded yet.
+    pub fn needs_derivatives(&self, input: &str, means: PairMeans) -> bool {
+        let means = self.effective(means);
+        self.venue.has_derivatives()
+            && names_derivative(input, means)
+            && !self.markets().is_some_and(|m| m.with_derivatives)
+    }
+
+    /// Resolves `input` to a listed market the exchange has not rejected; `Ok(None)` while
+    /// the markets it needs (spot, or the derivatives a derivative spelling or tool needs)
+    /// are not loaded yet. A derivative tool on a venue without derivatives is `unsupported`.
+    pub fn resolve_for(
+        &self,
+        input: &str,
+        means: PairMeans,
+        now_ms: i64,
+    ) -> Result<Option<Resolved>, EngineError> {
+        let means = self.effective(means);
+        if means == PairMeans::Perpetual && !self.venue.has_derivatives() {
+            return Err(EngineError::Unsupported(format!(
+                "{} has no derivatives here (perpetual swaps are served on binance, okx and \
+                 bybit, for the types MARKET_TYPES names)",
+                self.id
+            )));
+        }
         let Some(markets) = self.markets() else {
             return Ok(None);
         };
-        self.resolve_in(&markets.index, input, now_ms).map(Some)
+        if !markets.with_derivatives
+            && self.venue.has_derivatives()
+            && names_derivative(input, means)
+        {
+            return Ok(None);
+        }
+        self.resolve_in(&markets.index, input, means, now_ms)
+            .map(Some)
+    }
+
+    /// What a bare pair means here: without spot markets (`MARKET_TYPES` leaving spot out),
+    /// the perpetual for every tool.
+    fn effective(&self, means: PairMeans) -> PairMeans {
+        if self.venue.has_derivatives() && !self.venue.has_spot() {
+            PairMeans::Perpetual
+        } else {
+            means
+        }
     }
 
     pub fn resolve_in(
         &self,
         index: &MarketIndex,
         input: &str,
+        means: PairMeans,
         now_ms: i64,
     ) -> Result<Resolved, EngineError> {
-        match index.find(input) {
+        match index.find_for(input, means) {
             Ok(market) => {
                 if self.is_rejected(&market.symbol, now_ms) {
                     return Err(self.invalid(market.symbol.clone(), Vec::new()));
@@ -143,14 +192,14 @@ impl VenueDirectory {
         }
     }
 
-    fn suggestions_for(&self, index: &MarketIndex, key: String) -> Vec<String> {
+    fn suggestions_for(&self, index: &MarketIndex, key: Unlisted) -> Vec<String> {
         let mut cache = self.suggestions.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(cached) = cache.get(&key) {
             return cached.clone();
         }
         drop(cache);
         // Computed outside the lock: it is the expensive part, and bounded by the index.
-        let suggestions = index.suggest(&key);
+        let suggestions = index.suggest_for(&key);
         self.suggestions
             .lock()
             .unwrap_or_else(|p| p.into_inner())

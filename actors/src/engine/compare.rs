@@ -1,4 +1,5 @@
-//! One symbol's ticker on many exchanges at once (`compare_prices`): each venue is asked
+//! One symbol's ticker (`compare_prices`) or funding rate (`compare_funding`) on many
+//! exchanges at once: each venue is asked
 //! concurrently through its usual path (memory, Redis, stream or one exchange call), and a
 //! slow or failing venue costs at most its own deadline and shows up as that venue's error.
 
@@ -37,6 +38,17 @@ impl Engine {
         symbol: &str,
         exchanges: Option<&[String]>,
     ) -> Result<Comparison, EngineError> {
+        self.compare(symbol, exchanges, DataRequest::Ticker).await
+    }
+
+    /// `request` for `symbol` on each of `exchanges`, as [`Engine::compare_tickers`]; venues
+    /// that do not serve it (no derivatives there) are left out unless named.
+    pub async fn compare(
+        &self,
+        symbol: &str,
+        exchanges: Option<&[String]>,
+        request: DataRequest,
+    ) -> Result<Comparison, EngineError> {
         let venues: Vec<&ExchangeInfo> = match exchanges {
             Some(names) => {
                 let mut venues: Vec<&ExchangeInfo> = Vec::with_capacity(names.len());
@@ -51,18 +63,18 @@ impl Engine {
             }
             None => self.inner.exchanges.iter().collect(),
         };
+        let request = &request;
         let asks = venues.iter().map(|venue| async move {
             let deadline = venue.timeout + COMPARE_MARGIN;
-            let reply =
-                tokio::time::timeout(deadline, self.fetch(venue, symbol, DataRequest::Ticker))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(EngineError::Timeout(format!(
-                            "{} did not answer within {} ms",
-                            venue.id,
-                            deadline.as_millis()
-                        )))
-                    });
+            let reply = tokio::time::timeout(deadline, self.fetch(venue, symbol, request.clone()))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EngineError::Timeout(format!(
+                        "{} did not answer within {} ms",
+                        venue.id,
+                        deadline.as_millis()
+                    )))
+                });
             (venue.id.clone(), reply)
         });
         let mut quotes = Vec::new();
@@ -75,6 +87,7 @@ impl Engine {
                     // The default venue's suggestions are the ones worth showing.
                     unlisted.get_or_insert(error);
                 }
+                Err(EngineError::Unsupported(_)) if exchanges.is_none() => {}
                 Err(error) => errors.push((venue, error)),
             }
         }

@@ -163,10 +163,12 @@ fn on_venue(request: &DataRequest, timeframes: &[String]) -> Option<DataRequest>
             timeframe,
             since,
             limit,
+            price,
         } => Some(DataRequest::Ohlcv {
             timeframe: Timeframe::parse(timeframe.as_str(), timeframes)?,
             since: *since,
             limit: *limit,
+            price: *price,
         }),
         other => Some(other.clone()),
     }
@@ -184,6 +186,7 @@ mod tests {
             timeframe: hour,
             since: None,
             limit: 10,
+            price: crate::model::CandlePrice::Trade,
         };
         assert!(on_venue(&request, &["1m".to_owned(), "1h".to_owned()]).is_some());
         assert!(on_venue(&request, &["1m".to_owned()]).is_none());

@@ -24,8 +24,9 @@ impl Engine {
     ) -> Reply {
         let venue = self.venue(exchange)?;
         let now = self.inner.directory.now_ms();
-        let Some(resolved) = venue.resolve(symbol, now)? else {
-            // Markets not loaded yet: the router loads them, then resolves.
+        let Some(resolved) = venue.resolve_for(symbol, request.pair_means(), now)? else {
+            // Markets not loaded yet (or the derivatives it names): the router loads them,
+            // then resolves.
             self.inner.directory.counters.miss();
             return self.route(&exchange.id, symbol.to_owned(), request).await;
         };
@@ -104,14 +105,23 @@ impl Engine {
         ))
     }
 
-    /// The exchange's markets, loaded once.
-    pub async fn markets(&self, exchange: &ExchangeInfo) -> Result<MarketsAnswer, EngineError> {
-        if let Some(markets) = self.venue(exchange)?.markets() {
-            return Ok(markets);
+    /// The exchange's markets, loaded once; `derivatives`: with its derivative markets
+    /// (loaded on this first use if the venue has them).
+    pub async fn markets(
+        &self,
+        exchange: &ExchangeInfo,
+        derivatives: bool,
+    ) -> Result<MarketsAnswer, EngineError> {
+        let venue = self.venue(exchange)?;
+        if let Some(markets) = venue.markets() {
+            if !derivatives || markets.with_derivatives || !venue.venue.has_derivatives() {
+                return Ok(markets);
+            }
         }
         let (reply, answer) = oneshot::channel();
         let get = GetMarkets {
             exchange: exchange.id.clone(),
+            derivatives,
             reply,
         };
         match self.inner.router.try_send(get) {

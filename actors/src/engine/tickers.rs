@@ -29,8 +29,12 @@ impl Engine {
                     .collect()
             }
         };
-        if venue.markets().is_none() {
-            if let Err(e) = self.markets(exchange).await {
+        // Perpetuals among the symbols (`BTC/USDT:USDT`) need the derivative markets too.
+        let derivatives = symbols
+            .iter()
+            .any(|s| venue.needs_derivatives(s, crate::model::PairMeans::Spot));
+        if venue.markets().is_none() || derivatives {
+            if let Err(e) = self.markets(exchange, derivatives).await {
                 return symbols
                     .iter()
                     .map(|s| (s.clone(), Err(e.clone())))

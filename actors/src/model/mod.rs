@@ -1,6 +1,7 @@
 //! Normalised market data, the same whatever exchange or wire format it came from.
 
 mod candle;
+mod derivatives;
 mod key;
 mod market;
 mod order_book;
@@ -11,11 +12,12 @@ mod ticker;
 mod trade;
 
 pub use candle::{Candle, Timeframe};
+pub use derivatives::{CandlePrice, FundingPoint, FundingRate, OpenInterest};
 pub use key::CacheKey;
-pub use market::Market;
+pub use market::{Market, MarketTerms, MarketType, DEFAULT_MARKET_TYPES};
 pub use order_book::OrderBook;
 pub use request::{DataKind, DataRequest, MarketData};
 pub use served::{now_ms, Clock, Served, Source, Stamped};
-pub use symbol::{MarketIndex, SymbolLookup};
+pub use symbol::{names_derivative, MarketIndex, PairMeans, SymbolLookup, Unlisted};
 pub use ticker::Ticker;
 pub use trade::{Trade, TradeSide};

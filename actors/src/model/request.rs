@@ -1,4 +1,7 @@
-use super::{Candle, OrderBook, Ticker, Timeframe, Trade};
+use super::{
+    Candle, CandlePrice, FundingPoint, FundingRate, OpenInterest, OrderBook, PairMeans, Ticker,
+    Timeframe, Trade,
+};
 
 /// Depths fetched from the exchange for a requested book or trade limit. Binance charges by
 /// these steps (depth 1-100 costs the same weight), so fetching the whole step and cutting it
@@ -13,6 +16,9 @@ pub enum DataKind {
     OrderBook,
     Trades,
     Markets,
+    Funding,
+    FundingHistory,
+    OpenInterest,
 }
 
 impl DataKind {
@@ -23,6 +29,9 @@ impl DataKind {
             Self::OrderBook => "orderbook",
             Self::Trades => "trades",
             Self::Markets => "markets",
+            Self::Funding => "funding",
+            Self::FundingHistory => "fundinghistory",
+            Self::OpenInterest => "openinterest",
         }
     }
 }
@@ -35,6 +44,8 @@ pub enum DataRequest {
         timeframe: Timeframe,
         since: Option<i64>,
         limit: u32,
+        /// Trade prices, or a derivative's mark or index price.
+        price: CandlePrice,
     },
     OrderBook {
         limit: u32,
@@ -42,6 +53,15 @@ pub enum DataRequest {
     Trades {
         limit: u32,
     },
+    /// A perpetual's current funding rate (with mark and index price).
+    FundingRate,
+    /// Settled funding rates, oldest first.
+    FundingHistory {
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: u32,
+    },
+    OpenInterest,
 }
 
 impl DataRequest {
@@ -51,6 +71,20 @@ impl DataRequest {
             Self::Ohlcv { .. } => DataKind::Ohlcv,
             Self::OrderBook { .. } => DataKind::OrderBook,
             Self::Trades { .. } => DataKind::Trades,
+            Self::FundingRate => DataKind::Funding,
+            Self::FundingHistory { .. } => DataKind::FundingHistory,
+            Self::OpenInterest => DataKind::OpenInterest,
+        }
+    }
+
+    /// What a bare pair names for this request: the linear perpetual for the derivative-only
+    /// values (funding, open interest), spot for the rest (SPEC.md 4.1).
+    pub fn pair_means(&self) -> PairMeans {
+        match self {
+            Self::FundingRate | Self::FundingHistory { .. } | Self::OpenInterest => {
+                PairMeans::Perpetual
+            }
+            _ => PairMeans::Spot,
         }
     }
 
@@ -70,18 +104,32 @@ impl DataRequest {
     /// The `[:{params}]` part of the cache key; empty for a ticker.
     pub fn params(&self) -> String {
         match self {
-            Self::Ticker => String::new(),
+            Self::Ticker | Self::FundingRate | Self::OpenInterest => String::new(),
             Self::Ohlcv {
                 timeframe,
-                since: None,
+                since,
                 limit,
-            } => format!("{timeframe}:{limit}"),
-            Self::Ohlcv {
-                timeframe,
-                since: Some(since),
-                limit,
-            } => format!("{timeframe}:{limit}:{since}"),
+                price,
+            } => {
+                let mut params = format!("{timeframe}:{limit}");
+                if let Some(since) = since {
+                    params.push_str(&format!(":{since}"));
+                }
+                // Trade candles keep the keys they always had.
+                if *price != CandlePrice::Trade {
+                    params.push_str(&format!(":{}", price.as_str()));
+                }
+                params
+            }
             Self::OrderBook { limit } | Self::Trades { limit } => limit.to_string(),
+            Self::FundingHistory {
+                since,
+                until,
+                limit,
+            } => {
+                let at = |t: &Option<i64>| t.map_or_else(String::new, |t| t.to_string());
+                format!("{limit}:{}:{}", at(since), at(until))
+            }
         }
     }
 }
@@ -102,6 +150,9 @@ pub enum MarketData {
     Ohlcv(Vec<Candle>),
     OrderBook(OrderBook),
     Trades(Vec<Trade>),
+    FundingRate(FundingRate),
+    FundingHistory(Vec<FundingPoint>),
+    OpenInterest(OpenInterest),
 }
 
 impl MarketData {
@@ -111,6 +162,9 @@ impl MarketData {
             Self::Ohlcv(_) => DataKind::Ohlcv,
             Self::OrderBook(_) => DataKind::OrderBook,
             Self::Trades(_) => DataKind::Trades,
+            Self::FundingRate(_) => DataKind::Funding,
+            Self::FundingHistory(_) => DataKind::FundingHistory,
+            Self::OpenInterest(_) => DataKind::OpenInterest,
         }
     }
 
@@ -128,6 +182,9 @@ impl MarketData {
                 (None, None) => None,
             },
             Self::Trades(trades) => trades.last().and_then(|t| t.timestamp).map(|ts| (ts, 0)),
+            Self::FundingRate(f) => f.timestamp.map(|ts| (ts, 0)),
+            Self::FundingHistory(rates) => rates.last().map(|r| (r.timestamp, 0)),
+            Self::OpenInterest(oi) => oi.timestamp.map(|ts| (ts, 0)),
         }
     }
 
@@ -186,12 +243,28 @@ mod tests {
         );
         let tf = Timeframe::parse("1h", &["1h".to_owned()]).unwrap();
         let ohlcv = DataRequest::Ohlcv {
-            timeframe: tf,
+            timeframe: tf.clone(),
             since: None,
             limit: 7,
+            price: CandlePrice::Trade,
         };
         assert_eq!(ohlcv.upstream(), ohlcv);
         assert_eq!(ohlcv.params(), "1h:7");
+        let mark = DataRequest::Ohlcv {
+            timeframe: tf,
+            since: Some(5),
+            limit: 7,
+            price: CandlePrice::Mark,
+        };
+        assert_eq!(mark.params(), "1h:7:5:mark");
+        let history = DataRequest::FundingHistory {
+            since: Some(1),
+            until: None,
+            limit: 100,
+        };
+        assert_eq!(history.params(), "100:1:");
+        assert_eq!(history.pair_means(), PairMeans::Perpetual);
+        assert_eq!(DataRequest::Ticker.pair_means(), PairMeans::Spot);
     }
 
     #[test]

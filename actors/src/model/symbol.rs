@@ -1,5 +1,8 @@
 //! Symbol normalisation: `BTC/USDT`, `BTCUSDT`, `btc-usdt`, `BTC_USDT` and `btc/usdt` all name
-//! the unified market `BTC/USDT`, resolved against the exchange's own market list.
+//! the unified market `BTC/USDT`, resolved against the exchange's own market list; and the
+//! derivative spellings of SPEC.md section 4.1: `BTC/USDT:USDT`, `BTCUSDT.P`, `BTCUSDT-PERP`,
+//! the exchange's own ids (`BTC-USDT-SWAP`), dated `BTC/USDT:USDT-261225`, and a bare pair
+//! meaning the linear perpetual for the derivative tools ([`PairMeans`]).
 
 use std::collections::HashMap;
 
@@ -25,6 +28,10 @@ pub struct MarketIndex {
     /// Letters and digits only, upper case (`BTCUSDT`), from both the unified symbol and the
     /// exchange id. Spot markets win a clash, as a bare `BTCUSDT` means spot to most users.
     by_compact: HashMap<String, usize>,
+    /// The same for derivatives only (`BTCUSDTSWAP` is OKX's `BTC-USDT-SWAP`).
+    derivative_by_compact: HashMap<String, usize>,
+    /// `BTCUSDT` → the linear perpetual `BTC/USDT:USDT`, for the derivative tools.
+    perpetual_by_pair: HashMap<String, usize>,
     /// Per market (same order as `markets`): its compact symbol and that symbol's letter
     /// counts, computed once so that suggesting allocates nothing per market.
     compact_symbols: Vec<Compact>,
@@ -93,19 +100,80 @@ pub enum SymbolLookup {
     NotListed { suggestions: Vec<String> },
 }
 
+/// What a bare pair (`BTCUSDT`, `BTC/USDT`) names (SPEC.md section 4.1): the spot market for
+/// the tools of section 4, the linear perpetual settled in the quote for the derivative tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PairMeans {
+    #[default]
+    Spot,
+    Perpetual,
+}
+
+/// A well-formed input no market matched: what to suggest for, and among which markets
+/// (suggestions stay per type: derivatives for a derivative spelling or tool, else spot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Unlisted {
+    pub key: String,
+    pub derivative: bool,
+}
+
+/// Whether resolving `input` for a tool whose bare pair `means` this needs the venue's
+/// derivative markets: the tool wants a perpetual, or the input spells a derivative whatever
+/// the tool (a settle part `:USDT`, `.P`, `-PERP`, OKX's `-SWAP`, a dated `-261225`).
+pub fn names_derivative(input: &str, means: PairMeans) -> bool {
+    if means == PairMeans::Perpetual {
+        return true;
+    }
+    let upper = input.trim().to_ascii_uppercase();
+    upper.contains(':')
+        || perpetual_pair(&upper).is_some()
+        || upper.ends_with("-SWAP")
+        || upper
+            .rsplit_once('-')
+            .is_some_and(|(_, tail)| tail.len() == 6 && tail.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The pair of a perpetual spelled `BTCUSDT.P`, `BTCUSDT-PERP`, `BTC_USDT_PERP` or
+/// `BTCUSDTPERP` (upper case input).
+fn perpetual_pair(upper: &str) -> Option<&str> {
+    [".P", "-PERP", "_PERP", "/PERP", "PERP"]
+        .iter()
+        .find_map(|suffix| upper.strip_suffix(suffix))
+        .filter(|pair| compact(pair).len() >= 2)
+}
+
 impl MarketIndex {
     pub fn new(mut markets: Vec<Market>) -> Self {
         markets.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         let mut by_symbol = HashMap::with_capacity(markets.len());
         let mut by_compact = HashMap::with_capacity(markets.len() * 2);
-        // Spot first, so that the first compact form inserted (and kept) is the spot market.
+        let mut derivative_by_compact = HashMap::new();
+        let mut perpetual_by_pair = HashMap::new();
+        // Spot first, so that the first compact form inserted (and kept) is the spot market;
+        // among derivatives, linear perpetuals first (then `BTCUSDT` on a derivatives list is
+        // the perpetual, not a dated future sharing the id).
         let mut order: Vec<usize> = (0..markets.len()).collect();
-        order.sort_by_key(|&i| markets[i].market_type != "spot");
+        order.sort_by_key(|&i| {
+            let m = &markets[i];
+            (m.market_type != "spot", !m.is_linear_perpetual())
+        });
         for i in order {
             let market = &markets[i];
-            by_symbol.insert(market.symbol.clone(), i);
+            by_symbol.insert(market.symbol.to_ascii_uppercase(), i);
             by_compact.entry(compact(&market.symbol)).or_insert(i);
             by_compact.entry(compact(&market.id)).or_insert(i);
+            if market.is_derivative() {
+                derivative_by_compact
+                    .entry(compact(&market.symbol))
+                    .or_insert(i);
+                derivative_by_compact
+                    .entry(compact(&market.id))
+                    .or_insert(i);
+            }
+            if market.is_linear_perpetual() {
+                let pair = compact(&format!("{}{}", market.base, market.quote));
+                perpetual_by_pair.entry(pair).or_insert(i);
+            }
         }
         let compact_symbols = markets
             .iter()
@@ -115,6 +183,8 @@ impl MarketIndex {
             markets,
             by_symbol,
             by_compact,
+            derivative_by_compact,
+            perpetual_by_pair,
             compact_symbols,
         }
     }
@@ -132,47 +202,105 @@ impl MarketIndex {
         self.markets.is_empty()
     }
 
-    pub fn resolve(&self, input: &str) -> Result<&Market, SymbolLookup> {
-        self.find(input).map_err(|unlisted| match unlisted {
-            None => SymbolLookup::Malformed,
-            Some(key) => SymbolLookup::NotListed {
-                suggestions: self.suggest(&key),
-            },
-        })
+    /// Whether any derivative is listed.
+    pub fn has_derivatives(&self) -> bool {
+        !self.derivative_by_compact.is_empty()
     }
 
-    /// Like [`Self::resolve`], without computing suggestions for an unlisted symbol (the
-    /// caller may have them cached): `Err(None)` for malformed input, `Err(Some(key))` for
-    /// a well-formed unlisted one, `key` being what to suggest for.
-    pub fn find(&self, input: &str) -> Result<&Market, Option<String>> {
+    /// Resolves `input` for a tool of section 4 (a bare pair is spot).
+    pub fn resolve(&self, input: &str) -> Result<&Market, SymbolLookup> {
+        self.resolve_for(input, PairMeans::Spot)
+    }
+
+    pub fn resolve_for(&self, input: &str, means: PairMeans) -> Result<&Market, SymbolLookup> {
+        self.find_for(input, means)
+            .map_err(|unlisted| match unlisted {
+                None => SymbolLookup::Malformed,
+                Some(unlisted) => SymbolLookup::NotListed {
+                    suggestions: self.suggest_for(&unlisted),
+                },
+            })
+    }
+
+    /// [`Self::find_for`] for a tool of section 4 (a bare pair is spot).
+    pub fn find(&self, input: &str) -> Result<&Market, Option<Unlisted>> {
+        self.find_for(input, PairMeans::Spot)
+    }
+
+    /// Like [`Self::resolve_for`], without computing suggestions for an unlisted symbol (the
+    /// caller may have them cached): `Err(None)` for malformed input, `Err(Some(unlisted))`
+    /// for a well-formed unlisted one.
+    pub fn find_for(&self, input: &str, means: PairMeans) -> Result<&Market, Option<Unlisted>> {
         let input = input.trim();
         if input.is_empty()
             || input.len() > MAX_SYMBOL_LEN
             || !input
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':'))
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':' | '.'))
         {
             return Err(None);
         }
         let upper = input.to_ascii_uppercase();
-        let by_separator = upper
-            .split_once(['/', '-', '_'])
-            .map(|(base, quote)| format!("{base}/{quote}"));
-        let found = self
-            .by_symbol
-            .get(&upper)
-            .or_else(|| by_separator.as_ref().and_then(|s| self.by_symbol.get(s)))
-            .or_else(|| self.by_compact.get(&compact(&upper)));
+        let unlisted = |derivative: bool| {
+            Some(Unlisted {
+                key: compact(&upper),
+                derivative,
+            })
+        };
+        if let Some(&i) = self.by_symbol.get(&upper) {
+            // For the derivative tools a spot pair spelled exactly still means its perpetual.
+            if means == PairMeans::Spot || self.markets[i].is_derivative() {
+                return Ok(&self.markets[i]);
+            }
+        }
+        if let Some(pair) = perpetual_pair(&upper) {
+            return match self.perpetual_by_pair.get(&compact(pair)) {
+                Some(&i) => Ok(&self.markets[i]),
+                None => Err(unlisted(true)),
+            };
+        }
+        if let Some((pair, settle)) = upper.split_once(':') {
+            // `btc-usdt:usdt`: the pair part in any spelling, the settle part as written.
+            let unified = separated(pair).map(|pair| format!("{pair}:{settle}"));
+            let found = unified
+                .and_then(|u| self.by_symbol.get(&u))
+                .or_else(|| self.derivative_by_compact.get(&compact(&upper)));
+            return match found {
+                Some(&i) => Ok(&self.markets[i]),
+                None => Err(unlisted(true)),
+            };
+        }
+        let derivative = names_derivative(&upper, means);
+        let found = if derivative {
+            let as_pair = (means == PairMeans::Perpetual)
+                .then(|| self.perpetual_by_pair.get(&compact(&upper)))
+                .flatten();
+            as_pair.or_else(|| self.derivative_by_compact.get(&compact(&upper)))
+        } else {
+            separated(&upper)
+                .and_then(|s| self.by_symbol.get(&s))
+                .or_else(|| self.by_compact.get(&compact(&upper)))
+        };
         match found {
             Some(&i) => Ok(&self.markets[i]),
-            None => Err(Some(compact(&upper))),
+            None => Err(unlisted(derivative)),
         }
     }
 
-    /// Listed markets closest to `input`, best first. Cheap per market (a bound from letter
-    /// counts) and bounded per input (at most `MAX_SCORED` full scores), because unknown
-    /// symbols are input anyone can send in bulk.
+    /// Listed markets closest to `input`, best first, among every market.
     pub fn suggest(&self, input: &str) -> Vec<String> {
+        self.suggest_among(input, |_| true)
+    }
+
+    /// Suggestions for an unlisted input, among the markets of its type (derivatives or not).
+    pub fn suggest_for(&self, unlisted: &Unlisted) -> Vec<String> {
+        self.suggest_among(&unlisted.key, |m| m.is_derivative() == unlisted.derivative)
+    }
+
+    /// Listed markets closest to `input` that `keep` accepts, best first. Cheap per market (a
+    /// bound from letter counts) and bounded per input (at most `MAX_SCORED` full scores),
+    /// because unknown symbols are input anyone can send in bulk.
+    fn suggest_among(&self, input: &str, keep: impl Fn(&Market) -> bool) -> Vec<String> {
         let wanted = Compact::new(compact(input));
         if wanted.text.is_empty() {
             return Vec::new();
@@ -181,6 +309,7 @@ impl MarketIndex {
             .compact_symbols
             .iter()
             .enumerate()
+            .filter(|(i, _)| keep(&self.markets[*i]))
             .map(|(i, c)| (wanted.jaro_bound(c), i))
             .filter(|(bound, _)| *bound >= JARO_NEEDED)
             .collect();
@@ -226,6 +355,13 @@ impl MarketIndex {
     }
 }
 
+/// `BTC-USDT`, `BTC_USDT` → `BTC/USDT` (upper case input); `None` without a separator.
+fn separated(upper: &str) -> Option<String> {
+    upper
+        .split_once(['/', '-', '_'])
+        .map(|(base, quote)| format!("{base}/{quote}"))
+}
+
 fn compact(symbol: &str) -> String {
     symbol
         .chars()
@@ -235,134 +371,4 @@ fn compact(symbol: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn market(symbol: &str, id: &str, market_type: &str) -> Market {
-        let (base, quote) = symbol.split_once('/').unwrap();
-        Market {
-            symbol: symbol.to_owned(),
-            base: base.to_owned(),
-            quote: quote.split(':').next().unwrap().to_owned(),
-            market_type: market_type.to_owned(),
-            active: true,
-            id: id.to_owned(),
-        }
-    }
-
-    fn index() -> MarketIndex {
-        MarketIndex::new(vec![
-            market("BTC/USDT:USDT", "BTCUSDT", "swap"),
-            market("BTC/USDT", "BTCUSDT", "spot"),
-            market("ETH/USDT", "ETHUSDT", "spot"),
-            market("ETH/BTC", "ETHBTC", "spot"),
-        ])
-    }
-
-    #[test]
-    fn every_spelling_resolves_to_the_unified_spot_symbol() {
-        let index = index();
-        for input in [
-            "BTC/USDT",
-            "BTCUSDT",
-            "btc-usdt",
-            "BTC_USDT",
-            "btc/usdt",
-            " btcusdt ",
-        ] {
-            assert_eq!(
-                index.resolve(input).map(|m| m.symbol.as_str()),
-                Ok("BTC/USDT"),
-                "{input}"
-            );
-        }
-        assert_eq!(index.resolve("BTC/USDT:USDT").unwrap().market_type, "swap");
-        assert_eq!(index.resolve("eth-btc").unwrap().symbol, "ETH/BTC");
-    }
-
-    #[test]
-    fn unknown_symbols_get_close_suggestions() {
-        let index = index();
-        let Err(SymbolLookup::NotListed { suggestions }) = index.resolve("BTC/USDX") else {
-            panic!("BTC/USDX must not resolve")
-        };
-        assert_eq!(suggestions.first().map(String::as_str), Some("BTC/USDT"));
-        assert_eq!(
-            index.resolve("FOO/BAR"),
-            Err(SymbolLookup::NotListed {
-                suggestions: vec![]
-            })
-        );
-    }
-
-    /// The pruned search suggests exactly what scoring every market would.
-    #[test]
-    fn pruned_suggestions_match_an_exhaustive_search() {
-        let bases = [
-            "BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "ADA", "TRX", "LINK", "DOT",
-        ];
-        let quotes = ["USDT", "BTC", "ETH", "FDUSD", "TRY", "EUR"];
-        let markets: Vec<Market> = bases
-            .iter()
-            .flat_map(|b| quotes.iter().map(move |q| (b, q)))
-            .filter(|(b, q)| b != q)
-            .map(|(b, q)| market(&format!("{b}/{q}"), &format!("{b}{q}"), "spot"))
-            .collect();
-        let index = MarketIndex::new(markets);
-        let exhaustive = |input: &str| {
-            let wanted = compact(input);
-            let scored: Vec<(f64, &str)> = index
-                .markets()
-                .iter()
-                .map(|m| {
-                    (
-                        strsim::jaro_winkler(&wanted, &compact(&m.symbol)),
-                        m.symbol.as_str(),
-                    )
-                })
-                .collect();
-            best(scored)
-        };
-        for input in [
-            "BTCUSD",
-            "ETHUSDX",
-            "SOLUSTD",
-            "DOGEUSDTT",
-            "XRPEUR",
-            "QQQQ",
-            "LINKBT",
-            "A",
-            "BNBFDUS",
-        ] {
-            assert_eq!(index.suggest(input), exhaustive(input), "{input}");
-        }
-    }
-
-    #[test]
-    fn malformed_input_is_rejected_before_lookup() {
-        let index = index();
-        for input in ["", "   ", "BTC USDT", "BTC$USDT", &"X".repeat(65)] {
-            assert_eq!(
-                index.resolve(input),
-                Err(SymbolLookup::Malformed),
-                "{input:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn search_filters_by_substring_and_quote() {
-        let index = index();
-        let found: Vec<_> = index
-            .search(Some("eth"), None)
-            .map(|m| m.symbol.as_str())
-            .collect();
-        assert_eq!(found, vec!["ETH/BTC", "ETH/USDT"]);
-        let found: Vec<_> = index
-            .search(None, Some("btc"))
-            .map(|m| m.symbol.as_str())
-            .collect();
-        assert_eq!(found, vec!["ETH/BTC"]);
-        assert_eq!(index.search(Some("btcusdt"), Some("USDT")).count(), 2);
-    }
-}
+mod tests;

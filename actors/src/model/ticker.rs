@@ -24,4 +24,18 @@ pub struct Ticker {
     pub average: Option<f64>,
     pub base_volume: Option<f64>,
     pub quote_volume: Option<f64>,
+    /// A derivative's mark price (SPEC.md 4.1), where the venue gives it; absent on spot.
+    #[serde(
+        rename = "mark_price",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mark_price: Option<f64>,
+    /// A derivative's index price, where the venue gives it; absent on spot.
+    #[serde(
+        rename = "index_price",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub index_price: Option<f64>,
 }

@@ -13,7 +13,7 @@ use super::Router;
 use crate::bridge::{FeedUnwanted, FeedWanted};
 use crate::directory::{Directory, Store, SymbolEntry, SymbolMailbox};
 use crate::model::{DataRequest, MarketData, Source, Stamped};
-use crate::venue::{EventSink, Feed, MarketEvent, StreamKey};
+use crate::venue::{EventSink, Exchange, Feed, MarketEvent, StreamKey};
 
 impl Router {
     /// One more watcher of `entry`: the first one subscribes its feed stream (through the
@@ -70,14 +70,14 @@ pub(super) fn feed_events(
 /// without a running actor come back, for the router to start one.
 pub(super) fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> EventSink {
     Arc::new(move |event| {
-        let actor = directory
-            .venue(&exchange)
+        let venue = directory.venue(&exchange);
+        let actor = venue
             .and_then(|venue| venue.symbol(&event.symbol))
             .and_then(|entry| entry.actor());
         let Some(actor) = actor else {
             return Some(event);
         };
-        let (_, upstream, stamped) = streamed(event)?;
+        let (_, upstream, stamped) = streamed(event, venue.map(|v| &*v.venue))?;
         // A full mailbox drops this value; the next tick replaces it anyway.
         let _ = actor.try_store(Store {
             upstream,
@@ -90,9 +90,21 @@ pub(super) fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> 
 
 /// A pushed value as a symbol stores it: its symbol, the request it answers, and the value
 /// stamped with when it was true (`None` for data a symbol does not keep from a feed).
-fn streamed(event: MarketEvent) -> Option<(Arc<str>, DataRequest, Stamped)> {
-    let upstream = match event.data {
+fn streamed(
+    mut event: MarketEvent,
+    venue: Option<&dyn Exchange>,
+) -> Option<(Arc<str>, DataRequest, Stamped)> {
+    let upstream = match &mut event.data {
         MarketData::Ticker(_) => DataRequest::Ticker,
+        // A perpetual's `@markPrice@1s`: its funding (with mark and index) kept fresh; the
+        // event has no interval, the venue's market list does.
+        MarketData::FundingRate(funding) => {
+            if funding.interval_hours.is_none() {
+                funding.interval_hours =
+                    venue.and_then(|v| v.listed_funding_interval(&event.symbol));
+            }
+            DataRequest::FundingRate
+        }
         _ => return None,
     };
     let stamped = Stamped {
@@ -105,7 +117,11 @@ fn streamed(event: MarketEvent) -> Option<(Arc<str>, DataRequest, Stamped)> {
 
 impl StreamHandler<VenueEvent> for Router {
     fn handle(&mut self, msg: VenueEvent, ctx: &mut Context<Self>) {
-        let Some((symbol, upstream, stamped)) = streamed(msg.event) else {
+        let venue = self
+            .slots
+            .get(&msg.exchange)
+            .map(|s| s.directory.venue.clone());
+        let Some((symbol, upstream, stamped)) = streamed(msg.event, venue.as_deref()) else {
             return;
         };
         let route = Route {

@@ -1,6 +1,11 @@
 //! Each exchange's market list: loaded on first use (requests for it wait meanwhile), reloaded
 //! in the background when old (the loaded list keeps serving, also when a reload fails), and
 //! reloaded early when the exchange rejects a symbol the list has.
+//!
+//! Two groups load apart (SPEC.md 4.1): spot, on the first request of any kind, and the
+//! derivatives, on the first request that needs one (a derivative tool, a derivative spelling,
+//! `list_markets` of a derivative type), so a spot-only user never makes a futures call. The
+//! directory's index holds both once both are loaded.
 
 use std::sync::Arc;
 
@@ -11,7 +16,7 @@ use super::Router;
 use crate::directory::{MarketsAnswer, REJECTED_FOR};
 use crate::error::EngineError;
 use crate::miss::SymbolRejected;
-use crate::model::{Market, MarketIndex};
+use crate::model::{Market, MarketIndex, PairMeans};
 
 /// Least time between two early markets reloads of one exchange (each rejected symbol asks
 /// for one; a burst of them must not become a burst of `exchangeInfo` calls).
@@ -26,6 +31,18 @@ pub(super) enum Pending {
 }
 
 impl Pending {
+    /// Whether this request waits for the venue's derivative markets.
+    fn needs_derivatives(&self, venue: &crate::directory::VenueDirectory) -> bool {
+        match self {
+            Self::Route(route) => venue.needs_derivatives(&route.symbol, route.delivery.means()),
+            Self::Markets(get) => {
+                get.derivatives
+                    && venue.venue.has_derivatives()
+                    && !venue.markets().is_some_and(|m| m.with_derivatives)
+            }
+        }
+    }
+
     fn fail(self, error: EngineError) {
         // A caller that gave up has dropped its receiver: nothing to tell it.
         match self {
@@ -38,6 +55,15 @@ impl Pending {
 }
 
 impl Delivery {
+    /// What a bare pair means for this delivery (its request's kind decides).
+    pub(super) fn means(&self) -> PairMeans {
+        match self {
+            Self::Fetch { request, .. } => request.pair_means(),
+            Self::Store { upstream, .. } => upstream.pair_means(),
+            Self::Watch { .. } => PairMeans::Spot,
+        }
+    }
+
     pub(super) fn fail(self, error: EngineError) {
         match self {
             Self::Fetch { reply, .. } => {
@@ -62,15 +88,26 @@ pub(super) enum Markets {
 }
 
 impl Router {
-    /// Loads `exchange`'s markets in the background (requests queue meanwhile if none are
-    /// loaded yet).
-    pub(super) fn load_markets(&mut self, exchange: Arc<str>, ctx: &mut Context<Self>) {
+    /// Loads `exchange`'s spot markets (or its derivative ones) in the background; requests
+    /// needing them queue meanwhile if none are loaded yet.
+    pub(super) fn load_markets(
+        &mut self,
+        exchange: Arc<str>,
+        derivatives: bool,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(slot) = self.slots.get(&exchange) else {
             return;
         };
         let venue = slot.directory.venue.clone();
-        let load = self.io.spawn(async move { venue.load_markets().await });
-        ctx.spawn(load.into_actor(self).map(move |joined, router, _| {
+        let load = self.io.spawn(async move {
+            if derivatives {
+                venue.load_derivative_markets().await
+            } else {
+                venue.load_markets().await
+            }
+        });
+        ctx.spawn(load.into_actor(self).map(move |joined, router, ctx| {
             let loaded = match joined {
                 Ok(Ok(markets)) => Ok(markets),
                 Ok(Err(e)) => Err(EngineError::from_venue(&exchange, None, e)),
@@ -78,47 +115,73 @@ impl Router {
                     "loading {exchange} markets failed inside the engine ({e})"
                 ))),
             };
-            router.markets_loaded(&exchange, loaded);
+            router.markets_loaded(&exchange, derivatives, loaded, ctx);
         }));
     }
 
-    fn markets_loaded(&mut self, exchange: &Arc<str>, loaded: Result<Vec<Market>, EngineError>) {
+    fn markets_loaded(
+        &mut self,
+        exchange: &Arc<str>,
+        derivatives: bool,
+        loaded: Result<Vec<Market>, EngineError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let refresh_ms = i64::try_from(self.markets_refresh.as_millis()).unwrap_or(i64::MAX);
+        let now = self.directory.now_ms();
         let Some(slot) = self.slots.get_mut(exchange) else {
             return;
         };
-        slot.refreshing = false;
-        let pending = match &mut slot.markets {
+        let group = if derivatives {
+            slot.refreshing_derivatives = false;
+            &mut slot.derivatives
+        } else {
+            slot.refreshing = false;
+            &mut slot.markets
+        };
+        let pending = match group {
             Markets::Loading(pending) => std::mem::take(pending),
             _ => Vec::new(),
         };
         match loaded {
             Ok(markets) => {
-                tracing::info!(%exchange, markets = markets.len(), "markets loaded");
-                let now = self.directory.now_ms();
-                slot.directory.set_markets(MarketsAnswer {
-                    exchange: exchange.clone(),
-                    index: Arc::new(MarketIndex::new(markets)),
-                    fetched_at_ms: now,
-                });
-                let refresh_ms =
-                    i64::try_from(self.markets_refresh.as_millis()).unwrap_or(i64::MAX);
-                slot.markets = Markets::Loaded {
+                tracing::info!(%exchange, markets = markets.len(), derivatives, "markets loaded");
+                *group = Markets::Loaded {
                     reload_at_ms: now.saturating_add(refresh_ms),
                 };
+                // The other group's markets stay as they are in the index.
+                let current = slot.directory.markets();
+                let with_derivatives =
+                    derivatives || current.as_ref().is_some_and(|m| m.with_derivatives);
+                let kept = current.iter().flat_map(|m| {
+                    m.index
+                        .markets()
+                        .iter()
+                        .filter(|market| market.is_derivative() != derivatives)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                });
+                let all: Vec<Market> = markets.into_iter().chain(kept).collect();
+                slot.directory.set_markets(MarketsAnswer {
+                    exchange: exchange.clone(),
+                    index: Arc::new(MarketIndex::new(all)),
+                    fetched_at_ms: now,
+                    with_derivatives,
+                });
                 for request in pending {
-                    self.run(request);
+                    // Spot loaded: a request may still need the derivatives.
+                    self.with_markets(exchange, request, ctx);
                 }
             }
-            Err(error) if matches!(slot.markets, Markets::Loaded { .. }) => {
-                tracing::warn!(%exchange, %error, "refreshing markets failed; keeping the loaded ones");
-                slot.markets = Markets::Loaded {
-                    reload_at_ms: self.directory.now_ms() + FAILED_RELOAD_RETRY_MS,
+            Err(error) if matches!(group, Markets::Loaded { .. }) => {
+                tracing::warn!(%exchange, %error, derivatives, "refreshing markets failed; keeping the loaded ones");
+                *group = Markets::Loaded {
+                    reload_at_ms: now + FAILED_RELOAD_RETRY_MS,
                 };
             }
             Err(error) => {
                 // Not remembered: the next request tries again.
-                tracing::warn!(%exchange, %error, "loading markets failed");
-                slot.markets = Markets::Unloaded;
+                tracing::warn!(%exchange, %error, derivatives, "loading markets failed");
+                *group = Markets::Unloaded;
                 for request in pending {
                     request.fail(error.clone());
                 }
@@ -126,8 +189,8 @@ impl Router {
         }
     }
 
-    /// Runs `request` once its exchange's markets are loaded: now, or after the load it
-    /// starts or joins.
+    /// Runs `request` once the markets it needs are loaded: now, or after the loads it starts
+    /// or joins (spot first, then the derivatives if it names one).
     pub(super) fn with_markets(
         &mut self,
         exchange: &Arc<str>,
@@ -138,12 +201,21 @@ impl Router {
             request.fail(Self::unknown_exchange(exchange));
             return;
         };
-        match &mut slot.markets {
+        let derivatives = match &slot.markets {
+            Markets::Loaded { .. } => request.needs_derivatives(&slot.directory),
+            _ => false,
+        };
+        let group = if derivatives {
+            &mut slot.derivatives
+        } else {
+            &mut slot.markets
+        };
+        match group {
             Markets::Loaded { .. } => self.run(request),
             Markets::Loading(pending) => pending.push(request),
             Markets::Unloaded => {
-                slot.markets = Markets::Loading(vec![request]);
-                self.load_markets(exchange.clone(), ctx);
+                *group = Markets::Loading(vec![request]);
+                self.load_markets(exchange.clone(), derivatives, ctx);
             }
         }
     }
@@ -164,20 +236,20 @@ impl Router {
 
     /// Starts the background reload of every market list due for one.
     pub(super) fn reload_old_markets(&mut self, now: i64, ctx: &mut Context<Self>) {
-        let due: Vec<Arc<str>> = self
-            .slots
-            .iter_mut()
-            .filter(|(_, slot)| {
-                !slot.refreshing
-                    && matches!(slot.markets, Markets::Loaded { reload_at_ms } if now >= reload_at_ms)
-            })
-            .map(|(id, slot)| {
+        let due_at = |group: &Markets| matches!(group, Markets::Loaded { reload_at_ms } if now >= *reload_at_ms);
+        let mut due: Vec<(Arc<str>, bool)> = Vec::new();
+        for (id, slot) in &mut self.slots {
+            if !slot.refreshing && due_at(&slot.markets) {
                 slot.refreshing = true;
-                id.clone()
-            })
-            .collect();
-        for exchange in due {
-            self.load_markets(exchange, ctx);
+                due.push((id.clone(), false));
+            }
+            if !slot.refreshing_derivatives && due_at(&slot.derivatives) {
+                slot.refreshing_derivatives = true;
+                due.push((id.clone(), true));
+            }
+        }
+        for (exchange, derivatives) in due {
+            self.load_markets(exchange, derivatives, ctx);
         }
     }
 }
@@ -201,14 +273,25 @@ impl Handler<SymbolRejected> for Router {
         let now = self.directory.now_ms();
         let until = now + i64::try_from(REJECTED_FOR.as_millis()).unwrap_or(i64::MAX / 2);
         slot.directory.reject(msg.symbol.clone(), until);
-        let may_reload = !slot.refreshing
-            && matches!(slot.markets, Markets::Loaded { .. })
+        // The group the rejected symbol belongs to is the one reloaded.
+        let derivatives = msg.symbol.contains(':');
+        let (group, refreshing) = if derivatives {
+            (&slot.derivatives, slot.refreshing_derivatives)
+        } else {
+            (&slot.markets, slot.refreshing)
+        };
+        let may_reload = !refreshing
+            && matches!(group, Markets::Loaded { .. })
             && now - slot.last_early_reload_ms >= EARLY_RELOAD_GAP_MS;
         tracing::info!(exchange = %msg.exchange, symbol = %msg.symbol, reload = may_reload, "the exchange rejected a listed symbol");
         if may_reload {
-            slot.refreshing = true;
+            if derivatives {
+                slot.refreshing_derivatives = true;
+            } else {
+                slot.refreshing = true;
+            }
             slot.last_early_reload_ms = now;
-            self.load_markets(msg.exchange, ctx);
+            self.load_markets(msg.exchange, derivatives, ctx);
         }
     }
 }

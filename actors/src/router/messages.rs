@@ -42,6 +42,8 @@ pub(crate) enum Delivery {
 #[rtype(result = "()")]
 pub(crate) struct GetMarkets {
     pub exchange: Arc<str>,
+    /// With the derivative markets (loading them if they are not yet).
+    pub derivatives: bool,
     pub reply: oneshot::Sender<Result<MarketsAnswer, EngineError>>,
 }
 

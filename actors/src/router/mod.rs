@@ -36,9 +36,13 @@ pub(crate) use messages::{Delivery, GetMarkets, Route, SymbolActorCount, Unwatch
 
 struct VenueSlot {
     directory: Arc<VenueDirectory>,
+    /// Spot markets.
     markets: Markets,
     /// A reload of loaded markets is under way (requests keep using the loaded ones).
     refreshing: bool,
+    /// Derivative markets: loaded on first use of a derivative, reloaded like spot's.
+    derivatives: Markets,
+    refreshing_derivatives: bool,
     last_early_reload_ms: i64,
     /// The venue's live feed, if it has one. It carries the ticker stream of every watched
     /// symbol (each [`SymbolEntry`] counts its watchers; the feed hears the first and last).
@@ -112,6 +116,8 @@ impl Router {
                     directory: venue.clone(),
                     markets: Markets::Unloaded,
                     refreshing: false,
+                    derivatives: Markets::Unloaded,
+                    refreshing_derivatives: false,
                     last_early_reload_ms: 0,
                     feed: venue.venue.feed(),
                 };

@@ -26,7 +26,8 @@ impl Router {
         };
         let venue = slot.directory.clone();
         let slot_feed = slot.feed.clone();
-        let resolved = match venue.resolve(&route.symbol, self.directory.now_ms()) {
+        let means = route.delivery.means();
+        let resolved = match venue.resolve_for(&route.symbol, means, self.directory.now_ms()) {
             Ok(Some(resolved)) => resolved,
             Ok(None) => {
                 route.delivery.fail(EngineError::Internal(format!(

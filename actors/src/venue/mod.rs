@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::model::{Candle, DataRequest, Market, MarketData, OrderBook, Ticker, Timeframe, Trade};
+use crate::model::{
+    Candle, CandlePrice, DataRequest, FundingPoint, FundingRate, Market, MarketData, MarketType,
+    OpenInterest, OrderBook, Ticker, Timeframe, Trade, DEFAULT_MARKET_TYPES,
+};
 
 pub use self::ccxt::CcxtExchange;
 pub use budget::{SharedBudget, WeightBudget};
@@ -46,6 +49,9 @@ pub struct VenueConfig {
     /// Request weight per minute this deployment may spend (`EXCHANGE_WEIGHT_LIMIT`); `None`:
     /// the exchange's own limit.
     pub weight_limit: Option<u32>,
+    /// Market types whose markets may be loaded (`MARKET_TYPES`); derivatives load on first
+    /// use of one, never at start.
+    pub market_types: Vec<MarketType>,
 }
 
 impl VenueConfig {
@@ -60,6 +66,7 @@ impl VenueConfig {
             ticker_batch_window: Duration::ZERO,
             ws_stall_after: Duration::from_secs(10),
             weight_limit: None,
+            market_types: DEFAULT_MARKET_TYPES.to_vec(),
         }
     }
 }
@@ -71,20 +78,18 @@ pub const FEED_EXCHANGES: &[&str] = &["binance"];
 pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
     match config.id.as_str() {
         "binance" => {
-            let options = FeedOptions {
-                url: config
-                    .ws_url
-                    .clone()
-                    .unwrap_or_else(|| binance::DEFAULT_WS_URL.to_owned()),
+            let options = |default: &str| FeedOptions {
+                // A rebased endpoint (the simulator) serves both spot and USDⓈ-M streams.
+                url: config.ws_url.clone().unwrap_or_else(|| default.to_owned()),
                 stall_after: config.ws_stall_after,
                 max_streams_per_connection: binance::MAX_STREAMS_PER_CONNECTION,
                 control_interval: Duration::from_millis(300),
                 backoff_min: Duration::from_millis(500),
                 backoff_max: Duration::from_secs(5),
             };
-            Some(std::sync::Arc::new(binance::BinanceFeed::new(
-                &config.id, options,
-            )))
+            let spot = binance::BinanceFeed::new(&config.id, options(binance::DEFAULT_WS_URL));
+            let futures = spot.sibling(options(binance::DEFAULT_FUTURES_WS_URL));
+            Some(std::sync::Arc::new(binance::SplitFeed::new(spot, futures)))
         }
         _ => None,
     }
@@ -118,7 +123,80 @@ pub trait Exchange: Send + Sync + 'static {
         None
     }
 
+    /// The spot markets (or none, when `MARKET_TYPES` leaves spot out).
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError>;
+
+    /// Whether this venue serves derivatives here (the exchange has them and `MARKET_TYPES`
+    /// names one): `false` answers the derivative tools `unsupported` without a call.
+    fn has_derivatives(&self) -> bool {
+        false
+    }
+
+    /// Whether spot markets are loaded here (`MARKET_TYPES` may leave them out: then a bare
+    /// pair names the perpetual for every tool).
+    fn has_spot(&self) -> bool {
+        true
+    }
+
+    /// The derivative markets of the types `MARKET_TYPES` names, loaded apart from spot and
+    /// only when a derivative is first asked for.
+    async fn load_derivative_markets(&self) -> Result<Vec<Market>, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{} derivatives",
+            self.id()
+        )))
+    }
+
+    /// Hours between `symbol`'s funding settlements as the venue lists them apart from its
+    /// rates (Binance `fundingInfo`, else its 8 h default); `None` where it does not.
+    fn listed_funding_interval(&self, _symbol: &str) -> Option<f64> {
+        None
+    }
+
+    /// A perpetual's current funding rate, with mark and index price where given.
+    async fn fetch_funding_rate(&self, _symbol: &str) -> Result<FundingRate, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{} funding rates",
+            self.id()
+        )))
+    }
+
+    /// Settled funding rates, oldest first.
+    async fn fetch_funding_history(
+        &self,
+        _symbol: &str,
+        _since: Option<i64>,
+        _until: Option<i64>,
+        _limit: u32,
+    ) -> Result<Vec<FundingPoint>, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{} funding history",
+            self.id()
+        )))
+    }
+
+    async fn fetch_open_interest(&self, _symbol: &str) -> Result<OpenInterest, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{} open interest",
+            self.id()
+        )))
+    }
+
+    /// Candles of a derivative's mark or index price.
+    async fn fetch_price_ohlcv(
+        &self,
+        _symbol: &str,
+        _timeframe: &Timeframe,
+        _since: Option<i64>,
+        _limit: u32,
+        price: CandlePrice,
+    ) -> Result<Vec<Candle>, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{} {} price candles",
+            self.id(),
+            price.as_str()
+        )))
+    }
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError>;
 
@@ -154,12 +232,36 @@ pub trait Exchange: Send + Sync + 'static {
                 timeframe,
                 since,
                 limit,
+                price: CandlePrice::Trade,
             } => MarketData::Ohlcv(self.fetch_ohlcv(symbol, timeframe, *since, *limit).await?),
+            DataRequest::Ohlcv {
+                timeframe,
+                since,
+                limit,
+                price,
+            } => MarketData::Ohlcv(
+                self.fetch_price_ohlcv(symbol, timeframe, *since, *limit, *price)
+                    .await?,
+            ),
             DataRequest::OrderBook { limit } => {
                 MarketData::OrderBook(self.fetch_order_book(symbol, *limit).await?)
             }
             DataRequest::Trades { limit } => {
                 MarketData::Trades(self.fetch_trades(symbol, *limit).await?)
+            }
+            DataRequest::FundingRate => {
+                MarketData::FundingRate(self.fetch_funding_rate(symbol).await?)
+            }
+            DataRequest::FundingHistory {
+                since,
+                until,
+                limit,
+            } => MarketData::FundingHistory(
+                self.fetch_funding_history(symbol, *since, *until, *limit)
+                    .await?,
+            ),
+            DataRequest::OpenInterest => {
+                MarketData::OpenInterest(self.fetch_open_interest(symbol).await?)
             }
         })
     }

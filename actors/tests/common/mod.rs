@@ -160,6 +160,7 @@ pub fn market(symbol: &str) -> Market {
         market_type: "spot".into(),
         active: true,
         id: format!("{base}{quote}"),
+        terms: Default::default(),
     }
 }
 

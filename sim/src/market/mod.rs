@@ -7,7 +7,9 @@
 
 pub mod book;
 pub mod candles;
+pub mod contract;
 pub mod decimal;
+pub mod derivatives;
 pub mod interval;
 pub mod listing;
 pub mod stats;
@@ -31,6 +33,8 @@ pub struct Market {
     seed: u64,
     venue: Venue,
     walk: Walk,
+    /// Which price a derivative symbol shows here (spot symbols ignore it).
+    pricing: contract::Pricing,
     symbols: Vec<Symbol>,
     index: HashMap<String, usize>,
     /// Each symbol's id on the venue ("BTC-USDT" on OKX), parallel to `symbols`.
@@ -80,13 +84,43 @@ impl Market {
             }
         }
         symbols.retain(|s| venue.lists(&s.base));
+        let venue_ids = symbols
+            .iter()
+            .map(|s| crate::venues::market_id(venue, &s.base, &s.quote))
+            .collect();
         Ok(Market::build(
             seed,
             venue,
             Walk::new(seed, tick_ms),
             doc,
             symbols,
+            venue_ids,
         ))
+    }
+
+    /// A market of derivative `symbols` (each with its `contract`) on this market's walk and
+    /// venue, showing `pricing`; `venue_ids` parallel to `symbols` ("BTC-USDT-SWAP").
+    pub fn derived(
+        &self,
+        symbols: Vec<Symbol>,
+        venue_ids: Vec<String>,
+        pricing: contract::Pricing,
+    ) -> Market {
+        let mut m = Market::build(
+            self.seed,
+            self.venue,
+            self.walk.clone(),
+            self.doc,
+            symbols,
+            venue_ids,
+        );
+        m.pricing = pricing;
+        m
+    }
+
+    /// The walk (for contracts' premium and open interest paths).
+    pub fn walk(&self) -> &Walk {
+        &self.walk
     }
 
     fn build(
@@ -95,15 +129,12 @@ impl Market {
         walk: Walk,
         doc: &'static InfoDoc,
         symbols: Vec<Symbol>,
+        venue_ids: Vec<String>,
     ) -> Market {
         let index = symbols
             .iter()
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
-            .collect();
-        let venue_ids: Vec<String> = symbols
-            .iter()
-            .map(|s| crate::venues::market_id(venue, &s.base, &s.quote))
             .collect();
         let venue_index = venue_ids
             .iter()
@@ -114,6 +145,7 @@ impl Market {
             seed,
             venue,
             walk,
+            pricing: contract::Pricing::Last,
             symbols,
             index,
             venue_ids,
@@ -129,7 +161,18 @@ impl Market {
     /// reference price. Memos start empty, since a new symbol may reuse a removed one's name (and
     /// walk key) with another reference price.
     pub fn with_symbols(&self, symbols: Vec<Symbol>) -> Market {
-        Market::build(self.seed, self.venue, self.walk.clone(), self.doc, symbols)
+        let venue_ids = symbols
+            .iter()
+            .map(|s| crate::venues::market_id(self.venue, &s.base, &s.quote))
+            .collect();
+        Market::build(
+            self.seed,
+            self.venue,
+            self.walk.clone(),
+            self.doc,
+            symbols,
+            venue_ids,
+        )
     }
 
     pub fn venue(&self) -> Venue {
@@ -159,7 +202,15 @@ impl Market {
 
     /// Price in ticks at a walk step (never below one tick).
     pub fn ticks_at_step(&self, s: &Symbol, step: u64) -> u64 {
-        let offset = self.walk.log_offset(s.key, step) + self.venue.log_skew(s.key, step);
+        let offset = match &s.contract {
+            None => self.walk.log_offset(s.key, step) + self.venue.log_skew(s.key, step),
+            // A contract moves with its underlying's walk and skew, plus its premium.
+            Some(c) => {
+                self.walk.log_offset(c.walk_key, step)
+                    + self.venue.log_skew(c.walk_key, step)
+                    + c.log_offset(&self.walk, step, self.pricing)
+            }
+        };
         let p = s.ref_ticks * offset.exp();
         (p.round() as u64).max(1)
     }

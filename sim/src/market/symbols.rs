@@ -30,6 +30,8 @@ pub struct Symbol {
     pub mean_qty_steps: f64,
     /// The symbol's exchangeInfo object as compact JSON, in the fixture's key order.
     pub raw: Cow<'static, str>,
+    /// Set on derivative markets' symbols (see `contract.rs`); None on spot.
+    pub contract: Option<super::contract::Contract>,
 }
 
 /// A parsed exchangeInfo fixture: top-level members (raw, in order) and its symbols.
@@ -165,6 +167,7 @@ pub fn build_symbol(seed: u64, meta: &SymbolMeta, raw: Cow<'static, str>) -> Sym
         trade_gap_ms,
         mean_qty_steps: mean_qty_steps(ref_ticks, step),
         raw,
+        contract: None,
     }
 }
 

@@ -26,6 +26,19 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/markets", get(get_markets).post(change_markets))
         .route("/__sim/requests", get(requests))
         .route("/__sim/requests/reset", post(reset_requests))
+        .route("/__sim/contracts", get(contracts))
+}
+
+#[derive(Deserialize)]
+struct AtQuery {
+    at: Option<u64>,
+}
+
+/// What every derivative contract shows at `at` (ms; default now): last, mark, index, funding
+/// rate and next settlement, interval, open interest (what `SimHandle::contract_at` says).
+async fn contracts(State(st): St, Query(q): Query<AtQuery>) -> Json<serde_json::Value> {
+    let at = q.at.unwrap_or_else(now_ms);
+    Json(json!({ "at": at, "contracts": crate::derivs_handle::quotes(&st, at) }))
 }
 
 async fn get_faults(State(st): St) -> Json<Faults> {

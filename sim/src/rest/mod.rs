@@ -148,6 +148,7 @@ impl Endpoint {
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/api/v3/{*path}", get(api))
+        .route("/fapi/{*path}", get(crate::venues::binance_futures::serve))
         .merge(control::routes())
         .merge(crate::ws::routes())
         .with_state(state)
@@ -225,7 +226,7 @@ async fn api(
 }
 
 /// A response for `Faults::force_status` / `error_rate`.
-fn forced(status: u16, retry_after_s: u64, limit: u64) -> Response {
+pub(crate) fn forced(status: u16, retry_after_s: u64, limit: u64) -> Response {
     match status {
         429 => error_response(ApiError::TooMuchWeight(limit), None, Some(retry_after_s)),
         418 => {
@@ -239,7 +240,7 @@ fn forced(status: u16, retry_after_s: u64, limit: u64) -> Response {
     }
 }
 
-fn error_response(
+pub(crate) fn error_response(
     err: ApiError,
     status: Option<StatusCode>,
     retry_after_s: Option<u64>,
@@ -252,7 +253,7 @@ fn error_response(
     resp
 }
 
-fn json(status: StatusCode, body: Body) -> Response {
+pub(crate) fn json(status: StatusCode, body: Body) -> Response {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     resp.headers_mut().insert(

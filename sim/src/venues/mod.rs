@@ -22,6 +22,27 @@
 //!   `market/product_book`, `time`; and the v2 currency lists ccxt loads with the markets
 //!   (`/v2/`): `v2/currencies`, `v2/currencies/crypto`, `v2/exchange-rates`.
 //!
+//! Derivatives (see `market::derivatives` for the contracts, `market::contract` for how their
+//! prices, funding and open interest are made) are counted under the endpoint name with a
+//! prefix, so spot's counts stay spot's and [`crate::SimHandle::derivative_calls`] says whether a
+//! client asked for any:
+//! * Binance USDⓈ-M (`binance_futures`, `/fapi/...` on the Binance port, its own weight budget):
+//!   the path, `fapi/v1/premiumIndex`, `fapi/v1/fundingRate`, `fapi/v1/fundingInfo`,
+//!   `fapi/v1/openInterest`, `fapi/v1/exchangeInfo`, `fapi/v1/ticker/24hr`,
+//!   `fapi/v1/ticker/bookTicker`, `fapi/v1/ticker/price`, `fapi/v2/ticker/price`,
+//!   `fapi/v1/klines`, `fapi/v1/markPriceKlines`, `fapi/v1/indexPriceKlines`, `fapi/v1/depth`,
+//!   `fapi/v1/trades`, `fapi/v1/aggTrades`, `fapi/v1/historicalTrades`, `fapi/v1/time`,
+//!   `fapi/v1/ping`.
+//! * OKX: `swap:<endpoint>` for every request with `instType=SWAP` (or FUTURES / OPTION, which
+//!   list nothing), an `instId` ending in `-SWAP`, or a swap-only endpoint:
+//!   `public/funding-rate`, `public/funding-rate-history`, `public/open-interest`,
+//!   `public/mark-price`, `market/index-tickers`, `market/mark-price-candles`,
+//!   `market/history-mark-price-candles`, `market/index-candles`,
+//!   `market/history-index-candles`.
+//! * Bybit: `linear:<endpoint>` for `category=linear` and the linear-only
+//!   `market/funding/history`, `market/open-interest`, `market/mark-price-kline`,
+//!   `market/index-price-kline`.
+//!
 //! Paths a venue does not have answer 404 and are counted under their full path. The request
 //! log's `symbols` are the venue's own ids as sent (`BTC-USDT`, `XBTUSDT`). The
 //! `delisted` fault takes Binance ids (`SOLUSDT`) for every venue. `last_response` is keyed by
@@ -51,6 +72,7 @@
 //!   text gateway error → `ExchangeNotAvailable` by status; Kraken `EGeneral:Internal error`
 //!   (500) / `EService:Unavailable` → `ExchangeNotAvailable` [all Unavailable].
 
+pub mod binance_futures;
 mod bybit;
 mod coinbase;
 pub mod format;
@@ -119,6 +141,22 @@ pub trait VenueApi: Sync {
         p: &Params,
         now: u64,
     ) -> Result<String, Reject>;
+    /// The counter prefix (`"swap:"`) when a request is about derivatives (it is then counted
+    /// and logged as `<prefix><endpoint>` and answered by [`VenueApi::handle_derivative`]);
+    /// None for spot requests and on venues without derivatives.
+    fn derivative(&self, _endpoint: &str, _p: &Params) -> Option<&'static str> {
+        None
+    }
+    /// The 200 body of a derivatives request.
+    fn handle_derivative(
+        &self,
+        endpoint: &'static str,
+        _d: &crate::market::derivatives::Derivatives,
+        _p: &Params,
+        _now: u64,
+    ) -> Result<String, Reject> {
+        Err(Reject::BadParam(format!("no derivatives at {endpoint}")))
+    }
     /// A refused request in the venue's format.
     fn reject(&self, r: &Reject, now: u64) -> Answer;
     /// Over the rate limit (also for an injected 429 / 418).
@@ -187,10 +225,17 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
     let path = uri.path();
     let query = uri.query();
     let endpoint = api.endpoint(path);
-    let name = endpoint.unwrap_or(path);
+    let params = Params::parse(query);
+    // Derivative requests are counted apart (`swap:market/ticker`), so spot's counts stay
+    // spot's and a test can tell when a client first asked for derivatives.
+    let derivative = endpoint.and_then(|e| api.derivative(e, &params));
+    let name = match (derivative, endpoint) {
+        (Some(prefix), Some(e)) => format!("{prefix}{e}"),
+        _ => endpoint.unwrap_or(path).to_string(),
+    };
+    let name = name.as_str();
     // Counted and logged on arrival, before any latency (as Binance's requests).
     st.calls.incr(name);
-    let params = Params::parse(query);
     let named = api.symbols_named(path, &params);
     let ticket = st.requests.record(
         name,
@@ -217,20 +262,28 @@ async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {
         (Verdict::Ok, None, Some(e)) => {
             let market = st.market();
             let delisted = st.faults.get();
+            // A contract counts as delisted with its underlying (`BTC-USDT-SWAP` with BTCUSDT).
             let names_delisted = named.iter().any(|id| {
-                market
-                    .by_venue_id(id)
-                    .is_some_and(|s| delisted.delisted.contains(&s.name))
+                let spot = market.by_venue_id(id).map(|s| s.name.clone());
+                let contract = || {
+                    st.derivs
+                        .as_ref()
+                        .and_then(|d| d.by_venue_id(id))
+                        .map(|s| format!("{}{}", s.base, s.quote))
+                };
+                spot.or_else(contract)
+                    .is_some_and(|name| delisted.delisted.contains(&name))
             });
-            let result = if names_delisted {
-                Err(Reject::UnknownSymbol)
-            } else {
-                api.handle(e, path, &market, &params, now)
+            let result = match (names_delisted, derivative, st.derivs.as_deref()) {
+                (true, _, _) => Err(Reject::UnknownSymbol),
+                (false, Some(_), Some(d)) => api.handle_derivative(e, d, &params, now),
+                (false, Some(_), None) => Err(Reject::UnknownSymbol),
+                (false, None, _) => api.handle(e, path, &market, &params, now),
             };
             match result {
                 Ok(body) => {
                     let body = Bytes::from(body);
-                    st.record_last(e, named.first().map(String::as_str), body.clone());
+                    st.record_last(name, named.first().map(String::as_str), body.clone());
                     return finish(
                         &st,
                         ticket,

@@ -14,6 +14,7 @@ mod conn;
 mod connection;
 pub mod control;
 pub mod hub;
+mod mark_price;
 mod payload;
 mod protocol;
 pub mod publish;

@@ -60,6 +60,7 @@ impl WsIntervals {
             Group::Kline => self.kline_ms,
             Group::Kline1s => self.kline_ms.min(1000),
             Group::Trade => TRADE_POLL_MS,
+            Group::MarkPrice => 1000,
         })
     }
 }
@@ -113,12 +114,39 @@ pub fn publish(st: &SimState, group: Group, now: Now) -> usize {
             continue;
         }
         let is_stalled = !stalled.is_empty() && stalled.contains(&*t.name);
-        for data in produce(&market, &t, now, is_stalled) {
+        let produced = match (t.spec.kind, st.derivs.as_deref()) {
+            (Kind::MarkPrice(every_second) | Kind::MarkPriceAll(every_second), Some(d)) => {
+                mark_price(d, &t, now, is_stalled, every_second)
+            }
+            (Kind::MarkPrice(_) | Kind::MarkPriceAll(_), None) => Vec::new(),
+            _ => produce(&market, &t, now, is_stalled),
+        };
+        for data in produced {
             frames += 1;
             t.deliver(Arc::new(Frame::new(t.name.clone(), data)));
         }
     }
     frames
+}
+
+/// A mark price stream's event, every second (`@markPrice@1s`) or every third second.
+fn mark_price(
+    d: &crate::market::derivatives::Derivatives,
+    t: &Topic,
+    now: Now,
+    stalled: bool,
+    every_second: bool,
+) -> Vec<String> {
+    if stalled || (!every_second && !(now.ms / 1000).is_multiple_of(3)) {
+        return Vec::new();
+    }
+    if let Kind::MarkPriceAll(_) = t.spec.kind {
+        return vec![super::mark_price::all(d, now, t.unit)];
+    }
+    let Some(s) = d.last.symbol(&t.spec.symbol) else {
+        return Vec::new();
+    };
+    vec![super::mark_price::event(d, s, now, t.unit)]
 }
 
 /// The payloads `t` sends now: none for an unknown symbol (as Binance) or a stalled stream,
@@ -166,6 +194,8 @@ fn produce(m: &Market, t: &Topic, now: Now, stalled: bool) -> Vec<String> {
                 })
                 .collect()
         }
+        // Served from the contracts by `mark_price`.
+        Kind::MarkPrice(_) | Kind::MarkPriceAll(_) => Vec::new(),
         Kind::Kline(iv, label) => {
             let open = iv.align(now.ms);
             let prev = t

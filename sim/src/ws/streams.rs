@@ -15,6 +15,10 @@ pub enum Kind {
     AggTrade,
     /// The interval and its name as written in the stream name ("1m", "1M").
     Kline(Interval, &'static str),
+    /// USDⓈ-M `markPriceUpdate`: `@markPrice@1s` (true) or `@markPrice` (every 3 s).
+    MarkPrice(bool),
+    /// `!markPrice@arr@1s` (true) / `!markPrice@arr`: every contract's, as one array.
+    MarkPriceAll(bool),
 }
 
 /// Streams updated together, on one timer (see `publish.rs`).
@@ -26,15 +30,18 @@ pub enum Group {
     /// `kline_1s` streams: Binance updates them every second, so they get a timer of their own.
     Kline1s,
     Trade,
+    /// USDⓈ-M mark price streams, every second (`@markPrice` ones send every third).
+    MarkPrice,
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Group::Ticker,
         Group::BookTicker,
         Group::Kline,
         Group::Kline1s,
         Group::Trade,
+        Group::MarkPrice,
     ];
 
     pub fn index(self) -> usize {
@@ -60,6 +67,7 @@ impl StreamSpec {
             Kind::Trade | Kind::AggTrade => Group::Trade,
             Kind::Kline(_, "1s") => Group::Kline1s,
             Kind::Kline(..) => Group::Kline,
+            Kind::MarkPrice(_) | Kind::MarkPriceAll(_) => Group::MarkPrice,
         }
     }
 }
@@ -68,6 +76,18 @@ impl StreamSpec {
 /// symbol is accepted and simply never sends anything (it starts if the market is listed later).
 /// The error is the text after "Invalid request: ".
 pub fn parse(name: &str) -> Result<StreamSpec, String> {
+    let all = match name {
+        "!markPrice@arr@1s" => Some(Kind::MarkPriceAll(true)),
+        "!markPrice@arr" => Some(Kind::MarkPriceAll(false)),
+        _ => None,
+    };
+    if let Some(kind) = all {
+        return Ok(StreamSpec {
+            name: name.to_string(),
+            symbol: String::new(),
+            kind,
+        });
+    }
     let (symbol, kind) = name
         .split_once('@')
         .ok_or_else(|| format!("invalid stream name {name:?}: expected <symbol>@<type>"))?;
@@ -86,6 +106,8 @@ pub fn parse(name: &str) -> Result<StreamSpec, String> {
         "bookTicker" => Kind::BookTicker,
         "trade" => Kind::Trade,
         "aggTrade" => Kind::AggTrade,
+        "markPrice" => Kind::MarkPrice(false),
+        "markPrice@1s" => Kind::MarkPrice(true),
         k => match k.strip_prefix("kline_") {
             Some(iv) => {
                 let label = NAMES
@@ -99,7 +121,8 @@ pub fn parse(name: &str) -> Result<StreamSpec, String> {
             None => {
                 return Err(format!(
                     "stream {name:?} is not served by the simulator (it serves <symbol>@ticker, \
-                     @miniTicker, @bookTicker, @trade, @aggTrade and @kline_<interval>)"
+                     @miniTicker, @bookTicker, @trade, @aggTrade, @kline_<interval>, \
+                     @markPrice, @markPrice@1s, !markPrice@arr and !markPrice@arr@1s)"
                 ))
             }
         },
@@ -190,6 +213,14 @@ mod tests {
         assert_eq!(k.kind, Kind::Kline(Interval::Month, "1M"));
         assert_eq!(k.group(), Group::Kline);
         assert_eq!(parse("btcusdt@kline_1s").unwrap().group(), Group::Kline1s);
+        assert_eq!(
+            parse("btcusdt@markPrice@1s").unwrap().kind,
+            Kind::MarkPrice(true)
+        );
+        assert_eq!(
+            parse("solusdt@markPrice").unwrap().group(),
+            Group::MarkPrice
+        );
         // Unknown symbols are valid names.
         assert!(parse("nosuchusdt@ticker").is_ok());
     }

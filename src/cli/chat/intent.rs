@@ -21,6 +21,9 @@ pub enum Intent {
     },
     Markets(Option<String>),
     Compare(String),
+    /// A perpetual's funding across venues (`compare_funding`).
+    Funding(String),
+    OpenInterest(String),
     Help,
     Unknown,
 }
@@ -114,6 +117,16 @@ const STOPWORDS: &[&str] = &[
     "help",
     "it",
     "its",
+    "funding",
+    "rate",
+    "rates",
+    "open",
+    "interest",
+    "oi",
+    "perp",
+    "perps",
+    "perpetual",
+    "perpetuals",
 ];
 
 /// `btc` → `BTC/USDT`; `eth/usdt`, `ETH-USDT`, `ethusdt` as given (the server resolves them).
@@ -179,6 +192,12 @@ pub fn parse(question: &str) -> Intent {
     if has(&["help"]) {
         return Intent::Help;
     }
+    if has(&["funding"]) {
+        return symbol.map_or(Intent::Unknown, Intent::Funding);
+    }
+    if has(&["oi"]) || cleaned.contains("open interest") {
+        return symbol.map_or(Intent::Unknown, Intent::OpenInterest);
+    }
     if has(&["compare"]) || cleaned.contains("across exchanges") {
         return symbol.map_or(Intent::Unknown, Intent::Compare);
     }
@@ -220,4 +239,24 @@ pub fn parse(question: &str) -> Intent {
         return Intent::Ticker(symbol);
     }
     Intent::Unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn funding_and_open_interest_questions() {
+        assert_eq!(parse("funding of btc?"), Intent::Funding("BTC/USDT".into()));
+        assert_eq!(
+            parse("what is the ETHUSDT funding rate"),
+            Intent::Funding("ETHUSDT".into())
+        );
+        assert_eq!(
+            parse("open interest sol"),
+            Intent::OpenInterest("SOL/USDT".into())
+        );
+        assert_eq!(parse("oi btc"), Intent::OpenInterest("BTC/USDT".into()));
+        assert_eq!(parse("price of btc"), Intent::Ticker("BTC/USDT".into()));
+    }
 }

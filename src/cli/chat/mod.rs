@@ -21,7 +21,7 @@ use super::render::{dim, num_of, tables, Look};
 use super::{args, one_line, show_book, show_markets, show_ohlcv, show_trades, CliError};
 
 const EXAMPLES: &str = "price of btc; eth/usdt 4h candles; order book sol limit 5; \
-                        trades btc; what markets have pepe";
+                        trades btc; what markets have pepe; funding of btc; open interest eth";
 
 pub async fn run(connection: &Connection, cli: &Cli, look: Look) -> Result<String, CliError> {
     let mut llm = Llm::from_env()?;
@@ -163,6 +163,8 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
             }
             ("compare_prices", json!({ "symbol": symbol }))
         }
+        Intent::Funding(symbol) => ("compare_funding", json!({ "symbol": symbol })),
+        Intent::OpenInterest(symbol) => ("get_open_interest", json!({ "symbol": symbol })),
         Intent::Help => return format!("I answer questions like: {EXAMPLES}."),
         Intent::Unknown => {
             return format!("I can't answer that without a model (set LLM_API_URL, LLM_API_KEY, LLM_MODEL). I understand: {EXAMPLES}.")
@@ -183,6 +185,8 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
                 v["exchange"].as_str().unwrap_or("the exchange")
             ),
             "list_markets" => show_markets(&v, look),
+            "compare_funding" => crate::cli::render::derivatives::funding_comparison(&v, look),
+            "get_open_interest" => crate::cli::render::derivatives::open_interest(&v, look),
             _ => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
         }),
     }

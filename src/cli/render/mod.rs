@@ -1,6 +1,7 @@
 //! Output for people: numbers, tables, the candlestick chart and the depth ladder.
 
 pub mod chart;
+pub mod derivatives;
 pub mod ladder;
 pub mod tables;
 pub mod venues;

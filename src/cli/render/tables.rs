@@ -67,24 +67,28 @@ pub fn freshness_line(v: &Value, look: Look) -> Option<String> {
     Some(line)
 }
 
-/// `get_ticker` results.
+/// `get_ticker` results; perpetuals' with their mark and index price.
 pub fn tickers(list: &[&Value], look: Look) -> String {
-    let mut t = table(
-        look,
-        &[
-            "symbol",
-            "exchange",
-            "last",
-            "bid",
-            "ask",
-            "change 24h",
-            "volume 24h",
-            "source",
-            "age",
-            "stale",
-        ],
-        &[2, 3, 4, 5, 6, 8],
-    );
+    let derivatives = list.iter().any(|v| v.get("mark_price").is_some());
+    let mut header = vec!["symbol", "exchange", "last"];
+    if derivatives {
+        header.extend(["mark", "index"]);
+    }
+    header.extend([
+        "bid",
+        "ask",
+        "change 24h",
+        "volume 24h",
+        "source",
+        "age",
+        "stale",
+    ]);
+    let right: Vec<usize> = if derivatives {
+        vec![2, 3, 4, 5, 6, 7, 8, 10]
+    } else {
+        vec![2, 3, 4, 5, 6, 8]
+    };
+    let mut t = table(look, &header, &right);
     for v in list {
         let pct = v["percentage"].as_f64();
         let change = match pct {
@@ -107,11 +111,17 @@ pub fn tickers(list: &[&Value], look: Look) -> String {
             Cell::new(text(&v["symbol"])),
             Cell::new(text(&v["exchange"])),
             Cell::new(num_of(last)),
+        ];
+        if derivatives {
+            row.push(Cell::new(num_of(&v["mark_price"])));
+            row.push(Cell::new(num_of(&v["index_price"])));
+        }
+        row.extend([
             Cell::new(num_of(&v["bid"])),
             Cell::new(num_of(&v["ask"])),
             change,
             Cell::new(num_of(&v["baseVolume"])),
-        ];
+        ]);
         row.extend(freshness_cells(v));
         t.add_row(row);
     }

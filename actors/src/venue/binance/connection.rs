@@ -313,14 +313,19 @@ impl Connection {
         // The hot path, one parse: a ticker event.
         if let Some((stream, event)) = wire::ticker_frame(text) {
             let symbol = self.seen(stream, awaiting_ack)?;
-            let update = wire::ticker_from(event, &symbol);
+            let update = wire::ticker_from(event, &symbol).map(ticker_data);
             self.deliver(symbol, stream, update);
             return None;
         }
         match wire::parse_frame(text) {
             Ok(Frame::Data { stream, data }) => {
                 if let Some(symbol) = self.seen(stream, awaiting_ack) {
-                    let update = wire::ticker(data, &symbol);
+                    let update = if wire::is_mark_price_stream(stream) {
+                        wire::mark_price(data, &symbol)
+                            .map(|u| (MarketData::FundingRate(u.funding), u.event_time_ms))
+                    } else {
+                        wire::ticker(data, &symbol).map(ticker_data)
+                    };
                     self.deliver(symbol, stream, update);
                 }
                 None
@@ -368,8 +373,8 @@ impl Connection {
 
     /// Hands a parsed event to the engine: straight to its symbol through the sink, else (or
     /// when the sink hands it back) to the feed's broadcast.
-    fn deliver(&self, symbol: Arc<str>, stream: &str, update: Result<wire::TickerUpdate, String>) {
-        let update = match update {
+    fn deliver(&self, symbol: Arc<str>, stream: &str, update: Result<(MarketData, i64), String>) {
+        let (data, event_time_ms) = match update {
             Ok(update) => update,
             Err(error) => {
                 tracing::warn!(exchange = %self.shared.exchange, stream, %error, "unreadable stream event dropped");
@@ -378,13 +383,14 @@ impl Connection {
             }
         };
         let received_ms = now_ms();
-        self.shared
-            .status
-            .tick(&self.shared.exchange, update.lag_ms(received_ms));
+        self.shared.status.tick(
+            &self.shared.exchange,
+            received_ms.saturating_sub(event_time_ms),
+        );
         let event = MarketEvent {
             symbol,
-            data: MarketData::Ticker(update.ticker),
-            event_time_ms: update.event_time_ms,
+            data,
+            event_time_ms,
             received_ms,
         };
         let sink = self
@@ -451,4 +457,9 @@ fn backoff(options: &FeedOptions) -> impl Iterator<Item = Duration> {
         .with_jitter()
         .without_max_times()
         .build()
+}
+
+/// A ticker event as the value it delivers, with its event time.
+fn ticker_data(update: wire::TickerUpdate) -> (MarketData, i64) {
+    (MarketData::Ticker(update.ticker), update.event_time_ms)
 }

@@ -118,6 +118,19 @@ impl BinanceFeed {
         }
     }
 
+    /// A feed of another endpoint (Binance USDⓈ-M's `fstream`) whose events, sink and counters
+    /// are this one's: the router sees one feed per venue.
+    pub fn sibling(&self, options: FeedOptions) -> Self {
+        Self {
+            exchange: self.exchange.clone(),
+            options: Arc::new(options),
+            events: self.events.clone(),
+            sink: self.sink.clone(),
+            status: self.status.clone(),
+            requests: Mutex::new(None),
+        }
+    }
+
     pub fn status(&self) -> &Arc<FeedStatus> {
         &self.status
     }
@@ -203,6 +216,19 @@ impl Feed for BinanceFeed {
     }
 }
 
+/// The streams carrying `key`: a spot symbol's ticker; a derivative's (`BTC/USDT:USDT`) mark
+/// price and funding every second. A perpetual's 24 h ticker is polled over REST at the TTL
+/// (with the streamed mark and index): a rebased endpoint (the simulator) serves spot and
+/// USDⓈ-M streams on one host, where `<symbol>@ticker` would name the spot pair's.
+fn stream_names(key: &StreamKey) -> Vec<String> {
+    let StreamKey::Ticker { symbol, market_id } = key;
+    if symbol.contains(':') {
+        vec![wire::mark_price_stream(market_id)]
+    } else {
+        vec![wire::ticker_stream(market_id)]
+    }
+}
+
 /// A connection as the manager sees it.
 struct Handle {
     id: u64,
@@ -272,9 +298,13 @@ impl Manager {
     fn subscribe(&mut self, keys: Vec<StreamKey>) {
         let max = self.shared.options.max_streams_per_connection.max(1);
         let mut batches: HashMap<u64, Vec<(String, Arc<str>)>> = HashMap::new();
-        for key in keys {
-            let StreamKey::Ticker { symbol, market_id } = key;
-            let name = wire::ticker_stream(&market_id);
+        let named = keys.into_iter().flat_map(|key| {
+            let symbol = key.symbol().clone();
+            stream_names(&key)
+                .into_iter()
+                .map(move |name| (name, symbol.clone()))
+        });
+        for (name, symbol) in named {
             if self
                 .connections
                 .iter()
@@ -306,9 +336,7 @@ impl Manager {
 
     fn unsubscribe(&mut self, keys: Vec<StreamKey>) {
         let mut batches: HashMap<u64, Vec<String>> = HashMap::new();
-        for key in keys {
-            let StreamKey::Ticker { market_id, .. } = key;
-            let name = wire::ticker_stream(&market_id);
+        for name in keys.iter().flat_map(stream_names) {
             if let Some(connection) = self
                 .connections
                 .iter_mut()

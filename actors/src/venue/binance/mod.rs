@@ -4,11 +4,15 @@
 mod connect;
 mod connection;
 mod feed;
+mod split;
 pub mod wire;
 
 pub use feed::{BinanceFeed, FeedStatus};
+pub use split::SplitFeed;
 
 /// Binance's public market-stream endpoint.
 pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";
+/// Binance USDⓈ-M's market-stream endpoint (perpetuals' tickers and mark prices).
+pub const DEFAULT_FUTURES_WS_URL: &str = "wss://fstream.binance.com";
 /// Streams one connection may carry.
 pub const MAX_STREAMS_PER_CONNECTION: usize = 1024;

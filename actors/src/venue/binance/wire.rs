@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::model::Ticker;
+use crate::model::{FundingRate, Ticker};
 
 /// One text frame from a combined-stream connection (`/stream`).
 #[derive(Debug)]
@@ -223,6 +223,8 @@ pub fn ticker_from(event: TickerEvent<'_>, symbol: &str) -> Result<TickerUpdate,
             .filter(|v| v.is_finite()),
         base_volume: number(event.base_volume),
         quote_volume: number(event.quote_volume),
+        mark_price: None,
+        index_price: None,
     };
     Ok(TickerUpdate {
         market_id: event.market_id.to_owned(),
@@ -234,6 +236,59 @@ pub fn ticker_from(event: TickerEvent<'_>, symbol: &str) -> Result<TickerUpdate,
 fn iso8601(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// A USDⓈ-M `<symbol>@markPrice@1s` payload: mark and index price, the funding rate of the
+/// period under way and when it settles.
+#[derive(Debug, Deserialize)]
+struct MarkPriceEvent<'a> {
+    #[serde(rename = "E")]
+    event_time: i64,
+    #[serde(rename = "p", borrow)]
+    mark: Option<&'a str>,
+    #[serde(rename = "i", borrow)]
+    index: Option<&'a str>,
+    #[serde(rename = "r", borrow)]
+    funding_rate: Option<&'a str>,
+    #[serde(rename = "T")]
+    next_funding_ms: Option<i64>,
+}
+
+/// A parsed mark-price event: its event time and the funding rate it carries (the interval is
+/// not in the event: the symbol keeps the one it knows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkPriceUpdate {
+    pub event_time_ms: i64,
+    pub funding: FundingRate,
+}
+
+/// Reads a `@markPrice@1s` payload; `symbol` is the unified symbol it is served under.
+pub fn mark_price(data: &RawValue, symbol: &str) -> Result<MarkPriceUpdate, String> {
+    let event: MarkPriceEvent<'_> = serde_json::from_str(data.get())
+        .map_err(|e| format!("unreadable mark price event ({e})"))?;
+    let mark = number(event.mark)
+        .ok_or_else(|| format!("mark price event without a mark price: {:?}", event.mark))?;
+    Ok(MarkPriceUpdate {
+        event_time_ms: event.event_time,
+        funding: FundingRate {
+            symbol: symbol.to_owned(),
+            funding_rate: number(event.funding_rate),
+            next_funding_ms: event.next_funding_ms.filter(|t| *t > 0),
+            interval_hours: None,
+            mark_price: Some(mark),
+            index_price: number(event.index),
+            timestamp: Some(event.event_time),
+        },
+    })
+}
+
+/// The stream carrying a USDⓈ-M contract's mark price and funding every second.
+pub fn mark_price_stream(market_id: &str) -> String {
+    format!("{}@markPrice@1s", market_id.to_ascii_lowercase())
+}
+
+pub fn is_mark_price_stream(stream: &str) -> bool {
+    stream.ends_with("@markPrice@1s")
 }
 
 /// The stream carrying `market_id`'s 24h ticker (names are lowercase).
@@ -383,6 +438,22 @@ mod tests {
         assert_eq!(update.ticker.average, None, "infinite, so unknown");
         assert_eq!(update.lag_ms(1_700_000_000_000), i64::MAX);
         // The whole frame, as a connection reads it: `crate::fuzzing`'s tests.
+    }
+
+    #[test]
+    fn reads_a_mark_price_event() {
+        let data = r#"{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}"#;
+        let raw: &RawValue = serde_json::from_str(data).unwrap();
+        let update = mark_price(raw, "BTC/USDT:USDT").unwrap();
+        assert_eq!(update.event_time_ms, 1562305380000);
+        assert_eq!(update.funding.mark_price, Some(11794.15));
+        assert_eq!(update.funding.index_price, Some(11784.62659091));
+        assert_eq!(update.funding.funding_rate, Some(0.00038167));
+        assert_eq!(update.funding.next_funding_ms, Some(1562306400000));
+        assert_eq!(mark_price_stream("BTCUSDT"), "btcusdt@markPrice@1s");
+        assert!(is_mark_price_stream("btcusdt@markPrice@1s"));
+        let raw: &RawValue = serde_json::from_str(r#"{"E":1,"p":"x"}"#).unwrap();
+        assert!(mark_price(raw, "BTC/USDT:USDT").is_err());
     }
 
     #[test]

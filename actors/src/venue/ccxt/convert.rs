@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use crate::model::{Candle, Market, OrderBook, Ticker, Trade, TradeSide};
+use crate::model::{
+    Candle, FundingPoint, FundingRate, Market, MarketTerms, OpenInterest, OrderBook, Ticker, Trade,
+    TradeSide,
+};
 use crate::venue::VenueError;
 
 /// Back-off after a 429 that says neither `Retry-After` nor a ban's end.
@@ -37,6 +40,8 @@ pub fn ticker(t: ccxt::types::Ticker) -> Ticker {
         average: finite(t.average),
         base_volume: finite(t.base_volume),
         quote_volume: finite(t.quote_volume),
+        mark_price: finite(t.mark_price),
+        index_price: finite(t.index_price),
     }
 }
 
@@ -51,7 +56,83 @@ pub fn market(m: &ccxt::types::Market) -> Option<Market> {
         market_type: m.market_type.clone(),
         active: m.active,
         id: m.id.clone(),
+        terms: MarketTerms {
+            settle: m.settle.clone().filter(|s| !s.is_empty()),
+            contract_size: finite(ccxt::safe_number(&m.raw, "contractSize", None)),
+            linear: m.linear,
+            expiry: ccxt::safe_integer(&m.raw, "expiry", None),
+            tick_size: finite(m.precision.price),
+            amount_step: finite(m.precision.amount),
+            min_amount: finite(m.limits.amount.min),
+            min_notional: finite(m.limits.cost.min),
+            maker_fee: finite(m.maker),
+            taker_fee: finite(m.taker),
+        },
     })
+}
+
+/// ccxt's funding rate. `interval_hours`: the venue's listed interval for the symbol when
+/// the rate itself does not say (Binance's premiumIndex does not). The next settlement is
+/// ccxt's `fundingTimestamp` (the period under way settles then; OKX's `nextFundingTime` is
+/// the one after).
+pub fn funding_rate(f: ccxt::types::FundingRate, interval_hours: Option<f64>) -> FundingRate {
+    let stated = f.interval.as_deref().and_then(|i| {
+        i.trim()
+            .trim_end_matches('h')
+            .parse::<f64>()
+            .ok()
+            .filter(|h| h.is_finite() && *h > 0.0)
+    });
+    FundingRate {
+        symbol: f.symbol,
+        funding_rate: finite(f.funding_rate),
+        next_funding_ms: f.funding_timestamp.or(f.next_funding_timestamp),
+        interval_hours: stated.or(interval_hours),
+        mark_price: finite(f.mark_price),
+        index_price: finite(f.index_price),
+        timestamp: f.timestamp,
+    }
+}
+
+/// Settled funding rates, oldest first, rows without a time or rate dropped.
+pub fn funding_history(rows: Vec<ccxt::types::FundingRateHistory>) -> Vec<FundingPoint> {
+    let mut points: Vec<FundingPoint> = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(FundingPoint {
+                timestamp: r.timestamp?,
+                funding_rate: finite(r.funding_rate)?,
+            })
+        })
+        .collect();
+    points.sort_by_key(|p| p.timestamp);
+    points.dedup_by_key(|p| p.timestamp);
+    points
+}
+
+/// ccxt's open interest, in contracts, base and quote. OKX says all three (`oi`, `oiCcy`,
+/// `oiUsd`); elsewhere ccxt's amount is in contracts, the base is it times the contract
+/// size, and the value is what the venue states (else unknown).
+pub fn open_interest(o: ccxt::types::OpenInterest, contract_size: Option<f64>) -> OpenInterest {
+    let info = ccxt::get_value(&o.raw, &ccxt::Value::from("info"));
+    let raw = |key: &str| finite(ccxt::safe_number(&info, key, None));
+    let contracts = raw("oi")
+        .or_else(|| finite(o.open_interest_amount))
+        .or_else(|| raw("openInterest"));
+    let base = raw("oiCcy").or_else(|| {
+        contracts
+            .zip(contract_size.or(Some(1.0)))
+            .map(|(c, size)| c * size)
+    });
+    OpenInterest {
+        symbol: o.symbol,
+        open_interest: contracts,
+        open_interest_base: base,
+        open_interest_value: raw("oiUsd")
+            .or_else(|| finite(o.open_interest_value))
+            .or_else(|| finite(o.quote_volume)),
+        timestamp: o.timestamp,
+    }
 }
 
 pub fn candles(rows: Vec<[f64; 6]>) -> Vec<Candle> {

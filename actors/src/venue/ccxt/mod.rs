@@ -5,29 +5,34 @@
 
 mod batch;
 mod convert;
+mod derivatives;
 mod diagnose;
 #[doc(hidden)]
 pub mod fuzzing;
 mod instance;
 mod pool;
+mod side;
 mod weights;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ccxt::{TypedExchangeExt, Value};
+use ccxt::TypedExchangeExt;
 
 use super::{
-    CallLog, CircuitBreaker, Exchange, Feed, VenueConfig, VenueError, VenueHealth, WeightBudget,
+    CallLog, CircuitBreaker, Exchange, Feed, InstanceCounts, VenueConfig, VenueError, VenueHealth,
+    WeightBudget,
 };
 use crate::memory::release_free_memory;
-use crate::model::{Candle, Market, OrderBook, Ticker, Timeframe, Trade};
-use batch::Batcher;
+use crate::model::{
+    Candle, CandlePrice, FundingPoint, FundingRate, Market, MarketType, OpenInterest, OrderBook,
+    Ticker, Timeframe, Trade,
+};
 use instance::{build, Instance, InstanceFactory};
-use pool::InstancePool;
+use side::Side;
 use weights::Weights;
 
 /// For `benches/footprint.rs`, which measures what these build and keep.
@@ -52,20 +57,25 @@ const CIRCUIT_OPEN_FOR: Duration = Duration::from_secs(5);
 /// often: a burst's instances go a minute after it, and the next call still finds one ready.
 const INSTANCE_IDLE_FOR: Duration = Duration::from_secs(60);
 const INSTANCE_IDLE_CHECK: Duration = Duration::from_secs(15);
+/// Instances kept ready: made after a markets load, and never dropped for being idle.
 const INSTANCES_KEPT_IDLE: usize = 1;
 
 pub struct CcxtExchange {
     id: String,
     timeframes: Vec<String>,
-    /// How to make an instance; holds the loaded markets once there are some.
-    factory: RwLock<InstanceFactory>,
-    pool: Arc<InstancePool<Instance>>,
-    budget: WeightBudget,
+    /// Spot markets and their instances, budget and ticker batcher.
+    spot: Side,
+    /// Derivative markets (loaded on first use), with their own instances; their own budget
+    /// where the exchange counts derivative weights apart (Binance `fapi`).
+    derivatives: Side,
+    /// `MARKET_TYPES`.
+    market_types: Vec<MarketType>,
+    /// Funding interval (hours) per unified symbol where the exchange lists it apart from the
+    /// rate (Binance `fundingInfo`); read when the rate does not say.
+    funding_intervals: std::sync::RwLock<HashMap<String, f64>>,
     breaker: CircuitBreaker,
     /// Calls of the last minute, for `exchange_status`.
     calls: CallLog,
-    tickers: Batcher<Ticker>,
-    weights: Weights,
     timeout: Duration,
     /// Scheme, host and port of the REST API, probed to say why it cannot be reached.
     rest_base: Option<url::Url>,
@@ -90,7 +100,6 @@ impl CcxtExchange {
             // stalls after heavy calls (see docs/notes on ccxt).
             "enableRateLimit": false,
             "timeout": (config.timeout + CCXT_TIMEOUT_MARGIN).as_millis() as u64,
-            "options": { "fetchMarkets": { "types": ["spot"] } },
         });
         let api = describe.urls.get("api").cloned().unwrap_or_default();
         let rest_base = match &config.rest_url {
@@ -113,19 +122,60 @@ impl CcxtExchange {
             weights.per_minute = limit;
         }
         let max_calls = config.max_concurrent_calls.max(1);
+        let spot_budget = Arc::new(WeightBudget::new(
+            config.enable_rate_limit,
+            weights.per_minute,
+            weights.burst,
+        ));
+        let derivative_weights = Weights::for_derivatives(&config.id);
+        let derivative_budget = if derivative_weights.own_budget {
+            Arc::new(WeightBudget::new(
+                config.enable_rate_limit,
+                derivative_weights.per_minute,
+                derivative_weights.burst,
+            ))
+        } else {
+            spot_budget.clone()
+        };
+        let spot_types: Vec<&'static str> = if config.market_types.contains(&MarketType::Spot) {
+            vec!["spot"]
+        } else {
+            Vec::new()
+        };
+        let derivative_types = side::derivative_ccxt_types(&config.id, &config.market_types);
+        let factory = |types: &[&str]| {
+            InstanceFactory::new(
+                config.id.clone(),
+                side::with_market_types(&base_config, types),
+            )
+        };
         Ok(Self {
             id: config.id.clone(),
             timeframes: describe.timeframes,
-            factory: RwLock::new(InstanceFactory::new(
-                config.id.clone(),
-                Value::from(base_config),
-            )),
-            pool: Arc::new(InstancePool::new(max_calls)),
-            budget: WeightBudget::new(config.enable_rate_limit, weights.per_minute, weights.burst),
+            spot: Side::new(
+                factory(&["spot"]),
+                max_calls,
+                spot_budget,
+                weights,
+                config.ticker_batch_window,
+                spot_types,
+            ),
+            derivatives: Side::new(
+                factory(if derivative_types.is_empty() {
+                    &["spot"]
+                } else {
+                    &derivative_types
+                }),
+                max_calls,
+                derivative_budget,
+                derivative_weights,
+                config.ticker_batch_window,
+                derivative_types,
+            ),
+            market_types: config.market_types.clone(),
+            funding_intervals: std::sync::RwLock::new(HashMap::new()),
             breaker: CircuitBreaker::new(CIRCUIT_THRESHOLD, CIRCUIT_OPEN_FOR),
             calls: CallLog::default(),
-            tickers: Batcher::new(weights.ticker_batch, max_calls, config.ticker_batch_window),
-            weights,
             timeout: config.timeout,
             rest_base,
             feed: super::feed_for(config),
@@ -133,8 +183,8 @@ impl CcxtExchange {
         })
     }
 
-    /// Starts, once, the task that drops instances idle for [`INSTANCE_IDLE_FOR`]; it ends
-    /// with the pool.
+    /// Starts, once, the task that drops instances idle for [`INSTANCE_IDLE_FOR`] on both
+    /// sides; it ends with the adapter's pools.
     fn start_idle_trimming(&self) {
         if self
             .idle_trimming
@@ -142,36 +192,35 @@ impl CcxtExchange {
         {
             return;
         }
-        let pool = Arc::downgrade(&self.pool);
+        let pools = [
+            Arc::downgrade(&self.spot.pool),
+            Arc::downgrade(&self.derivatives.pool),
+        ];
         tokio::spawn(async move {
             let mut every = tokio::time::interval(INSTANCE_IDLE_CHECK);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                let Some(pool) = pool.upgrade() else { return };
-                if pool.trim_idle(INSTANCES_KEPT_IDLE, INSTANCE_IDLE_FOR) > 0 {
+                let mut dropped = 0;
+                for pool in &pools {
+                    let Some(pool) = pool.upgrade() else { return };
+                    dropped += pool.trim_idle(INSTANCES_KEPT_IDLE, INSTANCE_IDLE_FOR);
+                }
+                if dropped > 0 {
                     release_free_memory().await;
                 }
             }
         });
     }
 
-    fn factory(&self) -> InstanceFactory {
-        match self.factory.read() {
-            Ok(factory) => factory.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+    /// The side serving `symbol`: ccxt's unified derivative symbols all have a settle part
+    /// (`BTC/USDT:USDT`), spot ones never.
+    fn side(&self, symbol: &str) -> &Side {
+        if symbol.contains(':') {
+            &self.derivatives
+        } else {
+            &self.spot
         }
-    }
-
-    /// Borrows an instance of the current markets (made on a blocking thread if none is idle).
-    async fn instance(&self) -> Result<pool::Pooled<'_, Instance>, VenueError> {
-        // Generation first, then the factory: see `InstancePool::generation`.
-        let generation = self.pool.generation();
-        let factory = self.factory();
-        self.pool
-            .acquire(generation, move || factory.make())
-            .await
-            .map_err(VenueError::Other)
     }
 
     /// Tickers of up to `ticker_batch` symbols in one call (a single symbol uses the
@@ -183,12 +232,18 @@ impl CcxtExchange {
         if let [symbol] = symbols.as_slice() {
             return HashMap::from([(symbol.clone(), self.fetch_one_ticker(symbol).await)]);
         }
+        let side = &self.spot;
         let reply = self
-            .call("tickers", self.weights.tickers(symbols.len()), async {
-                let mut ex = self.instance().await?;
-                let reply = ex.fetch_tickers(Some(symbols.clone()), ()).await;
-                reply.map_err(|e| failure(&ex, e))
-            })
+            .call(
+                side,
+                "tickers",
+                side.weights.tickers(symbols.len()),
+                async {
+                    let mut ex = side.instance().await?;
+                    let reply = ex.fetch_tickers(Some(symbols.clone()), ()).await;
+                    reply.map_err(|e| failure(&ex, e))
+                },
+            )
             .await;
         // One symbol the exchange rejects (delisted since the markets were loaded) fails the
         // whole request: ask for each symbol on its own so the others are still served.
@@ -225,9 +280,18 @@ impl CcxtExchange {
     }
 
     async fn fetch_one_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        if std::ptr::eq(self.side(symbol), &self.derivatives) {
+            return self.derivative_ticker(symbol).await;
+        }
+        self.ticker_call(symbol).await
+    }
+
+    /// One symbol's ticker, as the exchange's ticker endpoint gives it.
+    async fn ticker_call(&self, symbol: &str) -> Result<Ticker, VenueError> {
+        let side = self.side(symbol);
         let ticker = self
-            .call("ticker", self.weights.ticker, async {
-                let mut ex = self.instance().await?;
+            .call(side, "ticker", side.weights.ticker, async {
+                let mut ex = side.instance().await?;
                 let reply = ex.fetch_ticker(symbol, ()).await;
                 reply.map_err(|e| failure(&ex, e))
             })
@@ -241,6 +305,7 @@ impl CcxtExchange {
     /// `cmm_exchange_call_duration_seconds`.
     async fn call<T>(
         &self,
+        side: &Side,
         endpoint: &'static str,
         weight: u32,
         work: impl Future<Output = Result<T, VenueError>>,
@@ -252,7 +317,7 @@ impl CcxtExchange {
         // and must not show in `exchange_status` as one.
         let reached = std::sync::atomic::AtomicBool::new(false);
         let attempt = async {
-            self.budget.admit(weight).await?;
+            side.budget.admit(weight).await?;
             reached.store(true, std::sync::atomic::Ordering::Relaxed);
             let result = work.await;
             if let Err(VenueError::RateLimited {
@@ -261,7 +326,7 @@ impl CcxtExchange {
             }) = &result
             {
                 tracing::warn!(exchange = %self.id, wait_ms = wait.as_millis() as u64, "exchange rate-limited us; backing off");
-                self.budget.back_off_everyone(*wait).await;
+                side.budget.back_off_everyone(*wait).await;
             }
             result
         };
@@ -359,61 +424,107 @@ impl Exchange for CcxtExchange {
     fn health(&self) -> Option<VenueHealth> {
         let mut health = self
             .calls
-            .health(self.breaker.state(), self.weights.per_minute);
-        health.instances = Some(self.pool.counts());
+            .health(self.breaker.state(), self.spot.weights.per_minute);
+        // Both sides' instances; the derivative side's most only where it can have any.
+        let (spot, derivatives) = (self.spot.pool.counts(), self.derivatives.pool.counts());
+        health.instances = Some(InstanceCounts {
+            live: spot.live + derivatives.live,
+            idle: spot.idle + derivatives.idle,
+            max: spot.max
+                + if self.has_derivatives() {
+                    derivatives.max
+                } else {
+                    0
+                },
+        });
         Some(health)
     }
 
     fn shed_idle(&self) -> usize {
-        self.pool.trim_idle(0, Duration::ZERO)
+        self.spot.pool.trim_idle(0, Duration::ZERO)
+            + self.derivatives.pool.trim_idle(0, Duration::ZERO)
     }
 
     fn share_budget(&self, shared: Arc<dyn super::SharedBudget>) {
-        self.budget.share(&self.id, shared);
+        self.spot.budget.share(&self.id, shared.clone());
+        if !Arc::ptr_eq(&self.spot.budget, &self.derivatives.budget) {
+            // Its own key: Binance counts futures weights apart from spot ones.
+            self.derivatives
+                .budget
+                .share(&format!("{}-derivatives", self.id), shared);
+        }
     }
 
     async fn load_markets(&self) -> Result<Vec<Market>, VenueError> {
-        let loaded = self
-            .call("markets", self.weights.markets, async {
-                let mut ex = self.instance().await?;
-                let reply = ex.call_raw("load_markets", vec![Value::Bool(true)]).await;
-                reply.map_err(|e| failure(&ex, e))?;
-                Ok((ex.markets(), ex.market_tables()))
-            })
-            .await?;
-        let (loaded, tables) = loaded;
-        if loaded.is_empty() {
-            return Err(VenueError::Malformed(
-                "the exchange listed no markets".to_owned(),
-            ));
+        self.load_side(false).await
+    }
+
+    fn has_derivatives(&self) -> bool {
+        !self.derivatives.ccxt_types.is_empty()
+    }
+
+    fn has_spot(&self) -> bool {
+        !self.spot.ccxt_types.is_empty()
+    }
+
+    fn listed_funding_interval(&self, symbol: &str) -> Option<f64> {
+        self.listed_interval(symbol)
+    }
+
+    async fn load_derivative_markets(&self) -> Result<Vec<Market>, VenueError> {
+        if !self.has_derivatives() {
+            return Err(VenueError::Unsupported(format!(
+                "derivatives on {} (MARKET_TYPES: {})",
+                self.id,
+                self.market_types
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )));
         }
-        // Held by the factory for every later instance; the loading instance (with `info`)
-        // is dropped when it comes back to the pool, being of the old generation.
-        let factory = self.factory().with_markets(instance::without_info(&tables));
-        if let Ok(mut current) = self.factory.write() {
-            *current = factory.clone();
-        }
-        // Instances made with the old markets go (idle ones now, busy ones when they return);
-        // one fresh one is made ahead of the next call, more only when load needs them.
-        let generation = self.pool.advance_generation();
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            pool.warm(generation, INSTANCES_KEPT_IDLE, move || factory.make())
-                .await;
-            // Loading markets allocates several times what it keeps (the reply's text, its
-            // JSON tree, ccxt's parse); glibc keeps those pages unless asked to give them back.
-            release_free_memory().await;
-        });
-        self.start_idle_trimming();
-        Ok(loaded.iter().filter_map(convert::market).collect())
+        let markets = self.load_side(true).await?;
+        self.load_funding_intervals().await;
+        Ok(markets)
+    }
+
+    async fn fetch_funding_rate(&self, symbol: &str) -> Result<FundingRate, VenueError> {
+        self.funding_rate(symbol).await
+    }
+
+    async fn fetch_funding_history(
+        &self,
+        symbol: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<FundingPoint>, VenueError> {
+        self.funding_history(symbol, since, until, limit).await
+    }
+
+    async fn fetch_open_interest(&self, symbol: &str) -> Result<OpenInterest, VenueError> {
+        self.open_interest(symbol).await
+    }
+
+    async fn fetch_price_ohlcv(
+        &self,
+        symbol: &str,
+        timeframe: &Timeframe,
+        since: Option<i64>,
+        limit: u32,
+        price: CandlePrice,
+    ) -> Result<Vec<Candle>, VenueError> {
+        self.price_candles(symbol, timeframe, since, limit, price)
+            .await
     }
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError> {
-        if self.weights.ticker_batch <= 1 {
+        let side = self.side(symbol);
+        if side.weights.ticker_batch <= 1 {
             return self.fetch_one_ticker(symbol).await;
         }
         let key = [symbol.to_owned()];
-        let mut answers = self
+        let mut answers = side
             .tickers
             .get_many(&key, |chunk| self.fetch_ticker_chunk(chunk))
             .await;
@@ -426,15 +537,32 @@ impl Exchange for CcxtExchange {
         &self,
         symbols: &[String],
     ) -> HashMap<String, Result<Ticker, VenueError>> {
-        if self.weights.ticker_batch <= 1 {
-            let each = symbols
-                .iter()
-                .map(|s| async move { (s.clone(), self.fetch_one_ticker(s).await) });
-            return futures::future::join_all(each).await.into_iter().collect();
-        }
-        self.tickers
-            .get_many(symbols, |chunk| self.fetch_ticker_chunk(chunk))
-            .await
+        // Spot tickers travel in batches where the exchange has them; derivatives' each alone
+        // (a batch cannot mix market types, and Binance's `fapi` has no `symbols` list).
+        let (derivative, spot): (Vec<String>, Vec<String>) =
+            symbols.iter().cloned().partition(|s| s.contains(':'));
+        let singles = |list: Vec<String>| async move {
+            let each = list
+                .into_iter()
+                .map(|s| async move { (s.clone(), self.fetch_one_ticker(&s).await) });
+            futures::future::join_all(each).await
+        };
+        let spot_answers = async {
+            if spot.is_empty() {
+                HashMap::new()
+            } else if self.spot.weights.ticker_batch <= 1 {
+                singles(spot.clone()).await.into_iter().collect()
+            } else {
+                self.spot
+                    .tickers
+                    .get_many(&spot, |chunk| self.fetch_ticker_chunk(chunk))
+                    .await
+            }
+        };
+        let (mut answers, derivative_answers) =
+            futures::future::join(spot_answers, singles(derivative)).await;
+        answers.extend(derivative_answers);
+        answers
     }
 
     async fn fetch_ohlcv(
@@ -444,9 +572,10 @@ impl Exchange for CcxtExchange {
         since: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Candle>, VenueError> {
+        let side = self.side(symbol);
         let rows = self
-            .call("ohlcv", self.weights.ohlcv, async {
-                let mut ex = self.instance().await?;
+            .call(side, "ohlcv", side.weights.ohlcv, async {
+                let mut ex = side.instance().await?;
                 let reply = ex
                     .fetch_ohlcv(
                         symbol,
@@ -463,9 +592,10 @@ impl Exchange for CcxtExchange {
     }
 
     async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError> {
+        let side = self.side(symbol);
         let book = self
-            .call("orderbook", self.weights.order_book(limit), async {
-                let mut ex = self.instance().await?;
+            .call(side, "orderbook", side.weights.order_book(limit), async {
+                let mut ex = side.instance().await?;
                 let reply = ex
                     .fetch_order_book(symbol, Some(i64::from(limit)), ())
                     .await;
@@ -476,9 +606,10 @@ impl Exchange for CcxtExchange {
     }
 
     async fn fetch_trades(&self, symbol: &str, limit: u32) -> Result<Vec<Trade>, VenueError> {
+        let side = self.side(symbol);
         let trades = self
-            .call("trades", self.weights.trades, async {
-                let mut ex = self.instance().await?;
+            .call(side, "trades", side.weights.trades, async {
+                let mut ex = side.instance().await?;
                 let reply = ex
                     .fetch_trades(symbol, None, Some(i64::from(limit)), ())
                     .await;

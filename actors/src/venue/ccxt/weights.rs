@@ -9,6 +9,12 @@ pub struct Weights {
     pub ticker: u32,
     pub ohlcv: u32,
     pub trades: u32,
+    /// A funding rate, funding history page, open interest (derivatives only).
+    pub funding: u32,
+    pub funding_history: u32,
+    pub open_interest: u32,
+    /// The derivatives side has a budget of its own (the exchange counts them apart).
+    pub own_budget: bool,
     /// Most symbols one batched ticker call asks for (1: the exchange gets no batched calls).
     pub ticker_batch: usize,
     depth_steps: &'static [(u32, u32)],
@@ -29,6 +35,10 @@ impl Weights {
                 // ticker/24hr?symbols=[..] costs 2 for up to 20 symbols, 40 up to 100.
                 ticker_batch: 20,
                 depth_steps: &[(100, 5), (500, 25), (1000, 50), (5000, 250)],
+                funding: 1,
+                funding_history: 1,
+                open_interest: 1,
+                own_budget: false,
             },
             // The others publish request counts per IP, not weights: every call weighs one,
             // and the budget is their public market-data limit.
@@ -45,6 +55,36 @@ impl Weights {
         }
     }
 
+    /// Weights of the derivatives side. Binance USDⓈ-M (`fapi`) has its own 2400 per minute
+    /// per IP, apart from spot's 6000: premiumIndex, openInterest and a ticker with a symbol
+    /// weigh 1, fundingRate 1, klines 2 up to 500 candles, depth 5 up to 50 levels (10 to 100,
+    /// 20 to 500, 50 to 1000), aggTrades 20, exchangeInfo 1. OKX limits each endpoint
+    /// separately, so its derivative calls get a budget apart from spot's; Bybit counts every
+    /// v5 call against one per-IP limit, so they share spot's.
+    pub fn for_derivatives(id: &str) -> Self {
+        match id {
+            "binance" => Self {
+                per_minute: 2400,
+                burst: 240,
+                markets: 1,
+                ticker: 1,
+                ohlcv: 2,
+                trades: 20,
+                funding: 1,
+                funding_history: 1,
+                open_interest: 1,
+                own_budget: true,
+                ticker_batch: 1,
+                depth_steps: &[(50, 5), (100, 10), (500, 20), (1000, 50)],
+            },
+            "okx" => Self {
+                own_budget: true,
+                ..Self::for_exchange(id)
+            },
+            other => Self::for_exchange(other),
+        }
+    }
+
     /// A budget counted in calls: every endpoint weighs one, no batched tickers.
     fn per_call(per_minute: u32, burst: u32) -> Self {
         Self {
@@ -56,6 +96,10 @@ impl Weights {
             trades: 1,
             ticker_batch: 1,
             depth_steps: &[],
+            funding: 1,
+            funding_history: 1,
+            open_interest: 1,
+            own_budget: false,
         }
     }
 
@@ -92,5 +136,9 @@ mod tests {
             ),
             (5, 5, 25, 50)
         );
+        let futures = Weights::for_derivatives("binance");
+        assert!(futures.own_budget && futures.per_minute == 2400);
+        assert_eq!(futures.order_book(20), 5);
+        assert!(!Weights::for_derivatives("bybit").own_budget);
     }
 }

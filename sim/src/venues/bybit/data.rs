@@ -104,7 +104,7 @@ pub fn orderbook(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
 }
 
 /// Bybit `interval` → the market's interval.
-fn interval(i: &str) -> Option<Interval> {
+pub fn interval(i: &str) -> Option<Interval> {
     let name = match i {
         "1" => "1m",
         "3" => "3m",

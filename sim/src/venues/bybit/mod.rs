@@ -1,10 +1,13 @@
 //! Bybit v5 public market data (`/v5/market/...`), category `spot`: `{"retCode":0,"retMsg":"OK",
 //! "result":{...},"retExtInfo":{},"time":<ms>}` envelopes, numbers as decimal strings, symbols
 //! `BTCUSDT`. Errors are HTTP 200 with a non-zero `retCode`, except the IP ban (HTTP 403).
+//! Linear perpetuals (`category=linear`) in `derivatives.rs`, counted as `linear:<endpoint>`.
 
 mod data;
+mod derivatives;
 
 use super::{Answer, Reject, VenueApi};
+use crate::market::derivatives::Derivatives;
 use crate::market::Market;
 use crate::rest::Params;
 use axum::http::StatusCode;
@@ -14,13 +17,17 @@ pub struct Bybit;
 
 const BASE: &str = "/v5/";
 
-const ENDPOINTS: [&str; 6] = [
+const ENDPOINTS: [&str; 10] = [
     "market/instruments-info",
     "market/time",
     "market/tickers",
     "market/orderbook",
     "market/kline",
     "market/recent-trade",
+    "market/funding/history",
+    "market/open-interest",
+    "market/mark-price-kline",
+    "market/index-price-kline",
 ];
 
 fn envelope(code: u32, msg: &str, result: Value, now: u64) -> String {
@@ -59,6 +66,25 @@ impl VenueApi for Bybit {
             _ => return Err(Reject::BadParam(format!("no endpoint {endpoint}"))),
         };
         Ok(envelope(0, "OK", result, now))
+    }
+
+    fn derivative(&self, endpoint: &str, p: &Params) -> Option<&'static str> {
+        derivatives::is_linear(endpoint, p).then_some("linear:")
+    }
+
+    fn handle_derivative(
+        &self,
+        endpoint: &'static str,
+        d: &Derivatives,
+        p: &Params,
+        now: u64,
+    ) -> Result<String, Reject> {
+        Ok(envelope(
+            0,
+            "OK",
+            derivatives::handle(endpoint, d, p, now)?,
+            now,
+        ))
     }
 
     fn reject(&self, r: &Reject, now: u64) -> Answer {

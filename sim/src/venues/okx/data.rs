@@ -93,7 +93,7 @@ pub fn books(m: &Market, p: &Params, now: u64, max: usize) -> Result<Value, Reje
 
 /// OKX `bar` → the market's interval (6h and longer come as `6Hutc` from ccxt; the plain ones
 /// are Hong Kong aligned on OKX and served UTC aligned here).
-fn bar(b: &str) -> Option<Interval> {
+pub fn bar(b: &str) -> Option<Interval> {
     let name = match b.trim_end_matches("utc") {
         "1s" => "1s",
         "1m" => "1m",

@@ -1,9 +1,12 @@
 //! OKX v5 public market data (`/api/v5/...`): `{"code":"0","msg":"","data":[...]}` envelopes,
-//! every number a decimal string, instruments `BTC-USDT`.
+//! every number a decimal string, instruments `BTC-USDT`; perpetual swaps (`BTC-USDT-SWAP`,
+//! `instType=SWAP`) in `derivatives.rs`, counted as `swap:<endpoint>`.
 
 mod data;
+mod derivatives;
 
 use super::{Answer, Reject, VenueApi};
+use crate::market::derivatives::Derivatives;
 use crate::market::Market;
 use crate::rest::Params;
 use axum::http::StatusCode;
@@ -13,7 +16,7 @@ pub struct Okx;
 
 const BASE: &str = "/api/v5/";
 
-const ENDPOINTS: [&str; 10] = [
+const ENDPOINTS: [&str; 19] = [
     "public/instruments",
     "public/time",
     "market/ticker",
@@ -24,6 +27,15 @@ const ENDPOINTS: [&str; 10] = [
     "market/history-candles",
     "market/trades",
     "market/history-trades",
+    "public/funding-rate",
+    "public/funding-rate-history",
+    "public/open-interest",
+    "public/mark-price",
+    "market/index-tickers",
+    "market/mark-price-candles",
+    "market/history-mark-price-candles",
+    "market/index-candles",
+    "market/history-index-candles",
 ];
 
 /// OKX's envelope around a business error (HTTP 200 unless said otherwise).
@@ -65,6 +77,21 @@ impl VenueApi for Okx {
             "market/history-trades" => data::trades(m, p, now, 100)?,
             _ => return Err(Reject::BadParam(format!("no endpoint {endpoint}"))),
         };
+        super::to_body(&json!({"code": "0", "msg": "", "data": data}))
+    }
+
+    fn derivative(&self, endpoint: &str, p: &Params) -> Option<&'static str> {
+        derivatives::is_swap(endpoint, p).then_some("swap:")
+    }
+
+    fn handle_derivative(
+        &self,
+        endpoint: &'static str,
+        d: &Derivatives,
+        p: &Params,
+        now: u64,
+    ) -> Result<String, Reject> {
+        let data = derivatives::handle(endpoint, d, p, now)?;
         super::to_body(&json!({"code": "0", "msg": "", "data": data}))
     }
 

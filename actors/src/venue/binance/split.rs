@@ -1,0 +1,67 @@
+//! Binance's two websocket endpoints behind one [`Feed`]: spot streams on `stream.binance.com`,
+//! USDⓈ-M streams (a perpetual's `@markPrice@1s`: mark, index, funding) on `fstream.binance.com`.
+//! Both share one event channel, sink and counters, so the router sees one feed per venue.
+
+use tokio::sync::broadcast;
+
+use super::BinanceFeed;
+use crate::venue::{EventSink, Feed, FeedStats, MarketEvent, StreamKey};
+
+pub struct SplitFeed {
+    spot: BinanceFeed,
+    futures: BinanceFeed,
+}
+
+impl SplitFeed {
+    pub fn new(spot: BinanceFeed, futures: BinanceFeed) -> Self {
+        Self { spot, futures }
+    }
+
+    /// Streams by endpoint: derivatives (`BTC/USDT:USDT`) to futures, the rest to spot.
+    fn split(streams: &[StreamKey]) -> (Vec<StreamKey>, Vec<StreamKey>) {
+        streams
+            .iter()
+            .cloned()
+            .partition(|s| !s.symbol().contains(':'))
+    }
+}
+
+impl Feed for SplitFeed {
+    fn subscribe(&self, streams: &[StreamKey]) {
+        let (spot, futures) = Self::split(streams);
+        if !spot.is_empty() {
+            self.spot.subscribe(&spot);
+        }
+        if !futures.is_empty() {
+            self.futures.subscribe(&futures);
+        }
+    }
+
+    fn unsubscribe(&self, streams: &[StreamKey]) {
+        let (spot, futures) = Self::split(streams);
+        if !spot.is_empty() {
+            self.spot.unsubscribe(&spot);
+        }
+        if !futures.is_empty() {
+            self.futures.unsubscribe(&futures);
+        }
+    }
+
+    fn events(&self) -> broadcast::Receiver<MarketEvent> {
+        // One channel, shared by both (see `BinanceFeed::sibling`).
+        self.spot.events()
+    }
+
+    fn set_sink(&self, sink: EventSink) {
+        self.spot.set_sink(sink);
+    }
+
+    fn connected(&self) -> bool {
+        self.spot.connected() || self.futures.connected()
+    }
+
+    fn stats(&self) -> FeedStats {
+        // Shared counters: both endpoints' connections and events.
+        self.spot.stats()
+    }
+}

@@ -1,0 +1,204 @@
+//! Derivatives (issue 22's table; a load generator, not criterion).
+//!
+//! `cargo bench --bench derivatives`: the five venues' simulators (Binance USDⓈ-M, OKX SWAP and
+//! Bybit linear serve perpetuals), every REST answer delayed `BENCH_VENUE_LATENCY_MS` (default
+//! 20) as a network round trip would, the real `crypto-market-mcp` binary over stdio with all
+//! five enabled, one call at a time (`BENCH_CALLS`, default 100 per row):
+//!
+//! 1. cold (`CACHE_TTL=0`): `compare_funding` over the derivative venues against, in the same
+//!    run, one venue's cold `get_funding_rate` (the floor: one round trip); aim ≤ 1.1×;
+//! 2. warm (`CACHE_TTL=3600`): `compare_funding` and `get_funding_rate` from memory; aim p50
+//!    ≤ 0.2 ms.
+//!
+//! Prints Markdown tables to stdout.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark's report is Markdown on stdout"
+)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use common::env_number;
+use crypto_market_sim::{rest_urls, Faults, SimConfig, SimHandle, Simulator};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
+/// The venues with perpetuals.
+const DERIVATIVE_VENUES: [&str; 3] = ["binance", "okx", "bybit"];
+
+fn main() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run());
+}
+
+struct Server {
+    client: RunningService<RoleClient, ()>,
+}
+
+impl Server {
+    async fn start(sims: &[SimHandle], ttl: &str) -> Self {
+        let mut cmd = Command::new(MCP_BINARY);
+        cmd.env("EXCHANGE_REST_URL", sims[0].rest_url())
+            .env("EXCHANGE_WS_URL", sims[0].ws_url())
+            .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")
+            .env("EXCHANGE_REST_URLS", rest_urls(&sims[1..]))
+            // The simulators' limits are not the subject; the budgets would queue cold calls.
+            .env("ENABLE_RATE_LIMIT", "false")
+            .env("CACHE_TTL", ttl)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true);
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let client = ().serve(transport).await.expect("MCP handshake");
+        Self { client }
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> Value {
+        let result: CallToolResult = self
+            .client
+            .call_tool(
+                CallToolRequestParams::new(tool.to_owned())
+                    .with_arguments(args.as_object().cloned().unwrap_or_default()),
+            )
+            .await
+            .expect("call answered");
+        let content = result.structured_content.unwrap_or(Value::Null);
+        assert_ne!(result.is_error, Some(true), "{tool}: {content}");
+        content
+    }
+
+    /// Latency of `calls` calls of `tool` with `args`, one after another, ms.
+    async fn time(&self, calls: u64, tool: &str, args: &Value) -> Vec<f64> {
+        let mut out = Vec::with_capacity(calls as usize);
+        for _ in 0..calls {
+            let started = Instant::now();
+            self.call(tool, args.clone()).await;
+            out.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        out
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn p50(ms: &[f64]) -> f64 {
+    let mut sorted = ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 0.5)
+}
+
+fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>) {
+    ms.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+    let ratio = floor_p50.map_or("1.00 (baseline)".to_owned(), |f| format!("{:.2}", p50 / f));
+    println!("| {label} | {} | {p50:.3} | {p99:.3} | {ratio} |", ms.len());
+}
+
+fn header(title: &str) {
+    println!("\n### {title}\n");
+    println!("| call | calls | p50 ms | p99 ms | p50 / baseline |");
+    println!("|---|---|---|---|---|");
+}
+
+async fn run() {
+    let calls = env_number("BENCH_CALLS", 100);
+    let latency = env_number("BENCH_VENUE_LATENCY_MS", 20);
+    let sims = Simulator::start_venues(SimConfig {
+        weight_limit: u32::MAX,
+        ..SimConfig::default()
+    })
+    .expect("simulators");
+    let delayed = Faults {
+        latency_ms: latency,
+        ..Default::default()
+    };
+    for sim in &sims {
+        sim.set_faults(delayed.clone());
+    }
+    // The venues whose simulator serves perpetuals in this build.
+    let venues: Vec<&str> = DERIVATIVE_VENUES
+        .into_iter()
+        .filter(|v| {
+            sims.iter()
+                .any(|s| s.venue().id() == *v && !s.contract_ids().is_empty())
+        })
+        .collect();
+    let compare = json!({"symbol": "BTCUSDT", "exchanges": venues});
+    println!("# derivatives: compare_funding and get_funding_rate\n");
+    println!(
+        "- {calls} calls per row, one at a time; every simulated REST answer takes {latency} ms; \
+         release `crypto-market-mcp` over stdio, `ENABLE_RATE_LIMIT=false`; venues compared: {}",
+        venues.join(", ")
+    );
+
+    // 1. Cold: every call goes to the venues.
+    let cold = Server::start(&sims, "0").await;
+    let first = cold.call("compare_funding", compare.clone()).await; // markets loaded
+    assert_eq!(
+        first["rates"].as_array().map(Vec::len),
+        Some(venues.len()),
+        "{first}"
+    );
+    header("cold (CACHE_TTL=0: every call asks the exchanges)");
+    let mut floor = f64::MAX;
+    for venue in &venues {
+        let ms = cold
+            .time(
+                calls,
+                "get_funding_rate",
+                &json!({"symbol": "BTCUSDT", "exchange": venue}),
+            )
+            .await;
+        let label = format!("`get_funding_rate` on {venue}");
+        if *venue == "binance" {
+            floor = p50(&ms);
+            row(&label, ms, None);
+        } else {
+            row(&label, ms, Some(floor));
+        }
+    }
+    let compared = cold.time(calls, "compare_funding", &compare).await;
+    row(
+        &format!("`compare_funding`, {} venues", venues.len()),
+        compared,
+        Some(floor),
+    );
+    drop(cold);
+
+    // 2. Warm: everything from memory.
+    let warm = Server::start(&sims, "3600").await;
+    warm.call("compare_funding", compare.clone()).await;
+    header("warm (CACHE_TTL=3600: served from memory)");
+    let single = warm
+        .time(
+            calls,
+            "get_funding_rate",
+            &json!({"symbol": "BTCUSDT", "exchange": "binance"}),
+        )
+        .await;
+    let floor = p50(&single);
+    row("`get_funding_rate` on binance", single, None);
+    let compared = warm.time(calls, "compare_funding", &compare).await;
+    row(
+        &format!("`compare_funding`, {} venues", venues.len()),
+        compared,
+        Some(floor),
+    );
+}
