@@ -19,19 +19,13 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Instant;
 
 use common::env_number;
-use crypto_market_sim::{rest_urls, Faults, SimConfig, SimHandle, Simulator};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
+use common::five_venues::Server;
+use crypto_market_sim::{Faults, SimConfig, Simulator};
 use serde_json::{json, Value};
-use tokio::process::Command;
 
-const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
 /// The venues with perpetuals.
 const DERIVATIVE_VENUES: [&str; 3] = ["binance", "okx", "bybit"];
 
@@ -43,44 +37,7 @@ fn main() {
         .block_on(run());
 }
 
-struct Server {
-    client: RunningService<RoleClient, ()>,
-}
-
 impl Server {
-    async fn start(sims: &[SimHandle], ttl: &str) -> Self {
-        let mut cmd = Command::new(MCP_BINARY);
-        cmd.env("EXCHANGE_REST_URL", sims[0].rest_url())
-            .env("EXCHANGE_WS_URL", sims[0].ws_url())
-            .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")
-            .env("EXCHANGE_REST_URLS", rest_urls(&sims[1..]))
-            // The simulators' limits are not the subject; the budgets would queue cold calls.
-            .env("ENABLE_RATE_LIMIT", "false")
-            .env("CACHE_TTL", ttl)
-            .env("RUST_LOG", "warn")
-            .kill_on_drop(true);
-        let (transport, _) = TokioChildProcess::builder(cmd)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let client = ().serve(transport).await.expect("MCP handshake");
-        Self { client }
-    }
-
-    async fn call(&self, tool: &str, args: Value) -> Value {
-        let result: CallToolResult = self
-            .client
-            .call_tool(
-                CallToolRequestParams::new(tool.to_owned())
-                    .with_arguments(args.as_object().cloned().unwrap_or_default()),
-            )
-            .await
-            .expect("call answered");
-        let content = result.structured_content.unwrap_or(Value::Null);
-        assert_ne!(result.is_error, Some(true), "{tool}: {content}");
-        content
-    }
-
     /// Latency of `calls` calls of `tool` with `args`, one after another, ms.
     async fn time(&self, calls: u64, tool: &str, args: &Value) -> Vec<f64> {
         let mut out = Vec::with_capacity(calls as usize);

@@ -1,4 +1,5 @@
-//! Set-up the load-generating benchmarks share (`redis_topologies`, `worker_pool`, `venues`):
+//! Set-up the load-generating benchmarks share (`redis_topologies`, `worker_pool`, `venues`,
+//! `derivatives`; `five_venues`: the server over the five venues' simulators):
 //! their settings from the environment, the runtime they run on, a pool of release
 //! `crypto-market-worker`s that dies with the benchmark, and the pool's client.
 
@@ -6,6 +7,8 @@
     dead_code,
     reason = "each benchmark uses a different part of this module"
 )]
+
+pub mod five_venues;
 
 use std::process::Stdio;
 use std::sync::Arc;
