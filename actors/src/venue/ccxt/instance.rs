@@ -9,6 +9,7 @@
 //! which rebuilds every unified market and the currency tables: ~10 MB per instance on a full
 //! market list (issue 25, docs/notes/footprint.md).
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ccxt::{TypedExchange, Value};
@@ -20,27 +21,37 @@ pub trait VenueInstance: TypedExchange {
     /// The loaded market tables, as ccxt's `set_markets_from_exchange` reads them from its
     /// source exchange; every value is shared with this instance, not copied.
     fn market_tables(&self) -> Value;
+    /// A second instance of the same exchange, state and all: ccxt's `Exchange` is `Clone` and
+    /// its values share their data (`Arc`, copied on write), so the copy shares `describe()`'s
+    /// tables (API, options, fees) and the markets instead of building its own.
+    fn duplicate(&self) -> Instance;
 }
 
 /// Each typed ccxt exchange derefs to its core, which keeps the last response's headers.
 macro_rules! venue_instance {
-    ($($venue:ty),+) => {$(
-        impl VenueInstance for $venue {
+    ($($venue:ident => $module:ident::$core:ident),+) => {$(
+        impl VenueInstance for ccxt::$venue {
             fn last_response_header(&self, name: &str) -> Option<String> {
                 header(&self.last_response_headers, name)
             }
             fn market_tables(&self) -> Value {
                 market_tables(self)
             }
+            fn duplicate(&self) -> Instance {
+                Box::new(ccxt::$venue::from_core(ccxt::exchanges::$module::$core {
+                    // `Clone::clone`: ccxt's `Exchange` has a `clone(value)` method of its own.
+                    exchange: Clone::clone(&self.exchange),
+                }))
+            }
         }
     )+};
 }
 venue_instance!(
-    ccxt::Binance,
-    ccxt::Okx,
-    ccxt::Bybit,
-    ccxt::Kraken,
-    ccxt::Coinbase
+    Binance => binance::BinanceCore,
+    Okx => okx::OkxCore,
+    Bybit => bybit::BybitCore,
+    Kraken => kraken::KrakenCore,
+    Coinbase => coinbase::CoinbaseCore
 );
 
 pub type Instance = Box<dyn VenueInstance>;
@@ -186,6 +197,10 @@ fn timeframe_names(timeframes: &Value) -> Vec<String> {
 
 /// Everything needed to make a ready instance, cheap to clone (ccxt values share their data),
 /// so instances can be made on a blocking thread.
+///
+/// The first instance a factory makes is kept as a template and every later one is its
+/// [`VenueInstance::duplicate`]: building one runs ccxt's `describe()` and indexes its API
+/// (~1 MB and milliseconds for Binance), a duplicate shares those tables (issue 25).
 #[derive(Clone)]
 pub struct InstanceFactory {
     pub id: String,
@@ -193,6 +208,8 @@ pub struct InstanceFactory {
     pub config: Value,
     /// Once loaded: the market tables of the instance that loaded them ([`market_tables`]).
     pub markets: Option<Value>,
+    /// Built on the first `make` (on a blocking thread); `None` inside if it could not be.
+    template: Arc<OnceLock<Option<Mutex<Instance>>>>,
 }
 
 impl InstanceFactory {
@@ -201,12 +218,24 @@ impl InstanceFactory {
             id,
             config,
             markets: None,
+            template: Arc::default(),
         }
     }
 
     /// `None` only if the id stopped being buildable, which cannot happen: the adapter was made
     /// for an id that built, or if ccxt refuses the market tables (logged).
     pub fn make(&self) -> Option<Instance> {
+        let template = self
+            .template
+            .get_or_init(|| self.build().map(Mutex::new))
+            .as_ref()?;
+        // A poisoned lock only means a duplicate panicked; the template itself is unchanged.
+        let template = template.lock().unwrap_or_else(|p| p.into_inner());
+        Some(template.duplicate())
+    }
+
+    /// A new instance from the config, sharing the loaded markets' tables.
+    fn build(&self) -> Option<Instance> {
         let (mut instance, _) = build(&self.id, Some(self.config.clone()))?;
         if let Some(tables) = &self.markets {
             // Synchronous inside (no I/O): only ccxt's dynamic-call wrapper is async.
@@ -226,6 +255,7 @@ impl InstanceFactory {
             id: self.id.clone(),
             config: self.config.clone(),
             markets: Some(tables),
+            template: Arc::default(),
         }
     }
 }
