@@ -2,7 +2,7 @@
 //!
 //! A server launched by an assistant stays resident all day on the user's machine, and a worker
 //! runs under a pod's memory limit. Most of what it holds can be made again: idle exchange client
-//! instances (remade in 5–25 ms) and the values of symbols nobody asked for lately (fetched again
+//! instances (copies of a template, remade in microseconds) and the values of symbols nobody asked for lately (fetched again
 //! on the next call). When resident memory is over the target, the router sheds those first and
 //! asks the allocator to hand the freed pages back; it never refuses a request for it.
 

@@ -3,7 +3,7 @@
 //! parallel. Instances are made on blocking threads when load needs them (none idle, a slot
 //! free), reused, and dropped again by [`InstancePool::trim_idle`] once idle for a while: a
 //! venue that once served 8 calls at once does not keep 8 instances all day (issue 25; each
-//! costs ~1 MB now that they share the market tables, and making one takes 5–25 ms).
+//! is a copy of its factory's template, sharing its tables, made in microseconds).
 //!
 //! Instances carry the markets they were made with. When markets are reloaded the pool moves
 //! to a new *generation*: idle instances are dropped at once, and instances still out on a
