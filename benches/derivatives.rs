@@ -22,8 +22,7 @@ mod common;
 use std::time::Instant;
 
 use common::env_number;
-use common::five_venues::Server;
-use crypto_market_sim::{Faults, SimConfig, Simulator};
+use common::five_venues::{delayed_venues, header, p50, row, Server};
 use serde_json::{json, Value};
 
 /// The venues with perpetuals.
@@ -50,45 +49,10 @@ impl Server {
     }
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn p50(ms: &[f64]) -> f64 {
-    let mut sorted = ms.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    percentile(&sorted, 0.5)
-}
-
-fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>) {
-    ms.sort_by(f64::total_cmp);
-    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
-    let ratio = floor_p50.map_or("1.00 (baseline)".to_owned(), |f| format!("{:.2}", p50 / f));
-    println!("| {label} | {} | {p50:.3} | {p99:.3} | {ratio} |", ms.len());
-}
-
-fn header(title: &str) {
-    println!("\n### {title}\n");
-    println!("| call | calls | p50 ms | p99 ms | p50 / baseline |");
-    println!("|---|---|---|---|---|");
-}
-
 async fn run() {
     let calls = env_number("BENCH_CALLS", 100);
     let latency = env_number("BENCH_VENUE_LATENCY_MS", 20);
-    let sims = Simulator::start_venues(SimConfig {
-        weight_limit: u32::MAX,
-        ..SimConfig::default()
-    })
-    .expect("simulators");
-    let delayed = Faults {
-        latency_ms: latency,
-        ..Default::default()
-    };
-    for sim in &sims {
-        sim.set_faults(delayed.clone());
-    }
+    let sims = delayed_venues(latency);
     // The venues whose simulator serves perpetuals in this build.
     let venues: Vec<&str> = DERIVATIVE_VENUES
         .into_iter()
@@ -126,9 +90,9 @@ async fn run() {
         let label = format!("`get_funding_rate` on {venue}");
         if *venue == "binance" {
             floor = p50(&ms);
-            row(&label, ms, None);
+            row(&label, ms, None, 3);
         } else {
-            row(&label, ms, Some(floor));
+            row(&label, ms, Some(floor), 3);
         }
     }
     let compared = cold.time(calls, "compare_funding", &compare).await;
@@ -136,6 +100,7 @@ async fn run() {
         &format!("`compare_funding`, {} venues", venues.len()),
         compared,
         Some(floor),
+        3,
     );
     drop(cold);
 
@@ -151,11 +116,12 @@ async fn run() {
         )
         .await;
     let floor = p50(&single);
-    row("`get_funding_rate` on binance", single, None);
+    row("`get_funding_rate` on binance", single, None, 3);
     let compared = warm.time(calls, "compare_funding", &compare).await;
     row(
         &format!("`compare_funding`, {} venues", venues.len()),
         compared,
         Some(floor),
+        3,
     );
 }

@@ -25,8 +25,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::env_number;
-use common::five_venues::Server;
-use crypto_market_sim::{Faults, SimConfig, Simulator, Venue};
+use common::five_venues::{delayed_venues, header, p50, row, Server};
+use crypto_market_sim::{Faults, Venue};
 use serde_json::json;
 
 /// The circuit opens after this many failures in a row (the adapter's threshold), and stays
@@ -55,7 +55,7 @@ impl Server {
             })
             .await;
         let floor = p50(&ms);
-        row(label, ms, None);
+        row(label, ms, None, 2);
         floor
     }
 
@@ -75,46 +75,15 @@ impl Server {
     }
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn p50(ms: &[f64]) -> f64 {
-    let mut sorted = ms.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    percentile(&sorted, 0.5)
-}
-
-fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>) {
-    ms.sort_by(f64::total_cmp);
-    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
-    let ratio = floor_p50.map_or("1.00 (baseline)".to_owned(), |f| format!("{:.2}", p50 / f));
-    println!("| {label} | {} | {p50:.2} | {p99:.2} | {ratio} |", ms.len());
-}
-
-fn header(title: &str) {
-    println!("\n### {title}\n");
-    println!("| call | calls | p50 ms | p99 ms | p50 / baseline |");
-    println!("|---|---|---|---|---|");
-}
-
 async fn run() {
     let calls = env_number("BENCH_CALLS", 100);
     let rounds = env_number("BENCH_ROUNDS", 5);
     let latency = env_number("BENCH_VENUE_LATENCY_MS", 20);
-    let sims = Simulator::start_venues(SimConfig {
-        weight_limit: u32::MAX,
-        ..SimConfig::default()
-    })
-    .expect("simulators");
+    let sims = delayed_venues(latency);
     let delayed = Faults {
         latency_ms: latency,
         ..Default::default()
     };
-    for sim in &sims {
-        sim.set_faults(delayed.clone());
-    }
     println!("# five venues: compare_prices and failover\n");
     println!(
         "- {calls} calls per row, one at a time; every simulated REST answer takes {latency} ms; \
@@ -144,6 +113,7 @@ async fn run() {
         "five `get_ticker`s, one after another",
         sequential,
         Some(floor),
+        2,
     );
     let compared = cold
         .time(calls, |_| async {
@@ -153,7 +123,7 @@ async fn run() {
             assert_eq!(c["quotes"].as_array().map(Vec::len), Some(5), "{c}");
         })
         .await;
-    row("`compare_prices`, five venues", compared, Some(floor));
+    row("`compare_prices`, five venues", compared, Some(floor), 2);
     drop(cold);
 
     // 2. Warm: everything from memory.
@@ -170,7 +140,7 @@ async fn run() {
                 .await;
         })
         .await;
-    row("`compare_prices`, five venues", compared, Some(floor));
+    row("`compare_prices`, five venues", compared, Some(floor), 2);
     drop(warm);
 
     // 3. Failover: Binance, the default, answers 503.
@@ -222,10 +192,12 @@ async fn run() {
         "first calls after Binance dies (circuit closed: Binance 503, then OKX)",
         first_calls,
         Some(floor),
+        2,
     );
     row(
         "steady state, Binance's circuit open (OKX only)",
         steady,
         Some(floor),
+        2,
     );
 }

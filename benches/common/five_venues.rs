@@ -1,9 +1,10 @@
 //! The real `crypto-market-mcp` over stdio with the five venues' simulators enabled (Binance the
-//! default), for the benchmarks that compare venues (`venues`, `derivatives`).
+//! default), for the benchmarks that compare venues (`venues`, `derivatives`), and their
+//! Markdown rows.
 
 use std::process::Stdio;
 
-use crypto_market_sim::{rest_urls, SimHandle};
+use crypto_market_sim::{rest_urls, Faults, SimConfig, SimHandle, Simulator};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -53,4 +54,52 @@ impl Server {
         assert_ne!(result.is_error, Some(true), "{tool}: {content}");
         content
     }
+}
+
+/// The five venues' simulators, every REST answer delayed `latency_ms` (a network round trip),
+/// their request limits out of the way (not the subject).
+pub fn delayed_venues(latency_ms: u64) -> Vec<SimHandle> {
+    let sims = Simulator::start_venues(SimConfig {
+        weight_limit: u32::MAX,
+        ..SimConfig::default()
+    })
+    .expect("simulators");
+    let delayed = Faults {
+        latency_ms,
+        ..Default::default()
+    };
+    for sim in &sims {
+        sim.set_faults(delayed.clone());
+    }
+    sims
+}
+
+/// Nearest-rank percentile of sorted latencies.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+pub fn p50(ms: &[f64]) -> f64 {
+    let mut sorted = ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 0.5)
+}
+
+/// A Markdown row: label, calls, p50 and p99 with `decimals`, and p50 over the baseline's
+/// (`floor_p50`; none: this row is the baseline).
+pub fn row(label: &str, mut ms: Vec<f64>, floor_p50: Option<f64>, decimals: usize) {
+    ms.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+    let ratio = floor_p50.map_or("1.00 (baseline)".to_owned(), |f| format!("{:.2}", p50 / f));
+    println!(
+        "| {label} | {} | {p50:.decimals$} | {p99:.decimals$} | {ratio} |",
+        ms.len()
+    );
+}
+
+pub fn header(title: &str) {
+    println!("\n### {title}\n");
+    println!("| call | calls | p50 ms | p99 ms | p50 / baseline |");
+    println!("|---|---|---|---|---|");
 }
