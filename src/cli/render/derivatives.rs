@@ -83,14 +83,7 @@ pub fn funding_comparison(v: &Value, look: Look) -> String {
             percent(&v["spread"], 4),
         ));
     }
-    for e in v["errors"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "{}: {}: {}\n",
-            text(&e["exchange"]),
-            text(&e["error"]["code"]),
-            text(&e["error"]["message"])
-        ));
-    }
+    out.push_str(&super::venues::venue_errors(v));
     out
 }
 

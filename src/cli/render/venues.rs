@@ -54,15 +54,25 @@ pub fn comparison(v: &Value, look: Look) -> String {
                 .map_or("-".to_owned(), |s| format!("{s:.2}"))
         ));
     }
-    for e in v["errors"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "{}: {}: {}\n",
-            text(&e["exchange"]),
-            text(&e["error"]["code"]),
-            text(&e["error"]["message"])
-        ));
-    }
+    out.push_str(&venue_errors(v));
     out
+}
+
+/// The venues of a comparison that could not answer, a line each: `exchange: code: message`.
+pub fn venue_errors(v: &Value) -> String {
+    v["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "{}: {}: {}\n",
+                text(&e["exchange"]),
+                text(&e["error"]["code"]),
+                text(&e["error"]["message"])
+            )
+        })
+        .collect()
 }
 
 /// An `exchange_status` result: a row per venue.

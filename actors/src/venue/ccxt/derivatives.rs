@@ -298,22 +298,8 @@ impl CcxtExchange {
                 price.as_str()
             )));
         }
-        let side = &self.derivatives;
-        let rows = self
-            .call(side, "ohlcv", side.weights.ohlcv, async {
-                let mut ex = side.instance().await?;
-                let reply = ex
-                    .fetch_ohlcv(
-                        symbol,
-                        Some(timeframe.as_str()),
-                        since,
-                        Some(i64::from(limit)),
-                        [("price", price.as_str())],
-                    )
-                    .await;
-                reply.map_err(|e| failure(&ex, e))
-            })
-            .await?;
-        Ok(convert::candles(rows))
+        let params = [("price", price.as_str())].into();
+        self.candles(&self.derivatives, symbol, timeframe, since, limit, params)
+            .await
     }
 }

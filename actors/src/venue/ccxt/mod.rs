@@ -183,6 +183,35 @@ impl CcxtExchange {
         })
     }
 
+    /// Candles of `symbol` from `side`'s instances; `params` are ccxt's (`price: mark` or
+    /// `index` for a derivative's price candles, nothing for trade candles).
+    async fn candles(
+        &self,
+        side: &Side,
+        symbol: &str,
+        timeframe: &Timeframe,
+        since: Option<i64>,
+        limit: u32,
+        params: ccxt::Params,
+    ) -> Result<Vec<Candle>, VenueError> {
+        let rows = self
+            .call(side, "ohlcv", side.weights.ohlcv, async {
+                let mut ex = side.instance().await?;
+                let reply = ex
+                    .fetch_ohlcv(
+                        symbol,
+                        Some(timeframe.as_str()),
+                        since,
+                        Some(i64::from(limit)),
+                        params,
+                    )
+                    .await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        Ok(convert::candles(rows))
+    }
+
     /// Starts, once, the task that drops instances idle for [`INSTANCE_IDLE_FOR`] on both
     /// sides; it ends with the adapter's pools.
     fn start_idle_trimming(&self) {
@@ -573,22 +602,8 @@ impl Exchange for CcxtExchange {
         limit: u32,
     ) -> Result<Vec<Candle>, VenueError> {
         let side = self.side(symbol);
-        let rows = self
-            .call(side, "ohlcv", side.weights.ohlcv, async {
-                let mut ex = side.instance().await?;
-                let reply = ex
-                    .fetch_ohlcv(
-                        symbol,
-                        Some(timeframe.as_str()),
-                        since,
-                        Some(i64::from(limit)),
-                        (),
-                    )
-                    .await;
-                reply.map_err(|e| failure(&ex, e))
-            })
-            .await?;
-        Ok(convert::candles(rows))
+        self.candles(side, symbol, timeframe, since, limit, ().into())
+            .await
     }
 
     async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError> {
