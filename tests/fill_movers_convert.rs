@@ -120,7 +120,10 @@ async fn a_fill_across_two_venues_equals_walking_their_books_by_hand() {
         .map(|r| r.query)
         .collect();
     assert_eq!(depths.len(), 2, "{depths:?}");
-    assert!(depths[0].contains("limit=100") && depths[1].contains("limit=500"), "{depths:?}");
+    assert!(
+        depths[0].contains("limit=100") && depths[1].contains("limit=500"),
+        "{depths:?}"
+    );
 }
 
 /// A sell of a notional hits the bids; proceeds are net of the fee. Past the deepest book a
@@ -152,8 +155,14 @@ async fn a_sell_of_a_notional_and_a_book_too_thin() {
     let fee = taker_fee(&server, "okx", "ETH/USDT").await;
     assert!(close(f(&v["filled_notional"]), notional), "{v}");
     assert!(close(f(&v["filled_amount"]), base), "{v}");
-    assert!(close(f(&v["cost_with_fees"]), notional * (1.0 - fee)), "{v}");
-    assert!(f(&v["slippage_bps"]) >= 0.0, "a sell gets less than mid: {v}");
+    assert!(
+        close(f(&v["cost_with_fees"]), notional * (1.0 - fee)),
+        "{v}"
+    );
+    assert!(
+        f(&v["slippage_bps"]) >= 0.0,
+        "a sell gets less than mid: {v}"
+    );
     assert_eq!(ok(&result)["best"]["exchange"], "okx");
 
     let bybit = venues.sim("bybit").book("BTCUSDT", 200).expect("listed");
@@ -169,7 +178,11 @@ async fn a_sell_of_a_notional_and_a_book_too_thin() {
     assert_eq!(v["complete"], false, "{v}");
     assert_eq!(v["levels_used"], 200, "{v}");
     assert!(close(f(&v["filled_amount"]), whole), "{v}");
-    assert_eq!(ok(&thin)["best"], Value::Null, "an incomplete fill is never the best");
+    assert_eq!(
+        ok(&thin)["best"],
+        Value::Null,
+        "an incomplete fill is never the best"
+    );
 }
 
 /// Bad sizes and venues are `invalid_argument`; an unknown symbol on one venue is
@@ -228,7 +241,10 @@ async fn top_movers_rank_one_all_tickers_call() {
         .call("top_movers", json!({"by": "gainers", "limit": 5}))
         .await;
     let got = ok(&gainers).clone();
-    assert_eq!((got["exchange"].clone(), got["by"].clone()), (json!("binance"), json!("gainers")));
+    assert_eq!(
+        (got["exchange"].clone(), got["by"].clone()),
+        (json!("binance"), json!("gainers"))
+    );
     let calls: Vec<_> = binance
         .requests()
         .into_iter()
@@ -260,7 +276,9 @@ async fn top_movers_rank_one_all_tickers_call() {
     for (h, w) in have.iter().zip(&want) {
         assert!((h - w).abs() < 1e-9, "{have:?} vs {want:?}");
     }
-    assert!(markets.iter().all(|m| m["symbol"].as_str().is_some_and(|s| s.ends_with("/USDT"))));
+    assert!(markets
+        .iter()
+        .all(|m| m["symbol"].as_str().is_some_and(|s| s.ends_with("/USDT"))));
 
     let losers = server
         .call("top_movers", json!({"by": "losers", "limit": 100}))
@@ -317,7 +335,10 @@ async fn convert_direct_and_through_an_intermediate() {
     assert!(close(f(&got["rate"]), mid("ETHUSDT")), "{got}");
     assert!(close(f(&got["result"]), 2.0 * mid("ETHUSDT")), "{got}");
     let back = server
-        .call("convert", json!({"amount": 1000, "from": "USDT", "to": "ETH"}))
+        .call(
+            "convert",
+            json!({"amount": 1000, "from": "USDT", "to": "ETH"}),
+        )
         .await;
     assert!(close(f(&ok(&back)["result"]), 1000.0 / mid("ETHUSDT")));
 
@@ -335,5 +356,66 @@ async fn convert_direct_and_through_an_intermediate() {
         .call("convert", json!({"amount": 1, "from": "ETHH", "to": "BTC"}))
         .await;
     assert_eq!(error_code(&unknown), "invalid_symbol");
-    assert!(error_message(&unknown).contains("ETH"), "{}", error_message(&unknown));
+    assert!(
+        error_message(&unknown).contains("ETH"),
+        "{}",
+        error_message(&unknown)
+    );
+}
+
+/// Every venue answers top_movers from its spot tickers (Bybit's default type would be its
+/// perpetuals: the last prices here are the spot ones), and estimate_fill and convert work on
+/// each, a fill too big for the book stopping at the venue's deepest book.
+#[tokio::test]
+async fn every_venue_serves_movers_fill_and_convert() {
+    let venues = Venues::start();
+    let server = server(&venues, &[]).await;
+    for (exchange, deepest) in [
+        ("binance", 1000),
+        ("okx", 400),
+        ("bybit", 200),
+        ("kraken", 500),
+        ("coinbase", 1000),
+    ] {
+        let sim = venues.sim(exchange);
+        let movers = server
+            .call(
+                "top_movers",
+                json!({"exchange": exchange, "by": "volume", "limit": 10}),
+            )
+            .await;
+        let markets = ok(&movers)["markets"].as_array().expect("markets").clone();
+        assert!(markets.len() >= 3, "{exchange}: {markets:?}");
+        let btc = markets
+            .iter()
+            .find(|m| m["symbol"] == "BTC/USDT")
+            .unwrap_or_else(|| panic!("{exchange}: {markets:?}"));
+        let spot = sim.quote("BTCUSDT").expect("listed");
+        assert!(
+            close(f(&btc["last"]), spot.last),
+            "{exchange}: {btc} vs {spot:?}"
+        );
+
+        let fill = server
+            .call(
+                "estimate_fill",
+                json!({"exchange": exchange, "symbol": "BTC/USDT", "side": "buy",
+                       "amount": 1_000_000}),
+            )
+            .await;
+        let v = venue(ok(&fill), exchange);
+        assert_eq!(v["complete"], false, "{exchange}: {v}");
+        assert_eq!(v["levels_used"], deepest, "{exchange}: {v}");
+
+        let converted = server
+            .call(
+                "convert",
+                json!({"exchange": exchange, "amount": 2, "from": "ETH", "to": "BTC"}),
+            )
+            .await;
+        let got = ok(&converted);
+        let rate = f(&got["rate"]);
+        let rough = sim.quote("ETHUSDT").expect("listed").last / spot.last;
+        assert!((rate / rough - 1.0).abs() < 0.01, "{exchange}: {got}");
+    }
 }

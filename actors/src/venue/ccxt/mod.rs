@@ -617,7 +617,15 @@ impl Exchange for CcxtExchange {
         let tickers = self
             .call(side, "tickers_all", side.weights.all_tickers, async {
                 let mut ex = side.instance().await?;
-                let reply = ex.fetch_tickers(None, ()).await;
+                // Spot asked for by name: without it ccxt's Bybit asks for its default type
+                // (linear perpetuals) and names them by the spot markets it has loaded. Kraken
+                // has spot only, and ccxt would pass `type` on as a query parameter.
+                let params = if self.id == "kraken" {
+                    ccxt::Params::default()
+                } else {
+                    ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "type": "spot" })))
+                };
+                let reply = ex.fetch_tickers(None, params).await;
                 reply.map_err(|e| failure(&ex, e))
             })
             .await?;
