@@ -140,7 +140,7 @@ pub fn convert(v: &Value, look: Look) -> String {
         num_of(&v["rate"]),
         text(&v["to"]),
         text(&v["exchange"]),
-        path.join(" → "),
+        path.join(if look.unicode { " → " } else { " -> " }),
     );
     with_freshness(out, v, look)
 }
