@@ -368,7 +368,7 @@ mod tests {
             convert(1.5, "BTC", "USDT")
         );
         // Not a size: still a price, a book.
-        assert_eq!(parse("can i buy btc"), Intent::Ticker("BTC/USDT".into()));
+        assert_eq!(parse("buy btc"), Intent::Ticker("BTC/USDT".into()));
         assert_eq!(
             parse("order book sol limit 5"),
             Intent::Book {
