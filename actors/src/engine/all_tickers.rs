@@ -12,10 +12,13 @@ use crate::model::{Served, Source, Ticker};
 
 use super::{Engine, ExchangeInfo};
 
-/// Each venue's last all-tickers reply; the async lock is the single flight.
+/// One venue's last reply, behind the lock its callers take in turn (the single flight).
+type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
+
+/// Each venue's last all-tickers reply.
 #[derive(Default)]
 pub(crate) struct AllTickersCache {
-    venues: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<Option<Held>>>>>,
+    venues: Mutex<HashMap<Arc<str>, Slot>>,
 }
 
 struct Held {
@@ -24,7 +27,7 @@ struct Held {
 }
 
 impl AllTickersCache {
-    fn slot(&self, exchange: &Arc<str>) -> Arc<tokio::sync::Mutex<Option<Held>>> {
+    fn slot(&self, exchange: &Arc<str>) -> Slot {
         // A poisoned lock only means another caller panicked mid-insert: the map is intact.
         let mut venues = self.venues.lock().unwrap_or_else(|p| p.into_inner());
         venues.entry(exchange.clone()).or_default().clone()
