@@ -185,6 +185,63 @@ async fn a_sell_of_a_notional_and_a_book_too_thin() {
     );
 }
 
+/// A perpetual's book comes in contracts (OKX: 0.01 BTC each): the fill's `amount` is base, so
+/// the levels are scaled by the contract size before the walk; Binance's contracts are 1 BTC.
+#[tokio::test]
+async fn a_perpetual_fill_counts_base_not_contracts() {
+    let venues = Venues::start();
+    let server = server(&venues, &[]).await;
+    let amount = 3.0;
+    let result = server
+        .call(
+            "estimate_fill",
+            json!({"symbol": "BTC/USDT:USDT", "side": "buy", "amount": amount,
+                   "exchanges": ["okx", "binance"]}),
+        )
+        .await;
+    let got = ok(&result).clone();
+    assert_eq!(got["symbol"], "BTC/USDT:USDT", "{got}");
+    for exchange in ["okx", "binance"] {
+        let listed = server
+            .call(
+                "list_markets",
+                json!({"exchange": exchange, "type": "swap", "query": "BTC/USDT:USDT"}),
+            )
+            .await;
+        let market = ok(&listed)["markets"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["symbol"] == "BTC/USDT:USDT"))
+            .cloned()
+            .expect("the perpetual");
+        let size = f(&market["contract_size"]);
+        let book = server
+            .call(
+                "get_order_book",
+                json!({"exchange": exchange, "symbol": "BTC/USDT:USDT", "limit": 1000}),
+            )
+            .await;
+        let asks: Vec<[f64; 2]> = ok(&book)["asks"]
+            .as_array()
+            .expect("asks")
+            .iter()
+            .map(|l| [f(&l[0]), f(&l[1]) * size])
+            .collect();
+        let (filled, notional, worst, used, complete) = by_hand(&asks, amount);
+        assert!(complete, "{exchange}");
+        let v = venue(&got, exchange);
+        assert!(
+            close(f(&v["filled_amount"]), filled),
+            "{exchange} ({size}): {v}"
+        );
+        assert!(close(f(&v["filled_notional"]), notional), "{exchange}: {v}");
+        assert!(close(f(&v["worst_price"]), worst), "{exchange}: {v}");
+        assert_eq!(v["levels_used"], used, "{exchange}: {v}");
+        if exchange == "okx" {
+            assert!(size < 1.0, "OKX counts in contracts of 0.01 BTC: {market}");
+        }
+    }
+}
+
 /// Bad sizes and venues are `invalid_argument`; an unknown symbol on one venue is
 /// `invalid_symbol`, on several an error entry beside the venues that answered.
 #[tokio::test]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crypto_market_actors::engine::ExchangeInfo;
-use crypto_market_actors::model::fill::{self, Fill, FillSide, FillSize};
+use crypto_market_actors::model::fill::{self, BookUnit, Fill, FillSide, FillSize};
 use crypto_market_actors::model::{DataRequest, MarketData, Source};
 use crypto_market_actors::EngineError;
 use futures::future::join_all;
@@ -237,6 +237,8 @@ impl ToolService {
             .collect();
         depths.dedup();
         let mut walked = None;
+        // The market's taker fee and book unit, looked up once the symbol is resolved.
+        let mut terms = None;
         for depth in depths {
             let answer = self
                 .engine
@@ -245,6 +247,11 @@ impl ToolService {
             let MarketData::OrderBook(book) = &*answer.data.value else {
                 return Err(mismatch("an order book"));
             };
+            let (_, unit) = match terms {
+                Some(known) => known,
+                None => *terms.insert(self.market_terms(venue, &answer.symbol).await),
+            };
+            let book = &fill::in_base(book, unit);
             let fill = fill::walk(book, side, size);
             let levels = match side {
                 FillSide::Buy => book.asks.len(),
@@ -260,25 +267,28 @@ impl ToolService {
         let Some((fill, mid, answer)) = walked else {
             return Err(mismatch("an order book"));
         };
-        let fee = self.taker_fee(venue, &answer.symbol).await;
+        let fee = terms.map_or(DEFAULT_TAKER_FEE, |(fee, _)| fee);
         Ok((
             answer.symbol.to_string(),
             venue_result(venue, &fill, side, mid, fee, &answer),
         ))
     }
 
-    /// `symbol`'s taker fee from the venue's market data, else [`DEFAULT_TAKER_FEE`].
-    async fn taker_fee(&self, venue: &ExchangeInfo, symbol: &str) -> f64 {
+    /// `symbol`'s taker fee from the venue's market data (else [`DEFAULT_TAKER_FEE`]) and what
+    /// its book's amounts count (contracts of a derivative, else base).
+    async fn market_terms(&self, venue: &ExchangeInfo, symbol: &str) -> (f64, BookUnit) {
         let Ok(markets) = self.engine.markets(venue, symbol.contains(':')).await else {
-            return DEFAULT_TAKER_FEE;
+            return (DEFAULT_TAKER_FEE, BookUnit::Base);
         };
-        markets
-            .index
-            .resolve(symbol)
-            .ok()
-            .and_then(|m| m.terms.taker_fee)
+        let Ok(market) = markets.index.resolve(symbol) else {
+            return (DEFAULT_TAKER_FEE, BookUnit::Base);
+        };
+        let fee = market
+            .terms
+            .taker_fee
             .filter(|f| f.is_finite() && *f >= 0.0)
-            .unwrap_or(DEFAULT_TAKER_FEE)
+            .unwrap_or(DEFAULT_TAKER_FEE);
+        (fee, BookUnit::of(market))
     }
 }
 

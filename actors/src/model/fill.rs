@@ -77,6 +77,53 @@ impl Fill {
     }
 }
 
+/// What one unit of a book's amounts stands for: one of the base (spot, and derivatives
+/// quoted in base), or a contract of the given size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BookUnit {
+    Base,
+    /// A linear contract of this many base units (OKX `ctVal`, e.g. 0.01 BTC).
+    Linear(f64),
+    /// An inverse contract of this many quote units (e.g. 100 USD): base = size / price.
+    Inverse(f64),
+}
+
+impl BookUnit {
+    /// The unit of a market's book amounts, from its contract terms (ccxt gives derivative
+    /// books in contracts).
+    pub fn of(market: &super::Market) -> Self {
+        let size = market
+            .terms
+            .contract_size
+            .filter(|s| s.is_finite() && *s > 0.0);
+        match (market.is_derivative(), size, market.terms.linear) {
+            (true, Some(size), Some(false)) => Self::Inverse(size),
+            (true, Some(size), _) => Self::Linear(size),
+            _ => Self::Base,
+        }
+    }
+}
+
+/// `book` with its amounts in the base currency (a walk's `amount` is base).
+pub fn in_base(book: &OrderBook, unit: BookUnit) -> OrderBook {
+    let scale = |levels: &[[f64; 2]]| -> Vec<[f64; 2]> {
+        levels
+            .iter()
+            .map(|&[price, amount]| match unit {
+                BookUnit::Base => [price, amount],
+                BookUnit::Linear(size) => [price, amount * size],
+                BookUnit::Inverse(size) => [price, amount * size / price],
+            })
+            .collect()
+    };
+    OrderBook {
+        bids: scale(&book.bids),
+        asks: scale(&book.asks),
+        timestamp: book.timestamp,
+        nonce: book.nonce,
+    }
+}
+
 /// The book's mid price: halfway between the best bid and ask; `None` unless both exist.
 pub fn mid(book: &OrderBook) -> Option<f64> {
     let bid = book.bids.first()?[0];
@@ -205,6 +252,25 @@ mod tests {
         assert!(!empty.complete);
         assert_eq!((empty.avg_price, empty.worst_price), (None, None));
         assert_eq!(empty.slippage_bps(FillSide::Sell, 100.0), None);
+    }
+
+    #[test]
+    fn contracts_become_base_before_the_walk() {
+        let linear = in_base(&book(), BookUnit::Linear(0.01));
+        assert_eq!(linear.asks[0], [101.0, 0.01]);
+        let inverse = in_base(&book(), BookUnit::Inverse(100.0));
+        assert!((inverse.bids[0][1] - 100.0 / 99.0).abs() < 1e-12);
+        assert_eq!(in_base(&book(), BookUnit::Base), book());
+        let mut perp = super::super::Market {
+            market_type: "swap".into(),
+            ..Default::default()
+        };
+        perp.terms.contract_size = Some(0.01);
+        assert_eq!(BookUnit::of(&perp), BookUnit::Linear(0.01));
+        perp.terms.linear = Some(false);
+        assert_eq!(BookUnit::of(&perp), BookUnit::Inverse(0.01));
+        perp.market_type = "spot".into();
+        assert_eq!(BookUnit::of(&perp), BookUnit::Base);
     }
 
     #[test]
