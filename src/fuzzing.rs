@@ -173,6 +173,17 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
             }
             check_symbol(&a.symbol)
         }
+        Tool::EstimateFill => {
+            let a: crate::tools::fill::EstimateFillArgs = parse(arguments)?;
+            a.order()?;
+            check_symbol(&a.symbol)
+        }
+        Tool::TopMovers => parse::<crate::tools::movers::TopMoversArgs>(arguments).and_then(|a| {
+            crate::tools::movers::MOVERS_LIMIT
+                .check(a.limit)
+                .map(|_| ())
+        }),
+        Tool::Convert => parse::<crate::tools::convert::ConvertArgs>(arguments).map(|_| ()),
     };
     if let Err(error) = &result {
         // Whatever the client sent is answered with a code of its own, never `internal`.

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::cli::{fast_sim, now_ms, parse_num, row, run, watched, without_freshness, Run, CLI};
+use common::cli::{
+    chat, fast_sim, now_ms, parse_num, row, run, sim_args, watched, without_freshness, Run, CLI,
+};
 use common::{ok, simulator};
 use crypto_market_mcp::cli::render::chart::{self, Candle};
 use crypto_market_mcp::cli::render::{self, ladder, Look};
@@ -654,17 +656,6 @@ async fn server_logs_reach_stderr_only_with_verbose_and_never_stdout() {
 
 // ---- watch ----
 
-fn sim_args(sim: &SimHandle, args: &[&str]) -> Vec<String> {
-    let mut all = vec![
-        "--rest-url".to_owned(),
-        sim.rest_url(),
-        "--ws-url".to_owned(),
-        sim.ws_url(),
-    ];
-    all.extend(args.iter().map(|a| a.to_string()));
-    all
-}
-
 #[tokio::test]
 async fn watch_shows_changing_prices_and_stops_after_count() {
     let sim = fast_sim();
@@ -798,35 +789,6 @@ async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
 }
 
 // ---- chat ----
-
-async fn chat(sim: &SimHandle, questions: &str, env: &[(&str, &str)]) -> Run {
-    use tokio::io::AsyncWriteExt;
-    let mut cmd = tokio::process::Command::new(CLI);
-    cmd.args(sim_args(sim, &["chat"]))
-        .env_remove("LLM_API_URL")
-        .env_remove("LLM_API_KEY")
-        .env_remove("LLM_MODEL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("the CLI runs");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(questions.as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("chat ends with its input")
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 #[test]
 fn the_built_in_parser_understands_the_common_questions() {

@@ -150,13 +150,7 @@ impl MissPath {
         let joined = if nothing_to_fetch {
             Ok(HashMap::new())
         } else {
-            match &self.io {
-                ExchangeIo::Runtime(handle) => handle.spawn(call).await.map_err(|e| e.to_string()),
-                ExchangeIo::Local => std::panic::AssertUnwindSafe(call)
-                    .catch_unwind()
-                    .await
-                    .map_err(|_| "the exchange call panicked".to_owned()),
-            }
+            self.run(call).await
         };
         let mut results = match joined {
             Ok(results) => results,
@@ -186,6 +180,21 @@ impl MissPath {
                 }
             })
             .collect()
+    }
+
+    /// Runs an exchange call where exchange calls run, from any task (inside the actors'
+    /// `LocalSet` or not): on the I/O runtime, else right here; a panic comes back as `Err`.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        call: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, String> {
+        match &self.io {
+            ExchangeIo::Runtime(handle) => handle.spawn(call).await.map_err(|e| e.to_string()),
+            ExchangeIo::Local => std::panic::AssertUnwindSafe(call)
+                .catch_unwind()
+                .await
+                .map_err(|_| "the exchange call panicked".to_owned()),
+        }
     }
 
     /// Keeps `stamped` unless the symbol holds a newer value, and says what to serve. Only the

@@ -94,5 +94,5 @@ pub use faults::Faults;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{rest_urls, start_on, SimHandle, Simulator};
-pub use venue::{Quote, Venue};
+pub use venue::{Quote, TrueBook, Venue};
 pub use ws::{WsConnectionStats, WsIntervals, WsStats};

@@ -352,6 +352,30 @@ impl SimHandle {
         Some(crate::venues::quote(&m, s, now_ms()))
     }
 
+    /// The order book of `symbol` ("BTCUSDT") now, `depth` levels a side best first, as
+    /// `[price, amount]`: what every venue's depth endpoint serves at this walk step (each in
+    /// its own format), or None if the venue does not list it.
+    pub fn book(&self, symbol: &str, depth: usize) -> Option<crate::TrueBook> {
+        let m = self.state.market();
+        let s = m.symbol(symbol)?;
+        let b = m.book(s, now_ms(), depth);
+        let side = |levels: &[(u64, u64)]| -> Vec<[f64; 2]> {
+            levels
+                .iter()
+                .map(|&(p, q)| {
+                    [
+                        crate::market::decimal::to_f64(p),
+                        crate::market::decimal::to_f64(q),
+                    ]
+                })
+                .collect()
+        };
+        Some(crate::TrueBook {
+            bids: side(&b.bids),
+            asks: side(&b.asks),
+        })
+    }
+
     /// Stops the server and waits for its thread (what Drop does).
     pub fn shutdown(mut self) {
         self.stop_and_join();

@@ -75,6 +75,13 @@ pub struct Quote {
     pub last: f64,
 }
 
+/// A symbol's order book as numbers, best first: `[price, amount]` levels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrueBook {
+    pub bids: Vec<[f64; 2]>,
+    pub asks: Vec<[f64; 2]>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,13 @@ pub enum Command {
     Funding(FundingArgs),
     /// A perpetual's (or future's) open interest.
     Oi(OiArgs),
+    /// What a market order of a size would cost (estimate_fill): the book walked on the
+    /// exchange, or on each of --exchanges, with fees, slippage and the best venue.
+    Fill(FillArgs),
+    /// The exchange's top 24h gainers, losers or volumes (top_movers).
+    Movers(MoversArgs),
+    /// An amount of one asset in another at mid prices (convert), e.g. `convert 2 ETH BTC`.
+    Convert(ConvertArgs),
     /// The exchanges' health (circuit, calls, errors, latency, markets); with --redis, the
     /// worker pool's status.
     Status,
@@ -200,4 +207,47 @@ pub struct MarketsArgs {
     /// At most this many markets (1..500).
     #[arg(long, short, default_value_t = 50)]
     pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct FillArgs {
+    /// Symbol, e.g. BTC/USDT.
+    pub symbol: String,
+    /// buy or sell.
+    #[arg(value_parser = ["buy", "sell"])]
+    pub side: String,
+    /// Size in the base currency (with --notional: in the quote currency).
+    pub amount: f64,
+    /// AMOUNT is a notional in the quote currency (e.g. 10000 USDT).
+    #[arg(long)]
+    pub notional: bool,
+    /// Walk the books of these exchanges, e.g. --exchanges binance,okx.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub exchanges: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MoversArgs {
+    /// Rank by gainers, losers or volume.
+    #[arg(long, default_value = "gainers", value_parser = ["gainers", "losers", "volume"])]
+    pub by: String,
+    /// Only markets quoted in this currency.
+    #[arg(long, short, default_value = "USDT")]
+    pub quote: String,
+    /// Markets to show (1..100).
+    #[arg(long, short, default_value_t = 10)]
+    pub limit: u32,
+    /// Least 24h quote volume a market needs.
+    #[arg(long)]
+    pub min_quote_volume: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// How much of FROM.
+    pub amount: f64,
+    /// Asset held, e.g. ETH.
+    pub from: String,
+    /// Asset wanted, e.g. BTC.
+    pub to: String,
 }

@@ -242,6 +242,43 @@ async fn execute(connection: &Connection, cli: &Cli, look: Look) -> Result<Strin
             }
             Ok(render::derivatives::open_interest(&v, look))
         }
+        Command::Fill(a) => {
+            let size = if a.notional { "notional" } else { "amount" };
+            let mut call = json!({ "symbol": a.symbol, "side": a.side, size: a.amount });
+            if !a.exchanges.is_empty() {
+                call["exchanges"] = json!(a.exchanges);
+            }
+            // --exchanges spans venues: the global --exchange does not narrow it.
+            let call = if a.exchanges.is_empty() {
+                args(cli, call)
+            } else {
+                call
+            };
+            let v = spin(connection.call("estimate_fill", call)).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(render::analytics::fill(&v, look))
+        }
+        Command::Movers(a) => {
+            let mut call = json!({ "by": a.by, "quote": a.quote, "limit": a.limit });
+            if let Some(min) = a.min_quote_volume {
+                call["min_quote_volume"] = json!(min);
+            }
+            let v = spin(connection.call("top_movers", args(cli, call))).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(render::analytics::movers(&v, look))
+        }
+        Command::Convert(a) => {
+            let call = json!({ "amount": a.amount, "from": a.from, "to": a.to });
+            let v = spin(connection.call("convert", args(cli, call))).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            Ok(render::analytics::convert(&v, look))
+        }
         Command::Status => status::run(connection, cli, look).await,
         Command::Chat => chat::run(connection, cli, look).await,
     }

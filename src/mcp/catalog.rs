@@ -16,10 +16,13 @@ use crate::tools::args::{
     TradesArgs,
 };
 use crate::tools::compare::{CompareArgs, CompareResult};
+use crate::tools::convert::{ConvertArgs, ConvertResult};
 use crate::tools::derivatives::{
     CompareFundingArgs, CompareFundingResult, FundingHistoryArgs, FundingHistoryResult,
     FundingRateArgs, FundingRateResult, OpenInterestResult,
 };
+use crate::tools::fill::{EstimateFillArgs, EstimateFillResult};
+use crate::tools::movers::{TopMoversArgs, TopMoversResult};
 use crate::tools::output::{
     MarketsResult, OhlcvResult, OrderBookResult, StreamTickerResult, TickerResult, TickersResult,
     TradesResult,
@@ -47,6 +50,9 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::GetFundingHistory => tool::<FundingHistoryArgs, FundingHistoryResult<'static>>(spec),
         Tool::GetOpenInterest => tool::<FundingRateArgs, OpenInterestResult<'static>>(spec),
         Tool::CompareFunding => tool::<CompareFundingArgs, CompareFundingResult>(spec),
+        Tool::EstimateFill => tool::<EstimateFillArgs, EstimateFillResult>(spec),
+        Tool::TopMovers => tool::<TopMoversArgs, TopMoversResult>(spec),
+        Tool::Convert => tool::<ConvertArgs, ConvertResult>(spec),
     }
 }
 

@@ -5,10 +5,13 @@ pub mod args;
 mod bounds;
 pub mod compare;
 mod context;
+pub mod convert;
 pub mod derivatives;
 mod error;
+pub mod fill;
 mod hint;
 pub mod limit;
+pub mod movers;
 pub mod output;
 pub mod status;
 pub mod stream;
@@ -47,6 +50,9 @@ pub enum Tool {
     GetFundingHistory,
     GetOpenInterest,
     CompareFunding,
+    EstimateFill,
+    TopMovers,
+    Convert,
 }
 
 /// A tool as clients see it: its name, a title for people, and what it does.
@@ -161,6 +167,32 @@ pub const TOOLS: &[ToolSpec] = &[
                       with the highest, the lowest and their spread; venues that fail are \
                       listed under errors.",
     },
+    ToolSpec {
+        tool: Tool::EstimateFill,
+        name: "estimate_fill",
+        title: "Cost of filling a size",
+        description: "What a market order of a size (amount in the base, or notional in the \
+                      quote) would cost on one exchange or several: each book walked as deep \
+                      as the size needs, average and worst price, slippage from mid in bps, \
+                      the venue's taker fee, cost_with_fees (a sell: proceeds net of fees), \
+                      complete=false when the book is too thin, and the best venue.",
+    },
+    ToolSpec {
+        tool: Tool::TopMovers,
+        name: "top_movers",
+        title: "Top movers",
+        description: "The exchange's biggest 24h gainers, losers or quote volumes among its \
+                      spot markets in one quote currency (USDT by default), from one \
+                      all-tickers call cached for the TTL.",
+    },
+    ToolSpec {
+        tool: Tool::Convert,
+        name: "convert",
+        title: "Convert an amount",
+        description: "An amount of one asset in another at mid prices, through a direct \
+                      market or one intermediate (USDT, USDC, USD, BTC, ETH, EUR); the \
+                      markets used are in path.",
+    },
 ];
 
 impl Tool {
@@ -273,6 +305,9 @@ impl ToolService {
             Tool::GetFundingHistory => self.get_funding_history(parse(arguments)?).await,
             Tool::GetOpenInterest => self.get_open_interest(parse(arguments)?).await,
             Tool::CompareFunding => self.compare_funding(parse(arguments)?).await,
+            Tool::EstimateFill => self.estimate_fill(parse(arguments)?).await,
+            Tool::TopMovers => self.top_movers(parse(arguments)?).await,
+            Tool::Convert => self.convert(parse(arguments)?).await,
         }
     }
 

@@ -115,3 +115,49 @@ pub fn watched(stdout: &str) -> Vec<(f64, String)> {
         })
         .collect()
 }
+
+/// The CLI's arguments pointing its embedded server at `sim`, then `args`.
+pub fn sim_args(sim: &crypto_market_sim::SimHandle, args: &[&str]) -> Vec<String> {
+    let mut all = vec![
+        "--rest-url".to_owned(),
+        sim.rest_url(),
+        "--ws-url".to_owned(),
+        sim.ws_url(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all
+}
+
+/// `crypto-market chat` with `questions` on its stdin (no model), its own server on `sim`.
+pub async fn chat(
+    sim: &crypto_market_sim::SimHandle,
+    questions: &str,
+    env: &[(&str, &str)],
+) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(CLI);
+    cmd.args(sim_args(sim, &["chat"]))
+        .env_remove("LLM_API_URL")
+        .env_remove("LLM_API_KEY")
+        .env_remove("LLM_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the CLI runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(questions.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("chat ends with its input")
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}

@@ -12,6 +12,7 @@
 //! `tickers` (many tickers at once, the misses fetched in one batch), `compare`, `failover`
 //! and `status` (across venues, and each venue's health).
 
+mod all_tickers;
 mod compare;
 mod failover;
 mod fetch;
@@ -78,6 +79,8 @@ pub struct ExchangeInfo {
     pub timeframes: Vec<String>,
     /// Deadline of one call to it.
     pub timeout: Duration,
+    /// Most book levels a side one call to it gives (`estimate_fill` grows its depth up to it).
+    pub max_book_depth: u32,
 }
 
 #[derive(Clone)]
@@ -93,6 +96,8 @@ struct Inner {
     exchanges: Vec<ExchangeInfo>,
     default_exchange: Arc<str>,
     failover: bool,
+    /// Each venue's last all-tickers reply (`top_movers`).
+    all_tickers: all_tickers::AllTickersCache,
     /// Held for its lifetime: the exchange I/O threads stop when the engine is dropped.
     _io: IoRuntime,
 }
@@ -136,6 +141,7 @@ impl Engine {
                     .iter()
                     .find(|c| c.id == v.id())
                     .map_or(Duration::from_secs(10), |c| c.timeout),
+                max_book_depth: v.max_book_depth(),
             })
             .collect();
         let directory = Arc::new(Directory::new(
@@ -186,6 +192,7 @@ impl Engine {
                 exchanges,
                 default_exchange: Arc::from(config.default_exchange.as_str()),
                 failover: config.failover,
+                all_tickers: Default::default(),
                 _io: io,
             }),
         })

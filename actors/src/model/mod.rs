@@ -1,9 +1,12 @@
 //! Normalised market data, the same whatever exchange or wire format it came from.
 
 mod candle;
+pub mod conversion;
 mod derivatives;
+pub mod fill;
 mod key;
 mod market;
+pub mod movers;
 mod order_book;
 mod request;
 mod served;

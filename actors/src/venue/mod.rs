@@ -200,6 +200,19 @@ pub trait Exchange: Send + Sync + 'static {
 
     async fn fetch_ticker(&self, symbol: &str) -> Result<Ticker, VenueError>;
 
+    /// Every spot ticker the exchange has, in one call (`top_movers`).
+    async fn fetch_all_tickers(&self) -> Result<Vec<Ticker>, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{} all tickers",
+            self.id()
+        )))
+    }
+
+    /// Most book levels a side one depth call can give (deeper requests get this many).
+    fn max_book_depth(&self) -> u32 {
+        1000
+    }
+
     /// Tickers of many symbols; an adapter whose exchange serves several per call overrides
     /// this to batch them. Each symbol gets its own result.
     async fn fetch_tickers(

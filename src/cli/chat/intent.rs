@@ -24,6 +24,20 @@ pub enum Intent {
     /// A perpetual's funding across venues (`compare_funding`).
     Funding(String),
     OpenInterest(String),
+    /// The cost of a market order (`estimate_fill`): "cost to buy 5 btc".
+    Fill {
+        symbol: String,
+        side: &'static str,
+        amount: f64,
+    },
+    /// `top_movers` by gainers, losers or volume: "top gainers".
+    Movers(&'static str),
+    /// An amount in another asset (`convert`): "2 eth in btc".
+    Convert {
+        amount: f64,
+        from: String,
+        to: String,
+    },
     Help,
     Unknown,
 }
@@ -127,6 +141,18 @@ const STOPWORDS: &[&str] = &[
     "perps",
     "perpetual",
     "perpetuals",
+    "buying",
+    "selling",
+    "would",
+    "fill",
+    "filling",
+    "gainers",
+    "losers",
+    "movers",
+    "biggest",
+    "volume",
+    "convert",
+    "into",
 ];
 
 /// `btc` → `BTC/USDT`; `eth/usdt`, `ETH-USDT`, `ethusdt` as given (the server resolves them).
@@ -168,6 +194,29 @@ fn timeframe_of(token: &str) -> Option<String> {
     .then(|| token.to_owned())
 }
 
+/// "2 eth in btc", "convert 0.5 btc to usdt": an amount, an asset, in/to/into, an asset.
+fn convert_of(tokens: &[&str]) -> Option<Intent> {
+    let asset = |t: &str| {
+        (2..=12).contains(&t.len())
+            && t.chars().all(|c| c.is_ascii_alphanumeric())
+            && t.chars().any(|c| c.is_ascii_alphabetic())
+            && (!STOPWORDS.contains(&t) || t == "usd")
+    };
+    tokens.windows(4).find_map(|w| {
+        let amount = w[0]
+            .parse::<f64>()
+            .ok()
+            .filter(|a| a.is_finite() && *a > 0.0)?;
+        (asset(w[1]) && matches!(w[2], "in" | "to" | "into") && asset(w[3])).then(|| {
+            Intent::Convert {
+                amount,
+                from: w[1].to_uppercase(),
+                to: w[3].to_uppercase(),
+            }
+        })
+    })
+}
+
 /// Understands the common questions.
 pub fn parse(question: &str) -> Intent {
     let lower = question.to_lowercase();
@@ -191,6 +240,39 @@ pub fn parse(question: &str) -> Intent {
     let symbol = symbol_of(&tokens);
     if has(&["help"]) {
         return Intent::Help;
+    }
+    if let Some(convert) = convert_of(&tokens) {
+        return convert;
+    }
+    if has(&["gainers", "losers", "movers"])
+        || (has(&["top", "biggest"]) && has(&["volume", "movers"]))
+    {
+        let by = if has(&["losers"]) {
+            "losers"
+        } else if has(&["volume"]) {
+            "volume"
+        } else {
+            "gainers"
+        };
+        return Intent::Movers(by);
+    }
+    let side = if has(&["buy", "buying"]) {
+        Some("buy")
+    } else if has(&["sell", "selling"]) {
+        Some("sell")
+    } else {
+        None
+    };
+    let amount = tokens
+        .iter()
+        .find_map(|t| t.parse::<f64>().ok())
+        .filter(|a| a.is_finite() && *a > 0.0);
+    if let (Some(side), Some(amount), Some(symbol)) = (side, amount, &symbol) {
+        return Intent::Fill {
+            symbol: symbol.clone(),
+            side,
+            amount,
+        };
     }
     if has(&["funding"]) {
         return symbol.map_or(Intent::Unknown, Intent::Funding);
@@ -258,5 +340,41 @@ mod tests {
         );
         assert_eq!(parse("oi btc"), Intent::OpenInterest("BTC/USDT".into()));
         assert_eq!(parse("price of btc"), Intent::Ticker("BTC/USDT".into()));
+    }
+
+    #[test]
+    fn fill_movers_and_convert_questions() {
+        let fill = |symbol: &str, side, amount| Intent::Fill {
+            symbol: symbol.into(),
+            side,
+            amount,
+        };
+        assert_eq!(parse("cost to buy 5 btc"), fill("BTC/USDT", "buy", 5.0));
+        assert_eq!(
+            parse("what would selling 0.5 eth cost?"),
+            fill("ETH/USDT", "sell", 0.5)
+        );
+        assert_eq!(parse("top gainers"), Intent::Movers("gainers"));
+        assert_eq!(parse("biggest losers today"), Intent::Movers("losers"));
+        assert_eq!(parse("top volume"), Intent::Movers("volume"));
+        let convert = |amount, from: &str, to: &str| Intent::Convert {
+            amount,
+            from: from.into(),
+            to: to.into(),
+        };
+        assert_eq!(parse("2 eth in btc"), convert(2.0, "ETH", "BTC"));
+        assert_eq!(
+            parse("convert 1.5 btc to usdt"),
+            convert(1.5, "BTC", "USDT")
+        );
+        // Not a size: still a price, a book.
+        assert_eq!(parse("buy btc"), Intent::Ticker("BTC/USDT".into()));
+        assert_eq!(
+            parse("order book sol limit 5"),
+            Intent::Book {
+                symbol: "SOL/USDT".into(),
+                limit: 5
+            }
+        );
     }
 }

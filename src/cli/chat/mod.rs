@@ -21,7 +21,8 @@ use super::render::{dim, num_of, tables, Look};
 use super::{args, one_line, show_book, show_markets, show_ohlcv, show_trades, CliError};
 
 const EXAMPLES: &str = "price of btc; eth/usdt 4h candles; order book sol limit 5; \
-                        trades btc; what markets have pepe; funding of btc; open interest eth";
+                        trades btc; what markets have pepe; funding of btc; open interest eth; \
+                        cost to buy 5 btc; top gainers; 2 eth in btc";
 
 pub async fn run(connection: &Connection, cli: &Cli, look: Look) -> Result<String, CliError> {
     let mut llm = Llm::from_env()?;
@@ -165,6 +166,19 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
         }
         Intent::Funding(symbol) => ("compare_funding", json!({ "symbol": symbol })),
         Intent::OpenInterest(symbol) => ("get_open_interest", json!({ "symbol": symbol })),
+        Intent::Fill {
+            symbol,
+            side,
+            amount,
+        } => (
+            "estimate_fill",
+            json!({ "symbol": symbol, "side": side, "amount": amount }),
+        ),
+        Intent::Movers(by) => ("top_movers", json!({ "by": by })),
+        Intent::Convert { amount, from, to } => (
+            "convert",
+            json!({ "amount": amount, "from": from, "to": to }),
+        ),
         Intent::Help => return format!("I answer questions like: {EXAMPLES}."),
         Intent::Unknown => {
             return format!("I can't answer that without a model (set LLM_API_URL, LLM_API_KEY, LLM_MODEL). I understand: {EXAMPLES}.")
@@ -187,6 +201,9 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
             "list_markets" => show_markets(&v, look),
             "compare_funding" => crate::cli::render::derivatives::funding_comparison(&v, look),
             "get_open_interest" => crate::cli::render::derivatives::open_interest(&v, look),
+            "estimate_fill" => crate::cli::render::analytics::fill(&v, look),
+            "top_movers" => crate::cli::render::analytics::movers(&v, look),
+            "convert" => crate::cli::render::analytics::convert(&v, look),
             _ => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
         }),
     }

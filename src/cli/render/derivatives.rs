@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::tables::{freshness_line, table};
 use super::{age, num_of, time, Look};
 
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".to_owned(),
@@ -152,7 +152,7 @@ pub fn open_interest(v: &Value, look: Look) -> String {
     with_freshness(format!("{t}\n"), v, look)
 }
 
-fn with_freshness(mut out: String, v: &Value, look: Look) -> String {
+pub(super) fn with_freshness(mut out: String, v: &Value, look: Look) -> String {
     if let Some(line) = freshness_line(v, look) {
         out.push_str(&line);
         out.push('\n');

@@ -1,5 +1,6 @@
 //! Output for people: numbers, tables, the candlestick chart and the depth ladder.
 
+pub mod analytics;
 pub mod chart;
 pub mod derivatives;
 pub mod ladder;

@@ -606,8 +606,36 @@ impl Exchange for CcxtExchange {
             .await
     }
 
+    fn max_book_depth(&self) -> u32 {
+        weights::max_book_depth(&self.id)
+    }
+
+    /// One call for every ticker (Binance: ticker/24hr without symbols, weight 80), charged to
+    /// the spot budget like any call.
+    async fn fetch_all_tickers(&self) -> Result<Vec<Ticker>, VenueError> {
+        let side = &self.spot;
+        let tickers = self
+            .call(side, "tickers_all", side.weights.all_tickers, async {
+                let mut ex = side.instance().await?;
+                // Spot asked for by name: without it ccxt's Bybit asks for its default type
+                // (linear perpetuals) and names them by the spot markets it has loaded. Kraken
+                // has spot only, and ccxt would pass `type` on as a query parameter.
+                let params = if self.id == "kraken" {
+                    ccxt::Params::default()
+                } else {
+                    ccxt::Params::from(ccxt::Value::from(serde_json::json!({ "type": "spot" })))
+                };
+                let reply = ex.fetch_tickers(None, params).await;
+                reply.map_err(|e| failure(&ex, e))
+            })
+            .await?;
+        Ok(tickers.into_values().map(convert::ticker).collect())
+    }
+
     async fn fetch_order_book(&self, symbol: &str, limit: u32) -> Result<OrderBook, VenueError> {
         let side = self.side(symbol);
+        // Deeper than the venue serves is an error there: its whole book is what it has.
+        let limit = limit.min(self.max_book_depth());
         let book = self
             .call(side, "orderbook", side.weights.order_book(limit), async {
                 let mut ex = side.instance().await?;

@@ -7,6 +7,8 @@ pub struct Weights {
     pub burst: u32,
     pub markets: u32,
     pub ticker: u32,
+    /// Every ticker in one call (`top_movers`): Binance's ticker/24hr without symbols weighs 80.
+    pub all_tickers: u32,
     pub ohlcv: u32,
     pub trades: u32,
     /// A funding rate, funding history page, open interest (derivatives only).
@@ -30,6 +32,7 @@ impl Weights {
                 burst: 600,
                 markets: 20,
                 ticker: 2,
+                all_tickers: 80,
                 ohlcv: 2,
                 trades: 4, // ccxt's fetch_trades calls aggTrades
                 // ticker/24hr?symbols=[..] costs 2 for up to 20 symbols, 40 up to 100.
@@ -68,6 +71,8 @@ impl Weights {
                 burst: 240,
                 markets: 1,
                 ticker: 1,
+                // fapi ticker/24hr without a symbol.
+                all_tickers: 40,
                 ohlcv: 2,
                 trades: 20,
                 funding: 1,
@@ -92,6 +97,7 @@ impl Weights {
             burst,
             markets: 1,
             ticker: 1,
+            all_tickers: 1,
             ohlcv: 1,
             trades: 1,
             ticker_batch: 1,
@@ -120,6 +126,19 @@ impl Weights {
     }
 }
 
+/// Most book levels a side the exchange's spot depth endpoint gives in one call (Binance
+/// allows 5000, but 1000 is the largest depth this server fetches; OKX `market/books` 400;
+/// Bybit spot 200; Kraken 500; Coinbase's product book is open-ended). A deeper request is
+/// clamped to it: the venue's whole book is what there is to walk.
+pub fn max_book_depth(id: &str) -> u32 {
+    match id {
+        "okx" => 400,
+        "bybit" => 200,
+        "kraken" => 500,
+        _ => 1000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +159,7 @@ mod tests {
         assert!(futures.own_budget && futures.per_minute == 2400);
         assert_eq!(futures.order_book(20), 5);
         assert!(!Weights::for_derivatives("bybit").own_budget);
+        assert_eq!(w.all_tickers, 80);
+        assert_eq!(Weights::for_exchange("okx").all_tickers, 1);
     }
 }
