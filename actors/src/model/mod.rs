@@ -2,6 +2,7 @@
 
 mod candle;
 mod derivatives;
+pub mod indicators;
 mod key;
 mod market;
 mod order_book;

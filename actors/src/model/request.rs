@@ -8,6 +8,9 @@ use super::{
 /// down lets every limit within it share one exchange call and one cache entry.
 const FETCH_STEPS: [u32; 3] = [100, 500, 1000];
 
+/// How far the exchange's clock may be behind ours when deciding a candle had closed.
+const CLOCK_MARGIN_MS: i64 = 10_000;
+
 /// The kind of a cached value; also the `{kind}` of SPEC.md's Redis cache keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataKind {
@@ -98,6 +101,27 @@ impl DataRequest {
                 limit: fetch_step(*limit),
             },
             other => other.clone(),
+        }
+    }
+
+    /// Whether every value this request can return had closed when it was fetched at
+    /// `fetched_at_ms`: candles from `since`, `limit` of them, the last one closed (with a
+    /// margin for the exchange's clock). Closed candles never change, so such a value stays
+    /// fresh for as long as the cache keeps it (deep history is fetched in such pages, see
+    /// `get_ohlcv`).
+    pub fn is_closed_at(&self, fetched_at_ms: i64) -> bool {
+        match self {
+            Self::Ohlcv {
+                timeframe,
+                since: Some(since),
+                limit,
+                ..
+            } => timeframe
+                .millis()
+                .and_then(|tf| tf.checked_mul(i64::from(*limit)))
+                .and_then(|span| since.checked_add(span))
+                .is_some_and(|end| end.saturating_add(CLOCK_MARGIN_MS) <= fetched_at_ms),
+            _ => false,
         }
     }
 
