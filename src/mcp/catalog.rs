@@ -20,6 +20,7 @@ use crate::tools::derivatives::{
     CompareFundingArgs, CompareFundingResult, FundingHistoryArgs, FundingHistoryResult,
     FundingRateArgs, FundingRateResult, OpenInterestResult,
 };
+use crate::tools::indicators::{IndicatorsArgs, IndicatorsResult};
 use crate::tools::output::{
     MarketsResult, OhlcvResult, OrderBookResult, StreamTickerResult, TickerResult, TickersResult,
     TradesResult,
@@ -47,6 +48,7 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::GetFundingHistory => tool::<FundingHistoryArgs, FundingHistoryResult<'static>>(spec),
         Tool::GetOpenInterest => tool::<FundingRateArgs, OpenInterestResult<'static>>(spec),
         Tool::CompareFunding => tool::<CompareFundingArgs, CompareFundingResult>(spec),
+        Tool::GetIndicators => tool::<IndicatorsArgs, IndicatorsResult<'static>>(spec),
     }
 }
 
