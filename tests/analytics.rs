@@ -1,0 +1,240 @@
+//! Issue 24 part A through the real binary against the simulator: deep `get_ohlcv` history in
+//! few concurrent pages, a second overlapping request fetching only the newest page,
+//! `next_since`; `get_indicators` equal to the indicators over the whole history (the
+//! formulas themselves are checked against TA-Lib's values in the actors crate:
+//! `model::indicators::tests`), on spot and perpetuals, and its argument errors.
+
+mod common;
+
+use common::{error_code, error_message, ok, simulator, start_server};
+use crypto_market_actors::model::indicators::{parse_all, table};
+use crypto_market_actors::model::Candle;
+use serde_json::{json, Value};
+
+const HOUR: i64 = 3_600_000;
+
+fn candles(result: &Value) -> Vec<Candle> {
+    serde_json::from_value(result["candles"].clone()).expect("candles")
+}
+
+fn assert_hourly(candles: &[Candle]) {
+    for pair in candles.windows(2) {
+        assert_eq!(pair[1].timestamp - pair[0].timestamp, HOUR, "{pair:?}");
+    }
+}
+
+/// 5,000 1h candles in at most 6 klines calls (pages of Binance's 1,000, concurrent); the same
+/// range again after the TTL fetches only the newest page; a window from `since` says where the
+/// next starts; the candles are the simulator's.
+#[tokio::test]
+async fn deep_history_pages_and_fetches_only_what_is_new() {
+    let sim = simulator();
+    let server = start_server(&sim, &[("CACHE_TTL", "1")]).await;
+    let started = std::time::Instant::now();
+    let first = server
+        .call("get_ohlcv", json!({"symbol": "BTC/USDT", "limit": 5000}))
+        .await;
+    let took = started.elapsed();
+    let got = candles(ok(&first));
+    assert_eq!(got.len(), 5000);
+    assert_hourly(&got);
+    let now = common::derivs::now_ms() as i64;
+    let newest = got[4999].timestamp;
+    assert!(
+        now - newest < HOUR && now >= newest,
+        "the last is in progress"
+    );
+    let cold = sim.calls("klines");
+    assert!(
+        (5..=6).contains(&cold),
+        "{cold} klines calls for 5,000 candles"
+    );
+    assert_eq!(ok(&first)["next_since"], Value::Null);
+
+    // After the TTL: the closed pages are still held, only the newest page is asked again.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let again = server
+        .call("get_ohlcv", json!({"symbol": "BTC/USDT", "limit": 5000}))
+        .await;
+    assert_eq!(candles(ok(&again))[..4999], got[..4999]);
+    assert_eq!(sim.calls("klines"), cold + 1, "only the newest page again");
+
+    // An overlapping window of closed candles: nothing new to fetch; it goes on at next_since.
+    let since = got[100].timestamp;
+    let window = server
+        .call(
+            "get_ohlcv",
+            json!({"symbol": "BTC/USDT", "since": since, "limit": 2000}),
+        )
+        .await;
+    let window_candles = candles(ok(&window));
+    assert_eq!(window_candles[..], got[100..2100]);
+    assert_eq!(ok(&window)["next_since"], json!(since + 2000 * HOUR));
+    assert_eq!(sim.calls("klines"), cold + 1, "all held");
+
+    // `until` bounds the end; the candles equal the simulator's own klines.
+    let until = got[2999].timestamp;
+    let bounded = server
+        .call(
+            "get_ohlcv",
+            json!({"symbol": "BTC/USDT", "until": until, "limit": 1500}),
+        )
+        .await;
+    assert_eq!(candles(ok(&bounded))[..], got[1500..3000]);
+    let (status, body) = common::http_get(
+        &sim.rest_url().replace("http://", ""),
+        &format!("/api/v3/klines?symbol=BTCUSDT&interval=1h&startTime={since}&limit=3"),
+    )
+    .await
+    .expect("simulator answers");
+    assert_eq!(status, 200);
+    let rows: Vec<Vec<Value>> = serde_json::from_str(&body).expect("klines");
+    for (row, candle) in rows.iter().zip(&got[100..]) {
+        assert_eq!(row[0].as_i64(), Some(candle.timestamp));
+        assert_eq!(
+            row[4].as_str().map(str::parse::<f64>),
+            Some(Ok(candle.close))
+        );
+    }
+    eprintln!("5,000 cold candles in {took:?}, {cold} calls");
+}
+
+/// Bounds: 10,000 candles at most; `until` before `since` is an error naming it.
+#[tokio::test]
+async fn deep_history_bounds() {
+    let sim = simulator();
+    let server = start_server(&sim, &[]).await;
+    let big = server
+        .call("get_ohlcv", json!({"symbol": "BTC/USDT", "limit": 10001}))
+        .await;
+    assert_eq!(error_code(&big), "invalid_argument");
+    assert!(
+        error_message(&big).starts_with("limit:"),
+        "{}",
+        error_message(&big)
+    );
+    let backwards = server
+        .call(
+            "get_ohlcv",
+            json!({"symbol": "BTC/USDT", "since": 2 * HOUR, "until": HOUR}),
+        )
+        .await;
+    assert_eq!(error_code(&backwards), "invalid_argument");
+    assert!(error_message(&backwards).starts_with("until:"));
+}
+
+/// The served indicators equal those computed over 10,000 candles (the "whole history") to
+/// 1e-4 relative, closed rows; the last row is the candle in progress; warm calls fetch nothing.
+#[tokio::test]
+async fn indicators_equal_the_whole_history_values() {
+    let sim = simulator();
+    // A TTL longer than the test: "warm" below does not depend on its speed.
+    let server = start_server(&sim, &[("CACHE_TTL", "600")]).await;
+    let specs = [
+        "rsi:14",
+        "macd:12:26:9",
+        "bbands:20:2",
+        "ema:50",
+        "atr:14",
+        "stoch:14:3",
+        "sma:20",
+        "vwap",
+    ];
+    for symbol in ["BTC/USDT", "BTC/USDT:USDT"] {
+        let result = server
+            .call(
+                "get_indicators",
+                json!({"symbol": symbol, "indicators": specs, "limit": 200}),
+            )
+            .await;
+        let got = ok(&result);
+        assert_eq!(got["symbol"], symbol);
+        let whole = server
+            .call("get_ohlcv", json!({"symbol": symbol, "limit": 10000}))
+            .await;
+        let history = candles(ok(&whole));
+        let expected = table(&history, &parse_all(&specs).expect("specs"), 200);
+        let columns: Vec<String> = serde_json::from_value(got["columns"].clone()).expect("columns");
+        assert_eq!(columns, expected.columns);
+        assert_eq!(
+            &columns[..9],
+            [
+                "timestamp",
+                "close",
+                "rsi_14",
+                "macd",
+                "macd_signal",
+                "macd_hist",
+                "bb_lower",
+                "bb_middle",
+                "bb_upper"
+            ]
+        );
+        let rows = got["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 200);
+        let now = common::derivs::now_ms() as i64;
+        let last = rows[199][0].as_i64().expect("timestamp");
+        assert!(
+            now - last < HOUR && now >= last,
+            "the last row is in progress"
+        );
+        // Closed rows (the one in progress may have moved between the two calls).
+        for (row, want) in rows[..199].iter().zip(&expected.rows) {
+            assert_eq!(row[0].as_i64(), Some(want.timestamp));
+            let row = row.as_array().expect("a row");
+            for (value, want) in row[2..].iter().zip(&want.values) {
+                let (value, want) = (value.as_f64().expect("a value"), want.expect("a value"));
+                assert!(
+                    // Plus 1e-9: a value that is 0 up to rounding (a stochastic at its low) has no relative size.
+                    (value - want).abs() <= 1e-4 * want.abs() + 1e-9,
+                    "{symbol} {row:?}: {value} vs {want}"
+                );
+            }
+        }
+    }
+    // Warm: the same call again asks the exchange nothing.
+    let before = sim.calls("klines");
+    let warm = server
+        .call(
+            "get_indicators",
+            json!({"symbol": "BTC/USDT", "indicators": "rsi:14,macd", "limit": 100}),
+        )
+        .await;
+    assert_eq!(ok(&warm)["rows"].as_array().map(Vec::len), Some(100));
+    assert_eq!(sim.calls("klines"), before);
+}
+
+/// Bad indicator lists are `invalid_argument` naming `indicators`.
+#[tokio::test]
+async fn bad_indicators_name_the_argument() {
+    let sim = simulator();
+    let server = start_server(&sim, &[]).await;
+    let eleven: Vec<&str> = vec!["sma:5"; 11];
+    for bad in [
+        json!(["rsi:0"]),
+        json!("foo"),
+        json!(eleven),
+        json!([]),
+        json!(["rsi:14", "rsi:14"]),
+    ] {
+        let result = server
+            .call(
+                "get_indicators",
+                json!({"symbol": "BTC/USDT", "indicators": bad}),
+            )
+            .await;
+        assert_eq!(error_code(&result), "invalid_argument", "{bad}");
+        assert!(
+            error_message(&result).starts_with("indicators:"),
+            "{bad}: {}",
+            error_message(&result)
+        );
+    }
+    let rows = server
+        .call(
+            "get_indicators",
+            json!({"symbol": "BTC/USDT", "indicators": ["rsi"], "limit": 1001}),
+        )
+        .await;
+    assert!(error_message(&rows).starts_with("limit:"));
+}
