@@ -21,7 +21,8 @@ use super::render::{dim, num_of, tables, Look};
 use super::{args, one_line, show_book, show_markets, show_ohlcv, show_trades, CliError};
 
 const EXAMPLES: &str = "price of btc; eth/usdt 4h candles; order book sol limit 5; \
-                        trades btc; what markets have pepe; funding of btc; open interest eth";
+                        trades btc; what markets have pepe; funding of btc; open interest eth; \
+                        rsi of btc";
 
 pub async fn run(connection: &Connection, cli: &Cli, look: Look) -> Result<String, CliError> {
     let mut llm = Llm::from_env()?;
@@ -165,6 +166,10 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
         }
         Intent::Funding(symbol) => ("compare_funding", json!({ "symbol": symbol })),
         Intent::OpenInterest(symbol) => ("get_open_interest", json!({ "symbol": symbol })),
+        Intent::Indicators { symbol, indicators, timeframe } => (
+            "get_indicators",
+            json!({ "symbol": symbol, "indicators": indicators, "timeframe": timeframe, "limit": 48 }),
+        ),
         Intent::Help => return format!("I answer questions like: {EXAMPLES}."),
         Intent::Unknown => {
             return format!("I can't answer that without a model (set LLM_API_URL, LLM_API_KEY, LLM_MODEL). I understand: {EXAMPLES}.")
@@ -187,6 +192,7 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
             "list_markets" => show_markets(&v, look),
             "compare_funding" => crate::cli::render::derivatives::funding_comparison(&v, look),
             "get_open_interest" => crate::cli::render::derivatives::open_interest(&v, look),
+            "get_indicators" => crate::cli::show_indicators(&v, None, look),
             _ => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
         }),
     }

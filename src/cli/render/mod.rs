@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod derivatives;
+pub mod indicators;
 pub mod ladder;
 pub mod tables;
 pub mod venues;
