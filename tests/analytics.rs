@@ -238,3 +238,75 @@ async fn bad_indicators_name_the_argument() {
         .await;
     assert!(error_message(&rows).starts_with("limit:"));
 }
+
+/// `crypto-market indicators`: the price chart, then a pane per indicator titled with its
+/// columns and latest values; `--json` is the tool's result. The chat answers "rsi of btc"
+/// with `get_indicators`.
+#[tokio::test]
+async fn the_command_line_draws_indicator_panes_and_the_chat_asks_for_rsi() {
+    use common::cli::{run, CLI};
+    let sim = simulator();
+    let base = ["--rest-url".to_owned(), sim.rest_url()];
+    let with = |extra: &[&str]| {
+        let mut all = base.to_vec();
+        all.extend(extra.iter().map(|a| (*a).to_owned()));
+        all
+    };
+    let command = [
+        "indicators",
+        "BTC/USDT",
+        "--ind",
+        "rsi:14,macd:12:26:9",
+        "--limit",
+        "30",
+    ];
+    let json_run = run(&with(&[&["--json"], &command[..]].concat()), &[])
+        .await
+        .success();
+    let v = json_run.json();
+    assert_eq!(v["columns"][2], "rsi_14");
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(30));
+    let out = run(&with(&command), &[]).await.success().stdout;
+    assert!(out.starts_with("BTC/USDT 1h binance indicators\n"), "{out}");
+    let rsi_title = out
+        .lines()
+        .position(|l| l.starts_with("* rsi_14 "))
+        .expect(&out);
+    let macd_title = out
+        .lines()
+        .position(|l| {
+            l.starts_with("* macd ") && l.contains("+ macd_signal") && l.contains("o macd_hist")
+        })
+        .expect(&out);
+    // The candle chart above (12 rows), the RSI pane's 6 rows and a blank line between.
+    assert!(rsi_title >= 13, "{out}");
+    assert_eq!(macd_title, rsi_title + 8, "{out}");
+
+    // The chat, without a model.
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(CLI)
+        .args(with(&["chat"]))
+        .env_remove("LLM_API_URL")
+        .env_remove("LLM_API_KEY")
+        .env_remove("LLM_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the CLI runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"rsi of btc\n")
+        .await
+        .expect("question sent");
+    drop(stdin);
+    let answered =
+        tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("chat ends with its input")
+            .expect("chat runs");
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert!(said.contains("get_indicators"), "{said}");
+    assert!(said.contains("* rsi_14 "), "{said}");
+}
