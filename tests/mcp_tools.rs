@@ -26,7 +26,8 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "get_funding_rate",
             "get_funding_history",
             "get_open_interest",
-            "compare_funding"
+            "compare_funding",
+            "get_indicators"
         ]
     );
     for tool in &tools {
@@ -83,7 +84,9 @@ async fn lists_every_tool_with_input_and_output_schemas() {
         );
     }
     let ohlcv = &tools[2].input_schema;
-    assert_eq!(ohlcv["properties"]["limit"]["maximum"], 1000);
+    // Deep history (SPEC.md 4.2): up to 10,000 candles, paged.
+    assert_eq!(ohlcv["properties"]["limit"]["maximum"], 10_000);
+    assert!(ohlcv["properties"]["until"].is_object());
 }
 
 #[tokio::test]
