@@ -6,7 +6,10 @@ use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/talib.json");
 
-fn fixture() -> (Vec<Candle>, Vec<(String, Vec<Vec<Option<f64>>>)>) {
+/// TA-Lib's columns of one spec (`"macd:12:26:9"` → macd, signal, hist).
+type Expected = Vec<(String, Vec<Series>)>;
+
+fn fixture() -> (Vec<Candle>, Expected) {
     let v: Value = serde_json::from_str(FIXTURE).expect("fixture is JSON");
     let candles = serde_json::from_value(v["candles"].clone()).expect("candles");
     let expected = v["expected"]
