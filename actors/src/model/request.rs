@@ -248,6 +248,32 @@ mod tests {
     use crate::model::TradeSide;
 
     #[test]
+    fn a_page_is_closed_once_its_last_candle_closed_before_it_was_fetched() {
+        let h = 3_600_000;
+        let page = |timeframe: &str, since: Option<i64>| DataRequest::Ohlcv {
+            timeframe: Timeframe::parse(timeframe, &[timeframe.to_owned()]).unwrap(),
+            since,
+            limit: 1000,
+            price: CandlePrice::Trade,
+        };
+        let end = 1000 * h;
+        // Fetched after the last candle closed (and the clock margin): closed for good.
+        assert!(page("1h", Some(0)).is_closed_at(end + CLOCK_MARGIN_MS));
+        // Fetched while its last candle was still open, or within the margin: not closed,
+        // however late it is asked about.
+        assert!(!page("1h", Some(0)).is_closed_at(end - 1));
+        assert!(!page("1h", Some(0)).is_closed_at(end + CLOCK_MARGIN_MS - 1));
+        // The most recent candles, months, other kinds: never.
+        assert!(!page("1h", None).is_closed_at(i64::MAX));
+        assert!(!page("1M", Some(0)).is_closed_at(i64::MAX));
+        assert!(!DataRequest::Ticker.is_closed_at(i64::MAX));
+        assert_eq!(
+            Timeframe::parse("15m", &["15m".to_owned()]).and_then(|t| t.millis()),
+            Some(900_000)
+        );
+    }
+
+    #[test]
     fn limits_share_one_upstream_step() {
         assert_eq!(
             DataRequest::OrderBook { limit: 20 }.upstream(),
