@@ -310,3 +310,34 @@ async fn the_command_line_draws_indicator_panes_and_the_chat_asks_for_rsi() {
     assert!(said.contains("get_indicators"), "{said}");
     assert!(said.contains("* rsi_14 "), "{said}");
 }
+
+/// Closed candle pages outlive the TTL in Redis too: a second server, long after the TTL, reads
+/// a range of closed candles another server fetched without asking the exchange.
+#[tokio::test]
+async fn closed_pages_are_shared_through_redis_past_the_ttl() {
+    use common::redis::RedisServer;
+    let sim = simulator();
+    let redis = RedisServer::start();
+    let env = [
+        ("USE_REDIS_CACHE", "true".to_owned()),
+        ("REDIS_URL", redis.url()),
+        ("CACHE_TTL", "1".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = start_server(&sim, &env).await;
+    let now = common::derivs::now_ms() as i64;
+    // 3,000 candles ending some 2,000 hours ago: every page closed.
+    let since = (now / HOUR - 5000) * HOUR;
+    let ask = json!({"symbol": "BTC/USDT", "since": since, "limit": 3000});
+    let first = candles(ok(&a.call("get_ohlcv", ask.clone()).await));
+    assert_eq!(first.len(), 3000);
+    let fetched = sim.calls("klines");
+    assert!((3..=4).contains(&fetched), "{fetched}");
+    // Past the TTL (a value that is not closed would have left Redis by now).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let b = start_server(&sim, &env).await;
+    let shared = b.call("get_ohlcv", ask).await;
+    assert_eq!(candles(ok(&shared)), first);
+    assert_eq!(ok(&shared)["source"], "redis");
+    assert_eq!(sim.calls("klines"), fetched, "no exchange call");
+}
