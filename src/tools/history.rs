@@ -12,6 +12,11 @@ use crypto_market_actors::venue::candles_per_call;
 use crypto_market_actors::Answer;
 
 use super::{mismatch, ToolError, ToolService};
+use futures::StreamExt;
+
+/// Pages asked of the symbol's actor at once: more than a venue's concurrent calls (8 by
+/// default), so they queue there under its budget, not in a mailbox.
+const PAGES_IN_FLIGHT: usize = 16;
 
 /// Which candles: the `limit` opening from `since`, else the `limit` most recent ones, none
 /// opening after `until`.
@@ -79,16 +84,20 @@ impl ToolService {
         } else {
             (first.div_euclid(page)..=last.div_euclid(page)).collect()
         };
-        let fetches = pages.iter().map(|g| {
+        let mut fetches = Vec::with_capacity(pages.len());
+        for g in &pages {
             let request = DataRequest::Ohlcv {
                 timeframe: timeframe.clone(),
                 since: Some(g * page),
                 limit: cap,
                 price,
             };
-            self.engine.fetch(exchange, symbol, request)
-        });
-        let answers = futures::future::join_all(fetches).await;
+            fetches.push(self.engine.fetch(exchange, symbol, request));
+        }
+        let answers: Vec<_> = futures::stream::iter(fetches)
+            .buffered(PAGES_IN_FLIGHT)
+            .collect()
+            .await;
         let mut candles: Vec<Candle> = Vec::new();
         let mut newest = None;
         for answer in answers {
