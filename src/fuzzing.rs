@@ -11,7 +11,7 @@ use crypto_market_actors::ErrorCode;
 use serde_json::{Map, Value};
 
 use crate::config::{self, CommonArgs, ConfigError, ServerConfig, ENV_NAMES};
-use crate::tools::args::{self, parse, Since};
+use crate::tools::args::{self, parse};
 use crate::tools::{compare, status, Tool, ToolError};
 use crate::worker::request::{self, Malformed, MalformedKind, Request};
 
@@ -112,9 +112,17 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
             Timeframe::parse(name, &supported)
                 .ok_or_else(|| ToolError::invalid_argument("timeframe"))?;
             args::OHLCV_LIMIT.check(a.limit)?;
-            if let Some(since) = a.since.as_ref().map(Since::to_millis).transpose()? {
-                assert!(since >= 0, "since {since} accepted before 1970");
+            for time in [&a.since, &a.until].into_iter().flatten() {
+                let ms = time.to_millis()?;
+                assert!(ms >= 0, "time {ms} accepted before 1970");
             }
+            check_symbol(&a.symbol)
+        }
+        Tool::GetIndicators => {
+            let a: crate::tools::indicators::IndicatorsArgs = parse(arguments)?;
+            let indicators = a.indicators.parse()?;
+            assert!((1..=10).contains(&indicators.len()));
+            args::INDICATOR_ROWS.check(a.limit)?;
             check_symbol(&a.symbol)
         }
         Tool::GetOrderBook => {
@@ -125,6 +133,9 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
         Tool::GetTrades => {
             let a: args::TradesArgs = parse(arguments)?;
             args::TRADES_LIMIT.check(a.limit)?;
+            if let Some(since) = &a.since {
+                since.to_millis()?;
+            }
             check_symbol(&a.symbol)
         }
         Tool::ListMarkets => {

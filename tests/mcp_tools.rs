@@ -29,7 +29,8 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "compare_funding",
             "estimate_fill",
             "top_movers",
-            "convert"
+            "convert",
+            "get_indicators"
         ]
     );
     for tool in &tools {
@@ -86,7 +87,9 @@ async fn lists_every_tool_with_input_and_output_schemas() {
         );
     }
     let ohlcv = &tools[2].input_schema;
-    assert_eq!(ohlcv["properties"]["limit"]["maximum"], 1000);
+    // Deep history (SPEC.md 4.2): up to 10,000 candles, paged.
+    assert_eq!(ohlcv["properties"]["limit"]["maximum"], 10_000);
+    assert!(ohlcv["properties"]["until"].is_object());
 }
 
 #[tokio::test]

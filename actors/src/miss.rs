@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::{Message, WeakRecipient};
 use futures::FutureExt;
@@ -86,16 +87,17 @@ impl MissPath {
             let Some(remote) = &directory.remote else {
                 return fetch.await;
             };
-            let leased = match remote.claim(&key, |s| is_fresh(&directory, s)).await {
+            let leased = match remote
+                .claim(&key, |s| is_fresh(&directory, &key.request, s))
+                .await
+            {
                 Claim::Shared(shared) => return Ok(shared),
                 Claim::Leased => true,
                 Claim::Alone => false,
             };
             match fetch.await {
                 Ok(stamped) => {
-                    let ttl_left = directory
-                        .policy
-                        .fresh_for(stamped.fetched_at_ms, directory.now_ms());
+                    let ttl_left = fresh_for(&directory, &key.request, &stamped);
                     if leased {
                         remote.fill(&key, &stamped, ttl_left).await;
                     } else {
@@ -131,7 +133,7 @@ impl MissPath {
         if let Some(remote) = &self.directory.remote {
             for symbol in symbols {
                 if let Some(stamped) = remote.get(&key(symbol)).await {
-                    if is_fresh(&self.directory, &stamped) {
+                    if is_fresh(&self.directory, &DataRequest::Ticker, &stamped) {
                         shared.insert(symbol.clone(), stamped);
                     }
                 }
@@ -290,10 +292,7 @@ impl MissPath {
         let Some(remote) = self.directory.remote.clone() else {
             return;
         };
-        let ttl_left = self
-            .directory
-            .policy
-            .fresh_for(stamped.fetched_at_ms, self.directory.now_ms());
+        let ttl_left = fresh_for(&self.directory, &key.request, stamped);
         if ttl_left.is_zero() {
             return;
         }
@@ -325,10 +324,24 @@ fn stamp(directory: &Directory, data: MarketData) -> Stamped {
     }
 }
 
-/// Whether a value (another node's, from Redis) is fresh enough to serve as it is.
-fn is_fresh(directory: &Directory, stamped: &Stamped) -> bool {
+/// How long Redis keeps closed candles (they never change; the TTL only bounds its memory).
+const CLOSED_CANDLES_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How much longer `stamped`, fetched for `request`, may be served fresh from Redis.
+fn fresh_for(directory: &Directory, request: &DataRequest, stamped: &Stamped) -> Duration {
+    if request.is_closed_at(stamped.fetched_at_ms) {
+        return CLOSED_CANDLES_TTL;
+    }
     directory
         .policy
-        .age(stamped.fetched_at_ms, directory.now_ms())
-        == Age::Fresh
+        .fresh_for(stamped.fetched_at_ms, directory.now_ms())
+}
+
+/// Whether a value (another node's, from Redis) is fresh enough to serve as it is.
+fn is_fresh(directory: &Directory, request: &DataRequest, stamped: &Stamped) -> bool {
+    request.is_closed_at(stamped.fetched_at_ms)
+        || directory
+            .policy
+            .age(stamped.fetched_at_ms, directory.now_ms())
+            == Age::Fresh
 }

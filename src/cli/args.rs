@@ -93,6 +93,9 @@ pub enum Command {
     Movers(MoversArgs),
     /// An amount of one asset in another at mid prices (convert), e.g. `convert 2 ETH BTC`.
     Convert(ConvertArgs),
+    /// Technical indicators: the price chart with a pane per indicator below it, e.g.
+    /// `indicators BTC/USDT --ind rsi:14,macd:12:26:9`.
+    Indicators(IndicatorsArgs),
     /// The exchanges' health (circuit, calls, errors, latency, markets); with --redis, the
     /// worker pool's status.
     Status,
@@ -180,6 +183,22 @@ pub struct FundingArgs {
     /// Only these exchanges, e.g. --exchanges binance,okx (default: every enabled one).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub exchanges: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IndicatorsArgs {
+    /// Symbol, e.g. BTC/USDT (a perpetual such as BTCUSDT.P too).
+    pub symbol: String,
+    /// Indicators, comma-separated: sma:N, ema:N, rsi:N, macd:F:S:G, bbands:N:K, atr:N,
+    /// stoch:K:D, vwap (a name alone takes the usual periods).
+    #[arg(long = "ind", short = 'i', default_value = "rsi:14,macd:12:26:9")]
+    pub indicators: String,
+    /// Candle timeframe (one of the exchange's, e.g. 1h, 4h, 1d).
+    #[arg(long, short, default_value = "1h")]
+    pub timeframe: String,
+    /// Rows (candles) to show (1..1000).
+    #[arg(long, short, default_value_t = 60)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]

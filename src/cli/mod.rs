@@ -279,6 +279,20 @@ async fn execute(connection: &Connection, cli: &Cli, look: Look) -> Result<Strin
             }
             Ok(render::analytics::convert(&v, look))
         }
+        Command::Indicators(a) => {
+            let call = json!({
+                "symbol": a.symbol, "indicators": a.indicators,
+                "timeframe": a.timeframe, "limit": a.limit,
+            });
+            let v = spin(connection.call("get_indicators", args(cli, call))).await?;
+            if as_json {
+                return Ok(json_line(&v));
+            }
+            // The same candles for the price chart: held by the server since the call above.
+            let candles = json!({ "symbol": a.symbol, "timeframe": a.timeframe, "limit": a.limit });
+            let candles = spin(connection.call("get_ohlcv", args(cli, candles))).await?;
+            Ok(show_indicators(&v, Some(&candles), look))
+        }
         Command::Status => status::run(connection, cli, look).await,
         Command::Chat => chat::run(connection, cli, look).await,
     }
@@ -309,6 +323,43 @@ pub fn show_ohlcv(v: &Value, look: Look) -> String {
     out.push('\n');
     out.push_str(&tables::candles(&candles, look));
     out.push('\n');
+    push_freshness(&mut out, v, look);
+    out
+}
+
+/// A `get_indicators` result: the price chart (of `candles`, a `get_ohlcv` result, else a
+/// line of the closes), the indicator panes below it, freshness.
+pub fn show_indicators(v: &Value, candles: Option<&Value>, look: Look) -> String {
+    let mut out = format!(
+        "{} {} {} indicators\n",
+        v["symbol"].as_str().unwrap_or_default(),
+        v["timeframe"].as_str().unwrap_or_default(),
+        v["exchange"].as_str().unwrap_or_default()
+    );
+    let width = terminal_width();
+    let candles: Vec<chart::Candle> = candles
+        .and_then(|c| c["candles"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(chart::Candle::from_row)
+        .collect();
+    let price = if candles.is_empty() {
+        // No candles: the closes as a pane of their own.
+        let closes = json!({
+            "columns": ["timestamp", "close", "close"],
+            "rows": v["rows"],
+        });
+        render::indicators::indicator_panes(&closes, width, look)
+    } else {
+        chart::candles(&candles, 12, width, look)
+    };
+    for line in price
+        .iter()
+        .chain(&render::indicators::indicator_panes(v, width, look))
+    {
+        out.push_str(line);
+        out.push('\n');
+    }
     push_freshness(&mut out, v, look);
     out
 }

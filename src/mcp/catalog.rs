@@ -22,6 +22,7 @@ use crate::tools::derivatives::{
     FundingRateArgs, FundingRateResult, OpenInterestResult,
 };
 use crate::tools::fill::{EstimateFillArgs, EstimateFillResult};
+use crate::tools::indicators::{IndicatorsArgs, IndicatorsResult};
 use crate::tools::movers::{TopMoversArgs, TopMoversResult};
 use crate::tools::output::{
     MarketsResult, OhlcvResult, OrderBookResult, StreamTickerResult, TickerResult, TickersResult,
@@ -53,6 +54,7 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::EstimateFill => tool::<EstimateFillArgs, EstimateFillResult>(spec),
         Tool::TopMovers => tool::<TopMoversArgs, TopMoversResult>(spec),
         Tool::Convert => tool::<ConvertArgs, ConvertResult>(spec),
+        Tool::GetIndicators => tool::<IndicatorsArgs, IndicatorsResult<'static>>(spec),
     }
 }
 

@@ -7,13 +7,14 @@ use serde::Deserialize;
 
 use super::ToolError;
 
+pub(crate) use super::bounds::indicator_rows_schema;
 use super::bounds::{
     book_depth_schema, markets_limit_schema, markets_offset_schema, ohlcv_limit_schema,
     stream_seconds_schema, stream_updates_schema, ticker_symbols_schema, trades_limit_schema,
 };
 pub use super::bounds::{
-    Bound, BOOK_DEPTH, COMPARED_EXCHANGES, FUNDING_HISTORY_LIMIT, MARKETS_LIMIT, MARKETS_OFFSET,
-    OHLCV_LIMIT, STREAM_SECONDS, STREAM_UPDATES, TICKER_SYMBOLS, TRADES_LIMIT,
+    Bound, BOOK_DEPTH, COMPARED_EXCHANGES, FUNDING_HISTORY_LIMIT, INDICATOR_ROWS, MARKETS_LIMIT,
+    MARKETS_OFFSET, OHLCV_LIMIT, STREAM_SECONDS, STREAM_UPDATES, TICKER_SYMBOLS, TRADES_LIMIT,
 };
 
 /// Parses a tool's JSON arguments. Every failure (wrong type, unknown or missing argument)
@@ -68,6 +69,9 @@ pub struct OhlcvArgs {
     /// Start time: Unix milliseconds or ISO-8601 (e.g. 2024-01-31T00:00:00Z).
     #[serde(default)]
     pub since: Option<Since>,
+    /// End time (no candle opening after it): Unix milliseconds or ISO-8601.
+    #[serde(default)]
+    pub until: Option<Since>,
     /// Price the candles follow: trade (default), or a derivative's mark or index price.
     #[serde(default)]
     pub price: Option<String>,
@@ -97,6 +101,9 @@ pub struct TradesArgs {
     #[serde(default)]
     #[schemars(schema_with = "trades_limit_schema")]
     pub limit: Option<u32>,
+    /// Only trades from this time on: Unix milliseconds or ISO-8601.
+    #[serde(default)]
+    pub since: Option<Since>,
     /// Exchange id (default: the server's default exchange).
     #[serde(default)]
     pub exchange: Option<String>,

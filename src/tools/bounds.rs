@@ -28,9 +28,9 @@ pub const TICKER_SYMBOLS: Bound = Bound {
 };
 pub const OHLCV_LIMIT: Bound = Bound {
     name: "limit",
-    what: "Number of candles",
+    what: "Number of candles (more than the exchange gives per call are fetched in pages)",
     min: 1,
-    max: 1000,
+    max: 10_000,
     default: Some(100),
 };
 pub const BOOK_DEPTH: Bound = Bound {
@@ -39,6 +39,13 @@ pub const BOOK_DEPTH: Bound = Bound {
     min: 1,
     max: 1000,
     default: Some(20),
+};
+pub const INDICATOR_ROWS: Bound = Bound {
+    name: "limit",
+    what: "Rows of indicator values, the last one the candle in progress",
+    min: 1,
+    max: 1000,
+    default: Some(100),
 };
 pub const TRADES_LIMIT: Bound = Bound {
     name: "limit",
@@ -190,6 +197,7 @@ bound_schemas! {
     ohlcv_limit_schema => OHLCV_LIMIT.schema,
     book_depth_schema => BOOK_DEPTH.schema,
     trades_limit_schema => TRADES_LIMIT.schema,
+    indicator_rows_schema => INDICATOR_ROWS.schema,
     markets_limit_schema => MARKETS_LIMIT.schema,
     markets_offset_schema => MARKETS_OFFSET.schema,
     stream_seconds_schema => STREAM_SECONDS.schema,

@@ -231,7 +231,7 @@ fn funding_result(answer: &Answer) -> Result<FundingRateResult<'_>, ToolError> {
 }
 
 /// `value` as Unix ms, the error naming `argument`.
-fn millis(argument: &str, value: Option<&Since>) -> Result<Option<i64>, ToolError> {
+pub(super) fn millis(argument: &str, value: Option<&Since>) -> Result<Option<i64>, ToolError> {
     value
         .map(|v| {
             v.to_millis().map_err(|e| {

@@ -10,6 +10,8 @@ pub mod derivatives;
 mod error;
 pub mod fill;
 mod hint;
+mod history;
+pub mod indicators;
 pub mod limit;
 pub mod movers;
 pub mod output;
@@ -53,6 +55,7 @@ pub enum Tool {
     EstimateFill,
     TopMovers,
     Convert,
+    GetIndicators,
 }
 
 /// A tool as clients see it: its name, a title for people, and what it does.
@@ -193,6 +196,16 @@ pub const TOOLS: &[ToolSpec] = &[
                       market or one intermediate (USDT, USDC, USD, BTC, ETH, EUR); the \
                       markets used are in path.",
     },
+    ToolSpec {
+        tool: Tool::GetIndicators,
+        name: "get_indicators",
+        title: "Technical indicators",
+        description: "Indicators over a market's candles, computed as TA-Lib does: 1 to 10 of \
+                      sma:N, ema:N, rsi:N, macd:F:S:G, bbands:N:K, atr:N, stoch:K:D, vwap. \
+                      A table: columns (timestamp, close, then e.g. rsi_14, macd, macd_signal, \
+                      macd_hist, bb_lower, bb_middle, bb_upper) and rows oldest first, the \
+                      last row the candle in progress; null where there is no value yet.",
+    },
 ];
 
 impl Tool {
@@ -308,6 +321,7 @@ impl ToolService {
             Tool::EstimateFill => self.estimate_fill(parse(arguments)?).await,
             Tool::TopMovers => self.top_movers(parse(arguments)?).await,
             Tool::Convert => self.convert(parse(arguments)?).await,
+            Tool::GetIndicators => self.get_indicators(parse(arguments)?).await,
         }
     }
 
@@ -377,26 +391,35 @@ impl ToolService {
         self.bounded(result, Cut::of(&["tickers"], Keep::First, Resume::Nowhere))
     }
 
-    async fn get_ohlcv(&self, args: args::OhlcvArgs) -> Result<Value, ToolError> {
-        let exchange = self.engine.exchange(args.exchange.as_deref())?;
-        let name = args
-            .timeframe
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or(DEFAULT_TIMEFRAME);
-        let timeframe = Timeframe::parse(name, &exchange.timeframes).ok_or_else(|| {
+    /// `name` (default 1h) as one of the exchange's timeframes.
+    fn timeframe(
+        &self,
+        exchange: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Timeframe, ToolError> {
+        let exchange = self.engine.exchange(exchange)?;
+        let name = name.map(str::trim).unwrap_or(DEFAULT_TIMEFRAME);
+        Timeframe::parse(name, &exchange.timeframes).ok_or_else(|| {
             ToolError::invalid_argument(format!(
                 "timeframe: {name:?} is not a {} timeframe; use one of {}",
                 exchange.id,
                 exchange.timeframes.join(", ")
             ))
-        })?;
+        })
+    }
+
+    async fn get_ohlcv(&self, args: args::OhlcvArgs) -> Result<Value, ToolError> {
+        let timeframe = self.timeframe(args.exchange.as_deref(), args.timeframe.as_deref())?;
         let limit = args::OHLCV_LIMIT.check(args.limit)?;
-        let since = args
-            .since
-            .as_ref()
-            .map(args::Since::to_millis)
-            .transpose()?;
+        let since = derivatives::millis("since", args.since.as_ref())?;
+        let until = derivatives::millis("until", args.until.as_ref())?;
+        if let (Some(since), Some(until)) = (since, until) {
+            if until < since {
+                return Err(ToolError::invalid_argument(format!(
+                    "until: {until} is before since ({since})"
+                )));
+            }
+        }
         let price = match args.price.as_deref() {
             None => CandlePrice::Trade,
             Some(text) => CandlePrice::parse(text).ok_or_else(|| {
@@ -405,30 +428,29 @@ impl ToolService {
                 ))
             })?,
         };
-        let answer = self
-            .engine
-            .fetch_named(
+        let window = history::Window {
+            since,
+            until,
+            limit,
+        };
+        let history = self
+            .history(
                 args.exchange.as_deref(),
                 &args.symbol,
-                DataRequest::Ohlcv {
-                    timeframe: timeframe.clone(),
-                    since,
-                    limit,
-                    price,
-                },
+                &timeframe,
+                price,
+                window,
+                false,
             )
             .await?;
-        let MarketData::Ohlcv(candles) = &*answer.data.value else {
-            return Err(mismatch("candles"));
-        };
         let result = to_json(&OhlcvResult {
-            exchange: &answer.exchange,
-            symbol: &answer.symbol,
+            exchange: &history.answer.exchange,
+            symbol: &history.answer.symbol,
             timeframe: timeframe.as_str(),
-            candles,
-            freshness: Freshness::of(&answer),
+            candles: &history.candles,
+            freshness: Freshness::of(&history.answer),
             truncated: false,
-            next_since: None,
+            next_since: history.next_since,
         })?;
         self.bounded(result, Cut::of(&["candles"], Keep::First, Resume::Since))
     }
@@ -460,6 +482,7 @@ impl ToolService {
 
     async fn get_trades(&self, args: args::TradesArgs) -> Result<Value, ToolError> {
         let limit = args::TRADES_LIMIT.check(args.limit)?;
+        let since = derivatives::millis("since", args.since.as_ref())?;
         let answer = self
             .engine
             .fetch_named(
@@ -471,6 +494,11 @@ impl ToolService {
         let MarketData::Trades(trades) = &*answer.data.value else {
             return Err(mismatch("trades"));
         };
+        // `since`: the recent trades from then on (those the venue's recent-trades call holds).
+        let first = since.map_or(0, |since| {
+            trades.partition_point(|t| t.timestamp.is_some_and(|ts| ts < since))
+        });
+        let trades = &trades[first..];
         let result = to_json(&TradesResult {
             exchange: &answer.exchange,
             symbol: &answer.symbol,

@@ -119,8 +119,8 @@ pub struct OhlcvResult<'a> {
     /// MAX_RESULT_BYTES: call again with since=next_since for them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
-    /// Where a cut result continues (the first candle left out); absent when whole.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where the range continues: the first candle left out (cut to MAX_RESULT_BYTES or at
+    /// `limit`); null when the range is done.
     pub next_since: Option<i64>,
 }
 

@@ -65,6 +65,8 @@ impl SymbolState {
             .find(|(request, _)| request == upstream)
             .map(|(_, stamped)| stamped.clone());
         let lookup = match found {
+            // Closed candles never change: fresh for as long as they are kept.
+            Some(stamped) if upstream.is_closed_at(stamped.fetched_at_ms) => Lookup::Fresh(stamped),
             Some(stamped) => match policy.age(stamped.fetched_at_ms, now_ms) {
                 Age::Fresh => Lookup::Fresh(stamped),
                 Age::Stale => Lookup::Stale(stamped),
@@ -112,7 +114,10 @@ impl SymbolState {
     pub fn prune(&self, policy: &TtlPolicy, now_ms: i64) -> usize {
         let mut values = self.values();
         let before = values.len();
-        values.retain(|(_, s)| policy.age(s.fetched_at_ms, now_ms) != Age::Expired);
+        values.retain(|(request, s)| {
+            request.is_closed_at(s.fetched_at_ms)
+                || policy.age(s.fetched_at_ms, now_ms) != Age::Expired
+        });
         self.counters.removed(before - values.len());
         values.len()
     }

@@ -52,6 +52,22 @@ impl Timeframe {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Its length in ms when fixed (`30s`, `15m`, `4h`, `1d`, `1w`); `None` for months and
+    /// anything unknown (a month's length varies: no grid of pages can be laid on it).
+    pub fn millis(&self) -> Option<i64> {
+        let unit = self.0.chars().last()?;
+        let count: i64 = self.0[..self.0.len() - unit.len_utf8()].parse().ok()?;
+        let unit_ms = match unit {
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            'w' => 7 * 86_400_000,
+            _ => return None,
+        };
+        (count > 0).then(|| count * unit_ms)
+    }
 }
 
 impl std::fmt::Display for Timeframe {

@@ -4,6 +4,7 @@ mod candle;
 pub mod conversion;
 mod derivatives;
 pub mod fill;
+pub mod indicators;
 mod key;
 mod market;
 pub mod movers;

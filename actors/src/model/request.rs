@@ -8,6 +8,9 @@ use super::{
 /// down lets every limit within it share one exchange call and one cache entry.
 const FETCH_STEPS: [u32; 3] = [100, 500, 1000];
 
+/// How far the exchange's clock may be behind ours when deciding a candle had closed.
+const CLOCK_MARGIN_MS: i64 = 10_000;
+
 /// The kind of a cached value; also the `{kind}` of SPEC.md's Redis cache keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataKind {
@@ -98,6 +101,27 @@ impl DataRequest {
                 limit: fetch_step(*limit),
             },
             other => other.clone(),
+        }
+    }
+
+    /// Whether every value this request can return had closed when it was fetched at
+    /// `fetched_at_ms`: candles from `since`, `limit` of them, the last one closed (with a
+    /// margin for the exchange's clock). Closed candles never change, so such a value stays
+    /// fresh for as long as the cache keeps it (deep history is fetched in such pages, see
+    /// `get_ohlcv`).
+    pub fn is_closed_at(&self, fetched_at_ms: i64) -> bool {
+        match self {
+            Self::Ohlcv {
+                timeframe,
+                since: Some(since),
+                limit,
+                ..
+            } => timeframe
+                .millis()
+                .and_then(|tf| tf.checked_mul(i64::from(*limit)))
+                .and_then(|span| since.checked_add(span))
+                .is_some_and(|end| end.saturating_add(CLOCK_MARGIN_MS) <= fetched_at_ms),
+            _ => false,
         }
     }
 
@@ -222,6 +246,32 @@ impl MarketData {
 mod tests {
     use super::*;
     use crate::model::TradeSide;
+
+    #[test]
+    fn a_page_is_closed_once_its_last_candle_closed_before_it_was_fetched() {
+        let h = 3_600_000;
+        let page = |timeframe: &str, since: Option<i64>| DataRequest::Ohlcv {
+            timeframe: Timeframe::parse(timeframe, &[timeframe.to_owned()]).unwrap(),
+            since,
+            limit: 1000,
+            price: CandlePrice::Trade,
+        };
+        let end = 1000 * h;
+        // Fetched after the last candle closed (and the clock margin): closed for good.
+        assert!(page("1h", Some(0)).is_closed_at(end + CLOCK_MARGIN_MS));
+        // Fetched while its last candle was still open, or within the margin: not closed,
+        // however late it is asked about.
+        assert!(!page("1h", Some(0)).is_closed_at(end - 1));
+        assert!(!page("1h", Some(0)).is_closed_at(end + CLOCK_MARGIN_MS - 1));
+        // The most recent candles, months, other kinds: never.
+        assert!(!page("1h", None).is_closed_at(i64::MAX));
+        assert!(!page("1M", Some(0)).is_closed_at(i64::MAX));
+        assert!(!DataRequest::Ticker.is_closed_at(i64::MAX));
+        assert_eq!(
+            Timeframe::parse("15m", &["15m".to_owned()]).and_then(|t| t.millis()),
+            Some(900_000)
+        );
+    }
 
     #[test]
     fn limits_share_one_upstream_step() {

@@ -26,6 +26,18 @@ pub use error::VenueError;
 pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
 pub use health::{CallLog, CircuitState, InstanceCounts, VenueHealth};
 
+/// Most candles one klines call returns on `venue`: deep history is fetched in pages of this
+/// many (Binance and Bybit 1000, Kraken 720, Coinbase 300, OKX 100 for history; others 500).
+pub fn candles_per_call(venue: &str) -> u32 {
+    match venue {
+        "binance" | "binanceusdm" | "bybit" => 1000,
+        "kraken" => 720,
+        "coinbase" => 300,
+        "okx" => 100,
+        _ => 500,
+    }
+}
+
 /// How to reach one exchange.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VenueConfig {

@@ -38,6 +38,12 @@ pub enum Intent {
         from: String,
         to: String,
     },
+    /// Indicators (`get_indicators`), e.g. "rsi of btc", "macd eth 4h".
+    Indicators {
+        symbol: String,
+        indicators: Vec<String>,
+        timeframe: String,
+    },
     Help,
     Unknown,
 }
@@ -153,7 +159,39 @@ const STOPWORDS: &[&str] = &[
     "volume",
     "convert",
     "into",
+    "indicator",
+    "indicators",
+    "rsi",
+    "macd",
+    "sma",
+    "ema",
+    "atr",
+    "vwap",
+    "stoch",
+    "stochastic",
+    "bollinger",
+    "bands",
+    "bbands",
+    "moving",
+    "average",
+    "overbought",
+    "oversold",
 ];
+
+/// The indicator a word names, as `get_indicators` spells it.
+fn indicator_of(token: &str) -> Option<&'static str> {
+    Some(match token {
+        "rsi" | "overbought" | "oversold" => "rsi",
+        "macd" => "macd",
+        "sma" | "moving" => "sma",
+        "ema" => "ema",
+        "atr" => "atr",
+        "vwap" => "vwap",
+        "stoch" | "stochastic" => "stoch",
+        "bollinger" | "bbands" => "bbands",
+        _ => return None,
+    })
+}
 
 /// `btc` → `BTC/USDT`; `eth/usdt`, `ETH-USDT`, `ethusdt` as given (the server resolves them).
 fn symbol_of(tokens: &[&str]) -> Option<String> {
@@ -277,6 +315,28 @@ pub fn parse(question: &str) -> Intent {
     if has(&["funding"]) {
         return symbol.map_or(Intent::Unknown, Intent::Funding);
     }
+    let mut indicators: Vec<String> = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let Some(name) = indicator_of(token) else {
+            continue;
+        };
+        // "rsi 7" (or "rsi:7", its colon cleaned away): that period.
+        let period = tokens.get(i + 1).filter(|t| t.parse::<u32>().is_ok());
+        let spec = match period {
+            Some(n) if name != "vwap" && name != "macd" => format!("{name}:{n}"),
+            _ => name.to_owned(),
+        };
+        if !indicators.iter().any(|s| s.split(':').next() == Some(name)) {
+            indicators.push(spec);
+        }
+    }
+    if !indicators.is_empty() {
+        return symbol.map_or(Intent::Unknown, |symbol| Intent::Indicators {
+            symbol,
+            indicators,
+            timeframe: timeframe.clone().unwrap_or_else(|| "1h".into()),
+        });
+    }
     if has(&["oi"]) || cleaned.contains("open interest") {
         return symbol.map_or(Intent::Unknown, Intent::OpenInterest);
     }
@@ -376,5 +436,24 @@ mod tests {
                 limit: 5
             }
         );
+    }
+
+    #[test]
+    fn indicator_questions() {
+        let asked = |symbol: &str, indicators: &[&str], timeframe: &str| Intent::Indicators {
+            symbol: symbol.into(),
+            indicators: indicators.iter().map(|s| (*s).to_owned()).collect(),
+            timeframe: timeframe.into(),
+        };
+        assert_eq!(parse("rsi of btc"), asked("BTC/USDT", &["rsi"], "1h"));
+        assert_eq!(
+            parse("is ETH overbought on the 4h?"),
+            asked("ETH/USDT", &["rsi"], "4h")
+        );
+        assert_eq!(
+            parse("macd and rsi:7 for sol/usdt daily"),
+            asked("SOL/USDT", &["macd", "rsi:7"], "1d")
+        );
+        assert_eq!(parse("rsi"), Intent::Unknown);
     }
 }

@@ -22,7 +22,7 @@ use super::{args, one_line, show_book, show_markets, show_ohlcv, show_trades, Cl
 
 const EXAMPLES: &str = "price of btc; eth/usdt 4h candles; order book sol limit 5; \
                         trades btc; what markets have pepe; funding of btc; open interest eth; \
-                        cost to buy 5 btc; top gainers; 2 eth in btc";
+                        cost to buy 5 btc; top gainers; 2 eth in btc; rsi of btc";
 
 pub async fn run(connection: &Connection, cli: &Cli, look: Look) -> Result<String, CliError> {
     let mut llm = Llm::from_env()?;
@@ -179,6 +179,10 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
             "convert",
             json!({ "amount": amount, "from": from, "to": to }),
         ),
+        Intent::Indicators { symbol, indicators, timeframe } => (
+            "get_indicators",
+            json!({ "symbol": symbol, "indicators": indicators, "timeframe": timeframe, "limit": 48 }),
+        ),
         Intent::Help => return format!("I answer questions like: {EXAMPLES}."),
         Intent::Unknown => {
             return format!("I can't answer that without a model (set LLM_API_URL, LLM_API_KEY, LLM_MODEL). I understand: {EXAMPLES}.")
@@ -204,6 +208,7 @@ async fn builtin(connection: &Connection, cli: &Cli, question: &str, look: Look)
             "estimate_fill" => crate::cli::render::analytics::fill(&v, look),
             "top_movers" => crate::cli::render::analytics::movers(&v, look),
             "convert" => crate::cli::render::analytics::convert(&v, look),
+            "get_indicators" => crate::cli::show_indicators(&v, None, look),
             _ => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
         }),
     }

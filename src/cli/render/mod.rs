@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod chart;
 pub mod derivatives;
+pub mod indicators;
 pub mod ladder;
 pub mod tables;
 pub mod venues;
