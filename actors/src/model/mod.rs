@@ -2,22 +2,28 @@
 
 mod candle;
 mod derivatives;
+mod exact;
 mod key;
+mod local_book;
 mod market;
 mod order_book;
 mod request;
 mod served;
 pub mod symbol;
+mod tape;
 mod ticker;
 mod trade;
 
 pub use candle::{Candle, Timeframe};
 pub use derivatives::{CandlePrice, FundingPoint, FundingRate, OpenInterest};
+pub use exact::{BadDecimal, Exact};
 pub use key::CacheKey;
+pub use local_book::{BookDelta, BookSnapshot, Level, LocalBook, Side};
 pub use market::{Market, MarketTerms, MarketType, DEFAULT_MARKET_TYPES};
 pub use order_book::OrderBook;
 pub use request::{DataKind, DataRequest, MarketData};
 pub use served::{now_ms, Clock, Served, Source, Stamped};
 pub use symbol::{names_derivative, MarketIndex, PairMeans, SymbolLookup, Unlisted};
+pub use tape::{LiveCandle, TradeTape, TAPE_LEN};
 pub use ticker::Ticker;
 pub use trade::{Trade, TradeSide};

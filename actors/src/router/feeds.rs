@@ -13,7 +13,7 @@ use super::Router;
 use crate::bridge::{FeedUnwanted, FeedWanted};
 use crate::directory::{Directory, Store, SymbolEntry, SymbolMailbox};
 use crate::model::{DataRequest, MarketData, Source, Stamped};
-use crate::venue::{EventSink, Exchange, Feed, MarketEvent, StreamKey};
+use crate::venue::{EventSink, Exchange, Feed, LiveEvent, LiveSink, MarketEvent, StreamKey};
 
 impl Router {
     /// One more watcher of `entry`: the first one subscribes its feed stream (through the
@@ -30,11 +30,13 @@ impl Router {
         }
         if let Some(feed) = feed {
             match &self.bridge {
+                // Across nodes only the ticker is shared (one feed per cluster); books,
+                // trades and candles stream on single nodes (not yet through the bridge).
                 Some(bridge) => bridge.do_send(FeedWanted {
                     exchange: entry.exchange.clone(),
                     stream: ticker_stream(entry),
                 }),
-                None => feed.subscribe(&[ticker_stream(entry)]),
+                None => feed.subscribe(&StreamKey::watched(&entry.symbol, &entry.market_id)),
             }
         }
         // Not try_send: a full mailbox must not lose the start of polling.
@@ -85,6 +87,27 @@ pub(super) fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> 
             from_own_feed: true,
         });
         None
+    })
+}
+
+/// Book, trade and candle events, from the feed's thread into the symbol's live state; what
+/// that state still needs from REST goes to the symbol's actor. Events of a symbol nobody
+/// watches (in flight after the last watcher left) are dropped.
+pub(super) fn live_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> LiveSink {
+    Arc::new(move |event: LiveEvent| {
+        let Some(venue) = directory.venue(&exchange) else {
+            return;
+        };
+        let Some(entry) = venue.symbol(&event.symbol) else {
+            return;
+        };
+        if !entry.watched() {
+            return;
+        }
+        let need = entry.live.on_event(event.data, || venue.venue.book_sync());
+        if let (Some(need), Some(actor)) = (need, entry.actor()) {
+            actor.live_fetch(need);
+        }
     })
 }
 
@@ -160,9 +183,11 @@ impl Handler<Unwatch> for Router {
                         exchange: entry.exchange.clone(),
                         stream: ticker_stream(&entry),
                     }),
-                    None => feed.unsubscribe(&[ticker_stream(&entry)]),
+                    None => feed.unsubscribe(&StreamKey::watched(&entry.symbol, &entry.market_id)),
                 }
             }
+            // Nothing keeps it in sequence any more.
+            entry.live.clear();
         }
     }
 }

@@ -196,6 +196,10 @@ impl Actor for Router {
                     self.directory.clone(),
                     exchange.clone(),
                 ));
+                feed.set_live_sink(feeds::live_delivery(
+                    self.directory.clone(),
+                    exchange.clone(),
+                ));
                 ctx.add_stream(feeds::feed_events(exchange.clone(), feed.events()));
             }
         }

@@ -1,0 +1,179 @@
+//! Local order books, trade tapes and candles in progress (SPEC.md 5.1) through the real binary
+//! against the simulator's Binance streams: a watched symbol's book is kept from
+//! `@depth@100ms` and equals the simulator's true book at the served update id; a skipped
+//! update causes one resync, the book right again within 2 s and never crossed meanwhile; its
+//! trades come from the tape, in order with Binance's ids, with no REST call.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ok, simulator, start_server};
+use crypto_market_sim::SimHandle;
+use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
+use serde_json::{json, Value};
+
+const WATCH: &str = "ticker://binance/BTCUSDT";
+const WITH_METRICS: &[(&str, &str)] = &[("METRICS_ADDR", "127.0.0.1:0")];
+
+/// The simulator's levels as the served JSON numbers.
+fn levels(side: &[(u64, u64)]) -> Vec<[f64; 2]> {
+    side.iter()
+        .map(|&(p, q)| [p as f64 / 1e8, q as f64 / 1e8])
+        .collect()
+}
+
+fn side(book: &Value, name: &str) -> Vec<[f64; 2]> {
+    book[name]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| [l[0].as_f64().unwrap(), l[1].as_f64().unwrap()])
+        .collect()
+}
+
+/// The served book is exactly the simulator's at its nonce, and not crossed.
+fn assert_true_book(sim: &SimHandle, book: &Value, limit: usize) {
+    let nonce = book["nonce"].as_u64().expect("a nonce");
+    let truth = sim.book_at("BTCUSDT", nonce, limit).expect("BTCUSDT");
+    let (bids, asks) = (side(book, "bids"), side(book, "asks"));
+    assert_eq!(bids, levels(&truth.bids), "bids at {nonce}");
+    assert_eq!(asks, levels(&truth.asks), "asks at {nonce}");
+    assert!(bids[0][0] < asks[0][0], "crossed at {nonce}");
+}
+
+async fn metric(log: &std::sync::Arc<std::sync::Mutex<String>>, series: &str) -> f64 {
+    let addr = common::logged_addr(log, "serving /metrics").await;
+    let (_, text) = common::http_get(&addr, "/metrics").await.expect("/metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_watched_book_is_the_true_book_and_a_gap_resyncs_once() {
+    let sim = simulator();
+    let server = start_server(&sim, WITH_METRICS).await;
+    server
+        .client
+        .subscribe(SubscribeRequestParams::new(WATCH))
+        .await
+        .expect("subscribed");
+    let book_args = json!({"symbol": "BTC/USDT", "limit": 100});
+    // The stream starts, the snapshot comes, the book is served from the stream.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let book = ok(&server.call("get_order_book", book_args.clone()).await).clone();
+        if book["source"] == "stream" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served from the stream: {book}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A series of book changes: each served book is the simulator's at its update id.
+    let mut nonces = Vec::new();
+    for _ in 0..10 {
+        let book = ok(&server.call("get_order_book", book_args.clone()).await).clone();
+        assert_eq!(book["source"], "stream", "{book}");
+        assert_true_book(&sim, &book, 100);
+        nonces.push(book["nonce"].as_u64().unwrap());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(nonces.windows(2).all(|w| w[0] <= w[1]), "{nonces:?}");
+    assert!(nonces.last() > nonces.first(), "the book moved: {nonces:?}");
+    let series = "cmm_book_resyncs_total{exchange=\"binance\"}";
+    assert_eq!(metric(&server.stderr, series).await, 0.0);
+
+    // One update goes missing: one resync, right again within 2 s, never crossed meanwhile.
+    let skipped_after = sim.book_update_id();
+    sim.ws_skip_update("btcusdt@depth@100ms").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2) + Duration::from_millis(500);
+    let healed = loop {
+        let book = ok(&server.call("get_order_book", book_args.clone()).await).clone();
+        let bids = side(&book, "bids");
+        let asks = side(&book, "asks");
+        assert!(bids[0][0] < asks[0][0], "crossed: {book}");
+        if book["source"] == "stream" {
+            assert_true_book(&sim, &book, 100);
+            if book["nonce"].as_u64().unwrap() > skipped_after + 2
+                && metric(&server.stderr, series).await == 1.0
+            {
+                break Instant::now();
+            }
+        }
+        assert!(Instant::now() < deadline, "not healed in time: {book}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(healed <= deadline);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        metric(&server.stderr, series).await,
+        1.0,
+        "exactly one resync"
+    );
+
+    // The last watcher leaves: the streams go, the connection closes.
+    server
+        .client
+        .unsubscribe(UnsubscribeRequestParams::new(WATCH))
+        .await
+        .expect("unsubscribed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sim.ws_stats().open > 0 {
+        assert!(Instant::now() < deadline, "the streams were not released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let book = ok(&server.call("get_order_book", book_args.clone()).await).clone();
+    assert_ne!(
+        book["source"], "stream",
+        "not served from a stream nobody keeps"
+    );
+}
+
+#[tokio::test]
+async fn watched_trades_come_from_the_tape_in_order_without_rest_calls() {
+    let sim = simulator();
+    let server = start_server(&sim, &[]).await;
+    server
+        .client
+        .subscribe(SubscribeRequestParams::new(WATCH))
+        .await
+        .expect("subscribed");
+    let args = json!({"symbol": "BTC/USDT", "limit": 200});
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let first = loop {
+        let t = ok(&server.call("get_trades", args.clone()).await).clone();
+        if t["source"] == "stream" {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "never served from the tape: {t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let calls = sim.calls("trades");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = ok(&server.call("get_trades", args.clone()).await).clone();
+    assert_eq!(later["source"], "stream");
+    assert_eq!(sim.calls("trades"), calls, "no REST call while watched");
+    let ids = |v: &Value| -> Vec<u64> {
+        v["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    for v in [&first, &later] {
+        let ids = ids(v);
+        assert_eq!(ids.len(), 200);
+        // Binance numbers trades one by one: in order, none missing, none twice.
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    }
+    assert!(
+        ids(&later).last() > ids(&first).last(),
+        "new trades arrived"
+    );
+}
