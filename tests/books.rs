@@ -8,9 +8,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ok, simulator, start_server};
+use common::{ok, simulator, start_server, start_server_with, Recorder};
 use crypto_market_sim::SimHandle;
-use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
+use rmcp::model::{
+    ReadResourceRequestParams, ResourceContents, SubscribeRequestParams, UnsubscribeRequestParams,
+};
 use serde_json::{json, Value};
 
 const WATCH: &str = "ticker://binance/BTCUSDT";
@@ -86,7 +88,13 @@ async fn a_watched_book_is_the_true_book_and_a_gap_resyncs_once() {
     assert!(nonces.windows(2).all(|w| w[0] <= w[1]), "{nonces:?}");
     assert!(nonces.last() > nonces.first(), "the book moved: {nonces:?}");
     let series = "cmm_book_resyncs_total{exchange=\"binance\"}";
-    assert_eq!(metric(&server.stderr, series).await, 0.0);
+    let resyncs = metric(&server.stderr, series).await;
+    let log = server.stderr.lock().unwrap().clone();
+    let why: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("resynchronising") || l.contains("websocket lost"))
+        .collect();
+    assert_eq!(resyncs, 0.0, "{why:?}");
 
     // One update goes missing: one resync, right again within 2 s, never crossed meanwhile.
     let skipped_after = sim.book_update_id();
@@ -176,4 +184,71 @@ async fn watched_trades_come_from_the_tape_in_order_without_rest_calls() {
         ids(&later).last() > ids(&first).last(),
         "new trades arrived"
     );
+}
+
+const BOOK: &str = "orderbook://binance/BTCUSDT";
+const TAPE: &str = "trades://binance/BTCUSDT";
+
+async fn read(server: &common::McpServer<Recorder>, uri: &str) -> Value {
+    let result = server
+        .client
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .expect("read");
+    match &result.contents[0] {
+        ResourceContents::TextResourceContents { text, .. } => {
+            serde_json::from_str(text).expect("JSON")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn assert_at_most_ten_a_second(updates: &[Instant]) {
+    for window in updates.windows(11) {
+        assert!(
+            window[10] - window[0] >= Duration::from_millis(950),
+            "11 updates within {:?}",
+            window[10] - window[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn book_and_trade_resources_read_and_notify_at_most_ten_a_second() {
+    let sim = simulator();
+    let recorder = Recorder::default();
+    let server = start_server_with(&sim, &[], recorder.clone()).await;
+    for uri in [BOOK, TAPE] {
+        server
+            .client
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .expect("subscribed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let book = loop {
+        let book = read(&server, BOOK).await;
+        if book["source"] == "stream" {
+            break book;
+        }
+        assert!(Instant::now() < deadline, "never from the stream: {book}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(side(&book, "bids").len(), 20, "the top 20 levels");
+    assert_eq!(side(&book, "asks").len(), 20);
+    assert_true_book(&sim, &book, 20);
+    let tape = read(&server, TAPE).await;
+    assert_eq!(tape["trades"].as_array().map(Vec::len), Some(50), "the last 50");
+    // The book changes every 100 ms and trades come every 20-400 ms: updates keep coming, never
+    // more than ten in a second.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for uri in [BOOK, TAPE] {
+        let updates = recorder.updates_of(uri);
+        assert!(updates.len() >= 10, "{uri}: {} updates in 3 s", updates.len());
+        assert_at_most_ten_a_second(&updates);
+    }
+    // The last change reaches the subscriber: after the last update, the value read is newer
+    // than or equal to the one at that update.
+    let last_book = read(&server, BOOK).await;
+    assert!(last_book["nonce"].as_u64() >= book["nonce"].as_u64());
 }

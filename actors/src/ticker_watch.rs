@@ -11,6 +11,13 @@ use crate::directory::{Answer, Directory, Lookup, SymbolEntry};
 use crate::model::{DataRequest, MarketData, Served, Stamped};
 use crate::router::{Router, Unwatch};
 
+/// A symbol's live value other than its ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiveChannel {
+    Book,
+    Trades,
+}
+
 /// Holding it keeps the symbol watched; dropping it releases the watch (the last release
 /// stops the symbol's feed stream and polling).
 pub struct TickerWatch {
@@ -44,6 +51,15 @@ impl TickerWatch {
     /// Unified symbol, e.g. `BTC/USDT`.
     pub fn symbol(&self) -> &Arc<str> {
         &self.entry.symbol
+    }
+
+    /// A signal bumped on every change of the symbol's local book ([`LiveChannel::Book`]) or
+    /// trade tape ([`LiveChannel::Trades`]) while this watch keeps their streams running.
+    pub fn live_updates(&self, channel: LiveChannel) -> watch::Receiver<u64> {
+        match channel {
+            LiveChannel::Book => self.entry.live.book_updates(),
+            LiveChannel::Trades => self.entry.live.trade_updates(),
+        }
     }
 
     /// The ticker held now, fresh or stale, as a cache read would serve it.

@@ -48,12 +48,57 @@ fn side_diff(old: &[(u64, u64)], new: &[(u64, u64)]) -> Vec<(u64, u64)> {
     out
 }
 
-/// (bid changes best first, ask changes best first) from step `from` to step `to`.
+/// An event covering more steps than this is diffed end to end only (a client's snapshot
+/// taken inside it may then keep a level that came and went within it; only after a stall).
+const MAX_STEPS_PER_EVENT: u64 = 100;
+
+/// (bid changes best first, ask changes best first) from the book at step `from` to the book
+/// at step `to`: every level that changed at any step in between, with its size at `to` (0:
+/// gone), as Binance reports a level that changed within an event's window, so that a client
+/// whose snapshot falls inside the window (`U` ≤ id + 1 ≤ `u`) ends with the book at `to` too.
 pub fn diff(m: &Market, s: &Symbol, from: u64, to: u64) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
-    let a = m.book_at_step(s, from, DIFF_DEPTH);
-    let b = m.book_at_step(s, to, DIFF_DEPTH);
-    let mut bids = side_diff(&a.bids, &b.bids);
-    let mut asks = side_diff(&a.asks, &b.asks);
+    let end = m.book_at_step(s, to, DIFF_DEPTH);
+    let start = if to.saturating_sub(from) > MAX_STEPS_PER_EVENT {
+        to.saturating_sub(1).max(from)
+    } else {
+        from
+    };
+    let mut changed_bids: HashMap<u64, u64> = HashMap::new();
+    let mut changed_asks: HashMap<u64, u64> = HashMap::new();
+    let mut prev = m.book_at_step(s, from, DIFF_DEPTH);
+    // Far apart (after a stall): the end-to-end diff first, then the last steps one by one.
+    if start > from {
+        for (p, _) in side_diff(&prev.bids, &end.bids) {
+            changed_bids.insert(p, 0);
+        }
+        for (p, _) in side_diff(&prev.asks, &end.asks) {
+            changed_asks.insert(p, 0);
+        }
+        prev = m.book_at_step(s, start, DIFF_DEPTH);
+    }
+    for step in start + 1..=to {
+        let next = if step == to {
+            end.clone()
+        } else {
+            m.book_at_step(s, step, DIFF_DEPTH)
+        };
+        for (p, _) in side_diff(&prev.bids, &next.bids) {
+            changed_bids.insert(p, 0);
+        }
+        for (p, _) in side_diff(&prev.asks, &next.asks) {
+            changed_asks.insert(p, 0);
+        }
+        prev = next;
+    }
+    let final_sizes = |side: &[(u64, u64)], changed: HashMap<u64, u64>| {
+        let sizes: HashMap<u64, u64> = side.iter().copied().collect();
+        changed
+            .into_keys()
+            .map(|p| (p, sizes.get(&p).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+    };
+    let mut bids = final_sizes(&end.bids, changed_bids);
+    let mut asks = final_sizes(&end.asks, changed_asks);
     bids.sort_unstable_by(|x, y| y.0.cmp(&x.0));
     asks.sort_unstable_by_key(|x| x.0);
     (bids, asks)
@@ -136,6 +181,20 @@ mod tests {
             book.last_update_id = to;
             assert_eq!(book, m.book_at_step(s, to, DIFF_DEPTH));
         }
+    }
+
+    #[test]
+    fn a_snapshot_inside_an_event_window_ends_right_too() {
+        let m = Market::new(42, 0, false, 100).unwrap();
+        let s = m.symbol("BTCUSDT").unwrap();
+        let step = m.walk().step_at(NOW);
+        // An event covering step+1..=step+8, applied to a snapshot taken at step+4.
+        let mut book = m.book_at_step(s, step + 4, DIFF_DEPTH);
+        let (b, a) = diff(&m, s, step, step + 8);
+        apply(&mut book.bids, &b, true);
+        apply(&mut book.asks, &a, false);
+        book.last_update_id = step + 8;
+        assert_eq!(book, m.book_at_step(s, step + 8, DIFF_DEPTH));
     }
 
     #[test]
