@@ -173,6 +173,21 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
             }
             check_symbol(&a.symbol)
         }
+        Tool::WatchSubscribe => {
+            let a: crate::tools::watch::WatchSubscribeArgs = parse(arguments)?;
+            crate::tools::watch::WATCH_SECONDS.check(a.duration_s)?;
+            check_symbol(&a.symbol)
+        }
+        Tool::WatchRead => {
+            let a: crate::tools::watch::WatchReadArgs = parse(arguments)?;
+            crate::tools::watch::WAIT_MS.check(a.wait_ms)?;
+            crate::tools::watch::MAX_ITEMS.check(a.max_items)?;
+            Ok(())
+        }
+        Tool::WatchUnsubscribe => {
+            let _: crate::tools::watch::WatchUnsubscribeArgs = parse(arguments)?;
+            Ok(())
+        }
     };
     if let Err(error) = &result {
         // Whatever the client sent is answered with a code of its own, never `internal`.

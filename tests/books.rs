@@ -238,13 +238,21 @@ async fn book_and_trade_resources_read_and_notify_at_most_ten_a_second() {
     assert_eq!(side(&book, "asks").len(), 20);
     assert_true_book(&sim, &book, 20);
     let tape = read(&server, TAPE).await;
-    assert_eq!(tape["trades"].as_array().map(Vec::len), Some(50), "the last 50");
+    assert_eq!(
+        tape["trades"].as_array().map(Vec::len),
+        Some(50),
+        "the last 50"
+    );
     // The book changes every 100 ms and trades come every 20-400 ms: updates keep coming, never
     // more than ten in a second.
     tokio::time::sleep(Duration::from_secs(3)).await;
     for uri in [BOOK, TAPE] {
         let updates = recorder.updates_of(uri);
-        assert!(updates.len() >= 10, "{uri}: {} updates in 3 s", updates.len());
+        assert!(
+            updates.len() >= 10,
+            "{uri}: {} updates in 3 s",
+            updates.len()
+        );
         assert_at_most_ten_a_second(&updates);
     }
     // The last change reaches the subscriber: after the last update, the value read is newer

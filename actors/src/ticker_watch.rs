@@ -62,6 +62,16 @@ impl TickerWatch {
         }
     }
 
+    /// The best `limit` levels of the symbol's local book, when it is in sequence.
+    pub fn live_book(&self, limit: usize) -> Option<crate::model::OrderBook> {
+        self.entry.live.book(limit)
+    }
+
+    /// The last `limit` trades of the symbol's tape (oldest first), once it is whole.
+    pub fn live_trades(&self, limit: usize) -> Option<Vec<crate::model::Trade>> {
+        self.entry.live.trades(limit)
+    }
+
     /// The ticker held now, fresh or stale, as a cache read would serve it.
     pub fn latest(&self) -> Option<Answer> {
         let now = self.directory.now_ms();

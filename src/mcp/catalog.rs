@@ -25,6 +25,10 @@ use crate::tools::output::{
     TradesResult,
 };
 use crate::tools::status::{StatusArgs, StatusResult};
+use crate::tools::watch::{
+    WatchReadArgs, WatchReadResult, WatchSubscribeArgs, WatchSubscribeResult, WatchUnsubscribeArgs,
+    WatchUnsubscribeResult,
+};
 use crate::tools::{Tool, ToolSpec, TOOLS};
 
 /// Every tool of [`TOOLS`], as MCP lists it.
@@ -41,6 +45,9 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::GetTrades => tool::<TradesArgs, TradesResult<'static>>(spec),
         Tool::ListMarkets => tool::<ListMarketsArgs, MarketsResult<'static>>(spec),
         Tool::StreamTicker => tool::<StreamTickerArgs, StreamTickerResult>(spec),
+        Tool::WatchSubscribe => tool::<WatchSubscribeArgs, WatchSubscribeResult>(spec),
+        Tool::WatchRead => tool::<WatchReadArgs, WatchReadResult>(spec),
+        Tool::WatchUnsubscribe => tool::<WatchUnsubscribeArgs, WatchUnsubscribeResult>(spec),
         Tool::ComparePrices => tool::<CompareArgs, CompareResult>(spec),
         Tool::ExchangeStatus => tool::<StatusArgs, StatusResult>(spec),
         Tool::GetFundingRate => tool::<FundingRateArgs, FundingRateResult<'static>>(spec),

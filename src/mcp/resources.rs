@@ -438,7 +438,10 @@ mod tests {
             }
         );
         let book = TickerUri::parse("orderbook://binance/ETHUSDT").unwrap();
-        assert_eq!((book.kind, book.symbol), (ResourceKind::OrderBook, "ETHUSDT"));
+        assert_eq!(
+            (book.kind, book.symbol),
+            (ResourceKind::OrderBook, "ETHUSDT")
+        );
         let tape = TickerUri::parse("trades://okx/BTC-USDT").unwrap();
         assert_eq!((tape.kind, tape.exchange), (ResourceKind::Trades, "okx"));
         assert_eq!(

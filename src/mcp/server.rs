@@ -51,6 +51,8 @@ pub struct McpServer {
     max_subscriptions: usize,
     /// This session's `stream_ticker` calls in progress.
     streams: Arc<AtomicUsize>,
+    /// This session's watches (`watch_subscribe`), ended with its last handler.
+    watches: Arc<crate::tools::watch::SessionWatches>,
     /// How long a ticker stays fresh (`CACHE_TTL`): resource reads say how much is left.
     fresh_for: std::time::Duration,
 }
@@ -101,6 +103,7 @@ impl McpServer {
             gate: Arc::new(Gate::new(Arc::default(), ClientLimiter::new(None))),
             max_subscriptions: 500,
             streams: Arc::default(),
+            watches: Arc::default(),
             fresh_for: std::time::Duration::from_secs(crate::config::CacheSettings::default().ttl),
         }
     }
@@ -132,6 +135,7 @@ impl McpServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallContext, ToolError> {
         let mut call = call_context(context);
+        call.watches = Some(self.watches.clone());
         if let Some(caller) = caller_of(context) {
             let charge = self.tools.charges_rates();
             self.gate.admit_client(&caller.client, tool, charge).await?;
@@ -159,6 +163,7 @@ impl McpServer {
         Self {
             subscriptions: Arc::default(),
             streams: Arc::default(),
+            watches: Arc::default(),
             ..self.clone()
         }
     }

@@ -12,6 +12,7 @@ pub mod limit;
 pub mod output;
 pub mod status;
 pub mod stream;
+pub mod watch;
 
 use crypto_market_actors::model::{CandlePrice, DataRequest, MarketData, MarketType, Timeframe};
 use crypto_market_actors::Answer;
@@ -47,6 +48,9 @@ pub enum Tool {
     GetFundingHistory,
     GetOpenInterest,
     CompareFunding,
+    WatchSubscribe,
+    WatchRead,
+    WatchUnsubscribe,
 }
 
 /// A tool as clients see it: its name, a title for people, and what it does.
@@ -161,6 +165,30 @@ pub const TOOLS: &[ToolSpec] = &[
                       with the highest, the lowest and their spread; venues that fail are \
                       listed under errors.",
     },
+    ToolSpec {
+        tool: Tool::WatchSubscribe,
+        name: "watch_subscribe",
+        title: "Watch a market",
+        description: "Starts following one market's ticker, order_book (top 20 levels with \
+                      nonce) or trades (one item per trade) for duration_s seconds; read what \
+                      arrives with watch_read. For hosts that show the model neither progress \
+                      nor resource updates.",
+    },
+    ToolSpec {
+        tool: Tool::WatchRead,
+        name: "watch_read",
+        title: "Read a watch",
+        description: "Items of a watch newer than cursor, oldest first (at once when there are \
+                      some, else waiting up to wait_ms for one); pass the returned cursor to \
+                      the next read. dropped counts items lost to the 1,000-item buffer.",
+    },
+    ToolSpec {
+        tool: Tool::WatchUnsubscribe,
+        name: "watch_unsubscribe",
+        title: "End a watch",
+        description: "Ends a watch of this session (watches also end with the session or at \
+                      expires_at_ms).",
+    },
 ];
 
 impl Tool {
@@ -273,6 +301,22 @@ impl ToolService {
             Tool::GetFundingHistory => self.get_funding_history(parse(arguments)?).await,
             Tool::GetOpenInterest => self.get_open_interest(parse(arguments)?).await,
             Tool::CompareFunding => self.compare_funding(parse(arguments)?).await,
+            Tool::WatchSubscribe => {
+                let args: watch::WatchSubscribeArgs = parse(arguments)?;
+                let watches = session_watches(context)?;
+                let ticker = self
+                    .watch_ticker(args.exchange.as_deref(), &args.symbol)
+                    .await?;
+                to_json(&watch::subscribe(watches, &args, ticker)?)
+            }
+            Tool::WatchRead => {
+                let args: watch::WatchReadArgs = parse(arguments)?;
+                to_json(&watch::read(session_watches(context)?, &args).await?)
+            }
+            Tool::WatchUnsubscribe => {
+                let args: watch::WatchUnsubscribeArgs = parse(arguments)?;
+                to_json(&watch::unsubscribe(session_watches(context)?, &args)?)
+            }
         }
     }
 
@@ -555,6 +599,17 @@ fn record(tool: &'static str, started: Instant, outcome: Outcome) {
     metrics::counter!("cmm_requests_total", "tool" => tool, "outcome" => label).increment(1);
     metrics::histogram!("cmm_request_duration_seconds", "tool" => tool)
         .record(started.elapsed().as_secs_f64());
+}
+
+/// The calling session's watches; watches need a session to belong to (MCP).
+fn session_watches(context: &CallContext) -> Result<&watch::SessionWatches, ToolError> {
+    context.watches.as_deref().ok_or_else(|| {
+        ToolError::new(
+            ErrorCode::Unsupported,
+            "watches belong to an MCP session; this front end has none (use stream_ticker)"
+                .to_owned(),
+        )
+    })
 }
 
 fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {
