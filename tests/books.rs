@@ -4,6 +4,11 @@
 //! update causes one resync, the book right again within 2 s and never crossed meanwhile; its
 //! trades come from the tape, in order with Binance's ids, with no REST call.
 
+#![allow(
+    deprecated,
+    reason = "resources/subscribe: what `initialize` sessions speak"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

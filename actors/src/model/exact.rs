@@ -84,7 +84,7 @@ impl FromStr for Exact {
             let factor = 10u128
                 .checked_pow(u32::try_from(-shift).map_err(|_| bad())?)
                 .ok_or_else(bad)?;
-            if mantissa % factor != 0 {
+            if !mantissa.is_multiple_of(factor) {
                 return Err(bad());
             }
             mantissa / factor
