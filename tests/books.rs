@@ -148,9 +148,9 @@ async fn a_watched_book_is_the_true_book_and_a_gap_resyncs_once() {
 }
 
 #[tokio::test]
-async fn watched_trades_come_from_the_tape_in_order_without_rest_calls() {
+async fn watched_trades_and_candles_come_from_the_streams_without_rest_calls() {
     let sim = simulator();
-    let server = start_server(&sim, &[]).await;
+    let server = start_server(&sim, &[("CACHE_TTL", "60")]).await;
     server
         .client
         .subscribe(SubscribeRequestParams::new(WATCH))
@@ -188,6 +188,32 @@ async fn watched_trades_come_from_the_tape_in_order_without_rest_calls() {
     assert!(
         ids(&later).last() > ids(&first).last(),
         "new trades arrived"
+    );
+
+    // Candles end with the one in progress from the kline stream: the cached REST candles
+    // (CACHE_TTL 60 s here) are not fetched again, yet the last candle follows the market.
+    let ohlcv = json!({"symbol": "BTC/USDT", "timeframe": "1m", "limit": 5});
+    let before = ok(&server.call("get_ohlcv", ohlcv.clone()).await).clone();
+    let klines = sim.calls("klines");
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let after = ok(&server.call("get_ohlcv", ohlcv.clone()).await).clone();
+    assert_eq!(sim.calls("klines"), klines, "served from the cache");
+    let candles = after["candles"].as_array().unwrap();
+    assert_eq!(candles.len(), 5);
+    let last = |v: &Value| v["candles"].as_array().unwrap().last().unwrap().clone();
+    assert_ne!(
+        last(&before),
+        last(&after),
+        "the candle in progress moved: {after}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert_eq!(
+        last(&after)[0].as_i64().unwrap(),
+        now / 60_000 * 60_000,
+        "this minute's"
     );
 }
 
