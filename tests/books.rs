@@ -1,5 +1,6 @@
 //! Local order books, trade tapes and candles in progress (SPEC.md 5.1) through the real binary
-//! against the simulator's Binance streams: a watched symbol's book is kept from
+//! against the simulator's Binance streams: while a book or trades resource (or watch) reads
+//! them, a symbol's book is kept from
 //! `@depth@100ms` and equals the simulator's true book at the served update id; a skipped
 //! update causes one resync, the book right again within 2 s and never crossed meanwhile; its
 //! trades come from the tape, in order with Binance's ids, with no REST call.
@@ -20,7 +21,8 @@ use rmcp::model::{
 };
 use serde_json::{json, Value};
 
-const WATCH: &str = "ticker://binance/BTCUSDT";
+/// Subscribing a book (or trades) resource makes the symbol's book, trades and candle stream.
+const WATCH: &str = "orderbook://binance/BTCUSDT";
 const WITH_METRICS: &[(&str, &str)] = &[("METRICS_ADDR", "127.0.0.1:0")];
 
 /// The simulator's levels as the served JSON numbers.
@@ -153,7 +155,7 @@ async fn watched_trades_and_candles_come_from_the_streams_without_rest_calls() {
     let server = start_server(&sim, &[("CACHE_TTL", "60")]).await;
     server
         .client
-        .subscribe(SubscribeRequestParams::new(WATCH))
+        .subscribe(SubscribeRequestParams::new("trades://binance/BTCUSDT"))
         .await
         .expect("subscribed");
     let args = json!({"symbol": "BTC/USDT", "limit": 200});

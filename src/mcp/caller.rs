@@ -54,7 +54,7 @@ impl Ticks {
     }
 
     /// See [`LiveTicker::live_updates`].
-    pub fn live_updates(&self, channel: LiveChannel) -> Option<watch::Receiver<u64>> {
+    pub fn live_updates(&mut self, channel: LiveChannel) -> Option<watch::Receiver<u64>> {
         self.0.live_updates(channel)
     }
 }
@@ -79,8 +79,9 @@ pub trait LiveTicker: Send {
     /// See [`TickerSource::skip_held`].
     fn skip_held(&mut self) -> BoxFuture<'_, ()>;
     /// The change signal of the symbol's local book or trade tape, where this process keeps
-    /// them (its own engine); None where it does not (the gateway's worker pool).
-    fn live_updates(&self, _channel: LiveChannel) -> Option<watch::Receiver<u64>> {
+    /// them (its own engine; from then on the watch keeps their streams running); None where
+    /// it does not (the gateway's worker pool).
+    fn live_updates(&mut self, _channel: LiveChannel) -> Option<watch::Receiver<u64>> {
         None
     }
 }
@@ -102,7 +103,7 @@ impl LiveTicker for TickerWatch {
         Box::pin(TickerSource::skip_held(self))
     }
 
-    fn live_updates(&self, channel: LiveChannel) -> Option<watch::Receiver<u64>> {
+    fn live_updates(&mut self, channel: LiveChannel) -> Option<watch::Receiver<u64>> {
         Some(TickerWatch::live_updates(self, channel))
     }
 }

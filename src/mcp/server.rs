@@ -190,7 +190,7 @@ impl McpServer {
         call: &CallContext,
     ) -> Result<(Market, ResourceSource), McpError> {
         let kind = TickerUri::parse(uri)?.kind;
-        let ticks = self.watch(uri, call).await?;
+        let mut ticks = self.watch(uri, call).await?;
         let mut market = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
         let Some(channel) = kind.channel() else {
             return Ok((market, ResourceSource::Ticker(ticks)));

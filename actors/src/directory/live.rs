@@ -6,6 +6,7 @@
 //! Nothing here is served unless it is whole: a book only while its synchroniser says it is in
 //! sequence, a tape only once seeded from REST (else it would answer fewer trades than exist).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
@@ -35,6 +36,9 @@ struct Inner {
 
 pub struct Live {
     inner: Mutex<Inner>,
+    /// Readers of the book, trades and candle (resources, watches): while there is one, their
+    /// streams run. Only the router changes it.
+    readers: AtomicUsize,
     exchange: std::sync::Arc<str>,
     /// Bumped on every served change of the book / the tape (resources and watches wait on
     /// these; a watch channel never queues, the newest wins).
@@ -46,10 +50,28 @@ impl Live {
     pub fn new(exchange: std::sync::Arc<str>) -> Self {
         Self {
             inner: Mutex::default(),
+            readers: AtomicUsize::new(0),
             exchange,
             book_version: watch::channel(0).0,
             trades_version: watch::channel(0).0,
         }
+    }
+
+    /// One more reader; `true` for the first.
+    pub fn add_reader(&self) -> bool {
+        self.readers.fetch_add(1, Ordering::AcqRel) == 0
+    }
+
+    /// One reader less; `true` when it was the last.
+    pub fn remove_reader(&self) -> bool {
+        self.readers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            == Ok(1)
+    }
+
+    /// Whether its streams run (someone reads them).
+    pub fn wanted(&self) -> bool {
+        self.readers.load(Ordering::Acquire) > 0
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {

@@ -58,7 +58,7 @@ impl Engine {
                 .await;
         };
         entry.state.touch(now);
-        if entry.watched() {
+        if entry.live.wanted() {
             if let Some(served) = live_value(&entry, &request, now) {
                 return Ok(Answer::new(
                     entry.exchange.clone(),
@@ -102,7 +102,7 @@ impl Engine {
             .directory
             .venue(&answer.exchange)?
             .symbol(&answer.symbol)?;
-        entry.watched().then_some(entry)
+        entry.live.wanted().then_some(entry)
     }
 
     async fn route(&self, exchange: &Arc<str>, symbol: String, request: DataRequest) -> Reply {

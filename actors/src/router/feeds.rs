@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::{Context, Handler, StreamHandler};
 
 use super::markets::Pending;
-use super::messages::{Delivery, Route, Unwatch, VenueEvent};
+use super::messages::{Delivery, LiveWanted, Route, Unwatch, VenueEvent};
 use super::Router;
 use crate::bridge::{FeedUnwanted, FeedWanted};
 use crate::directory::{Directory, Store, SymbolEntry, SymbolMailbox};
@@ -36,7 +36,7 @@ impl Router {
                     exchange: entry.exchange.clone(),
                     stream: ticker_stream(entry),
                 }),
-                None => feed.subscribe(&StreamKey::watched(&entry.symbol, &entry.market_id)),
+                None => feed.subscribe(&[ticker_stream(entry)]),
             }
         }
         // Not try_send: a full mailbox must not lose the start of polling.
@@ -101,7 +101,7 @@ pub(super) fn live_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> Li
         let Some(entry) = venue.symbol(&event.symbol) else {
             return;
         };
-        if !entry.watched() {
+        if !entry.live.wanted() {
             return;
         }
         let need = entry.live.on_event(event.data, || venue.venue.book_sync());
@@ -183,9 +183,42 @@ impl Handler<Unwatch> for Router {
                         exchange: entry.exchange.clone(),
                         stream: ticker_stream(&entry),
                     }),
-                    None => feed.unsubscribe(&StreamKey::watched(&entry.symbol, &entry.market_id)),
+                    None => feed.unsubscribe(&[ticker_stream(&entry)]),
                 }
             }
+        }
+    }
+}
+
+impl Handler<LiveWanted> for Router {
+    type Result = ();
+
+    /// Books, trades and candles stream only for their readers (a ticker watch does not need
+    /// them: a book costs a REST snapshot, and every stream counts against the connection's).
+    /// Through the bridge only tickers are shared across nodes: these stay on single nodes.
+    fn handle(&mut self, msg: LiveWanted, _: &mut Context<Self>) {
+        let Some(slot) = self.slots.get(&msg.exchange) else {
+            return;
+        };
+        let Some(entry) = slot.directory.symbol(&msg.symbol) else {
+            return;
+        };
+        let Some(feed) = &slot.feed else {
+            return;
+        };
+        let keys: Vec<StreamKey> = StreamKey::watched(&entry.symbol, &entry.market_id)
+            .into_iter()
+            .filter(|key| !matches!(key, StreamKey::Ticker { .. }))
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        if msg.wanted {
+            if entry.live.add_reader() {
+                feed.subscribe(&keys);
+            }
+        } else if entry.live.remove_reader() {
+            feed.unsubscribe(&keys);
             // Nothing keeps it in sequence any more.
             entry.live.clear();
         }

@@ -32,7 +32,7 @@ use crate::memory::{release_free_memory, MemoryTarget, OverTarget};
 use crate::miss::MissPath;
 use crate::venue::Feed;
 use markets::{Markets, Pending};
-pub(crate) use messages::{Delivery, GetMarkets, Route, SymbolActorCount, Unwatch};
+pub(crate) use messages::{Delivery, GetMarkets, LiveWanted, Route, SymbolActorCount, Unwatch};
 
 struct VenueSlot {
     directory: Arc<VenueDirectory>,

@@ -40,7 +40,7 @@ fn snapshot_of(book: &OrderBook) -> Result<BookSnapshot, String> {
 
 impl SymbolActor {
     fn fetch_snapshot(&mut self, limit: u32, ctx: &mut Context<Self>) {
-        if self.snapshot_in_flight || !self.entry.watched() {
+        if self.snapshot_in_flight || !self.entry.live.wanted() {
             return;
         }
         self.snapshot_in_flight = true;
@@ -66,7 +66,7 @@ impl SymbolActor {
     }
 
     fn seed_trades(&mut self, ctx: &mut Context<Self>) {
-        if !self.entry.watched() {
+        if !self.entry.live.wanted() {
             self.entry.live.seed_failed();
             return;
         }
