@@ -195,6 +195,21 @@ pub fn tool_arguments(name: &str, arguments: Option<Map<String, Value>>) -> Resu
                 .map(|_| ())
         }),
         Tool::Convert => parse::<crate::tools::convert::ConvertArgs>(arguments).map(|_| ()),
+        Tool::WatchSubscribe => {
+            let a: crate::tools::watch::WatchSubscribeArgs = parse(arguments)?;
+            crate::tools::watch::WATCH_SECONDS.check(a.duration_s)?;
+            check_symbol(&a.symbol)
+        }
+        Tool::WatchRead => {
+            let a: crate::tools::watch::WatchReadArgs = parse(arguments)?;
+            crate::tools::watch::WAIT_MS.check(a.wait_ms)?;
+            crate::tools::watch::MAX_ITEMS.check(a.max_items)?;
+            Ok(())
+        }
+        Tool::WatchUnsubscribe => {
+            let _: crate::tools::watch::WatchUnsubscribeArgs = parse(arguments)?;
+            Ok(())
+        }
     };
     if let Err(error) = &result {
         // Whatever the client sent is answered with a code of its own, never `internal`.

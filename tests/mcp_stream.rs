@@ -302,9 +302,18 @@ async fn ticker_resources_are_listed_and_read_and_bad_ones_are_mcp_errors() {
     let sim = simulator();
     let server = start_server_with(&sim, &[], Recorder::default()).await;
     let templates = server.client.list_all_resource_templates().await.unwrap();
-    assert_eq!(templates.len(), 1);
-    assert_eq!(templates[0].uri_template, "ticker://{exchange}/{symbol}");
-    assert_eq!(templates[0].mime_type.as_deref(), Some("application/json"));
+    let listed: Vec<&str> = templates.iter().map(|t| t.uri_template.as_str()).collect();
+    assert_eq!(
+        listed,
+        [
+            "ticker://{exchange}/{symbol}",
+            "orderbook://{exchange}/{symbol}",
+            "trades://{exchange}/{symbol}"
+        ]
+    );
+    assert!(templates
+        .iter()
+        .all(|t| t.mime_type.as_deref() == Some("application/json")));
     let listed = server.client.list_all_resources().await.unwrap();
     let uris: Vec<&str> = listed.iter().map(|r| r.uri.as_str()).collect();
     assert!(uris.contains(&BTC) && uris.contains(&ETH), "{uris:?}");

@@ -30,12 +30,15 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "estimate_fill",
             "top_movers",
             "convert",
-            "get_indicators"
+            "get_indicators",
+            "watch_subscribe",
+            "watch_read",
+            "watch_unsubscribe"
         ]
     );
     for tool in &tools {
         // Clients may retry and parallelise calls freely: every tool only reads, from
-        // exchanges outside the server.
+        // exchanges outside the server; each watch_subscribe opens a watch of its own.
         let hints = tool.annotations.as_ref().expect("annotations");
         assert_eq!(
             (
@@ -43,7 +46,7 @@ async fn lists_every_tool_with_input_and_output_schemas() {
                 hints.idempotent_hint,
                 hints.open_world_hint
             ),
-            (Some(true), Some(true), Some(true)),
+            (Some(true), Some(tool.name != "watch_subscribe"), Some(true)),
             "{}",
             tool.name
         );

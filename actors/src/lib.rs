@@ -36,4 +36,4 @@ pub mod venue;
 pub use directory::{Answer, Reply};
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, ErrorCode};
-pub use ticker_watch::TickerWatch;
+pub use ticker_watch::{LiveChannel, TickerWatch};

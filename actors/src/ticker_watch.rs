@@ -9,7 +9,14 @@ use tokio::sync::watch;
 
 use crate::directory::{Answer, Directory, Lookup, SymbolEntry};
 use crate::model::{DataRequest, MarketData, Served, Stamped};
-use crate::router::{Router, Unwatch};
+use crate::router::{LiveWanted, Router, Unwatch};
+
+/// A symbol's live value other than its ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiveChannel {
+    Book,
+    Trades,
+}
 
 /// Holding it keeps the symbol watched; dropping it releases the watch (the last release
 /// stops the symbol's feed stream and polling).
@@ -20,6 +27,8 @@ pub struct TickerWatch {
     router: Addr<Router>,
     /// The first [`Self::next`] answers the ticker held at subscription, if any.
     started: bool,
+    /// This watch keeps the book, trade and candle streams running.
+    reads_live: bool,
 }
 
 impl TickerWatch {
@@ -34,6 +43,7 @@ impl TickerWatch {
             directory,
             router,
             started: false,
+            reads_live: false,
         }
     }
 
@@ -44,6 +54,34 @@ impl TickerWatch {
     /// Unified symbol, e.g. `BTC/USDT`.
     pub fn symbol(&self) -> &Arc<str> {
         &self.entry.symbol
+    }
+
+    /// A signal bumped on every change of the symbol's local book ([`LiveChannel::Book`]) or
+    /// trade tape ([`LiveChannel::Trades`]); from the first call, this watch keeps their
+    /// streams running (until dropped).
+    pub fn live_updates(&mut self, channel: LiveChannel) -> watch::Receiver<u64> {
+        if !self.reads_live {
+            self.reads_live = true;
+            self.router.do_send(LiveWanted {
+                exchange: self.entry.exchange.clone(),
+                symbol: self.entry.symbol.clone(),
+                wanted: true,
+            });
+        }
+        match channel {
+            LiveChannel::Book => self.entry.live.book_updates(),
+            LiveChannel::Trades => self.entry.live.trade_updates(),
+        }
+    }
+
+    /// The best `limit` levels of the symbol's local book, when it is in sequence.
+    pub fn live_book(&self, limit: usize) -> Option<crate::model::OrderBook> {
+        self.entry.live.book(limit)
+    }
+
+    /// The last `limit` trades of the symbol's tape (oldest first), once it is whole.
+    pub fn live_trades(&self, limit: usize) -> Option<Vec<crate::model::Trade>> {
+        self.entry.live.trades(limit)
     }
 
     /// The ticker held now, fresh or stale, as a cache read would serve it.
@@ -97,6 +135,13 @@ impl TickerWatch {
 impl Drop for TickerWatch {
     fn drop(&mut self) {
         // do_send: a release must not be lost to a full mailbox (it would pin the symbol).
+        if self.reads_live {
+            self.router.do_send(LiveWanted {
+                exchange: self.entry.exchange.clone(),
+                symbol: self.entry.symbol.clone(),
+                wanted: false,
+            });
+        }
         self.router.do_send(Unwatch {
             exchange: self.entry.exchange.clone(),
             symbol: self.entry.symbol.clone(),

@@ -91,6 +91,7 @@ mod ws;
 pub use config::{FileConfig, SimConfig};
 pub use derivs_handle::{is_derivative_name, ContractQuote};
 pub use faults::Faults;
+pub use market::book::Book;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{rest_urls, start_on, SimHandle, Simulator};

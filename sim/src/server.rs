@@ -288,6 +288,30 @@ impl SimHandle {
     }
 
     /// Resumes a stalled stream.
+    /// Makes the diff depth stream `stream` (`btcusdt@depth@100ms`) lose its next event: a
+    /// sequence gap its clients must detect.
+    pub fn ws_skip_update(&self, stream: &str) -> Result<(), String> {
+        ws::control::skip_update(&self.state, stream)
+    }
+
+    /// The true spot book at update id `update_id` (= walk step), `limit` levels a side: what a
+    /// client following the diff depth stream holds after the event with that `u`.
+    pub fn book_at(
+        &self,
+        symbol: &str,
+        update_id: u64,
+        limit: usize,
+    ) -> Option<crate::market::book::Book> {
+        let m = self.state.market();
+        let s = m.symbol(symbol)?;
+        Some(m.book_at_step(s, update_id, limit))
+    }
+
+    /// The current spot book update id (`lastUpdateId` of `/api/v3/depth` now).
+    pub fn book_update_id(&self) -> u64 {
+        self.state.market().walk().step_at(now_ms())
+    }
+
     pub fn ws_unstall_stream(&self, stream: &str) {
         ws::control::unstall(&self.state, stream);
     }

@@ -465,7 +465,7 @@ async fn raw_endpoint_sends_bare_events_and_microseconds_on_request() {
     // Malformed URLs are refused before the upgrade.
     for path in [
         "/ws/BTCUSDT@ticker",
-        "/ws/btcusdt@depth",
+        "/ws/btcusdt@depth5",
         "/stream?streams=btcusdt@ticker/btcusdt@kline_2m",
         "/ws/btcusdt@ticker?timeUnit=NANOSECOND",
     ] {

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::tools::stream::TickerSource;
 use crate::tools::{Arguments, CallContext, ToolError, ToolService};
-use crypto_market_actors::TickerWatch;
+use crypto_market_actors::{LiveChannel, TickerWatch};
+use tokio::sync::watch;
 
 /// Runs tools and watches tickers for the MCP server.
 pub trait MarketCaller: Send + Sync {
@@ -51,6 +52,11 @@ impl Ticks {
     pub fn symbol(&self) -> &str {
         self.0.symbol()
     }
+
+    /// See [`LiveTicker::live_updates`].
+    pub fn live_updates(&mut self, channel: LiveChannel) -> Option<watch::Receiver<u64>> {
+        self.0.live_updates(channel)
+    }
 }
 
 impl TickerSource for Ticks {
@@ -72,6 +78,12 @@ pub trait LiveTicker: Send {
     fn next_ticker(&mut self) -> BoxFuture<'_, Result<Value, ToolError>>;
     /// See [`TickerSource::skip_held`].
     fn skip_held(&mut self) -> BoxFuture<'_, ()>;
+    /// The change signal of the symbol's local book or trade tape, where this process keeps
+    /// them (its own engine; from then on the watch keeps their streams running); None where
+    /// it does not (the gateway's worker pool).
+    fn live_updates(&mut self, _channel: LiveChannel) -> Option<watch::Receiver<u64>> {
+        None
+    }
 }
 
 impl LiveTicker for TickerWatch {
@@ -89,6 +101,10 @@ impl LiveTicker for TickerWatch {
 
     fn skip_held(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(TickerSource::skip_held(self))
+    }
+
+    fn live_updates(&mut self, channel: LiveChannel) -> Option<watch::Receiver<u64>> {
+        Some(TickerWatch::live_updates(self, channel))
     }
 }
 

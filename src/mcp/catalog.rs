@@ -29,6 +29,10 @@ use crate::tools::output::{
     TradesResult,
 };
 use crate::tools::status::{StatusArgs, StatusResult};
+use crate::tools::watch::{
+    WatchReadArgs, WatchReadResult, WatchSubscribeArgs, WatchSubscribeResult, WatchUnsubscribeArgs,
+    WatchUnsubscribeResult,
+};
 use crate::tools::{Tool, ToolSpec, TOOLS};
 
 /// Every tool of [`TOOLS`], as MCP lists it.
@@ -45,6 +49,9 @@ fn mcp_tool(spec: &ToolSpec) -> McpTool {
         Tool::GetTrades => tool::<TradesArgs, TradesResult<'static>>(spec),
         Tool::ListMarkets => tool::<ListMarketsArgs, MarketsResult<'static>>(spec),
         Tool::StreamTicker => tool::<StreamTickerArgs, StreamTickerResult>(spec),
+        Tool::WatchSubscribe => tool::<WatchSubscribeArgs, WatchSubscribeResult>(spec),
+        Tool::WatchRead => tool::<WatchReadArgs, WatchReadResult>(spec),
+        Tool::WatchUnsubscribe => tool::<WatchUnsubscribeArgs, WatchUnsubscribeResult>(spec),
         Tool::ComparePrices => tool::<CompareArgs, CompareResult>(spec),
         Tool::ExchangeStatus => tool::<StatusArgs, StatusResult>(spec),
         Tool::GetFundingRate => tool::<FundingRateArgs, FundingRateResult<'static>>(spec),
@@ -64,10 +71,10 @@ fn tool<A: JsonSchema + 'static, R: JsonSchema + 'static>(spec: &ToolSpec) -> Mc
     let input =
         schema_for_input::<A>().unwrap_or_else(|_| Arc::new(object(json!({ "type": "object" }))));
     let mut annotations = ToolAnnotations::new();
-    // Every tool only reads market data (asking twice changes nothing) from exchanges outside
-    // this server.
+    // Every tool only reads market data from exchanges outside this server; asking twice
+    // changes nothing, but for watch_subscribe (each call opens a watch of its own).
     annotations.read_only_hint = Some(true);
-    annotations.idempotent_hint = Some(true);
+    annotations.idempotent_hint = Some(spec.tool != crate::tools::Tool::WatchSubscribe);
     annotations.open_world_hint = Some(true);
     McpTool::new(spec.name, spec.description, input)
         .with_title(spec.title)

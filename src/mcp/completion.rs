@@ -19,7 +19,11 @@ use crate::tools::ToolError;
 pub const MAX_VALUES: usize = CompletionInfo::MAX_VALUES;
 
 /// Resource templates whose `{exchange}` and `{symbol}` complete.
-pub const TEMPLATES: &[&str] = &[resources::TEMPLATE];
+pub const TEMPLATES: &[&str] = &[
+    resources::TEMPLATE,
+    resources::ORDERBOOK_TEMPLATE,
+    resources::TRADES_TEMPLATE,
+];
 
 /// Pages of `list_markets` one completion reads at most: a short prefix matching thousands of
 /// markets stops there (with `hasMore`).

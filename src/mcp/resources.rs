@@ -1,5 +1,6 @@
-//! MCP resources `ticker://{exchange}/{symbol}` (SPEC.md section 5): their URIs, the
-//! subscriptions of one session, and the forwarding of ticker changes as
+//! MCP resources `ticker://{exchange}/{symbol}` (SPEC.md section 5), `orderbook://` (the top
+//! 20 levels of the local book) and `trades://` (the last 50 trades) (section 5.1): their
+//! URIs, the subscriptions of one session, and the forwarding of changes as
 //! `notifications/resources/updated`, at most [`MAX_UPDATES_PER_SECOND`] per resource.
 //!
 //! A session's subscriptions count by market, the resolved (exchange, unified symbol), however
@@ -21,12 +22,53 @@ use rmcp::{ErrorData as McpError, Peer, RoleServer};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::caller::Ticks;
 use crate::tools::stream::TickerSource;
 use crate::tools::ToolError;
 use crypto_market_actors::ErrorCode;
 
 pub const TEMPLATE: &str = "ticker://{exchange}/{symbol}";
+pub const ORDERBOOK_TEMPLATE: &str = "orderbook://{exchange}/{symbol}";
+pub const TRADES_TEMPLATE: &str = "trades://{exchange}/{symbol}";
 const SCHEME: &str = "ticker://";
+/// Levels a side an `orderbook://` resource shows.
+pub const BOOK_LEVELS: u32 = 20;
+/// Trades a `trades://` resource shows.
+pub const TAPE_TRADES: u32 = 50;
+
+/// What a resource shows of its market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Ticker,
+    OrderBook,
+    Trades,
+}
+
+impl ResourceKind {
+    const ALL: [(ResourceKind, &'static str); 3] = [
+        (ResourceKind::Ticker, SCHEME),
+        (ResourceKind::OrderBook, "orderbook://"),
+        (ResourceKind::Trades, "trades://"),
+    ];
+
+    /// The tool and arguments (besides symbol and exchange) a read answers with.
+    pub fn tool(self) -> (&'static str, Option<(&'static str, u32)>) {
+        match self {
+            Self::Ticker => ("get_ticker", None),
+            Self::OrderBook => ("get_order_book", Some(("limit", BOOK_LEVELS))),
+            Self::Trades => ("get_trades", Some(("limit", TAPE_TRADES))),
+        }
+    }
+
+    /// The live channel a subscription follows (None: the ticker itself).
+    pub fn channel(self) -> Option<crypto_market_actors::LiveChannel> {
+        match self {
+            Self::Ticker => None,
+            Self::OrderBook => Some(crypto_market_actors::LiveChannel::Book),
+            Self::Trades => Some(crypto_market_actors::LiveChannel::Trades),
+        }
+    }
+}
 pub const MIME_TYPE: &str = "application/json";
 
 /// At most this many `notifications/resources/updated` per second for one resource.
@@ -37,6 +79,7 @@ pub const UPDATE_GAP: Duration = Duration::from_millis(1000 / MAX_UPDATES_PER_SE
 /// A `ticker://{exchange}/{symbol}` URI, read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TickerUri<'a> {
+    pub kind: ResourceKind,
     pub exchange: &'a str,
     /// As written: `BTCUSDT`, or any spelling the symbol resolution accepts (`BTC/USDT` too).
     pub symbol: &'a str,
@@ -44,14 +87,23 @@ pub struct TickerUri<'a> {
 
 impl<'a> TickerUri<'a> {
     pub fn parse(uri: &'a str) -> Result<Self, McpError> {
-        let parsed = uri
-            .strip_prefix(SCHEME)
-            .and_then(|rest| rest.split_once('/'))
-            .filter(|(exchange, symbol)| !exchange.is_empty() && !symbol.is_empty());
+        let parsed = ResourceKind::ALL.iter().find_map(|(kind, scheme)| {
+            uri.strip_prefix(scheme)
+                .and_then(|rest| rest.split_once('/'))
+                .filter(|(exchange, symbol)| !exchange.is_empty() && !symbol.is_empty())
+                .map(|(exchange, symbol)| (*kind, exchange, symbol))
+        });
         match parsed {
-            Some((exchange, symbol)) => Ok(Self { exchange, symbol }),
+            Some((kind, exchange, symbol)) => Ok(Self {
+                kind,
+                exchange,
+                symbol,
+            }),
             None => Err(McpError::resource_not_found(
-                format!("{uri:?} is not a ticker resource; use {TEMPLATE}, e.g. ticker://binance/BTCUSDT"),
+                format!(
+                    "{uri:?} is not a resource of this server; use {TEMPLATE}, \
+                     {ORDERBOOK_TEMPLATE} or {TRADES_TEMPLATE}, e.g. ticker://binance/BTCUSDT"
+                ),
                 None,
             )),
         }
@@ -210,6 +262,40 @@ pub async fn forward_changes(
     }
 }
 
+/// What a subscription forwards: a ticker's changes, or the change signal of a local book or
+/// tape (held with the watch that keeps its streams running).
+pub enum ResourceSource {
+    Ticker(Ticks),
+    Live {
+        _watch: Ticks,
+        changes: tokio::sync::watch::Receiver<u64>,
+    },
+}
+
+impl TickerSource for ResourceSource {
+    async fn next_ticker(&mut self) -> Result<serde_json::Value, ToolError> {
+        match self {
+            Self::Ticker(ticks) => ticks.next_ticker().await,
+            Self::Live { changes, .. } => {
+                // The sender lives in the watched symbol this source keeps watched.
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                Ok(serde_json::Value::Null)
+            }
+        }
+    }
+
+    async fn skip_held(&mut self) {
+        match self {
+            Self::Ticker(ticks) => ticks.skip_held().await,
+            Self::Live { changes, .. } => {
+                changes.borrow_and_update();
+            }
+        }
+    }
+}
+
 /// At most this many spellings of one market per session: each is notified on every change.
 pub const MAX_SPELLINGS: usize = 8;
 
@@ -346,10 +432,18 @@ mod tests {
         assert_eq!(
             TickerUri::parse("ticker://binance/BTCUSDT").unwrap(),
             TickerUri {
+                kind: ResourceKind::Ticker,
                 exchange: "binance",
                 symbol: "BTCUSDT"
             }
         );
+        let book = TickerUri::parse("orderbook://binance/ETHUSDT").unwrap();
+        assert_eq!(
+            (book.kind, book.symbol),
+            (ResourceKind::OrderBook, "ETHUSDT")
+        );
+        let tape = TickerUri::parse("trades://okx/BTC-USDT").unwrap();
+        assert_eq!((tape.kind, tape.exchange), (ResourceKind::Trades, "okx"));
         assert_eq!(
             TickerUri::parse("ticker://binance/BTC/USDT")
                 .unwrap()
@@ -361,6 +455,8 @@ mod tests {
             "ticker://binance/",
             "ticker:///BTCUSDT",
             "http://binance/BTCUSDT",
+            "orderbook://binance",
+            "book://binance/BTCUSDT",
         ] {
             let error = TickerUri::parse(bad).unwrap_err();
             assert_eq!(error.code, McpErrorCode::RESOURCE_NOT_FOUND, "{bad}");

@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 use super::caller::{EngineCaller, MarketCaller, Ticks};
 use super::catalog;
 use super::resources::{
-    self, forward_changes, resource_error, ListenUpdates, Market, PeerUpdates, Subscriptions,
-    TickerUri, MAX_SPELLINGS, UPDATE_GAP,
+    self, forward_changes, resource_error, ListenUpdates, Market, PeerUpdates, ResourceSource,
+    Subscriptions, TickerUri, MAX_SPELLINGS, UPDATE_GAP,
 };
 use super::Caller;
 use crate::auth::{ClientLimiter, Gate};
@@ -51,6 +51,8 @@ pub struct McpServer {
     max_subscriptions: usize,
     /// This session's `stream_ticker` calls in progress.
     streams: Arc<AtomicUsize>,
+    /// This session's watches (`watch_subscribe`), ended with its last handler.
+    watches: Arc<crate::tools::watch::SessionWatches>,
     /// How long a ticker stays fresh (`CACHE_TTL`): resource reads say how much is left.
     fresh_for: std::time::Duration,
 }
@@ -101,6 +103,7 @@ impl McpServer {
             gate: Arc::new(Gate::new(Arc::default(), ClientLimiter::new(None))),
             max_subscriptions: 500,
             streams: Arc::default(),
+            watches: Arc::default(),
             fresh_for: std::time::Duration::from_secs(crate::config::CacheSettings::default().ttl),
         }
     }
@@ -132,6 +135,7 @@ impl McpServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallContext, ToolError> {
         let mut call = call_context(context);
+        call.watches = Some(self.watches.clone());
         if let Some(caller) = caller_of(context) {
             let charge = self.tools.charges_rates();
             self.gate.admit_client(&caller.client, tool, charge).await?;
@@ -141,13 +145,15 @@ impl McpServer {
         Ok(call)
     }
 
-    /// Resource methods read tickers: admitted as a `get_ticker` call (SPEC.md section 9).
+    /// Resource methods read market data: admitted as the call that reads it, `get_ticker`,
+    /// `get_order_book` or `get_trades` (SPEC.md section 9).
     async fn admit_resource(
         &self,
         uri: &str,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallContext, McpError> {
-        self.admit("get_ticker", context)
+        let tool = TickerUri::parse(uri).map_or("get_ticker", |target| target.kind.tool().0);
+        self.admit(tool, context)
             .await
             .map_err(|refused| resource_error(uri, refused))
     }
@@ -157,17 +163,55 @@ impl McpServer {
         Self {
             subscriptions: Arc::default(),
             streams: Arc::default(),
+            watches: Arc::default(),
             ..self.clone()
         }
     }
 
+    /// A resource's value: the ticker, the top of the book or the last trades.
     async fn ticker(&self, uri: &str, context: CallContext) -> Result<Value, McpError> {
         let target = TickerUri::parse(uri)?;
-        let args = json!({"symbol": target.symbol, "exchange": target.exchange});
+        let (tool, extra) = target.kind.tool();
+        let mut args = json!({"symbol": target.symbol, "exchange": target.exchange});
+        if let Some((name, value)) = extra {
+            args[name] = json!(value);
+        }
         self.tools
-            .call("get_ticker", args.as_object().cloned(), context)
+            .call(tool, args.as_object().cloned(), context)
             .await
             .map_err(|e| resource_error(uri, e))
+    }
+
+    /// What a subscription to `uri` forwards, and the market (with the resource kind, so that a
+    /// market's ticker and book count as two subscriptions) it counts as.
+    async fn source(
+        &self,
+        uri: &str,
+        call: &CallContext,
+    ) -> Result<(Market, ResourceSource), McpError> {
+        let kind = TickerUri::parse(uri)?.kind;
+        let mut ticks = self.watch(uri, call).await?;
+        let mut market = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
+        let Some(channel) = kind.channel() else {
+            return Ok((market, ResourceSource::Ticker(ticks)));
+        };
+        let Some(changes) = ticks.live_updates(channel) else {
+            let refused = ToolError::new(
+                crypto_market_actors::ErrorCode::Unsupported,
+                "book and trade resources are served by a node that keeps them (not through \
+                 the gateway); read them instead"
+                    .to_owned(),
+            );
+            return Err(resource_error(uri, refused));
+        };
+        market.1 = format!("{:?}:{}", kind, market.1);
+        Ok((
+            market,
+            ResourceSource::Live {
+                _watch: ticks,
+                changes,
+            },
+        ))
     }
 
     async fn watch(&self, uri: &str, call: &CallContext) -> Result<Ticks, McpError> {
@@ -325,7 +369,23 @@ impl ServerHandler for McpServer {
                  ticker://binance/BTCUSDT). Subscribe to hear of each change, at most 10 a second.",
             )
             .with_mime_type(resources::MIME_TYPE);
-        Ok(ListResourceTemplatesResult::with_all_items(vec![template]))
+        let book = ResourceTemplate::new(resources::ORDERBOOK_TEMPLATE, "orderbook")
+            .with_title("Live order book")
+            .with_description(
+                "The top 20 levels of a market's book as get_order_book returns them (e.g. \
+                 orderbook://binance/BTCUSDT). Subscribe to hear of changes, at most 10 a second.",
+            )
+            .with_mime_type(resources::MIME_TYPE);
+        let trades = ResourceTemplate::new(resources::TRADES_TEMPLATE, "trades")
+            .with_title("Live trades")
+            .with_description(
+                "A market's last 50 trades as get_trades returns them (e.g. \
+                 trades://binance/BTCUSDT). Subscribe to hear of new ones, at most 10 a second.",
+            )
+            .with_mime_type(resources::MIME_TYPE);
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            template, book, trades,
+        ]))
     }
 
     /// This session's subscriptions first, then a few markets of the default exchange.
@@ -398,8 +458,7 @@ impl ServerHandler for McpServer {
             return Ok(());
         }
         // Watching resolves the spelling: the cap counts markets, not URIs.
-        let mut ticks = self.watch(&uri, &call).await?;
-        let market = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
+        let (market, mut ticks) = self.source(&uri, &call).await?;
         let peer = context.peer.clone();
         self.subscriptions
             .subscribe(market, uri.clone(), self.max_subscriptions, |uris| {
@@ -463,10 +522,9 @@ impl ServerHandler for McpServer {
             .admit_resource(first, context.request_context())
             .await?;
         // One watch per market, however many spellings ask for it; at most the cap.
-        let mut markets: Vec<(Market, Ticks, Vec<String>)> = Vec::new();
+        let mut markets: Vec<(Market, ResourceSource, Vec<String>)> = Vec::new();
         for uri in uris {
-            let ticks = self.watch(&uri, &call).await?;
-            let market = (ticks.exchange().to_owned(), ticks.symbol().to_owned());
+            let (market, ticks) = self.source(&uri, &call).await?;
             match markets.iter().position(|(held, _, _)| *held == market) {
                 Some(at) => {
                     let spellings = &mut markets[at].2;

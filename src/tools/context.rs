@@ -47,6 +47,8 @@ pub struct CallContext {
     pub client_id: Option<String>,
     /// The caller's own client key, which an MCP gateway forwards to the worker pool.
     pub api_key: Option<crate::config::Secret>,
+    /// The calling MCP session's watches (`watch_*` tools); None where there is no session.
+    pub watches: Option<Arc<super::watch::SessionWatches>>,
 }
 
 impl CallContext {

@@ -17,6 +17,7 @@ pub mod movers;
 pub mod output;
 pub mod status;
 pub mod stream;
+pub mod watch;
 
 use crypto_market_actors::model::{CandlePrice, DataRequest, MarketData, MarketType, Timeframe};
 use crypto_market_actors::Answer;
@@ -56,6 +57,9 @@ pub enum Tool {
     TopMovers,
     Convert,
     GetIndicators,
+    WatchSubscribe,
+    WatchRead,
+    WatchUnsubscribe,
 }
 
 /// A tool as clients see it: its name, a title for people, and what it does.
@@ -206,6 +210,30 @@ pub const TOOLS: &[ToolSpec] = &[
                       macd_hist, bb_lower, bb_middle, bb_upper) and rows oldest first, the \
                       last row the candle in progress; null where there is no value yet.",
     },
+    ToolSpec {
+        tool: Tool::WatchSubscribe,
+        name: "watch_subscribe",
+        title: "Watch a market",
+        description: "Starts following one market's ticker, order_book (top 20 levels with \
+                      nonce) or trades (one item per trade) for duration_s seconds; read what \
+                      arrives with watch_read. For hosts that show the model neither progress \
+                      nor resource updates.",
+    },
+    ToolSpec {
+        tool: Tool::WatchRead,
+        name: "watch_read",
+        title: "Read a watch",
+        description: "Items of a watch newer than cursor, oldest first (at once when there are \
+                      some, else waiting up to wait_ms for one); pass the returned cursor to \
+                      the next read. dropped counts items lost to the 1,000-item buffer.",
+    },
+    ToolSpec {
+        tool: Tool::WatchUnsubscribe,
+        name: "watch_unsubscribe",
+        title: "End a watch",
+        description: "Ends a watch of this session (watches also end with the session or at \
+                      expires_at_ms).",
+    },
 ];
 
 impl Tool {
@@ -322,6 +350,22 @@ impl ToolService {
             Tool::TopMovers => self.top_movers(parse(arguments)?).await,
             Tool::Convert => self.convert(parse(arguments)?).await,
             Tool::GetIndicators => self.get_indicators(parse(arguments)?).await,
+            Tool::WatchSubscribe => {
+                let args: watch::WatchSubscribeArgs = parse(arguments)?;
+                let watches = session_watches(context)?;
+                let ticker = self
+                    .watch_ticker(args.exchange.as_deref(), &args.symbol)
+                    .await?;
+                to_json(&watch::subscribe(watches, &args, ticker)?)
+            }
+            Tool::WatchRead => {
+                let args: watch::WatchReadArgs = parse(arguments)?;
+                to_json(&watch::read(session_watches(context)?, &args).await?)
+            }
+            Tool::WatchUnsubscribe => {
+                let args: watch::WatchUnsubscribeArgs = parse(arguments)?;
+                to_json(&watch::unsubscribe(session_watches(context)?, &args)?)
+            }
         }
     }
 
@@ -618,6 +662,17 @@ fn record(tool: &'static str, started: Instant, outcome: Outcome) {
     metrics::counter!("cmm_requests_total", "tool" => tool, "outcome" => label).increment(1);
     metrics::histogram!("cmm_request_duration_seconds", "tool" => tool)
         .record(started.elapsed().as_secs_f64());
+}
+
+/// The calling session's watches; watches need a session to belong to (MCP).
+fn session_watches(context: &CallContext) -> Result<&watch::SessionWatches, ToolError> {
+    context.watches.as_deref().ok_or_else(|| {
+        ToolError::new(
+            ErrorCode::Unsupported,
+            "watches belong to an MCP session; this front end has none (use stream_ticker)"
+                .to_owned(),
+        )
+    })
 }
 
 fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use super::live::Live;
 use super::mailbox::SymbolMailbox;
 use super::state::SymbolState;
 use crate::model::Stamped;
@@ -23,6 +24,8 @@ pub struct SymbolEntry {
     /// Every ticker the symbol stores, latest wins: a slow watcher skips to the newest value
     /// instead of queueing old ones (a watch channel never grows).
     ticks: watch::Sender<Option<Stamped>>,
+    /// Book, trades and candle from the streams while watched.
+    pub live: Live,
 }
 
 impl SymbolEntry {
@@ -32,6 +35,7 @@ impl SymbolEntry {
         market_id: Arc<str>,
         state: SymbolState,
     ) -> Self {
+        let live = Live::new(exchange.clone());
         Self {
             exchange,
             symbol,
@@ -40,6 +44,7 @@ impl SymbolEntry {
             actor: Mutex::new(None),
             watchers: AtomicUsize::new(0),
             ticks: watch::channel(None).0,
+            live,
         }
     }
 

@@ -6,6 +6,7 @@ use actix::dev::{SendError, ToEnvelope};
 use actix::{Actor, Addr, Handler, Message};
 
 use super::answer::Responder;
+use super::live::LiveNeed;
 use crate::model::{DataRequest, Stamped};
 
 /// Serve `request` for this actor's symbol: from its state when fresh, else by one exchange
@@ -34,6 +35,12 @@ pub(crate) struct Store {
 #[rtype(result = "()")]
 pub(crate) struct KeepFresh;
 
+/// Fetch by REST what the symbol's live state needs to be whole (a book snapshot, the tape's
+/// first trades).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct LiveFetch(pub LiveNeed);
+
 /// A running symbol actor, as the read side holds it ([`super::SymbolEntry::actor`]).
 pub(crate) trait SymbolMailbox: Send + Sync {
     /// `Full` when its mailbox is, `Closed` when the actor stopped since it was looked up.
@@ -41,6 +48,8 @@ pub(crate) trait SymbolMailbox: Send + Sync {
     fn try_store(&self, store: Store) -> Result<(), SendError<Store>>;
     /// Queued even into a full mailbox: losing it would leave a watched symbol unpolled.
     fn keep_fresh(&self);
+    /// Queued even into a full mailbox: a book left waiting for its snapshot is not served.
+    fn live_fetch(&self, need: LiveNeed);
     fn connected(&self) -> bool;
 }
 
@@ -49,8 +58,11 @@ pub(crate) trait SymbolMailbox: Send + Sync {
 /// turns away everything it sends next, which one shared sender would do to every caller.
 impl<A> SymbolMailbox for Addr<A>
 where
-    A: Actor + Handler<Fetch> + Handler<Store> + Handler<KeepFresh>,
-    A::Context: ToEnvelope<A, Fetch> + ToEnvelope<A, Store> + ToEnvelope<A, KeepFresh>,
+    A: Actor + Handler<Fetch> + Handler<Store> + Handler<KeepFresh> + Handler<LiveFetch>,
+    A::Context: ToEnvelope<A, Fetch>
+        + ToEnvelope<A, Store>
+        + ToEnvelope<A, KeepFresh>
+        + ToEnvelope<A, LiveFetch>,
 {
     fn try_fetch(&self, fetch: Fetch) -> Result<(), SendError<Fetch>> {
         self.clone().try_send(fetch)
@@ -62,6 +74,10 @@ where
 
     fn keep_fresh(&self) {
         self.do_send(KeepFresh);
+    }
+
+    fn live_fetch(&self, need: LiveNeed) {
+        self.do_send(LiveFetch(need));
     }
 
     fn connected(&self) -> bool {

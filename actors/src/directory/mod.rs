@@ -9,6 +9,7 @@
 
 mod answer;
 mod entry;
+mod live;
 mod mailbox;
 mod state;
 mod venue;
@@ -23,7 +24,8 @@ use crate::venue::Exchange;
 
 pub use answer::{Answer, Reply, Responder};
 pub(crate) use entry::SymbolEntry;
-pub(crate) use mailbox::{Fetch, KeepFresh, Store, SymbolMailbox};
+pub(crate) use live::LiveNeed;
+pub(crate) use mailbox::{Fetch, KeepFresh, LiveFetch, Store, SymbolMailbox};
 pub(crate) use state::{Lookup, Offered, SymbolState};
 pub use venue::MarketsAnswer;
 pub(crate) use venue::{Resolved, VenueDirectory, REJECTED_FOR};

@@ -8,15 +8,36 @@ use actix::dev::SendError;
 use tokio::sync::oneshot;
 
 use super::{dropped, Engine, ExchangeInfo};
+use crate::directory::SymbolEntry;
 use crate::directory::{Answer, Fetch, Lookup, MarketsAnswer, Reply};
 use crate::error::EngineError;
-use crate::model::DataRequest;
+use crate::model::{CandlePrice, DataRequest, MarketData, Served, Source};
 use crate::router::{Delivery, GetMarkets, Route};
 use crate::ticker_watch::TickerWatch;
 
 impl Engine {
-    /// Serves one symbol's data: its state when fresh, else one shared exchange call.
+    /// Serves one symbol's data: from its streams while it is watched (its local book when in
+    /// sequence and deep enough, its trade tape; candles end with the one in progress), else
+    /// its state when fresh, else one shared exchange call.
     pub async fn fetch(
+        &self,
+        exchange: &ExchangeInfo,
+        symbol: &str,
+        request: DataRequest,
+    ) -> Reply {
+        let live_candle = matches!(
+            &request,
+            DataRequest::Ohlcv { timeframe, since: None, price: CandlePrice::Trade, .. }
+                if timeframe.as_str() == LIVE_TIMEFRAME
+        );
+        let mut answer = self.fetch_held(exchange, symbol, request).await?;
+        if live_candle {
+            with_live_candle(self, &mut answer);
+        }
+        Ok(answer)
+    }
+
+    async fn fetch_held(
         &self,
         exchange: &ExchangeInfo,
         symbol: &str,
@@ -37,6 +58,16 @@ impl Engine {
                 .await;
         };
         entry.state.touch(now);
+        if entry.live.wanted() {
+            if let Some(served) = live_value(&entry, &request, now) {
+                return Ok(Answer::new(
+                    entry.exchange.clone(),
+                    entry.symbol.clone(),
+                    served,
+                    &request,
+                ));
+            }
+        }
         let upstream = request.upstream();
         let policy = &self.inner.directory.policy;
         if let Lookup::Fresh(held) = entry.state.lookup(&upstream, policy, now, true) {
@@ -62,6 +93,16 @@ impl Engine {
                     .await
             }
         }
+    }
+
+    /// The watched symbol's entry, if `answer`'s symbol is one.
+    fn watched_entry(&self, answer: &Answer) -> Option<Arc<SymbolEntry>> {
+        let entry = self
+            .inner
+            .directory
+            .venue(&answer.exchange)?
+            .symbol(&answer.symbol)?;
+        entry.live.wanted().then_some(entry)
     }
 
     async fn route(&self, exchange: &Arc<str>, symbol: String, request: DataRequest) -> Reply {
@@ -130,4 +171,54 @@ impl Engine {
             Err(SendError::Closed(_)) => Err(dropped()),
         }
     }
+}
+
+/// The interval whose candle in progress streams (`@kline_1m`).
+const LIVE_TIMEFRAME: &str = "1m";
+
+/// `request` answered from the symbol's streams, when they hold it whole.
+fn live_value(entry: &SymbolEntry, request: &DataRequest, now: i64) -> Option<Served<MarketData>> {
+    let (value, at) = match request {
+        DataRequest::OrderBook { limit } => {
+            let book = entry.live.book(*limit as usize)?;
+            let at = book.timestamp.unwrap_or(now);
+            (MarketData::OrderBook(book), at)
+        }
+        DataRequest::Trades { limit } => {
+            let trades = entry.live.trades(*limit as usize)?;
+            let at = trades.last().and_then(|t| t.timestamp).unwrap_or(now);
+            (MarketData::Trades(trades), at)
+        }
+        _ => return None,
+    };
+    // The exchange's time, never later than ours.
+    let at = at.min(now);
+    Some(Served {
+        value: Arc::new(value),
+        source: Source::Stream,
+        fetched_at_ms: at,
+        stale: false,
+        age_ms: now - at,
+    })
+}
+
+/// Ends a watched symbol's candles with the one in progress from its kline stream.
+fn with_live_candle(engine: &Engine, answer: &mut Answer) {
+    let Some(entry) = engine.watched_entry(answer) else {
+        return;
+    };
+    let Some(live) = entry.live.candle() else {
+        return;
+    };
+    let MarketData::Ohlcv(candles) = &*answer.data.value else {
+        return;
+    };
+    let mut candles = candles.clone();
+    let asked = candles.len();
+    live.merge_into(&mut candles);
+    // A new candle in progress pushes the oldest out: as many as asked for.
+    if asked > 0 && candles.len() > asked {
+        candles.remove(0);
+    }
+    answer.data.value = Arc::new(MarketData::Ohlcv(candles));
 }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use actix::{Context, Handler, StreamHandler};
 
 use super::markets::Pending;
-use super::messages::{Delivery, Route, Unwatch, VenueEvent};
+use super::messages::{Delivery, LiveWanted, Route, Unwatch, VenueEvent};
 use super::Router;
 use crate::bridge::{FeedUnwanted, FeedWanted};
 use crate::directory::{Directory, Store, SymbolEntry, SymbolMailbox};
 use crate::model::{DataRequest, MarketData, Source, Stamped};
-use crate::venue::{EventSink, Exchange, Feed, MarketEvent, StreamKey};
+use crate::venue::{EventSink, Exchange, Feed, LiveEvent, LiveSink, MarketEvent, StreamKey};
 
 impl Router {
     /// One more watcher of `entry`: the first one subscribes its feed stream (through the
@@ -30,6 +30,8 @@ impl Router {
         }
         if let Some(feed) = feed {
             match &self.bridge {
+                // Across nodes only the ticker is shared (one feed per cluster); books,
+                // trades and candles stream on single nodes (not yet through the bridge).
                 Some(bridge) => bridge.do_send(FeedWanted {
                     exchange: entry.exchange.clone(),
                     stream: ticker_stream(entry),
@@ -85,6 +87,27 @@ pub(super) fn direct_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> 
             from_own_feed: true,
         });
         None
+    })
+}
+
+/// Book, trade and candle events, from the feed's thread into the symbol's live state; what
+/// that state still needs from REST goes to the symbol's actor. Events of a symbol nobody
+/// watches (in flight after the last watcher left) are dropped.
+pub(super) fn live_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> LiveSink {
+    Arc::new(move |event: LiveEvent| {
+        let Some(venue) = directory.venue(&exchange) else {
+            return;
+        };
+        let Some(entry) = venue.symbol(&event.symbol) else {
+            return;
+        };
+        if !entry.live.wanted() {
+            return;
+        }
+        let need = entry.live.on_event(event.data, || venue.venue.book_sync());
+        if let (Some(need), Some(actor)) = (need, entry.actor()) {
+            actor.live_fetch(need);
+        }
     })
 }
 
@@ -163,6 +186,41 @@ impl Handler<Unwatch> for Router {
                     None => feed.unsubscribe(&[ticker_stream(&entry)]),
                 }
             }
+        }
+    }
+}
+
+impl Handler<LiveWanted> for Router {
+    type Result = ();
+
+    /// Books, trades and candles stream only for their readers (a ticker watch does not need
+    /// them: a book costs a REST snapshot, and every stream counts against the connection's).
+    /// Through the bridge only tickers are shared across nodes: these stay on single nodes.
+    fn handle(&mut self, msg: LiveWanted, _: &mut Context<Self>) {
+        let Some(slot) = self.slots.get(&msg.exchange) else {
+            return;
+        };
+        let Some(entry) = slot.directory.symbol(&msg.symbol) else {
+            return;
+        };
+        let Some(feed) = &slot.feed else {
+            return;
+        };
+        let keys: Vec<StreamKey> = StreamKey::watched(&entry.symbol, &entry.market_id)
+            .into_iter()
+            .filter(|key| !matches!(key, StreamKey::Ticker { .. }))
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        if msg.wanted {
+            if entry.live.add_reader() {
+                feed.subscribe(&keys);
+            }
+        } else if entry.live.remove_reader() {
+            feed.unsubscribe(&keys);
+            // Nothing keeps it in sequence any more.
+            entry.live.clear();
         }
     }
 }

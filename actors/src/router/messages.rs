@@ -61,6 +61,16 @@ pub(crate) struct Unwatch {
     pub symbol: Arc<str>,
 }
 
+/// One more (`wanted`) or one less reader of `symbol`'s book, trades and candle: the first
+/// subscribes their streams (the symbol is watched already), the last unsubscribes them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct LiveWanted {
+    pub exchange: Arc<str>,
+    pub symbol: Arc<str>,
+    pub wanted: bool,
+}
+
 /// An event from a venue's feed.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -32,7 +32,7 @@ use crate::memory::{release_free_memory, MemoryTarget, OverTarget};
 use crate::miss::MissPath;
 use crate::venue::Feed;
 use markets::{Markets, Pending};
-pub(crate) use messages::{Delivery, GetMarkets, Route, SymbolActorCount, Unwatch};
+pub(crate) use messages::{Delivery, GetMarkets, LiveWanted, Route, SymbolActorCount, Unwatch};
 
 struct VenueSlot {
     directory: Arc<VenueDirectory>,
@@ -193,6 +193,10 @@ impl Actor for Router {
         for (exchange, slot) in &self.slots {
             if let Some(feed) = &slot.feed {
                 feed.set_sink(feeds::direct_delivery(
+                    self.directory.clone(),
+                    exchange.clone(),
+                ));
+                feed.set_live_sink(feeds::live_delivery(
                     self.directory.clone(),
                     exchange.clone(),
                 ));

@@ -3,6 +3,7 @@
 //! watched (the venue's feed, else REST polling).
 
 mod freshness;
+mod live;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub(crate) struct SymbolActor {
     in_flight: HashMap<DataRequest, Vec<Waiter>>,
     /// The periodic freshness check while the symbol is watched.
     freshness: Option<SpawnHandle>,
+    /// A book snapshot call is under way (one at a time).
+    snapshot_in_flight: bool,
 }
 
 impl SymbolActor {
@@ -44,6 +47,7 @@ impl SymbolActor {
             miss,
             in_flight: HashMap::new(),
             freshness: None,
+            snapshot_in_flight: false,
         }
     }
 
@@ -130,8 +134,9 @@ impl Actor for SymbolActor {
 
 impl Supervised for SymbolActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        // The restart dropped the old context's timers.
+        // The restart dropped the old context's timers and calls.
         self.freshness = None;
+        self.snapshot_in_flight = false;
         // The restart cancelled every in-flight call; dropping the waiters tells their callers.
         let dropped: usize = self
             .in_flight

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use crate::model::MarketData;
+use crate::model::{BookDelta, LiveCandle, MarketData, Trade};
 
 /// One stream a feed can carry: the unified symbol, and the exchange's own market id the
 /// wire format names it by (Binance `BTCUSDT`).
@@ -21,15 +21,88 @@ pub enum StreamKey {
         symbol: Arc<str>,
         market_id: Arc<str>,
     },
+    /// The incremental book (Binance `@depth@100ms`), kept as a local book.
+    Book {
+        symbol: Arc<str>,
+        market_id: Arc<str>,
+    },
+    /// Every trade (Binance `@trade`), kept as a tape.
+    Trades {
+        symbol: Arc<str>,
+        market_id: Arc<str>,
+    },
+    /// The candle in progress (Binance `@kline_1m`).
+    Candles {
+        symbol: Arc<str>,
+        market_id: Arc<str>,
+    },
 }
 
 impl StreamKey {
     pub fn symbol(&self) -> &Arc<str> {
         match self {
-            Self::Ticker { symbol, .. } => symbol,
+            Self::Ticker { symbol, .. }
+            | Self::Book { symbol, .. }
+            | Self::Trades { symbol, .. }
+            | Self::Candles { symbol, .. } => symbol,
         }
     }
+
+    pub fn market_id(&self) -> &Arc<str> {
+        match self {
+            Self::Ticker { market_id, .. }
+            | Self::Book { market_id, .. }
+            | Self::Trades { market_id, .. }
+            | Self::Candles { market_id, .. } => market_id,
+        }
+    }
+
+    /// Every stream a watched symbol wants: its ticker, and for a spot market (the only ones
+    /// whose books, trades and candles stream here) its book, trades and candle.
+    pub fn watched(symbol: &Arc<str>, market_id: &Arc<str>) -> Vec<StreamKey> {
+        let (symbol, market_id) = (symbol.clone(), market_id.clone());
+        let ticker = Self::Ticker {
+            symbol: symbol.clone(),
+            market_id: market_id.clone(),
+        };
+        if symbol.contains(':') {
+            return vec![ticker];
+        }
+        vec![
+            ticker,
+            Self::Book {
+                symbol: symbol.clone(),
+                market_id: market_id.clone(),
+            },
+            Self::Trades {
+                symbol: symbol.clone(),
+                market_id: market_id.clone(),
+            },
+            Self::Candles { symbol, market_id },
+        ]
+    }
 }
+
+/// What a book, trade or candle stream delivers, normalised (kept by the symbol, not cached
+/// like a ticker: a book change means nothing without the book it applies to).
+#[derive(Debug, Clone)]
+pub enum LiveData {
+    Book(BookDelta),
+    Trade(Trade),
+    Candle(LiveCandle),
+}
+
+/// A [`LiveData`] for one unified symbol.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub symbol: Arc<str>,
+    pub data: LiveData,
+    /// Unix ms when this process received it.
+    pub received_ms: i64,
+}
+
+/// Where a feed hands its [`LiveEvent`]s (from its own thread); without one they are dropped.
+pub type LiveSink = Arc<dyn Fn(LiveEvent) + Send + Sync>;
 
 /// A normalised update pushed by an exchange, whatever its wire format.
 #[derive(Debug, Clone)]
@@ -85,6 +158,8 @@ pub trait Feed: Send + Sync + 'static {
     /// Where events go first, if the feed supports direct delivery (the default: it does
     /// not, and everything goes through [`Feed::events`]).
     fn set_sink(&self, _sink: EventSink) {}
+    /// Where book, trade and candle events go (the default: the feed carries none).
+    fn set_live_sink(&self, _sink: LiveSink) {}
     fn connected(&self) -> bool;
     /// Counters since start.
     fn stats(&self) -> FeedStats {

@@ -2,6 +2,7 @@
 //! Adapters return the normalised [`crate::model`] types and know nothing of actors.
 
 pub mod binance;
+pub mod book_sync;
 mod budget;
 pub mod ccxt;
 mod circuit;
@@ -20,10 +21,13 @@ use crate::model::{
 };
 
 pub use self::ccxt::CcxtExchange;
+pub use book_sync::{BinanceSync, BookDelta, BookSnapshot, BookSync, SyncOutcome};
 pub use budget::{SharedBudget, WeightBudget};
 pub use circuit::CircuitBreaker;
 pub use error::VenueError;
-pub use feed::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
+pub use feed::{
+    EventSink, Feed, FeedOptions, FeedStats, LiveData, LiveEvent, LiveSink, MarketEvent, StreamKey,
+};
 pub use health::{CallLog, CircuitState, InstanceCounts, VenueHealth};
 
 /// Most candles one klines call returns on `venue`: deep history is fetched in pages of this
@@ -107,6 +111,16 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
     }
 }
 
+/// The book synchroniser of `exchange`'s incremental book stream, if this build keeps its
+/// books locally.
+pub fn book_sync_for(exchange: &str) -> Option<Box<dyn BookSync>> {
+    match exchange {
+        // 1000 levels: weight 10 on Binance (5000 costs 250).
+        "binance" => Some(Box::new(BinanceSync::new(1000))),
+        _ => None,
+    }
+}
+
 /// One exchange's public market data, normalised.
 #[async_trait]
 pub trait Exchange: Send + Sync + 'static {
@@ -133,6 +147,11 @@ pub trait Exchange: Send + Sync + 'static {
     /// The exchange's live feed, if this adapter has one (websockets); `None` means REST only.
     fn feed(&self) -> Option<std::sync::Arc<dyn Feed>> {
         None
+    }
+
+    /// A new synchroniser for one symbol's local book, where the feed streams books.
+    fn book_sync(&self) -> Option<Box<dyn BookSync>> {
+        self.feed().and_then(|_| book_sync_for(self.id()))
     }
 
     /// The spot markets (or none, when `MARKET_TYPES` leaves spot out).

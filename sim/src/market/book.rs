@@ -2,9 +2,20 @@
 //! bid one tick under (the same bid/ask the tickers report), deeper levels 1–3 ticks apart. The
 //! step index doubles as `lastUpdateId`, which therefore increases with time and only changes when
 //! the book does.
+//!
+//! Levels are keyed by their price, not by their rank, so that one step changes only a few of
+//! them, as on a real venue (the depth diff streams send book(step) − book(step − 1)): whether a
+//! tick holds a level depends on the tick alone; the size of one of the [`LIVELY`] best levels
+//! changes every half second or so (phases spread over the ticks), deeper sizes never. A move of
+//! the price shifts which levels are the lively ones and which fall off the requested depth.
 
 use super::walk::{hash, unit};
 use super::{Market, Symbol};
+
+/// The best levels of a side whose sizes change with time.
+pub const LIVELY: u64 = 20;
+/// Steps between two sizes of a lively level.
+const LIVELY_PERIOD: u64 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Book {
@@ -16,7 +27,11 @@ pub struct Book {
 
 impl Market {
     pub fn book(&self, s: &Symbol, now: u64, limit: usize) -> Book {
-        let step = self.walk.step_at(now);
+        self.book_at_step(s, self.walk.step_at(now), limit)
+    }
+
+    /// The book at walk step (= update id) `step`, `limit` levels a side.
+    pub fn book_at_step(&self, s: &Symbol, step: u64, limit: usize) -> Book {
         let ask0 = self.ticks_at_step(s, step);
         Book {
             last_update_id: step,
@@ -28,19 +43,28 @@ impl Market {
     fn side(&self, s: &Symbol, step: u64, side: u64, best: u64, limit: usize) -> Vec<(u64, u64)> {
         let mut out = Vec::with_capacity(limit);
         let mut ticks = best;
-        for i in 0..limit as u64 {
-            if ticks == 0 {
-                break; // a bid side never reaches zero price
+        let mut i = 0u64;
+        while (out.len()) < limit && ticks > 0 {
+            // The best tick always holds a level; a deeper one does unless its hash says no
+            // (a third of them), which gives gaps of 1 to 3 ticks like a thin venue.
+            let held = ticks == best || !hash(&[s.key, 4, side, ticks]).is_multiple_of(3);
+            if held {
+                let epoch = if i < LIVELY {
+                    let phase = hash(&[s.key, 6, side, ticks]) % LIVELY_PERIOD;
+                    (step + phase) / LIVELY_PERIOD
+                } else {
+                    u64::MAX
+                };
+                let h = hash(&[s.key, 5, side, ticks, epoch]);
+                let size = -(1.0 - unit(h)).ln() * s.mean_qty_steps * 3.0;
+                let qty = (size.round() as u64).clamp(1, 1_000_000_000) * s.step;
+                out.push((ticks * s.tick, qty));
+                i += 1;
             }
-            let h = hash(&[s.key, 5, step, side, i]);
-            let size = -(1.0 - unit(h)).ln() * s.mean_qty_steps * 3.0;
-            let qty = (size.round() as u64).clamp(1, 1_000_000_000) * s.step;
-            out.push((ticks * s.tick, qty));
-            let gap = 1 + (h >> 60) % 3;
             ticks = if side == 0 {
-                ticks.saturating_sub(gap)
+                ticks - 1 // a bid side never reaches zero price (the loop stops at 0)
             } else {
-                ticks + gap
+                ticks + 1
             };
         }
         out
@@ -86,5 +110,29 @@ mod tests {
         let b = m.book(s, NOW + 250, 10);
         assert!(b.last_update_id > a.last_update_id);
         assert_eq!(m.book(s, NOW, 3).bids[..], a.bids[..3]);
+    }
+
+    #[test]
+    fn a_step_changes_few_levels() {
+        let m = Market::new(42, 0, false, 100).unwrap();
+        let s = m.symbol("BTCUSDT").unwrap();
+        let step = m.walk.step_at(NOW);
+        let mut changed = 0;
+        for k in 0..50 {
+            let a = m.book_at_step(s, step + k, 1000);
+            let b = m.book_at_step(s, step + k + 1, 1000);
+            let old: std::collections::HashMap<u64, u64> =
+                a.bids.iter().chain(&a.asks).copied().collect();
+            changed += b
+                .bids
+                .iter()
+                .chain(&b.asks)
+                .filter(|(p, q)| old.get(p) != Some(q))
+                .count();
+        }
+        // 2 x 20 lively levels every 5 steps = 8 a step, plus the levels the price moves past
+        // (BTC's walk moves hundreds of 0.01 ticks a step): far from all 2000.
+        assert!(changed / 50 < 400, "{changed} changed levels in 50 steps");
+        assert!(changed > 50, "sizes do change: {changed}");
     }
 }

@@ -7,6 +7,7 @@
 //! | `POST /__sim/ws/drop` | `{"close_frame": false}` | drops every connection (TCP close, or close frame 1001 first) |
 //! | `POST /__sim/ws/refuse` | `{"ms": 5000}` | answers upgrades 503 for that long (0: accept again) |
 //! | `POST /__sim/ws/stall` / `unstall` | `{"stream": "btcusdt@ticker"}` | stops / resumes one stream on every connection |
+//! | `POST /__sim/ws/skip` | `{"stream": "btcusdt@depth@100ms"}` | the stream's next depth event goes missing (a sequence gap) |
 //! | `POST /__sim/ws/shutdown` | `{"grace_ms": 1000}` | `serverShutdown` on every connection, closed after the grace |
 //! | `GET`/`POST /__sim/ws/intervals` | `{"ticker_ms": 100, "book_ticker_ms": .., "kline_ms": ..}` | update intervals |
 
@@ -62,6 +63,18 @@ pub fn stall(st: &SimState, stream: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Makes a diff depth stream lose its next event (on every connection): the following event
+/// starts after the lost one, so clients see a gap in `U`/`u`.
+pub fn skip_update(st: &SimState, stream: &str) -> Result<(), String> {
+    let spec = streams::parse(stream)?;
+    if !matches!(spec.kind, streams::Kind::Depth(_)) {
+        return Err(format!("{stream:?} is not a diff depth stream"));
+    }
+    st.ws.skip_next(stream);
+    tracing::info!(stream, "ws depth event will be skipped");
+    Ok(())
+}
+
 pub fn unstall(st: &SimState, stream: &str) {
     st.ws.unstall(stream);
     tracing::info!(stream, "ws stream resumed");
@@ -85,6 +98,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/ws/refuse", post(refuse_route))
         .route("/__sim/ws/stall", post(stall_route))
         .route("/__sim/ws/unstall", post(unstall_route))
+        .route("/__sim/ws/skip", post(skip_route))
         .route("/__sim/ws/shutdown", post(shutdown_route))
         .route(
             "/__sim/ws/intervals",
@@ -149,6 +163,16 @@ async fn stall_route(State(st): St, bytes: Bytes) -> Response {
         .and_then(|b| stall(&st, &b.stream));
     match done {
         Ok(()) => Json(json!({ "stalled": st.ws.stats(now_ms()).stalled })).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+async fn skip_route(State(st): St, bytes: Bytes) -> Response {
+    let done = serde_json::from_slice::<StreamBody>(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|b| skip_update(&st, &b.stream));
+    match done {
+        Ok(()) => Json(json!({ "skipping": true })).into_response(),
         Err(e) => bad(e),
     }
 }

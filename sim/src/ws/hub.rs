@@ -72,6 +72,8 @@ pub struct Cursor {
     pub kline_open: Option<u64>,
     /// Update id of the book last sent (bookTicker streams).
     pub book_update: Option<u64>,
+    /// `u` of the last depth event (diff depth streams): the next one starts after it.
+    pub depth_u: Option<u64>,
 }
 
 impl Topic {
@@ -122,6 +124,8 @@ pub struct Hub {
     closed: Mutex<VecDeque<WsConnectionStats>>,
     refuse_until_ms: AtomicU64,
     stalled: RwLock<HashSet<String>>,
+    /// Diff depth streams whose next event is skipped (a lost update), once each.
+    skips: Mutex<HashSet<String>>,
     /// Configured update intervals, restored by reset.
     base_intervals: WsIntervals,
     intervals: watch::Sender<WsIntervals>,
@@ -141,6 +145,7 @@ impl Hub {
             refused: AtomicU64::new(0),
             refuse_until_ms: AtomicU64::new(0),
             stalled: RwLock::default(),
+            skips: Mutex::default(),
             base_intervals: intervals,
             intervals: watch::Sender::new(intervals),
         }
@@ -309,6 +314,22 @@ impl Hub {
             .remove(stream);
     }
 
+    /// Makes `stream`'s next depth event go missing.
+    pub fn skip_next(&self, stream: &str) {
+        self.skips
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(stream.to_string());
+    }
+
+    /// Whether `stream`'s event now is to be skipped (then it is no longer).
+    pub fn take_skip(&self, stream: &str) -> bool {
+        self.skips
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(stream)
+    }
+
     /// The stalled stream names (empty almost always, so the copy per update is free).
     pub fn stalled(&self) -> HashSet<String> {
         self.stalled
@@ -364,6 +385,10 @@ impl Hub {
         self.refuse_until_ms.store(0, Ordering::Relaxed);
         self.stalled
             .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.skips
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         self.intervals.send_replace(self.base_intervals);

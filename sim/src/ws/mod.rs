@@ -13,6 +13,7 @@
 mod conn;
 mod connection;
 pub mod control;
+pub mod depth;
 pub mod hub;
 mod mark_price;
 mod payload;

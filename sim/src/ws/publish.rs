@@ -61,6 +61,8 @@ impl WsIntervals {
             Group::Kline1s => self.kline_ms.min(1000),
             Group::Trade => TRADE_POLL_MS,
             Group::MarkPrice => 1000,
+            Group::Depth => 100,
+            Group::Depth1s => 1000,
         })
     }
 }
@@ -119,6 +121,9 @@ pub fn publish(st: &SimState, group: Group, now: Now) -> usize {
                 mark_price(d, &t, now, is_stalled, every_second)
             }
             (Kind::MarkPrice(_) | Kind::MarkPriceAll(_), None) => Vec::new(),
+            (Kind::Depth(_), _) => super::depth::produce(&market, &st.ws, &t, now, is_stalled)
+                .into_iter()
+                .collect(),
             _ => produce(&market, &t, now, is_stalled),
         };
         for data in produced {
@@ -194,6 +199,8 @@ fn produce(m: &Market, t: &Topic, now: Now, stalled: bool) -> Vec<String> {
                 })
                 .collect()
         }
+        // Served by `depth::produce` (it needs the hub's skips).
+        Kind::Depth(_) => Vec::new(),
         // Served from the contracts by `mark_price`.
         Kind::MarkPrice(_) | Kind::MarkPriceAll(_) => Vec::new(),
         Kind::Kline(iv, label) => {

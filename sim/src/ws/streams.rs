@@ -19,6 +19,8 @@ pub enum Kind {
     MarkPrice(bool),
     /// `!markPrice@arr@1s` (true) / `!markPrice@arr`: every contract's, as one array.
     MarkPriceAll(bool),
+    /// Diff depth: `@depth@100ms` (true) or `@depth` (every second).
+    Depth(bool),
 }
 
 /// Streams updated together, on one timer (see `publish.rs`).
@@ -32,16 +34,22 @@ pub enum Group {
     Trade,
     /// USDⓈ-M mark price streams, every second (`@markPrice` ones send every third).
     MarkPrice,
+    /// `@depth@100ms`.
+    Depth,
+    /// `@depth`, every second.
+    Depth1s,
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 8] = [
         Group::Ticker,
         Group::BookTicker,
         Group::Kline,
         Group::Kline1s,
         Group::Trade,
         Group::MarkPrice,
+        Group::Depth,
+        Group::Depth1s,
     ];
 
     pub fn index(self) -> usize {
@@ -68,6 +76,8 @@ impl StreamSpec {
             Kind::Kline(_, "1s") => Group::Kline1s,
             Kind::Kline(..) => Group::Kline,
             Kind::MarkPrice(_) | Kind::MarkPriceAll(_) => Group::MarkPrice,
+            Kind::Depth(true) => Group::Depth,
+            Kind::Depth(false) => Group::Depth1s,
         }
     }
 }
@@ -108,6 +118,8 @@ pub fn parse(name: &str) -> Result<StreamSpec, String> {
         "aggTrade" => Kind::AggTrade,
         "markPrice" => Kind::MarkPrice(false),
         "markPrice@1s" => Kind::MarkPrice(true),
+        "depth@100ms" => Kind::Depth(true),
+        "depth" => Kind::Depth(false),
         k => match k.strip_prefix("kline_") {
             Some(iv) => {
                 let label = NAMES
@@ -122,7 +134,7 @@ pub fn parse(name: &str) -> Result<StreamSpec, String> {
                 return Err(format!(
                     "stream {name:?} is not served by the simulator (it serves <symbol>@ticker, \
                      @miniTicker, @bookTicker, @trade, @aggTrade, @kline_<interval>, \
-                     @markPrice, @markPrice@1s, !markPrice@arr and !markPrice@arr@1s)"
+                     @markPrice, @markPrice@1s, @depth, @depth@100ms, !markPrice@arr and !markPrice@arr@1s)"
                 ))
             }
         },
@@ -221,6 +233,8 @@ mod tests {
             parse("solusdt@markPrice").unwrap().group(),
             Group::MarkPrice
         );
+        assert_eq!(parse("btcusdt@depth@100ms").unwrap().group(), Group::Depth);
+        assert_eq!(parse("btcusdt@depth").unwrap().kind, Kind::Depth(false));
         // Unknown symbols are valid names.
         assert!(parse("nosuchusdt@ticker").is_ok());
     }
@@ -235,7 +249,8 @@ mod tests {
             "btcusdt@tickers",
             "btcusdt@kline_2m",
             "btcusdt@kline_",
-            "btcusdt@depth",
+            "btcusdt@depth5",
+            "btcusdt@depth@1000ms",
             "",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

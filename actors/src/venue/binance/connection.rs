@@ -17,9 +17,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::feed::{FeedStatus, ManagerEvent};
+use super::streams::{self, StreamKind};
 use super::wire::{self, Frame};
 use crate::model::{now_ms, MarketData};
-use crate::venue::{EventSink, FeedOptions, MarketEvent};
+use crate::venue::{EventSink, FeedOptions, LiveData, LiveEvent, LiveSink, MarketEvent};
 
 /// Stream names per control message: one message subscribes many, but a 1024-stream
 /// resubscribe is still split so no single frame is huge.
@@ -50,6 +51,8 @@ pub struct Shared {
     pub events: broadcast::Sender<MarketEvent>,
     /// Direct delivery, once the engine has set it (see [`crate::venue::EventSink`]).
     pub sink: Arc<std::sync::RwLock<Option<EventSink>>>,
+    /// Where book, trade and candle events go (none: dropped).
+    pub live_sink: Arc<std::sync::RwLock<Option<LiveSink>>>,
     pub status: Arc<FeedStatus>,
     pub manager: mpsc::UnboundedSender<ManagerEvent>,
 }
@@ -320,6 +323,10 @@ impl Connection {
         match wire::parse_frame(text) {
             Ok(Frame::Data { stream, data }) => {
                 if let Some(symbol) = self.seen(stream, awaiting_ack) {
+                    if let Some(kind) = streams::kind_of(stream) {
+                        self.deliver_live(symbol, stream, kind, data);
+                        return None;
+                    }
                     let update = if wire::is_mark_price_stream(stream) {
                         wire::mark_price(data, &symbol)
                             .map(|u| (MarketData::FundingRate(u.funding), u.event_time_ms))
@@ -406,6 +413,56 @@ impl Connection {
         if let Some(event) = undelivered {
             // No receiver (nobody listening yet) is not an error.
             let _ = self.shared.events.send(event);
+        }
+    }
+
+    /// Hands a book, trade or candle event to the live sink (parsed here, on the feed's
+    /// thread).
+    fn deliver_live(
+        &self,
+        symbol: Arc<str>,
+        stream: &str,
+        kind: StreamKind,
+        data: &serde_json::value::RawValue,
+    ) {
+        let parsed = match kind {
+            StreamKind::Depth => streams::depth(data).map(|d| (LiveData::Book(d), None)),
+            StreamKind::Trade => {
+                streams::trade(data).map(|(t, time)| (LiveData::Trade(t), Some(time)))
+            }
+            StreamKind::Kline => {
+                streams::kline(data).map(|(k, time)| (LiveData::Candle(k), Some(time)))
+            }
+        };
+        let (data, event_time_ms) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                tracing::warn!(exchange = %self.shared.exchange, stream, %error, "unreadable stream event dropped");
+                self.shared.status.malformed(&self.shared.exchange);
+                return;
+            }
+        };
+        let received_ms = now_ms();
+        let event_time_ms = match &data {
+            LiveData::Book(d) => d.event_time_ms,
+            _ => event_time_ms.unwrap_or(received_ms),
+        };
+        self.shared.status.tick(
+            &self.shared.exchange,
+            received_ms.saturating_sub(event_time_ms),
+        );
+        let sink = self
+            .shared
+            .live_sink
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(sink) = sink {
+            sink(LiveEvent {
+                symbol,
+                data,
+                received_ms,
+            });
         }
     }
 

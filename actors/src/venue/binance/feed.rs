@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::connection::{Command, Connection, Shared};
-use super::wire;
-use crate::venue::{EventSink, Feed, FeedOptions, FeedStats, MarketEvent, StreamKey};
+use super::{streams, wire};
+use crate::venue::{EventSink, Feed, FeedOptions, FeedStats, LiveSink, MarketEvent, StreamKey};
 
 /// Events buffered for a slow consumer before it skips ahead (newer values follow).
 const EVENT_BUFFER: usize = 16_384;
@@ -101,6 +101,7 @@ pub struct BinanceFeed {
     options: Arc<FeedOptions>,
     events: broadcast::Sender<MarketEvent>,
     sink: Arc<std::sync::RwLock<Option<EventSink>>>,
+    live_sink: Arc<std::sync::RwLock<Option<LiveSink>>>,
     status: Arc<FeedStatus>,
     /// The manager's inbox, once started.
     requests: Mutex<Option<mpsc::UnboundedSender<Request>>>,
@@ -113,6 +114,7 @@ impl BinanceFeed {
             options: Arc::new(options),
             events: broadcast::channel(EVENT_BUFFER).0,
             sink: Arc::default(),
+            live_sink: Arc::default(),
             status: Arc::new(FeedStatus::default()),
             requests: Mutex::new(None),
         }
@@ -126,6 +128,7 @@ impl BinanceFeed {
             options: Arc::new(options),
             events: self.events.clone(),
             sink: self.sink.clone(),
+            live_sink: self.live_sink.clone(),
             status: self.status.clone(),
             requests: Mutex::new(None),
         }
@@ -160,6 +163,7 @@ impl BinanceFeed {
             options: self.options.clone(),
             events: self.events.clone(),
             sink: self.sink.clone(),
+            live_sink: self.live_sink.clone(),
             status: self.status.clone(),
             manager: manager_tx,
         };
@@ -200,6 +204,10 @@ impl Feed for BinanceFeed {
         *self.sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
+    fn set_live_sink(&self, sink: LiveSink) {
+        *self.live_sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
     fn connected(&self) -> bool {
         self.status.open_connections() > 0
     }
@@ -219,13 +227,18 @@ impl Feed for BinanceFeed {
 /// The streams carrying `key`: a spot symbol's ticker; a derivative's (`BTC/USDT:USDT`) mark
 /// price and funding every second. A perpetual's 24 h ticker is polled over REST at the TTL
 /// (with the streamed mark and index): a rebased endpoint (the simulator) serves spot and
-/// USDⓈ-M streams on one host, where `<symbol>@ticker` would name the spot pair's.
+/// USDⓈ-M streams on one host, where `<symbol>@ticker` would name the spot pair's. Books,
+/// trades and candles: spot only (a derivative's are answered by REST).
 fn stream_names(key: &StreamKey) -> Vec<String> {
-    let StreamKey::Ticker { symbol, market_id } = key;
-    if symbol.contains(':') {
-        vec![wire::mark_price_stream(market_id)]
-    } else {
-        vec![wire::ticker_stream(market_id)]
+    let derivative = key.symbol().contains(':');
+    let market_id = key.market_id();
+    match key {
+        StreamKey::Ticker { .. } if derivative => vec![wire::mark_price_stream(market_id)],
+        StreamKey::Ticker { .. } => vec![wire::ticker_stream(market_id)],
+        _ if derivative => Vec::new(),
+        StreamKey::Book { .. } => vec![streams::depth_stream(market_id)],
+        StreamKey::Trades { .. } => vec![streams::trade_stream(market_id)],
+        StreamKey::Candles { .. } => vec![streams::kline_stream(market_id)],
     }
 }
 

@@ -5,6 +5,7 @@ mod connect;
 mod connection;
 mod feed;
 mod split;
+pub mod streams;
 pub mod wire;
 
 pub use feed::{BinanceFeed, FeedStatus};

@@ -5,7 +5,7 @@
 use tokio::sync::broadcast;
 
 use super::BinanceFeed;
-use crate::venue::{EventSink, Feed, FeedStats, MarketEvent, StreamKey};
+use crate::venue::{EventSink, Feed, FeedStats, LiveSink, MarketEvent, StreamKey};
 
 pub struct SplitFeed {
     spot: BinanceFeed,
@@ -54,6 +54,10 @@ impl Feed for SplitFeed {
 
     fn set_sink(&self, sink: EventSink) {
         self.spot.set_sink(sink);
+    }
+
+    fn set_live_sink(&self, sink: LiveSink) {
+        self.spot.set_live_sink(sink);
     }
 
     fn connected(&self) -> bool {

@@ -1,0 +1,232 @@
+//! A local order book kept from a venue's incremental feed: levels keyed by exact price,
+//! sizes absolute (an update's size replaces the level's; 0 removes it). Venue-neutral: the
+//! rules that say which updates to apply and when to start again live with each venue's
+//! synchroniser (`crate::venue::book_sync`).
+
+use std::collections::BTreeMap;
+
+use super::{Exact, OrderBook};
+
+/// One level as a venue sends it: price and the new absolute size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    pub price: Exact,
+    pub size: Exact,
+}
+
+/// A snapshot of the whole book (Binance: REST `/api/v3/depth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookSnapshot {
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    /// The venue's update id of the snapshot (`lastUpdateId`).
+    pub update_id: u64,
+}
+
+/// One incremental change as the venue numbers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookDelta {
+    /// First and last update id the change covers (Binance `U`, `u`; equal where the venue
+    /// numbers each message once).
+    pub first_id: u64,
+    pub last_id: u64,
+    /// The previous message's last id where the venue says it (Binance futures `pu`).
+    pub prev_id: Option<u64>,
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    /// Exchange time, Unix ms.
+    pub event_time_ms: i64,
+}
+
+/// Bid or ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Bid,
+    Ask,
+}
+
+/// Both sides, with the venue's sequence number of the last change applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalBook {
+    bids: BTreeMap<Exact, Exact>,
+    asks: BTreeMap<Exact, Exact>,
+    /// The venue's update id of the state held (Binance `lastUpdateId` / last `u`).
+    pub nonce: u64,
+    /// Exchange time of the last change, Unix ms.
+    pub timestamp_ms: Option<i64>,
+    /// Where a cut snapshot ended (its worst bid, its worst ask): levels beyond were never
+    /// seen whole (only those that changed since), so they are neither counted nor served.
+    /// None: the side was whole.
+    bid_floor: Option<Exact>,
+    ask_ceiling: Option<Exact>,
+}
+
+impl LocalBook {
+    /// A book from a snapshot (levels with size 0 are left out).
+    pub fn from_levels(bids: &[Level], asks: &[Level], nonce: u64) -> Self {
+        let mut book = Self {
+            nonce,
+            ..Self::default()
+        };
+        book.apply(bids, asks);
+        book
+    }
+
+    /// A book from a snapshot that may have been cut at `limit` levels a side (a side with
+    /// `limit` levels is taken as cut: what lies beyond its worst level is unknown).
+    pub fn from_snapshot(snapshot: &BookSnapshot, limit: usize) -> Self {
+        let mut book = Self::from_levels(&snapshot.bids, &snapshot.asks, snapshot.update_id);
+        if snapshot.bids.len() >= limit {
+            book.bid_floor = snapshot.bids.iter().map(|l| l.price).min();
+        }
+        if snapshot.asks.len() >= limit {
+            book.ask_ceiling = snapshot.asks.iter().map(|l| l.price).max();
+        }
+        book
+    }
+
+    /// Applies absolute sizes; 0 removes the level.
+    pub fn apply(&mut self, bids: &[Level], asks: &[Level]) {
+        for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+            let map = match side {
+                Side::Bid => &mut self.bids,
+                Side::Ask => &mut self.asks,
+            };
+            for level in levels {
+                if level.size.is_zero() {
+                    map.remove(&level.price);
+                } else {
+                    map.insert(level.price, level.size);
+                }
+            }
+        }
+    }
+
+    pub fn best_bid(&self) -> Option<(Exact, Exact)> {
+        self.bids.iter().next_back().map(|(p, s)| (*p, *s))
+    }
+
+    pub fn best_ask(&self) -> Option<(Exact, Exact)> {
+        self.asks.iter().next().map(|(p, s)| (*p, *s))
+    }
+
+    /// Best bid at or above best ask: never a state a venue publishes, so a sign of a missed
+    /// update.
+    pub fn crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some((b, _)), Some((a, _))) if b >= a)
+    }
+
+    /// Levels known whole on each side (bids, asks): within the snapshot's reach.
+    pub fn depth(&self) -> (usize, usize) {
+        let bids = match self.bid_floor {
+            Some(floor) => self.bids.range(floor..).count(),
+            None => self.bids.len(),
+        };
+        let asks = match self.ask_ceiling {
+            Some(ceiling) => self.asks.range(..=ceiling).count(),
+            None => self.asks.len(),
+        };
+        (bids, asks)
+    }
+
+    /// Whether the best `n` levels of both sides are known (or the sides are whole).
+    pub fn covers(&self, n: usize) -> bool {
+        let (bids, asks) = self.depth();
+        (bids >= n || self.bid_floor.is_none()) && (asks >= n || self.ask_ceiling.is_none())
+    }
+
+    /// Known bids, best (highest) first.
+    pub fn bids(&self) -> impl Iterator<Item = (Exact, Exact)> + '_ {
+        let floor = self.bid_floor.unwrap_or(Exact::ZERO);
+        self.bids.range(floor..).rev().map(|(p, s)| (*p, *s))
+    }
+
+    /// Known asks, best (lowest) first.
+    pub fn asks(&self) -> impl Iterator<Item = (Exact, Exact)> + '_ {
+        let ceiling = self.ask_ceiling;
+        self.asks
+            .iter()
+            .take_while(move |(p, _)| ceiling.is_none_or(|c| **p <= c))
+            .map(|(p, s)| (*p, *s))
+    }
+
+    /// The best `n` levels a side as the served, normalised book, with the nonce.
+    pub fn top(&self, n: usize) -> OrderBook {
+        let view = |levels: &mut dyn Iterator<Item = (Exact, Exact)>| {
+            levels
+                .take(n)
+                .map(|(p, s)| [p.to_f64(), s.to_f64()])
+                .collect()
+        };
+        OrderBook {
+            bids: view(&mut self.bids()),
+            asks: view(&mut self.asks()),
+            timestamp: self.timestamp_ms,
+            nonce: i64::try_from(self.nonce).ok(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(p: &str, s: &str) -> Level {
+        Level {
+            price: p.parse().unwrap(),
+            size: s.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn absolute_sizes_and_zero_removes() {
+        let mut b = LocalBook::from_levels(
+            &[l("100.0", "1"), l("99.5", "2"), l("99", "0")],
+            &[l("101", "3"), l("102.25", "4")],
+            7,
+        );
+        assert_eq!(b.depth(), (2, 2));
+        b.apply(&[l("100.00", "5"), l("99.5", "0")], &[l("100.5", "1")]);
+        let top = b.top(10);
+        assert_eq!(top.bids, vec![[100.0, 5.0]]);
+        assert_eq!(top.asks, vec![[100.5, 1.0], [101.0, 3.0], [102.25, 4.0]]);
+        assert_eq!(top.nonce, Some(7));
+        assert_eq!(b.top(1).asks.len(), 1);
+        assert!(!b.crossed());
+        b.apply(&[l("100.5", "1")], &[]);
+        assert!(b.crossed(), "bid 100.5 >= ask 100.5");
+    }
+
+    #[test]
+    fn a_cut_snapshot_serves_only_what_it_saw() {
+        let snap = BookSnapshot {
+            bids: vec![l("100", "1"), l("99", "1")],
+            asks: vec![l("101", "1"), l("102", "1")],
+            update_id: 1,
+        };
+        let mut b = LocalBook::from_snapshot(&snap, 2);
+        assert!(b.covers(2) && !b.covers(3));
+        // A change beyond the cut is kept but not served: levels between are unknown.
+        b.apply(&[l("90", "5")], &[l("110", "5")]);
+        assert_eq!(b.top(10).bids.len(), 2);
+        // The best bid goes: one known level is left.
+        b.apply(&[l("100", "0")], &[]);
+        assert!(!b.covers(2) && b.covers(1));
+        assert_eq!(b.top(10).bids, vec![[99.0, 1.0]]);
+        // A whole (uncut) snapshot covers any depth.
+        assert!(LocalBook::from_snapshot(&snap, 5).covers(1000));
+    }
+
+    #[test]
+    fn prices_compare_exactly() {
+        // As floats 0.1 + 0.2 != 0.3; as exact decimals one level is one level.
+        let mut b = LocalBook::default();
+        b.apply(&[l("0.3", "1")], &[]);
+        b.apply(&[l("0.30", "2")], &[]);
+        assert_eq!(b.depth(), (1, 0));
+        assert_eq!(
+            b.best_bid(),
+            Some(("0.3".parse().unwrap(), "2".parse().unwrap()))
+        );
+    }
+}
