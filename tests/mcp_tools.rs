@@ -26,7 +26,10 @@ async fn lists_every_tool_with_input_and_output_schemas() {
             "get_funding_rate",
             "get_funding_history",
             "get_open_interest",
-            "compare_funding"
+            "compare_funding",
+            "watch_subscribe",
+            "watch_read",
+            "watch_unsubscribe"
         ]
     );
     for tool in &tools {
