@@ -86,6 +86,7 @@ mod server;
 mod state;
 mod venue;
 mod venues;
+mod vws;
 mod ws;
 
 pub use config::{FileConfig, SimConfig};
@@ -95,4 +96,6 @@ pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{rest_urls, start_on, SimHandle, Simulator};
 pub use venue::{Quote, Venue};
+pub use vws::control::VenueBook;
+pub use vws::VenueWsStats;
 pub use ws::{WsConnectionStats, WsIntervals, WsStats};
