@@ -107,8 +107,12 @@ pub fn upgrade(st: Arc<SimState>, ws: WebSocketUpgrade, proto: &'static dyn Prot
         .on_upgrade(move |socket| run(socket, st, proto))
 }
 
-pub async fn upgrade_okx(State(st): State<Arc<SimState>>, ws: WebSocketUpgrade) -> Response {
-    upgrade(st, ws, &super::okx::Okx)
+/// The handler of the venue's websocket path.
+pub async fn upgrade_venue(State(st): State<Arc<SimState>>, ws: WebSocketUpgrade) -> Response {
+    match super::protocol(st.config.venue) {
+        Some(p) => upgrade(st, ws, p),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn sleep_opt(t: Option<Instant>) {

@@ -4,6 +4,7 @@
 //! | venue | path | channels |
 //! |---|---|---|
 //! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `trades`, `candle<bar>` |
+//! | Bybit | `/v5/public/spot` | `tickers.S`, `orderbook.{1,50,200,1000}.S` (`u` = `seq`), `publicTrade.S`, `kline.<iv>.S` |
 //!
 //! The data is the venue's REST data at the same instant (same walk, same book, same tape).
 //! * `topics`: topics, subscribers and the publisher (each update computed once per topic);
@@ -16,6 +17,7 @@
 //! `/__sim/ws/refuse`, `/__sim/ws/shutdown` and `/__sim/ws/stats` cover them too.
 
 pub mod book;
+mod bybit;
 mod conn;
 pub mod control;
 mod okx;
@@ -109,6 +111,7 @@ impl VenueWs {
 
     pub fn format(&self) -> &'static dyn Format {
         match self.venue {
+            Venue::Bybit => &bybit::Bybit,
             _ => &okx::Okx,
         }
     }
@@ -194,9 +197,26 @@ impl VenueWs {
 /// `crate::ws`).
 pub fn routes(venue: Venue) -> Router<Arc<SimState>> {
     let r = Router::new().merge(control::routes());
+    match path(venue) {
+        Some(p) => r.route(p, get(conn::upgrade_venue)),
+        None => r,
+    }
+}
+
+/// The websocket path of a venue.
+pub fn path(venue: Venue) -> Option<&'static str> {
     match venue {
-        Venue::Okx => r.route("/ws/v5/public", get(conn::upgrade_okx)),
-        _ => r,
+        Venue::Okx => Some("/ws/v5/public"),
+        Venue::Bybit => Some("/v5/public/spot"),
+        _ => None,
+    }
+}
+
+fn protocol(venue: Venue) -> Option<&'static dyn conn::Protocol> {
+    match venue {
+        Venue::Okx => Some(&okx::Okx),
+        Venue::Bybit => Some(&bybit::Bybit),
+        _ => None,
     }
 }
 
