@@ -4,6 +4,7 @@
 //! | venue | path | channels |
 //! |---|---|---|
 //! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `trades`, `candle<bar>` |
+//! | Kraken | `/v2` | `ticker`, `book` (depth 10..1000, `checksum`), `trade`, `ohlc`; `status`, `heartbeat` |
 //! | Bybit | `/v5/public/spot` | `tickers.S`, `orderbook.{1,50,200,1000}.S` (`u` = `seq`), `publicTrade.S`, `kline.<iv>.S` |
 //!
 //! The data is the venue's REST data at the same instant (same walk, same book, same tape).
@@ -20,6 +21,7 @@ pub mod book;
 mod bybit;
 mod conn;
 pub mod control;
+mod kraken;
 mod okx;
 pub mod topics;
 
@@ -112,6 +114,7 @@ impl VenueWs {
     pub fn format(&self) -> &'static dyn Format {
         match self.venue {
             Venue::Bybit => &bybit::Bybit,
+            Venue::Kraken => &kraken::Kraken,
             _ => &okx::Okx,
         }
     }
@@ -208,6 +211,7 @@ pub fn path(venue: Venue) -> Option<&'static str> {
     match venue {
         Venue::Okx => Some("/ws/v5/public"),
         Venue::Bybit => Some("/v5/public/spot"),
+        Venue::Kraken => Some("/v2"),
         _ => None,
     }
 }
@@ -216,6 +220,7 @@ fn protocol(venue: Venue) -> Option<&'static dyn conn::Protocol> {
     match venue {
         Venue::Okx => Some(&okx::Okx),
         Venue::Bybit => Some(&bybit::Bybit),
+        Venue::Kraken => Some(&kraken::Kraken),
         _ => None,
     }
 }

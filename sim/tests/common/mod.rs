@@ -63,6 +63,17 @@ impl Client {
         }
     }
 
+    /// Texts that arrive until `d` passes without one.
+    pub async fn drain_text(&mut self, d: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(Some(Ok(m))) = timeout(d, self.ws.next()).await {
+            if let Message::Text(t) = m {
+                out.push(t.to_string());
+            }
+        }
+        out
+    }
+
     /// Messages that arrive within `d` (then quiet).
     pub async fn drain(&mut self, d: Duration) -> Vec<Value> {
         let mut out = Vec::new();
