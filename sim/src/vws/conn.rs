@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -56,6 +56,8 @@ pub struct Ctx {
     pub flags: Mutex<HashSet<String>>,
     /// The id the venue reports (OKX `connId`, Bybit `conn_id`).
     pub conn_id: String,
+    /// A per-connection count a venue keeps (Coinbase's `heartbeat_counter`).
+    pub counter: AtomicU64,
 }
 
 impl Ctx {
@@ -136,6 +138,7 @@ async fn run(socket: WebSocket, st: Arc<SimState>, proto: &'static dyn Protocol)
             "{:08x}",
             crate::market::walk::hash(&[conn.id, now_ms()]) as u32
         ),
+        counter: AtomicU64::new(0),
     };
     tracing::info!(conn = conn.id, venue = %st.config.venue, "venue ws connection opened");
     if let Some(m) = proto.hello(&ctx) {

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `trades`, `candle<bar>` |
 //! | Kraken | `/v2` | `ticker`, `book` (depth 10..1000, `checksum`), `trade`, `ohlc`; `status`, `heartbeat` |
+//! | Coinbase | `/` | `level2` (`l2_data`, 250 levels, `sequence_num` per connection), `ticker`, `market_trades`, `candles`, `heartbeats` |
 //! | Bybit | `/v5/public/spot` | `tickers.S`, `orderbook.{1,50,200,1000}.S` (`u` = `seq`), `publicTrade.S`, `kline.<iv>.S` |
 //!
 //! The data is the venue's REST data at the same instant (same walk, same book, same tape).
@@ -19,6 +20,7 @@
 
 pub mod book;
 mod bybit;
+mod coinbase;
 mod conn;
 pub mod control;
 mod kraken;
@@ -115,7 +117,9 @@ impl VenueWs {
         match self.venue {
             Venue::Bybit => &bybit::Bybit,
             Venue::Kraken => &kraken::Kraken,
-            _ => &okx::Okx,
+            Venue::Coinbase => &coinbase::Coinbase,
+            // Binance has no venue websocket topics (its streams are `crate::ws`).
+            Venue::Okx | Venue::Binance => &okx::Okx,
         }
     }
 
@@ -212,6 +216,7 @@ pub fn path(venue: Venue) -> Option<&'static str> {
         Venue::Okx => Some("/ws/v5/public"),
         Venue::Bybit => Some("/v5/public/spot"),
         Venue::Kraken => Some("/v2"),
+        Venue::Coinbase => Some("/"),
         _ => None,
     }
 }
@@ -221,6 +226,7 @@ fn protocol(venue: Venue) -> Option<&'static dyn conn::Protocol> {
         Venue::Okx => Some(&okx::Okx),
         Venue::Bybit => Some(&bybit::Bybit),
         Venue::Kraken => Some(&kraken::Kraken),
+        Venue::Coinbase => Some(&coinbase::Coinbase),
         _ => None,
     }
 }
