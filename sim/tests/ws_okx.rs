@@ -202,31 +202,43 @@ async fn tickers_trades_candles_and_errors_in_okx_shapes() {
     let args = json!([
         {"channel": "tickers", "instId": "ETH-USDT"},
         {"channel": "trades", "instId": "ETH-USDT"},
-        {"channel": "candle1m", "instId": "ETH-USDT"},
-        {"channel": "books", "instId": "NOPE-USDT"}
+        {"channel": "books", "instId": "NOPE-USDT"},
+        {"channel": "candle1m", "instId": "ETH-USDT"}
     ]);
     c.send(&json!({"op": "subscribe", "args": args}).to_string())
         .await;
-    for arg in args.as_array().expect("args").iter().take(3) {
+    for arg in args.as_array().expect("args").iter().take(2) {
         let ack = c.next_json().await;
         assert_eq!((&ack["event"], &ack["arg"]), (&json!("subscribe"), arg));
     }
-    let err = c.next_json().await;
-    assert_eq!(
-        (&err["event"], &err["code"]),
-        (&json!("error"), &json!("60018"))
-    );
+    // An unknown instrument, and a candle channel on /public (candles are on /business).
+    for _ in 0..2 {
+        let err = c.next_json().await;
+        assert_eq!(
+            (&err["event"], &err["code"]),
+            (&json!("error"), &json!("60018")),
+            "{err}"
+        );
+    }
     c.send("{not json").await;
     let err = c.next_where(|v| v["event"] == "error").await;
     assert_eq!(err["code"], "60012");
+    let mut business = Client::connect(&format!("{}/ws/v5/business", sim.ws_url())).await;
+    business
+        .send(
+            &json!({"op": "subscribe", "args": [{"channel": "candle1m", "instId": "ETH-USDT"}]})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(business.next_json().await["event"], "subscribe");
+    let candle = Some(business.next_json().await);
 
-    let (mut ticker, mut trades, mut candle) = (None, None, None);
-    while ticker.is_none() || trades.is_none() || candle.is_none() {
+    let (mut ticker, mut trades) = (None, None);
+    while ticker.is_none() || trades.is_none() {
         let m = c.next_json().await;
         match m["arg"]["channel"].as_str() {
             Some("tickers") => ticker = Some(m),
             Some("trades") => trades = Some(m),
-            Some("candle1m") => candle = Some(m),
             _ => {}
         }
     }

@@ -1,7 +1,7 @@
 //! Bybit v5 public spot websocket (`/v5/public/spot`).
 //!
 //! * `{"req_id":"1","op":"subscribe","args":["orderbook.50.BTCUSDT"]}` → one
-//!   `{"success":true,"ret_msg":"","conn_id":"..","req_id":"1","op":"subscribe"}` for the
+//!   `{"success":true,"ret_msg":"subscribe","conn_id":"..","req_id":"1","op":"subscribe"}` for the
 //!   request, or `success: false` with `ret_msg` `Invalid topic: ..` naming the bad topic (then
 //!   nothing of that request is subscribed). `unsubscribe` alike. `{"op":"ping"}` →
 //!   `{"success":true,"ret_msg":"pong",..,"op":"ping"}`.
@@ -126,7 +126,8 @@ impl Protocol for Bybit {
                         .push(reply(false, "args is empty".into(), op, req_id));
                     return h;
                 }
-                h.replies.push(reply(true, String::new(), op, req_id));
+                // Spot answers with the op's name (linear's `ret_msg` is empty).
+                h.replies.push(reply(true, op.to_string(), op, req_id));
                 let keys: Vec<TopicKey> = keys.into_iter().flatten().collect();
                 let counter = if op == "subscribe" {
                     &st.vws.counters.subscribed

@@ -109,6 +109,14 @@ pub fn upgrade(st: Arc<SimState>, ws: WebSocketUpgrade, proto: &'static dyn Prot
         .on_upgrade(move |socket| run(socket, st, proto))
 }
 
+/// OKX's `/ws/v5/business` (candles).
+pub async fn upgrade_okx_business(
+    State(st): State<Arc<SimState>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade(st, ws, &super::okx::BUSINESS)
+}
+
 /// The handler of the venue's websocket path.
 pub async fn upgrade_venue(State(st): State<Arc<SimState>>, ws: WebSocketUpgrade) -> Response {
     match super::protocol(st.config.venue) {

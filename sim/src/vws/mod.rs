@@ -3,7 +3,8 @@
 //!
 //! | venue | path | channels |
 //! |---|---|---|
-//! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `trades`, `candle<bar>` |
+//! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `trades` |
+//! | OKX | `/ws/v5/business` | `candle<bar>` (`candle1m`, `candle1H`, ..) |
 //! | Kraken | `/v2` | `ticker`, `book` (depth 10..1000, `checksum`), `trade`, `ohlc`; `status`, `heartbeat` |
 //! | Coinbase | `/` | `level2` (`l2_data`, 250 levels, `sequence_num` per connection), `ticker`, `market_trades`, `candles`, `heartbeats` |
 //! | Bybit | `/v5/public/spot` | `tickers.S`, `orderbook.{1,50,200,1000}.S` (`u` = `seq`), `publicTrade.S`, `kline.<iv>.S` |
@@ -119,7 +120,7 @@ impl VenueWs {
             Venue::Kraken => &kraken::Kraken,
             Venue::Coinbase => &coinbase::Coinbase,
             // Binance has no venue websocket topics (its streams are `crate::ws`).
-            Venue::Okx | Venue::Binance => &okx::Okx,
+            Venue::Okx | Venue::Binance => &okx::PUBLIC,
         }
     }
 
@@ -204,10 +205,14 @@ impl VenueWs {
 /// `crate::ws`).
 pub fn routes(venue: Venue) -> Router<Arc<SimState>> {
     let r = Router::new().merge(control::routes());
-    match path(venue) {
+    let r = match path(venue) {
         Some(p) => r.route(p, get(conn::upgrade_venue)),
         None => r,
+    };
+    if venue == Venue::Okx {
+        return r.route("/ws/v5/business", get(conn::upgrade_okx_business));
     }
+    r
 }
 
 /// The websocket path of a venue.
@@ -223,7 +228,7 @@ pub fn path(venue: Venue) -> Option<&'static str> {
 
 fn protocol(venue: Venue) -> Option<&'static dyn conn::Protocol> {
     match venue {
-        Venue::Okx => Some(&okx::Okx),
+        Venue::Okx => Some(&okx::PUBLIC),
         Venue::Bybit => Some(&bybit::Bybit),
         Venue::Kraken => Some(&kraken::Kraken),
         Venue::Coinbase => Some(&coinbase::Coinbase),

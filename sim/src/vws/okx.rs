@@ -1,4 +1,4 @@
-//! OKX v5 public websocket (`/ws/v5/public`).
+//! OKX v5 public websocket (`/ws/v5/public`, candles on `/ws/v5/business`).
 //!
 //! * `{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}],"id":"1"}` →
 //!   `{"id":"1","event":"subscribe","arg":{..},"connId":".."}` per arg (`unsubscribe` alike);
@@ -25,7 +25,14 @@ use std::sync::Arc;
 /// Levels of the `books` channel.
 pub const BOOK_DEPTH: usize = 400;
 
-pub struct Okx;
+/// `/ws/v5/public` (tickers, books, trades) or `/ws/v5/business` (candles: OKX moved them
+/// there in 2023); a channel asked on the wrong one is refused with 60018, as OKX does.
+pub struct Okx {
+    pub business: bool,
+}
+
+pub const PUBLIC: Okx = Okx { business: false };
+pub const BUSINESS: Okx = Okx { business: true };
 
 fn msg(v: &Value) -> Arc<Msg> {
     Msg::text(v.to_string())
@@ -113,7 +120,9 @@ impl Protocol for Okx {
         for a in args {
             let ch = a.get("channel").and_then(Value::as_str).unwrap_or_default();
             let inst = a.get("instId").and_then(Value::as_str).unwrap_or_default();
-            let found = parse_channel(ch).zip(m.by_venue_id(inst));
+            let found = parse_channel(ch)
+                .filter(|(kind, _)| matches!(kind, Kind::Candle(_)) == self.business)
+                .zip(m.by_venue_id(inst));
             let Some(((kind, depth), s)) = found else {
                 h.replies.push(error(
                     "60018",
