@@ -240,3 +240,6 @@ fn protocol(venue: Venue) -> Option<&'static dyn conn::Protocol> {
 pub fn spawn(st: Arc<SimState>) {
     topics::spawn(st);
 }
+
+#[cfg(test)]
+mod tests;
