@@ -20,7 +20,7 @@ pub fn side_diff(old: &[(u64, u64)], new: &[(u64, u64)], bids: bool) -> Vec<(u64
         )
         .collect();
     if bids {
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|l| std::cmp::Reverse(l.0));
     } else {
         out.sort_by_key(|l| l.0);
     }

@@ -1,7 +1,7 @@
 //! Helpers of the venue websocket tests: a websocket client reading JSON with a deadline, a
 //! local book kept from absolute-size updates, an independent CRC32 (bitwise, not the
 //! simulator's table-driven crate) and a comparison of message shapes with the fixtures.
-#![allow(dead_code)] // each test file uses a part
+#![allow(dead_code, reason = "each test file uses a part")]
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
