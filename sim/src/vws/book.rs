@@ -7,24 +7,37 @@ use crate::market::book::Book;
 use crate::venues::format::trimmed;
 
 /// A side's levels that differ between `old` and `new` (both best first): new or changed sizes,
-/// and the prices gone from `new` with size 0. Best first on each side's own order.
+/// and the prices gone from `new` with size 0, best first. One merge pass over the two sorted
+/// sides (a 400-level book changes every level each step, so this runs on every level).
 pub fn side_diff(old: &[(u64, u64)], new: &[(u64, u64)], bids: bool) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = new
-        .iter()
-        .filter(|l| !old.contains(l))
-        .copied()
-        .chain(
-            old.iter()
-                .filter(|(px, _)| !new.iter().any(|(p, _)| p == px))
-                .map(|&(px, _)| (px, 0)),
-        )
-        .collect();
-    if bids {
-        out.sort_by_key(|l| std::cmp::Reverse(l.0));
-    } else {
-        out.sort_by_key(|l| l.0);
+    // Whether price `a` comes before price `b` on this side.
+    let before = |a: u64, b: u64| if bids { a > b } else { a < b };
+    let mut out = Vec::with_capacity(old.len().max(new.len()));
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) if o.0 == n.0 => {
+                if o.1 != n.1 {
+                    out.push(*n);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(o), Some(n)) if before(o.0, n.0) => {
+                out.push((o.0, 0));
+                i += 1;
+            }
+            (_, Some(n)) => {
+                out.push(*n);
+                j += 1;
+            }
+            (Some(o), None) => {
+                out.push((o.0, 0));
+                i += 1;
+            }
+            (None, None) => return out,
+        }
     }
-    out
 }
 
 /// The change from `old` to `new`: (bids, asks).
@@ -86,6 +99,40 @@ mod tests {
         assert_eq!(bids, [(10, 2), (8, 0), (7, 1)]);
         assert_eq!(asks, [(11, 0), (13, 5)]);
         assert_eq!(diff(&b, &b), (vec![], vec![]));
+    }
+
+    /// `side` with `changes` applied (absolute sizes, 0 removes), best first.
+    fn applied(side: &[(u64, u64)], changes: &[(u64, u64)], bids: bool) -> Vec<(u64, u64)> {
+        let mut m: std::collections::BTreeMap<u64, u64> = side.iter().copied().collect();
+        for &(p, q) in changes {
+            if q == 0 {
+                m.remove(&p);
+            } else {
+                m.insert(p, q);
+            }
+        }
+        let v: Vec<(u64, u64)> = m.into_iter().collect();
+        if bids {
+            v.into_iter().rev().collect()
+        } else {
+            v
+        }
+    }
+
+    #[test]
+    fn applying_the_diff_of_walk_steps_gives_the_next_book() {
+        let m = crate::market::Market::new(42, 0, false, 100).unwrap();
+        let s = m.symbol("ETHUSDT").unwrap();
+        let step = 17_000_000_000;
+        for k in 0..50 {
+            let (a, b) = (
+                m.book(s, (step + k) * 100, 60),
+                m.book(s, (step + k + 1) * 100, 60),
+            );
+            let (bids, asks) = diff(&a, &b);
+            assert_eq!(applied(&a.bids, &bids, true), b.bids);
+            assert_eq!(applied(&a.asks, &asks, false), b.asks);
+        }
     }
 
     #[test]

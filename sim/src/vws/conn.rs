@@ -32,6 +32,11 @@ pub trait Protocol: Sync {
     }
     /// Answers one text message.
     fn handle(&self, st: &SimState, ctx: &Ctx, text: &str) -> Handled;
+    /// What the venue sends before closing for a service upgrade (the simulator's shutdown
+    /// command), if it announces one.
+    fn shutdown_notice(&self, _ctx: &Ctx) -> Option<Arc<Msg>> {
+        None
+    }
     /// Called every second: a heartbeat to send, if the venue sends one.
     fn second(&self, _ctx: &Ctx) -> Option<Arc<Msg>> {
         None
@@ -233,6 +238,9 @@ async fn run(socket: WebSocket, st: Arc<SimState>, proto: &'static dyn Protocol)
                     }
                     Command::Shutdown { grace_ms } => {
                         if shutdown_at.is_none() {
+                            if let Some(m) = proto.shutdown_notice(&ctx) {
+                                ctx.queue(m);
+                            }
                             shutdown_at = Some(Instant::now() + Duration::from_millis(grace_ms));
                         }
                     }

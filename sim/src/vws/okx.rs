@@ -3,7 +3,8 @@
 //! * `{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}],"id":"1"}` →
 //!   `{"id":"1","event":"subscribe","arg":{..},"connId":".."}` per arg (`unsubscribe` alike);
 //!   a bad request → `{"event":"error","code":"60012",..}`, an unknown channel or instrument →
-//!   `"60018"`. Text `ping` → `pong`.
+//!   `"60018"`. Text `ping` → `pong`. Before the simulator's shutdown closes a connection:
+//!   `{"event":"notice","code":"64008",..}`, as OKX before a service upgrade.
 //! * `tickers` (the REST ticker row), `books` (400 levels: `action` `snapshot` then `update`,
 //!   `seqId` = walk step, `prevSeqId` the previous message's (−1 on a snapshot), `checksum`
 //!   CRC32 signed over 25 levels), `trades`, `candle<bar>` (`candle1m`, `candle1H`, ..).
@@ -83,6 +84,15 @@ fn with_id(mut v: Value, id: Option<&Value>) -> Value {
 }
 
 impl Protocol for Okx {
+    /// OKX announces a service upgrade's disconnection (then closes after the grace period).
+    fn shutdown_notice(&self, ctx: &Ctx) -> Option<Arc<Msg>> {
+        Some(msg(&json!({
+            "event": "notice", "code": "64008",
+            "msg": "The connection will soon be closed for a service upgrade. Please reconnect.",
+            "connId": ctx.conn_id
+        })))
+    }
+
     fn handle(&self, st: &SimState, ctx: &Ctx, text: &str) -> Handled {
         let mut h = Handled::default();
         if text == "ping" {

@@ -33,6 +33,21 @@ impl Client {
             .expect("send");
     }
 
+    /// The close frame's code once the connection ends (texts before it skipped); None if it
+    /// ended without one.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("an end in time")
+            {
+                Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// The next text message (pings are answered by tungstenite), or None when the
     /// connection ended.
     pub async fn next_text(&mut self) -> Option<String> {
@@ -223,12 +238,21 @@ pub fn fixture(venue: &str, name: &str) -> Value {
 
 /// POST a JSON body to the simulator (a control route); the status and body.
 pub fn post(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, Value) {
+    http(addr, "POST", path, body)
+}
+
+/// GET from the simulator; the status and body.
+pub fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
+    http(addr, "GET", path, "")
+}
+
+fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(PATIENCE)).expect("timeout");
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
