@@ -243,6 +243,22 @@ async fn tickers_trades_candles_and_errors_in_okx_shapes() {
         }
     }
     let (ticker, trades) = (ticker.unwrap_or_default(), trades.unwrap_or_default());
+    // The whole-book channels: the top level and the top 5 of the same book.
+    c.send(r#"{"op":"subscribe","args":[{"channel":"bbo-tbt","instId":"ETH-USDT"},{"channel":"books5","instId":"ETH-USDT"}]}"#)
+        .await;
+    let bbo = c
+        .next_where(|v| v["arg"]["channel"] == "bbo-tbt" && v["data"].is_array())
+        .await;
+    same_shape(&fixture("okx", "bbo_tbt.json"), &bbo, "bbo-tbt");
+    let five = c
+        .next_where(|v| v["arg"]["channel"] == "books5" && v["data"].is_array())
+        .await;
+    let d5 = &five["data"][0];
+    assert_eq!(
+        (d5["asks"].as_array().map(Vec::len), &d5["instId"]),
+        (Some(5), &json!("ETH-USDT"))
+    );
+    assert!(d5["seqId"].is_u64() && d5.get("checksum").is_none());
     same_shape(&fixture("okx", "tickers.json"), &ticker, "tickers");
     same_shape(
         &fixture("okx", "candle.json")["data"],

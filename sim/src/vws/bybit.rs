@@ -162,6 +162,10 @@ fn levels(side: &[(u64, u64)]) -> Vec<[String; 2]> {
 }
 
 impl Format for Bybit {
+    fn incremental(&self, key: &TopicKey) -> bool {
+        key.depth != 1
+    }
+
     fn book(&self, m: &Market, s: &Symbol, key: &TopicKey, ev: &BookEvent<'_>) -> Arc<Msg> {
         // Depth 1 is always a snapshot (the whole one-level book).
         let snapshot = ev.snapshot || key.depth == 1;

@@ -43,6 +43,11 @@ use topics::{BookEvent, Kind, Msg, Topic, TopicKey};
 
 /// A venue's message formats (one implementation per venue).
 pub trait Format: Sync {
+    /// Whether a book topic sends updates (so a lost one or a bad checksum means something);
+    /// false for channels that push the whole book every time (OKX `books5`, Bybit depth 1).
+    fn incremental(&self, _key: &TopicKey) -> bool {
+        true
+    }
     fn book(&self, m: &Market, s: &Symbol, key: &TopicKey, ev: &BookEvent<'_>) -> Arc<Msg>;
     fn ticker(&self, m: &Market, s: &Symbol, key: &TopicKey, now: u64) -> Option<Arc<Msg>>;
     fn trades(

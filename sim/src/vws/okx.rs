@@ -7,7 +7,8 @@
 //!   `{"event":"notice","code":"64008",..}`, as OKX before a service upgrade.
 //! * `tickers` (the REST ticker row), `books` (400 levels: `action` `snapshot` then `update`,
 //!   `seqId` = walk step, `prevSeqId` the previous message's (−1 on a snapshot), `checksum`
-//!   CRC32 signed over 25 levels), `trades`, `candle<bar>` (`candle1m`, `candle1H`, ..).
+//!   CRC32 signed over 25 levels), `books5` and `bbo-tbt` (the whole 5- / 1-level book each
+//!   step), `trades`; on `/ws/v5/business` `candle<bar>` (`candle1m`, `candle1H`, ..).
 
 use super::book::okx_checksum;
 use super::conn::{Ctx, Handled, Protocol};
@@ -40,10 +41,14 @@ fn msg(v: &Value) -> Arc<Msg> {
 }
 
 /// The channel name of a topic (`candle1m` for a 1-minute candle).
-fn channel(kind: Kind) -> String {
-    match kind {
+fn channel(key: &TopicKey) -> String {
+    match key.kind {
         Kind::Ticker => "tickers".into(),
-        Kind::Book => "books".into(),
+        Kind::Book => match key.depth {
+            1 => "bbo-tbt".into(),
+            5 => "books5".into(),
+            _ => "books".into(),
+        },
         Kind::Trades => "trades".into(),
         Kind::Candle(iv) => {
             let name = crate::market::interval::NAMES
@@ -64,6 +69,8 @@ fn parse_channel(c: &str) -> Option<(Kind, usize)> {
     match c {
         "tickers" => Some((Kind::Ticker, 0)),
         "books" => Some((Kind::Book, BOOK_DEPTH)),
+        "books5" => Some((Kind::Book, 5)),
+        "bbo-tbt" => Some((Kind::Book, 1)),
         "trades" => Some((Kind::Trades, 0)),
         _ => c
             .strip_prefix("candle")
@@ -73,7 +80,7 @@ fn parse_channel(c: &str) -> Option<(Kind, usize)> {
 }
 
 fn arg(m: &Market, s: &Symbol, key: &TopicKey) -> Value {
-    json!({"channel": channel(key.kind), "instId": m.venue_id(s)})
+    json!({"channel": channel(key), "instId": m.venue_id(s)})
 }
 
 fn with_id(mut v: Value, id: Option<&Value>) -> Value {
@@ -175,7 +182,22 @@ fn levels(side: &[(u64, u64)]) -> Vec<[String; 4]> {
 }
 
 impl Format for Okx {
+    fn incremental(&self, key: &TopicKey) -> bool {
+        key.depth == BOOK_DEPTH
+    }
+
     fn book(&self, m: &Market, s: &Symbol, key: &TopicKey, ev: &BookEvent<'_>) -> Arc<Msg> {
+        // `books5` and `bbo-tbt` push the whole (5- or 1-level) book each time, no checksum.
+        if key.depth == 5 || key.depth == 1 {
+            let mut item = json!({
+                "asks": levels(&ev.book.asks), "bids": levels(&ev.book.bids),
+                "ts": ev.ts_ms.to_string(), "seqId": ev.seq
+            });
+            if let (5, Some(o)) = (key.depth, item.as_object_mut()) {
+                o.insert("instId".into(), m.venue_id(s).into());
+            }
+            return msg(&json!({"arg": arg(m, s, key), "data": [item]}));
+        }
         let mut checksum = okx_checksum(ev.book);
         if ev.corrupt {
             checksum = checksum.wrapping_add(1);

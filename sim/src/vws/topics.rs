@@ -355,8 +355,10 @@ fn book_updates(
         };
         let new = book_at(m, s, next, key.depth);
         let (bids, asks): Diff = diff(&book, &new);
-        let lost = v.take_skip(&key.symbol);
-        let corrupt = !lost && v.take_corrupt(&key.symbol);
+        // Faults go to the incremental channel of the symbol, not to a whole-book one.
+        let incremental = v.format().incremental(key);
+        let lost = incremental && v.take_skip(&key.symbol);
+        let corrupt = incremental && !lost && v.take_corrupt(&key.symbol);
         let ev = BookEvent {
             snapshot: false,
             bids: &bids,
