@@ -64,7 +64,7 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
         .enable_all()
         .build()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    // Binance's router carries its websocket streams too; the other venues are REST only.
+    // Every router carries its venue's websocket too (Binance's `ws`, the others' `vws`).
     let app = crate::venues::router(state.clone()).unwrap_or_else(|| router(state.clone()));
     let binance = state.config.venue == crate::Venue::Binance;
     let state_for_ws = state.clone();

@@ -3,7 +3,7 @@
 //!
 //! | venue | path | channels |
 //! |---|---|---|
-//! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `trades` |
+//! | OKX | `/ws/v5/public` | `tickers`, `books` (400 levels, `seqId`/`prevSeqId`, `checksum`), `books5`, `bbo-tbt`, `trades` |
 //! | OKX | `/ws/v5/business` | `candle<bar>` (`candle1m`, `candle1H`, ..) |
 //! | Kraken | `/v2` | `ticker`, `book` (depth 10..1000, `checksum`), `trade`, `ohlc`; `status`, `heartbeat` |
 //! | Coinbase | `/` | `level2` (`l2_data`, 250 levels, `sequence_num` per connection), `ticker`, `market_trades`, `candles`, `heartbeats` |
