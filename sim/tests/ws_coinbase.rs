@@ -180,14 +180,17 @@ async fn heartbeats_ticker_trades_candles_and_errors_in_coinbase_shapes() {
     for ch in ["ticker", "market_trades", "candles"] {
         c.send(json!({"type": "subscribe", "product_ids": ["ETH-USDT"], "channel": ch}))
             .await;
-        c.next_on("subscriptions").await;
     }
-    let (mut ticker, mut trades, mut candles, mut beats) = (None, None, None, Vec::new());
-    while ticker.is_none() || trades.is_none() || candles.is_none() || beats.len() < 2 {
+    let (mut ticker, mut trades, mut candles, mut beats) = (None, Vec::new(), None, Vec::new());
+    let mut acks = 0;
+    while acks < 3 || ticker.is_none() || trades.len() < 2 || candles.is_none() || beats.len() < 2 {
         let m = c.next().await;
         match m["channel"].as_str() {
-            Some("ticker") => ticker = Some(m),
-            Some("market_trades") => trades = Some(m),
+            Some("subscriptions") => acks += 1,
+            Some("ticker") => {
+                ticker.get_or_insert(m);
+            }
+            Some("market_trades") => trades.push(m),
             Some("candles") => candles = Some(m),
             Some("heartbeats") => beats.push(m),
             other => panic!("unexpected {other:?}"),
@@ -206,6 +209,23 @@ async fn heartbeats_ticker_trades_candles_and_errors_in_coinbase_shapes() {
         .collect();
     assert_eq!(counters, [0, 1]);
     let ticker = ticker.unwrap_or_default();
+    // The first ticker and trades messages are snapshots (the last 50 trades); the updates
+    // carry on from the snapshot's last trade.
+    assert_eq!(ticker["events"][0]["type"], "snapshot");
+    let ids = |m: &Value| -> Vec<u64> {
+        m["events"][0]["trades"]
+            .as_array()
+            .expect("trades")
+            .iter()
+            .filter_map(|t| t["trade_id"].as_str().and_then(|s| s.parse().ok()))
+            .collect()
+    };
+    assert_eq!(trades[0]["events"][0]["type"], "snapshot");
+    assert_eq!(trades[1]["events"][0]["type"], "update");
+    let (snap, next) = (ids(&trades[0]), ids(&trades[1]));
+    assert_eq!(snap.len(), 50);
+    assert_eq!(next.first().copied(), snap.last().map(|l| l + 1));
+    let trades = trades.pop();
     same_shape(
         &f("ticker.json")["events"][0]["tickers"][0],
         &ticker["events"][0]["tickers"][0],

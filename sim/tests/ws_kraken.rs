@@ -262,33 +262,59 @@ async fn ticker_trade_ohlc_heartbeats_and_refusals_in_kraken_shapes() {
         .await;
     assert_eq!(c.next_json().await["success"], false);
 
-    c.send(
-        r#"{"method":"subscribe","params":{"channel":"ticker","symbol":["ETH/USDT"]},"req_id":1}"#,
-    )
-    .await;
-    let ack = c.next_json().await;
-    same_shape(&fixture("kraken", "subscribe_response.json"), &ack, "ack");
-    for ch in [r#""trade""#, r#""ohlc","interval":1"#] {
+    for params in [
+        r#""channel":"ticker","symbol":["ETH/USDT"]"#,
+        r#""channel":"trade","symbol":["ETH/USDT"]"#,
+        r#""channel":"ohlc","interval":1,"symbol":["ETH/USDT"]"#,
+    ] {
         c.send(&format!(
-            r#"{{"method":"subscribe","params":{{"channel":{ch},"symbol":["ETH/USDT"]}}}}"#
+            r#"{{"method":"subscribe","params":{{{params}}},"req_id":1}}"#
         ))
         .await;
-        assert_eq!(
-            c.next_where(|v| v["method"] == "subscribe").await["success"],
-            true
-        );
     }
-    let (mut ticker, mut trade, mut ohlc, mut heartbeat) = (None, None, None, false);
-    while ticker.is_none() || trade.is_none() || ohlc.is_none() || !heartbeat {
+    let (mut acks, mut tickers, mut trades, mut ohlc, mut heartbeat) =
+        (Vec::new(), Vec::new(), Vec::new(), None, false);
+    while acks.len() < 3 || tickers.is_empty() || trades.len() < 2 || ohlc.is_none() || !heartbeat {
         let m = c.next_json().await;
+        if m["method"] == "subscribe" {
+            assert_eq!(m["success"], true, "{m}");
+            acks.push(m);
+            continue;
+        }
         match m["channel"].as_str() {
-            Some("ticker") => ticker = Some(m),
-            Some("trade") => trade = Some(m),
+            Some("ticker") => tickers.push(m),
+            Some("trade") => trades.push(m),
             Some("ohlc") => ohlc = Some(m),
             Some("heartbeat") => heartbeat = true,
             other => panic!("unexpected {other:?}: {m}"),
         }
     }
+    same_shape(
+        &fixture("kraken", "subscribe_response.json"),
+        &acks[0],
+        "ack",
+    );
+    // Subscribing sends a snapshot first: the ticker now, the last 50 trades; the updates
+    // carry on from the last trade of the snapshot.
+    assert_eq!(tickers[0]["type"], "snapshot");
+    assert_eq!(
+        (&trades[0]["type"], &trades[1]["type"]),
+        (&json!("snapshot"), &json!("update"))
+    );
+    let ids = |m: &Value| -> Vec<u64> {
+        m["data"]
+            .as_array()
+            .expect("trades")
+            .iter()
+            .filter_map(|t| t["trade_id"].as_u64())
+            .collect()
+    };
+    let (snap, next) = (ids(&trades[0]), ids(&trades[1]));
+    assert_eq!(snap.len(), 50);
+    assert!(snap.windows(2).all(|w| w[1] == w[0] + 1), "{snap:?}");
+    assert_eq!(next.first().copied(), snap.last().map(|l| l + 1));
+    let ticker = tickers.pop();
+    let trade = trades.pop();
     let f = |name| fixture("kraken", name);
     same_shape(
         &f("ticker_snapshot.json")["data"][0],

@@ -9,7 +9,8 @@
 //!   update uses its number up: the next message's is one more than expected).
 //! * `level2` (messages on `l2_data`: a `snapshot` of [`BOOK_DEPTH`] levels a side, then
 //!   `update`s with `side` `bid`/`offer`, `price_level`, `new_quantity`), `ticker`,
-//!   `market_trades`, `candles` (5-minute, as Coinbase).
+//!   `market_trades` (each starting with a `snapshot` event: the ticker now, the last 50
+//!   trades), `candles` (5-minute, as Coinbase).
 
 use super::conn::{Ctx, Handled, Protocol};
 use super::topics::{BookEvent, Kind, Msg, TopicKey};
@@ -188,6 +189,17 @@ fn subscriptions(st: &SimState, ctx: &Ctx, h: &Handled) -> Arc<Msg> {
 }
 
 impl Format for Coinbase {
+    fn first(
+        &self,
+        m: &Market,
+        s: &Symbol,
+        key: &TopicKey,
+        last_trade: u64,
+        now: u64,
+    ) -> Option<Arc<Msg>> {
+        super::first_as_snapshot(self, m, s, key, last_trade, now)
+    }
+
     fn book(&self, m: &Market, s: &Symbol, _key: &TopicKey, ev: &BookEvent<'_>) -> Arc<Msg> {
         let time = rfc3339_micros(ev.ts_ms);
         let entry = |side: &str, &(px, q): &(u64, u64)| json!({"side": side, "event_time": time, "price_level": trimmed(px), "new_quantity": trimmed(q)});

@@ -9,7 +9,8 @@
 //!   `unsubscribe` alike. `{"method":"ping","req_id":2}` → `{"method":"pong","req_id":2,..}`.
 //! * `ticker`, `book` (depth 10, 25, 100, 500, 1000: `snapshot` then `update`s, each with
 //!   `checksum`: CRC32 of the top 10 asks then bids, points removed, leading zeros stripped),
-//!   `trade`, `ohlc` (`interval` in minutes). Prices and sizes are JSON numbers printed exactly
+//!   `trade` (a subscription starts with a `snapshot` of the last 50 trades; `ticker` with a
+//!   `snapshot` too), `ohlc` (`interval` in minutes). Prices and sizes are JSON numbers printed exactly
 //!   (the checksum is over that text).
 
 use super::book::kraken_checksum;
@@ -235,6 +236,17 @@ fn signed(v: i64) -> String {
 }
 
 impl Format for Kraken {
+    fn first(
+        &self,
+        m: &Market,
+        s: &Symbol,
+        key: &TopicKey,
+        last_trade: u64,
+        now: u64,
+    ) -> Option<Arc<Msg>> {
+        super::first_as_snapshot(self, m, s, key, last_trade, now)
+    }
+
     fn book(&self, _m: &Market, s: &Symbol, _key: &TopicKey, ev: &BookEvent<'_>) -> Arc<Msg> {
         let mut checksum = kraken_checksum(ev.book);
         if ev.corrupt {

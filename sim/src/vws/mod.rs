@@ -59,6 +59,53 @@ pub trait Format: Sync {
         now: u64,
     ) -> Arc<Msg>;
     fn candle(&self, m: &Market, s: &Symbol, key: &TopicKey, c: &Candle, now: u64) -> Arc<Msg>;
+    /// What a new subscriber to a ticker or trades topic gets first, if anything (Kraken and
+    /// Coinbase send a snapshot: the ticker now, the last [`SNAPSHOT_TRADES`] trades up to
+    /// `last_trade`, the topic's cursor, so that no trade comes twice or not at all).
+    fn first(
+        &self,
+        _m: &Market,
+        _s: &Symbol,
+        _key: &TopicKey,
+        _last_trade: u64,
+        _now: u64,
+    ) -> Option<Arc<Msg>> {
+        None
+    }
+}
+
+/// Trades in a subscription's snapshot (Kraken's and Coinbase's).
+pub const SNAPSHOT_TRADES: u64 = 50;
+
+/// The first message of a ticker or trades subscription, as [`Format::first`] answers for
+/// venues whose snapshot is an update marked `snapshot` (the first `"type":"update"`).
+fn first_as_snapshot(
+    f: &dyn Format,
+    m: &Market,
+    s: &Symbol,
+    key: &TopicKey,
+    last_trade: u64,
+    now: u64,
+) -> Option<Arc<Msg>> {
+    let msg = match key.kind {
+        Kind::Ticker => f.ticker(m, s, key, now)?,
+        Kind::Trades => {
+            let from = (last_trade + 1).saturating_sub(SNAPSHOT_TRADES);
+            let trades: Vec<Trade> = (from..=last_trade).map(|id| m.trade(s, id)).collect();
+            f.trades(m, s, key, &trades, now)
+        }
+        Kind::Book | Kind::Candle(_) => return None,
+    };
+    let (update, snapshot) = (r#""type":"update""#, r#""type":"snapshot""#);
+    let (head, tail) = match &msg.tail {
+        Some(t) => (msg.head.clone(), Some(t.replacen(update, snapshot, 1))),
+        None => (msg.head.replacen(update, snapshot, 1), None),
+    };
+    Some(Arc::new(Msg {
+        head,
+        tail,
+        lost: false,
+    }))
 }
 
 /// Counters tests read ([`crate::SimHandle::ws_venue_stats`], `GET /__sim/ws/venue/stats`).

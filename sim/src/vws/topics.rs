@@ -161,6 +161,11 @@ impl VenueWs {
                 .book(&m, s, &key, &BookEvent::snapshot(&book, now));
             self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
             send(&sub, msg);
+        } else {
+            let last_trade = state.last_trade.unwrap_or_default();
+            if let Some(msg) = self.format().first(&m, s, &key, last_trade, now) {
+                send(&sub, msg);
+            }
         }
         topic
             .subs
