@@ -328,6 +328,14 @@ impl SimHandle {
         })
     }
 
+    /// The URL of the venue's public websocket: `ws://127.0.0.1:PORT/ws/v5/public` (OKX; its
+    /// candles are on `/ws/v5/business`), `/v5/public/spot` (Bybit), `/v2` (Kraken), `/`
+    /// (Coinbase); Binance's `ws_url()` + `/ws`.
+    pub fn ws_venue_url(&self) -> String {
+        let path = crate::vws::path(self.venue()).unwrap_or("/ws");
+        format!("{}{path}", self.ws_url())
+    }
+
     /// OKX's, Bybit's, Kraken's and Coinbase's websocket counters and armed faults.
     pub fn ws_venue_stats(&self) -> crate::VenueWsStats {
         self.state.vws.stats()

@@ -59,7 +59,7 @@ impl Book {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orderbook_snapshot_and_deltas_rebuild_the_true_book() {
     let sim = start();
-    let mut c = Client::connect(&format!("{}/v5/public/spot", sim.ws_url())).await;
+    let mut c = Client::connect(&sim.ws_venue_url()).await;
     let ack_fixture = fixture("bybit", "subscription_ack.json");
     c.send(r#"{"req_id":"p1","op":"ping"}"#).await;
     let pong = c.next_json().await;
@@ -156,7 +156,7 @@ async fn orderbook_snapshot_and_deltas_rebuild_the_true_book() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickers_trades_klines_and_refusals_in_bybit_shapes() {
     let sim = start();
-    let mut c = Client::connect(&format!("{}/v5/public/spot", sim.ws_url())).await;
+    let mut c = Client::connect(&sim.ws_venue_url()).await;
     c.send(r#"{"op":"subscribe","args":["orderbook.7.BTCUSDT","tickers.BTCUSDT"]}"#)
         .await;
     let fail = c.next_json().await;

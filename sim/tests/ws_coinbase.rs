@@ -76,7 +76,7 @@ fn apply(bids: &mut Side, asks: &mut Side, m: &Value) {
 async fn level2_rebuilds_the_true_book_and_sequence_numbers_count_every_message() {
     let sim = start();
     let mut c = Numbered {
-        c: Client::connect(&format!("{}/", sim.ws_url())).await,
+        c: Client::connect(&sim.ws_venue_url()).await,
         next: 0,
         jumps: Vec::new(),
     };
@@ -160,7 +160,7 @@ async fn level2_rebuilds_the_true_book_and_sequence_numbers_count_every_message(
 async fn heartbeats_ticker_trades_candles_and_errors_in_coinbase_shapes() {
     let sim = start();
     let mut c = Numbered {
-        c: Client::connect(&format!("{}/", sim.ws_url())).await,
+        c: Client::connect(&sim.ws_venue_url()).await,
         next: 0,
         jumps: Vec::new(),
     };

@@ -115,7 +115,7 @@ fn book_params(method: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn book_checksums_verify_and_the_book_is_the_true_book() {
     let sim = start();
-    let mut c = Client::connect(&format!("{}/v2", sim.ws_url())).await;
+    let mut c = Client::connect(&sim.ws_venue_url()).await;
     let status = c.next_json().await;
     assert_eq!(
         (&status["channel"], &status["data"][0]["system"]),
@@ -244,7 +244,7 @@ async fn book_checksums_verify_and_the_book_is_the_true_book() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticker_trade_ohlc_heartbeats_and_refusals_in_kraken_shapes() {
     let sim = start();
-    let mut c = Client::connect(&format!("{}/v2", sim.ws_url())).await;
+    let mut c = Client::connect(&sim.ws_venue_url()).await;
     c.next_json().await; // status
     c.send(
         r#"{"method":"subscribe","params":{"channel":"book","symbol":["NOPE/USDT"]},"req_id":5}"#,

@@ -75,7 +75,7 @@ fn books_arg() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn books_rebuild_to_the_true_book_with_chained_sequences_and_checksums() {
     let sim = start();
-    let url = format!("{}/ws/v5/public", sim.ws_url());
+    let url = sim.ws_venue_url();
     let mut c = Client::connect(&url).await;
     c.send("ping").await;
     assert_eq!(c.next_text().await.as_deref(), Some("pong"));
@@ -197,7 +197,7 @@ async fn books_rebuild_to_the_true_book_with_chained_sequences_and_checksums() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickers_trades_candles_and_errors_in_okx_shapes() {
     let sim = start();
-    let url = format!("{}/ws/v5/public", sim.ws_url());
+    let url = sim.ws_venue_url();
     let mut c = Client::connect(&url).await;
     let args = json!([
         {"channel": "tickers", "instId": "ETH-USDT"},
