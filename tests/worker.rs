@@ -519,13 +519,24 @@ async fn a_slow_miss_does_not_hold_up_requests_read_after_it() {
 /// that channel), a second call extends the lease, and after it nothing polls the symbol.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_ticker_keeps_the_ticker_published_on_its_channel_until_it_expires() {
+    stream_ticker_lease("true").await;
+}
+
+/// The same without the shared cache: the engine then has no Redis of its own, and the
+/// worker publishes the ticks itself (the channel is promised whatever `USE_REDIS_CACHE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_ticker_publishes_on_its_channel_without_the_shared_cache_too() {
+    stream_ticker_lease("false").await;
+}
+
+async fn stream_ticker_lease(use_redis_cache: &str) {
     const CHANNEL: &str = "crypto_mcp:ticker:binance:BTC/USDT";
     let sim = common::simulator();
     let redis = RedisServer::start();
     let worker = start_worker(
         &sim,
         &redis,
-        &[("CACHE_TTL", "1"), ("USE_REDIS_CACHE", "true")],
+        &[("CACHE_TTL", "1"), ("USE_REDIS_CACHE", use_redis_cache)],
     );
     let mut conn = connect(&redis).await;
     wait_for_workers(&mut conn, 1).await;

@@ -569,6 +569,11 @@ fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {
     })
 }
 
+/// A ticker answer as published on its Redis channel: the `get_ticker` result's JSON.
+pub(crate) fn ticker_payload(answer: &Answer) -> Option<String> {
+    serde_json::to_string(&ticker_result(answer).ok()?).ok()
+}
+
 pub(crate) fn to_json(result: &impl Serialize) -> Result<Value, ToolError> {
     serde_json::to_value(result).map_err(|e| {
         ToolError::new(

@@ -294,7 +294,11 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         tools: ToolService::new(engine.clone())
             .with_max_result_bytes(settings.server.max_result_bytes),
         engine,
-        stream: StreamDelivery::Kept(Arc::new(published::PublishedTickers::new(target.clone()))),
+        // Without the shared cache the engine publishes nothing: the worker forwards the ticks.
+        stream: StreamDelivery::Kept(Arc::new(published::PublishedTickers::new(
+            target.clone(),
+            (!settings.cache.use_redis).then(|| conn.clone()),
+        ))),
         target,
         conn,
         request_channel: settings.pubsub.request_channel.clone(),
