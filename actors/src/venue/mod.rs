@@ -9,6 +9,7 @@ mod circuit;
 mod error;
 pub mod feed;
 mod health;
+pub mod wsfeed;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -91,7 +92,11 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
                 backoff_min: Duration::from_millis(500),
                 backoff_max: Duration::from_secs(5),
             };
-            let spot = binance::BinanceFeed::new(&config.id, options(binance::DEFAULT_WS_URL));
+            let spot = wsfeed::WsFeed::new(
+                &config.id,
+                options(binance::DEFAULT_WS_URL),
+                binance::protocol(),
+            );
             let futures = spot.sibling(options(binance::DEFAULT_FUTURES_WS_URL));
             Some(std::sync::Arc::new(binance::SplitFeed::new(spot, futures)))
         }
