@@ -9,6 +9,7 @@ mod circuit;
 mod error;
 pub mod feed;
 mod health;
+pub mod kraken;
 pub mod wsfeed;
 
 use std::collections::HashMap;
@@ -77,7 +78,7 @@ impl VenueConfig {
 }
 
 /// Exchanges whose websocket format this build speaks (the others stream by REST polling).
-pub const FEED_EXCHANGES: &[&str] = &["binance"];
+pub const FEED_EXCHANGES: &[&str] = &["binance", "kraken"];
 
 /// The websocket feed for `config`'s exchange format, if this build speaks it.
 pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
@@ -100,6 +101,22 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
             let futures = spot.sibling(options(binance::DEFAULT_FUTURES_WS_URL));
             Some(std::sync::Arc::new(binance::SplitFeed::new(spot, futures)))
         }
+        "kraken" => Some(std::sync::Arc::new(wsfeed::WsFeed::new(
+            &config.id,
+            FeedOptions {
+                url: config
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| kraken::DEFAULT_WS_URL.to_owned()),
+                stall_after: config.ws_stall_after,
+                max_streams_per_connection: kraken::MAX_STREAMS_PER_CONNECTION,
+                // Kraken counts messages per connection more leniently than Binance.
+                control_interval: Duration::from_millis(100),
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(5),
+            },
+            kraken::protocol(),
+        ))),
         _ => None,
     }
 }
@@ -110,6 +127,7 @@ pub fn book_sync_for(exchange: &str) -> Option<Box<dyn BookSync>> {
     match exchange {
         // 1000 levels: weight 10 on Binance (5000 costs 250).
         "binance" => Some(Box::new(BinanceSync::new(1000))),
+        "kraken" => Some(Box::new(kraken::KrakenSync::new(kraken::BOOK_DEPTH))),
         _ => None,
     }
 }
