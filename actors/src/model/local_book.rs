@@ -51,6 +51,10 @@ pub struct BookDelta {
     pub checksum: Option<u32>,
     /// The levels' texts, where the checksum is over them.
     pub texts: Option<Box<LevelTexts>>,
+    /// Where the venue numbers every message of a connection (Coinbase), the connection's
+    /// count of gaps when this change came: a change of another epoch than its book's
+    /// snapshot may follow a lost one.
+    pub epoch: u64,
 }
 
 /// Bid or ask.

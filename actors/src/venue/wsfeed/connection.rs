@@ -84,6 +84,10 @@ pub struct Connection {
     retire: Option<watch::Receiver<bool>>,
     /// Subscribe requests of this session not yet acknowledged (request id → names).
     awaiting_ack: HashMap<u64, usize>,
+    /// The last connection-wide sequence number (venues that number every message), and
+    /// gaps in it so far (sessions count too: a new one numbers from scratch).
+    last_seq: Option<u64>,
+    epoch: u64,
 }
 
 impl Connection {
@@ -105,6 +109,8 @@ impl Connection {
             next_id: 1,
             retire: None,
             awaiting_ack: HashMap::new(),
+            last_seq: None,
+            epoch: 0,
         }
     }
 
@@ -256,6 +262,8 @@ impl Connection {
         let born = Instant::now();
         let mut last_frame = Instant::now();
         self.awaiting_ack.clear();
+        self.last_seq = None;
+        self.epoch += 1;
         let every = self.shared.protocol.ping_every().max(Duration::from_millis(100));
         let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -428,17 +436,6 @@ impl Connection {
         }
     }
 
-    /// The book streams this connection carries, resubscribed (after a connection-wide gap).
-    fn resubscribe_books(&mut self) {
-        let books: Vec<String> = self
-            .streams
-            .keys()
-            .filter(|name| self.shared.protocol.is_book(name))
-            .cloned()
-            .collect();
-        let _ = self.apply(Command::Resubscribe(books));
-    }
-
     /// Streams silent past `stall_after` are resubscribed (UNSUBSCRIBE then SUBSCRIBE); each
     /// is given another full window before the next attempt.
     fn resubscribe_stalled(&mut self, stall_after: Duration) {
@@ -540,8 +537,13 @@ impl Reader for Connection {
         self.shared.status.malformed(&self.shared.exchange);
     }
 
-    fn lost_books(&mut self, why: &str) {
-        tracing::warn!(exchange = %self.shared.exchange, connection = self.id, %why, "messages lost: resubscribing the books");
-        self.resubscribe_books();
+    fn sequence(&mut self, seq: u64) -> u64 {
+        if self.last_seq.is_some_and(|last| last.checked_add(1) != Some(seq)) {
+            tracing::warn!(exchange = %self.shared.exchange, connection = self.id, seq, "a message was lost on this connection");
+            self.epoch += 1;
+        }
+        self.last_seq = Some(seq);
+        // Unique across the feed's connections (a symbol may move to a replacement).
+        (self.id << 32) | (self.epoch & 0xffff_ffff)
     }
 }

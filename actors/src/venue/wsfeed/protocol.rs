@@ -67,7 +67,8 @@ pub trait Reader {
     fn shutdown(&mut self);
     /// A frame that could not be read.
     fn malformed(&mut self, error: &str);
-    /// The venue says something was lost on this connection (a connection-wide sequence
-    /// gap): every book stream it carries is resubscribed.
-    fn lost_books(&mut self, why: &str);
+    /// A venue numbering every message of a connection (Coinbase `sequence_num`) numbered
+    /// this one `seq`: the connection's gap count (its epoch) after it. A book change of
+    /// another epoch than its snapshot's follows a loss (see `BookDelta::epoch`).
+    fn sequence(&mut self, seq: u64) -> u64;
 }
