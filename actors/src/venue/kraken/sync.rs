@@ -126,14 +126,13 @@ impl BookSync for KrakenSync {
         self.applied += 1;
         book.nonce = self.applied;
         book.timestamp_ms = Some(delta.event_time_ms);
-        if book.crossed() {
-            return self.drop_book("crossed book".into());
-        }
+        let crossed = book.crossed();
         let ours = self.checksum();
         match delta.checksum {
             Some(theirs) if theirs != ours => {
                 self.drop_book(format!("checksum mismatch: {theirs} sent, {ours} held"))
             }
+            _ if crossed => self.drop_book("crossed book".into()),
             _ => SyncOutcome::Updated,
         }
     }
