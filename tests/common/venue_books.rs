@@ -57,10 +57,15 @@ impl Watched {
             ],
         )
         .await;
-        #[allow(deprecated)]
+        #[allow(
+            deprecated,
+            reason = "resources/subscribe is how 2025 clients watch, as tests/books.rs does"
+        )]
         server
             .client
-            .subscribe(SubscribeRequestParams::new(format!("ticker://{id}/BTCUSDT")))
+            .subscribe(SubscribeRequestParams::new(format!(
+                "ticker://{id}/BTCUSDT"
+            )))
             .await
             .expect("subscribed");
         let history: Arc<Mutex<Vec<(Levels, Levels)>>> = Arc::default();
@@ -171,8 +176,7 @@ impl Watched {
         let log = self.server.stderr.lock().unwrap().clone();
         let last = log
             .lines()
-            .filter(|l| l.contains("resynchronising"))
-            .last()
+            .rfind(|l| l.contains("resynchronising"))
             .unwrap_or_default()
             .to_owned();
         assert!(last.contains(why), "resynchronised for {why}: {last}");

@@ -52,7 +52,11 @@ impl Protocol for BinanceWire {
     ) -> Vec<(Option<u64>, String)> {
         let id = *next_id;
         *next_id += 1;
-        let method = if subscribe { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+        let method = if subscribe {
+            "SUBSCRIBE"
+        } else {
+            "UNSUBSCRIBE"
+        };
         vec![(Some(id), wire::control(method, names, id))]
     }
 

@@ -61,7 +61,11 @@ impl Protocol for CoinbaseWire {
         names: &[String],
         _next_id: &mut u64,
     ) -> Vec<(Option<u64>, String)> {
-        let kind = if subscribe { "subscribe" } else { "unsubscribe" };
+        let kind = if subscribe {
+            "subscribe"
+        } else {
+            "unsubscribe"
+        };
         let mut messages = Vec::new();
         for channel in CHANNELS {
             let products: Vec<&str> = names

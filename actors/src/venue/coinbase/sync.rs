@@ -103,7 +103,13 @@ mod tests {
         }
     }
 
-    fn delta(snapshot: bool, seq: u64, epoch: u64, bids: Vec<Level>, asks: Vec<Level>) -> BookDelta {
+    fn delta(
+        snapshot: bool,
+        seq: u64,
+        epoch: u64,
+        bids: Vec<Level>,
+        asks: Vec<Level>,
+    ) -> BookDelta {
         BookDelta {
             first_id: seq,
             last_id: seq,
@@ -132,10 +138,23 @@ mod tests {
         assert_eq!((book.nonce, book.top(1).bids[0]), (3, [100.5, 2.0]));
         // A message was lost somewhere on the connection: the epoch moved.
         let out = s.on_delta(delta(false, 5, 8, vec![], vec![]));
-        assert!(matches!(out, SyncOutcome::Resync(ref why) if why.contains("gap")), "{out:?}");
+        assert!(
+            matches!(out, SyncOutcome::Resync(ref why) if why.contains("gap")),
+            "{out:?}"
+        );
         assert!(s.ready().is_none());
-        assert_eq!(s.on_delta(delta(false, 6, 8, vec![], vec![])), SyncOutcome::Unchanged);
-        assert_eq!(s.on_delta(delta(true, 7, 8, vec![l("100", "1")], vec![l("101", "1")])), SyncOutcome::Updated);
-        assert_eq!(s.on_delta(delta(false, 8, 8, vec![], vec![l("100", "1")])).clone(), SyncOutcome::Resync("crossed book after message 8".into()));
+        assert_eq!(
+            s.on_delta(delta(false, 6, 8, vec![], vec![])),
+            SyncOutcome::Unchanged
+        );
+        assert_eq!(
+            s.on_delta(delta(true, 7, 8, vec![l("100", "1")], vec![l("101", "1")])),
+            SyncOutcome::Updated
+        );
+        assert_eq!(
+            s.on_delta(delta(false, 8, 8, vec![], vec![l("100", "1")]))
+                .clone(),
+            SyncOutcome::Resync("crossed book after message 8".into())
+        );
     }
 }

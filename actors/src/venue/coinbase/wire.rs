@@ -69,7 +69,11 @@ struct BookUpdate<'a> {
 
 /// An `l2_data` frame's events: (product id, the change; `snapshot` set on a snapshot),
 /// numbered with the message's `sequence_num` and stamped with its time.
-pub fn level2(events: &RawValue, seq: u64, time_ms: i64) -> Result<Vec<(String, BookDelta)>, String> {
+pub fn level2(
+    events: &RawValue,
+    seq: u64,
+    time_ms: i64,
+) -> Result<Vec<(String, BookDelta)>, String> {
     let events: Vec<BookEvent<'_>> =
         serde_json::from_str(events.get()).map_err(|e| format!("unreadable l2_data ({e})"))?;
     events

@@ -71,7 +71,11 @@ impl Protocol for KrakenWire {
         names: &[String],
         next_id: &mut u64,
     ) -> Vec<(Option<u64>, String)> {
-        let method = if subscribe { "subscribe" } else { "unsubscribe" };
+        let method = if subscribe {
+            "subscribe"
+        } else {
+            "unsubscribe"
+        };
         let mut messages = Vec::new();
         for channel in CHANNELS {
             let symbols: Vec<&str> = names
@@ -155,7 +159,11 @@ impl Protocol for KrakenWire {
             "trade" => match wire::trades(data) {
                 Ok(trades) => {
                     for (trade, time) in trades {
-                        out.live(unified.clone(), &stream, Ok((LiveData::Trade(trade), Some(time))));
+                        out.live(
+                            unified.clone(),
+                            &stream,
+                            Ok((LiveData::Trade(trade), Some(time))),
+                        );
                     }
                 }
                 Err(error) => out.live(unified, &stream, Err(error)),
@@ -199,17 +207,26 @@ mod tests {
             .iter()
             .map(|(_, m)| serde_json::from_str(m).unwrap())
             .collect();
-        assert_eq!(parsed[0]["params"], json!({"channel": "ticker", "symbol": ["BTC/USD"]}));
+        assert_eq!(
+            parsed[0]["params"],
+            json!({"channel": "ticker", "symbol": ["BTC/USD"]})
+        );
         assert_eq!(
             parsed[1]["params"],
             json!({"channel": "book", "symbol": ["BTC/USD", "ETH/USD"], "depth": 100})
         );
         assert_eq!(parsed[2]["params"]["interval"], 1);
         assert_eq!(parsed[2]["req_id"], 7);
-        assert_eq!(KrakenWire.stream_names(&key("BTC/USD")), vec!["book:BTC/USD"]);
+        assert_eq!(
+            KrakenWire.stream_names(&key("BTC/USD")),
+            vec!["book:BTC/USD"]
+        );
         assert!(KrakenWire.stream_names(&key("BTC/USD:USD")).is_empty());
         assert!(KrakenWire.is_book("book:BTC/USD") && !KrakenWire.is_book("trade:BTC/USD"));
         assert_eq!(KrakenWire.url("ws://h:1"), "ws://h:1/v2");
-        assert_eq!(KrakenWire.url("wss://ws.kraken.com/v2"), "wss://ws.kraken.com/v2");
+        assert_eq!(
+            KrakenWire.url("wss://ws.kraken.com/v2"),
+            "wss://ws.kraken.com/v2"
+        );
     }
 }

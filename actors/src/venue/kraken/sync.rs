@@ -172,7 +172,9 @@ mod tests {
                 .collect()
         };
         let texts = |rows: &[(&str, &str)]| -> Vec<[Box<str>; 2]> {
-            rows.iter().map(|(p, q)| [Box::from(*p), Box::from(*q)]).collect()
+            rows.iter()
+                .map(|(p, q)| [Box::from(*p), Box::from(*q)])
+                .collect()
         };
         BookDelta {
             bids: levels(bids),
@@ -205,12 +207,23 @@ mod tests {
         let asks = [("101.0", "0.25"), ("102.5", "3")];
         let out = s.on_delta(delta(true, &bids, &asks, crc(&asks, &bids)));
         assert_eq!(out, SyncOutcome::Updated);
-        assert_eq!(s.ready().unwrap().top(5).bids, vec![[100.5, 1.0], [100.0, 0.5]]);
+        assert_eq!(
+            s.ready().unwrap().top(5).bids,
+            vec![[100.5, 1.0], [100.0, 0.5]]
+        );
         // A better ask pushes 102.5 out of the depth-2 book (Kraken sends no qty 0 for it).
         let new_asks = [("100.9", "0.1"), ("101.0", "0.25")];
-        let out = s.on_delta(delta(false, &[], &[("100.9", "0.1")], crc(&new_asks, &bids)));
+        let out = s.on_delta(delta(
+            false,
+            &[],
+            &[("100.9", "0.1")],
+            crc(&new_asks, &bids),
+        ));
         assert_eq!(out, SyncOutcome::Updated);
-        assert_eq!(s.ready().unwrap().top(5).asks, vec![[100.9, 0.1], [101.0, 0.25]]);
+        assert_eq!(
+            s.ready().unwrap().top(5).asks,
+            vec![[100.9, 0.1], [101.0, 0.25]]
+        );
         assert!(!s.ready().unwrap().covers(3), "no deeper than subscribed");
     }
 
@@ -221,9 +234,15 @@ mod tests {
         let asks = [("0.06", "1")];
         s.on_delta(delta(true, &bids, &asks, crc(&asks, &bids)));
         let out = s.on_delta(delta(false, &[("0.05", "11")], &[], 12345));
-        assert!(matches!(out, SyncOutcome::Resync(ref why) if why.contains("checksum")), "{out:?}");
+        assert!(
+            matches!(out, SyncOutcome::Resync(ref why) if why.contains("checksum")),
+            "{out:?}"
+        );
         assert!(s.ready().is_none(), "not served meanwhile");
-        assert_eq!(s.on_delta(delta(false, &[], &[], 1)), SyncOutcome::Unchanged);
+        assert_eq!(
+            s.on_delta(delta(false, &[], &[], 1)),
+            SyncOutcome::Unchanged
+        );
         let out = s.on_delta(delta(true, &bids, &asks, crc(&asks, &bids)));
         assert_eq!(out, SyncOutcome::Updated);
         assert!(s.ready().is_some());
@@ -235,7 +254,12 @@ mod tests {
         let mut s = KrakenSync::new(10);
         let bids = [("0.050", "10.0")];
         let asks = [("0.060", "1")];
-        let out = s.on_delta(delta(true, &bids, &asks, crc(&[("0.06", "1")], &[("0.05", "10")])));
+        let out = s.on_delta(delta(
+            true,
+            &bids,
+            &asks,
+            crc(&[("0.06", "1")], &[("0.05", "10")]),
+        ));
         assert!(matches!(out, SyncOutcome::Resync(_)), "{out:?}");
         let out = s.on_delta(delta(true, &bids, &asks, crc(&asks, &bids)));
         assert_eq!(out, SyncOutcome::Updated);
@@ -244,7 +268,10 @@ mod tests {
     #[test]
     fn an_update_before_any_snapshot_asks_for_one() {
         let mut s = KrakenSync::new(10);
-        assert_eq!(s.on_delta(delta(false, &[], &[], 0)), SyncOutcome::NeedSnapshot);
+        assert_eq!(
+            s.on_delta(delta(false, &[], &[], 0)),
+            SyncOutcome::NeedSnapshot
+        );
         assert!(s.ready().is_none());
     }
 }

@@ -81,8 +81,8 @@ struct TickerItem<'a> {
 /// A `ticker` item as the normalised ticker of `symbol`, with its time (the frame's, else
 /// `received_ms`: Kraken's ticker may carry none).
 pub fn ticker(data: &RawValue, symbol: &str, received_ms: i64) -> Result<(Ticker, i64), String> {
-    let items: Vec<TickerItem<'_>> = serde_json::from_str(data.get())
-        .map_err(|e| format!("unreadable ticker ({e})"))?;
+    let items: Vec<TickerItem<'_>> =
+        serde_json::from_str(data.get()).map_err(|e| format!("unreadable ticker ({e})"))?;
     let t = items.into_iter().next().ok_or("empty ticker")?;
     let last = number(t.last, "last")?;
     let time = match t.timestamp {
@@ -273,7 +273,10 @@ mod tests {
         let texts = d.texts.unwrap();
         assert_eq!(&*texts.bids[1][0], "105935.4");
         assert_eq!(&*texts.asks[0][1], "0.136");
-        assert_eq!(d.event_time_ms, time_ms("2023-10-06T17:35:55.440295Z").unwrap());
+        assert_eq!(
+            d.event_time_ms,
+            time_ms("2023-10-06T17:35:55.440295Z").unwrap()
+        );
         let text = fixture("book_update.json");
         let f = frame(&text).unwrap();
         let d = book(f.data.unwrap(), false, 0).unwrap();
@@ -306,7 +309,10 @@ mod tests {
 
         let text = fixture("subscribe_response.json");
         let f = frame(&text).unwrap();
-        assert_eq!((f.method, f.success, f.req_id), (Some("subscribe"), Some(true), Some(1)));
+        assert_eq!(
+            (f.method, f.success, f.req_id),
+            (Some("subscribe"), Some(true), Some(1))
+        );
     }
 
     #[test]
@@ -315,7 +321,9 @@ mod tests {
             serde_json::from_str(r#"[{"bids":[{"price":"x","qty":1}],"asks":[],"checksum":1}]"#)
                 .unwrap();
         assert!(book(&bad, false, 0).is_err());
-        let bad: Box<RawValue> = serde_json::from_str(r#"[{"bids":[{"price":-1,"qty":1}],"asks":[],"checksum":1}]"#).unwrap();
+        let bad: Box<RawValue> =
+            serde_json::from_str(r#"[{"bids":[{"price":-1,"qty":1}],"asks":[],"checksum":1}]"#)
+                .unwrap();
         assert!(book(&bad, false, 0).is_err(), "no sign in a price");
         let bad: Box<RawValue> = serde_json::from_str("[]").unwrap();
         assert!(ticker(&bad, "X/Y", 0).is_err());

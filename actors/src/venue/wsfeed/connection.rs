@@ -264,7 +264,11 @@ impl Connection {
         self.awaiting_ack.clear();
         self.last_seq = None;
         self.epoch += 1;
-        let every = self.shared.protocol.ping_every().max(Duration::from_millis(100));
+        let every = self
+            .shared
+            .protocol
+            .ping_every()
+            .max(Duration::from_millis(100));
         let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -538,7 +542,10 @@ impl Reader for Connection {
     }
 
     fn sequence(&mut self, seq: u64) -> u64 {
-        if self.last_seq.is_some_and(|last| last.checked_add(1) != Some(seq)) {
+        if self
+            .last_seq
+            .is_some_and(|last| last.checked_add(1) != Some(seq))
+        {
             tracing::warn!(exchange = %self.shared.exchange, connection = self.id, seq, "a message was lost on this connection");
             self.epoch += 1;
         }

@@ -28,8 +28,12 @@ pub trait Protocol: Send + Sync + 'static {
 
     /// The control messages subscribing (or unsubscribing) `names`, each with the request id
     /// it carries (taken from `next_id`) when the venue acknowledges by id.
-    fn control(&self, subscribe: bool, names: &[String], next_id: &mut u64)
-        -> Vec<(Option<u64>, String)>;
+    fn control(
+        &self,
+        subscribe: bool,
+        names: &[String],
+        next_id: &mut u64,
+    ) -> Vec<(Option<u64>, String)>;
 
     /// The venue's application-level ping, where it wants one besides websocket pings.
     fn ping(&self, _id: u64) -> Option<String> {
