@@ -17,7 +17,7 @@ use serde_json::json;
 pub use sync::CoinbaseSync;
 
 use crate::model::{now_ms, MarketData};
-use crate::venue::wsfeed::{Protocol, Reader};
+use crate::venue::wsfeed::{by_channel, Protocol, Reader};
 use crate::venue::{LiveData, StreamKey};
 
 /// Coinbase Advanced Trade's public market data websocket.
@@ -66,19 +66,13 @@ impl Protocol for CoinbaseWire {
         } else {
             "unsubscribe"
         };
-        let mut messages = Vec::new();
-        for channel in CHANNELS {
-            let products: Vec<&str> = names
-                .iter()
-                .filter_map(|n| n.split_once(':'))
-                .filter(|(c, _)| *c == channel)
-                .map(|(_, p)| p)
-                .collect();
-            if !products.is_empty() {
+        let mut messages: Vec<(Option<u64>, String)> = by_channel(names, &CHANNELS)
+            .into_iter()
+            .map(|(channel, products)| {
                 let message = json!({"type": kind, "product_ids": products, "channel": channel});
-                messages.push((None, message.to_string()));
-            }
-        }
+                (None, message.to_string())
+            })
+            .collect();
         if subscribe && !messages.is_empty() {
             // Idempotent: every subscribing batch makes sure heartbeats flow.
             let heartbeats = json!({"type": "subscribe", "channel": "heartbeats"});

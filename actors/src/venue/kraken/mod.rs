@@ -16,7 +16,7 @@ use serde_json::json;
 pub use sync::KrakenSync;
 
 use crate::model::{now_ms, MarketData};
-use crate::venue::wsfeed::{Protocol, Reader};
+use crate::venue::wsfeed::{by_channel, Protocol, Reader};
 use crate::venue::{LiveData, StreamKey};
 
 /// Kraken's public websocket v2.
@@ -31,11 +31,6 @@ pub const MAX_STREAMS_PER_CONNECTION: usize = 400;
 pub struct KrakenWire;
 
 const CHANNELS: [&str; 4] = ["ticker", "book", "trade", "ohlc"];
-
-/// `book:BTC/USD` → (`book`, `BTC/USD`).
-fn split(name: &str) -> Option<(&str, &str)> {
-    name.split_once(':')
-}
 
 impl Protocol for KrakenWire {
     fn url(&self, base: &str) -> String {
@@ -77,16 +72,7 @@ impl Protocol for KrakenWire {
             "unsubscribe"
         };
         let mut messages = Vec::new();
-        for channel in CHANNELS {
-            let symbols: Vec<&str> = names
-                .iter()
-                .filter_map(|n| split(n))
-                .filter(|(c, _)| *c == channel)
-                .map(|(_, s)| s)
-                .collect();
-            if symbols.is_empty() {
-                continue;
-            }
+        for (channel, symbols) in by_channel(names, &CHANNELS) {
             let id = *next_id;
             *next_id += 1;
             let mut params = json!({"channel": channel, "symbol": symbols});

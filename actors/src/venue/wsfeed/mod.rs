@@ -9,4 +9,4 @@ mod feed;
 mod protocol;
 
 pub use feed::{FeedStatus, WsFeed};
-pub use protocol::{Protocol, Reader};
+pub use protocol::{by_channel, Protocol, Reader};

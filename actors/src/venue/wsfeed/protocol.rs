@@ -76,3 +76,24 @@ pub trait Reader {
     /// another epoch than its snapshot's follows a loss (see `BookDelta::epoch`).
     fn sequence(&mut self, seq: u64) -> u64;
 }
+
+/// Stream names spelled `<channel>:<id>` (Kraken, Coinbase) grouped by channel, in
+/// `channels`' order, channels without a name left out: one control message each.
+pub fn by_channel<'a>(
+    names: &'a [String],
+    channels: &[&'static str],
+) -> Vec<(&'static str, Vec<&'a str>)> {
+    channels
+        .iter()
+        .map(|channel| {
+            let ids = names
+                .iter()
+                .filter_map(|n| n.split_once(':'))
+                .filter(|(c, _)| c == channel)
+                .map(|(_, id)| id)
+                .collect::<Vec<_>>();
+            (*channel, ids)
+        })
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect()
+}
