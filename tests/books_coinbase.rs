@@ -22,6 +22,7 @@ async fn a_watched_coinbase_book_is_true_and_a_sequence_gap_resyncs_once() {
     w.sim.ws_venue_skip("BTCUSDT").expect("skip");
     w.one_resync_then_true(1.0, "sequence gap").await;
     assert_eq!(w.sim.ws_venue_stats().skipped, 1);
+    w.heals_after_a_drop().await;
 }
 
 #[tokio::test]

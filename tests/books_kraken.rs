@@ -26,6 +26,7 @@ async fn a_watched_kraken_book_is_true_and_a_gap_or_bad_checksum_resyncs_once() 
     w.sim.ws_venue_corrupt_checksum("BTCUSDT").expect("corrupt");
     w.one_resync_then_true(2.0, "checksum mismatch").await;
     assert_eq!(w.sim.ws_venue_stats().corrupted, 1);
+    w.heals_after_a_drop().await;
 }
 
 #[tokio::test]

@@ -182,6 +182,26 @@ impl Watched {
         assert!(last.contains(why), "resynchronised for {why}: {last}");
     }
 
+    /// The venue's connections drop (no close frame, as a dead network): the feed reconnects,
+    /// resubscribes, the new subscription's snapshot replaces the book, and the served book
+    /// is true again within 5 s, with no resync counted (a new session is not a gap).
+    pub async fn heals_after_a_drop(&self) {
+        let resyncs = self.resyncs().await;
+        let snapshots = self.sim.ws_venue_stats().snapshots;
+        assert!(self.sim.ws_drop_connections(false) >= 1);
+        let dropped_at = Instant::now();
+        // Until the new session's snapshot came: a book the simulator held since the drop.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.served_is_true(Duration::from_secs(5)).await;
+        assert!(dropped_at.elapsed() < Duration::from_secs(5));
+        assert_eq!(self.resyncs().await, resyncs);
+        until("a new book snapshot", || {
+            self.sim.ws_venue_stats().snapshots > snapshots
+        })
+        .await;
+        self.served_is_true(Duration::from_secs(2)).await;
+    }
+
     /// Trades served from the tape, in order with the venue's (consecutive) ids, with no REST
     /// call to `trades_endpoint` while watched; the ticker from the stream.
     pub async fn trades_and_ticker_stream(&self, trades_endpoint: &str) {
@@ -233,6 +253,14 @@ impl Watched {
         let last = ticker["last"].as_f64().expect("a last price");
         let now = self.sim.current_price("BTCUSDT").expect("listed");
         assert!((last - now).abs() / now < 0.01, "{last} vs {now}");
+    }
+}
+
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}: not in 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
