@@ -1,6 +1,6 @@
 //! `crypto-market-sim`: an offline exchange simulator speaking Binance's spot REST and websocket
-//! market-stream formats, and the public spot REST market data of OKX, Bybit, Kraken and
-//! Coinbase in each one's own format.
+//! market-stream formats, and the public spot REST market data and websockets of OKX, Bybit,
+//! Kraken and Coinbase in each one's own format.
 //!
 //! ```no_run
 //! use crypto_market_sim::{Faults, SimConfig, Simulator};
@@ -35,8 +35,21 @@
 //!
 //! All venues share the seed's price walk; each adds a small fixed skew and per-step wobble
 //! (a few basis points), so their prices differ slightly and deterministically. Binance lists
-//! BNB/USDT, the others do not. The other venues are REST only (no websocket streams). Their
-//! endpoint names and how ccxt maps their errors: see the `venues` module (`src/venues/mod.rs`).
+//! BNB/USDT, the others do not. Their REST endpoint names and how ccxt maps their errors: see
+//! the `venues` module (`src/venues/mod.rs`). Each also serves its public websocket (OKX
+//! `/ws/v5/public` and `/ws/v5/business`, Bybit `/v5/public/spot`, Kraken `/v2`, Coinbase `/`:
+//! see `src/vws/mod.rs`), books with the venue's sequence numbers and checksums, and faults to
+//! lose an update or corrupt a checksum:
+//!
+//! ```no_run
+//! use crypto_market_sim::{SimConfig, Simulator, Venue};
+//! let okx = Simulator::start(SimConfig { venue: Venue::Okx, ..SimConfig::default() }).unwrap();
+//! let url = format!("{}/ws/v5/public", okx.ws_url()); // subscribe to books BTC-USDT there
+//! okx.ws_venue_skip("BTCUSDT").unwrap(); // the next update's prevSeqId is not the last seqId
+//! okx.ws_venue_corrupt_checksum("BTCUSDT").unwrap();
+//! let book = okx.ws_venue_book("BTCUSDT", None); // what the client should now hold
+//! # let _ = (url, book);
+//! ```
 //! The binary serves several at once: `crypto-market-sim --exchanges binance,okx,bybit,kraken,
 //! coinbase` (consecutive ports from `--addr`, one `<id> <url>` line each on stdout).
 //!
@@ -65,6 +78,9 @@
 //! * `ws`: Binance's websocket market streams (`/ws/<stream>`, `/stream?streams=..`) on the same
 //!   port, with their limits, pings and `/__sim/ws` controls (drop, refuse, stall,
 //!   serverShutdown, update intervals).
+//! * `vws`: OKX's, Bybit's, Kraken's and Coinbase's websockets on their listeners: topics
+//!   published once per update (`topics`), book updates and checksums (`book`), one module per
+//!   venue's protocol and formats, and the `/__sim/ws/venue/*` controls (`control`).
 //! * `faults`, `counters`, `requests`: fault injection, call counting, REQUEST_WEIGHT limiting,
 //!   the request log.
 //! * `venue`, `venues`: [`Venue`] and its price skew; OKX, Bybit, Kraken and Coinbase REST
@@ -86,6 +102,7 @@ mod server;
 mod state;
 mod venue;
 mod venues;
+mod vws;
 mod ws;
 
 pub use config::{FileConfig, SimConfig};
@@ -96,4 +113,6 @@ pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{rest_urls, start_on, SimHandle, Simulator};
 pub use venue::{Quote, TrueBook, Venue};
+pub use vws::control::VenueBook;
+pub use vws::VenueWsStats;
 pub use ws::{WsConnectionStats, WsIntervals, WsStats};

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// Offline exchange simulator with fault injection: Binance spot REST and websocket streams,
-/// and with --exchanges the public spot REST market data of OKX, Bybit, Kraken and Coinbase.
+/// and with --exchanges the public spot REST market data and websockets of OKX, Bybit, Kraken
+/// and Coinbase.
 #[derive(Parser, Debug)]
 #[command(
     name = "crypto-market-sim",
@@ -22,7 +23,8 @@ started on consecutive ports from --addr, in the order given (127.0.0.1:9000 -> 
 okx 9001, bybit 9002, kraken 9003, coinbase 9004), and one line `<id> http://127.0.0.1:PORT` per \
 exchange is printed. Each serves that exchange's own paths (/api/v3 Binance, /api/v5 OKX, /v5 \
 Bybit, /0/public Kraken, /api/v3/brokerage Coinbase) and has its own faults, counters and /__sim \
-controls; websocket streams are Binance's only. Without --exchanges: Binance only."
+controls. Websockets: Binance /ws and /stream, OKX /ws/v5/public and /ws/v5/business, Bybit \
+/v5/public/spot, Kraken /v2, Coinbase /. Without --exchanges: Binance only."
 )]
 struct Cli {
     /// Exchanges to serve, comma-separated, one listener each on consecutive ports

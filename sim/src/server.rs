@@ -64,7 +64,7 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
         .enable_all()
         .build()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    // Binance's router carries its websocket streams too; the other venues are REST only.
+    // Every router carries its venue's websocket too (Binance's `ws`, the others' `vws`).
     let app = crate::venues::router(state.clone()).unwrap_or_else(|| router(state.clone()));
     let binance = state.config.venue == crate::Venue::Binance;
     let state_for_ws = state.clone();
@@ -82,6 +82,8 @@ pub fn start_on(config: SimConfig, addr: SocketAddr) -> io::Result<SimHandle> {
                 // The websocket publishers run on this runtime until it shuts down.
                 if binance {
                     ws::publish::spawn(state_for_ws);
+                } else {
+                    crate::vws::spawn(state_for_ws);
                 }
                 let (grace_tx, grace_rx) = oneshot::channel::<()>();
                 let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -256,6 +258,13 @@ impl SimHandle {
             .map_err(|err| err.body())
     }
 
+    /// Other venues: what their REST would answer to `path_and_query`
+    /// (`/api/v5/market/books?instId=BTC-USDT&sz=400`) at wall time `at_ms`, computed as at that
+    /// instant (no counting, weight or faults). Lets tests compare a websocket message with REST.
+    pub fn venue_rest_body_at(&self, path_and_query: &str, at_ms: u64) -> Result<String, String> {
+        crate::venues::body_at(&self.state, path_and_query, at_ms)
+    }
+
     /// `ws://127.0.0.1:PORT` (no trailing slash): append `/ws/btcusdt@ticker` or
     /// `/stream?streams=...`.
     pub fn ws_url(&self) -> String {
@@ -341,6 +350,43 @@ impl SimHandle {
             ticker_ms: ms,
             ..self.ws_intervals()
         })
+    }
+
+    /// The URL of the venue's public websocket: `ws://127.0.0.1:PORT/ws/v5/public` (OKX; its
+    /// candles are on `/ws/v5/business`), `/v5/public/spot` (Bybit), `/v2` (Kraken), `/`
+    /// (Coinbase); Binance's `ws_url()` + `/ws`.
+    pub fn ws_venue_url(&self) -> String {
+        let path = crate::vws::path(self.venue()).unwrap_or("/ws");
+        format!("{}{path}", self.ws_url())
+    }
+
+    /// OKX's, Bybit's, Kraken's and Coinbase's websocket counters and armed faults.
+    pub fn ws_venue_stats(&self) -> crate::VenueWsStats {
+        self.state.vws.stats()
+    }
+
+    /// The book of `symbol` (`BTCUSDT` or the venue's id) as a client of the venue's websocket
+    /// holds it after the last update sent (`depth`: which subscribed depth, None: the deepest),
+    /// or None if no connection subscribes to it.
+    pub fn ws_venue_book(&self, symbol: &str, depth: Option<usize>) -> Option<crate::VenueBook> {
+        crate::vws::control::book(&self.state, symbol, depth)
+    }
+
+    /// Loses the next websocket book update of `symbol`: it is not sent, its sequence number is
+    /// used up (OKX `prevSeqId`, Bybit `u`, Coinbase `sequence_num` jump; Kraken's book is off).
+    pub fn ws_venue_skip(&self, symbol: &str) -> Result<(), String> {
+        crate::vws::control::skip(&self.state, symbol)
+    }
+
+    /// Sends the next websocket book update of `symbol` with a wrong checksum (OKX, Kraken).
+    pub fn ws_venue_corrupt_checksum(&self, symbol: &str) -> Result<(), String> {
+        crate::vws::control::corrupt(&self.state, symbol)
+    }
+
+    /// Stops (`on`) or resumes a venue websocket stream: `kind` is `book`, `ticker`, `trades`
+    /// or `candle`.
+    pub fn ws_venue_stall(&self, kind: &str, symbol: &str, on: bool) -> Result<(), String> {
+        crate::vws::control::stall(&self.state, kind, symbol, on)
     }
 
     /// The venue served ([`SimConfig::venue`]).

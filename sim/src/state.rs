@@ -32,6 +32,8 @@ pub struct SimState {
     pub requests: RequestLog,
     /// The websocket layer: connections, topics, websocket faults.
     pub ws: Hub,
+    /// OKX's, Bybit's, Kraken's and Coinbase's websockets: topics, book feeds, their faults.
+    pub vws: crate::vws::VenueWs,
     /// Last 200 body per (endpoint, symbol param). Bytes, so storing is a refcount bump; parsed
     /// only when a test asks.
     last: Mutex<HashMap<LastKey, Bytes>>,
@@ -62,6 +64,7 @@ impl SimState {
             requests: RequestLog::new(MAX_REQUESTS),
             last: Mutex::new(HashMap::new()),
             markets: Markets::new(market),
+            vws: crate::vws::VenueWs::new(config.venue),
             ws: Hub::new(WsIntervals {
                 ticker_ms: config.ws_ticker_interval_ms,
                 book_ticker_ms: config.ws_book_ticker_interval_ms,
@@ -99,6 +102,7 @@ impl SimState {
     pub fn reset(&self) {
         self.markets.reset();
         self.ws.reset();
+        self.vws.reset();
         self.faults.set(Default::default());
         self.calls.reset();
         self.requests.reset();

@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod http_front;
 pub mod redis;
 pub mod redis_topology;
+pub mod venue_books;
 pub mod worker;
 
 use std::process::Stdio;

@@ -21,6 +21,9 @@ pub enum LiveNeed {
     Snapshot { limit: u32 },
     /// The last trades, to start the tape with.
     Trades,
+    /// A new book snapshot from the stream: resubscribe the book (venues that send their
+    /// snapshots in the stream).
+    Resubscribe,
 }
 
 #[derive(Default)]
@@ -32,6 +35,17 @@ struct Inner {
     /// Seeding asked for and not yet done.
     seeding: bool,
     candle: Option<LiveCandle>,
+}
+
+/// How `sync`'s book gets a new snapshot: from the stream (resubscribed) or by REST.
+fn snapshot_need(sync: &dyn BookSync) -> LiveNeed {
+    if sync.snapshot_in_stream() {
+        LiveNeed::Resubscribe
+    } else {
+        LiveNeed::Snapshot {
+            limit: sync.snapshot_limit(),
+        }
+    }
 }
 
 pub struct Live {
@@ -94,9 +108,9 @@ impl Live {
                 }
                 let sync = inner.sync.as_mut()?;
                 let outcome = sync.on_delta(delta);
-                let limit = sync.snapshot_limit();
+                let need = snapshot_need(sync.as_ref());
                 drop(inner);
-                self.outcome(outcome, limit)
+                self.outcome(outcome, need)
             }
             LiveData::Trade(trade) => {
                 inner.tape.push(trade);
@@ -123,19 +137,19 @@ impl Live {
         }
     }
 
-    fn outcome(&self, outcome: SyncOutcome, limit: u32) -> Option<LiveNeed> {
+    fn outcome(&self, outcome: SyncOutcome, need: LiveNeed) -> Option<LiveNeed> {
         match outcome {
             SyncOutcome::Updated => {
                 self.book_version.send_modify(|v| *v += 1);
                 None
             }
             SyncOutcome::Unchanged => None,
-            SyncOutcome::NeedSnapshot => Some(LiveNeed::Snapshot { limit }),
+            SyncOutcome::NeedSnapshot => Some(need),
             SyncOutcome::Resync(why) => {
                 metrics::counter!("cmm_book_resyncs_total", "exchange" => self.exchange.to_string())
                     .increment(1);
                 tracing::warn!(exchange = %self.exchange, %why, "local book out of sequence: resynchronising");
-                Some(LiveNeed::Snapshot { limit })
+                Some(need)
             }
         }
     }
@@ -145,9 +159,9 @@ impl Live {
         let mut inner = self.inner();
         let sync = inner.sync.as_mut()?;
         let outcome = sync.on_snapshot(snapshot);
-        let limit = sync.snapshot_limit();
+        let need = snapshot_need(sync.as_ref());
         drop(inner);
-        self.outcome(outcome, limit)
+        self.outcome(outcome, need)
     }
 
     /// The REST trades the tape starts from (oldest first); the streamed ones since stay.

@@ -23,8 +23,16 @@ pub struct BookSnapshot {
     pub update_id: u64,
 }
 
+/// The price and size texts of levels exactly as the venue printed them, parallel to a
+/// change's levels: a venue whose checksum is over that text (Kraken) is checked with them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LevelTexts {
+    pub bids: Vec<[Box<str>; 2]>,
+    pub asks: Vec<[Box<str>; 2]>,
+}
+
 /// One incremental change as the venue numbers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BookDelta {
     /// First and last update id the change covers (Binance `U`, `u`; equal where the venue
     /// numbers each message once).
@@ -36,6 +44,17 @@ pub struct BookDelta {
     pub asks: Vec<Level>,
     /// Exchange time, Unix ms.
     pub event_time_ms: i64,
+    /// The venue sent the whole book in the stream (a new subscription's first message):
+    /// it replaces what is held.
+    pub snapshot: bool,
+    /// The venue's checksum of the book after this change, where it sends one.
+    pub checksum: Option<u32>,
+    /// The levels' texts, where the checksum is over them.
+    pub texts: Option<Box<LevelTexts>>,
+    /// Where the venue numbers every message of a connection (Coinbase), the connection's
+    /// count of gaps when this change came: a change of another epoch than its book's
+    /// snapshot may follow a lost one.
+    pub epoch: u64,
 }
 
 /// Bid or ask.
@@ -59,6 +78,9 @@ pub struct LocalBook {
     /// None: the side was whole.
     bid_floor: Option<Exact>,
     ask_ceiling: Option<Exact>,
+    /// Levels a side the venue keeps its book to (Kraken: the subscribed depth); levels
+    /// pushed beyond it go, and no deeper book is known.
+    kept: Option<usize>,
 }
 
 impl LocalBook {
@@ -85,6 +107,23 @@ impl LocalBook {
         book
     }
 
+    /// Keeps the best `n` levels a side from now on (a venue that sends a book of that
+    /// depth): what falls beyond goes after each change.
+    pub fn keep_top(&mut self, n: usize) {
+        self.kept = Some(n);
+        self.truncate();
+    }
+
+    fn truncate(&mut self) {
+        let Some(n) = self.kept else { return };
+        while self.bids.len() > n {
+            self.bids.pop_first();
+        }
+        while self.asks.len() > n {
+            self.asks.pop_last();
+        }
+    }
+
     /// Applies absolute sizes; 0 removes the level.
     pub fn apply(&mut self, bids: &[Level], asks: &[Level]) {
         for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
@@ -100,6 +139,7 @@ impl LocalBook {
                 }
             }
         }
+        self.truncate();
     }
 
     pub fn best_bid(&self) -> Option<(Exact, Exact)> {
@@ -131,6 +171,9 @@ impl LocalBook {
 
     /// Whether the best `n` levels of both sides are known (or the sides are whole).
     pub fn covers(&self, n: usize) -> bool {
+        if self.kept.is_some_and(|kept| n > kept) {
+            return false;
+        }
         let (bids, asks) = self.depth();
         (bids >= n || self.bid_floor.is_none()) && (asks >= n || self.ask_ceiling.is_none())
     }
@@ -215,6 +258,17 @@ mod tests {
         assert_eq!(b.top(10).bids, vec![[99.0, 1.0]]);
         // A whole (uncut) snapshot covers any depth.
         assert!(LocalBook::from_snapshot(&snap, 5).covers(1000));
+    }
+
+    #[test]
+    fn a_kept_depth_drops_what_falls_beyond_and_covers_no_deeper() {
+        let mut b = LocalBook::from_levels(&[l("100", "1"), l("99", "1")], &[l("101", "1")], 0);
+        b.keep_top(2);
+        b.apply(&[l("100.5", "1")], &[l("100.8", "1"), l("100.9", "1")]);
+        let top = b.top(10);
+        assert_eq!(top.bids, vec![[100.5, 1.0], [100.0, 1.0]], "99 pushed out");
+        assert_eq!(top.asks, vec![[100.8, 1.0], [100.9, 1.0]], "101 pushed out");
+        assert!(b.covers(2) && !b.covers(3));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use candle::{Candle, Timeframe};
 pub use derivatives::{CandlePrice, FundingPoint, FundingRate, OpenInterest};
 pub use exact::{BadDecimal, Exact};
 pub use key::CacheKey;
-pub use local_book::{BookDelta, BookSnapshot, Level, LocalBook, Side};
+pub use local_book::{BookDelta, BookSnapshot, Level, LevelTexts, LocalBook, Side};
 pub use market::{Market, MarketTerms, MarketType, DEFAULT_MARKET_TYPES};
 pub use order_book::OrderBook;
 pub use request::{DataKind, DataRequest, MarketData};

@@ -11,7 +11,7 @@ use super::markets::Pending;
 use super::messages::{Delivery, LiveWanted, Route, Unwatch, VenueEvent};
 use super::Router;
 use crate::bridge::{FeedUnwanted, FeedWanted};
-use crate::directory::{Directory, Store, SymbolEntry, SymbolMailbox};
+use crate::directory::{Directory, LiveNeed, Store, SymbolEntry, SymbolMailbox};
 use crate::model::{DataRequest, MarketData, Source, Stamped};
 use crate::venue::{EventSink, Exchange, Feed, LiveEvent, LiveSink, MarketEvent, StreamKey};
 
@@ -105,6 +105,13 @@ pub(super) fn live_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> Li
             return;
         }
         let need = entry.live.on_event(event.data, || venue.venue.book_sync());
+        if need == Some(LiveNeed::Resubscribe) {
+            // The venue sends snapshots in the stream: straight from the feed's thread.
+            if let Some(feed) = venue.venue.feed() {
+                feed.resync_book(&event.symbol);
+            }
+            return;
+        }
         if let (Some(need), Some(actor)) = (need, entry.actor()) {
             actor.live_fetch(need);
         }

@@ -87,6 +87,11 @@ impl SymbolActor {
         match need {
             LiveNeed::Snapshot { limit } => self.fetch_snapshot(limit, ctx),
             LiveNeed::Trades => self.seed_trades(ctx),
+            LiveNeed::Resubscribe => {
+                if let Some(feed) = self.venue.feed() {
+                    feed.resync_book(&self.entry.symbol);
+                }
+            }
         }
     }
 }

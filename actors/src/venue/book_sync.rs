@@ -34,6 +34,11 @@ pub trait BookSync: Send {
     fn ready(&self) -> Option<&LocalBook>;
     /// Levels a side to ask snapshots for.
     fn snapshot_limit(&self) -> u32;
+    /// Whether the venue sends its snapshots in the stream (a new subscription starts with
+    /// one): then a snapshot is asked for by resubscribing the book, not by REST.
+    fn snapshot_in_stream(&self) -> bool {
+        false
+    }
 }
 
 /// Changes kept while waiting for a snapshot; past this the oldest go (the snapshot will then
@@ -193,6 +198,7 @@ mod tests {
             bids,
             asks,
             event_time_ms: last as i64,
+            ..BookDelta::default()
         }
     }
 

@@ -153,6 +153,10 @@ pub trait Feed: Send + Sync + 'static {
     fn subscribe(&self, streams: &[StreamKey]);
     /// Stop carrying these streams (no longer wanted by anyone).
     fn unsubscribe(&self, streams: &[StreamKey]);
+    /// Unsubscribe and subscribe again `symbol`'s book stream: where the venue sends its
+    /// snapshot in the stream, this is how a book that went wrong gets a new one (the
+    /// default: the feed has no such book).
+    fn resync_book(&self, _symbol: &str) {}
     /// Every event of every carried stream (with a sink: those it handed back).
     fn events(&self) -> broadcast::Receiver<MarketEvent>;
     /// Where events go first, if the feed supports direct delivery (the default: it does

@@ -6,9 +6,12 @@ pub mod book_sync;
 mod budget;
 pub mod ccxt;
 mod circuit;
+pub mod coinbase;
 mod error;
 pub mod feed;
 mod health;
+pub mod kraken;
+pub mod wsfeed;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -88,7 +91,7 @@ impl VenueConfig {
 }
 
 /// Exchanges whose websocket format this build speaks (the others stream by REST polling).
-pub const FEED_EXCHANGES: &[&str] = &["binance"];
+pub const FEED_EXCHANGES: &[&str] = &["binance", "kraken", "coinbase"];
 
 /// The websocket feed for `config`'s exchange format, if this build speaks it.
 pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
@@ -103,10 +106,45 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
                 backoff_min: Duration::from_millis(500),
                 backoff_max: Duration::from_secs(5),
             };
-            let spot = binance::BinanceFeed::new(&config.id, options(binance::DEFAULT_WS_URL));
+            let spot = wsfeed::WsFeed::new(
+                &config.id,
+                options(binance::DEFAULT_WS_URL),
+                binance::protocol(),
+            );
             let futures = spot.sibling(options(binance::DEFAULT_FUTURES_WS_URL));
             Some(std::sync::Arc::new(binance::SplitFeed::new(spot, futures)))
         }
+        "kraken" => Some(std::sync::Arc::new(wsfeed::WsFeed::new(
+            &config.id,
+            FeedOptions {
+                url: config
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| kraken::DEFAULT_WS_URL.to_owned()),
+                stall_after: config.ws_stall_after,
+                max_streams_per_connection: kraken::MAX_STREAMS_PER_CONNECTION,
+                // Kraken counts messages per connection more leniently than Binance.
+                control_interval: Duration::from_millis(100),
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(5),
+            },
+            kraken::protocol(),
+        ))),
+        "coinbase" => Some(std::sync::Arc::new(wsfeed::WsFeed::new(
+            &config.id,
+            FeedOptions {
+                url: config
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| coinbase::DEFAULT_WS_URL.to_owned()),
+                stall_after: config.ws_stall_after,
+                max_streams_per_connection: coinbase::MAX_STREAMS_PER_CONNECTION,
+                control_interval: Duration::from_millis(100),
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(5),
+            },
+            coinbase::protocol(),
+        ))),
         _ => None,
     }
 }
@@ -117,6 +155,8 @@ pub fn book_sync_for(exchange: &str) -> Option<Box<dyn BookSync>> {
     match exchange {
         // 1000 levels: weight 10 on Binance (5000 costs 250).
         "binance" => Some(Box::new(BinanceSync::new(1000))),
+        "kraken" => Some(Box::new(kraken::KrakenSync::new(kraken::BOOK_DEPTH))),
+        "coinbase" => Some(Box::new(coinbase::CoinbaseSync::new())),
         _ => None,
     }
 }

@@ -73,11 +73,11 @@
 //!   (500) / `EService:Unavailable` → `ExchangeNotAvailable` [all Unavailable].
 
 pub mod binance_futures;
-mod bybit;
-mod coinbase;
+pub(crate) mod bybit;
+pub(crate) mod coinbase;
 pub mod format;
-mod kraken;
-mod okx;
+pub(crate) mod kraken;
+pub(crate) mod okx;
 
 use crate::counters::Verdict;
 use crate::market::{Market, Symbol};
@@ -213,9 +213,28 @@ pub fn router(state: Arc<SimState>) -> Option<Router> {
     Some(
         Router::new()
             .merge(crate::rest::control_routes())
+            // The venue's websocket, and the websocket controls (drop, refuse, shutdown, stats)
+            // shared with Binance's streams.
+            .merge(crate::ws::control::routes())
+            .merge(crate::vws::routes(state.config.venue))
             .fallback(serve)
             .with_state(state),
     )
+}
+
+/// What the venue's REST would answer to `path_and_query` at wall time `at_ms` (no counting,
+/// weight or faults): the 200 body, or Err with why not. Spot only.
+pub fn body_at(st: &SimState, path_and_query: &str, at_ms: u64) -> Result<String, String> {
+    let api = api(st.config.venue).ok_or("Binance: use SimHandle::rest_body_at")?;
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let e = api
+        .endpoint(path)
+        .ok_or_else(|| format!("no endpoint {path}"))?;
+    api.handle(e, path, &st.market(), &Params::parse(query), at_ms)
+        .map_err(|r| format!("{r:?}"))
 }
 
 async fn serve(State(st): State<Arc<SimState>>, uri: Uri) -> Response {

@@ -1,14 +1,12 @@
 //! Binance's websocket side (its REST side is ccxt's): the spot market-stream wire format and
-//! the live feed built on it.
+//! its dialect of the shared feed ([`crate::venue::wsfeed`]).
 
-mod connect;
-mod connection;
-mod feed;
+mod protocol;
 mod split;
 pub mod streams;
 pub mod wire;
 
-pub use feed::{BinanceFeed, FeedStatus};
+pub use protocol::{protocol, BinanceWire};
 pub use split::SplitFeed;
 
 /// Binance's public market-stream endpoint.

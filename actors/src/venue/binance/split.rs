@@ -4,16 +4,16 @@
 
 use tokio::sync::broadcast;
 
-use super::BinanceFeed;
+use crate::venue::wsfeed::WsFeed;
 use crate::venue::{EventSink, Feed, FeedStats, LiveSink, MarketEvent, StreamKey};
 
 pub struct SplitFeed {
-    spot: BinanceFeed,
-    futures: BinanceFeed,
+    spot: WsFeed,
+    futures: WsFeed,
 }
 
 impl SplitFeed {
-    pub fn new(spot: BinanceFeed, futures: BinanceFeed) -> Self {
+    pub fn new(spot: WsFeed, futures: WsFeed) -> Self {
         Self { spot, futures }
     }
 
@@ -47,8 +47,13 @@ impl Feed for SplitFeed {
         }
     }
 
+    fn resync_book(&self, symbol: &str) {
+        // Books stream on spot only.
+        self.spot.resync_book(symbol);
+    }
+
     fn events(&self) -> broadcast::Receiver<MarketEvent> {
-        // One channel, shared by both (see `BinanceFeed::sibling`).
+        // One channel, shared by both (see `WsFeed::sibling`).
         self.spot.events()
     }
 

@@ -82,6 +82,7 @@ pub fn depth(data: &RawValue) -> Result<BookDelta, String> {
         bids: levels(&e.b)?,
         asks: levels(&e.a)?,
         event_time_ms: e.event_time,
+        ..BookDelta::default()
     })
 }
 

@@ -59,7 +59,7 @@ pub fn instruments(m: &Market, p: &Params) -> Result<Value, Reject> {
     Ok(json!({"category": p.get("category"), "list": list, "nextPageCursor": ""}))
 }
 
-fn ticker(m: &Market, s: &Symbol, now: u64) -> Value {
+pub fn ticker(m: &Market, s: &Symbol, now: u64) -> Value {
     let d = m.day_stats(s, now);
     // Bybit reports the 24h change as a fraction ("0.0123" = +1.23 %).
     let pcnt = d.change_percent() / 100.0;

@@ -3,7 +3,7 @@
 //! `BTCUSDT`. Errors are HTTP 200 with a non-zero `retCode`, except the IP ban (HTTP 403).
 //! Linear perpetuals (`category=linear`) in `derivatives.rs`, counted as `linear:<endpoint>`.
 
-mod data;
+pub(crate) mod data;
 mod derivatives;
 
 use super::{Answer, Reject, VenueApi};

@@ -2,7 +2,7 @@
 //! `BTC-USDT`), plus the v2 currency lists ccxt loads with the markets (`/v2/...`). Bodies carry
 //! no envelope; errors are `{"error":"NOT_FOUND","error_details":..,"message":..}` with a 4xx.
 
-mod data;
+pub(crate) mod data;
 
 use super::{Answer, Reject, VenueApi};
 use crate::market::Market;

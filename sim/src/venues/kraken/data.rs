@@ -131,7 +131,7 @@ pub fn depth(m: &Market, p: &Params, now: u64) -> Result<Value, Reject> {
 }
 
 /// Kraken `interval` (minutes) → the market's interval.
-fn interval(minutes: &str) -> Option<Interval> {
+pub fn interval(minutes: &str) -> Option<Interval> {
     let name = match minutes {
         "1" => "1m",
         "5" => "5m",

@@ -2,7 +2,7 @@
 //! keyed by pair id (`XBTUSDT`), prices at the pair's decimals, times in seconds. Errors are HTTP
 //! 200 with `error` strings such as `EQuery:Unknown asset pair`.
 
-mod data;
+pub(crate) mod data;
 
 use super::{Answer, Reject, VenueApi};
 use crate::market::Market;

@@ -2,7 +2,7 @@
 //! every number a decimal string, instruments `BTC-USDT`; perpetual swaps (`BTC-USDT-SWAP`,
 //! `instType=SWAP`) in `derivatives.rs`, counted as `swap:<endpoint>`.
 
-mod data;
+pub(crate) mod data;
 mod derivatives;
 
 use super::{Answer, Reject, VenueApi};

@@ -1,5 +1,6 @@
-//! Binance's live feed: the [`Feed`] the router drives. A manager task spreads the wanted
-//! streams over connections (up to `max_streams_per_connection` each, more connections past
+//! A venue's live feed: the [`Feed`] the router drives, the same for every venue (the
+//! venue's dialect is its [`Protocol`]). A manager task spreads the wanted streams over
+//! connections (up to `max_streams_per_connection` each, more connections past
 //! that), closes a connection when its last stream goes, and replaces a connection the
 //! server is about to drop (`serverShutdown`, 24 h) make-before-break.
 //!
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::connection::{Command, Connection, Shared};
-use super::{streams, wire};
+use super::protocol::Protocol;
 use crate::venue::{EventSink, Feed, FeedOptions, FeedStats, LiveSink, MarketEvent, StreamKey};
 
 /// Events buffered for a slow consumer before it skips ahead (newer values follow).
@@ -30,6 +31,8 @@ pub enum ManagerEvent {
 enum Request {
     Subscribe(Vec<StreamKey>),
     Unsubscribe(Vec<StreamKey>),
+    /// Resubscribe the book stream(s) of this unified symbol.
+    ResyncBook(Arc<str>),
 }
 
 /// Counters of one feed, read by tests and `exchange_status`, mirrored to Prometheus.
@@ -96,8 +99,9 @@ impl FeedStatus {
     }
 }
 
-pub struct BinanceFeed {
+pub struct WsFeed {
     exchange: Arc<str>,
+    protocol: Arc<dyn Protocol>,
     options: Arc<FeedOptions>,
     events: broadcast::Sender<MarketEvent>,
     sink: Arc<std::sync::RwLock<Option<EventSink>>>,
@@ -107,10 +111,11 @@ pub struct BinanceFeed {
     requests: Mutex<Option<mpsc::UnboundedSender<Request>>>,
 }
 
-impl BinanceFeed {
-    pub fn new(exchange: &str, options: FeedOptions) -> Self {
+impl WsFeed {
+    pub fn new(exchange: &str, options: FeedOptions, protocol: Arc<dyn Protocol>) -> Self {
         Self {
             exchange: Arc::from(exchange),
+            protocol,
             options: Arc::new(options),
             events: broadcast::channel(EVENT_BUFFER).0,
             sink: Arc::default(),
@@ -125,6 +130,7 @@ impl BinanceFeed {
     pub fn sibling(&self, options: FeedOptions) -> Self {
         Self {
             exchange: self.exchange.clone(),
+            protocol: self.protocol.clone(),
             options: Arc::new(options),
             events: self.events.clone(),
             sink: self.sink.clone(),
@@ -160,6 +166,7 @@ impl BinanceFeed {
         let (manager_tx, manager_events) = mpsc::unbounded_channel();
         let shared = Shared {
             exchange: self.exchange.clone(),
+            protocol: self.protocol.clone(),
             options: self.options.clone(),
             events: self.events.clone(),
             sink: self.sink.clone(),
@@ -187,13 +194,17 @@ impl BinanceFeed {
     }
 }
 
-impl Feed for BinanceFeed {
+impl Feed for WsFeed {
     fn subscribe(&self, streams: &[StreamKey]) {
         self.send(Request::Subscribe(streams.to_vec()));
     }
 
     fn unsubscribe(&self, streams: &[StreamKey]) {
         self.send(Request::Unsubscribe(streams.to_vec()));
+    }
+
+    fn resync_book(&self, symbol: &str) {
+        self.send(Request::ResyncBook(Arc::from(symbol)));
     }
 
     fn events(&self) -> broadcast::Receiver<MarketEvent> {
@@ -221,24 +232,6 @@ impl Feed for BinanceFeed {
             malformed: self.status.malformed_frames(),
             control_messages: self.status.control_messages(),
         }
-    }
-}
-
-/// The streams carrying `key`: a spot symbol's ticker; a derivative's (`BTC/USDT:USDT`) mark
-/// price and funding every second. A perpetual's 24 h ticker is polled over REST at the TTL
-/// (with the streamed mark and index): a rebased endpoint (the simulator) serves spot and
-/// USDⓈ-M streams on one host, where `<symbol>@ticker` would name the spot pair's. Books,
-/// trades and candles: spot only (a derivative's are answered by REST).
-fn stream_names(key: &StreamKey) -> Vec<String> {
-    let derivative = key.symbol().contains(':');
-    let market_id = key.market_id();
-    match key {
-        StreamKey::Ticker { .. } if derivative => vec![wire::mark_price_stream(market_id)],
-        StreamKey::Ticker { .. } => vec![wire::ticker_stream(market_id)],
-        _ if derivative => Vec::new(),
-        StreamKey::Book { .. } => vec![streams::depth_stream(market_id)],
-        StreamKey::Trades { .. } => vec![streams::trade_stream(market_id)],
-        StreamKey::Candles { .. } => vec![streams::kline_stream(market_id)],
     }
 }
 
@@ -270,6 +263,7 @@ impl Manager {
                 request = requests.recv() => match request {
                     Some(Request::Subscribe(keys)) => self.subscribe(keys),
                     Some(Request::Unsubscribe(keys)) => self.unsubscribe(keys),
+                    Some(Request::ResyncBook(symbol)) => self.resync_book(&symbol),
                     // The feed was dropped: close everything and end the thread.
                     None => break,
                 },
@@ -311,9 +305,11 @@ impl Manager {
     fn subscribe(&mut self, keys: Vec<StreamKey>) {
         let max = self.shared.options.max_streams_per_connection.max(1);
         let mut batches: HashMap<u64, Vec<(String, Arc<str>)>> = HashMap::new();
+        let protocol = self.shared.protocol.clone();
         let named = keys.into_iter().flat_map(|key| {
             let symbol = key.symbol().clone();
-            stream_names(&key)
+            protocol
+                .stream_names(&key)
                 .into_iter()
                 .map(move |name| (name, symbol.clone()))
         });
@@ -349,7 +345,8 @@ impl Manager {
 
     fn unsubscribe(&mut self, keys: Vec<StreamKey>) {
         let mut batches: HashMap<u64, Vec<String>> = HashMap::new();
-        for name in keys.iter().flat_map(stream_names) {
+        let protocol = self.shared.protocol.clone();
+        for name in keys.iter().flat_map(|key| protocol.stream_names(key)) {
             if let Some(connection) = self
                 .connections
                 .iter_mut()
@@ -372,6 +369,21 @@ impl Manager {
             }
             keep
         });
+    }
+
+    /// The book streams of `symbol`, wherever carried, unsubscribed and subscribed again.
+    fn resync_book(&mut self, symbol: &str) {
+        for connection in &self.connections {
+            let names: Vec<String> = connection
+                .streams
+                .iter()
+                .filter(|(name, s)| &***s == symbol && self.shared.protocol.is_book(name))
+                .map(|(name, _)| name.clone())
+                .collect();
+            if !names.is_empty() {
+                let _ = connection.commands.send(Command::Resubscribe(names));
+            }
+        }
     }
 
     /// A replacement takes over `id`'s streams; the old one closes once it is ready.

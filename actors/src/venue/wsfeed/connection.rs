@@ -1,9 +1,9 @@
-//! One websocket connection to Binance's combined-stream endpoint, carrying up to 1024
-//! streams. It owns its stream set: after any disconnect it reconnects (jittered exponential
-//! back-off) and resubscribes all of it. Control messages are paced below Binance's limit,
-//! many streams per SUBSCRIBE. The read half is polled all the time, so tungstenite's
-//! automatic pongs always go out. A stream silent for too long is resubscribed; a connection
-//! silent for too long is replaced.
+//! One websocket connection to a venue, carrying many streams (the venue's dialect is its
+//! [`Protocol`]). It owns its stream set: after any disconnect it reconnects (jittered
+//! exponential back-off) and resubscribes all of it. Control messages are paced below the
+//! venue's limit, many streams per message. The read half is polled all the time, so
+//! tungstenite's automatic pongs always go out; a venue that wants its own ping gets it. A
+//! stream silent for too long is resubscribed; a connection silent for too long is replaced.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -17,15 +17,12 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::feed::{FeedStatus, ManagerEvent};
-use super::streams::{self, StreamKind};
-use super::wire::{self, Frame};
+use super::protocol::{Protocol, Reader};
 use crate::model::{now_ms, MarketData};
 use crate::venue::{EventSink, FeedOptions, LiveData, LiveEvent, LiveSink, MarketEvent};
 
-/// Stream names per control message: one message subscribes many, but a 1024-stream
-/// resubscribe is still split so no single frame is huge.
-const MAX_PARAMS: usize = 200;
-/// Binance ends every connection after 24 h; replace it (make before break) a bit earlier.
+/// Binance ends every connection after 24 h; replace it (make before break) a bit earlier
+/// (the others keep theirs longer, so this suits all).
 const MAX_AGE: Duration = Duration::from_secs(23 * 3600 + 50 * 60);
 /// A connection with no stream hears only pings (every 20 s): this much silence is a dead one.
 const IDLE_SILENCE: Duration = Duration::from_secs(60);
@@ -36,6 +33,9 @@ pub enum Command {
     /// Carry these streams (name → unified symbol).
     Subscribe(Vec<(String, Arc<str>)>),
     Unsubscribe(Vec<String>),
+    /// Unsubscribe and subscribe again (a venue that sends its book snapshot in the stream
+    /// sends a new one).
+    Resubscribe(Vec<String>),
     /// Close once `ready` says the replacement carries the streams (make before break).
     Retire {
         ready: watch::Receiver<bool>,
@@ -47,6 +47,7 @@ pub enum Command {
 #[derive(Clone)]
 pub struct Shared {
     pub exchange: Arc<str>,
+    pub protocol: Arc<dyn Protocol>,
     pub options: Arc<FeedOptions>,
     pub events: broadcast::Sender<MarketEvent>,
     /// Direct delivery, once the engine has set it (see [`crate::venue::EventSink`]).
@@ -81,6 +82,12 @@ pub struct Connection {
     ready: watch::Sender<bool>,
     next_id: u64,
     retire: Option<watch::Receiver<bool>>,
+    /// Subscribe requests of this session not yet acknowledged (request id → names).
+    awaiting_ack: HashMap<u64, usize>,
+    /// The last connection-wide sequence number (venues that number every message), and
+    /// gaps in it so far (sessions count too: a new one numbers from scratch).
+    last_seq: Option<u64>,
+    epoch: u64,
 }
 
 impl Connection {
@@ -101,13 +108,16 @@ impl Connection {
             ready,
             next_id: 1,
             retire: None,
+            awaiting_ack: HashMap::new(),
+            last_seq: None,
+            epoch: 0,
         }
     }
 
     /// Runs until told to close (or the feed is dropped).
     pub async fn run(mut self) {
         let options = self.shared.options.clone();
-        let url = format!("{}/stream", options.url.trim_end_matches('/'));
+        let url = self.shared.protocol.url(&options.url);
         let mut backoff = backoff(&options);
         let mut attempt = 0u32;
         // Sessions in a row that died young: the first reconnects at once, more back off.
@@ -214,6 +224,15 @@ impl Connection {
                 }
                 true
             }
+            Command::Resubscribe(names) => {
+                for name in names {
+                    if self.streams.contains_key(&name) && !self.pending_subscribe.contains(&name) {
+                        self.pending_unsubscribe.push(name.clone());
+                        self.pending_subscribe.push(name);
+                    }
+                }
+                true
+            }
             Command::Retire { ready } => {
                 self.retire = Some(ready);
                 true
@@ -242,7 +261,16 @@ impl Connection {
         checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let born = Instant::now();
         let mut last_frame = Instant::now();
-        let mut awaiting_ack: HashMap<u64, usize> = HashMap::new();
+        self.awaiting_ack.clear();
+        self.last_seq = None;
+        self.epoch += 1;
+        let every = self
+            .shared
+            .protocol
+            .ping_every()
+            .max(Duration::from_millis(100));
+        let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let has_control =
                 !self.pending_subscribe.is_empty() || !self.pending_unsubscribe.is_empty();
@@ -252,9 +280,8 @@ impl Connection {
                     last_frame = Instant::now();
                     match frame {
                         Some(Ok(Message::Text(text))) => {
-                            if let Some(ended) = self.on_text(text.as_str(), &mut awaiting_ack) {
-                                return ended;
-                            }
+                            let protocol = self.shared.protocol.clone();
+                            protocol.read(text.as_str(), self);
                         }
                         // Pings are answered by tungstenite itself on the next poll.
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => {}
@@ -278,20 +305,32 @@ impl Connection {
                     }
                 },
                 () = pace.until_ready(), if has_control => {
-                    let (method, names) = if self.pending_unsubscribe.is_empty() {
-                        ("SUBSCRIBE", take(&mut self.pending_subscribe))
+                    let subscribe = self.pending_unsubscribe.is_empty();
+                    let per_message = self.shared.protocol.names_per_message();
+                    let names = if subscribe {
+                        take(&mut self.pending_subscribe, per_message)
                     } else {
-                        ("UNSUBSCRIBE", take(&mut self.pending_unsubscribe))
+                        take(&mut self.pending_unsubscribe, per_message)
                     };
+                    let messages = self.shared.protocol.control(subscribe, &names, &mut self.next_id);
+                    for (id, text) in messages {
+                        if let (true, Some(id)) = (subscribe, id) {
+                            self.awaiting_ack.insert(id, names.len());
+                        }
+                        if let Err(error) = sink.send(Message::text(text)).await {
+                            return Ended::Lost(format!("cannot send a control message: {error}"));
+                        }
+                        self.shared.status.control_sent();
+                    }
+                }
+                _ = pings.tick() => {
                     let id = self.next_id;
-                    self.next_id += 1;
-                    if method == "SUBSCRIBE" {
-                        awaiting_ack.insert(id, names.len());
+                    if let Some(ping) = self.shared.protocol.ping(id) {
+                        self.next_id += 1;
+                        if let Err(error) = sink.send(Message::text(ping)).await {
+                            return Ended::Lost(format!("cannot send a ping: {error}"));
+                        }
                     }
-                    if let Err(error) = sink.send(Message::text(wire::control(method, &names, id))).await {
-                        return Ended::Lost(format!("cannot send {method}: {error}"));
-                    }
-                    self.shared.status.control_sent();
                 }
                 _ = wait_ready(retire) => {
                     let _ = sink.close().await;
@@ -311,67 +350,16 @@ impl Connection {
         }
     }
 
-    /// Handles one text frame; `Some` ends the session.
-    fn on_text(&mut self, text: &str, awaiting_ack: &mut HashMap<u64, usize>) -> Option<Ended> {
-        // The hot path, one parse: a ticker event.
-        if let Some((stream, event)) = wire::ticker_frame(text) {
-            let symbol = self.seen(stream, awaiting_ack)?;
-            let update = wire::ticker_from(event, &symbol).map(ticker_data);
-            self.deliver(symbol, stream, update);
-            return None;
-        }
-        match wire::parse_frame(text) {
-            Ok(Frame::Data { stream, data }) => {
-                if let Some(symbol) = self.seen(stream, awaiting_ack) {
-                    if let Some(kind) = streams::kind_of(stream) {
-                        self.deliver_live(symbol, stream, kind, data);
-                        return None;
-                    }
-                    let update = if wire::is_mark_price_stream(stream) {
-                        wire::mark_price(data, &symbol)
-                            .map(|u| (MarketData::FundingRate(u.funding), u.event_time_ms))
-                    } else {
-                        wire::ticker(data, &symbol).map(ticker_data)
-                    };
-                    self.deliver(symbol, stream, update);
-                }
-                None
-            }
-            Ok(Frame::Ack { id }) => {
-                if let Some(id) = id {
-                    awaiting_ack.remove(&id);
-                }
-                None
-            }
-            Ok(Frame::Refused { id, code, message }) => {
-                tracing::warn!(exchange = %self.shared.exchange, connection = self.id, ?id, code, %message, "control message refused");
-                None
-            }
-            Ok(Frame::ServerShutdown) => {
-                tracing::info!(exchange = %self.shared.exchange, connection = self.id, "serverShutdown: opening a replacement first");
-                if self.retire.is_none() {
-                    let _ = self.shared.manager.send(ManagerEvent::Replace(self.id));
-                }
-                None
-            }
-            Err(error) => {
-                tracing::warn!(exchange = %self.shared.exchange, %error, "unreadable frame dropped");
-                self.shared.status.malformed(&self.shared.exchange);
-                None
-            }
-        }
-    }
-
     /// Notes that `stream` delivered; its unified symbol, or `None` for a stream no longer
     /// carried (unsubscribed a moment ago: its last frames in flight are dropped).
-    fn seen(&mut self, stream: &str, awaiting_ack: &HashMap<u64, usize>) -> Option<Arc<str>> {
+    fn seen(&mut self, stream: &str) -> Option<Arc<str>> {
         let symbol = self.streams.get(stream).cloned()?;
         if let Some(seen) = self.last_seen.get_mut(stream) {
             *seen = Instant::now();
         }
         // Ready (a replacement may take over) once everything is subscribed and data flows,
         // not merely acknowledged.
-        if awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
+        if self.awaiting_ack.is_empty() && self.pending_subscribe.is_empty() {
             self.ready
                 .send_if_modified(|ready| !std::mem::replace(ready, true));
         }
@@ -416,24 +404,13 @@ impl Connection {
         }
     }
 
-    /// Hands a book, trade or candle event to the live sink (parsed here, on the feed's
-    /// thread).
+    /// Hands a book, trade or candle event to the live sink (parsed on the feed's thread).
     fn deliver_live(
         &self,
         symbol: Arc<str>,
         stream: &str,
-        kind: StreamKind,
-        data: &serde_json::value::RawValue,
+        parsed: Result<(LiveData, Option<i64>), String>,
     ) {
-        let parsed = match kind {
-            StreamKind::Depth => streams::depth(data).map(|d| (LiveData::Book(d), None)),
-            StreamKind::Trade => {
-                streams::trade(data).map(|(t, time)| (LiveData::Trade(t), Some(time)))
-            }
-            StreamKind::Kline => {
-                streams::kline(data).map(|(k, time)| (LiveData::Candle(k), Some(time)))
-            }
-        };
         let (data, event_time_ms) = match parsed {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -443,10 +420,7 @@ impl Connection {
             }
         };
         let received_ms = now_ms();
-        let event_time_ms = match &data {
-            LiveData::Book(d) => d.event_time_ms,
-            _ => event_time_ms.unwrap_or(received_ms),
-        };
+        let event_time_ms = event_time_ms.unwrap_or(received_ms);
         self.shared.status.tick(
             &self.shared.exchange,
             received_ms.saturating_sub(event_time_ms),
@@ -489,8 +463,8 @@ impl Connection {
     }
 }
 
-fn take(names: &mut Vec<String>) -> Vec<String> {
-    let n = names.len().min(MAX_PARAMS);
+fn take(names: &mut Vec<String>, per_message: usize) -> Vec<String> {
+    let n = names.len().min(per_message.max(1));
     names.drain(..n).collect()
 }
 
@@ -516,7 +490,67 @@ fn backoff(options: &FeedOptions) -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// A ticker event as the value it delivers, with its event time.
-fn ticker_data(update: wire::TickerUpdate) -> (MarketData, i64) {
-    (MarketData::Ticker(update.ticker), update.event_time_ms)
+impl Reader for Connection {
+    fn stream(&mut self, stream: &str) -> Option<Arc<str>> {
+        self.seen(stream)
+    }
+
+    fn market(
+        &mut self,
+        symbol: Arc<str>,
+        stream: &str,
+        update: Result<(MarketData, i64), String>,
+    ) {
+        self.deliver(symbol, stream, update);
+    }
+
+    fn live(
+        &mut self,
+        symbol: Arc<str>,
+        stream: &str,
+        update: Result<(LiveData, Option<i64>), String>,
+    ) {
+        self.deliver_live(symbol, stream, update);
+    }
+
+    fn ack(&mut self, id: Option<u64>) {
+        match id {
+            Some(id) => {
+                self.awaiting_ack.remove(&id);
+            }
+            None => self.awaiting_ack.clear(),
+        }
+    }
+
+    fn refused(&mut self, id: Option<u64>, message: &str) {
+        tracing::warn!(exchange = %self.shared.exchange, connection = self.id, ?id, %message, "control message refused");
+        if let Some(id) = id {
+            self.awaiting_ack.remove(&id);
+        }
+    }
+
+    fn shutdown(&mut self) {
+        tracing::info!(exchange = %self.shared.exchange, connection = self.id, "the server announced a shutdown: opening a replacement first");
+        if self.retire.is_none() {
+            let _ = self.shared.manager.send(ManagerEvent::Replace(self.id));
+        }
+    }
+
+    fn malformed(&mut self, error: &str) {
+        tracing::warn!(exchange = %self.shared.exchange, %error, "unreadable frame dropped");
+        self.shared.status.malformed(&self.shared.exchange);
+    }
+
+    fn sequence(&mut self, seq: u64) -> u64 {
+        if self
+            .last_seq
+            .is_some_and(|last| last.checked_add(1) != Some(seq))
+        {
+            tracing::warn!(exchange = %self.shared.exchange, connection = self.id, seq, "a message was lost on this connection");
+            self.epoch += 1;
+        }
+        self.last_seq = Some(seq);
+        // Unique across the feed's connections (a symbol may move to a replacement).
+        (self.id << 32) | (self.epoch & 0xffff_ffff)
+    }
 }
