@@ -141,8 +141,11 @@ struct BookItem<'a> {
     timestamp: Option<&'a str>,
 }
 
+/// A level's price and size as printed (the checksum is computed over these texts).
+type LevelText = [Box<str>; 2];
+
 /// A side's levels, exact, with their texts as printed.
-fn side(rows: &[RawLevel<'_>]) -> Result<(Vec<Level>, Vec<[Box<str>; 2]>), String> {
+fn side(rows: &[RawLevel<'_>]) -> Result<(Vec<Level>, Vec<LevelText>), String> {
     let mut levels = Vec::with_capacity(rows.len());
     let mut texts = Vec::with_capacity(rows.len());
     for row in rows {
