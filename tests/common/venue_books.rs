@@ -61,13 +61,17 @@ impl Watched {
             deprecated,
             reason = "resources/subscribe is how 2025 clients watch, as tests/books.rs does"
         )]
-        server
-            .client
-            .subscribe(SubscribeRequestParams::new(format!(
-                "ticker://{id}/BTCUSDT"
-            )))
-            .await
-            .expect("subscribed");
+        // Books and trades stream only for their readers (an orderbook:// or trades://
+        // subscription, or a watch): subscribe all three, as a client following them would.
+        for resource in ["ticker", "orderbook", "trades"] {
+            server
+                .client
+                .subscribe(SubscribeRequestParams::new(format!(
+                    "{resource}://{id}/BTCUSDT"
+                )))
+                .await
+                .expect("subscribed");
+        }
         let history: Arc<Mutex<Vec<(Levels, Levels)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (sampler, seen, halt) = (sim.clone(), history.clone(), stop.clone());
