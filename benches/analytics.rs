@@ -12,7 +12,9 @@
 //!    `BENCH_COLD_RUNS`, default 5): wall time and klines calls, against one cold call of 100
 //!    candles; aim ≤ 3× that one call (the pages concurrent).
 //!
-//! Latencies are the client's (MCP over stdio included, the same for both rows of a table).
+//! Latencies are the client's (MCP over stdio included, the same for both rows of a table); the
+//! warm server's own time per call comes from its `cmm_request_duration_seconds` histogram
+//! (`METRICS_ADDR`), read before and after the timed calls.
 //! Prints Markdown tables to stdout.
 
 #![allow(
@@ -73,7 +75,8 @@ async fn run() {
     );
 
     // 1. Warm.
-    let warm = Server::start(&sims, "3600").await;
+    let metrics_addr = free_addr();
+    let warm = Server::start_with(&sims, "3600", &[("METRICS_ADDR", &metrics_addr)]).await;
     let indicators = json!({"symbol": "BTC/USDT", "indicators": INDICATORS, "limit": ROWS});
     let candles = json!({"symbol": "BTC/USDT", "limit": ROWS + WARM_UP});
     let first = warm.call("get_indicators", indicators.clone()).await;
@@ -84,7 +87,11 @@ async fn run() {
         "warm (CACHE_TTL=3600), {ROWS} rows, {} candles",
         ROWS + WARM_UP
     ));
+    let before_ohlcv = server_times(&metrics_addr, "get_ohlcv").await;
     let ohlcv = time(&warm, calls, "get_ohlcv", &candles).await;
+    let server_ohlcv = server_times(&metrics_addr, "get_ohlcv")
+        .await
+        .since(&before_ohlcv);
     let floor = p50(&ohlcv);
     row(
         &format!("`get_ohlcv` of the same {} candles", ROWS + WARM_UP),
@@ -92,8 +99,29 @@ async fn run() {
         None,
         3,
     );
+    let before_ind = server_times(&metrics_addr, "get_indicators").await;
     let ind = time(&warm, calls, "get_indicators", &indicators).await;
+    let server_ind = server_times(&metrics_addr, "get_indicators")
+        .await
+        .since(&before_ind);
     row("`get_indicators`, 6 indicators", ind, Some(floor), 3);
+    println!(
+        "\nServer time per call (its `cmm_request_duration_seconds` histogram, bucket bounds):\n"
+    );
+    println!("| call | calls | server mean ms | server p50 ≤ ms | server p99 ≤ ms |");
+    println!("|---|---|---|---|---|");
+    for (name, times) in [
+        ("`get_ohlcv`", server_ohlcv),
+        ("`get_indicators`", server_ind),
+    ] {
+        println!(
+            "| {name} | {} | {:.3} | {} | {} |",
+            times.count,
+            times.mean_ms(),
+            times.quantile_ms(0.5),
+            times.quantile_ms(0.99)
+        );
+    }
     assert_eq!(binance.calls("klines"), before, "warm: no exchange call");
     drop(warm);
 
@@ -136,4 +164,83 @@ async fn run() {
         pages,
         p50(&deep) / one_p50
     );
+}
+
+/// A loopback address nobody listens on now.
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").to_string()
+}
+
+/// One tool's `cmm_request_duration_seconds` histogram: cumulative counts per upper bound.
+#[derive(Default)]
+struct Histogram {
+    buckets: Vec<(String, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+impl Histogram {
+    /// The calls recorded after `before`.
+    fn since(mut self, before: &Histogram) -> Self {
+        for ((_, n), (_, b)) in self.buckets.iter_mut().zip(&before.buckets) {
+            *n -= b;
+        }
+        self.sum -= before.sum;
+        self.count -= before.count;
+        self
+    }
+
+    fn mean_ms(&self) -> f64 {
+        1000.0 * self.sum / self.count.max(1.0)
+    }
+
+    /// The upper bound (ms) of the bucket holding the `q` quantile.
+    fn quantile_ms(&self, q: f64) -> String {
+        self.buckets
+            .iter()
+            .find(|(_, n)| *n >= q * self.count)
+            .map_or_else(
+                || "?".to_owned(),
+                |(le, _)| match le.parse::<f64>() {
+                    Ok(seconds) => format!("{}", seconds * 1000.0),
+                    Err(_) => le.clone(),
+                },
+            )
+    }
+}
+
+/// The server's histogram of `tool` from `/metrics`.
+async fn server_times(addr: &str, tool: &str) -> Histogram {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics text");
+    let name = "cmm_request_duration_seconds";
+    let tag = format!("tool=\"{tool}\"");
+    let mut out = Histogram::default();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with(name) && l.contains(&tag))
+    {
+        let Some((key, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        if key.starts_with(&format!("{name}_bucket")) {
+            let le = key
+                .split("le=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("?");
+            out.buckets.push((le.to_owned(), value));
+        } else if key.starts_with(&format!("{name}_sum")) {
+            out.sum = value;
+        } else if key.starts_with(&format!("{name}_count")) {
+            out.count = value;
+        }
+    }
+    out
 }

@@ -17,10 +17,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const STREAM_UPDATES: &str = "cmm_stream_updates_total";
 
 /// Latency buckets (seconds): cache hits are sub-millisecond, exchange calls tens of ms to the
-/// timeout.
+/// timeout; 2 ms is a bucket of its own, the aim of a warm `get_indicators` (issue 24).
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
 ];
 
 /// Installs the process-wide Prometheus recorder.

@@ -22,7 +22,13 @@ impl Server {
     /// `sims` in `Venue::ALL` order (the first is the default exchange), values fresh for
     /// `ttl` seconds.
     pub async fn start(sims: &[SimHandle], ttl: &str) -> Self {
+        Self::start_with(sims, ttl, &[]).await
+    }
+
+    /// [`Server::start`] with more settings (`METRICS_ADDR` to read the server's own times).
+    pub async fn start_with(sims: &[SimHandle], ttl: &str, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(MCP_BINARY);
+        cmd.envs(env.iter().copied());
         cmd.env("EXCHANGE_REST_URL", sims[0].rest_url())
             .env("EXCHANGE_WS_URL", sims[0].ws_url())
             .env("EXCHANGES", "binance,okx,bybit,kraken,coinbase")

@@ -4,10 +4,11 @@
 //! `get_ohlcv`'s do (grid pages through the symbol's actor: cached, single flight), so a
 //! warm call computes without any exchange call.
 
-use crypto_market_actors::model::indicators::{self, Indicator, Table};
+use crypto_market_actors::model::indicators::{self, Indicator, Row, Table};
 use crypto_market_actors::model::CandlePrice;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use super::args::{indicator_rows_schema, INDICATOR_ROWS};
@@ -66,7 +67,8 @@ pub struct IndicatorsResult<'a> {
     pub columns: &'a [String],
     /// `[timestamp, close, values...]`, oldest first, the last the candle in progress; null
     /// where there is no value yet.
-    pub rows: Vec<Vec<Value>>,
+    #[schemars(with = "Vec<Vec<Value>>")]
+    pub rows: Rows<'a>,
     #[serde(flatten)]
     pub freshness: Freshness,
 }
@@ -98,7 +100,7 @@ impl ToolService {
             symbol: &history.answer.symbol,
             timeframe: timeframe.as_str(),
             columns: &table.columns,
-            rows: json_rows(&table),
+            rows: Rows(&table),
             freshness: Freshness::of(&history.answer),
         })?;
         // Too long: the newest rows stay.
@@ -106,21 +108,33 @@ impl ToolService {
     }
 }
 
-fn json_rows(table: &Table) -> Vec<Vec<Value>> {
-    table
-        .rows
-        .iter()
-        .map(|row| {
-            let mut out = Vec::with_capacity(row.values.len() + 2);
-            out.push(Value::from(row.timestamp));
-            out.push(Value::from(row.close));
-            // serde_json turns a non-finite f64 into null, as a missing value is.
-            out.extend(
-                row.values
-                    .iter()
-                    .map(|v| v.map_or(Value::Null, Value::from)),
-            );
-            out
-        })
-        .collect()
+/// The table's rows as `[timestamp, close, values...]` arrays, written straight from the table:
+/// no tree of JSON values is built first only to be copied into the result (issue 24: a warm
+/// call's time is mostly its 1,000 rows' JSON).
+pub struct Rows<'a>(&'a Table);
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut rows = serializer.serialize_seq(Some(self.0.rows.len()))?;
+        for row in &self.0.rows {
+            rows.serialize_element(&RowJson(row))?;
+        }
+        rows.end()
+    }
+}
+
+struct RowJson<'a>(&'a Row);
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let row = self.0;
+        let mut out = serializer.serialize_seq(Some(row.values.len() + 2))?;
+        out.serialize_element(&row.timestamp)?;
+        // serde_json writes a non-finite f64 as null, as a missing value is.
+        out.serialize_element(&row.close)?;
+        for value in &row.values {
+            out.serialize_element(value)?;
+        }
+        out.end()
+    }
 }
