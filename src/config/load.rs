@@ -654,7 +654,7 @@ mod tests {
             ("EXCHANGE_WS_URLS", "binance.x=ws://127.0.0.1:9000"),
             ("EXCHANGE_REST_URLS", "binance=ws://127.0.0.1:1"),
             ("EXCHANGE_WS_URLS", "binance=http://127.0.0.1:1"),
-            // OKX streams by REST polling here: a websocket URL for it would do nothing.
+            // Every built-in venue streams now: a websocket URL of one not enabled is refused.
             (
                 "EXCHANGE_WS_URLS",
                 "binance=ws://127.0.0.1:1,okx=ws://127.0.0.1:2",

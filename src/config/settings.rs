@@ -45,7 +45,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "exchange.ws_urls",
         "EXCHANGE_WS_URLS",
-        "comma-separated id=URL pairs of enabled exchanges with a websocket feed (binance), e.g. binance=ws://127.0.0.1:9000",
+        "comma-separated id=URL pairs of enabled exchanges with a websocket feed (binance, kraken, coinbase, okx, bybit), e.g. binance=ws://127.0.0.1:9000",
     ),
     s("exchange.failover", "FAILOVER", "true or false"),
     s(

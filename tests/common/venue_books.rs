@@ -1,5 +1,5 @@
 //! Live books, tapes and tickers of a venue whose book snapshot comes in the stream (Kraken,
-//! Coinbase), through the real binary against that venue's simulator: the checks
+//! Coinbase, OKX, Bybit), through the real binary against that venue's simulator: the checks
 //! `tests/books_<venue>.rs` share. The simulator's `ws_venue_book` is the book a client of
 //! the venue holds after the last update sent: the served book must equal it.
 
@@ -37,7 +37,7 @@ pub struct Watched {
 
 impl Watched {
     /// Starts `venue`'s simulator (its walk stepping every `tick_ms`) and the server on it
-    /// (its feed pointed at the simulator's websocket), and watches BTC/USDT.
+    /// (its feed pointed at the simulator's websocket), and watches BTC/USDT's ticker and book.
     pub async fn start(venue: Venue, depth: usize, tick_ms: u64) -> Watched {
         let sim = Simulator::start(SimConfig {
             venue,
@@ -209,7 +209,13 @@ impl Watched {
     /// Trades served from the tape, in order with the venue's (consecutive) ids, with no REST
     /// call to `trades_endpoint` while watched; the ticker from the stream.
     pub async fn trades_and_ticker_stream(&self, trades_endpoint: &str) {
-        let args = json!({"symbol": "BTC/USDT", "limit": 200});
+        self.trades_and_ticker_stream_of(trades_endpoint, 200).await;
+    }
+
+    /// [`Watched::trades_and_ticker_stream`] asking `limit` trades (within what the venue's
+    /// REST seeds the tape with: Bybit spot answers at most 60).
+    pub async fn trades_and_ticker_stream_of(&self, trades_endpoint: &str, limit: usize) {
+        let args = json!({"symbol": "BTC/USDT", "limit": limit});
         let deadline = Instant::now() + Duration::from_secs(15);
         let first = loop {
             let t = ok(&self.server.call("get_trades", args.clone()).await).clone();
@@ -246,7 +252,7 @@ impl Watched {
         );
         for v in [&first, &later] {
             let ids = ids(v);
-            assert_eq!(ids.len(), 200);
+            assert_eq!(ids.len(), limit);
             // Trade ids count up one by one: in order, none missing, none twice.
             assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
         }

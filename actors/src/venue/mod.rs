@@ -4,6 +4,7 @@
 pub mod binance;
 pub mod book_sync;
 mod budget;
+pub mod bybit;
 pub mod ccxt;
 mod circuit;
 pub mod coinbase;
@@ -11,6 +12,8 @@ mod error;
 pub mod feed;
 mod health;
 pub mod kraken;
+pub mod okx;
+pub mod streamed_sync;
 pub mod wsfeed;
 
 use std::collections::HashMap;
@@ -91,7 +94,7 @@ impl VenueConfig {
 }
 
 /// Exchanges whose websocket format this build speaks (the others stream by REST polling).
-pub const FEED_EXCHANGES: &[&str] = &["binance", "kraken", "coinbase"];
+pub const FEED_EXCHANGES: &[&str] = &["binance", "kraken", "coinbase", "okx", "bybit"];
 
 /// The websocket feed for `config`'s exchange format, if this build speaks it.
 pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
@@ -112,7 +115,12 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
                 binance::protocol(),
             );
             let futures = spot.sibling(options(binance::DEFAULT_FUTURES_WS_URL));
-            Some(std::sync::Arc::new(binance::SplitFeed::new(spot, futures)))
+            // Derivatives (`BTC/USDT:USDT`) to futures, the rest to spot.
+            Some(std::sync::Arc::new(wsfeed::SplitFeed::new(
+                spot,
+                futures,
+                |s| !s.symbol().contains(':'),
+            )))
         }
         "kraken" => Some(std::sync::Arc::new(wsfeed::WsFeed::new(
             &config.id,
@@ -145,6 +153,38 @@ pub fn feed_for(config: &VenueConfig) -> Option<std::sync::Arc<dyn Feed>> {
             },
             coinbase::protocol(),
         ))),
+        // A rebased endpoint (the simulator) replaces the host; the paths are kept.
+        // OKX: at most 3 subscribe requests a second per IP.
+        "okx" => Some(std::sync::Arc::new(okx::feed(
+            &config.id,
+            FeedOptions {
+                url: config
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| okx::DEFAULT_WS_URL.to_owned()),
+                stall_after: config.ws_stall_after,
+                max_streams_per_connection: okx::MAX_STREAMS_PER_CONNECTION,
+                control_interval: Duration::from_millis(350),
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(5),
+            },
+        ))),
+        // Bybit documents no pace for subscribe requests; OKX's is kept.
+        "bybit" => Some(std::sync::Arc::new(wsfeed::WsFeed::new(
+            &config.id,
+            FeedOptions {
+                url: config
+                    .ws_url
+                    .clone()
+                    .unwrap_or_else(|| bybit::DEFAULT_WS_URL.to_owned()),
+                stall_after: config.ws_stall_after,
+                max_streams_per_connection: bybit::MAX_STREAMS_PER_CONNECTION,
+                control_interval: Duration::from_millis(350),
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(5),
+            },
+            bybit::protocol(),
+        ))),
         _ => None,
     }
 }
@@ -157,6 +197,8 @@ pub fn book_sync_for(exchange: &str) -> Option<Box<dyn BookSync>> {
         "binance" => Some(Box::new(BinanceSync::new(1000))),
         "kraken" => Some(Box::new(kraken::KrakenSync::new(kraken::BOOK_DEPTH))),
         "coinbase" => Some(Box::new(coinbase::CoinbaseSync::new())),
+        "okx" => Some(Box::new(okx::book_sync())),
+        "bybit" => Some(Box::new(bybit::book_sync())),
         _ => None,
     }
 }

@@ -2,12 +2,10 @@
 //! its dialect of the shared feed ([`crate::venue::wsfeed`]).
 
 mod protocol;
-mod split;
 pub mod streams;
 pub mod wire;
 
 pub use protocol::{protocol, BinanceWire};
-pub use split::SplitFeed;
 
 /// Binance's public market-stream endpoint.
 pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";

@@ -128,9 +128,15 @@ impl WsFeed {
     /// A feed of another endpoint (Binance USDⓈ-M's `fstream`) whose events, sink and counters
     /// are this one's: the router sees one feed per venue.
     pub fn sibling(&self, options: FeedOptions) -> Self {
+        self.sibling_speaking(options, self.protocol.clone())
+    }
+
+    /// A sibling speaking another dialect of the venue (OKX's `/ws/v5/business`, whose
+    /// streams and path differ from `/ws/v5/public`'s).
+    pub fn sibling_speaking(&self, options: FeedOptions, protocol: Arc<dyn Protocol>) -> Self {
         Self {
             exchange: self.exchange.clone(),
-            protocol: self.protocol.clone(),
+            protocol,
             options: Arc::new(options),
             events: self.events.clone(),
             sink: self.sink.clone(),
