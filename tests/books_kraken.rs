@@ -7,13 +7,8 @@
 
 mod common;
 
-use common::venue_books::Watched;
+use common::venue_books::{Watched, BOOK_TICK_MS};
 use crypto_market_sim::Venue;
-
-/// The walk's step while books are compared: the simulator (a debug build, in the test's
-/// process) may send a step's update a few hundred ms after it made it (its true book);
-/// steps this far apart keep the served book within the last few the simulator held.
-const BOOK_TICK_MS: u64 = 600;
 
 #[tokio::test]
 async fn a_watched_kraken_book_is_true_and_a_gap_or_bad_checksum_resyncs_once() {

@@ -8,11 +8,8 @@
 
 mod common;
 
-use common::venue_books::Watched;
+use common::venue_books::{Watched, BOOK_TICK_MS};
 use crypto_market_sim::Venue;
-
-/// The walk's step while books are compared (see tests/books_kraken.rs).
-const BOOK_TICK_MS: u64 = 600;
 
 #[tokio::test]
 async fn a_watched_okx_book_is_true_and_a_gap_or_bad_checksum_resyncs_once() {

@@ -20,6 +20,11 @@ const RECENT: usize = 3;
 /// A side's levels as served numbers.
 type Levels = Vec<[f64; 2]>;
 
+/// The walk's step while books are compared: the simulator (a debug build, in the test's
+/// process) may send a step's update a few hundred ms after it made it (its true book);
+/// steps this far apart keep the served book within the last few the simulator held.
+pub const BOOK_TICK_MS: u64 = 600;
+
 /// One venue's simulator and the server watching its BTC/USDT.
 pub struct Watched {
     pub sim: Arc<SimHandle>,
