@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use crate::model::{BookSnapshot, LiveCandle, OrderBook, Trade, TradeTape};
+use crate::model::{BookSnapshot, Candle, LiveCandle, LiveCandles, OrderBook, Trade, TradeTape};
 use crate::venue::{BookSync, LiveData, SyncOutcome};
 
 /// What the symbol's actor must fetch by REST for the live state to be whole.
@@ -34,7 +34,8 @@ struct Inner {
     tape_seeded: bool,
     /// Seeding asked for and not yet done.
     seeding: bool,
-    candle: Option<LiveCandle>,
+    /// The streamed base candles and the timeframes combined from them.
+    candles: LiveCandles,
 }
 
 /// How `sync`'s book gets a new snapshot: from the stream (resubscribed) or by REST.
@@ -126,12 +127,7 @@ impl Live {
                 Some(LiveNeed::Trades)
             }
             LiveData::Candle(candle) => {
-                let newer = inner
-                    .candle
-                    .is_none_or(|held| held.candle.timestamp <= candle.candle.timestamp);
-                if newer {
-                    inner.candle = Some(candle);
-                }
+                inner.candles.push(candle);
                 None
             }
         }
@@ -197,8 +193,31 @@ impl Live {
         inner.tape_seeded.then(|| inner.tape.last(limit))
     }
 
+    /// The streamed candle in progress (of the base interval).
     pub fn candle(&self) -> Option<LiveCandle> {
-        self.inner().candle
+        self.inner().candles.latest()
+    }
+
+    /// The streamed base interval's length, once a candle came.
+    pub fn candle_base_ms(&self) -> Option<i64> {
+        self.inner().candles.base_ms()
+    }
+
+    /// The last `limit` candles of a `tf_ms` timeframe, the last in progress, once seeded.
+    pub fn ohlcv(&self, tf_ms: i64, limit: usize) -> Option<Vec<Candle>> {
+        self.inner().candles.candles(tf_ms, limit)
+    }
+
+    /// Seeds the `tf_ms` timeframe from REST (see [`LiveCandles::seed`]); `false` when REST
+    /// and the stream do not join.
+    pub fn seed_ohlcv(
+        &self,
+        tf_ms: i64,
+        candles: &[Candle],
+        base: &[Candle],
+        limit: usize,
+    ) -> bool {
+        self.inner().candles.seed(tf_ms, candles, base, limit)
     }
 
     pub fn book_updates(&self) -> watch::Receiver<u64> {

@@ -11,9 +11,12 @@ use super::{dropped, Engine, ExchangeInfo};
 use crate::directory::SymbolEntry;
 use crate::directory::{Answer, Fetch, Lookup, MarketsAnswer, Reply};
 use crate::error::EngineError;
-use crate::model::{CandlePrice, DataRequest, MarketData, Served, Source};
+use crate::model::{
+    Candle, CandlePrice, DataRequest, MarketData, PairMeans, Served, Source, Timeframe,
+};
 use crate::router::{Delivery, GetMarkets, Route};
 use crate::ticker_watch::TickerWatch;
+use crate::venue::candles_per_call;
 
 impl Engine {
     /// Serves one symbol's data: from its streams while it is watched (its local book when in
@@ -25,14 +28,100 @@ impl Engine {
         symbol: &str,
         request: DataRequest,
     ) -> Reply {
-        let live_candle = matches!(
+        let live_candles = matches!(
             &request,
-            DataRequest::Ohlcv { timeframe, since: None, price: CandlePrice::Trade, .. }
-                if timeframe.as_str() == LIVE_TIMEFRAME
+            DataRequest::Ohlcv {
+                since: None,
+                price: CandlePrice::Trade,
+                ..
+            }
         );
-        let mut answer = self.fetch_held(exchange, symbol, request).await?;
-        if live_candle {
-            with_live_candle(self, &mut answer);
+        if live_candles {
+            if let Some(entry) = self.watched(exchange, symbol) {
+                return self
+                    .fetch_ohlcv_live(exchange, symbol, &entry, request)
+                    .await;
+            }
+        }
+        self.fetch_held(exchange, symbol, request).await
+    }
+
+    /// The recent candles of a watched symbol, from its streamed candles (see
+    /// [`crate::model::LiveCandles`]): once seeded by REST (the timeframe's candles, then the
+    /// base interval's since the newest one's open), every read is answered with no REST call.
+    /// A timeframe the stream cannot build (not a multiple of the streamed interval, a month,
+    /// more base candles than one call returns) is answered by REST, as unwatched.
+    async fn fetch_ohlcv_live(
+        &self,
+        exchange: &ExchangeInfo,
+        symbol: &str,
+        entry: &SymbolEntry,
+        request: DataRequest,
+    ) -> Reply {
+        let DataRequest::Ohlcv {
+            timeframe, limit, ..
+        } = &request
+        else {
+            return self.fetch_held(exchange, symbol, request).await;
+        };
+        let (tf, limit) = (timeframe.millis(), *limit as usize);
+        let stream_answer = |candles: Vec<Candle>| {
+            let now = self.inner.directory.now_ms();
+            let served = Served {
+                value: Arc::new(MarketData::Ohlcv(candles)),
+                source: Source::Stream,
+                fetched_at_ms: now,
+                stale: false,
+                age_ms: 0,
+            };
+            Answer::new(
+                entry.exchange.clone(),
+                entry.symbol.clone(),
+                served,
+                &request,
+            )
+        };
+        if let Some(candles) = tf.and_then(|tf| entry.live.ohlcv(tf, limit)) {
+            return Ok(stream_answer(candles));
+        }
+        let base = entry.live.candle_base_ms();
+        let (Some(tf), Some(base)) = (tf, base) else {
+            return self.fetch_held(exchange, symbol, request.clone()).await;
+        };
+        let base_timeframe = Timeframe::minutes(base);
+        let answer = self.fetch_held(exchange, symbol, request.clone()).await?;
+        let (Some(base_timeframe), true) = (base_timeframe, tf % base == 0) else {
+            return Ok(answer);
+        };
+        let MarketData::Ohlcv(candles) = &*answer.data.value else {
+            return Ok(answer);
+        };
+        let Some(open) = candles.last().map(|c| c.timestamp) else {
+            return Ok(answer);
+        };
+        // The base candles from the newest period's open to now (one more for the clocks).
+        let now = self.inner.directory.now_ms();
+        let count = (now - open).max(0) / base + 2;
+        let cap = i64::from(candles_per_call(&exchange.id));
+        if count > cap {
+            return Ok(answer);
+        }
+        let base_request = DataRequest::Ohlcv {
+            timeframe: base_timeframe,
+            since: Some(open),
+            limit: count as u32,
+            price: CandlePrice::Trade,
+        };
+        let Ok(base_answer) = self.fetch_held(exchange, symbol, base_request).await else {
+            return Ok(answer);
+        };
+        let MarketData::Ohlcv(base_candles) = &*base_answer.data.value else {
+            return Ok(answer);
+        };
+        if entry.live.seed_ohlcv(tf, candles, base_candles, limit) {
+            if let Some(candles) = entry.live.ohlcv(tf, limit) {
+                return Ok(stream_answer(candles));
+            }
         }
         Ok(answer)
     }
@@ -95,13 +184,12 @@ impl Engine {
         }
     }
 
-    /// The watched symbol's entry, if `answer`'s symbol is one.
-    fn watched_entry(&self, answer: &Answer) -> Option<Arc<SymbolEntry>> {
-        let entry = self
-            .inner
-            .directory
-            .venue(&answer.exchange)?
-            .symbol(&answer.symbol)?;
+    /// `symbol`'s entry when it is watched (its streams run).
+    fn watched(&self, exchange: &ExchangeInfo, symbol: &str) -> Option<Arc<SymbolEntry>> {
+        let venue = self.venue(exchange).ok()?;
+        let now = self.inner.directory.now_ms();
+        let resolved = venue.resolve_for(symbol, PairMeans::Spot, now).ok()??;
+        let entry = resolved.entry?;
         entry.live.wanted().then_some(entry)
     }
 
@@ -173,9 +261,6 @@ impl Engine {
     }
 }
 
-/// The interval whose candle in progress streams (`@kline_1m`).
-const LIVE_TIMEFRAME: &str = "1m";
-
 /// `request` answered from the symbol's streams, when they hold it whole.
 fn live_value(entry: &SymbolEntry, request: &DataRequest, now: i64) -> Option<Served<MarketData>> {
     let (value, at) = match request {
@@ -200,25 +285,4 @@ fn live_value(entry: &SymbolEntry, request: &DataRequest, now: i64) -> Option<Se
         stale: false,
         age_ms: now - at,
     })
-}
-
-/// Ends a watched symbol's candles with the one in progress from its kline stream.
-fn with_live_candle(engine: &Engine, answer: &mut Answer) {
-    let Some(entry) = engine.watched_entry(answer) else {
-        return;
-    };
-    let Some(live) = entry.live.candle() else {
-        return;
-    };
-    let MarketData::Ohlcv(candles) = &*answer.data.value else {
-        return;
-    };
-    let mut candles = candles.clone();
-    let asked = candles.len();
-    live.merge_into(&mut candles);
-    // A new candle in progress pushes the oldest out: as many as asked for.
-    if asked > 0 && candles.len() > asked {
-        candles.remove(0);
-    }
-    answer.data.value = Arc::new(MarketData::Ohlcv(candles));
 }

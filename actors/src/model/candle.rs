@@ -53,6 +53,11 @@ impl Timeframe {
         &self.0
     }
 
+    /// The timeframe of a whole number of minutes (a streamed base interval: `1m`, `5m`).
+    pub(crate) fn minutes(ms: i64) -> Option<Self> {
+        (ms > 0 && ms % 60_000 == 0).then(|| Self(format!("{}m", ms / 60_000)))
+    }
+
     /// Its length in ms when fixed (`30s`, `15m`, `4h`, `1d`, `1w`); `None` for months and
     /// anything unknown (a month's length varies: no grid of pages can be laid on it).
     pub fn millis(&self) -> Option<i64> {

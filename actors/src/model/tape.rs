@@ -51,12 +51,18 @@ impl TradeTape {
     }
 }
 
+/// The interval Binance, OKX, Bybit and Kraken stream (`kline_1m`, `candle1m`, `kline.1`, `ohlc`
+/// interval 1): what their candles of every timeframe are combined from.
+pub const ONE_MINUTE_MS: i64 = 60_000;
+
 /// The candle in progress of one interval, from the kline stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveCandle {
     pub candle: Candle,
     /// The venue said it closed (Binance `x: true`).
     pub closed: bool,
+    /// The length of the streamed interval (1 minute; 5 on Coinbase).
+    pub interval_ms: i64,
 }
 
 impl LiveCandle {
@@ -114,6 +120,7 @@ mod tests {
         LiveCandle {
             candle: c(60, 1.5),
             closed: false,
+            interval_ms: 60,
         }
         .merge_into(&mut candles);
         assert_eq!(candles.len(), 2);
@@ -121,12 +128,14 @@ mod tests {
         LiveCandle {
             candle: c(120, 1.7),
             closed: false,
+            interval_ms: 60,
         }
         .merge_into(&mut candles);
         assert_eq!(candles.len(), 3);
         LiveCandle {
             candle: c(0, 9.0),
             closed: true,
+            interval_ms: 60,
         }
         .merge_into(&mut candles);
         assert_eq!(candles[0].close, 1.0);

@@ -167,6 +167,7 @@ pub fn kline(data: &RawValue) -> Result<(LiveCandle, i64), String> {
         LiveCandle {
             candle,
             closed: k.x,
+            interval_ms: crate::model::ONE_MINUTE_MS,
         },
         e.event_time,
     ))

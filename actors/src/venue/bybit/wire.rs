@@ -138,6 +138,7 @@ fn push(
                 let candle = LiveCandle {
                     candle,
                     closed: row.confirm,
+                    interval_ms: crate::model::ONE_MINUTE_MS,
                 };
                 let time = row.timestamp.unwrap_or(time);
                 out.live(

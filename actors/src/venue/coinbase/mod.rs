@@ -4,8 +4,8 @@
 //! `subscriptions` message (no request id). Every connection also subscribes `heartbeats`, so
 //! a quiet market is not taken for a dead connection; `sequence_num` numbers every message of
 //! a connection and a gap resynchronises its books ([`CoinbaseSync`]). Candles: Coinbase's
-//! channel is 5-minute only, while a watched symbol keeps its 1-minute candle in progress, so
-//! the 1-minute series is answered by REST (the parser is here for when it is wanted).
+//! `candles` channel is 5-minute only, so a watched symbol's 5-minute candles and their
+//! multiples are combined from it ([`crate::model::LiveCandles`]); 1 minute is answered by REST.
 
 mod sync;
 pub mod wire;
@@ -30,7 +30,7 @@ pub const MAX_STREAMS_PER_CONNECTION: usize = 100;
 #[derive(Debug, Default)]
 pub struct CoinbaseWire;
 
-const CHANNELS: [&str; 3] = ["ticker", "level2", "market_trades"];
+const CHANNELS: [&str; 4] = ["ticker", "level2", "market_trades", "candles"];
 
 impl Protocol for CoinbaseWire {
     fn url(&self, base: &str) -> String {
@@ -46,7 +46,7 @@ impl Protocol for CoinbaseWire {
             StreamKey::Book { .. } => "level2",
             StreamKey::Trades { .. } => "market_trades",
             // 5-minute only: see the module doc.
-            StreamKey::Candles { .. } => return Vec::new(),
+            StreamKey::Candles { .. } => "candles",
         };
         vec![format!("{channel}:{}", key.market_id())]
     }
@@ -137,7 +137,18 @@ impl Protocol for CoinbaseWire {
                 }
                 Err(error) => out.malformed(&error),
             },
-            // `heartbeats` only show the connection lives; `candles` are not subscribed.
+            "candles" => match wire::candles(events) {
+                Ok(candles) => {
+                    for (product, candle) in candles {
+                        let stream = format!("candles:{product}");
+                        if let Some(symbol) = out.stream(&stream) {
+                            out.live(symbol, &stream, Ok((LiveData::Candle(candle), Some(time))));
+                        }
+                    }
+                }
+                Err(error) => out.malformed(&error),
+            },
+            // `heartbeats` only show the connection lives.
             _ => {}
         }
     }
@@ -178,7 +189,7 @@ mod tests {
             symbol: Arc::from("BTC/USD"),
             market_id: Arc::from("BTC-USD"),
         };
-        assert!(CoinbaseWire.stream_names(&key).is_empty());
+        assert_eq!(CoinbaseWire.stream_names(&key), ["candles:BTC-USD"]);
         assert!(CoinbaseWire.is_book("level2:BTC-USD"));
     }
 }

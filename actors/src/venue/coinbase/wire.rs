@@ -261,6 +261,9 @@ struct CandleItem<'a> {
     product_id: &'a str,
 }
 
+/// Coinbase's `candles` channel: 5-minute candles, the only interval it streams.
+pub const CANDLE_MS: i64 = 300_000;
+
 /// A `candles` frame's 5-minute candles in progress by product id.
 pub fn candles(events: &RawValue) -> Result<Vec<(String, LiveCandle)>, String> {
     let events: Vec<CandlesEvent<'_>> =
@@ -285,6 +288,7 @@ pub fn candles(events: &RawValue) -> Result<Vec<(String, LiveCandle)>, String> {
                         volume: number(c.volume, "volume")?,
                     },
                     closed: false,
+                    interval_ms: CANDLE_MS,
                 },
             ))
         })

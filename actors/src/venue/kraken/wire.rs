@@ -247,6 +247,7 @@ pub fn ohlc(data: &RawValue) -> Result<LiveCandle, String> {
             volume: number(k.volume, "volume")?,
         },
         closed: false,
+        interval_ms: crate::model::ONE_MINUTE_MS,
     })
 }
 

@@ -311,6 +311,7 @@ fn candle(row: &[&str]) -> Result<LiveCandle, String> {
     Ok(LiveCandle {
         candle,
         closed: row.get(8) == Some(&"1"),
+        interval_ms: crate::model::ONE_MINUTE_MS,
     })
 }
 
