@@ -8,10 +8,19 @@ use super::interval::Interval;
 use super::walk::{hash, unit};
 use super::{Market, Symbol};
 
-/// Sample points per candle for high/low. The walk is sampled rather than scanned (a 1M candle
-/// has millions of steps); the samples sit on a grid fixed by openTime so closed candles never
-/// change and an open candle's high/low only widen as its grid fills in.
+/// Sample points per candle for high/low of candles longer than [`FINE_UP_TO`]. The walk is
+/// sampled rather than scanned (a 1M candle has millions of steps); the samples sit on a grid
+/// fixed by openTime so closed candles never change and an open candle's high/low only widen
+/// as its grid fills in.
 const SAMPLES: u64 = 16;
+
+/// Candles up to an hour sample one grid fixed in absolute time (every [`FINE_GRID_MS`], and
+/// the instant before each grid point, where the shorter candle before it closes), so each is
+/// exactly its minutes (or 5 minutes) combined, as a venue's candles are: a client building an
+/// hour from the 1-minute stream gets the simulator's hour. Longer candles keep 16 samples
+/// (a day would take 11,520 samples).
+const FINE_UP_TO: u64 = 3_600_000;
+const FINE_GRID_MS: u64 = 15_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candle {
@@ -46,17 +55,29 @@ impl Market {
         let close = self.price_at(s, last_t);
         let (mut high, mut low) = (open.max(close), open.min(close));
         let span = next - open_time;
-        for j in 1..SAMPLES {
-            let t = open_time + span / SAMPLES * j;
-            if t > last_t {
-                break;
-            }
+        let mut sample = |t: u64| {
             let p = self.price_at(s, t);
             high = high.max(p);
             low = low.min(p);
+        };
+        if span <= FINE_UP_TO {
+            let mut g = (open_time / FINE_GRID_MS + 1) * FINE_GRID_MS;
+            while g <= last_t {
+                sample(g - 1);
+                sample(g);
+                g += FINE_GRID_MS;
+            }
+        } else {
+            for j in 1..SAMPLES {
+                let t = open_time + span / SAMPLES * j;
+                if t > last_t {
+                    break;
+                }
+                sample(t);
+            }
         }
         let trades = self.trade_count(s, open_time, last_t);
-        let volume = self.volume_for(s, trades);
+        let volume = self.volume_between(s, open_time, last_t);
         let avg = (open + high + low + close) as f64 / 4.0 / ONE as f64;
         let vol_f = volume as f64 / ONE as f64;
         let taker_frac = 0.35 + 0.3 * unit(hash(&[s.key, 10, open_time, span]));
@@ -153,6 +174,36 @@ mod tests {
                 "{iv_s} last is open"
             );
             assert_eq!(last.close, m.price_at(s, NOW));
+        }
+    }
+
+    /// A venue's hour is its minutes (and its 5-minute candles) combined, closed or in progress.
+    #[test]
+    fn an_hour_is_its_minutes_combined() {
+        let m = setup();
+        let s = m.symbol("BTCUSDT").unwrap();
+        let hour = Interval::parse("1h").unwrap();
+        for now in [NOW, hour.align(NOW) - 1] {
+            let open = hour.align(now);
+            let h = m.candle(s, hour, open, now);
+            for base in ["1m", "5m"] {
+                let iv = Interval::parse(base).unwrap();
+                let range = Range {
+                    start: Some(open),
+                    end: None,
+                    limit: 60,
+                };
+                let parts = m.klines(s, iv, range, now);
+                assert_eq!(parts[0].open, h.open, "{base}");
+                assert_eq!(parts.last().unwrap().close, h.close, "{base}");
+                assert_eq!(parts.iter().map(|c| c.high).max(), Some(h.high), "{base}");
+                assert_eq!(parts.iter().map(|c| c.low).min(), Some(h.low), "{base}");
+                assert_eq!(
+                    parts.iter().map(|c| c.volume).sum::<u64>(),
+                    h.volume,
+                    "{base}"
+                );
+            }
         }
     }
 

@@ -50,6 +50,19 @@ impl Market {
         (count as f64 * s.mean_qty_steps).round() as u64 * s.step
     }
 
+    /// Base volume of the trades with time in `[from, to]`: the tape's running total at the
+    /// end less that at the start, so adjacent windows add up to their union exactly (a
+    /// venue's hour is the sum of its minutes; rounding each window would not be).
+    pub fn volume_between(&self, s: &Symbol, from: u64, to: u64) -> u64 {
+        if self.trade_count(s, from, to) == 0 {
+            return 0;
+        }
+        let total = |trades: u64| (trades as f64 * s.mean_qty_steps).round() as u64;
+        let end = total(self.last_trade_id(s, to) + 1);
+        let start = total(self.first_trade_id(s, from));
+        end.saturating_sub(start) * s.step
+    }
+
     pub fn trade(&self, s: &Symbol, id: u64) -> Trade {
         let time = self.trade_time(s, id);
         let h = hash(&[s.key, 4, id]);
