@@ -413,6 +413,31 @@ impl SimHandle {
         )))
     }
 
+    /// The `interval` (`1m`, `5m`, `1h`, Binance's names) candle of `symbol` ("BTCUSDT")
+    /// opening at `open_ms`, as this venue's REST klines showed it at `at_ms`:
+    /// `[open_ms, open, high, low, close, volume]`; None for an unknown symbol or interval.
+    pub fn candle_at(
+        &self,
+        symbol: &str,
+        interval: &str,
+        open_ms: u64,
+        at_ms: u64,
+    ) -> Option<[f64; 6]> {
+        let m = self.state.market();
+        let s = m.symbol(symbol)?;
+        let iv = crate::market::interval::Interval::parse(interval)?;
+        let c = m.candle(s, iv, open_ms, at_ms);
+        let f = crate::market::decimal::to_f64;
+        Some([
+            c.open_time as f64,
+            f(c.open),
+            f(c.high),
+            f(c.low),
+            f(c.close),
+            f(c.volume),
+        ])
+    }
+
     /// Best bid, best ask and last price of `symbol` ("BTCUSDT") as this venue's REST ticker
     /// shows them now, or None if the venue does not list it. The values change once per walk
     /// step (`tick_ms`); a large `tick_ms` freezes them for exact comparisons.

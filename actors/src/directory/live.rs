@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use crate::model::{BookSnapshot, Candle, LiveCandle, LiveCandles, OrderBook, Trade, TradeTape};
+use crate::model::{BookSnapshot, Candle, LiveCandles, OrderBook, Trade, TradeTape};
 use crate::venue::{BookSync, LiveData, SyncOutcome};
 
 /// What the symbol's actor must fetch by REST for the live state to be whole.
@@ -191,11 +191,6 @@ impl Live {
     pub fn trades(&self, limit: usize) -> Option<Vec<Trade>> {
         let inner = self.inner();
         inner.tape_seeded.then(|| inner.tape.last(limit))
-    }
-
-    /// The streamed candle in progress (of the base interval).
-    pub fn candle(&self) -> Option<LiveCandle> {
-        self.inner().candles.latest()
     }
 
     /// The streamed base interval's length, once a candle came.

@@ -106,9 +106,11 @@ impl Engine {
         if count > cap {
             return Ok(answer);
         }
+        // From a ms before the open: a venue whose `since` is exclusive (Kraken, in seconds)
+        // still returns the candle opening at it.
         let base_request = DataRequest::Ohlcv {
             timeframe: base_timeframe,
-            since: Some(open),
+            since: Some(open - 1),
             limit: count as u32,
             price: CandlePrice::Trade,
         };
@@ -118,7 +120,15 @@ impl Engine {
         let MarketData::Ohlcv(base_candles) = &*base_answer.data.value else {
             return Ok(answer);
         };
-        if entry.live.seed_ohlcv(tf, candles, base_candles, limit) {
+        let base_candles: Vec<Candle> = base_candles
+            .iter()
+            .filter(|c| c.timestamp >= open)
+            .copied()
+            .collect();
+        if base_candles.first().map(|c| c.timestamp) != Some(open) {
+            return Ok(answer);
+        }
+        if entry.live.seed_ohlcv(tf, candles, &base_candles, limit) {
             if let Some(candles) = entry.live.ohlcv(tf, limit) {
                 return Ok(stream_answer(candles));
             }
