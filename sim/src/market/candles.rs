@@ -14,12 +14,12 @@ use super::{Market, Symbol};
 /// as its grid fills in.
 const SAMPLES: u64 = 16;
 
-/// Candles up to an hour sample one grid fixed in absolute time (every [`FINE_GRID_MS`], and
+/// Candles up to 4 hours sample one grid fixed in absolute time (every [`FINE_GRID_MS`], and
 /// the instant before each grid point, where the shorter candle before it closes), so each is
 /// exactly its minutes (or 5 minutes) combined, as a venue's candles are: a client building an
 /// hour from the 1-minute stream gets the simulator's hour. Longer candles keep 16 samples
-/// (a day would take 11,520 samples).
-const FINE_UP_TO: u64 = 3_600_000;
+/// (a day would take 11,520 samples, 4 hours take 1,920).
+const FINE_UP_TO: u64 = 4 * 3_600_000;
 const FINE_GRID_MS: u64 = 15_000;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -177,32 +177,35 @@ mod tests {
         }
     }
 
-    /// A venue's hour is its minutes (and its 5-minute candles) combined, closed or in progress.
+    /// A venue's hour (and 4 hours) is its minutes (and its 5-minute candles) combined,
+    /// closed or in progress.
     #[test]
     fn an_hour_is_its_minutes_combined() {
         let m = setup();
         let s = m.symbol("BTCUSDT").unwrap();
-        let hour = Interval::parse("1h").unwrap();
-        for now in [NOW, hour.align(NOW) - 1] {
-            let open = hour.align(now);
-            let h = m.candle(s, hour, open, now);
-            for base in ["1m", "5m"] {
-                let iv = Interval::parse(base).unwrap();
-                let range = Range {
-                    start: Some(open),
-                    end: None,
-                    limit: 60,
-                };
-                let parts = m.klines(s, iv, range, now);
-                assert_eq!(parts[0].open, h.open, "{base}");
-                assert_eq!(parts.last().unwrap().close, h.close, "{base}");
-                assert_eq!(parts.iter().map(|c| c.high).max(), Some(h.high), "{base}");
-                assert_eq!(parts.iter().map(|c| c.low).min(), Some(h.low), "{base}");
-                assert_eq!(
-                    parts.iter().map(|c| c.volume).sum::<u64>(),
-                    h.volume,
-                    "{base}"
-                );
+        for (hour, count) in [("1h", 60), ("4h", 240)] {
+            let hour = Interval::parse(hour).unwrap();
+            for now in [NOW, hour.align(NOW) - 1] {
+                let open = hour.align(now);
+                let h = m.candle(s, hour, open, now);
+                for base in ["1m", "5m"] {
+                    let iv = Interval::parse(base).unwrap();
+                    let range = Range {
+                        start: Some(open),
+                        end: None,
+                        limit: count,
+                    };
+                    let parts = m.klines(s, iv, range, now);
+                    assert_eq!(parts[0].open, h.open, "{base}");
+                    assert_eq!(parts.last().unwrap().close, h.close, "{base}");
+                    assert_eq!(parts.iter().map(|c| c.high).max(), Some(h.high), "{base}");
+                    assert_eq!(parts.iter().map(|c| c.low).min(), Some(h.low), "{base}");
+                    assert_eq!(
+                        parts.iter().map(|c| c.volume).sum::<u64>(),
+                        h.volume,
+                        "{base}"
+                    );
+                }
             }
         }
     }
