@@ -61,7 +61,14 @@ async fn start(venue: Venue) -> (SimHandle, McpServer) {
         _ => sim.ws_venue_url(),
     };
     let id = venue.id();
-    let server = start_server(&sim, &[("EXCHANGE_NAME", id), ("EXCHANGE_WS_URL", &ws)]).await;
+    // A cache that expires at once: a read served from it, not from the stream, would call
+    // the venue again.
+    let env = [
+        ("EXCHANGE_NAME", id),
+        ("EXCHANGE_WS_URL", ws.as_str()),
+        ("CACHE_TTL", "1"),
+    ];
+    let server = start_server(&sim, &env).await;
     server
         .client
         .subscribe(SubscribeRequestParams::new(format!(
@@ -168,7 +175,13 @@ async fn candles_in_progress(venue: Venue, endpoint: &str, stream: &[&str], rest
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
-    assert!(reads >= stream.len());
+    // Later reads too, the cache long expired.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    for tf in stream {
+        let v = ohlcv(&server, tf).await;
+        reads += 1;
+        assert_eq!(v["source"], "stream", "{tf}: {v}");
+    }
     assert_eq!(
         sim.calls(endpoint),
         calls,
