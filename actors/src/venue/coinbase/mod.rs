@@ -192,4 +192,29 @@ mod tests {
         assert_eq!(CoinbaseWire.stream_names(&key), ["candles:BTC-USD"]);
         assert!(CoinbaseWire.is_book("level2:BTC-USD"));
     }
+
+    /// A `candles` frame is the 5-minute candle in progress of its product's stream.
+    #[test]
+    fn a_candles_frame_is_the_five_minute_candle() {
+        use crate::model::Candle;
+        use crate::venue::wsfeed::testing::{fixture, Recorder, Seen};
+        let mut recorder = Recorder::default();
+        CoinbaseWire.read(&fixture("coinbase", "candles.json"), &mut recorder);
+        assert_eq!(recorder.streams, ["candles:BTC-USD"]);
+        let [Seen::Live(Ok((LiveData::Candle(live), Some(_))))] = recorder.seen.as_slice() else {
+            panic!("not one candle: {:?}", recorder.seen);
+        };
+        assert_eq!(live.interval_ms, 300_000);
+        assert_eq!(
+            live.candle,
+            Candle {
+                timestamp: 1_775_521_800_000,
+                open: 68900.0,
+                high: 68950.0,
+                low: 68850.0,
+                close: 68920.5,
+                volume: 42.15,
+            }
+        );
+    }
 }
