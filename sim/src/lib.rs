@@ -109,6 +109,7 @@ pub use config::{FileConfig, SimConfig};
 pub use derivs_handle::{is_derivative_name, ContractQuote};
 pub use faults::Faults;
 pub use market::book::Book;
+pub use market::trades::BurstAdded;
 pub use markets::{MarketChange, NewMarket, RuntimeMarkets};
 pub use requests::{RequestRecord, MAX_REQUESTS};
 pub use server::{rest_urls, start_on, SimHandle, Simulator};
