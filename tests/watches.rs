@@ -1,8 +1,7 @@
 //! Watches a model can read (SPEC.md 5.1) through the real binary against the simulator:
 //! `watch_read` long-polls and returns as soon as an item arrives, refuses a watch_id that is
 //! not its session's; the last watch leaving unsubscribes the venue's streams. (`dropped`
-//! past the 1,000-item buffer and the wake-up latency are unit tests of `tools::watch`: no
-//! simulated stream is fast enough to fill 1,000 items in a test's time.)
+//! past the 1,000-item buffer and a foreign session's `watch_id` over HTTP: `watches_limits.rs`.)
 
 mod common;
 
@@ -45,10 +44,14 @@ async fn long_polls_wake_on_an_update_and_the_last_watch_releases_the_streams() 
     assert_eq!(items[0]["bids"].as_array().map(Vec::len), Some(20));
     assert!(items[0]["nonce"].is_u64());
     let mut cursor = first["cursor"].as_u64().unwrap();
-    // Each long poll returns with the next book, soon after the simulator published it (its
-    // event time): books change every 100 ms.
+    // Each long poll returns with the next book within 50 ms of the simulator sending it:
+    // books change every 100 ms. The simulator's publisher stamps a depth event's time (`E`,
+    // the book's `timestamp`) just before it hands the frame to the connections, on the same
+    // clock as this test: `E` is at or before the send, so the delay measured here (send,
+    // websocket, local book, watch, watch_read's answer over MCP stdio, to the answer in hand)
+    // is never shorter than the true one.
     let mut delays = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..20 {
         let started = Instant::now();
         let read = ok(&server
             .call(
@@ -73,15 +76,15 @@ async fn long_polls_wake_on_an_update_and_the_last_watch_releases_the_streams() 
         cursor = next;
     }
     delays.sort_unstable();
-    // From the simulator's event time to the answer in hand: the whole path (websocket, book,
-    // watch, MCP over stdio), on a shared machine; the wake-up itself is measured in the
-    // unit tests of `tools::watch`.
-    eprintln!("exchange event to watch_read answer, ms: {delays:?}");
-    assert!(
-        delays[delays.len() / 2] <= 1000,
-        "median {} ms after the update: {delays:?}",
-        delays[delays.len() / 2]
-    );
+    eprintln!("simulator's send to watch_read answer, ms: {delays:?}");
+    // Within 50 ms. On a machine shared with the rest of the suite (2 cores, load 8 measured
+    // here: p50 41 ms, p90 68 ms; 22-36 ms all 10 when quieter) a process is descheduled for
+    // tens of ms at times: the median must be within 50 ms, and no read a whole book update
+    // (100 ms) late but for one.
+    let p50 = delays[delays.len() / 2];
+    let p90 = delays[delays.len() * 9 / 10 - 1];
+    assert!(p50 <= 50, "median {p50} ms after the update: {delays:?}");
+    assert!(p90 <= 100, "p90 {p90} ms after the update: {delays:?}");
     // Unknown ids (and ids of other sessions) are invalid_argument.
     let unknown = server
         .call("watch_read", json!({"watch_id": "w999-0"}))
