@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::cli::{parse_num, run, sim_args, CLI};
+use common::cli::{parse_num, run, sim_args, spawn_in_pty, CLI};
 use common::{simulator, start_http_server};
 use crypto_market_sim::SimHandle;
 use serde_json::Value;
@@ -278,4 +278,58 @@ async fn book_and_trades_take_one_symbol() {
     )
     .await;
     assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_ladder_is_redrawn_in_place_until_ctrl_c() {
+    let sim = simulator();
+    let (mut child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "--book"]), &[]);
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut master = master;
+        let mut buf = [0u8; 4096];
+        // EIO once the child side is closed.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while text().matches("Ctrl-C to quit").count() < 3 {
+        assert!(Instant::now() < deadline, "3 books:\n{}", text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    common::send_signal(child.id(), libc::SIGINT);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .expect("exits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "Ctrl-C is a clean exit:\n{}",
+        text()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let out = text();
+    assert!(out.contains("order book · nonce "), "{out}");
+    assert!(
+        out.contains('│') && out.contains('█'),
+        "unicode ladder: {out}"
+    );
+    assert!(
+        out.contains("\x1b[2K") || out.contains("\x1b[1A"),
+        "redrawn in place"
+    );
+    let shown = out.rfind("\x1b[?25h").expect("the cursor shown again");
+    assert!(
+        shown > out.rfind("Ctrl-C to quit").unwrap(),
+        "after the last book"
+    );
+    assert!(!out.contains("error"), "{out}");
 }
