@@ -116,4 +116,4 @@ pub use server::{rest_urls, start_on, SimHandle, Simulator};
 pub use venue::{Quote, TrueBook, Venue};
 pub use vws::control::VenueBook;
 pub use vws::VenueWsStats;
-pub use ws::{WsConnectionStats, WsIntervals, WsStats};
+pub use ws::{WsConnectionStats, WsDelivered, WsIntervals, WsStats};

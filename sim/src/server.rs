@@ -316,6 +316,12 @@ impl SimHandle {
         Some(m.book_at_step(s, update_id, limit))
     }
 
+    /// Frames stream `stream` (`btcusdt@depth@100ms`) handed to its connections, and when the
+    /// last one was; None while nobody subscribes it.
+    pub fn ws_delivered(&self, stream: &str) -> Option<crate::WsDelivered> {
+        self.state.ws.delivered(stream)
+    }
+
     /// Adds `count` (1..=1000) trades of `symbol` ("BTCUSDT") now, on REST and the streams
     /// alike (what `POST /__sim/trades/burst` does): when, and the new trades' ids.
     pub fn trade_burst(
