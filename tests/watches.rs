@@ -1,8 +1,7 @@
 //! Watches a model can read (SPEC.md 5.1) through the real binary against the simulator:
 //! `watch_read` long-polls and returns as soon as an item arrives, refuses a watch_id that is
 //! not its session's; the last watch leaving unsubscribes the venue's streams. (`dropped`
-//! past the 1,000-item buffer and the wake-up latency are unit tests of `tools::watch`: no
-//! simulated stream is fast enough to fill 1,000 items in a test's time.)
+//! past the 1,000-item buffer and a foreign session's `watch_id` over HTTP: `watches_limits.rs`.)
 
 mod common;
 
@@ -24,10 +23,13 @@ async fn subscribe(server: &common::McpServer, channel: &str) -> String {
     w["watch_id"].as_str().expect("an id").to_owned()
 }
 
-fn now_ms() -> i64 {
+/// The stream the local book follows (Binance's diff depth).
+const DEPTH: &str = "btcusdt@depth@100ms";
+
+fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 #[tokio::test]
@@ -45,11 +47,23 @@ async fn long_polls_wake_on_an_update_and_the_last_watch_releases_the_streams() 
     assert_eq!(items[0]["bids"].as_array().map(Vec::len), Some(20));
     assert!(items[0]["nonce"].is_u64());
     let mut cursor = first["cursor"].as_u64().unwrap();
-    // Each long poll returns with the next book, soon after the simulator published it (its
-    // event time): books change every 100 ms.
+    // Each long poll returns with the next book within 50 ms of the simulator sending it:
+    // books change every 100 ms. The simulator says when it handed each depth frame to the
+    // connections (after computing it: its event time `E` is stamped before, and a debug
+    // build's diff of two books takes a while); the delay is from there (websocket, local
+    // book, watch, watch_read's answer over MCP stdio) to the answer in hand, on one clock.
+    // When more than one frame went out during a read, which one woke it is unknown: the
+    // book's own `E` is used instead, which is never after its send (the delay is then
+    // overstated, never understated).
+    let frames = || {
+        sim.ws_delivered(DEPTH)
+            .expect("the depth stream is subscribed")
+    };
+    let mut from_send = 0;
     let mut delays = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..20 {
         let started = Instant::now();
+        let before = frames().frames;
         let read = ok(&server
             .call(
                 "watch_read",
@@ -57,7 +71,8 @@ async fn long_polls_wake_on_an_update_and_the_last_watch_releases_the_streams() 
             )
             .await)
         .clone();
-        let returned = now_ms();
+        let returned_us = now_us();
+        let sent = frames();
         // Woken by the next book (every 100 ms), not by the end of wait_ms.
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -67,21 +82,39 @@ async fn long_polls_wake_on_an_update_and_the_last_watch_releases_the_streams() 
         let items = read["items"].as_array().unwrap();
         assert!(!items.is_empty());
         let newest = items.last().unwrap();
-        delays.push(returned - newest["timestamp"].as_i64().expect("event time"));
+        let event_us = newest["timestamp"].as_i64().expect("event time") * 1000;
+        // The one frame sent during the read is the newest book's (stamped within one book
+        // interval after its event time).
+        let woke_by_it = sent.frames == before + 1
+            && (event_us..event_us + 100_000).contains(&(sent.last_us as i64));
+        let sent_us = if woke_by_it {
+            from_send += 1;
+            sent.last_us as i64
+        } else {
+            event_us
+        };
+        delays.push((returned_us - sent_us) / 1000);
         let next = read["cursor"].as_u64().unwrap();
         assert!(next > cursor);
         cursor = next;
     }
     delays.sort_unstable();
-    // From the simulator's event time to the answer in hand: the whole path (websocket, book,
-    // watch, MCP over stdio), on a shared machine; the wake-up itself is measured in the
-    // unit tests of `tools::watch`.
-    eprintln!("exchange event to watch_read answer, ms: {delays:?}");
-    assert!(
-        delays[delays.len() / 2] <= 1000,
-        "median {} ms after the update: {delays:?}",
-        delays[delays.len() / 2]
+    eprintln!(
+        "simulator's send to watch_read answer, ms ({from_send} of 20 timed from the send): \
+         {delays:?}"
     );
+    // Within 50 ms. On a machine shared with the rest of the suite a process is descheduled
+    // for tens of ms at times (2 cores at load 10, measured here: p50 18 ms, p75 28 ms, p90
+    // 46 ms, max 72 ms): three reads in four must be within 50 ms, and no more than one in
+    // ten a whole book update (100 ms) late.
+    assert!(
+        from_send >= 10,
+        "most reads timed from the send: {from_send}"
+    );
+    let p75 = delays[delays.len() * 3 / 4 - 1];
+    let p90 = delays[delays.len() * 9 / 10 - 1];
+    assert!(p75 <= 50, "p75 {p75} ms after the send: {delays:?}");
+    assert!(p90 <= 100, "p90 {p90} ms after the send: {delays:?}");
     // Unknown ids (and ids of other sessions) are invalid_argument.
     let unknown = server
         .call("watch_read", json!({"watch_id": "w999-0"}))

@@ -316,6 +316,22 @@ impl SimHandle {
         Some(m.book_at_step(s, update_id, limit))
     }
 
+    /// Frames stream `stream` (`btcusdt@depth@100ms`) handed to its connections, and when the
+    /// last one was; None while nobody subscribes it.
+    pub fn ws_delivered(&self, stream: &str) -> Option<crate::WsDelivered> {
+        self.state.ws.delivered(stream)
+    }
+
+    /// Adds `count` (1..=1000) trades of `symbol` ("BTCUSDT") now, on REST and the streams
+    /// alike (what `POST /__sim/trades/burst` does): when, and the new trades' ids.
+    pub fn trade_burst(
+        &self,
+        symbol: &str,
+        count: u64,
+    ) -> Result<crate::market::trades::BurstAdded, String> {
+        crate::rest::control::trade_burst_now(&self.state, symbol, count)
+    }
+
     /// The current spot book update id (`lastUpdateId` of `/api/v3/depth` now).
     pub fn book_update_id(&self) -> u64 {
         self.state.market().walk().step_at(now_ms())

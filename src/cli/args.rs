@@ -76,7 +76,8 @@ pub enum Command {
     Trades(TradesArgs),
     /// Markets matching a query.
     Markets(MarketsArgs),
-    /// A live table of tickers, updated in place, until Ctrl-C.
+    /// A live table of tickers, updated in place, until Ctrl-C; --book: a live depth ladder,
+    /// --trades: a live tape.
     Watch(WatchArgs),
     /// One symbol's quote on every exchange that lists it, the best bid and ask across them
     /// and the spread between venues.
@@ -113,9 +114,17 @@ pub struct WatchArgs {
     /// Seconds between updates (the server serves from its cache within its TTL).
     #[arg(long, short, default_value_t = 1.0, value_parser = interval)]
     pub interval: f64,
-    /// Stop after this many updates (default: until Ctrl-C).
+    /// Stop after this many updates (default: until Ctrl-C); with --book, books; with
+    /// --trades, trades.
     #[arg(long, short = 'n')]
     pub count: Option<u64>,
+    /// A live depth ladder of one symbol (the top 20 levels a side, as the server's
+    /// watch_read gives each update), instead of the tickers table.
+    #[arg(long, conflicts_with = "trades")]
+    pub book: bool,
+    /// A live tape of one symbol: each new trade appended as it comes.
+    #[arg(long)]
+    pub trades: bool,
 }
 
 /// A value `Debug` never shows (a key, a URL that may hold a password).

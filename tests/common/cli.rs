@@ -161,3 +161,45 @@ pub async fn chat(
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
+
+/// Starts the CLI with stdout and stderr on a pseudo-terminal; `(child, master)`.
+#[allow(unsafe_code, reason = "openpty(3) through libc, its fds then owned")]
+pub fn spawn_in_pty(args: &[String], env: &[(&str, &str)]) -> (std::process::Child, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two fds we then own.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: fresh fds from openpty, owned here.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    };
+    let child = std::process::Command::new(CLI)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave)
+        .spawn()
+        .expect("the CLI runs");
+    (child, master)
+}

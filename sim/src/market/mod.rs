@@ -45,6 +45,9 @@ pub struct Market {
     all_symbols_json: OnceLock<String>,
     /// Memo of the hour-aligned samples behind 24h stats (see `stats.rs`).
     hour_grid: Mutex<HashMap<(u64, u64), stats::GridAgg>>,
+    /// Trade bursts added at runtime (`trades.rs`), shared by the versions of this market so
+    /// that listing a symbol does not renumber another's trades.
+    bursts: trades::Bursts,
 }
 
 impl Market {
@@ -153,6 +156,7 @@ impl Market {
             doc,
             all_symbols_json: OnceLock::new(),
             hour_grid: Mutex::new(HashMap::new()),
+            bursts: trades::Bursts::default(),
         }
     }
 
@@ -165,14 +169,16 @@ impl Market {
             .iter()
             .map(|s| crate::venues::market_id(self.venue, &s.base, &s.quote))
             .collect();
-        Market::build(
+        let mut m = Market::build(
             self.seed,
             self.venue,
             self.walk.clone(),
             self.doc,
             symbols,
             venue_ids,
-        )
+        );
+        m.bursts = self.bursts.clone();
+        m
     }
 
     pub fn venue(&self) -> Venue {

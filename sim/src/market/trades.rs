@@ -1,8 +1,50 @@
 //! The trade tape. Trade `id` happens at `id·gap + jitter(id)` ms with `jitter < gap`, so times are
 //! non-decreasing in id and any trade, or the trade count over any window, is O(1) to compute.
+//!
+//! A burst ([`Market::add_burst`], a test's control) inserts `count` more trades at one instant:
+//! the ids after it shift by `count`, so REST, the websocket streams and candles all see the
+//! same denser tape. Bursts are only ever added at or after the latest time served, so an id
+//! already published keeps its trade.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::walk::{hash, unit};
 use super::{Market, Symbol};
+
+/// Most trades one burst adds: a trade stream sends at most this many per update.
+pub const MAX_BURST: u64 = 1000;
+
+/// One burst: `count` trades at `at` ms, right after the base tape's trade `base_last` (the
+/// last at or before `at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Burst {
+    at: u64,
+    base_last: u64,
+    count: u64,
+}
+
+/// Each symbol's bursts (by walk key), oldest first.
+#[derive(Clone, Default)]
+pub struct Bursts(Arc<RwLock<HashMap<u64, Vec<Burst>>>>);
+
+/// What [`Market::add_burst`] added: the instant and the new trades' ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BurstAdded {
+    pub at_ms: u64,
+    pub first_id: u64,
+    pub last_id: u64,
+}
+
+impl Bursts {
+    fn of(&self, key: u64) -> Vec<Burst> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        if map.is_empty() {
+            return Vec::new();
+        }
+        map.get(&key).cloned().unwrap_or_default()
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trade {
@@ -14,18 +56,74 @@ pub struct Trade {
 }
 
 impl Market {
-    pub fn trade_time(&self, s: &Symbol, id: u64) -> u64 {
+    /// When trade `id` of the base tape (without bursts) happens.
+    fn base_trade_time(s: &Symbol, id: u64) -> u64 {
         id * s.trade_gap_ms + hash(&[s.key, 3, id]) % s.trade_gap_ms
     }
 
-    /// Id of the last trade at or before `t`.
-    pub fn last_trade_id(&self, s: &Symbol, t: u64) -> u64 {
+    /// The last trade of the base tape at or before `t`.
+    fn base_last_trade_id(s: &Symbol, t: u64) -> u64 {
         let id = t / s.trade_gap_ms;
-        if self.trade_time(s, id) <= t {
+        if Self::base_trade_time(s, id) <= t {
             id
         } else {
             id.saturating_sub(1)
         }
+    }
+
+    pub fn trade_time(&self, s: &Symbol, id: u64) -> u64 {
+        let mut shift = 0;
+        for b in self.bursts.of(s.key) {
+            let first = b.base_last + shift + 1;
+            if id < first {
+                break;
+            }
+            if id < first + b.count {
+                return b.at;
+            }
+            shift += b.count;
+        }
+        Self::base_trade_time(s, id - shift)
+    }
+
+    /// Id of the last trade at or before `t`.
+    pub fn last_trade_id(&self, s: &Symbol, t: u64) -> u64 {
+        let shift: u64 = self
+            .bursts
+            .of(s.key)
+            .iter()
+            .filter(|b| b.at <= t)
+            .map(|b| b.count)
+            .sum();
+        Self::base_last_trade_id(s, t) + shift
+    }
+
+    /// Adds `count` (1..=[`MAX_BURST`]) trades of `s` at `at` ms, or at the latest burst's
+    /// time if that is later (bursts stay in time order).
+    pub fn add_burst(&self, s: &Symbol, at: u64, count: u64) -> Result<BurstAdded, String> {
+        if !(1..=MAX_BURST).contains(&count) {
+            return Err(format!("count must be within 1..={MAX_BURST}, got {count}"));
+        }
+        let mut map = self
+            .bursts
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let list = map.entry(s.key).or_default();
+        let at = list.last().map_or(at, |b| b.at.max(at));
+        let shift: u64 = list.iter().map(|b| b.count).sum();
+        let base_last = Self::base_last_trade_id(s, at);
+        list.push(Burst {
+            at,
+            base_last,
+            count,
+        });
+        let first_id = base_last + shift + 1;
+        Ok(BurstAdded {
+            at_ms: at,
+            first_id,
+            last_id: first_id + count - 1,
+        })
     }
 
     /// Number of trades with time in `[from, to]`.
@@ -165,6 +263,35 @@ mod tests {
             m.trade_count(s, a, a + 29_999) + m.trade_count(s, a + 30_000, b),
             n
         );
+    }
+
+    #[test]
+    fn a_burst_inserts_trades_at_one_instant_and_shifts_the_later_ids() {
+        let m = Market::new(42, 0, false, 100).unwrap();
+        let s = m.symbol("BTCUSDT").unwrap();
+        let before = m.last_trade_id(s, NOW);
+        let later = m.trade(s, before + 1);
+        let added = m.add_burst(s, NOW, 300).unwrap();
+        assert_eq!((added.first_id, added.last_id), (before + 1, before + 300));
+        assert_eq!(m.last_trade_id(s, NOW), before + 300);
+        assert_eq!(m.trade_time(s, before + 1), NOW);
+        assert_eq!(m.trade_time(s, before + 300), NOW);
+        // The base tape's next trade comes after the burst, at its own time.
+        let shifted = m.trade(s, before + 301);
+        assert_eq!(shifted.time, later.time);
+        // A second burst later on: ids and times stay in order through both.
+        let t2 = later.time + 5_000;
+        let second = m.add_burst(s, t2, 1000).unwrap();
+        assert_eq!(second.first_id, m.last_trade_id(s, t2) - 999);
+        let ts = m.trades_between(s, Some(NOW - 1_000), Some(t2 + 1_000), 100_000, t2 + 1_000);
+        assert!(ts.len() > 1_300);
+        for w in ts.windows(2) {
+            assert_eq!(w[1].id, w[0].id + 1);
+            assert!(w[1].time >= w[0].time);
+        }
+        assert_eq!(m.trade_count(s, NOW - 1_000, t2 + 1_000), ts.len() as u64);
+        assert!(m.add_burst(s, t2, 1001).is_err());
+        assert!(m.add_burst(s, t2, 0).is_err());
     }
 
     #[test]

@@ -27,6 +27,43 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/requests", get(requests))
         .route("/__sim/requests/reset", post(reset_requests))
         .route("/__sim/contracts", get(contracts))
+        .route("/__sim/trades/burst", post(trade_burst))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BurstBody {
+    symbol: String,
+    count: u64,
+}
+
+/// `{"symbol": "BTCUSDT", "count": 800}`: that many more trades of the symbol now (at most
+/// 1000 a call, what a trade stream sends in one update), on REST and the streams alike:
+/// `{"at_ms", "first_id", "last_id"}`, or 400 with the reason.
+async fn trade_burst(State(st): St, body: Bytes) -> Response {
+    let added = serde_json::from_slice::<BurstBody>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|b| trade_burst_now(&st, &b.symbol, b.count));
+    match added {
+        Ok(a) => Json(a).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// Adds a burst of `count` trades of `symbol` (its venue id or Binance name) now.
+pub fn trade_burst_now(
+    st: &SimState,
+    symbol: &str,
+    count: u64,
+) -> Result<crate::market::trades::BurstAdded, String> {
+    let m = st.market();
+    let s = m
+        .symbol(symbol)
+        .or_else(|| m.by_venue_id(symbol))
+        .ok_or_else(|| format!("unknown symbol {symbol:?}"))?;
+    let added = m.add_burst(s, now_ms(), count)?;
+    tracing::info!(symbol, count, ?added, "trade burst");
+    Ok(added)
 }
 
 #[derive(Deserialize)]

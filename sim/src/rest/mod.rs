@@ -5,7 +5,7 @@
 //! (market, params, now) to a JSON body, so they are unit-testable without HTTP and the
 //! cross-cutting behaviour lives in one place.
 
-mod control;
+pub(crate) mod control;
 mod error;
 mod general;
 mod klines;

@@ -60,6 +60,17 @@ pub struct Topic {
     subs: Mutex<Vec<Subscriber>>,
     /// Publisher state between updates.
     pub cursor: Mutex<Cursor>,
+    /// Frames handed to the subscribers so far, and when the last one was.
+    delivered: Mutex<WsDelivered>,
+}
+
+/// A stream's frames handed to its connections: how many, and when the last one was (Unix
+/// µs, taken after its payload was computed, as it goes to the connections' writers), so a
+/// test can time a client from the frame's send rather than from its event time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WsDelivered {
+    pub frames: u64,
+    pub last_us: u64,
 }
 
 /// Where a topic's previous update left off.
@@ -92,6 +103,13 @@ impl Topic {
                 }
             }
         }
+        drop(subs);
+        let mut delivered = self
+            .delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        delivered.frames += 1;
+        delivered.last_us = crate::state::now_us();
     }
 
     pub fn has_subscribers(&self) -> bool {
@@ -221,6 +239,7 @@ impl Hub {
                     spec,
                     subs: Mutex::default(),
                     cursor: Mutex::default(),
+                    delivered: Mutex::default(),
                 })
             });
             topic
@@ -256,6 +275,18 @@ impl Hub {
     }
 
     /// The topics of `group` now (a snapshot, so publishing holds no registry lock).
+    /// What stream `name` (e.g. `btcusdt@depth@100ms`, any time unit) delivered, while it has
+    /// a topic (a subscriber).
+    pub fn delivered(&self, name: &str) -> Option<WsDelivered> {
+        self.groups.iter().find_map(|group| {
+            let topics = group.lock().unwrap_or_else(PoisonError::into_inner);
+            topics
+                .iter()
+                .find(|((n, _), _)| n == name)
+                .map(|(_, t)| *t.delivered.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+    }
+
     pub fn topics(&self, group: Group) -> Vec<Arc<Topic>> {
         self.groups[group.index()]
             .lock()

@@ -22,7 +22,7 @@ pub mod publish;
 pub mod stats;
 pub mod streams;
 
-pub use hub::Hub;
+pub use hub::{Hub, WsDelivered};
 pub use publish::WsIntervals;
 pub use stats::{WsConnectionStats, WsStats};
 

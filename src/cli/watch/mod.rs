@@ -3,9 +3,11 @@
 //! time and answers from its cache or stream within the TTL; the worker pool is asked once,
 //! then its Redis ticker channels are followed ([`follow`]). On a terminal the table is redrawn
 //! in place and the cursor restored on exit; otherwise each update is appended (a time line,
-//! then the table).
+//! then the table). `--book` and `--trades` follow one symbol's depth or trades through the
+//! watch tools instead ([`live`]).
 
 mod follow;
+mod live;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -64,6 +66,12 @@ pub async fn run(
     a: &WatchArgs,
     look: Look,
 ) -> Result<String, CliError> {
+    if a.book {
+        return live::run(connection, cli, a, live::Live::Book, look).await;
+    }
+    if a.trades {
+        return live::run(connection, cli, a, live::Live::Trades, look).await;
+    }
     let request = args(cli, json!({ "symbols": a.symbols }));
     let mut screen = Screen::new();
     let mut previous: HashMap<String, f64> = HashMap::new();
