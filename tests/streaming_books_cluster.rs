@@ -173,6 +173,40 @@ async fn one_node_streams_books_and_trades_for_the_cluster_and_they_move_when_it
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // Bad payloads on the channels (not JSON, a crossed book, a negative trade) are logged
+    // and dropped: the follower keeps serving the holder's true book.
+    for (channel, payload) in [
+        ("crypto_mcp:book:binance:BTC/USDT", "not json"),
+        (
+            "crypto_mcp:book:binance:BTC/USDT",
+            r#"{"bids":[[200000,1]],"asks":[[1,1]],"timestamp":1,"nonce":99999999,"depth":50}"#,
+        ),
+        (
+            "crypto_mcp:trades:binance:BTC/USDT",
+            r#"{"trades":[{"id":"1","price":-5,"amount":1}]}"#,
+        ),
+    ] {
+        let published = std::process::Command::new("redis-cli")
+            .arg("-s")
+            .arg(redis.socket())
+            .args(["PUBLISH", channel, payload])
+            .output()
+            .expect("redis-cli");
+        assert_eq!(String::from_utf8_lossy(&published.stdout).trim(), "1");
+    }
+    eventually(Duration::from_secs(5), "the bad payloads logged", || {
+        let log = follower.stderr.lock().unwrap();
+        log.contains("unreadable book update dropped")
+            && log.contains("unreadable trades update dropped")
+    })
+    .await;
+    for _ in 0..5 {
+        let book = ok(&follower.call("get_order_book", book_args()).await).clone();
+        assert_eq!(book["source"], "stream", "{book}");
+        assert_true_book(&sim, &book);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Over the whole run until now: one book stream and one trade stream in the cluster, on
     // the one connection the holder opened; the follower never opened any.
     let stats = sim.ws_stats();
