@@ -6,8 +6,14 @@
 //! symbol actor, served `source: stream`. A holder that dies stops renewing; within a lease
 //! period another node takes the lease and opens the feed. While Redis does not answer, each
 //! node streams for itself (the exchange serves, as in any Redis outage).
+//!
+//! A symbol's book, trade and candle feeds (wanted while something reads its book or trades)
+//! are shared the same way under a lease of their own (`{prefix}:livefeed:{exchange}:{symbol}`):
+//! the holder streams them and publishes its book and new trades (see [`live`]); the others
+//! keep what it publishes and open no stream of their own.
 
 mod follow;
+mod live;
 
 /// Also used by an MCP gateway to follow the pool's ticker channels.
 pub use follow::{Deliver, Follower};
@@ -17,9 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use tokio::task::JoinHandle;
 
 use crate::cache::RemoteCache;
-use crate::directory::{Directory, Store};
+use crate::directory::{Directory, Sharing, Store, SymbolEntry};
 use crate::model::{DataRequest, MarketData, Source, Stamped, Ticker};
 use crate::venue::{Feed, StreamKey};
 
@@ -29,7 +36,8 @@ const LEASE: Duration = Duration::from_secs(6);
 /// How often leases are renewed, and free ones taken.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 
-/// A watched symbol wants its exchange feed (first watcher on this node).
+/// A watched symbol wants its exchange feed (first watcher on this node). `stream`: its
+/// ticker, or (a [`StreamKey::Book`]) its book, trade and candle streams together.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct FeedWanted {
@@ -63,6 +71,24 @@ pub(crate) struct RedisBridge {
     watched: HashMap<Key, Role>,
     follower: Option<Follower>,
     directory: Arc<Directory>,
+    /// The publishing task of each symbol whose live feeds this node holds.
+    publishers: HashMap<Key, JoinHandle<()>>,
+}
+
+/// Whether a key stands for a symbol's live (book, trade, candle) feeds.
+fn is_live((_, stream): &Key) -> bool {
+    matches!(stream, StreamKey::Book { .. })
+}
+
+/// The feed streams a key stands for.
+fn streams((_, stream): &Key) -> Vec<StreamKey> {
+    match stream {
+        StreamKey::Book { symbol, market_id } => StreamKey::watched(symbol, market_id)
+            .into_iter()
+            .filter(|key| !matches!(key, StreamKey::Ticker { .. }))
+            .collect(),
+        other => vec![other.clone()],
+    }
 }
 
 impl RedisBridge {
@@ -77,20 +103,42 @@ impl RedisBridge {
             watched: HashMap::new(),
             follower: None,
             directory,
+            publishers: HashMap::new(),
         }
     }
 
-    fn channel(&self, (exchange, stream): &Key) -> String {
-        self.remote
-            .target()
-            .ticker_channel(exchange, stream.symbol())
+    /// The channels a follower of `key` listens to.
+    fn channels(&self, key: &Key) -> Vec<String> {
+        let target = self.remote.target();
+        let (exchange, symbol) = (&key.0, key.1.symbol());
+        if is_live(key) {
+            vec![
+                target.book_channel(exchange, symbol),
+                target.trades_channel(exchange, symbol),
+            ]
+        } else {
+            vec![target.ticker_channel(exchange, symbol)]
+        }
+    }
+
+    fn lease(&self, key: &Key) -> String {
+        let (exchange, symbol) = (&key.0, key.1.symbol());
+        if is_live(key) {
+            self.remote.live_feed_key(exchange, symbol)
+        } else {
+            self.remote.feed_key(exchange, symbol)
+        }
+    }
+
+    fn entry(&self, (exchange, stream): &Key) -> Option<Arc<SymbolEntry>> {
+        self.directory.venue(exchange)?.symbol(stream.symbol())
     }
 
     /// Asks Redis for the lease (taking or renewing it) and settles the symbol's role.
     fn decide(&mut self, key: Key, ctx: &mut Context<Self>) {
         let remote = self.remote.clone();
-        let (exchange, symbol) = (key.0.clone(), key.1.symbol().clone());
-        let ask = async move { remote.hold_feed(&exchange, &symbol, LEASE).await };
+        let lease = self.lease(&key);
+        let ask = async move { remote.hold_feed(&lease, LEASE).await };
         ctx.spawn(ask.into_actor(self).map(move |held, bridge, _| {
             // Redis silent: stream it ourselves rather than not at all.
             let role = if held.unwrap_or(true) {
@@ -115,19 +163,29 @@ impl RedisBridge {
                 if current == Role::Follower {
                     self.unfollow(key);
                 }
+                if is_live(key) {
+                    self.start_publishing(key);
+                }
                 if let Some(feed) = self.feeds.get(&key.0) {
-                    feed.subscribe(std::slice::from_ref(&key.1));
+                    feed.subscribe(&streams(key));
                 }
             }
             Role::Follower => {
                 tracing::info!(exchange = %key.0, symbol = %key.1.symbol(), "another node streams the symbol; following it");
                 if current == Role::Holder {
                     if let Some(feed) = self.feeds.get(&key.0) {
-                        feed.unsubscribe(std::slice::from_ref(&key.1));
+                        feed.unsubscribe(&streams(key));
                     }
                 }
-                let channel = self.channel(key);
-                self.follower().follow(channel);
+                if is_live(key) {
+                    self.stop_publishing(key);
+                    if let Some(entry) = self.entry(key) {
+                        entry.live.share(Sharing::Mirroring);
+                    }
+                }
+                for channel in self.channels(key) {
+                    self.follower().follow(channel);
+                }
             }
             Role::Deciding => {}
         }
@@ -135,32 +193,77 @@ impl RedisBridge {
     }
 
     fn unfollow(&mut self, key: &Key) {
-        let channel = self.channel(key);
-        self.follower().unfollow(channel);
+        for channel in self.channels(key) {
+            self.follower().unfollow(channel);
+        }
+    }
+
+    /// This node holds the symbol's live feeds: what it takes in goes out to the cluster.
+    fn start_publishing(&mut self, key: &Key) {
+        let Some(entry) = self.entry(key) else {
+            return;
+        };
+        entry.live.share(Sharing::Publishing);
+        let task = tokio::spawn(live::publish(self.remote.clone(), entry));
+        if let Some(old) = self.publishers.insert(key.clone(), task) {
+            old.abort();
+        }
+    }
+
+    fn stop_publishing(&mut self, key: &Key) {
+        if let Some(task) = self.publishers.remove(key) {
+            task.abort();
+        }
     }
 
     fn follower(&mut self) -> &Follower {
         let directory = self.directory.clone();
         let target = self.remote.target().clone();
         self.follower.get_or_insert_with(|| {
-            let prefix = format!("{}:ticker:", target.key_prefix);
+            let prefix = format!("{}:", target.key_prefix);
             Follower::start(
                 target,
-                Arc::new(move |channel, payload| deliver(&directory, &prefix, channel, payload)),
+                Arc::new(move |channel, payload| dispatch(&directory, &prefix, channel, payload)),
             )
         })
     }
 }
 
-/// A tick another node published: stored in this node's actor of that symbol, as streamed
-/// when the publisher streamed it.
-fn deliver(directory: &Directory, prefix: &str, channel: &str, payload: &str) {
-    let Some((exchange, symbol)) = channel
+/// A message on a followed channel, to its kind's handler: `{prefix}:{kind}:{exchange}:{symbol}`
+/// (the symbol may hold a `:`, a perpetual's settle currency).
+fn dispatch(directory: &Directory, prefix: &str, channel: &str, payload: &str) {
+    let Some((kind, exchange, symbol)) = channel
         .strip_prefix(prefix)
         .and_then(|rest| rest.split_once(':'))
+        .and_then(|(kind, rest)| rest.split_once(':').map(|(ex, sym)| (kind, ex, sym)))
     else {
         return;
     };
+    match kind {
+        "ticker" => deliver(directory, exchange, symbol, channel, payload),
+        "book" => live::deliver(
+            directory,
+            live::Channel::Book,
+            exchange,
+            symbol,
+            channel,
+            payload,
+        ),
+        "trades" => live::deliver(
+            directory,
+            live::Channel::Trades,
+            exchange,
+            symbol,
+            channel,
+            payload,
+        ),
+        _ => {}
+    }
+}
+
+/// A tick another node published: stored in this node's actor of that symbol, as streamed
+/// when the publisher streamed it.
+fn deliver(directory: &Directory, exchange: &str, symbol: &str, channel: &str, payload: &str) {
     #[derive(serde::Deserialize)]
     struct Published {
         #[serde(flatten)]
@@ -225,16 +328,15 @@ impl Handler<FeedUnwanted> for RedisBridge {
 
     fn handle(&mut self, msg: FeedUnwanted, ctx: &mut Context<Self>) {
         let key = (msg.exchange, msg.stream);
+        self.stop_publishing(&key);
         match self.watched.remove(&key) {
             Some(Role::Holder) => {
                 if let Some(feed) = self.feeds.get(&key.0) {
-                    feed.unsubscribe(std::slice::from_ref(&key.1));
+                    feed.unsubscribe(&streams(&key));
                 }
                 let remote = self.remote.clone();
-                let (exchange, symbol) = (key.0.clone(), key.1.symbol().clone());
-                ctx.spawn(
-                    async move { remote.drop_feed(&exchange, &symbol).await }.into_actor(self),
-                );
+                let lease = self.lease(&key);
+                ctx.spawn(async move { remote.drop_feed(&lease).await }.into_actor(self));
             }
             Some(Role::Follower) => self.unfollow(&key),
             Some(Role::Deciding) | None => {}

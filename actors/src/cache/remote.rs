@@ -165,16 +165,30 @@ impl RemoteCache {
             .await;
     }
 
-    /// `{prefix}:feed:{exchange}:{symbol}`: who holds the exchange feed of a symbol.
-    fn feed_key(&self, exchange: &str, symbol: &str) -> String {
+    /// `{prefix}:feed:{exchange}:{symbol}`: who holds the exchange ticker feed of a symbol.
+    pub fn feed_key(&self, exchange: &str, symbol: &str) -> String {
         format!("{}:feed:{exchange}:{symbol}", self.target.key_prefix)
     }
 
-    /// Takes (or keeps) the lease on a symbol's exchange feed for `ttl`: `Some(true)` when
+    /// `{prefix}:livefeed:{exchange}:{symbol}`: who holds the symbol's book, trade and
+    /// candle feeds (a lease of its own: the node whose readers want them takes it).
+    pub fn live_feed_key(&self, exchange: &str, symbol: &str) -> String {
+        format!("{}:livefeed:{exchange}:{symbol}", self.target.key_prefix)
+    }
+
+    /// Publishes `payload` on `channel`; `false` when Redis did not take it.
+    pub async fn publish(&self, channel: &str, payload: &str) -> bool {
+        let published: Option<()> = self
+            .run(|mut conn| async move { conn.publish(channel, payload).await })
+            .await;
+        published.is_some()
+    }
+
+    /// Takes (or keeps) a feed lease (`lease`: its key) for `ttl`: `Some(true)` when
     /// this node holds it now, `Some(false)` when another node does, `None` when Redis does
     /// not answer. Renewing and taking are one script, so a lease that expired in between is
     /// simply taken again.
-    pub async fn hold_feed(&self, exchange: &str, symbol: &str, ttl: Duration) -> Option<bool> {
+    pub async fn hold_feed(&self, lease: &str, ttl: Duration) -> Option<bool> {
         const HOLD: &str = r"
             local holder = redis.call('GET', KEYS[1])
             if holder == ARGV[1] then
@@ -184,7 +198,7 @@ impl RemoteCache {
             if holder then return 0 end
             redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
             return 1";
-        let key = &self.feed_key(exchange, symbol);
+        let key = lease;
         let (node, ms) = (&self.node, ttl.as_millis().max(1) as u64);
         self.run(|mut conn| async move {
             redis::Script::new(HOLD)
@@ -199,13 +213,13 @@ impl RemoteCache {
     }
 
     /// Gives up the feed lease if this node holds it (so another node takes over at once).
-    pub async fn drop_feed(&self, exchange: &str, symbol: &str) {
+    pub async fn drop_feed(&self, lease: &str) {
         const DROP: &str = r"
             if redis.call('GET', KEYS[1]) == ARGV[1] then
                 return redis.call('DEL', KEYS[1])
             end
             return 0";
-        let (key, node) = (&self.feed_key(exchange, symbol), &self.node);
+        let (key, node) = (lease, &self.node);
         let _: Option<i64> = self
             .run(|mut conn| async move {
                 redis::Script::new(DROP)

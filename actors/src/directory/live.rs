@@ -5,13 +5,18 @@
 //!
 //! Nothing here is served unless it is whole: a book only while its synchroniser says it is in
 //! sequence, a tape only once seeded from REST (else it would answer fewer trades than exist).
+//!
+//! Across nodes (the Redis bridge) one node streams a symbol for the cluster: its `Live`
+//! publishes ([`Sharing::Publishing`]: the trades it takes in are kept for the bridge to send),
+//! the others' mirror it ([`Sharing::Mirroring`]: the book is the published one, the trades
+//! arrive from the channel; their own feed's events are ignored).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use crate::model::{BookSnapshot, Candle, LiveCandles, OrderBook, Trade, TradeTape};
+use crate::model::{BookSnapshot, Candle, LiveCandles, OrderBook, Trade, TradeTape, TAPE_LEN};
 use crate::venue::{BookSync, LiveData, SyncOutcome};
 
 /// What the symbol's actor must fetch by REST for the live state to be whole.
@@ -26,8 +31,25 @@ pub enum LiveNeed {
     Resubscribe,
 }
 
+/// How the symbol's live state relates to other nodes'.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sharing {
+    /// No cluster: this node streams for itself.
+    #[default]
+    Alone,
+    /// This node streams it for the cluster and publishes what it takes in.
+    Publishing,
+    /// Another node streams it; this one keeps what that node publishes.
+    Mirroring,
+}
+
 #[derive(Default)]
 struct Inner {
+    sharing: Sharing,
+    /// Trades taken in and not yet published (while publishing), oldest first.
+    outbox: Vec<Trade>,
+    /// The book another node published, and the depth it is known whole to (mirroring).
+    mirror: Option<(OrderBook, usize)>,
     sync: Option<Box<dyn BookSync>>,
     tape: TradeTape,
     /// The tape holds the REST trades it started from.
@@ -102,6 +124,10 @@ impl Live {
         make_sync: impl FnOnce() -> Option<Box<dyn BookSync>>,
     ) -> Option<LiveNeed> {
         let mut inner = self.inner();
+        if inner.sharing == Sharing::Mirroring {
+            // Stray events of a feed this node no longer streams: the publisher's book rules.
+            return None;
+        }
         match data {
             LiveData::Book(delta) => {
                 if inner.sync.is_none() {
@@ -114,23 +140,40 @@ impl Live {
                 self.outcome(outcome, need)
             }
             LiveData::Trade(trade) => {
-                inner.tape.push(trade);
-                if inner.tape_seeded {
-                    drop(inner);
-                    self.trades_version.send_modify(|v| *v += 1);
-                    return None;
+                if inner.sharing == Sharing::Publishing {
+                    if inner.outbox.len() == TAPE_LEN {
+                        inner.outbox.remove(0);
+                    }
+                    inner.outbox.push(trade.clone());
                 }
-                if inner.seeding {
-                    return None;
-                }
-                inner.seeding = true;
-                Some(LiveNeed::Trades)
+                self.take_trades(inner, std::iter::once(trade))
             }
             LiveData::Candle(candle) => {
                 inner.candles.push(candle);
                 None
             }
         }
+    }
+
+    /// Adds trades to the tape; the tape's first trades are asked for when it has none yet.
+    fn take_trades(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        trades: impl IntoIterator<Item = Trade>,
+    ) -> Option<LiveNeed> {
+        for trade in trades {
+            inner.tape.push(trade);
+        }
+        if inner.tape_seeded {
+            drop(inner);
+            self.trades_version.send_modify(|v| *v += 1);
+            return None;
+        }
+        if inner.seeding {
+            return None;
+        }
+        inner.seeding = true;
+        Some(LiveNeed::Trades)
     }
 
     fn outcome(&self, outcome: SyncOutcome, need: LiveNeed) -> Option<LiveNeed> {
@@ -180,11 +223,73 @@ impl Live {
         self.inner().seeding = false;
     }
 
-    /// The best `limit` levels, when the book is in sequence and knows that deep.
+    /// The best `limit` levels, when the book is in sequence and knows that deep (mirroring:
+    /// when the published book does).
     pub fn book(&self, limit: usize) -> Option<OrderBook> {
         let inner = self.inner();
+        if let Some((book, depth)) = &inner.mirror {
+            return (limit <= *depth).then(|| book.truncated(limit));
+        }
         let book = inner.sync.as_ref()?.ready()?;
         (book.covers(limit) && !book.crossed()).then(|| book.top(limit))
+    }
+
+    /// From now on this node publishes the symbol for the cluster, mirrors another node's,
+    /// or streams for itself. Publishing drops a mirrored book (this node's own stream
+    /// takes over); mirroring drops the own book (its stream stops).
+    pub fn share(&self, sharing: Sharing) {
+        let mut inner = self.inner();
+        if inner.sharing == sharing {
+            return;
+        }
+        inner.sharing = sharing;
+        inner.outbox.clear();
+        match sharing {
+            Sharing::Mirroring => inner.sync = None,
+            Sharing::Publishing | Sharing::Alone => inner.mirror = None,
+        }
+    }
+
+    /// The book to publish for the cluster: the best `max` levels (fewer where it is not
+    /// known that deep) and the depth they are known whole to; `None` while out of sequence.
+    pub fn book_to_publish(&self, max: usize) -> Option<(OrderBook, usize)> {
+        let inner = self.inner();
+        let book = inner.sync.as_ref()?.ready()?;
+        if book.crossed() {
+            return None;
+        }
+        let depth = if book.covers(max) {
+            max
+        } else {
+            let (bids, asks) = book.depth();
+            bids.min(asks).min(max)
+        };
+        (depth > 0 && book.covers(depth)).then(|| (book.top(depth), depth))
+    }
+
+    /// The trades taken in since the last call (publishing), oldest first.
+    pub fn trades_to_publish(&self) -> Vec<Trade> {
+        std::mem::take(&mut self.inner().outbox)
+    }
+
+    /// A book another node published (ignored unless mirroring).
+    pub fn mirror_book(&self, book: OrderBook, depth: usize) {
+        let mut inner = self.inner();
+        if inner.sharing != Sharing::Mirroring {
+            return;
+        }
+        inner.mirror = Some((book, depth));
+        drop(inner);
+        self.book_version.send_modify(|v| *v += 1);
+    }
+
+    /// Trades another node published (ignored unless mirroring); what REST must supply.
+    pub fn mirror_trades(&self, trades: Vec<Trade>) -> Option<LiveNeed> {
+        let inner = self.inner();
+        if inner.sharing != Sharing::Mirroring {
+            return None;
+        }
+        self.take_trades(inner, trades)
     }
 
     /// The last `limit` trades (oldest first), once the tape is whole.
@@ -226,5 +331,79 @@ impl Live {
     /// The last watcher left: the streams stop, so what is held would go stale unseen.
     pub fn clear(&self) {
         *self.inner() = Inner::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(nonce: i64) -> OrderBook {
+        OrderBook {
+            bids: vec![[100.0, 1.0], [99.0, 2.0]],
+            asks: vec![[101.0, 1.0], [102.0, 3.0]],
+            timestamp: Some(1),
+            nonce: Some(nonce),
+        }
+    }
+
+    fn trade(id: u64) -> Trade {
+        Trade {
+            id: Some(id.to_string()),
+            timestamp: Some(1),
+            side: None,
+            price: 100.0,
+            amount: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_mirror_serves_the_published_book_to_its_depth_and_notifies() {
+        let live = Live::new("binance".into());
+        let updates = live.book_updates();
+        live.mirror_book(book(7), 2);
+        assert_eq!(live.book(2), None, "not mirroring: ignored");
+        live.share(Sharing::Mirroring);
+        live.mirror_book(book(7), 2);
+        assert!(updates.has_changed().unwrap());
+        assert_eq!(live.book(2).and_then(|b| b.nonce), Some(7));
+        assert_eq!(live.book(1).map(|b| b.bids.len()), Some(1));
+        assert_eq!(live.book(3), None, "deeper than published");
+        live.share(Sharing::Publishing);
+        assert_eq!(live.book(1), None, "the own stream takes over");
+    }
+
+    #[test]
+    fn a_publisher_hands_over_each_trade_once_and_a_mirror_seeds_its_tape() {
+        let live = Live::new("binance".into());
+        live.share(Sharing::Publishing);
+        let make = || None;
+        assert_eq!(
+            live.on_event(LiveData::Trade(trade(1)), make),
+            Some(LiveNeed::Trades)
+        );
+        live.on_event(LiveData::Trade(trade(2)), make);
+        let sent: Vec<_> = live.trades_to_publish().into_iter().map(|t| t.id).collect();
+        assert_eq!(sent, vec![Some("1".into()), Some("2".into())]);
+        assert!(live.trades_to_publish().is_empty());
+
+        let mirror = Live::new("binance".into());
+        mirror.share(Sharing::Mirroring);
+        assert_eq!(mirror.mirror_trades(vec![trade(3)]), Some(LiveNeed::Trades));
+        mirror.seed_trades(vec![trade(1), trade(2)]);
+        assert_eq!(mirror.mirror_trades(vec![trade(4)]), None);
+        let ids: Vec<_> = mirror
+            .trades(10)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(ids.len(), 4);
+        assert!(mirror.on_event(LiveData::Trade(trade(5)), make).is_none());
+        assert_eq!(
+            mirror.trades(10).unwrap().len(),
+            4,
+            "own feed ignored while mirroring"
+        );
     }
 }

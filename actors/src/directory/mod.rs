@@ -24,7 +24,7 @@ use crate::venue::Exchange;
 
 pub use answer::{Answer, Reply, Responder};
 pub(crate) use entry::SymbolEntry;
-pub(crate) use live::LiveNeed;
+pub(crate) use live::{LiveNeed, Sharing};
 pub(crate) use mailbox::{Fetch, KeepFresh, LiveFetch, Store, SymbolMailbox};
 pub(crate) use state::{Lookup, Offered, SymbolState};
 pub use venue::MarketsAnswer;

@@ -288,6 +288,17 @@ impl RedisTarget {
         format!("{}:ticker:{exchange}:{symbol}", self.key_prefix)
     }
 
+    /// `{prefix}:book:{exchange}:{symbol}`: the book of a symbol the cluster's feed holder
+    /// streams (SPEC.md 5.1), published on every change.
+    pub fn book_channel(&self, exchange: &str, symbol: &str) -> String {
+        format!("{}:book:{exchange}:{symbol}", self.key_prefix)
+    }
+
+    /// `{prefix}:trades:{exchange}:{symbol}`: that symbol's new trades.
+    pub fn trades_channel(&self, exchange: &str, symbol: &str) -> String {
+        format!("{}:trades:{exchange}:{symbol}", self.key_prefix)
+    }
+
     /// `{prefix}:workers` (SPEC.md section 6): the worker heartbeat hash.
     pub fn workers_key(&self) -> String {
         format!("{}:workers", self.key_prefix)

@@ -30,8 +30,8 @@ impl Router {
         }
         if let Some(feed) = feed {
             match &self.bridge {
-                // Across nodes only the ticker is shared (one feed per cluster); books,
-                // trades and candles stream on single nodes (not yet through the bridge).
+                // Across nodes one feed per cluster (books, trades and candles: see
+                // `LiveWanted`).
                 Some(bridge) => bridge.do_send(FeedWanted {
                     exchange: entry.exchange.clone(),
                     stream: ticker_stream(entry),
@@ -202,7 +202,8 @@ impl Handler<LiveWanted> for Router {
 
     /// Books, trades and candles stream only for their readers (a ticker watch does not need
     /// them: a book costs a REST snapshot, and every stream counts against the connection's).
-    /// Through the bridge only tickers are shared across nodes: these stay on single nodes.
+    /// Through the bridge one node streams them for the cluster (the others mirror its book
+    /// and trades).
     fn handle(&mut self, msg: LiveWanted, _: &mut Context<Self>) {
         let Some(slot) = self.slots.get(&msg.exchange) else {
             return;
@@ -217,15 +218,32 @@ impl Handler<LiveWanted> for Router {
             .into_iter()
             .filter(|key| !matches!(key, StreamKey::Ticker { .. }))
             .collect();
-        if keys.is_empty() {
+        // The book stream stands for all three at the bridge.
+        let Some(book) = keys
+            .iter()
+            .find(|key| matches!(key, StreamKey::Book { .. }))
+            .cloned()
+        else {
             return;
-        }
+        };
         if msg.wanted {
             if entry.live.add_reader() {
-                feed.subscribe(&keys);
+                match &self.bridge {
+                    Some(bridge) => bridge.do_send(FeedWanted {
+                        exchange: entry.exchange.clone(),
+                        stream: book,
+                    }),
+                    None => feed.subscribe(&keys),
+                }
             }
         } else if entry.live.remove_reader() {
-            feed.unsubscribe(&keys);
+            match &self.bridge {
+                Some(bridge) => bridge.do_send(FeedUnwanted {
+                    exchange: entry.exchange.clone(),
+                    stream: book,
+                }),
+                None => feed.unsubscribe(&keys),
+            }
             // Nothing keeps it in sequence any more.
             entry.live.clear();
         }
