@@ -7,6 +7,8 @@ use super::{Candle, Trade};
 
 /// Trades a tape keeps (SPEC 5.1).
 pub const TAPE_LEN: usize = 1_000;
+/// How many of the newest trades a trade whose id is not a number is compared with.
+const REPEATS_WITHIN: usize = 256;
 
 /// The last [`TAPE_LEN`] trades, oldest first, each once.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +30,15 @@ impl TradeTape {
         let id = trade.id.as_deref().and_then(|id| id.parse::<u64>().ok());
         if let (Some(id), Some(last)) = (id, self.last_id) {
             if id <= last {
+                return;
+            }
+        }
+        // Ids that are not numbers (Bybit's UUIDs) say nothing of order: a repeat is found by
+        // looking among the newest held. Repeats come where the REST trades a tape starts from
+        // meet the streamed ones, so the newest few hundred are enough to look at.
+        if let (None, Some(raw)) = (id, trade.id.as_deref()) {
+            let mut newest = self.trades.iter().rev().take(REPEATS_WITHIN);
+            if newest.any(|held| held.id.as_deref() == Some(raw)) {
                 return;
             }
         }
@@ -156,6 +167,10 @@ mod tests {
         let (new, at) = tape.since(5);
         assert_eq!((new.len(), at), (TAPE_LEN, 1_205));
         assert_eq!(new[0], uuid_trade(206));
+        // A repeat (the REST trades a tape starts from meeting the streamed ones) is held once
+        // and not counted.
+        tape.push(uuid_trade(1_200));
+        assert_eq!(tape.since(1_205), (vec![], 1_205));
         // A rebuilt tape keeps counting from where the old one was.
         let mut rebuilt = TradeTape::default();
         rebuilt.push(uuid_trade(1_206));
