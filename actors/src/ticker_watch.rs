@@ -84,6 +84,18 @@ impl TickerWatch {
         self.entry.live.trades(limit)
     }
 
+    /// The trades of the symbol's tape after position `after`, oldest first, and the newest
+    /// position, once the tape is whole: how a follower finds what is new whatever the venue's
+    /// trade ids look like.
+    pub fn live_trades_since(&self, after: u64) -> Option<(Vec<crate::model::Trade>, u64)> {
+        self.entry.live.trades_since(after)
+    }
+
+    /// The tape's newest position, once it is whole.
+    pub fn live_trades_position(&self) -> Option<u64> {
+        self.entry.live.trades_position()
+    }
+
     /// The ticker held now, fresh or stale, as a cache read would serve it.
     pub fn latest(&self) -> Option<Answer> {
         let now = self.directory.now_ms();

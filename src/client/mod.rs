@@ -207,13 +207,16 @@ impl PubSubClient {
             self.lock().remove(&request_id);
             return Err(ClientError::Redis(e.to_string()));
         }
-        let reply = match tokio::time::timeout(timeout, rx).await {
+        // A long poll answers up to its wait_ms after it starts: the request must start
+        // within `timeout` (deadline_ms), and its reply may take that long on top.
+        let patience = timeout + long_poll(tool, &request["args"]);
+        let reply = match tokio::time::timeout(patience, rx).await {
             Ok(Ok(reply)) => reply,
             _ => {
                 self.lock().remove(&request_id);
                 return Err(ClientError::Timeout {
                     request_id,
-                    after: timeout,
+                    after: patience,
                 });
             }
         };
@@ -350,5 +353,13 @@ impl From<ClientError> for crate::tools::ToolError {
                 ..Self::new(ErrorCode::Internal, format!("the worker pool: {other}"))
             },
         }
+    }
+}
+
+/// How long `tool` may wait by design before answering: `watch_read`'s `wait_ms`.
+fn long_poll(tool: &str, args: &Value) -> Duration {
+    match (tool, args["wait_ms"].as_u64()) {
+        ("watch_read", Some(ms)) => Duration::from_millis(ms.min(30_000)),
+        _ => Duration::ZERO,
     }
 }

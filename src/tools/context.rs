@@ -9,6 +9,10 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::output::StreamLease;
+use super::watch::{
+    Channel, WatchReadResult, WatchSubscribeArgs, WatchSubscribeResult, WatchUnsubscribeResult,
+};
+use super::ToolError;
 
 /// Where a streaming tool reports progress (MCP `notifications/progress`).
 pub trait ProgressSink: Send + Sync {
@@ -37,6 +41,44 @@ pub trait WatchKeeper: Send + Sync {
     fn keep(&self, watch: TickerWatch, duration: Duration) -> StreamLease;
 }
 
+/// Called once when a call is about to wait long on something other than work (a `watch_read`
+/// long poll): the front end may give the call's slot to other requests meanwhile.
+pub type IdleHook = dyn Fn() + Send + Sync;
+
+/// A front end that keeps watches for callers known by their client id (the Redis worker
+/// pool, SPEC.md 5.1): the tools layer checks the arguments and starts following the market;
+/// the keeper holds the watch, its buffer, and who owns it. A watch another client made is
+/// `invalid_argument`, like an unknown one.
+pub trait ClientWatches: Send + Sync {
+    /// A new watch of `client` following `watch` for `seconds`.
+    fn subscribe<'a>(
+        &'a self,
+        client: &'a str,
+        args: &'a WatchSubscribeArgs,
+        channel: Channel,
+        seconds: u32,
+        watch: TickerWatch,
+    ) -> BoxFuture<'a, Result<WatchSubscribeResult, ToolError>>;
+
+    /// Items after `cursor` (at most `max`), waiting up to `wait` for one; `idle` is called
+    /// before a wait.
+    fn read<'a>(
+        &'a self,
+        client: &'a str,
+        watch_id: &'a str,
+        cursor: u64,
+        wait: Duration,
+        max: usize,
+        idle: Option<&'a IdleHook>,
+    ) -> BoxFuture<'a, Result<WatchReadResult, ToolError>>;
+
+    fn unsubscribe<'a>(
+        &'a self,
+        client: &'a str,
+        watch_id: &'a str,
+    ) -> BoxFuture<'a, Result<WatchUnsubscribeResult, ToolError>>;
+}
+
 #[derive(Clone, Default)]
 pub struct CallContext {
     pub stream: StreamDelivery,
@@ -49,6 +91,10 @@ pub struct CallContext {
     pub api_key: Option<crate::config::Secret>,
     /// The calling MCP session's watches (`watch_*` tools); None where there is no session.
     pub watches: Option<Arc<super::watch::SessionWatches>>,
+    /// Watches kept per `client_id` (the worker pool); used where there is no session.
+    pub client_watches: Option<Arc<dyn ClientWatches>>,
+    /// See [`IdleHook`].
+    pub on_idle: Option<Arc<IdleHook>>,
 }
 
 impl CallContext {

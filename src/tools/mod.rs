@@ -18,6 +18,7 @@ pub mod output;
 pub mod status;
 pub mod stream;
 pub mod watch;
+mod watch_producer;
 
 use crypto_market_actors::model::{CandlePrice, DataRequest, MarketData, MarketType, Timeframe};
 use crypto_market_actors::Answer;
@@ -28,7 +29,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use args::parse;
-pub use context::{CallContext, ProgressSink, StreamDelivery, WatchKeeper};
+pub use context::{
+    CallContext, ClientWatches, IdleHook, ProgressSink, StreamDelivery, WatchKeeper,
+};
 pub use error::ToolError;
 use limit::{Cut, Keep, Resume};
 use output::{
@@ -350,22 +353,53 @@ impl ToolService {
             Tool::TopMovers => self.top_movers(parse(arguments)?).await,
             Tool::Convert => self.convert(parse(arguments)?).await,
             Tool::GetIndicators => self.get_indicators(parse(arguments)?).await,
-            Tool::WatchSubscribe => {
-                let args: watch::WatchSubscribeArgs = parse(arguments)?;
-                let watches = session_watches(context)?;
-                let ticker = self
-                    .watch_ticker(args.exchange.as_deref(), &args.symbol)
-                    .await?;
-                to_json(&watch::subscribe(watches, &args, ticker)?)
-            }
+            Tool::WatchSubscribe => self.watch_subscribe(parse(arguments)?, context).await,
             Tool::WatchRead => {
                 let args: watch::WatchReadArgs = parse(arguments)?;
-                to_json(&watch::read(session_watches(context)?, &args).await?)
+                match watch_holder(context)? {
+                    WatchHolder::Session(watches) => to_json(&watch::read(watches, &args).await?),
+                    WatchHolder::Client(keeper, client) => {
+                        let (wait, max) = watch::read_checked(&args)?;
+                        let cursor = args.cursor.unwrap_or(0);
+                        let idle = context.on_idle.as_deref();
+                        to_json(
+                            &keeper
+                                .read(client, &args.watch_id, cursor, wait, max, idle)
+                                .await?,
+                        )
+                    }
+                }
             }
             Tool::WatchUnsubscribe => {
                 let args: watch::WatchUnsubscribeArgs = parse(arguments)?;
-                to_json(&watch::unsubscribe(session_watches(context)?, &args)?)
+                match watch_holder(context)? {
+                    WatchHolder::Session(watches) => to_json(&watch::unsubscribe(watches, &args)?),
+                    WatchHolder::Client(keeper, client) => {
+                        to_json(&keeper.unsubscribe(client, &args.watch_id).await?)
+                    }
+                }
             }
+        }
+    }
+
+    /// `watch_subscribe`, in the caller's session or under its client id.
+    async fn watch_subscribe(
+        &self,
+        args: watch::WatchSubscribeArgs,
+        context: &CallContext,
+    ) -> Result<Value, ToolError> {
+        let holder = watch_holder(context)?;
+        let (channel, seconds) = watch::subscribe_checked(&args)?;
+        let ticker = self
+            .watch_ticker(args.exchange.as_deref(), &args.symbol)
+            .await?;
+        match holder {
+            WatchHolder::Session(watches) => to_json(&watch::subscribe(watches, &args, ticker)?),
+            WatchHolder::Client(keeper, client) => to_json(
+                &keeper
+                    .subscribe(client, &args, channel, seconds, ticker)
+                    .await?,
+            ),
         }
     }
 
@@ -664,15 +698,28 @@ fn record(tool: &'static str, started: Instant, outcome: Outcome) {
         .record(started.elapsed().as_secs_f64());
 }
 
-/// The calling session's watches; watches need a session to belong to (MCP).
-fn session_watches(context: &CallContext) -> Result<&watch::SessionWatches, ToolError> {
-    context.watches.as_deref().ok_or_else(|| {
-        ToolError::new(
+/// Who holds the caller's watches: its MCP session, or (worker pool) its client id.
+enum WatchHolder<'a> {
+    Session(&'a watch::SessionWatches),
+    Client(&'a dyn ClientWatches, &'a str),
+}
+
+fn watch_holder(context: &CallContext) -> Result<WatchHolder<'_>, ToolError> {
+    if let Some(watches) = context.watches.as_deref() {
+        return Ok(WatchHolder::Session(watches));
+    }
+    match (&context.client_watches, context.client_id.as_deref()) {
+        (Some(keeper), Some(client)) => Ok(WatchHolder::Client(keeper.as_ref(), client)),
+        (Some(_), None) => Err(ToolError::invalid_argument(
+            "watches over the worker pool belong to a client_id; send one with the request",
+        )),
+        (None, _) => Err(ToolError::new(
             ErrorCode::Unsupported,
-            "watches belong to an MCP session; this front end has none (use stream_ticker)"
+            "watches belong to an MCP session or a pool client_id; this front end has neither \
+             (use stream_ticker)"
                 .to_owned(),
-        )
-    })
+        )),
+    }
 }
 
 fn ticker_result(answer: &Answer) -> Result<TickerResult<'_>, ToolError> {

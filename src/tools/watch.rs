@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crypto_market_actors::model::now_ms;
-use crypto_market_actors::{ErrorCode, LiveChannel, TickerWatch};
+use crypto_market_actors::{ErrorCode, TickerWatch};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,14 +20,13 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use super::bounds::Bound;
+pub use super::watch_producer::{produce, Channel, ItemSink};
 use super::ToolError;
 
 /// Items a watch keeps unread; older ones are dropped (and counted).
 pub const BUFFERED: usize = 1_000;
 /// Watches one MCP session may hold (SPEC.md section 9).
 pub const MAX_WATCHES_PER_SESSION: usize = 50;
-/// Levels a side of an `order_book` item.
-const BOOK_LEVELS: usize = 20;
 
 pub const WATCH_SECONDS: Bound = Bound {
     name: "duration_s",
@@ -126,27 +125,6 @@ pub struct WatchUnsubscribeResult {
     pub closed: bool,
 }
 
-/// The channel argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Channel {
-    Ticker,
-    OrderBook,
-    Trades,
-}
-
-impl Channel {
-    fn parse(name: &str) -> Result<Self, ToolError> {
-        match name {
-            "ticker" => Ok(Self::Ticker),
-            "order_book" => Ok(Self::OrderBook),
-            "trades" => Ok(Self::Trades),
-            other => Err(ToolError::invalid_argument(format!(
-                "channel: {other:?} is not one of ticker, order_book, trades"
-            ))),
-        }
-    }
-}
-
 /// One watch's buffer: items numbered from 1, the last [`BUFFERED`] kept.
 #[derive(Default)]
 struct Buffer {
@@ -237,14 +215,9 @@ pub fn subscribe(
     args: &WatchSubscribeArgs,
     watch: TickerWatch,
 ) -> Result<WatchSubscribeResult, ToolError> {
-    let channel = Channel::parse(&args.channel)?;
-    let seconds = WATCH_SECONDS.check(args.duration_s)?;
+    let (channel, seconds) = subscribe_checked(args)?;
     let expires_at_ms = now_ms() + i64::from(seconds) * 1000;
-    let id = format!(
-        "w{}-{:x}",
-        NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        rand_part()
-    );
+    let id = new_watch_id();
     let state = Arc::new(WatchState {
         buffer: Mutex::default(),
         arrived: Notify::new(),
@@ -276,10 +249,34 @@ pub fn subscribe(
     let lifetime = Duration::from_secs(u64::from(seconds));
     let weak = Arc::downgrade(&state);
     let task = tokio::spawn(async move {
-        let _ = tokio::time::timeout(lifetime, produce(watch, channel, weak)).await;
+        let _ = tokio::time::timeout(lifetime, produce(watch, channel, SessionSink(weak))).await;
     });
     *state.producer.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
     Ok(result)
+}
+
+/// The channel and duration `watch_subscribe` asks for, checked.
+pub fn subscribe_checked(args: &WatchSubscribeArgs) -> Result<(Channel, u32), ToolError> {
+    Ok((
+        Channel::parse(&args.channel)?,
+        WATCH_SECONDS.check(args.duration_s)?,
+    ))
+}
+
+/// The wait and item count `watch_read` asks for, checked.
+pub fn read_checked(args: &WatchReadArgs) -> Result<(Duration, usize), ToolError> {
+    let wait = WAIT_MS.check(args.wait_ms)?;
+    let max = MAX_ITEMS.check(args.max_items)? as usize;
+    Ok((Duration::from_millis(u64::from(wait)), max))
+}
+
+/// A new watch id: a counter and a random part, so that ids are not guessable.
+pub fn new_watch_id() -> String {
+    format!(
+        "w{}-{:x}",
+        NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        rand_part()
+    )
 }
 
 /// A per-process random part, so that ids are not guessable across sessions.
@@ -290,53 +287,17 @@ fn rand_part() -> u64 {
     h.finish()
 }
 
-/// Pushes the market's changes into the watch until it goes.
-async fn produce(mut watch: TickerWatch, channel: Channel, state: std::sync::Weak<WatchState>) {
-    let live = match channel {
-        Channel::Ticker => None,
-        Channel::OrderBook => Some(watch.live_updates(LiveChannel::Book)),
-        Channel::Trades => Some(watch.live_updates(LiveChannel::Trades)),
-    };
-    let Some(mut changes) = live else {
-        loop {
-            let answer = watch.next().await;
-            let Some(state) = state.upgrade() else { return };
-            if let Ok(ticker) = super::ticker_result(&answer).and_then(|t| super::to_json(&t)) {
-                state.push(ticker);
+/// The session's buffer as the producer sees it: gone once the watch is dropped.
+struct SessionSink(std::sync::Weak<WatchState>);
+
+impl ItemSink for SessionSink {
+    fn push(&self, item: Value) -> bool {
+        match self.0.upgrade() {
+            Some(state) => {
+                state.push(item);
+                true
             }
-        }
-    };
-    let mut last_trade: Option<u64> = None;
-    loop {
-        if changes.changed().await.is_err() {
-            return;
-        }
-        let Some(state) = state.upgrade() else { return };
-        match channel {
-            Channel::OrderBook => {
-                if let Some(book) = watch.live_book(BOOK_LEVELS) {
-                    if let Ok(item) = serde_json::to_value(&book) {
-                        state.push(item);
-                    }
-                }
-            }
-            _ => {
-                let trades = watch.live_trades(BUFFERED).unwrap_or_default();
-                for trade in trades {
-                    let id = trade.id.as_deref().and_then(|id| id.parse::<u64>().ok());
-                    // The first change: only trades from now on.
-                    if let (Some(id), Some(last)) = (id, last_trade) {
-                        if id > last {
-                            if let Ok(item) = serde_json::to_value(&trade) {
-                                state.push(item);
-                            }
-                        }
-                    }
-                    if id.is_some() {
-                        last_trade = last_trade.max(id);
-                    }
-                }
-            }
+            None => false,
         }
     }
 }
@@ -346,11 +307,10 @@ pub async fn read(
     watches: &SessionWatches,
     args: &WatchReadArgs,
 ) -> Result<WatchReadResult, ToolError> {
-    let wait = WAIT_MS.check(args.wait_ms)?;
-    let max = MAX_ITEMS.check(args.max_items)? as usize;
+    let (wait, max) = read_checked(args)?;
     let state = watches.get(&args.watch_id)?;
     let cursor = args.cursor.unwrap_or(0);
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait));
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         // Registered before looking, so that an item pushed in between still wakes us.
         let arrived = state.arrived.notified();

@@ -16,10 +16,13 @@ mod redact;
 pub mod reply;
 pub mod request;
 pub(crate) mod route;
+mod slot;
 mod status;
 mod stream;
+mod wakes;
+mod watches;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,8 +71,14 @@ pub(crate) struct Shared {
     pub processed: AtomicU64,
     pub errors: AtomicU64,
     pub slots: Arc<Semaphore>,
-    /// Stream entries this worker is running: the reclaimer must not take them for dead.
-    pub running: Mutex<HashSet<String>>,
+    /// Stream entries this worker is running, since when: the reclaimer must not take them
+    /// for dead, and long ones are kept fresh in the pending list ([`reclaim`]).
+    pub running: Mutex<HashMap<String, Instant>>,
+    /// Places of long polls waiting without a working slot ([`slot`]).
+    pub parked: Arc<Semaphore>,
+    /// `watch_*` tools, per `client_id`, kept in Redis.
+    pub watches: Arc<watches::RedisWatches>,
+    pub wakes: Arc<wakes::Wakes>,
     pub shutdown: CancellationToken,
     /// With `API_KEYS_FILE`: who may run requests, and how fast.
     pub gate: Option<Gate>,
@@ -92,7 +101,7 @@ impl Shared {
         }
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         // The set is only inserted into and removed from; a panic elsewhere cannot leave it
         // inconsistent, so a poisoned lock is still usable.
         self.running.lock().unwrap_or_else(|p| p.into_inner())
@@ -100,8 +109,15 @@ impl Shared {
 
     /// Runs one parsed (or malformed) request and replies. Never fails: problems are logged and
     /// counted; an unsent reply shows up as a client timeout. A request whose reply may not go
-    /// where it asks ([`route`]) is dropped before it runs.
-    pub async fn serve(&self, parsed: Result<Request, Malformed>, received: Instant) {
+    /// where it asks ([`route`]) is dropped before it runs. `permit`: its working place, which
+    /// a long poll may trade for a parked one ([`slot`]).
+    pub async fn serve(
+        &self,
+        parsed: Result<Request, Malformed>,
+        received: Instant,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let slot = slot::Slot::new(permit, self.parked.clone());
         let (request_id, reply_to, api_key, outcome) = match parsed {
             Err(malformed) => {
                 count_malformed(&malformed);
@@ -121,7 +137,7 @@ impl Shared {
                     route::record(Some(&request.request_id), reply_to, why);
                     return;
                 }
-                let outcome = self.run(&request).await;
+                let outcome = self.run(&request, &slot).await;
                 (
                     request.request_id,
                     request.reply_to,
@@ -158,7 +174,7 @@ impl Shared {
         )
     }
 
-    async fn run(&self, request: &Request) -> Result<Value, ToolError> {
+    async fn run(&self, request: &Request, slot: &Arc<slot::Slot>) -> Result<Value, ToolError> {
         if request
             .deadline_ms
             .is_some_and(|deadline| now_ms() > deadline)
@@ -184,6 +200,11 @@ impl Shared {
             client_id: client
                 .map(|c| c.id.clone())
                 .or_else(|| request.client_id.clone()),
+            client_watches: Some(self.watches.clone()),
+            on_idle: Some({
+                let slot = slot.clone();
+                Arc::new(move || slot.park())
+            }),
             ..CallContext::default()
         };
         self.tools
@@ -286,8 +307,18 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
     };
     let host = host_name();
     let pid = std::process::id();
+    let id = worker_id(&host, pid);
+    let wakes = wakes::Wakes::new(target.clone());
     let shared = Arc::new(Shared {
-        id: worker_id(&host, pid),
+        watches: Arc::new(watches::RedisWatches::new(
+            &target.key_prefix,
+            conn.clone(),
+            &id,
+            wakes.clone(),
+        )),
+        wakes,
+        parked: Arc::new(Semaphore::new(slot::MAX_PARKED)),
+        id,
         host,
         pid,
         started_ms: now_ms(),
@@ -306,7 +337,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         processed: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-        running: Mutex::new(HashSet::new()),
+        running: Mutex::new(HashMap::new()),
         shutdown: CancellationToken::new(),
         gate,
     });
@@ -320,6 +351,7 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         actix_rt::spawn(pubsub::listen(shared.clone(), subscription)),
         actix_rt::spawn(heartbeat::run(shared.clone())),
         actix_rt::spawn(reclaim::run(shared.clone())),
+        actix_rt::spawn(shared.wakes.clone().run(shared.shutdown.clone())),
     ];
     tracing::info!(worker = %shared.id, stream = %shared.request_channel, "crypto-market-worker serving");
 
@@ -332,10 +364,17 @@ pub async fn run(settings: &ServerConfig, engine: Engine) -> Result<(), WorkerEr
         let _ = task.await;
     }
     let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
+    let all_parked = u32::try_from(slot::MAX_PARKED).unwrap_or(u32::MAX);
+    // Long polls (at most 30 s) end within the drain too: parked ones are waited for as well.
+    let everything = async {
+        let working = shared.slots.acquire_many(all).await;
+        let parked = shared.parked.acquire_many(all_parked).await;
+        (working, parked)
+    };
     // A second signal means "now": what is still running stays pending and is reclaimed by
     // another worker.
     let drained = tokio::select! {
-        drained = tokio::time::timeout(DRAIN_TIMEOUT, shared.slots.acquire_many(all)) => drained.is_ok(),
+        drained = tokio::time::timeout(DRAIN_TIMEOUT, everything) => drained.is_ok(),
         _ = terminate.recv() => false,
         _ = interrupt.recv() => false,
     };

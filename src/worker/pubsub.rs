@@ -67,7 +67,7 @@ async fn handle(
     shared: Arc<Shared>,
     parsed: Result<Request, Malformed>,
     received: Instant,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let request_id = match &parsed {
         Ok(request) => Some(request.request_id.as_str()),
@@ -85,7 +85,7 @@ async fn handle(
         }
     }
     // Without a request_id every worker logs and counts it: nobody can be answered anyway.
-    shared.serve(parsed, received).await;
+    shared.serve(parsed, received, permit).await;
 }
 
 async fn claim(shared: &Shared, request_id: &str) -> redis::RedisResult<bool> {

@@ -30,6 +30,9 @@ pub async fn run(shared: Arc<Shared>) {
             () = tokio::time::sleep(INTERVAL) => {}
             () = shared.shutdown.cancelled() => return,
         }
+        if let Err(e) = touch(&shared).await {
+            tracing::debug!("cannot keep running requests fresh: {e}");
+        }
         if let Err(e) = sweep(&shared).await {
             if read::is_nogroup(&e) {
                 let _ = super::stream::ensure_group(&shared).await;
@@ -38,6 +41,32 @@ pub async fn run(shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// Resets the idle time of this worker's requests running for more than [`INTERVAL`] (a
+/// `watch_read` long poll runs up to 30 s): `XCLAIM ... JUSTID` to itself, which counts no
+/// delivery. Else, past [`MIN_IDLE`], another worker would take a request that is only slow
+/// for a dead worker's, run it a second time, and after a few rounds dead-letter it.
+async fn touch(shared: &Shared) -> RedisResult<()> {
+    let long: Vec<String> = shared
+        .running()
+        .iter()
+        .filter(|(_, since)| since.elapsed() >= INTERVAL)
+        .map(|(id, _)| id.clone())
+        .collect();
+    if long.is_empty() {
+        return Ok(());
+    }
+    let mut conn = shared.conn.clone();
+    redis::cmd("XCLAIM")
+        .arg(&shared.request_channel)
+        .arg(GROUP)
+        .arg(&shared.id)
+        .arg(0)
+        .arg(&long)
+        .arg("JUSTID")
+        .query_async::<()>(&mut conn)
+        .await
 }
 
 async fn sweep(shared: &Arc<Shared>) -> RedisResult<()> {
@@ -58,7 +87,7 @@ async fn sweep(shared: &Arc<Shared>) -> RedisResult<()> {
             ack(shared, id).await;
         }
         for entry in claimed {
-            if shared.running().contains(entry.id()) {
+            if shared.running().contains_key(entry.id()) {
                 continue; // this worker's own slow request, not a dead worker's
             }
             if deliveries(&mut conn, shared, entry.id()).await? > MAX_DELIVERIES {

@@ -96,7 +96,7 @@ pub async fn pause(shared: &Shared, backoff: &mut Duration) {
 pub async fn process(
     shared: Arc<Shared>,
     entry: Delivery,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     reclaimed: bool,
 ) {
     let received = Instant::now();
@@ -127,7 +127,7 @@ pub async fn process(
         _ => false,
     };
     if !answered {
-        shared.serve(parsed, received).await;
+        shared.serve(parsed, received, permit).await;
     }
     ack(&shared, &id).await;
 }
@@ -141,7 +141,7 @@ struct Running<'a> {
 
 impl<'a> Running<'a> {
     fn new(shared: &'a Shared, id: &str) -> Self {
-        shared.running().insert(id.to_owned());
+        shared.running().insert(id.to_owned(), Instant::now());
         Self {
             shared,
             id: id.to_owned(),

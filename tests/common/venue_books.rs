@@ -236,7 +236,7 @@ impl Watched {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|t| t["id"].as_str().unwrap().parse().unwrap())
+                .map(|t| trade_number(t["id"].as_str().unwrap()))
                 .collect()
         };
         // Until new trades came (a quiet walk may trade seldom).
@@ -269,6 +269,15 @@ impl Watched {
         let now = self.sim.current_price("BTCUSDT").expect("listed");
         assert!((last - now).abs() / now < 0.01, "{last} vs {now}");
     }
+}
+
+/// The simulator's number of a trade from its venue id: the id itself, or (Bybit's UUIDs) the
+/// UUID's last group, which the simulator makes the number in hex.
+pub fn trade_number(id: &str) -> u64 {
+    id.parse().unwrap_or_else(|_| {
+        let last = id.rsplit('-').next().unwrap_or_default();
+        u64::from_str_radix(last, 16).unwrap_or_else(|_| panic!("not a simulator trade id: {id}"))
+    })
 }
 
 async fn until(what: &str, ready: impl Fn() -> bool) {

@@ -211,6 +211,7 @@ impl Live {
         for trade in trades.into_iter().chain(streamed) {
             tape.push(trade);
         }
+        tape.continue_from(&inner.tape);
         inner.tape = tape;
         inner.tape_seeded = true;
         inner.seeding = false;
@@ -318,6 +319,19 @@ impl Live {
         limit: usize,
     ) -> bool {
         self.inner().candles.seed(tf_ms, candles, base, limit)
+    }
+
+    /// The trades after tape position `after` and the newest position (see
+    /// [`TradeTape::since`]), once the tape is whole.
+    pub fn trades_since(&self, after: u64) -> Option<(Vec<Trade>, u64)> {
+        let inner = self.inner();
+        inner.tape_seeded.then(|| inner.tape.since(after))
+    }
+
+    /// The tape's newest position, once it is whole.
+    pub fn trades_position(&self) -> Option<u64> {
+        let inner = self.inner();
+        inner.tape_seeded.then(|| inner.tape.position())
     }
 
     pub fn book_updates(&self) -> watch::Receiver<u64> {

@@ -7,6 +7,8 @@ use super::{Candle, Trade};
 
 /// Trades a tape keeps (SPEC 5.1).
 pub const TAPE_LEN: usize = 1_000;
+/// How many of the newest trades a trade whose id is not a number is compared with.
+const REPEATS_WITHIN: usize = 256;
 
 /// The last [`TAPE_LEN`] trades, oldest first, each once.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,6 +17,10 @@ pub struct TradeTape {
     /// Numeric id of the newest trade, when the venue's ids are numbers (Binance): a trade
     /// at or below it is a repeat (a resubscribe replays nothing, but be safe).
     last_id: Option<u64>,
+    /// Trades ever pushed (repeats not counted): the newest held is at this position, the
+    /// oldest at `pushed - len + 1`. Followers track the tape by position, which works for
+    /// any venue's ids (Bybit's are UUIDs, which have no order).
+    pushed: u64,
 }
 
 impl TradeTape {
@@ -27,6 +33,15 @@ impl TradeTape {
                 return;
             }
         }
+        // Ids that are not numbers (Bybit's UUIDs) say nothing of order: a repeat is found by
+        // looking among the newest held. Repeats come where the REST trades a tape starts from
+        // meet the streamed ones, so the newest few hundred are enough to look at.
+        if let (None, Some(raw)) = (id, trade.id.as_deref()) {
+            let mut newest = self.trades.iter().rev().take(REPEATS_WITHIN);
+            if newest.any(|held| held.id.as_deref() == Some(raw)) {
+                return;
+            }
+        }
         if id.is_some() {
             self.last_id = id;
         }
@@ -34,6 +49,25 @@ impl TradeTape {
             self.trades.pop_front();
         }
         self.trades.push_back(trade);
+        self.pushed += 1;
+    }
+
+    /// The position of the newest trade (0 before the first).
+    pub fn position(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Carries a previous tape's count on, so that positions never go back when a tape is
+    /// rebuilt (seeded from REST).
+    pub fn continue_from(&mut self, previous: &TradeTape) {
+        self.pushed = self.pushed.max(previous.pushed);
+    }
+
+    /// The trades after position `after` (oldest first; at most the whole tape when `after`
+    /// is older than what is held) and the position of the newest.
+    pub fn since(&self, after: u64) -> (Vec<Trade>, u64) {
+        let new = usize::try_from(self.pushed.saturating_sub(after)).unwrap_or(usize::MAX);
+        (self.last(new), self.pushed)
     }
 
     pub fn len(&self) -> usize {
@@ -104,6 +138,50 @@ mod tests {
         assert_eq!(ids, ["1498", "1499", "1500"]);
         assert_eq!(tape.last(5_000).len(), TAPE_LEN);
         assert_eq!(tape.last(5_000)[0].id.as_deref(), Some("501"));
+    }
+
+    fn uuid_trade(n: u64) -> Trade {
+        Trade {
+            id: Some(format!(
+                "{:08x}-5a1c-4b7e-9c3d-{n:012x}",
+                n.wrapping_mul(2_654_435_761)
+            )),
+            ..trade(n)
+        }
+    }
+
+    #[test]
+    fn followers_track_the_tape_by_position_whatever_the_ids() {
+        let mut tape = TradeTape::default();
+        assert_eq!(tape.since(0), (vec![], 0));
+        for n in 1..=3 {
+            tape.push(uuid_trade(n));
+        }
+        let (new, at) = tape.since(0);
+        assert_eq!((new.len(), at), (3, 3));
+        // UUIDs do not parse as numbers, and do not sort: only the position says what is new.
+        tape.push(uuid_trade(4));
+        tape.push(uuid_trade(5));
+        let (new, at) = tape.since(3);
+        assert_eq!(at, 5);
+        assert_eq!(new, vec![uuid_trade(4), uuid_trade(5)]);
+        assert!(tape.since(5).0.is_empty());
+        // A follower further behind than the tape holds gets what is held.
+        for n in 6..=1_205 {
+            tape.push(uuid_trade(n));
+        }
+        let (new, at) = tape.since(5);
+        assert_eq!((new.len(), at), (TAPE_LEN, 1_205));
+        assert_eq!(new[0], uuid_trade(206));
+        // A repeat (the REST trades a tape starts from meeting the streamed ones) is held once
+        // and not counted.
+        tape.push(uuid_trade(1_200));
+        assert_eq!(tape.since(1_205), (vec![], 1_205));
+        // A rebuilt tape keeps counting from where the old one was.
+        let mut rebuilt = TradeTape::default();
+        rebuilt.push(uuid_trade(1_206));
+        rebuilt.continue_from(&tape);
+        assert_eq!(rebuilt.position(), 1_205);
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl Format for Bybit {
             .map(|t| {
                 json!({
                     "T": t.time, "s": m.venue_id(s), "S": if t.buyer_maker { "Sell" } else { "Buy" },
-                    "v": trimmed(t.qty), "p": trimmed(t.price), "i": t.id.to_string(), "BT": false
+                    "v": trimmed(t.qty), "p": trimmed(t.price), "i": crate::venues::bybit::exec_id(t.id), "BT": false
                 })
             })
             .collect();

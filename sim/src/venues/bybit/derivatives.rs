@@ -110,7 +110,7 @@ pub fn handle(endpoint: &str, d: &Derivatives, p: &Params, now: u64) -> Result<V
                 .rev()
                 .map(|t| {
                     json!({
-                        "execId": t.id.to_string(), "symbol": m.venue_id(s),
+                        "execId": super::exec_id(t.id), "symbol": m.venue_id(s),
                         "price": trimmed(t.price), "size": trimmed(t.qty),
                         "side": if t.buyer_maker { "Sell" } else { "Buy" },
                         "time": t.time.to_string(), "isBlockTrade": false
