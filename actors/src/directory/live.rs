@@ -289,9 +289,13 @@ impl Live {
         if inner.sharing != Sharing::Mirroring {
             return;
         }
+        // The publisher's once-a-second repeat: alive, nothing changed, nobody to notify.
+        let same = matches!(&inner.mirror, Some((held, d, _)) if *held == book && *d == depth);
         inner.mirror = Some((book, depth, Instant::now()));
         drop(inner);
-        self.book_version.send_modify(|v| *v += 1);
+        if !same {
+            self.book_version.send_modify(|v| *v += 1);
+        }
     }
 
     /// Trades another node published (ignored unless mirroring); what REST must supply.
@@ -359,6 +363,9 @@ mod tests {
         live.share(Sharing::Mirroring);
         live.mirror_book(book(7), 2);
         assert!(updates.has_changed().unwrap());
+        let updates = live.book_updates();
+        live.mirror_book(book(7), 2);
+        assert!(!updates.has_changed().unwrap(), "a repeat notifies nobody");
         assert_eq!(live.book(2).and_then(|b| b.nonce), Some(7));
         assert_eq!(live.book(1).map(|b| b.bids.len()), Some(1));
         assert_eq!(live.book(3), None, "deeper than published");
