@@ -6,6 +6,7 @@
 //! one that does not read as a sane book or trades is logged and dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,9 @@ use crate::model::{OrderBook, Trade};
 /// `get_order_book` at its default and a bit beyond is served from the mirror too; a deeper
 /// `limit` on a follower is answered by REST.
 pub const PUBLISHED_LEVELS: usize = 50;
+/// How often the book is sent again unchanged: followers drop a mirrored book not heard of
+/// for `MIRROR_FOR` (3 s), so a dead or resynchronising holder's book is not served stale.
+const REPEAT_EVERY: Duration = Duration::from_secs(1);
 /// The deepest book a payload may carry (`get_order_book`'s bound).
 const MAX_LEVELS: usize = 1000;
 
@@ -36,25 +40,27 @@ struct PublishedTrades {
 
 /// Publishes `entry`'s book and new trades while this node holds its live feeds (the task
 /// is aborted when it stops holding them). Changes arriving while a publish is in flight
-/// coalesce: the book sent next is the newest, and every trade goes out once, in order.
+/// coalesce: the book sent next is the newest, and every trade goes out once, in order. The
+/// book also goes out every [`REPEAT_EVERY`] while in sequence, as a sign of life.
 pub(super) async fn publish(remote: Arc<RemoteCache>, entry: Arc<SymbolEntry>) {
     let target = remote.target();
     let book_channel = target.book_channel(&entry.exchange, &entry.symbol);
     let trades_channel = target.trades_channel(&entry.exchange, &entry.symbol);
     let mut books = entry.live.book_updates();
     let mut trades = entry.live.trade_updates();
+    let mut repeat = tokio::time::interval(REPEAT_EVERY);
+    repeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             changed = books.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                let Some((book, depth)) = entry.live.book_to_publish(PUBLISHED_LEVELS) else {
-                    continue;
-                };
-                if let Ok(payload) = serde_json::to_string(&PublishedBook { book, depth }) {
-                    remote.publish(&book_channel, &payload).await;
-                }
+                repeat.reset();
+                publish_book(&remote, &entry, &book_channel).await;
+            }
+            _ = repeat.tick() => {
+                publish_book(&remote, &entry, &book_channel).await;
             }
             changed = trades.changed() => {
                 if changed.is_err() {
@@ -69,6 +75,16 @@ pub(super) async fn publish(remote: Arc<RemoteCache>, entry: Arc<SymbolEntry>) {
                 }
             }
         }
+    }
+}
+
+/// The book as it stands, if in sequence.
+async fn publish_book(remote: &RemoteCache, entry: &SymbolEntry, channel: &str) {
+    let Some((book, depth)) = entry.live.book_to_publish(PUBLISHED_LEVELS) else {
+        return;
+    };
+    if let Ok(payload) = serde_json::to_string(&PublishedBook { book, depth }) {
+        remote.publish(channel, &payload).await;
     }
 }
 

@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -31,6 +32,11 @@ pub enum LiveNeed {
     Resubscribe,
 }
 
+/// How long a mirrored book is served after it came: the publisher sends its book at least
+/// every second while it is in sequence, so a silent publisher has died or is resynchronising
+/// (REST answers meanwhile, as on the publisher).
+pub const MIRROR_FOR: Duration = Duration::from_secs(3);
+
 /// How the symbol's live state relates to other nodes'.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sharing {
@@ -48,8 +54,9 @@ struct Inner {
     sharing: Sharing,
     /// Trades taken in and not yet published (while publishing), oldest first.
     outbox: Vec<Trade>,
-    /// The book another node published, and the depth it is known whole to (mirroring).
-    mirror: Option<(OrderBook, usize)>,
+    /// The book another node published, the depth it is known whole to, and when it came
+    /// (mirroring).
+    mirror: Option<(OrderBook, usize, Instant)>,
     sync: Option<Box<dyn BookSync>>,
     tape: TradeTape,
     /// The tape holds the REST trades it started from.
@@ -228,8 +235,8 @@ impl Live {
     /// when the published book does).
     pub fn book(&self, limit: usize) -> Option<OrderBook> {
         let inner = self.inner();
-        if let Some((book, depth)) = &inner.mirror {
-            return (limit <= *depth).then(|| book.truncated(limit));
+        if let Some((book, depth, at)) = &inner.mirror {
+            return (limit <= *depth && at.elapsed() < MIRROR_FOR).then(|| book.truncated(limit));
         }
         let book = inner.sync.as_ref()?.ready()?;
         (book.covers(limit) && !book.crossed()).then(|| book.top(limit))
@@ -279,9 +286,13 @@ impl Live {
         if inner.sharing != Sharing::Mirroring {
             return;
         }
-        inner.mirror = Some((book, depth));
+        // The publisher's once-a-second repeat: alive, nothing changed, nobody to notify.
+        let same = matches!(&inner.mirror, Some((held, d, _)) if *held == book && *d == depth);
+        inner.mirror = Some((book, depth, Instant::now()));
         drop(inner);
-        self.book_version.send_modify(|v| *v += 1);
+        if !same {
+            self.book_version.send_modify(|v| *v += 1);
+        }
     }
 
     /// Trades another node published (ignored unless mirroring); what REST must supply.
@@ -380,9 +391,18 @@ mod tests {
         live.share(Sharing::Mirroring);
         live.mirror_book(book(7), 2);
         assert!(updates.has_changed().unwrap());
+        let updates = live.book_updates();
+        live.mirror_book(book(7), 2);
+        assert!(!updates.has_changed().unwrap(), "a repeat notifies nobody");
         assert_eq!(live.book(2).and_then(|b| b.nonce), Some(7));
         assert_eq!(live.book(1).map(|b| b.bids.len()), Some(1));
         assert_eq!(live.book(3), None, "deeper than published");
+        if let Some(mirror) = live.inner().mirror.as_mut() {
+            mirror.2 = Instant::now() - MIRROR_FOR;
+        }
+        assert_eq!(live.book(1), None, "the publisher fell silent");
+        live.mirror_book(book(8), 2);
+        assert_eq!(live.book(2).and_then(|b| b.nonce), Some(8));
         live.share(Sharing::Publishing);
         assert_eq!(live.book(1), None, "the own stream takes over");
     }
