@@ -45,6 +45,8 @@ pub struct Market {
     all_symbols_json: OnceLock<String>,
     /// Memo of the hour-aligned samples behind 24h stats (see `stats.rs`).
     hour_grid: Mutex<HashMap<(u64, u64), stats::GridAgg>>,
+    /// Steps between two sizes of a lively book level ([`book::LIVELY`]).
+    lively_period: u64,
 }
 
 impl Market {
@@ -115,7 +117,15 @@ impl Market {
             venue_ids,
         );
         m.pricing = pricing;
+        m.lively_period = self.lively_period;
         m
+    }
+
+    /// Sizes of the lively book levels change every `steps` walk steps (at least 1): REST
+    /// and websocket books read the same value.
+    pub fn with_lively_period(mut self, steps: u64) -> Market {
+        self.lively_period = steps.max(1);
+        self
     }
 
     /// The walk (for contracts' premium and open interest paths).
@@ -153,6 +163,7 @@ impl Market {
             doc,
             all_symbols_json: OnceLock::new(),
             hour_grid: Mutex::new(HashMap::new()),
+            lively_period: book::LIVELY_PERIOD,
         }
     }
 
@@ -165,14 +176,16 @@ impl Market {
             .iter()
             .map(|s| crate::venues::market_id(self.venue, &s.base, &s.quote))
             .collect();
-        Market::build(
+        let mut m = Market::build(
             self.seed,
             self.venue,
             self.walk.clone(),
             self.doc,
             symbols,
             venue_ids,
-        )
+        );
+        m.lively_period = self.lively_period;
+        m
     }
 
     pub fn venue(&self) -> Venue {
