@@ -25,6 +25,7 @@ use crate::venue::Exchange;
 pub use answer::{Answer, Reply, Responder};
 pub(crate) use entry::SymbolEntry;
 pub(crate) use live::LiveNeed;
+pub use live::BOOK_APPLY_SECONDS;
 pub(crate) use mailbox::{Fetch, KeepFresh, LiveFetch, Store, SymbolMailbox};
 pub(crate) use state::{Lookup, Offered, SymbolState};
 pub use venue::MarketsAnswer;
