@@ -33,7 +33,7 @@ mod symbol;
 mod ticker_watch;
 pub mod venue;
 
-pub use directory::{Answer, Reply};
+pub use directory::{Answer, Reply, BOOK_APPLY_SECONDS};
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, ErrorCode};
 pub use ticker_watch::{LiveChannel, TickerWatch};

@@ -79,6 +79,11 @@ impl TickerWatch {
         self.entry.live.book(limit)
     }
 
+    /// When the local book last changed (watches time their wake-up from it).
+    pub fn live_book_changed_at(&self) -> Option<std::time::Instant> {
+        self.entry.live.book_changed_at()
+    }
+
     /// The last `limit` trades of the symbol's tape (oldest first), once it is whole.
     pub fn live_trades(&self, limit: usize) -> Option<Vec<crate::model::Trade>> {
         self.entry.live.trades(limit)

@@ -34,6 +34,13 @@ pub struct SimConfig {
     pub ws_pong_timeout_ms: u64,
     /// After a `serverShutdown` event, connections are closed this much later.
     pub ws_shutdown_grace_ms: u64,
+    /// Walk steps between two sizes of one of the 20 best levels of a side (REST and websocket
+    /// books alike): 5 changes ~8 levels a step, 2 ~20 (the issue 23 benchmark's load).
+    pub book_resize_steps: u64,
+    /// Levels a side the Binance diff depth streams cover (REST serves up to 5000): a client
+    /// keeping a book from a snapshot this deep or less stays exact; fewer levels cost the
+    /// simulator less per event (5,000 diff books a second in the books benchmark).
+    pub ws_depth_levels: usize,
 }
 
 impl Default for SimConfig {
@@ -51,6 +58,8 @@ impl Default for SimConfig {
             ws_ping_interval_ms: 20_000,
             ws_pong_timeout_ms: 60_000,
             ws_shutdown_grace_ms: 1000,
+            book_resize_steps: 5,
+            ws_depth_levels: 5000,
         }
     }
 }
@@ -75,6 +84,8 @@ pub struct FileConfig {
     pub ws_ping_interval_ms: Option<u64>,
     pub ws_pong_timeout_ms: Option<u64>,
     pub ws_shutdown_grace_ms: Option<u64>,
+    pub book_resize_steps: Option<u64>,
+    pub ws_depth_levels: Option<usize>,
 }
 
 impl FileConfig {
@@ -136,6 +147,10 @@ impl FileConfig {
                 "ws_shutdown_grace_ms" => {
                     c.ws_shutdown_grace_ms = Some(unquoted.parse().map_err(|_| bad())?)
                 }
+                "book_resize_steps" => {
+                    c.book_resize_steps = Some(unquoted.parse().map_err(|_| bad())?)
+                }
+                "ws_depth_levels" => c.ws_depth_levels = Some(unquoted.parse().map_err(|_| bad())?),
                 _ => return Err(err(&format!("unknown key {key}"))),
             }
         }
@@ -180,6 +195,7 @@ mod tests {
             ),
             (20_000, 60_000, 1000)
         );
+        assert_eq!((c.book_resize_steps, c.ws_depth_levels), (5, 5000));
     }
 
     #[test]
@@ -189,7 +205,7 @@ mod tests {
              full-markets = true\ntick_ms = 50\nlatency_ms = 5\njitter_ms = 2\nerror_rate = 0.25\n\
              weight_limit = 1200\nws-ticker-interval-ms = 100\nws_book_ticker_interval_ms = 50\n\
              ws_kline_interval_ms = 500\nws_ping_interval_ms = 300\nws_pong_timeout_ms = 900\n\
-             ws_shutdown_grace_ms = 10\n",
+             ws_shutdown_grace_ms = 10\nbook-resize-steps = 2\nws_depth_levels = 1000\n",
         )
         .unwrap();
         assert_eq!(c.addr, Some("127.0.0.1:9100".parse().unwrap()));
@@ -219,6 +235,10 @@ mod tests {
                 c.ws_shutdown_grace_ms
             ),
             (Some(300), Some(900), Some(10))
+        );
+        assert_eq!(
+            (c.book_resize_steps, c.ws_depth_levels),
+            (Some(2), Some(1000))
         );
     }
 

@@ -77,6 +77,14 @@ struct Cli {
     /// Close connections this long after a serverShutdown event [default: 1000]
     #[arg(long)]
     ws_shutdown_grace_ms: Option<u64>,
+    /// Walk steps between two sizes of one of a book side's 20 best levels (REST and
+    /// websocket books alike): 5 changes ~8 levels a step, 2 ~20 [default: 5]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    book_resize_steps: Option<u64>,
+    /// Levels a side the Binance diff depth streams (`@depth@100ms`) cover; a client keeping a
+    /// book from a snapshot this deep or less stays exact [default: 5000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=5000))]
+    ws_depth_levels: Option<u64>,
     /// TOML file with the same keys (addr, exchanges, seed, symbols, full_markets, tick_ms, ...);
     /// flags win
     #[arg(long, value_name = "FILE")]
@@ -167,7 +175,19 @@ fn main() -> ExitCode {
             .ws_shutdown_grace_ms
             .or(file.ws_shutdown_grace_ms)
             .unwrap_or(defaults.ws_shutdown_grace_ms),
+        book_resize_steps: cli
+            .book_resize_steps
+            .or(file.book_resize_steps)
+            .unwrap_or(defaults.book_resize_steps),
+        ws_depth_levels: cli
+            .ws_depth_levels
+            .and_then(|n| usize::try_from(n).ok())
+            .or(file.ws_depth_levels)
+            .unwrap_or(defaults.ws_depth_levels),
     };
+    if config.book_resize_steps == 0 || !(1..=5000).contains(&config.ws_depth_levels) {
+        return usage_error("book_resize_steps must be at least 1, ws_depth_levels 1..=5000");
+    }
     if config.tick_ms == 0 {
         return usage_error("tick_ms must be at least 1");
     }

@@ -53,7 +53,8 @@ impl SimState {
             config.extra_symbols,
             config.full_markets,
             config.tick_ms.max(1),
-        )?;
+        )?
+        .with_lively_period(config.book_resize_steps);
         let derivs = Derivatives::for_market(&market, now_ms()).map(Arc::new);
         Ok(SimState {
             futures_weight: WeightMeter::new(FUTURES_WEIGHT_LIMIT),
@@ -71,6 +72,10 @@ impl SimState {
                 kline_ms: config.ws_kline_interval_ms,
             }),
             config,
+        })
+        .map(|st: SimState| {
+            st.ws.set_depth_levels(st.config.ws_depth_levels);
+            st
         })
     }
 

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crypto_market_actors::model::now_ms;
 use crypto_market_actors::{ErrorCode, TickerWatch};
@@ -125,10 +125,16 @@ pub struct WatchUnsubscribeResult {
     pub closed: bool,
 }
 
-/// One watch's buffer: items numbered from 1, the last [`BUFFERED`] kept.
+/// Histogram of a long-polling `watch_read`'s wake-up: from the book change behind the
+/// first item it returns to its answer being ready (reads that found items at once are not
+/// counted: their wait is the caller's, not the engine's).
+pub const WATCH_WAKE_SECONDS: &str = "cmm_watch_wake_seconds";
+
+/// One watch's buffer: items numbered from 1, the last [`BUFFERED`] kept, each with when the
+/// change behind it happened in the engine (order book items).
 #[derive(Default)]
 struct Buffer {
-    items: VecDeque<(u64, Value)>,
+    items: VecDeque<(u64, Value, Option<Instant>)>,
     last_seq: u64,
 }
 
@@ -141,36 +147,44 @@ struct WatchState {
 }
 
 impl WatchState {
-    fn push(&self, item: Value) {
+    fn push(&self, item: Value, changed_at: Option<Instant>) {
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         buffer.last_seq += 1;
         let seq = buffer.last_seq;
         if buffer.items.len() == BUFFERED {
             buffer.items.pop_front();
         }
-        buffer.items.push_back((seq, item));
+        buffer.items.push_back((seq, item, changed_at));
         drop(buffer);
         self.arrived.notify_waiters();
     }
 
-    /// Items after `cursor` (at most `max`), the new cursor, and how many after `cursor` are
-    /// gone.
-    fn after(&self, cursor: u64, max: usize) -> (Vec<Value>, u64, u64) {
+    /// Items after `cursor` (at most `max`), the new cursor, how many after `cursor` are
+    /// gone, and when the change behind the first item returned happened (if known).
+    fn after(&self, cursor: u64, max: usize) -> (Vec<Value>, u64, u64, Option<Instant>) {
         let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let first_held = buffer
             .items
             .front()
-            .map_or(buffer.last_seq + 1, |(s, _)| *s);
+            .map_or(buffer.last_seq + 1, |(s, _, _)| *s);
         let dropped = first_held.saturating_sub(cursor.saturating_add(1));
-        let items: Vec<(u64, Value)> = buffer
+        let items: Vec<(u64, Value, Option<Instant>)> = buffer
             .items
             .iter()
-            .filter(|(seq, _)| *seq > cursor)
+            .filter(|(seq, _, _)| *seq > cursor)
             .take(max)
             .cloned()
             .collect();
-        let next = items.last().map_or(cursor.max(first_held - 1), |(s, _)| *s);
-        (items.into_iter().map(|(_, v)| v).collect(), next, dropped)
+        let next = items
+            .last()
+            .map_or(cursor.max(first_held - 1), |(s, _, _)| *s);
+        let changed_at = items.first().and_then(|(_, _, at)| *at);
+        (
+            items.into_iter().map(|(_, v, _)| v).collect(),
+            next,
+            dropped,
+            changed_at,
+        )
     }
 }
 
@@ -291,10 +305,10 @@ fn rand_part() -> u64 {
 struct SessionSink(std::sync::Weak<WatchState>);
 
 impl ItemSink for SessionSink {
-    fn push(&self, item: Value) -> bool {
+    fn push(&self, item: Value, changed_at: Option<Instant>) -> bool {
         match self.0.upgrade() {
             Some(state) => {
-                state.push(item);
+                state.push(item, changed_at);
                 true
             }
             None => false,
@@ -311,10 +325,14 @@ pub async fn read(
     let state = watches.get(&args.watch_id)?;
     let cursor = args.cursor.unwrap_or(0);
     let deadline = tokio::time::Instant::now() + wait;
+    let mut waited = false;
     loop {
         // Registered before looking, so that an item pushed in between still wakes us.
         let arrived = state.arrived.notified();
-        let (items, next, dropped) = state.after(cursor, max);
+        let (items, next, dropped, changed_at) = state.after(cursor, max);
+        if let (true, false, Some(at)) = (waited, items.is_empty(), changed_at) {
+            metrics::histogram!(WATCH_WAKE_SECONDS).record(at.elapsed().as_secs_f64());
+        }
         if !items.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok(WatchReadResult {
                 watch_id: args.watch_id.clone(),
@@ -325,6 +343,7 @@ pub async fn read(
             });
         }
         let _ = tokio::time::timeout_at(deadline, arrived).await;
+        waited = true;
     }
 }
 
@@ -364,14 +383,14 @@ mod tests {
     fn reads_follow_the_cursor_and_count_what_was_dropped() {
         let s = state();
         for i in 0..1_200 {
-            s.push(Value::from(i));
+            s.push(Value::from(i), None);
         }
-        let (items, cursor, dropped) = s.after(0, 500);
+        let (items, cursor, dropped, _) = s.after(0, 500);
         assert_eq!((items.len(), cursor, dropped), (500, 700, 200));
         assert_eq!(items[0], Value::from(200));
-        let (items, cursor, dropped) = s.after(cursor, 500);
+        let (items, cursor, dropped, _) = s.after(cursor, 500);
         assert_eq!((items.len(), cursor, dropped), (500, 1_200, 0));
-        let (items, cursor, _) = s.after(cursor, 500);
+        let (items, cursor, _, _) = s.after(cursor, 500);
         assert!(items.is_empty());
         assert_eq!(cursor, 1_200);
     }
@@ -396,7 +415,7 @@ mod tests {
             let pusher = state.clone();
             let pushed = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(30)).await;
-                pusher.push(Value::from(i));
+                pusher.push(Value::from(i), None);
                 std::time::Instant::now()
             });
             let read = read(&watches, &args).await.unwrap();

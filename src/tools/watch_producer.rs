@@ -6,6 +6,8 @@
 //! Trades are followed by their position on the tape (a count of trades pushed to it), not by
 //! their ids: ids are not numbers on every venue (Bybit's `execId` is a UUID).
 
+use std::time::Instant;
+
 use crypto_market_actors::{LiveChannel, TickerWatch};
 use serde_json::Value;
 
@@ -37,8 +39,10 @@ impl Channel {
 
 /// Where a watch's items go.
 pub trait ItemSink {
-    /// Takes one item; `false` when the watch is gone (the producer stops).
-    fn push(&self, item: Value) -> bool;
+    /// Takes one item, with when the engine changed what it shows (order books: the book's
+    /// version bump, which `cmm_watch_wake_seconds` times a long poll's wake-up from);
+    /// `false` when the watch is gone (the producer stops).
+    fn push(&self, item: Value, changed_at: Option<Instant>) -> bool;
 }
 
 /// Pushes the market's changes into `sink` until it is gone (or the task is dropped).
@@ -52,7 +56,7 @@ pub async fn produce(mut watch: TickerWatch, channel: Channel, sink: impl ItemSi
         loop {
             let answer = watch.next().await;
             if let Ok(ticker) = super::ticker_result(&answer).and_then(|t| super::to_json(&t)) {
-                if !sink.push(ticker) {
+                if !sink.push(ticker, None) {
                     return;
                 }
             }
@@ -66,7 +70,8 @@ pub async fn produce(mut watch: TickerWatch, channel: Channel, sink: impl ItemSi
         }
         let alive = match channel {
             Channel::OrderBook => match watch.live_book(BOOK_LEVELS) {
-                Some(book) => serde_json::to_value(&book).map_or(true, |item| sink.push(item)),
+                Some(book) => serde_json::to_value(&book)
+                    .map_or(true, |item| sink.push(item, watch.live_book_changed_at())),
                 None => true,
             },
             _ => match seen {
@@ -96,7 +101,7 @@ fn push_all<'a>(
 ) -> bool {
     for trade in trades {
         if let Ok(item) = serde_json::to_value(trade) {
-            if !sink.push(item) {
+            if !sink.push(item, None) {
                 return false;
             }
         }

@@ -404,7 +404,7 @@ struct HolderSink {
 }
 
 impl ItemSink for HolderSink {
-    fn push(&self, item: Value) -> bool {
+    fn push(&self, item: Value, _changed_at: Option<std::time::Instant>) -> bool {
         if !self.alive.load(Ordering::Acquire) {
             return false;
         }

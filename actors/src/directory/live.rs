@@ -88,16 +88,27 @@ pub struct Live {
     /// these; a watch channel never queues, the newest wins).
     book_version: watch::Sender<u64>,
     trades_version: watch::Sender<u64>,
+    /// When the book's version was last bumped: watches time their wake-up from it
+    /// (`cmm_watch_wake_seconds`).
+    book_changed_at: Mutex<Option<Instant>>,
+    /// [`BOOK_APPLY_SECONDS`] of this exchange (the handle resolved once, not per update).
+    apply_seconds: metrics::Histogram,
 }
+
+/// Histogram of a book update's cost in the engine: from its frame read off the socket to
+/// the book's version bump (parse, route, synchronise, apply, wake the readers).
+pub const BOOK_APPLY_SECONDS: &str = "cmm_book_apply_seconds";
 
 impl Live {
     pub fn new(exchange: std::sync::Arc<str>) -> Self {
         Self {
             inner: Mutex::default(),
             readers: AtomicUsize::new(0),
-            exchange,
             book_version: watch::channel(0).0,
             trades_version: watch::channel(0).0,
+            book_changed_at: Mutex::new(None),
+            apply_seconds: metrics::histogram!(BOOK_APPLY_SECONDS, "exchange" => exchange.to_string()),
+            exchange,
         }
     }
 
@@ -123,11 +134,13 @@ impl Live {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A stream event; what REST must supply, if anything. `make_sync` gives the venue's
-    /// synchroniser the first time a book change arrives.
+    /// A stream event whose frame was read at `received_at`; what REST must supply, if
+    /// anything. `make_sync` gives the venue's synchroniser the first time a book change
+    /// arrives.
     pub fn on_event(
         &self,
         data: LiveData,
+        received_at: Instant,
         make_sync: impl FnOnce() -> Option<Box<dyn BookSync>>,
     ) -> Option<LiveNeed> {
         let mut inner = self.inner();
@@ -144,7 +157,7 @@ impl Live {
                 let outcome = sync.on_delta(delta);
                 let need = snapshot_need(sync.as_ref());
                 drop(inner);
-                self.outcome(outcome, need)
+                self.outcome(outcome, need, Some(received_at))
             }
             LiveData::Trade(trade) => {
                 if inner.sharing == Sharing::Publishing {
@@ -183,10 +196,23 @@ impl Live {
         Some(LiveNeed::Trades)
     }
 
-    fn outcome(&self, outcome: SyncOutcome, need: LiveNeed) -> Option<LiveNeed> {
+    /// `received_at`: when the frame behind a streamed change was read (none for a snapshot).
+    fn outcome(
+        &self,
+        outcome: SyncOutcome,
+        need: LiveNeed,
+        received_at: Option<Instant>,
+    ) -> Option<LiveNeed> {
         match outcome {
             SyncOutcome::Updated => {
+                *self
+                    .book_changed_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 self.book_version.send_modify(|v| *v += 1);
+                if let Some(at) = received_at {
+                    self.apply_seconds.record(at.elapsed().as_secs_f64());
+                }
                 None
             }
             SyncOutcome::Unchanged => None,
@@ -207,7 +233,15 @@ impl Live {
         let outcome = sync.on_snapshot(snapshot);
         let need = snapshot_need(sync.as_ref());
         drop(inner);
-        self.outcome(outcome, need)
+        self.outcome(outcome, need, None)
+    }
+
+    /// When the book last changed (its version was bumped), if it did.
+    pub fn book_changed_at(&self) -> Option<Instant> {
+        *self
+            .book_changed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The REST trades the tape starts from (oldest first); the streamed ones since stay.
@@ -413,10 +447,10 @@ mod tests {
         live.share(Sharing::Publishing);
         let make = || None;
         assert_eq!(
-            live.on_event(LiveData::Trade(trade(1)), make),
+            live.on_event(LiveData::Trade(trade(1)), Instant::now(), make),
             Some(LiveNeed::Trades)
         );
-        live.on_event(LiveData::Trade(trade(2)), make);
+        live.on_event(LiveData::Trade(trade(2)), Instant::now(), make);
         let sent: Vec<_> = live.trades_to_publish().into_iter().map(|t| t.id).collect();
         assert_eq!(sent, vec![Some("1".into()), Some("2".into())]);
         assert!(live.trades_to_publish().is_empty());
@@ -433,7 +467,9 @@ mod tests {
             .map(|t| t.id)
             .collect();
         assert_eq!(ids.len(), 4);
-        assert!(mirror.on_event(LiveData::Trade(trade(5)), make).is_none());
+        assert!(mirror
+            .on_event(LiveData::Trade(trade(5)), Instant::now(), make)
+            .is_none());
         assert_eq!(
             mirror.trades(10).unwrap().len(),
             4,

@@ -24,6 +24,7 @@ use crate::venue::Exchange;
 
 pub use answer::{Answer, Reply, Responder};
 pub(crate) use entry::SymbolEntry;
+pub use live::BOOK_APPLY_SECONDS;
 pub(crate) use live::{LiveNeed, Sharing};
 pub(crate) use mailbox::{Fetch, KeepFresh, LiveFetch, Store, SymbolMailbox};
 pub(crate) use state::{Lookup, Offered, SymbolState};

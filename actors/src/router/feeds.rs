@@ -104,7 +104,9 @@ pub(super) fn live_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> Li
         if !entry.live.wanted() {
             return;
         }
-        let need = entry.live.on_event(event.data, || venue.venue.book_sync());
+        let need = entry
+            .live
+            .on_event(event.data, event.received_at, || venue.venue.book_sync());
         if need == Some(LiveNeed::Resubscribe) {
             // The venue sends snapshots in the stream: straight from the feed's thread.
             if let Some(feed) = venue.venue.feed() {

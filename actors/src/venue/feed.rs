@@ -99,6 +99,8 @@ pub struct LiveEvent {
     pub data: LiveData,
     /// Unix ms when this process received it.
     pub received_ms: i64,
+    /// When its frame was read off the socket (the start of `cmm_book_apply_seconds`).
+    pub received_at: std::time::Instant,
 }
 
 /// Where a feed hands its [`LiveEvent`]s (from its own thread); without one they are dropped.

@@ -15,7 +15,7 @@ use super::{Market, Symbol};
 /// The best levels of a side whose sizes change with time.
 pub const LIVELY: u64 = 20;
 /// Steps between two sizes of a lively level.
-const LIVELY_PERIOD: u64 = 5;
+pub(super) const LIVELY_PERIOD: u64 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Book {
@@ -50,8 +50,9 @@ impl Market {
             let held = ticks == best || !hash(&[s.key, 4, side, ticks]).is_multiple_of(3);
             if held {
                 let epoch = if i < LIVELY {
-                    let phase = hash(&[s.key, 6, side, ticks]) % LIVELY_PERIOD;
-                    (step + phase) / LIVELY_PERIOD
+                    let period = self.lively_period;
+                    let phase = hash(&[s.key, 6, side, ticks]) % period;
+                    (step + phase) / period
                 } else {
                     u64::MAX
                 };

@@ -48,6 +48,8 @@ pub struct Market {
     /// Trade bursts added at runtime (`trades.rs`), shared by the versions of this market so
     /// that listing a symbol does not renumber another's trades.
     bursts: trades::Bursts,
+    /// Steps between two sizes of a lively book level ([`book::LIVELY`]).
+    lively_period: u64,
 }
 
 impl Market {
@@ -118,7 +120,15 @@ impl Market {
             venue_ids,
         );
         m.pricing = pricing;
+        m.lively_period = self.lively_period;
         m
+    }
+
+    /// Sizes of the lively book levels change every `steps` walk steps (at least 1): REST
+    /// and websocket books read the same value.
+    pub fn with_lively_period(mut self, steps: u64) -> Market {
+        self.lively_period = steps.max(1);
+        self
     }
 
     /// The walk (for contracts' premium and open interest paths).
@@ -157,6 +167,7 @@ impl Market {
             all_symbols_json: OnceLock::new(),
             hour_grid: Mutex::new(HashMap::new()),
             bursts: trades::Bursts::default(),
+            lively_period: book::LIVELY_PERIOD,
         }
     }
 
@@ -178,6 +189,7 @@ impl Market {
             venue_ids,
         );
         m.bursts = self.bursts.clone();
+        m.lively_period = self.lively_period;
         m
     }
 

@@ -84,8 +84,8 @@ const MAX_STEPS_PER_EVENT: u64 = 100;
 /// at step `to`: every level that changed at any step in between, with its size at `to` (0:
 /// gone), as Binance reports a level that changed within an event's window, so that a client
 /// whose snapshot falls inside the window (`U` ≤ id + 1 ≤ `u`) ends with the book at `to` too.
-pub fn diff(m: &Market, s: &Symbol, from: u64, to: u64) -> (Levels, Levels) {
-    let end = m.book_at_step(s, to, DIFF_DEPTH);
+pub fn diff(m: &Market, s: &Symbol, from: u64, to: u64, depth: usize) -> (Levels, Levels) {
+    let end = m.book_at_step(s, to, depth);
     let start = if to.saturating_sub(from) > MAX_STEPS_PER_EVENT {
         to.saturating_sub(1).max(from)
     } else {
@@ -93,7 +93,7 @@ pub fn diff(m: &Market, s: &Symbol, from: u64, to: u64) -> (Levels, Levels) {
     };
     let mut changed_bids: HashMap<u64, u64> = HashMap::new();
     let mut changed_asks: HashMap<u64, u64> = HashMap::new();
-    let mut prev = m.book_at_step(s, from, DIFF_DEPTH);
+    let mut prev = m.book_at_step(s, from, depth);
     // Far apart (after a stall): the end-to-end diff first, then the last steps one by one.
     if start > from {
         for (p, _) in side_diff(&prev.bids, &end.bids, true) {
@@ -102,13 +102,13 @@ pub fn diff(m: &Market, s: &Symbol, from: u64, to: u64) -> (Levels, Levels) {
         for (p, _) in side_diff(&prev.asks, &end.asks, false) {
             changed_asks.insert(p, 0);
         }
-        prev = m.book_at_step(s, start, DIFF_DEPTH);
+        prev = m.book_at_step(s, start, depth);
     }
     for step in start + 1..=to {
         let next = if step == to {
             end.clone()
         } else {
-            m.book_at_step(s, step, DIFF_DEPTH)
+            m.book_at_step(s, step, depth)
         };
         for (p, _) in side_diff(&prev.bids, &next.bids, true) {
             changed_bids.insert(p, 0);
@@ -138,9 +138,17 @@ fn rows(side: Vec<(u64, u64)>) -> Vec<[String; 2]> {
         .collect()
 }
 
-/// The event from the book after step `from` − 1 to the book at step `to`.
-pub fn event(m: &Market, s: &Symbol, from: u64, to: u64, now: Now, unit: TimeUnit) -> String {
-    let (b, a) = diff(m, s, from.saturating_sub(1), to);
+/// The event from the book after step `from` − 1 to the book at step `to`, over the best
+/// `depth` levels a side.
+pub fn event(
+    m: &Market,
+    s: &Symbol,
+    (from, to): (u64, u64),
+    depth: usize,
+    now: Now,
+    unit: TimeUnit,
+) -> String {
+    let (b, a) = diff(m, s, from.saturating_sub(1), to, depth);
     serde_json::to_string(&DepthEvent {
         e: "depthUpdate",
         event_time: now.event_time(unit),
@@ -172,7 +180,14 @@ pub fn produce(m: &Market, hub: &Hub, t: &Topic, now: Now, stalled: bool) -> Opt
         tracing::info!(stream = %t.name, skipped_u = step, "ws depth event skipped");
         return None;
     }
-    Some(event(m, s, sent + 1, step, now, t.unit))
+    Some(event(
+        m,
+        s,
+        (sent + 1, step),
+        hub.depth_levels(),
+        now,
+        t.unit,
+    ))
 }
 
 #[cfg(test)]
@@ -202,7 +217,7 @@ mod tests {
         let step = m.walk().step_at(NOW);
         let mut book = m.book_at_step(s, step, DIFF_DEPTH);
         for to in [step + 1, step + 2, step + 5, step + 30] {
-            let (b, a) = diff(&m, s, book.last_update_id, to);
+            let (b, a) = diff(&m, s, book.last_update_id, to, DIFF_DEPTH);
             assert!(b.len() + a.len() < 2000, "a diff is small");
             apply(&mut book.bids, &b, true);
             apply(&mut book.asks, &a, false);
@@ -212,13 +227,34 @@ mod tests {
     }
 
     #[test]
+    fn a_shallower_diff_keeps_a_shallower_book_and_faster_sizes_change_more_levels() {
+        // The books benchmark's shape: 1,000 levels a side, lively sizes every 2 steps.
+        let m = Market::new(42, 0, false, 100)
+            .unwrap()
+            .with_lively_period(2);
+        let s = m.symbol("ETHUSDT").unwrap();
+        let step = m.walk().step_at(NOW);
+        let mut book = m.book_at_step(s, step, 1000);
+        let mut changed = 0;
+        for to in step + 1..=step + 20 {
+            let (b, a) = diff(&m, s, book.last_update_id, to, 1000);
+            changed += b.len() + a.len();
+            apply(&mut book.bids, &b, true);
+            apply(&mut book.asks, &a, false);
+            book.last_update_id = to;
+            assert_eq!(book, m.book_at_step(s, to, 1000));
+        }
+        assert!(changed >= 20 * 15, "~20 levels a step, got {changed} in 20");
+    }
+
+    #[test]
     fn a_snapshot_inside_an_event_window_ends_right_too() {
         let m = Market::new(42, 0, false, 100).unwrap();
         let s = m.symbol("BTCUSDT").unwrap();
         let step = m.walk().step_at(NOW);
         // An event covering step+1..=step+8, applied to a snapshot taken at step+4.
         let mut book = m.book_at_step(s, step + 4, DIFF_DEPTH);
-        let (b, a) = diff(&m, s, step, step + 8);
+        let (b, a) = diff(&m, s, step, step + 8, DIFF_DEPTH);
         apply(&mut book.bids, &b, true);
         apply(&mut book.asks, &a, false);
         book.last_update_id = step + 8;
@@ -233,8 +269,8 @@ mod tests {
         let text = event(
             &m,
             s,
-            step + 1,
-            step + 3,
+            (step + 1, step + 3),
+            DIFF_DEPTH,
             Now::from_us(NOW * 1000),
             TimeUnit::Milli,
         );

@@ -11,7 +11,7 @@ use super::stats::{WsConnectionStats, WsStats};
 use super::streams::{Group, StreamSpec, TimeUnit};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use tokio::sync::{mpsc, watch};
 
@@ -147,6 +147,8 @@ pub struct Hub {
     /// Configured update intervals, restored by reset.
     base_intervals: WsIntervals,
     intervals: watch::Sender<WsIntervals>,
+    /// Levels a side the diff depth streams cover (`SimConfig::ws_depth_levels`).
+    depth_levels: AtomicUsize,
 }
 
 impl Hub {
@@ -166,7 +168,18 @@ impl Hub {
             skips: Mutex::default(),
             base_intervals: intervals,
             intervals: watch::Sender::new(intervals),
+            depth_levels: AtomicUsize::new(super::depth::DIFF_DEPTH),
         }
+    }
+
+    /// Levels a side the diff depth streams cover from now on (1..=[`super::depth::DIFF_DEPTH`]).
+    pub fn set_depth_levels(&self, levels: usize) {
+        self.depth_levels
+            .store(levels.clamp(1, super::depth::DIFF_DEPTH), Ordering::Relaxed);
+    }
+
+    pub fn depth_levels(&self) -> usize {
+        self.depth_levels.load(Ordering::Relaxed)
     }
 
     /// Registers a new connection (its upgrade has been accepted).

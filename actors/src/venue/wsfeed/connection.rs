@@ -88,6 +88,9 @@ pub struct Connection {
     /// gaps in it so far (sessions count too: a new one numbers from scratch).
     last_seq: Option<u64>,
     epoch: u64,
+    /// When the frame being read came off the socket: book updates are timed from here
+    /// (`cmm_book_apply_seconds`).
+    frame_at: Instant,
 }
 
 impl Connection {
@@ -111,6 +114,7 @@ impl Connection {
             awaiting_ack: HashMap::new(),
             last_seq: None,
             epoch: 0,
+            frame_at: Instant::now(),
         }
     }
 
@@ -278,6 +282,7 @@ impl Connection {
             tokio::select! {
                 frame = frames.next() => {
                     last_frame = Instant::now();
+                    self.frame_at = last_frame;
                     match frame {
                         Some(Ok(Message::Text(text))) => {
                             let protocol = self.shared.protocol.clone();
@@ -436,6 +441,7 @@ impl Connection {
                 symbol,
                 data,
                 received_ms,
+                received_at: self.frame_at,
             });
         }
     }
