@@ -690,21 +690,7 @@ async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
     let sim = fast_sim();
     let (mut child, master) =
         spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "-i", "0.3"]), &[]);
-    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let sink = output.clone();
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut master = master;
-        let mut buf = [0u8; 4096];
-        // EIO once the child side is closed.
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let text = || String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    let text = common::cli::pty_output(master);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while text().matches("Ctrl-C to quit").count() < 4 {
         assert!(

@@ -284,21 +284,7 @@ async fn book_and_trades_take_one_symbol() {
 async fn on_a_terminal_the_ladder_is_redrawn_in_place_until_ctrl_c() {
     let sim = simulator();
     let (mut child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "--book"]), &[]);
-    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let sink = output.clone();
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut master = master;
-        let mut buf = [0u8; 4096];
-        // EIO once the child side is closed.
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let text = || String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    let text = common::cli::pty_output(master);
     let deadline = Instant::now() + Duration::from_secs(30);
     while text().matches("Ctrl-C to quit").count() < 3 {
         assert!(Instant::now() < deadline, "3 books:\n{}", text());

@@ -79,20 +79,7 @@ fn book_args() -> Value {
     json!({"symbol": "BTC/USDT", "limit": 20})
 }
 
-fn levels(side: &[(u64, u64)]) -> Vec<[f64; 2]> {
-    side.iter()
-        .map(|&(p, q)| [p as f64 / 1e8, q as f64 / 1e8])
-        .collect()
-}
-
-fn side(book: &Value, name: &str) -> Vec<[f64; 2]> {
-    book[name]
-        .as_array()
-        .expect("levels")
-        .iter()
-        .map(|l| [l[0].as_f64().unwrap(), l[1].as_f64().unwrap()])
-        .collect()
-}
+use common::book_json::{levels, side};
 
 /// The served book is exactly the simulator's at its nonce.
 fn assert_true_book(sim: &SimHandle, book: &Value) {

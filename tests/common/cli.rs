@@ -203,3 +203,23 @@ pub fn spawn_in_pty(args: &[String], env: &[(&str, &str)]) -> (std::process::Chi
         .expect("the CLI runs");
     (child, master)
 }
+
+/// Everything the program writes to its terminal, collected by a thread until the child
+/// side closes; the closure reads it so far as text.
+pub fn pty_output(master: std::fs::File) -> impl Fn() -> String {
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut master = master;
+        let mut buf = [0u8; 4096];
+        // EIO once the child side is closed.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    move || String::from_utf8_lossy(&output.lock().unwrap()).into_owned()
+}

@@ -7,6 +7,7 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+pub mod book_json;
 pub mod cli;
 pub mod derivs;
 pub mod failover_traffic;
