@@ -124,6 +124,7 @@ impl BookCache {
 /// at step `to`: every level that changed at any step in between, with its size at `to` (0:
 /// gone), as Binance reports a level that changed within an event's window, so that a client
 /// whose snapshot falls inside the window (`U` ≤ id + 1 ≤ `u`) ends with the book at `to` too.
+#[cfg(test)]
 pub fn diff(m: &Market, s: &Symbol, from: u64, to: u64, depth: usize) -> (Levels, Levels) {
     diff_cached(m, s, from, to, depth, &BookCache::default())
 }
