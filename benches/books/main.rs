@@ -140,9 +140,12 @@ fn start_sim(books: u64) -> Sim {
         .expect("simulator starts");
     let stdout = child.stdout.take().expect("simulator stdout");
     let mut first = String::new();
-    std::io::BufReader::new(stdout)
+    let mut reader = std::io::BufReader::new(stdout);
+    reader
         .read_line(&mut first)
         .expect("simulator prints its URL");
+    // Keep reading: the binary prints more lines, and a closed pipe would fail its println.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
         .last()
