@@ -73,10 +73,7 @@ impl SimState {
             }),
             config,
         })
-        .map(|st: SimState| {
-            st.ws.set_depth_levels(st.config.ws_depth_levels);
-            st
-        })
+        .inspect(|st: &SimState| st.ws.set_depth_levels(st.config.ws_depth_levels))
     }
 
     /// The current market version. A request uses one version throughout, so a concurrent

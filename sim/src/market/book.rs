@@ -40,27 +40,93 @@ impl Market {
         }
     }
 
+    /// The book at `step`, `limit` levels a side, equal to [`Market::book_at_step`] but built
+    /// from `base` (any book of `s` at the same `limit`, any step): below the lively levels a
+    /// level's presence and size depend on its tick alone, so the stretch both books cover is
+    /// copied and only the best levels and the new tail are hashed (the depth streams build
+    /// thousands of 1,000-level books a second).
+    pub fn book_at_step_from(&self, s: &Symbol, step: u64, limit: usize, base: &Book) -> Book {
+        let ask0 = self.ticks_at_step(s, step);
+        Book {
+            last_update_id: step,
+            bids: self.side_from(s, step, 0, ask0.saturating_sub(1), limit, &base.bids),
+            asks: self.side_from(s, step, 1, ask0, limit, &base.asks),
+        }
+    }
+
     fn side(&self, s: &Symbol, step: u64, side: u64, best: u64, limit: usize) -> Vec<(u64, u64)> {
+        self.side_from(s, step, side, best, limit, &[])
+    }
+
+    /// The size of the level at `ticks` (rank `i` on its side), None if the tick holds none.
+    fn level(
+        &self,
+        s: &Symbol,
+        step: u64,
+        side: u64,
+        best: u64,
+        ticks: u64,
+        i: u64,
+    ) -> Option<u64> {
+        // The best tick always holds a level; a deeper one does unless its hash says no
+        // (a third of them), which gives gaps of 1 to 3 ticks like a thin venue.
+        let held = ticks == best || !hash(&[s.key, 4, side, ticks]).is_multiple_of(3);
+        if !held {
+            return None;
+        }
+        let epoch = if i < LIVELY {
+            let period = self.lively_period;
+            let phase = hash(&[s.key, 6, side, ticks]) % period;
+            (step + phase) / period
+        } else {
+            u64::MAX
+        };
+        let h = hash(&[s.key, 5, side, ticks, epoch]);
+        let size = -(1.0 - unit(h)).ln() * s.mean_qty_steps * 3.0;
+        Some((size.round() as u64).clamp(1, 1_000_000_000) * s.step)
+    }
+
+    /// One side, reusing `base` (the same side of another book of `s`, same `limit`, best
+    /// first): its levels of rank ≥ [`LIVELY`] hold tick-only sizes and, with the gaps between
+    /// them, say which ticks hold a level, so once this side is past its own lively levels and
+    /// past `base`'s, the rest of `base`'s stretch is copied as is.
+    fn side_from(
+        &self,
+        s: &Symbol,
+        step: u64,
+        side: u64,
+        best: u64,
+        limit: usize,
+        base: &[(u64, u64)],
+    ) -> Vec<(u64, u64)> {
+        let lively = LIVELY as usize;
+        // Whether price `a` lies deeper than price `b` on this side.
+        let deeper = |a: u64, b: u64| if side == 0 { a < b } else { a > b };
+        // Levels of `base` from here on are static (rank ≥ LIVELY, not its forced best).
+        let copy_from = (base.len() > lively).then(|| base[lively].0);
         let mut out = Vec::with_capacity(limit);
         let mut ticks = best;
-        let mut i = 0u64;
-        while (out.len()) < limit && ticks > 0 {
-            // The best tick always holds a level; a deeper one does unless its hash says no
-            // (a third of them), which gives gaps of 1 to 3 ticks like a thin venue.
-            let held = ticks == best || !hash(&[s.key, 4, side, ticks]).is_multiple_of(3);
-            if held {
-                let epoch = if i < LIVELY {
-                    let period = self.lively_period;
-                    let phase = hash(&[s.key, 6, side, ticks]) % period;
-                    (step + phase) / period
-                } else {
-                    u64::MAX
-                };
-                let h = hash(&[s.key, 5, side, ticks, epoch]);
-                let size = -(1.0 - unit(h)).ln() * s.mean_qty_steps * 3.0;
-                let qty = (size.round() as u64).clamp(1, 1_000_000_000) * s.step;
+        let mut copied = false;
+        while out.len() < limit && ticks > 0 {
+            if let (false, Some(first)) = (copied, copy_from) {
+                let here = ticks * s.tick;
+                let last = base.last().map_or(0, |l| l.0);
+                if deeper(here, last) {
+                    // Past base's stretch: nothing left to copy.
+                    copied = true;
+                } else if out.len() >= lively && !deeper(first, here) && base[0].0 != here {
+                    // Copy base's levels at this tick or deeper, then walk on past its last.
+                    let k = base.partition_point(|&(p, _)| deeper(here, p));
+                    let take = (limit - out.len()).min(base.len() - k);
+                    out.extend_from_slice(&base[k..k + take]);
+                    copied = true;
+                    ticks = last / s.tick;
+                    ticks = if side == 0 { ticks - 1 } else { ticks + 1 };
+                    continue;
+                }
+            }
+            if let Some(qty) = self.level(s, step, side, best, ticks, out.len() as u64) {
                 out.push((ticks * s.tick, qty));
-                i += 1;
             }
             ticks = if side == 0 {
                 ticks - 1 // a bid side never reaches zero price (the loop stops at 0)
@@ -111,6 +177,27 @@ mod tests {
         let b = m.book(s, NOW + 250, 10);
         assert!(b.last_update_id > a.last_update_id);
         assert_eq!(m.book(s, NOW, 3).bids[..], a.bids[..3]);
+    }
+
+    #[test]
+    fn a_book_built_from_another_equals_the_book() {
+        let m = Market::new(42, 0, false, 100)
+            .unwrap()
+            .with_lively_period(2);
+        for s in m.symbols() {
+            let step = m.walk.step_at(NOW);
+            for limit in [5, 21, 1000] {
+                let mut base = m.book_at_step(s, step, limit);
+                for k in [1, 2, 3, 10, 50, 1000, 100_000] {
+                    let b = m.book_at_step_from(s, step + k, limit, &base);
+                    assert_eq!(b, m.book_at_step(s, step + k, limit), "{} +{k}", s.name);
+                    // And back in time, from a later base.
+                    let back = m.book_at_step_from(s, step + k / 2, limit, &b);
+                    assert_eq!(back, m.book_at_step(s, step + k / 2, limit));
+                    base = b;
+                }
+            }
+        }
     }
 
     #[test]

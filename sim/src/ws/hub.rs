@@ -149,6 +149,8 @@ pub struct Hub {
     intervals: watch::Sender<WsIntervals>,
     /// Levels a side the diff depth streams cover (`SimConfig::ws_depth_levels`).
     depth_levels: AtomicUsize,
+    /// The diff depth streams' last books, the bases of the next ones.
+    depth_books: super::depth::BookCache,
 }
 
 impl Hub {
@@ -169,6 +171,7 @@ impl Hub {
             base_intervals: intervals,
             intervals: watch::Sender::new(intervals),
             depth_levels: AtomicUsize::new(super::depth::DIFF_DEPTH),
+            depth_books: Default::default(),
         }
     }
 
@@ -176,6 +179,10 @@ impl Hub {
     pub fn set_depth_levels(&self, levels: usize) {
         self.depth_levels
             .store(levels.clamp(1, super::depth::DIFF_DEPTH), Ordering::Relaxed);
+    }
+
+    pub fn depth_books(&self) -> &super::depth::BookCache {
+        &self.depth_books
     }
 
     pub fn depth_levels(&self) -> usize {
