@@ -18,6 +18,8 @@ use super::{ok, start_server, McpServer};
 const RECENT: usize = 3;
 
 /// A side's levels as served numbers.
+use super::book_json::side;
+
 type Levels = Vec<[f64; 2]>;
 
 /// The walk's step while books are compared: the simulator (a debug build, in the test's
@@ -305,13 +307,4 @@ fn truth(sim: &SimHandle, depth: usize) -> Option<(Levels, Levels)> {
             .collect()
     };
     Some((levels(&b.bids), levels(&b.asks)))
-}
-
-fn side(book: &Value, name: &str) -> Levels {
-    book[name]
-        .as_array()
-        .expect("levels")
-        .iter()
-        .map(|l| [l[0].as_f64().unwrap(), l[1].as_f64().unwrap()])
-        .collect()
 }
