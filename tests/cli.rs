@@ -688,8 +688,7 @@ async fn watch_shows_changing_prices_and_stops_after_count() {
 #[tokio::test]
 async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
     let sim = fast_sim();
-    let (mut child, master) =
-        spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "-i", "0.3"]), &[]);
+    let (child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "-i", "0.3"]), &[]);
     let text = common::cli::pty_output(master);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while text().matches("Ctrl-C to quit").count() < 4 {
@@ -700,17 +699,7 @@ async fn watch_in_a_terminal_redraws_in_place_and_exits_cleanly_on_sigint() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    common::send_signal(child.id(), libc::SIGINT);
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .expect("exits");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "Ctrl-C is a clean exit:\n{}",
-        text()
-    );
+    common::cli::ctrl_c_exits_cleanly(child, &text).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let out = text();
     assert!(

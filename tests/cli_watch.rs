@@ -283,24 +283,14 @@ async fn book_and_trades_take_one_symbol() {
 #[tokio::test]
 async fn on_a_terminal_the_ladder_is_redrawn_in_place_until_ctrl_c() {
     let sim = simulator();
-    let (mut child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "--book"]), &[]);
+    let (child, master) = spawn_in_pty(&sim_args(&sim, &["watch", "BTC/USDT", "--book"]), &[]);
     let text = common::cli::pty_output(master);
     let deadline = Instant::now() + Duration::from_secs(30);
     while text().matches("Ctrl-C to quit").count() < 3 {
         assert!(Instant::now() < deadline, "3 books:\n{}", text());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    common::send_signal(child.id(), libc::SIGINT);
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .expect("exits");
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "Ctrl-C is a clean exit:\n{}",
-        text()
-    );
+    common::cli::ctrl_c_exits_cleanly(child, &text).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let out = text();
     assert!(out.contains("order book · nonce "), "{out}");

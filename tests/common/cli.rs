@@ -223,3 +223,20 @@ pub fn pty_output(master: std::fs::File) -> impl Fn() -> String {
     });
     move || String::from_utf8_lossy(&output.lock().unwrap()).into_owned()
 }
+
+/// Sends Ctrl-C (SIGINT) to a program on a terminal and asserts it exits 0 (`text`: what it
+/// wrote, shown when it does not).
+pub async fn ctrl_c_exits_cleanly(child: std::process::Child, text: &impl Fn() -> String) {
+    super::send_signal(child.id(), libc::SIGINT);
+    let mut child = child;
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .expect("exits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "Ctrl-C is a clean exit:\n{}",
+        text()
+    );
+}
