@@ -298,6 +298,7 @@ async fn run() {
             break;
         }
     }
+    settle(&sim, engine.pid).await;
     let before = engine.histogram(APPLY).await;
     let cpu = CpuMeter::start(engine.pid);
     let sim_cpu = CpuMeter::start(sim.child.id());
@@ -392,6 +393,40 @@ async fn run() {
         engine_first,
     });
     let _ = engine.client.cancel().await;
+}
+
+/// Waits until the engine is done starting its 500 books: once every book is in sequence, the
+/// tapes are still being seeded (500 REST calls of 1,000 trades, each parsed by ccxt on the
+/// engine's thread, for several seconds on 2 cores), which is not the steady state measured.
+/// Settled: no REST call for 3 s (the simulator's count), then the engine's CPU over one second
+/// within a fifth of the second before (the last parses done). At most 60 s.
+async fn settle(sim: &Sim, pid: u32) {
+    let calls = || async {
+        let answer = reqwest::get(format!("{}/__sim/calls", sim.url)).await.ok()?;
+        answer.json::<Value>().await.ok()?["total"].as_u64()
+    };
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let (mut last, mut quiet) = (calls().await, 0);
+    while quiet < 3 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = calls().await;
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+    }
+    let second = || async {
+        let meter = CpuMeter::start(pid);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        meter.percent()
+    };
+    let mut before = second().await;
+    loop {
+        let now = second().await;
+        eprintln!("settling: engine at {now:.0}% of one core (REST quiet)");
+        if (now - before).abs() <= before.max(now) / 5.0 || Instant::now() > give_up {
+            break;
+        }
+        before = now;
+    }
 }
 
 struct Report<'a> {

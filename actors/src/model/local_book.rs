@@ -3,8 +3,7 @@
 //! rules that say which updates to apply and when to start again live with each venue's
 //! synchroniser (`crate::venue::book_sync`).
 
-use std::collections::BTreeMap;
-
+use super::ladder::{Better, Ladder};
 use super::{Exact, OrderBook};
 
 /// One level as a venue sends it: price and the new absolute size.
@@ -65,10 +64,10 @@ pub enum Side {
 }
 
 /// Both sides, with the venue's sequence number of the last change applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalBook {
-    bids: BTreeMap<Exact, Exact>,
-    asks: BTreeMap<Exact, Exact>,
+    bids: Ladder,
+    asks: Ladder,
     /// The venue's update id of the state held (Binance `lastUpdateId` / last `u`).
     pub nonce: u64,
     /// Exchange time of the last change, Unix ms.
@@ -83,6 +82,20 @@ pub struct LocalBook {
     kept: Option<usize>,
 }
 
+impl Default for LocalBook {
+    fn default() -> Self {
+        Self {
+            bids: Ladder::new(Better::Higher),
+            asks: Ladder::new(Better::Lower),
+            nonce: 0,
+            timestamp_ms: None,
+            bid_floor: None,
+            ask_ceiling: None,
+            kept: None,
+        }
+    }
+}
+
 impl LocalBook {
     /// A book from a snapshot (levels with size 0 are left out).
     pub fn from_levels(bids: &[Level], asks: &[Level], nonce: u64) -> Self {
@@ -90,7 +103,9 @@ impl LocalBook {
             nonce,
             ..Self::default()
         };
-        book.apply(bids, asks);
+        let pairs = |levels: &[Level]| levels.iter().map(|l| (l.price, l.size)).collect::<Vec<_>>();
+        book.bids.replace(pairs(bids));
+        book.asks.replace(pairs(asks));
         book
     }
 
@@ -99,10 +114,10 @@ impl LocalBook {
     pub fn from_snapshot(snapshot: &BookSnapshot, limit: usize) -> Self {
         let mut book = Self::from_levels(&snapshot.bids, &snapshot.asks, snapshot.update_id);
         if snapshot.bids.len() >= limit {
-            book.bid_floor = snapshot.bids.iter().map(|l| l.price).min();
+            book.bid_floor = book.bids.worst_price();
         }
         if snapshot.asks.len() >= limit {
-            book.ask_ceiling = snapshot.asks.iter().map(|l| l.price).max();
+            book.ask_ceiling = book.asks.worst_price();
         }
         book
     }
@@ -116,38 +131,27 @@ impl LocalBook {
 
     fn truncate(&mut self) {
         let Some(n) = self.kept else { return };
-        while self.bids.len() > n {
-            self.bids.pop_first();
-        }
-        while self.asks.len() > n {
-            self.asks.pop_last();
-        }
+        self.bids.keep_best(n);
+        self.asks.keep_best(n);
     }
 
     /// Applies absolute sizes; 0 removes the level.
     pub fn apply(&mut self, bids: &[Level], asks: &[Level]) {
-        for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
-            let map = match side {
-                Side::Bid => &mut self.bids,
-                Side::Ask => &mut self.asks,
-            };
-            for level in levels {
-                if level.size.is_zero() {
-                    map.remove(&level.price);
-                } else {
-                    map.insert(level.price, level.size);
-                }
-            }
+        for level in bids {
+            self.bids.set(level.price, level.size);
+        }
+        for level in asks {
+            self.asks.set(level.price, level.size);
         }
         self.truncate();
     }
 
     pub fn best_bid(&self) -> Option<(Exact, Exact)> {
-        self.bids.iter().next_back().map(|(p, s)| (*p, *s))
+        self.bids.best()
     }
 
     pub fn best_ask(&self) -> Option<(Exact, Exact)> {
-        self.asks.iter().next().map(|(p, s)| (*p, *s))
+        self.asks.best()
     }
 
     /// Best bid at or above best ask: never a state a venue publishes, so a sign of a missed
@@ -159,11 +163,11 @@ impl LocalBook {
     /// Levels known whole on each side (bids, asks): within the snapshot's reach.
     pub fn depth(&self) -> (usize, usize) {
         let bids = match self.bid_floor {
-            Some(floor) => self.bids.range(floor..).count(),
+            Some(floor) => self.bids.count_within(floor),
             None => self.bids.len(),
         };
         let asks = match self.ask_ceiling {
-            Some(ceiling) => self.asks.range(..=ceiling).count(),
+            Some(ceiling) => self.asks.count_within(ceiling),
             None => self.asks.len(),
         };
         (bids, asks)
@@ -180,17 +184,12 @@ impl LocalBook {
 
     /// Known bids, best (highest) first.
     pub fn bids(&self) -> impl Iterator<Item = (Exact, Exact)> + '_ {
-        let floor = self.bid_floor.unwrap_or(Exact::ZERO);
-        self.bids.range(floor..).rev().map(|(p, s)| (*p, *s))
+        self.bids.best_first(self.bid_floor)
     }
 
     /// Known asks, best (lowest) first.
     pub fn asks(&self) -> impl Iterator<Item = (Exact, Exact)> + '_ {
-        let ceiling = self.ask_ceiling;
-        self.asks
-            .iter()
-            .take_while(move |(p, _)| ceiling.is_none_or(|c| **p <= c))
-            .map(|(p, s)| (*p, *s))
+        self.asks.best_first(self.ask_ceiling)
     }
 
     /// The best `n` levels a side as the served, normalised book, with the nonce.

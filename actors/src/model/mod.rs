@@ -7,6 +7,7 @@ mod exact;
 pub mod fill;
 pub mod indicators;
 mod key;
+mod ladder;
 mod live_candles;
 mod local_book;
 mod market;

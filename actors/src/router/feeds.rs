@@ -114,8 +114,12 @@ pub(super) fn live_delivery(directory: Arc<Directory>, exchange: Arc<str>) -> Li
             }
             return;
         }
-        if let (Some(need), Some(actor)) = (need, entry.actor()) {
-            actor.live_fetch(need);
+        // The actor is looked up only when REST must help (a lock and a liveness check: not
+        // for every frame).
+        if let Some(need) = need {
+            if let Some(actor) = entry.actor() {
+                actor.live_fetch(need);
+            }
         }
     })
 }

@@ -44,6 +44,10 @@ pub struct FeedStatus {
     stalls: AtomicU64,
     malformed: AtomicU64,
     controls: AtomicU64,
+    /// `cmm_ws_ticks_total` and `cmm_ws_lag_seconds` of this feed's exchange, resolved on the
+    /// first frame: a registry lookup (the label's allocation, a hash, a lock) per frame was
+    /// a visible share of a busy feed's thread in `perf`.
+    tick_metrics: std::sync::OnceLock<(metrics::Counter, metrics::Histogram)>,
 }
 
 impl FeedStatus {
@@ -81,9 +85,14 @@ impl FeedStatus {
     }
     pub(super) fn tick(&self, exchange: &str, lag_ms: i64) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("cmm_ws_ticks_total", "exchange" => exchange.to_owned()).increment(1);
-        metrics::histogram!("cmm_ws_lag_seconds", "exchange" => exchange.to_owned())
-            .record(lag_ms.max(0) as f64 / 1000.0);
+        let (ticks, lag) = self.tick_metrics.get_or_init(|| {
+            (
+                metrics::counter!("cmm_ws_ticks_total", "exchange" => exchange.to_owned()),
+                metrics::histogram!("cmm_ws_lag_seconds", "exchange" => exchange.to_owned()),
+            )
+        });
+        ticks.increment(1);
+        lag.record(lag_ms.max(0) as f64 / 1000.0);
     }
     pub(super) fn stalled(&self, exchange: &str, streams: usize) {
         self.stalls.fetch_add(streams as u64, Ordering::Relaxed);
