@@ -103,18 +103,18 @@ async fn long_polls_wake_on_an_update_and_the_last_watch_releases_the_streams() 
         "simulator's send to watch_read answer, ms ({from_send} of 20 timed from the send): \
          {delays:?}"
     );
-    // Within 50 ms. On a machine shared with the rest of the suite a process is descheduled
-    // for tens of ms at times (2 cores at load 10, measured here: p50 18 ms, p75 28 ms, p90
-    // 46 ms, max 72 ms): three reads in four must be within 50 ms, and no more than one in
-    // ten a whole book update (100 ms) late.
+    // Within 50 ms. Alone on the machine every read is (2–6 ms here, a debug build); a
+    // process on 2 shared cores is at times descheduled for tens of ms (measured at load 10:
+    // p50 18 ms, p90 46 ms, max 72 ms): 19 reads in 20 must be within 50 ms, and none more
+    // than a whole book update (100 ms) late.
     assert!(
         from_send >= 10,
         "most reads timed from the send: {from_send}"
     );
-    let p75 = delays[delays.len() * 3 / 4 - 1];
-    let p90 = delays[delays.len() * 9 / 10 - 1];
-    assert!(p75 <= 50, "p75 {p75} ms after the send: {delays:?}");
-    assert!(p90 <= 100, "p90 {p90} ms after the send: {delays:?}");
+    let p95 = delays[delays.len() * 19 / 20 - 1];
+    let max = delays[delays.len() - 1];
+    assert!(p95 <= 50, "p95 {p95} ms after the send: {delays:?}");
+    assert!(max <= 100, "max {max} ms after the send: {delays:?}");
     // Unknown ids (and ids of other sessions) are invalid_argument.
     let unknown = server
         .call("watch_read", json!({"watch_id": "w999-0"}))
