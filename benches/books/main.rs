@@ -10,7 +10,8 @@
 //!    decode time of a depth frame;
 //! 2. the real `crypto-market-mcp` over stdio keeping the 500 Binance books (one
 //!    `resources/subscribe orderbook://binance/SIMnnnnUSDT` each, SPEC 9 allows 500 a session)
-//!    for `BENCH_SECONDS`: its own cost from frame read to book updated
+//!    for `BENCH_SECONDS`, once every book is in sequence and the tapes' REST seeding is done
+//!    ([`settle`]): its own cost from frame read to book updated
 //!    (`cmm_book_apply_seconds`, from its `/metrics`), its CPU (`/proc/<pid>/stat`) and RSS;
 //! 3. `watch_read` long-polls on one book: the in-process wake-up (`cmm_watch_wake_seconds`,
 //!    book version bump to the answer ready) and the whole path, from the depth frame's
