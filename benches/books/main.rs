@@ -403,7 +403,9 @@ async fn run() {
 /// within a fifth of the second before (the last parses done). At most 60 s.
 async fn settle(sim: &Sim, pid: u32) {
     let calls = || async {
-        let answer = reqwest::get(format!("{}/__sim/calls", sim.url)).await.ok()?;
+        let answer = reqwest::get(format!("{}/__sim/calls", sim.url))
+            .await
+            .ok()?;
         answer.json::<Value>().await.ok()?["total"].as_u64()
     };
     let give_up = Instant::now() + Duration::from_secs(60);

@@ -55,7 +55,11 @@ impl Ladder {
     /// bisecting the stretch it ended in.
     fn find(&self, price: Exact) -> Result<usize, usize> {
         // Beyond the worst level (the window's far end moving): no search.
-        match self.levels.front().map(|(worst, _)| self.order(*worst, price)) {
+        match self
+            .levels
+            .front()
+            .map(|(worst, _)| self.order(*worst, price))
+        {
             None | Some(std::cmp::Ordering::Greater) => return Err(0),
             Some(std::cmp::Ordering::Equal) => return Ok(0),
             Some(std::cmp::Ordering::Less) => {}
@@ -170,7 +174,10 @@ mod tests {
     }
 
     fn prices(ladder: &Ladder) -> Vec<String> {
-        ladder.best_first(None).map(|(p, _)| p.to_string()).collect()
+        ladder
+            .best_first(None)
+            .map(|(p, _)| p.to_string())
+            .collect()
     }
 
     #[test]

@@ -168,7 +168,11 @@ impl TradeTape {
     /// The newest `n`, oldest first (as `get_trades` answers).
     pub fn last(&self, n: usize) -> Vec<Trade> {
         let skip = self.trades.len().saturating_sub(n);
-        self.trades.iter().skip(skip).map(HeldTrade::to_trade).collect()
+        self.trades
+            .iter()
+            .skip(skip)
+            .map(HeldTrade::to_trade)
+            .collect()
     }
 }
 
@@ -215,7 +219,15 @@ mod tests {
     #[test]
     fn ids_come_back_as_they_came() {
         let mut tape = TradeTape::default();
-        let ids = [Some("7"), Some("007"), Some("+8"), Some("0"), None, Some("a-9"), Some("18446744073709551616")];
+        let ids = [
+            Some("7"),
+            Some("007"),
+            Some("+8"),
+            Some("0"),
+            None,
+            Some("a-9"),
+            Some("18446744073709551616"),
+        ];
         for (n, id) in ids.iter().enumerate() {
             tape.push(Trade {
                 id: id.map(str::to_owned),
@@ -223,7 +235,11 @@ mod tests {
                 ..trade(0)
             });
         }
-        let held: Vec<_> = tape.last(10).into_iter().map(|t| (t.id, t.timestamp)).collect();
+        let held: Vec<_> = tape
+            .last(10)
+            .into_iter()
+            .map(|t| (t.id, t.timestamp))
+            .collect();
         // "007" and "0" are not after "7": numeric ids at or below the newest are repeats.
         let expected = [
             (Some("7"), Some(0)),
@@ -232,7 +248,10 @@ mod tests {
             (Some("a-9"), None),
             (Some("18446744073709551616"), Some(6)),
         ];
-        let expected: Vec<_> = expected.iter().map(|(id, ts)| (id.map(str::to_owned), *ts)).collect();
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(id, ts)| (id.map(str::to_owned), *ts))
+            .collect();
         assert_eq!(held, expected);
         assert_eq!(std::mem::size_of::<HeldTrade>(), 56);
     }
