@@ -46,6 +46,11 @@ pub fn install() -> Result<PrometheusHandle, String> {
             FAST_PATH_BUCKETS,
         )
         .map_err(|e| format!("metrics buckets: {e}"))?
+        .set_buckets_for_metric(
+            Matcher::Full(crate::tools::watch::WATCH_ITEM_SECONDS.into()),
+            FAST_PATH_BUCKETS,
+        )
+        .map_err(|e| format!("metrics buckets: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))
 }

@@ -130,6 +130,11 @@ pub struct WatchUnsubscribeResult {
 /// counted: their wait is the caller's, not the engine's).
 pub const WATCH_WAKE_SECONDS: &str = "cmm_watch_wake_seconds";
 
+/// Histogram of the first half of that wake-up: from the book change to its item in the
+/// watch's buffer (the producer's turn on the engine's thread and the item's making); the rest
+/// is the waiting read's own turn and its answer.
+pub const WATCH_ITEM_SECONDS: &str = "cmm_watch_item_seconds";
+
 /// One watch's buffer: items numbered from 1, the last [`BUFFERED`] kept, each with when the
 /// change behind it happened in the engine (order book items).
 #[derive(Default)]
@@ -148,6 +153,9 @@ struct WatchState {
 
 impl WatchState {
     fn push(&self, item: Value, changed_at: Option<Instant>) {
+        if let Some(at) = changed_at {
+            metrics::histogram!(WATCH_ITEM_SECONDS).record(at.elapsed().as_secs_f64());
+        }
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         buffer.last_seq += 1;
         let seq = buffer.last_seq;
