@@ -29,6 +29,8 @@
 )]
 
 mod bare;
+#[path = "../common/mod.rs"]
+mod common;
 mod histogram;
 mod procstat;
 
@@ -38,8 +40,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::env_number;
 use procstat::{rss_mib, CpuMeter};
-use rmcp::model::{CallToolRequestParams, CallToolResult, SubscribeRequestParams};
+use rmcp::model::SubscribeRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
@@ -50,14 +53,6 @@ const MCP_BINARY: &str = env!("CARGO_BIN_EXE_crypto-market-mcp");
 const APPLY: &str = "cmm_book_apply_seconds";
 const WAKE: &str = "cmm_watch_wake_seconds";
 const ITEM: &str = "cmm_watch_item_seconds";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
-}
 
 /// The release simulator next to this benchmark's own binary (target/release/deps/..); when
 /// it was not built, this binary itself in the simulator's role ([`SIM_ROLE`]): the same
@@ -201,17 +196,7 @@ impl Engine {
     }
 
     async fn call(&self, tool: &str, args: Value) -> Value {
-        let result: CallToolResult = self
-            .client
-            .call_tool(
-                CallToolRequestParams::new(tool.to_owned())
-                    .with_arguments(args.as_object().cloned().unwrap_or_default()),
-            )
-            .await
-            .expect("call answered");
-        let content = result.structured_content.unwrap_or(Value::Null);
-        assert_ne!(result.is_error, Some(true), "{tool}: {content}");
-        content
+        common::five_venues::call(&self.client, tool, args).await
     }
 
     async fn histogram(&self, name: &str) -> Vec<(f64, f64)> {

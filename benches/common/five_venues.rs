@@ -48,18 +48,22 @@ impl Server {
 
     /// The call's structured result; a failed call ends the benchmark (never timed).
     pub async fn call(&self, tool: &str, args: Value) -> Value {
-        let result: CallToolResult = self
-            .client
-            .call_tool(
-                CallToolRequestParams::new(tool.to_owned())
-                    .with_arguments(args.as_object().cloned().unwrap_or_default()),
-            )
-            .await
-            .expect("call answered");
-        let content = result.structured_content.unwrap_or(Value::Null);
-        assert_ne!(result.is_error, Some(true), "{tool}: {content}");
-        content
+        call(&self.client, tool, args).await
     }
+}
+
+/// `tool`'s structured result over `client`; a failed call ends the benchmark (never timed).
+pub async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> Value {
+    let result: CallToolResult = client
+        .call_tool(
+            CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("call answered");
+    let content = result.structured_content.unwrap_or(Value::Null);
+    assert_ne!(result.is_error, Some(true), "{tool}: {content}");
+    content
 }
 
 /// The five venues' simulators, every REST answer delayed `latency_ms` (a network round trip),
