@@ -103,9 +103,8 @@ impl LocalBook {
             nonce,
             ..Self::default()
         };
-        let pairs = |levels: &[Level]| levels.iter().map(|l| (l.price, l.size)).collect::<Vec<_>>();
-        book.bids.replace(pairs(bids));
-        book.asks.replace(pairs(asks));
+        book.bids.replace(bids.iter().map(|l| (l.price, l.size)));
+        book.asks.replace(asks.iter().map(|l| (l.price, l.size)));
         book
     }
 
